@@ -1,0 +1,201 @@
+/**
+ * The signaling protocol: JSON text messages over one WebSocket between a peer
+ * and the signaling server. The server brokers WebRTC (offer/answer/ICE relay)
+ * inside a room, announces presence, and carries ledger traffic (txs in,
+ * blocks out). Every message received on either side goes through
+ * `parseClientMessage` / `parseServerMessage` before it is used.
+ *
+ * Join handshake (no one can take another peer's identity):
+ *   server → `challenge {nonce}` on connect
+ *   client → `join {room, peerId, signature}` where signature is the Ed25519
+ *            signature by peerId's key of `joinChallengeBytes(room, nonce)`
+ *   server → `welcome {peerId, room, peers, iceServers, heartbeatIntervalMs}`
+ * Heartbeats are WebSocket ping/pong frames (browsers answer them natively).
+ */
+import * as v from 'valibot';
+
+/** Largest signaling message either side accepts, in bytes of UTF-8 JSON. */
+export const MAX_SIGNALING_MESSAGE_BYTES = 64 * 1024;
+export const MAX_ROOM_NAME_CHARS = 64;
+/** Rooms are named in share links: letters, digits, '-' and '_'. */
+export const ROOM_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+export const PEER_ID_PATTERN = /^[0-9a-f]{64}$/;
+export const NONCE_PATTERN = /^[0-9a-f]{32,128}$/;
+const MAX_SDP_CHARS = 32 * 1024;
+const MAX_CANDIDATE_CHARS = 2048;
+
+export const SIGNALING_ERROR_CODES = [
+  'invalid-message',
+  'message-too-large',
+  'rate-limited',
+  'not-joined',
+  'already-joined',
+  'bad-signature',
+  'room-full',
+  'too-many-rooms',
+  'too-many-connections',
+  'unknown-peer',
+  'duplicate-peer',
+  'ledger-unavailable',
+  'internal',
+] as const;
+export type SignalingErrorCode = (typeof SIGNALING_ERROR_CODES)[number];
+
+const PeerId = v.pipe(v.string(), v.regex(PEER_ID_PATTERN, 'peer id must be 64 lowercase hex chars'));
+const RoomName = v.pipe(v.string(), v.regex(ROOM_NAME_PATTERN, 'room must match [A-Za-z0-9_-]{1,64}'));
+const Hex = (maxChars: number) => v.pipe(v.string(), v.maxLength(maxChars), v.regex(/^[0-9a-f]*$/));
+const RequestId = v.pipe(v.string(), v.minLength(1), v.maxLength(64));
+
+/**
+ * What simple-peer emits on 'signal' and accepts in `signal()`: an SDP
+ * offer/answer, an ICE candidate, or a renegotiation/transceiver request.
+ */
+export const SignalDataSchema = v.union([
+  v.strictObject({
+    type: v.picklist(['offer', 'answer', 'pranswer', 'rollback']),
+    sdp: v.optional(v.pipe(v.string(), v.maxLength(MAX_SDP_CHARS))),
+  }),
+  v.strictObject({
+    type: v.literal('candidate'),
+    candidate: v.strictObject({
+      candidate: v.pipe(v.string(), v.maxLength(MAX_CANDIDATE_CHARS)),
+      sdpMLineIndex: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(64)))),
+      sdpMid: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(64)))),
+      usernameFragment: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(256)))),
+    }),
+  }),
+  v.strictObject({ type: v.literal('renegotiate'), renegotiate: v.literal(true) }),
+  v.strictObject({
+    type: v.literal('transceiverRequest'),
+    transceiverRequest: v.strictObject({
+      kind: v.picklist(['audio', 'video']),
+      init: v.optional(v.record(v.string(), v.unknown())),
+    }),
+  }),
+]);
+export type SignalData = v.InferOutput<typeof SignalDataSchema>;
+
+export const IceServerSchema = v.strictObject({
+  urls: v.union([v.string(), v.array(v.string())]),
+  username: v.optional(v.string()),
+  credential: v.optional(v.string()),
+});
+export type IceServer = v.InferOutput<typeof IceServerSchema>;
+
+export const PeerInfoSchema = v.strictObject({
+  peerId: PeerId,
+  /** Milliseconds since the epoch when this peer joined the room. */
+  joinedAtMs: v.pipe(v.number(), v.integer(), v.minValue(0)),
+});
+export type PeerInfo = v.InferOutput<typeof PeerInfoSchema>;
+
+// ---- client → server -------------------------------------------------------
+
+export const ClientMessageSchema = v.variant('type', [
+  v.strictObject({
+    type: v.literal('join'),
+    room: RoomName,
+    peerId: PeerId,
+    /** Hex Ed25519 signature of joinChallengeBytes(room, nonce). */
+    signature: Hex(128),
+  }),
+  v.strictObject({ type: v.literal('leave') }),
+  v.strictObject({ type: v.literal('signal'), to: PeerId, data: SignalDataSchema }),
+  /** A ledger transaction, validated by the ledger itself (see packages/ledger). */
+  v.strictObject({ type: v.literal('ledger-tx'), requestId: RequestId, tx: v.unknown() }),
+  /** Ask for every block from `fromHeight` on, then each new block as it is made. */
+  v.strictObject({
+    type: v.literal('ledger-subscribe'),
+    fromHeight: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  }),
+]);
+export type ClientMessage = v.InferOutput<typeof ClientMessageSchema>;
+
+// ---- server → client -------------------------------------------------------
+
+export const ServerMessageSchema = v.variant('type', [
+  v.strictObject({ type: v.literal('challenge'), nonce: v.pipe(v.string(), v.regex(NONCE_PATTERN)) }),
+  v.strictObject({
+    type: v.literal('welcome'),
+    peerId: PeerId,
+    room: RoomName,
+    /** The other members of the room, not including the joining peer. */
+    peers: v.array(PeerInfoSchema),
+    iceServers: v.array(IceServerSchema),
+    heartbeatIntervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  }),
+  v.strictObject({ type: v.literal('peer-joined'), peer: PeerInfoSchema }),
+  v.strictObject({ type: v.literal('peer-left'), peerId: PeerId }),
+  v.strictObject({ type: v.literal('signal'), from: PeerId, data: SignalDataSchema }),
+  v.strictObject({
+    type: v.literal('error'),
+    code: v.picklist(SIGNALING_ERROR_CODES),
+    message: v.pipe(v.string(), v.maxLength(1024)),
+    /** Set when the error answers a request that carried an id (e.g. ledger-tx). */
+    requestId: v.optional(RequestId),
+  }),
+  v.strictObject({
+    type: v.literal('ledger-tx-result'),
+    requestId: RequestId,
+    ok: v.boolean(),
+    /** The ledger's error code when ok is false (see packages/ledger README). */
+    code: v.optional(v.pipe(v.string(), v.maxLength(64))),
+    message: v.optional(v.pipe(v.string(), v.maxLength(1024))),
+  }),
+  /** A block in the ledger's JSON form, verified by the peer's light client. */
+  v.strictObject({ type: v.literal('ledger-block'), block: v.unknown() }),
+]);
+export type ServerMessage = v.InferOutput<typeof ServerMessageSchema>;
+
+export class SignalingMessageError extends Error {
+  readonly code: 'invalid-message' | 'message-too-large';
+  constructor(code: 'invalid-message' | 'message-too-large', message: string) {
+    super(message);
+    this.name = 'SignalingMessageError';
+    this.code = code;
+  }
+}
+
+const textEncoder = new TextEncoder();
+
+function parseWith<T extends v.GenericSchema>(schema: T, raw: string | Uint8Array): v.InferOutput<T> {
+  const bytes = typeof raw === 'string' ? textEncoder.encode(raw).length : raw.length;
+  if (bytes > MAX_SIGNALING_MESSAGE_BYTES) {
+    throw new SignalingMessageError(
+      'message-too-large',
+      `message is ${bytes} bytes; the limit is ${MAX_SIGNALING_MESSAGE_BYTES}`,
+    );
+  }
+  const text = typeof raw === 'string' ? raw : new TextDecoder('utf-8', { fatal: false }).decode(raw);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new SignalingMessageError('invalid-message', 'message is not valid JSON');
+  }
+  const result = v.safeParse(schema, json);
+  if (!result.success) {
+    const issue = result.issues[0];
+    const path = issue?.path?.map((p) => String(p.key)).join('.') ?? '';
+    throw new SignalingMessageError(
+      'invalid-message',
+      `invalid message${path ? ` at ${path}` : ''}: ${issue?.message ?? 'schema mismatch'}`,
+    );
+  }
+  return result.output;
+}
+
+/** Validates a message a client sent. Throws SignalingMessageError. */
+export function parseClientMessage(raw: string | Uint8Array): ClientMessage {
+  return parseWith(ClientMessageSchema, raw);
+}
+
+/** Validates a message the server sent. Throws SignalingMessageError. */
+export function parseServerMessage(raw: string | Uint8Array): ServerMessage {
+  return parseWith(ServerMessageSchema, raw);
+}
+
+/** The bytes a peer signs to join `room` after receiving `nonce`. */
+export function joinChallengeBytes(room: string, nonce: string): Uint8Array {
+  return textEncoder.encode(`peerbench-join/v1\n${room}\n${nonce}`);
+}
