@@ -1,0 +1,115 @@
+/**
+ * The observable state of one peer: what the web app's store renders and what
+ * the swarm CLI records. The runtime (Peer) owns it and publishes immutable
+ * snapshots; readers never mutate it.
+ */
+
+export type BackendName = 'webgpu' | 'webgl' | 'wasm' | 'cpu';
+
+export interface BackendAttempt {
+  backend: BackendName;
+  ok: boolean;
+  /** Why it was not used (not available, failed to initialise, skipped because forced). */
+  reason?: string;
+}
+
+export interface BackendReport {
+  chosen: BackendName;
+  /** True when the user forced this backend (`?backend=` or a CLI flag). */
+  forced: boolean;
+  attempts: BackendAttempt[];
+}
+
+export type PeerStatus = 'stopped' | 'starting' | 'running' | 'paused' | 'stopping' | 'error';
+
+/** The connection to the signaling server (WebRTC links are per peer, in PeerRow). */
+export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
+
+export interface PeerError {
+  /** Stable code, e.g. 'server-unreachable', 'webrtc-blocked', 'backend-fallback'. */
+  code: string;
+  message: string;
+}
+
+/** One remote (or the local) peer as this peer sees it. */
+export interface PeerRow {
+  peerId: string;
+  /** Ledger uid once registered, else null. */
+  uid: number | null;
+  /** True while a WebRTC data channel to it is open (always true for self). */
+  online: boolean;
+  isSelf: boolean;
+  /** Last measured round-trip time over the data channel. */
+  latencyMs: number | null;
+  /** EMA of this peer's gate importance in our SGMoE gate (sums to 1 over rows). */
+  gateWeight: number;
+  /** Our current score w_ij for it (our row of W, on the simplex). */
+  weight: number;
+  /** From the latest block. */
+  stake: number;
+  rank: number;
+}
+
+export interface StepPoint {
+  step: number;
+  timeMs: number;
+  loss: number;
+  /** Accuracy on the held-out set, when it was evaluated at this step. */
+  accuracy?: number;
+}
+
+export interface BlockPoint {
+  height: number;
+  timeMs: number;
+  stake: number;
+  rank: number;
+  tau: number;
+}
+
+/** The network as of the latest verified block. */
+export interface NetworkView {
+  height: number;
+  tau: number;
+  /** Index = uid. */
+  peers: { uid: number; peerId: string; stake: number; rank: number }[];
+  /** Sparse W: rows[uid] lists (column uid, weight) pairs. */
+  weights: Array<Array<[number, number]>>;
+}
+
+export interface PeerSnapshot {
+  peerId: string;
+  uid: number | null;
+  room: string;
+  status: PeerStatus;
+  connection: ConnectionState;
+  /** The latest error worth showing to a person, cleared when it no longer holds. */
+  error: PeerError | null;
+  backend: BackendReport | null;
+  step: number;
+  loss: number | null;
+  accuracy: number | null;
+  /** Bounded history (the runtime keeps the latest few thousand points). */
+  lossHistory: StepPoint[];
+  blockHistory: BlockPoint[];
+  peers: PeerRow[];
+  network: NetworkView | null;
+}
+
+export function initialSnapshot(peerId: string, room: string): PeerSnapshot {
+  return {
+    peerId,
+    uid: null,
+    room,
+    status: 'stopped',
+    connection: 'idle',
+    error: null,
+    backend: null,
+    step: 0,
+    loss: null,
+    accuracy: null,
+    lossHistory: [],
+    blockHistory: [],
+    peers: [],
+    network: null,
+  };
+}
