@@ -1,0 +1,83 @@
+/**
+ * Rows of W live on the probability simplex (w_ij ≥ 0, Σ_j w_ij = 1, section
+ * 1.3), and each block may move a row by at most ε in L2 norm.
+ */
+
+// Scratch for the sort; grown on demand so projecting in a hot loop allocates
+// nothing after the first call with a given size.
+let sortScratch = new Float64Array(64);
+
+/**
+ * Euclidean projection of `row` onto the simplex {x ≥ 0, Σx = 1}
+ * (sort-based algorithm of Held et al. 1974 / Duchi et al. 2008):
+ * sort descending u, find the largest k with u_k − (Σ_{r≤k} u_r − 1)/k > 0,
+ * θ = (Σ_{r≤k} u_r − 1)/k, x = max(row − θ, 0). O(n log n).
+ * `out` may alias `row`.
+ */
+export function projectToSimplex(row: Float64Array, out?: Float64Array): Float64Array {
+  const n = row.length;
+  if (n === 0) throw new RangeError('cannot project an empty row onto the simplex');
+  const result = out ?? new Float64Array(n);
+  if (sortScratch.length < n) sortScratch = new Float64Array(Math.max(n, sortScratch.length * 2));
+  const u = sortScratch.subarray(0, n);
+  for (let j = 0; j < n; j++) {
+    const v = row[j]!;
+    if (!Number.isFinite(v)) throw new RangeError(`row entry ${j} is not finite (${v})`);
+    u[j] = v;
+  }
+  u.sort(); // ascending; walk it from the end for the descending order
+  let cumulative = 0;
+  let theta = 0;
+  for (let k = 1; k <= n; k++) {
+    const v = u[n - k]!;
+    cumulative += v;
+    const t = (cumulative - 1) / k;
+    if (v - t > 0) theta = t;
+    else break;
+  }
+  for (let j = 0; j < n; j++) {
+    const v = row[j]! - theta;
+    result[j] = Math.max(v, 0);
+  }
+  return result;
+}
+
+/**
+ * Bounded row update (section 1.3, ‖ΔW_i‖₂ ≤ ε): move from `oldRow` towards
+ * `newRow`, but no further than ε in L2 distance. The result is the convex
+ * combination old + t·(new − old), t = min(1, ε/‖new − old‖₂), so it stays on
+ * the simplex when both ends are on it. `out` may alias either input.
+ */
+export function boundRowStep(
+  oldRow: Float64Array,
+  newRow: Float64Array,
+  epsilon: number,
+  out?: Float64Array,
+): Float64Array {
+  const n = oldRow.length;
+  if (newRow.length !== n) throw new RangeError(`rows differ in length: ${n} vs ${newRow.length}`);
+  if (!(epsilon >= 0)) throw new RangeError(`epsilon must be >= 0, got ${epsilon}`);
+  const result = out ?? new Float64Array(n);
+  let sq = 0;
+  for (let j = 0; j < n; j++) {
+    const d = newRow[j]! - oldRow[j]!;
+    sq += d * d;
+  }
+  const dist = Math.sqrt(sq);
+  const t = dist <= epsilon ? 1 : epsilon / dist;
+  for (let j = 0; j < n; j++) {
+    const o = oldRow[j]!;
+    result[j] = o + t * (newRow[j]! - o);
+  }
+  return result;
+}
+
+/** L2 distance between two rows. */
+export function rowDistance(a: Float64Array, b: Float64Array): number {
+  let sq = 0;
+  for (let j = 0; j < a.length; j++) {
+    const d = a[j]! - b[j]!;
+    sq += d * d;
+  }
+  return Math.sqrt(sq);
+}

@@ -1,0 +1,37 @@
+import { checkSquare } from './rank.js';
+
+/**
+ * Sparsity of eq (17): Σ diag(W) / Σ W. It is 1 when every peer keeps all its
+ * weight on itself (W = I, the disconnected network of Fig 4a) and 1/n for
+ * the uniform matrix. Returns 0 for an all-zero matrix.
+ */
+export function sparsity(W: Float64Array, n: number): number {
+  checkSquare(W, n);
+  let diag = 0;
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const base = i * n;
+    for (let j = 0; j < n; j++) total += W[base + j]!;
+    diag += W[base + i]!;
+  }
+  return total === 0 ? 0 : diag / total;
+}
+
+/**
+ * The other reading of section 3's wording, "the ratio between the main
+ * diagonal and the remaining weights": Σ diag(W) / Σ offdiag(W), in [0, ∞).
+ * Infinity when all weight is on the diagonal (W = I).
+ */
+export function diagonalToOffDiagonalRatio(W: Float64Array, n: number): number {
+  checkSquare(W, n);
+  let diag = 0;
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const base = i * n;
+    for (let j = 0; j < n; j++) total += W[base + j]!;
+    diag += W[base + i]!;
+  }
+  const off = total - diag;
+  if (off <= 0) return diag > 0 ? Number.POSITIVE_INFINITY : 0;
+  return diag / off;
+}
