@@ -1,0 +1,95 @@
+/**
+ * Canonical byte encoding helpers. Everything that is signed or hashed goes
+ * through ByteWriter so the layout is explicit and big-endian everywhere, and
+ * identical in Node and browsers (DataView is specified byte for byte).
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { toHex } from './identity.js';
+
+export class ByteWriter {
+  private buf: Uint8Array;
+  private view: DataView;
+  private len = 0;
+
+  constructor(initialBytes = 256) {
+    this.buf = new Uint8Array(initialBytes);
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  private reserve(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < this.len + n) cap *= 2;
+    const next = new Uint8Array(cap);
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  u8(v: number): this {
+    this.reserve(1);
+    this.view.setUint8(this.len, v);
+    this.len += 1;
+    return this;
+  }
+
+  u16(v: number): this {
+    this.reserve(2);
+    this.view.setUint16(this.len, v);
+    this.len += 2;
+    return this;
+  }
+
+  u32(v: number): this {
+    this.reserve(4);
+    this.view.setUint32(this.len, v);
+    this.len += 4;
+    return this;
+  }
+
+  /** A non-negative safe integer as 8 bytes (high word, low word). */
+  u64(v: number): this {
+    if (!Number.isSafeInteger(v) || v < 0)
+      throw new RangeError(`u64 needs a non-negative safe integer, got ${v}`);
+    this.u32(Math.floor(v / 0x1_0000_0000));
+    return this.u32(v % 0x1_0000_0000);
+  }
+
+  /** IEEE-754 binary64, big-endian: the exact bits of the number. */
+  f64(v: number): this {
+    this.reserve(8);
+    this.view.setFloat64(this.len, v);
+    this.len += 8;
+    return this;
+  }
+
+  bytes(b: Uint8Array): this {
+    this.reserve(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
+    return this;
+  }
+
+  /** UTF-8 with a u32 length prefix, so concatenations stay unambiguous. */
+  str(s: string): this {
+    const b = new TextEncoder().encode(s);
+    this.u32(b.length);
+    return this.bytes(b);
+  }
+
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.len);
+  }
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return toHex(sha256(bytes));
+}
+
+export { sha256 };
+
+/** Domain separation so a signature over one kind of object never verifies as another. */
+export const DOMAIN_TX = 'peerbench/ledger/tx/v1';
+export const DOMAIN_BLOCK = 'peerbench/ledger/block/v1';
+export const DOMAIN_STATE = 'peerbench/ledger/state/v1';
+export const DOMAIN_GENESIS = 'peerbench/ledger/genesis/v1';

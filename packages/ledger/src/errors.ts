@@ -1,0 +1,53 @@
+/**
+ * Stable error codes. Every rejection the ledger makes carries one of these
+ * strings so callers (peer, signaling server, HTTP clients) can branch on it
+ * without parsing messages. The README lists what each one means.
+ */
+export const TX_ERROR_CODES = [
+  'malformed',
+  'too-large',
+  'too-many-entries',
+  'bad-weight',
+  'not-on-simplex',
+  'bad-signature',
+  'unknown-uid',
+  'replayed-nonce',
+  'step-too-large',
+  'duplicate-key',
+  'registry-full',
+  'mempool-full',
+  'too-many-pending',
+  'producer-stopped',
+] as const;
+export type TxErrorCode = (typeof TX_ERROR_CODES)[number];
+
+export const BLOCK_ERROR_CODES = [
+  'malformed-block',
+  'bad-producer-signature',
+  'bad-parent',
+  'bad-height',
+  'bad-timestamp',
+  'bad-tx-root',
+  'bad-state-root',
+  'bad-tx',
+] as const;
+export type BlockErrorCode = (typeof BLOCK_ERROR_CODES)[number];
+
+export const STORE_ERROR_CODES = ['store-conflict', 'genesis-mismatch', 'store-closed'] as const;
+export type StoreErrorCode = (typeof STORE_ERROR_CODES)[number];
+
+export type LedgerErrorCode = TxErrorCode | BlockErrorCode | StoreErrorCode;
+
+export class LedgerError extends Error {
+  override readonly name = 'LedgerError';
+  constructor(
+    readonly code: LedgerErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function isLedgerError(value: unknown): value is LedgerError {
+  return value instanceof LedgerError;
+}

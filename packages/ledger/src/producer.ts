@@ -1,0 +1,279 @@
+/**
+ * The block producer (runs inside the signaling server by default). Txs are
+ * admitted into a bounded mempool after stateless checks, checks against the
+ * committed state and an async signature check. Every BLOCK_INTERVAL_MS it
+ * takes pending txs in arrival order, re-checks each against the state being
+ * built (dropping those that no longer fit, e.g. a second step of the same
+ * uid that would exceed ε), computes R and inflation, signs the block,
+ * persists it, and only then announces it to subscribers.
+ */
+import { type BlockJson, MAX_BLOCK_TXS, type ParsedBlock, signBlock, txRoot } from './block.js';
+import { isLedgerError, LedgerError, type LedgerErrorCode } from './errors.js';
+import type { GenesisConfig } from './genesis.js';
+import type { Identity } from './identity.js';
+import { LightClient } from './light-client.js';
+import type { LedgerState, LedgerStateView } from './state.js';
+import type { LedgerStore } from './store.js';
+import { type ParsedTx, parseTx, verifyTxSignature } from './transaction.js';
+
+export const DEFAULT_BLOCK_INTERVAL_MS = 2000;
+export const DEFAULT_MAX_MEMPOOL_TXS = 16_384;
+export const DEFAULT_MAX_PENDING_PER_UID = 4;
+
+export type SubmitResult = { ok: true; hash: string } | { ok: false; code: LedgerErrorCode; message: string };
+
+export interface BlockProducerOptions {
+  store: LedgerStore;
+  /** The producer key; must be genesis.producer. */
+  identity: Identity;
+  /** Used when the store is empty; when it is not, the stored genesis wins (and must match if both given). */
+  genesis?: GenesisConfig;
+  blockIntervalMs?: number;
+  maxMempoolTxs?: number;
+  maxPendingPerUid?: number;
+  maxTxsPerBlock?: number;
+  /** Clock for block timestamps (ms). */
+  now?: () => number;
+}
+
+export interface ProducedBlock {
+  block: BlockJson;
+  hash: string;
+  state: LedgerStateView;
+}
+
+export class BlockProducer {
+  readonly genesis: GenesisConfig;
+  readonly blockIntervalMs: number;
+  private readonly store: LedgerStore;
+  private readonly identity: Identity;
+  private readonly maxMempoolTxs: number;
+  private readonly maxPendingPerUid: number;
+  private readonly maxTxsPerBlock: number;
+  private readonly now: () => number;
+  private committed: LedgerState;
+  private headBlock: BlockJson | undefined;
+  private mempool: ParsedTx[] = [];
+  private pendingHashes = new Set<string>();
+  private pendingKeys = new Set<string>();
+  private pendingPerUid = new Map<number, { count: number; maxNonce: number }>();
+  private subscribers = new Set<(b: ProducedBlock) => void>();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private running = false;
+  private producing: Promise<unknown> = Promise.resolve();
+  private cachedView: LedgerStateView | undefined;
+
+  private constructor(
+    options: BlockProducerOptions,
+    genesis: GenesisConfig,
+    client: LightClient,
+    head: BlockJson | undefined,
+  ) {
+    this.store = options.store;
+    this.identity = options.identity;
+    this.genesis = genesis;
+    this.blockIntervalMs = options.blockIntervalMs ?? DEFAULT_BLOCK_INTERVAL_MS;
+    this.maxMempoolTxs = options.maxMempoolTxs ?? DEFAULT_MAX_MEMPOOL_TXS;
+    this.maxPendingPerUid = options.maxPendingPerUid ?? DEFAULT_MAX_PENDING_PER_UID;
+    this.maxTxsPerBlock = Math.min(options.maxTxsPerBlock ?? MAX_BLOCK_TXS, MAX_BLOCK_TXS);
+    this.now = options.now ?? Date.now;
+    this.committed = client.state;
+    this.headBlock = head;
+  }
+
+  /**
+   * Opens the chain in `store`: saves the genesis if the store is new, then
+   * re-verifies every stored block from genesis with a LightClient (a corrupt
+   * store is refused rather than extended).
+   */
+  static async open(options: BlockProducerOptions): Promise<BlockProducer> {
+    const stored = await options.store.loadGenesis();
+    const genesis = stored ?? options.genesis;
+    if (!genesis) throw new LedgerError('genesis-mismatch', 'empty store and no genesis given');
+    if (options.genesis) await options.store.saveGenesis(options.genesis);
+    else if (!stored) await options.store.saveGenesis(genesis);
+    if (genesis.producer !== options.identity.peerId)
+      throw new LedgerError('genesis-mismatch', 'producer identity is not the genesis producer');
+    const client = new LightClient(genesis);
+    const head = await options.store.headHeight();
+    let last: BlockJson | undefined;
+    const PAGE = 256;
+    for (let from = 1; from <= head; from += PAGE) {
+      for (const b of await options.store.blocksFrom(from, PAGE)) {
+        await client.apply(b);
+        last = b;
+      }
+    }
+    return new BlockProducer(options, client.genesis, client, last);
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.schedule();
+  }
+
+  /** Stops the timer and waits for a block in progress to be persisted and announced. */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.producing.catch(() => undefined);
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    this.timer = setTimeout(() => {
+      this.produceBlock()
+        .catch(() => undefined)
+        .finally(() => this.schedule());
+    }, this.blockIntervalMs);
+  }
+
+  get height(): number {
+    return this.committed.height;
+  }
+
+  get mempoolSize(): number {
+    return this.mempool.length;
+  }
+
+  head(): BlockJson | undefined {
+    return this.headBlock;
+  }
+
+  /** Committed state (do not mutate). */
+  get ledgerState(): LedgerState {
+    return this.committed;
+  }
+
+  state(): LedgerStateView {
+    this.cachedView ??= this.committed.view();
+    return this.cachedView;
+  }
+
+  blocksFrom(from: number, limit: number): Promise<BlockJson[]> {
+    return this.store.blocksFrom(from, limit);
+  }
+
+  /** Called after each block is persisted. Returns an unsubscribe function. */
+  onBlock(cb: (b: ProducedBlock) => void): () => void {
+    this.subscribers.add(cb);
+    return () => this.subscribers.delete(cb);
+  }
+
+  /** Admission checks that need no signature; throws LedgerError. */
+  private admit(tx: ParsedTx): void {
+    if (this.pendingHashes.has(tx.hash))
+      throw new LedgerError('replayed-nonce', 'the same tx is already pending');
+    if (this.mempool.length >= this.maxMempoolTxs)
+      throw new LedgerError(
+        'mempool-full',
+        `mempool holds its maximum of ${this.maxMempoolTxs} txs; retry next block`,
+      );
+    this.committed.checkTx(tx);
+    if (tx.kind === 'register') {
+      if (this.pendingKeys.has(tx.peerId))
+        throw new LedgerError('duplicate-key', 'a register tx for this key is pending');
+      return;
+    }
+    const p = this.pendingPerUid.get(tx.uid);
+    if (p && p.count >= this.maxPendingPerUid)
+      throw new LedgerError(
+        'too-many-pending',
+        `uid ${tx.uid} already has ${p.count} pending txs (max ${this.maxPendingPerUid})`,
+      );
+    if (p && tx.nonce <= p.maxNonce)
+      throw new LedgerError(
+        'replayed-nonce',
+        `nonce ${tx.nonce} must exceed the pending nonce ${p.maxNonce}`,
+      );
+  }
+
+  /** Validates and queues a tx (wire form: object or JSON string). Never throws. */
+  async submitTx(input: unknown): Promise<SubmitResult> {
+    try {
+      const tx = parseTx(input);
+      this.admit(tx);
+      if (!(await verifyTxSignature(tx, this.committed.signerKey(tx))))
+        throw new LedgerError('bad-signature', 'signature does not verify against the signer key');
+      // The state may have moved while the signature was checked: check again before queuing.
+      this.admit(tx);
+      this.mempool.push(tx);
+      this.pendingHashes.add(tx.hash);
+      if (tx.kind === 'register') this.pendingKeys.add(tx.peerId);
+      else {
+        const p = this.pendingPerUid.get(tx.uid) ?? { count: 0, maxNonce: 0 };
+        p.count++;
+        p.maxNonce = Math.max(p.maxNonce, tx.nonce);
+        this.pendingPerUid.set(tx.uid, p);
+      }
+      return { ok: true, hash: tx.hash };
+    } catch (e) {
+      if (isLedgerError(e)) return { ok: false, code: e.code, message: e.message };
+      return { ok: false, code: 'malformed', message: e instanceof Error ? e.message : String(e) };
+    }
+  }
+
+  /** Produces one block now (the timer calls this; tests may too). Serialised. */
+  produceBlock(): Promise<ProducedBlock> {
+    const run = this.producing.then(() => this.produceNow());
+    this.producing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async produceNow(): Promise<ProducedBlock> {
+    const base = this.committed;
+    const next = base.clone();
+    const taken = this.mempool.slice(0, this.maxTxsPerBlock);
+    const included: ParsedTx[] = [];
+    for (const tx of taken) {
+      try {
+        next.checkTx(tx);
+      } catch {
+        continue; // no longer valid (e.g. a later step of the same uid exceeds ε): dropped
+      }
+      next.applyTx(tx);
+      included.push(tx);
+    }
+    const height = base.height + 1;
+    const timestampMs = Math.max(this.now(), base.timestampMs);
+    const root = txRoot(included.map((t) => t.hash));
+    // The header hash depends on the state root, which depends on the height
+    // but not on the hash: finish with a placeholder hash, then set it.
+    next.finishBlock(height, '', timestampMs);
+    const block: ParsedBlock = await signBlock(
+      this.identity,
+      { height, parentHash: base.headHash, timestampMs, txRoot: root, stateRoot: next.root() },
+      included,
+    );
+    next.headHash = block.hash;
+    await this.store.appendBlock(block.json, block.hash);
+    // Persisted: now it is safe to commit and announce.
+    this.committed = next;
+    this.headBlock = block.json;
+    this.cachedView = undefined;
+    this.removeFromMempool(taken.length);
+    const produced: ProducedBlock = { block: block.json, hash: block.hash, state: this.state() };
+    for (const cb of this.subscribers) {
+      try {
+        cb(produced);
+      } catch {
+        // A failing subscriber must not stop production or other subscribers.
+      }
+    }
+    return produced;
+  }
+
+  private removeFromMempool(count: number): void {
+    const removed = this.mempool.splice(0, count);
+    for (const tx of removed) {
+      this.pendingHashes.delete(tx.hash);
+      if (tx.kind === 'register') this.pendingKeys.delete(tx.peerId);
+      else {
+        const p = this.pendingPerUid.get(tx.uid);
+        if (p && --p.count <= 0) this.pendingPerUid.delete(tx.uid);
+      }
+    }
+  }
+}

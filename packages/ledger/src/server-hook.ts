@@ -1,0 +1,161 @@
+/**
+ * What the signaling server mounts: tx submission, block streaming for
+ * subscribed sockets, and the read-only HTTP routes under /ledger/.
+ *
+ *   POST /ledger/tx                     body: tx JSON (≤ MAX_HTTP_BODY_BYTES) → { ok } | { ok:false, code, message }
+ *   GET  /ledger/head                   → { height, hash, block } (block null before height 1)
+ *   GET  /ledger/blocks?from=&limit=    → { blocks } (limit ≤ MAX_BLOCKS_PER_PAGE)
+ *   GET  /ledger/state                  → LedgerStateView (S, R, τ, sparse W, peers)
+ *   GET  /ledger/genesis                → GenesisConfig (what a RemoteChain needs)
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { BlockProducer } from './producer.js';
+
+export const MAX_HTTP_BODY_BYTES = 16 * 1024;
+export const MAX_BLOCKS_PER_PAGE = 100;
+
+export interface LedgerHook {
+  submitTx(tx: unknown): Promise<{ ok: true } | { ok: false; code: string; message: string }>;
+  blocksFrom(fromHeight: number, limit: number): Promise<unknown[]>;
+  onBlock(cb: (block: unknown) => void): () => void;
+  handleHttp(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+/** Reads at most `cap` bytes; resolves undefined (and stops reading) when the body is larger. */
+function readBody(req: IncomingMessage, cap: number): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > cap) {
+      req.resume();
+      resolve(undefined);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (c: Buffer) => {
+      if (over) return;
+      size += c.length;
+      if (size > cap) {
+        over = true;
+        chunks.length = 0;
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(over ? undefined : Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function intParam(value: string | null, fallback: number): number | undefined {
+  if (value === null || value === '') return fallback;
+  if (!/^\d{1,15}$/.test(value)) return undefined;
+  return Number(value);
+}
+
+export function createLedgerHook(producer: BlockProducer): LedgerHook {
+  const submitTx = async (tx: unknown) => {
+    const r = await producer.submitTx(tx);
+    return r.ok ? ({ ok: true } as const) : ({ ok: false, code: r.code, message: r.message } as const);
+  };
+  const blocksFrom = (from: number, limit: number) =>
+    producer.blocksFrom(
+      Number.isFinite(from) ? Math.max(1, Math.floor(from)) : 1,
+      Math.min(MAX_BLOCKS_PER_PAGE, Math.max(0, Math.floor(limit))),
+    );
+
+  return {
+    submitTx,
+    blocksFrom,
+    onBlock: (cb) => producer.onBlock(({ block }) => cb(block)),
+    async handleHttp(req, res) {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      if (!url.pathname.startsWith('/ledger/')) return false;
+      const route = url.pathname.slice('/ledger/'.length);
+      try {
+        if (route === 'tx') {
+          if (req.method !== 'POST') {
+            send(res, 405, { ok: false, code: 'method-not-allowed', message: 'POST a tx as JSON' });
+            return true;
+          }
+          const body = await readBody(req, MAX_HTTP_BODY_BYTES);
+          if (body === undefined) {
+            send(res, 413, {
+              ok: false,
+              code: 'too-large',
+              message: `body exceeds ${MAX_HTTP_BODY_BYTES} bytes`,
+            });
+            return true;
+          }
+          let tx: unknown;
+          try {
+            tx = JSON.parse(body);
+          } catch {
+            send(res, 400, { ok: false, code: 'malformed', message: 'body is not JSON' });
+            return true;
+          }
+          const r = await submitTx(tx);
+          send(res, r.ok ? 200 : 400, r);
+          return true;
+        }
+        if (req.method !== 'GET' && req.method !== 'HEAD') {
+          send(res, 405, { ok: false, code: 'method-not-allowed', message: 'use GET' });
+          return true;
+        }
+        if (route === 'head') {
+          const view = producer.state();
+          send(res, 200, {
+            height: view.height,
+            hash: view.headHash,
+            stateRoot: view.stateRoot,
+            block: producer.head() ?? null,
+          });
+          return true;
+        }
+        if (route === 'blocks') {
+          const from = intParam(url.searchParams.get('from'), 1);
+          const limit = intParam(url.searchParams.get('limit'), MAX_BLOCKS_PER_PAGE);
+          if (from === undefined || limit === undefined) {
+            send(res, 400, {
+              ok: false,
+              code: 'malformed',
+              message: 'from and limit must be non-negative integers',
+            });
+            return true;
+          }
+          send(res, 200, { blocks: await blocksFrom(from, limit) });
+          return true;
+        }
+        if (route === 'state') {
+          send(res, 200, producer.state());
+          return true;
+        }
+        if (route === 'genesis') {
+          send(res, 200, producer.genesis);
+          return true;
+        }
+        send(res, 404, { ok: false, code: 'not-found', message: `no route /ledger/${route}` });
+        return true;
+      } catch (e) {
+        if (!res.headersSent)
+          send(res, 500, {
+            ok: false,
+            code: 'internal',
+            message: e instanceof Error ? e.message : String(e),
+          });
+        return true;
+      }
+    },
+  };
+}

@@ -1,0 +1,145 @@
+/**
+ * The embedded default store: SQLite through better-sqlite3 (Node only).
+ * WAL journal so readers (HTTP /ledger/blocks) never block the writer;
+ * synchronous=FULL so a block is on disk before appendBlock returns, i.e.
+ * before the producer announces it (announced blocks survive kill -9 and
+ * power loss). Each block is one INSERT inside one transaction.
+ */
+import Database from 'better-sqlite3';
+import type { BlockJson } from './block.js';
+import { LedgerError } from './errors.js';
+import { canonicalJson, type GenesisConfig } from './genesis.js';
+import type { LedgerStore } from './store.js';
+
+/** Ordered schema migrations; the migrations table records which ran. Append only. */
+const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+      CREATE TABLE blocks (
+        height INTEGER PRIMARY KEY,
+        hash TEXT NOT NULL UNIQUE,
+        tx_count INTEGER NOT NULL,
+        json TEXT NOT NULL
+      ) STRICT;`,
+  },
+];
+
+export class SqliteStore implements LedgerStore {
+  readonly kind = 'sqlite';
+  private readonly db: Database.Database;
+  private readonly stmts: {
+    getMeta: Database.Statement<[string], { value: string }>;
+    putMeta: Database.Statement<[string, string]>;
+    head: Database.Statement<[], { h: number | null }>;
+    insert: Database.Statement<[number, string, number, string]>;
+    get: Database.Statement<[number], { json: string }>;
+    range: Database.Statement<[number, number], { json: string }>;
+  };
+  private readonly appendTx: (block: BlockJson, hash: string) => void;
+
+  constructor(readonly path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.migrate();
+    this.stmts = {
+      getMeta: this.db.prepare('SELECT value FROM meta WHERE key = ?'),
+      putMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)'),
+      head: this.db.prepare('SELECT MAX(height) AS h FROM blocks'),
+      insert: this.db.prepare('INSERT INTO blocks (height, hash, tx_count, json) VALUES (?, ?, ?, ?)'),
+      get: this.db.prepare('SELECT json FROM blocks WHERE height = ?'),
+      range: this.db.prepare('SELECT json FROM blocks WHERE height >= ? ORDER BY height LIMIT ?'),
+    };
+    // IMMEDIATE: take the write lock up front so the head check and insert are one atomic step.
+    const append = this.db.transaction((block: BlockJson, hash: string) => {
+      const head = this.stmts.head.get()?.h ?? 0;
+      if (block.height !== head + 1)
+        throw new LedgerError('store-conflict', `cannot append height ${block.height} after ${head}`);
+      this.stmts.insert.run(block.height, hash, block.txs.length, JSON.stringify(block));
+    });
+    this.appendTx = (block, hash) => append.immediate(block, hash);
+  }
+
+  private migrate(): void {
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT',
+    );
+    const done = new Set(
+      (this.db.prepare('SELECT version FROM migrations').all() as Array<{ version: number }>).map(
+        (r) => r.version,
+      ),
+    );
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      this.db.transaction(() => {
+        this.db.exec(m.sql);
+        this.db
+          .prepare('INSERT INTO migrations (version, applied_at) VALUES (?, ?)')
+          .run(m.version, Date.now());
+      })();
+    }
+  }
+
+  /** Versions of the applied migrations (for tests and diagnostics). */
+  migrations(): number[] {
+    return (
+      this.db.prepare('SELECT version FROM migrations ORDER BY version').all() as Array<{ version: number }>
+    ).map((r) => r.version);
+  }
+
+  private live(): void {
+    if (!this.db.open) throw new LedgerError('store-closed', 'store is closed');
+  }
+
+  async loadGenesis(): Promise<GenesisConfig | undefined> {
+    this.live();
+    const row = this.stmts.getMeta.get('genesis');
+    return row ? (JSON.parse(row.value) as GenesisConfig) : undefined;
+  }
+
+  async saveGenesis(genesis: GenesisConfig): Promise<void> {
+    this.live();
+    const text = canonicalJson(genesis);
+    this.db
+      .transaction(() => {
+        const row = this.stmts.getMeta.get('genesis');
+        if (row) {
+          if (canonicalJson(JSON.parse(row.value)) !== text)
+            throw new LedgerError('genesis-mismatch', 'store already holds a different genesis');
+          return;
+        }
+        this.stmts.putMeta.run('genesis', text);
+      })
+      .immediate();
+  }
+
+  async headHeight(): Promise<number> {
+    this.live();
+    return this.stmts.head.get()?.h ?? 0;
+  }
+
+  async appendBlock(block: BlockJson, hash: string): Promise<void> {
+    this.live();
+    this.appendTx(block, hash);
+  }
+
+  async getBlock(height: number): Promise<BlockJson | undefined> {
+    this.live();
+    const row = this.stmts.get.get(height);
+    return row ? (JSON.parse(row.json) as BlockJson) : undefined;
+  }
+
+  async blocksFrom(from: number, limit: number): Promise<BlockJson[]> {
+    this.live();
+    const n = Math.max(0, Math.floor(limit));
+    if (n === 0) return [];
+    return this.stmts.range.all(Math.max(1, Math.floor(from)), n).map((r) => JSON.parse(r.json) as BlockJson);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * The ledger state and its transition function: registry (uid ↔ key), W as
+ * sparse fixed-point rows, nonces, stake S, rank R, τ. Everything here is
+ * synchronous and deterministic; signatures are checked by the caller
+ * (producer at admission, light client per block) because they are async.
+ */
+import { ByteWriter, DOMAIN_STATE, sha256Hex } from './encoding.js';
+import { LedgerError } from './errors.js';
+import { type GenesisConfig, genesisHash } from './genesis.js';
+import { inflateStake, initialTau, nextTau, sparseRank, sparseSparsity } from './stake.js';
+import type { ParsedTx } from './transaction.js';
+import { rowStepL2, rowToPairs, type SparseRow, selfRow, WEIGHT_SCALE } from './weights.js';
+
+/** The JSON-friendly picture of the state that peers, the dashboard and GET /ledger/state use. */
+export interface LedgerStateView {
+  chainId: string;
+  genesisHash: string;
+  height: number;
+  headHash: string;
+  timestampMs: number;
+  stateRoot: string;
+  /** τ that the next block will use. */
+  tau: number;
+  stepBoundL2: number;
+  /** Σ diag(W) / Σ W (eq 17). */
+  sparsity: number;
+  weightScale: number;
+  /** uid → peer id (hex public key). */
+  peers: string[];
+  stake: number[];
+  /** R of the last block (zeros before the first block). */
+  rank: number[];
+  /** Last accepted nonce per uid (0 = none yet); the next tx needs a larger one. */
+  nonces: number[];
+  /** Sparse W: row i as (uid, fixed-point weight) pairs; divide by weightScale for fractions. */
+  weights: Array<Array<[number, number]>>;
+}
+
+export class LedgerState {
+  readonly genesis: GenesisConfig;
+  readonly genesisHash: string;
+  height = 0;
+  headHash: string;
+  timestampMs: number;
+  tau: number;
+  sparsity = 1;
+  peers: string[] = [];
+  publicKeys: Uint8Array[] = [];
+  uidByPeer = new Map<string, number>();
+  rows: SparseRow[] = [];
+  nonces: number[] = [];
+  stake: Float64Array = new Float64Array(0);
+  rank: Float64Array = new Float64Array(0);
+  /** Rows as they were when the current block started: ε is measured against these. */
+  private blockStartRows = new Map<number, SparseRow>();
+  private cachedRoot: string | undefined;
+
+  constructor(genesis: GenesisConfig, hash = genesisHash(genesis)) {
+    this.genesis = genesis;
+    this.genesisHash = hash;
+    this.headHash = hash;
+    this.timestampMs = genesis.timestampMs;
+    this.tau = initialTau(genesis.tau);
+  }
+
+  get size(): number {
+    return this.peers.length;
+  }
+
+  /** Cheap copy for speculative application: rows are immutable and shared. */
+  clone(): LedgerState {
+    const c = new LedgerState(this.genesis, this.genesisHash);
+    c.height = this.height;
+    c.headHash = this.headHash;
+    c.timestampMs = this.timestampMs;
+    c.tau = this.tau;
+    c.sparsity = this.sparsity;
+    c.peers = this.peers.slice();
+    c.publicKeys = this.publicKeys.slice();
+    c.uidByPeer = new Map(this.uidByPeer);
+    c.rows = this.rows.slice();
+    c.nonces = this.nonces.slice();
+    c.stake = this.stake.slice();
+    c.rank = this.rank.slice();
+    c.blockStartRows = new Map(this.blockStartRows);
+    c.cachedRoot = this.cachedRoot;
+    return c;
+  }
+
+  /** Key that must have signed `tx` (undefined: unknown uid). */
+  signerKey(tx: ParsedTx): Uint8Array | undefined {
+    return tx.kind === 'register' ? tx.publicKey : this.publicKeys[tx.uid];
+  }
+
+  /**
+   * Stateful validation of a tx against this state. Throws LedgerError with
+   * duplicate-key, registry-full, unknown-uid, replayed-nonce or step-too-large.
+   */
+  checkTx(tx: ParsedTx): void {
+    if (tx.kind === 'register') {
+      if (this.uidByPeer.has(tx.peerId))
+        throw new LedgerError(
+          'duplicate-key',
+          `key ${tx.peerId.slice(0, 12)}… already has uid ${this.uidByPeer.get(tx.peerId)}`,
+        );
+      if (this.peers.length >= this.genesis.maxUids)
+        throw new LedgerError('registry-full', `registry holds its maximum of ${this.genesis.maxUids} uids`);
+      return;
+    }
+    const n = this.peers.length;
+    if (tx.uid >= n)
+      throw new LedgerError('unknown-uid', `signer uid ${tx.uid} is not registered (${n} uids)`);
+    const { uids } = tx.row;
+    const last = uids.length > 0 ? uids[uids.length - 1]! : -1;
+    if (last >= n)
+      throw new LedgerError('unknown-uid', `row names uid ${last}, only ${n} uids are registered`);
+    const prev = this.nonces[tx.uid]!;
+    if (tx.nonce <= prev)
+      throw new LedgerError(
+        'replayed-nonce',
+        `nonce ${tx.nonce} must be greater than the last accepted nonce ${prev}`,
+      );
+    const base = this.blockStartRows.get(tx.uid) ?? this.rows[tx.uid]!;
+    const step = rowStepL2(tx.row, base);
+    if (step > this.genesis.stepBoundL2)
+      throw new LedgerError(
+        'step-too-large',
+        `‖ΔW_${tx.uid}‖₂ = ${step.toFixed(6)} exceeds ε = ${this.genesis.stepBoundL2}; rejected, not clipped (move at most ε per block)`,
+      );
+  }
+
+  /** Applies a tx that passed checkTx (and whose signature was verified). */
+  applyTx(tx: ParsedTx): void {
+    this.cachedRoot = undefined;
+    if (tx.kind === 'register') {
+      const uid = this.peers.length;
+      this.peers.push(tx.peerId);
+      this.publicKeys.push(tx.publicKey);
+      this.uidByPeer.set(tx.peerId, uid);
+      this.rows.push(selfRow(uid));
+      this.nonces.push(0);
+      const stake = new Float64Array(uid + 1);
+      stake.set(this.stake);
+      stake[uid] = uid < this.genesis.faucetRegistrations ? this.genesis.registrationStake : 0;
+      this.stake = stake;
+      const rank = new Float64Array(uid + 1);
+      rank.set(this.rank);
+      this.rank = rank;
+      return;
+    }
+    if (!this.blockStartRows.has(tx.uid)) this.blockStartRows.set(tx.uid, this.rows[tx.uid]!);
+    this.rows[tx.uid] = tx.row;
+    this.nonces[tx.uid] = tx.nonce;
+  }
+
+  /** End of block (Algorithm 1): R from S and W, S ← S + τR/‖R‖, then τ for the next block. */
+  finishBlock(height: number, blockHash: string, timestampMs: number): void {
+    this.cachedRoot = undefined;
+    this.rank = sparseRank(this.rows, this.stake);
+    this.stake = inflateStake(this.stake, this.rank, this.tau);
+    this.sparsity = sparseSparsity(this.rows);
+    this.tau = nextTau(this.genesis.tau, this.tau, this.sparsity);
+    this.blockStartRows.clear();
+    this.height = height;
+    this.headHash = blockHash;
+    this.timestampMs = timestampMs;
+  }
+
+  /**
+   * Canonical state bytes (what the state root hashes):
+   *   str(DOMAIN_STATE) str(genesisHash) u64 height f64 τ f64 sparsity u32 n
+   *   n × ( key[32] f64 stake f64 rank u64 nonce u16 count count × (u32 uid, u32 weight) )
+   * The head hash is not part of it (it is in the block that carries the root).
+   */
+  encode(): Uint8Array {
+    let entries = 0;
+    for (const r of this.rows) entries += r.uids.length;
+    const w = new ByteWriter(128 + this.peers.length * 64 + entries * 8);
+    w.str(DOMAIN_STATE).str(this.genesisHash).u64(this.height).f64(this.tau).f64(this.sparsity);
+    w.u32(this.peers.length);
+    for (let i = 0; i < this.peers.length; i++) {
+      const row = this.rows[i]!;
+      w.bytes(this.publicKeys[i]!).f64(this.stake[i]!).f64(this.rank[i]!).u64(this.nonces[i]!);
+      w.u16(row.uids.length);
+      for (let k = 0; k < row.uids.length; k++) w.u32(row.uids[k]!).u32(row.weights[k]!);
+    }
+    return w.finish();
+  }
+
+  root(): string {
+    this.cachedRoot ??= sha256Hex(this.encode());
+    return this.cachedRoot;
+  }
+
+  view(): LedgerStateView {
+    return {
+      chainId: this.genesis.chainId,
+      genesisHash: this.genesisHash,
+      height: this.height,
+      headHash: this.headHash,
+      timestampMs: this.timestampMs,
+      stateRoot: this.root(),
+      tau: this.tau,
+      stepBoundL2: this.genesis.stepBoundL2,
+      sparsity: this.sparsity,
+      weightScale: WEIGHT_SCALE,
+      peers: this.peers.slice(),
+      stake: Array.from(this.stake),
+      rank: Array.from(this.rank),
+      nonces: this.nonces.slice(),
+      weights: this.rows.map(rowToPairs),
+    };
+  }
+}
+
+/** uid of a peer in a state view, or undefined if it has not registered (yet). */
+export function uidOf(view: Pick<LedgerStateView, 'peers'>, peerId: string): number | undefined {
+  const i = view.peers.indexOf(peerId);
+  return i < 0 ? undefined : i;
+}

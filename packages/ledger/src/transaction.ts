@@ -1,0 +1,240 @@
+/**
+ * Transactions (section 1.3: W lives on the ledger and changes by signed,
+ * bounded updates). Two kinds:
+ *   register     public key → next uid (one uid per key, signed by that key
+ *                so nobody can register someone else's key)
+ *   set-weights  a new sparse row W_i for uid i, with a nonce
+ *
+ * Wire form (JSON, hex signature) is what crosses sockets and HTTP; the
+ * canonical bytes below are what is signed and hashed. Stateless checks live
+ * here (parseTx); checks against the chain (uid, nonce, ε) live in state.ts.
+ */
+import * as v from 'valibot';
+import { ByteWriter, DOMAIN_TX, sha256Hex } from './encoding.js';
+import { LedgerError } from './errors.js';
+import { fromHex, type Identity, toHex, verifySignature } from './identity.js';
+import { MAX_ROW_ENTRIES, rowFromPairs, type SparseRow, WEIGHT_SCALE } from './weights.js';
+
+/** Largest JSON form of one tx we accept (a 64-entry row is ~1.5 KiB). */
+export const MAX_TX_JSON_BYTES = 4096;
+export const MAX_UID = 0xffff_ffff;
+
+export type SparseRowJson = ReadonlyArray<readonly [number, number]>;
+
+export interface RegisterTxJson {
+  type: 'register';
+  /** Hex Ed25519 public key = the peer id. */
+  publicKey: string;
+  /** Hex signature by that key over the canonical bytes. */
+  signature: string;
+}
+
+export interface SetWeightsTxJson {
+  type: 'set-weights';
+  uid: number;
+  /** Strictly greater than the uid's last accepted nonce (gaps allowed). */
+  nonce: number;
+  /** (uid, weight) pairs, uids strictly increasing, weights integers in units of 1/WEIGHT_SCALE summing to WEIGHT_SCALE. */
+  weights: Array<[number, number]>;
+  signature: string;
+}
+
+export type TxJson = RegisterTxJson | SetWeightsTxJson;
+
+interface ParsedBase {
+  readonly json: TxJson;
+  /** Canonical bytes (what the signature covers). */
+  readonly message: Uint8Array;
+  readonly signature: Uint8Array;
+  /** sha256(message ‖ signature), hex. */
+  readonly hash: string;
+}
+export interface ParsedRegisterTx extends ParsedBase {
+  readonly kind: 'register';
+  readonly peerId: string;
+  readonly publicKey: Uint8Array;
+}
+export interface ParsedSetWeightsTx extends ParsedBase {
+  readonly kind: 'set-weights';
+  readonly uid: number;
+  readonly nonce: number;
+  readonly row: SparseRow;
+}
+export type ParsedTx = ParsedRegisterTx | ParsedSetWeightsTx;
+
+const HexSignature = v.pipe(
+  v.string(),
+  v.regex(/^[0-9a-f]{128}$/, 'signature must be 128 lowercase hex chars'),
+);
+const Uid = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_UID));
+
+const RegisterSchema = v.strictObject({
+  type: v.literal('register'),
+  publicKey: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'publicKey must be 64 lowercase hex chars')),
+  signature: HexSignature,
+});
+// Entries are typed loosely here so bad weights get their own code (bad-weight), not 'malformed'.
+const SetWeightsSchema = v.strictObject({
+  type: v.literal('set-weights'),
+  uid: Uid,
+  nonce: v.pipe(v.number(), v.safeInteger(), v.minValue(1)),
+  weights: v.array(v.tuple([v.unknown(), v.unknown()])),
+  signature: HexSignature,
+});
+export const TxJsonSchema = v.variant('type', [RegisterSchema, SetWeightsSchema]);
+
+const TYPE_REGISTER = 1;
+const TYPE_SET_WEIGHTS = 2;
+
+/**
+ * Canonical unsigned bytes:
+ *   str(DOMAIN_TX) u8(type)
+ *   register:     publicKey[32]
+ *   set-weights:  u32 uid, u64 nonce, u16 count, count × (u32 uid, u32 weight)
+ * (str = u32 length + UTF-8; all integers big-endian.)
+ */
+export function registerMessage(publicKey: Uint8Array): Uint8Array {
+  return new ByteWriter(64).str(DOMAIN_TX).u8(TYPE_REGISTER).bytes(publicKey).finish();
+}
+
+export function setWeightsMessage(uid: number, nonce: number, weights: SparseRowJson): Uint8Array {
+  const w = new ByteWriter(48 + 8 * weights.length).str(DOMAIN_TX).u8(TYPE_SET_WEIGHTS).u32(uid).u64(nonce);
+  w.u16(weights.length);
+  for (const [u, x] of weights) w.u32(u).u32(x);
+  return w.finish();
+}
+
+function txHash(message: Uint8Array, signature: Uint8Array): string {
+  const buf = new Uint8Array(message.length + signature.length);
+  buf.set(message, 0);
+  buf.set(signature, message.length);
+  return sha256Hex(buf);
+}
+
+function fail(code: ConstructorParameters<typeof LedgerError>[0], message: string): never {
+  throw new LedgerError(code, message);
+}
+
+/** Bytes of the JSON form, or -1 if it cannot be serialised. */
+function jsonBytes(value: unknown): number {
+  try {
+    const s = JSON.stringify(value);
+    return s === undefined ? -1 : s.length;
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * Stateless validation of a tx in wire form (object, or a JSON string). Throws
+ * LedgerError with code too-large, too-many-entries, malformed, bad-weight or
+ * not-on-simplex. Does not check the signature (async, see verifyTxSignature)
+ * nor anything that needs the chain state.
+ */
+export function parseTx(input: unknown): ParsedTx {
+  let value = input;
+  if (typeof input === 'string') {
+    if (input.length > MAX_TX_JSON_BYTES)
+      fail('too-large', `tx is ${input.length} bytes, max ${MAX_TX_JSON_BYTES}`);
+    try {
+      value = JSON.parse(input);
+    } catch {
+      fail('malformed', 'tx is not valid JSON');
+    }
+  } else {
+    const size = jsonBytes(input);
+    if (size < 0) fail('malformed', 'tx is not JSON-serialisable');
+    if (size > MAX_TX_JSON_BYTES) fail('too-large', `tx is ${size} bytes as JSON, max ${MAX_TX_JSON_BYTES}`);
+  }
+  if (typeof value === 'object' && value !== null && 'weights' in value) {
+    const weights = (value as { weights: unknown }).weights;
+    if (Array.isArray(weights) && weights.length > MAX_ROW_ENTRIES)
+      fail('too-many-entries', `row has ${weights.length} entries, max ${MAX_ROW_ENTRIES}`);
+  }
+  const parsed = v.safeParse(TxJsonSchema, value);
+  if (!parsed.success) {
+    const issue = parsed.issues[0];
+    const path = issue?.path?.map((p) => String(p.key)).join('.') ?? '';
+    fail('malformed', `invalid tx${path ? ` at ${path}` : ''}: ${issue?.message ?? 'unknown'}`);
+  }
+  const tx = parsed.output;
+  const signature = fromHex(tx.signature);
+  if (tx.type === 'register') {
+    const publicKey = fromHex(tx.publicKey);
+    const message = registerMessage(publicKey);
+    const json: RegisterTxJson = { type: 'register', publicKey: tx.publicKey, signature: tx.signature };
+    return {
+      kind: 'register',
+      json,
+      message,
+      signature,
+      hash: txHash(message, signature),
+      peerId: tx.publicKey,
+      publicKey,
+    };
+  }
+  const pairs: Array<[number, number]> = [];
+  let sum = 0;
+  let prev = -1;
+  for (let k = 0; k < tx.weights.length; k++) {
+    const [u, w] = tx.weights[k]!;
+    if (typeof u !== 'number' || !Number.isInteger(u) || u < 0 || u > MAX_UID)
+      fail('malformed', `weights[${k}]: uid must be an integer in [0, ${MAX_UID}]`);
+    if (typeof w !== 'number' || !Number.isFinite(w) || !Number.isInteger(w) || w < 0 || w > WEIGHT_SCALE)
+      fail(
+        'bad-weight',
+        `weights[${k}]: weight ${String(w)} is not an integer in [0, ${WEIGHT_SCALE}] (fixed-point, 1 = ${WEIGHT_SCALE})`,
+      );
+    if (u <= prev) fail('malformed', `weights[${k}]: uids must be strictly increasing (no duplicates)`);
+    prev = u;
+    sum += w;
+    pairs.push([u, w]);
+  }
+  if (sum !== WEIGHT_SCALE)
+    fail('not-on-simplex', `row sums to ${sum}, must be exactly ${WEIGHT_SCALE} (= 1 in fixed point)`);
+  const message = setWeightsMessage(tx.uid, tx.nonce, pairs);
+  const json: SetWeightsTxJson = {
+    type: 'set-weights',
+    uid: tx.uid,
+    nonce: tx.nonce,
+    weights: pairs,
+    signature: tx.signature,
+  };
+  return {
+    kind: 'set-weights',
+    json,
+    message,
+    signature,
+    hash: txHash(message, signature),
+    uid: tx.uid,
+    nonce: tx.nonce,
+    row: rowFromPairs(pairs),
+  };
+}
+
+/** True when `signer` signed the tx's canonical bytes. Register txs are checked against their own key. */
+export function verifyTxSignature(tx: ParsedTx, signer?: Uint8Array): Promise<boolean> {
+  const key = tx.kind === 'register' ? tx.publicKey : signer;
+  if (!key) return Promise.resolve(false);
+  return verifySignature(key, tx.message, tx.signature);
+}
+
+export async function createRegisterTx(identity: Identity): Promise<RegisterTxJson> {
+  const signature = await identity.sign(registerMessage(identity.publicKey));
+  return { type: 'register', publicKey: identity.peerId, signature: toHex(signature) };
+}
+
+/**
+ * Signs a set-weights tx. `weights` must already be a valid fixed-point row
+ * (see quantizeRow / boundedRowToward in weights.ts).
+ */
+export async function createSetWeightsTx(
+  identity: Identity,
+  uid: number,
+  nonce: number,
+  weights: SparseRowJson,
+): Promise<SetWeightsTxJson> {
+  const pairs = weights.map(([u, w]) => [u, w] as [number, number]);
+  const signature = await identity.sign(setWeightsMessage(uid, nonce, pairs));
+  return { type: 'set-weights', uid, nonce, weights: pairs, signature: toHex(signature) };
+}
