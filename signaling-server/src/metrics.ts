@@ -1,0 +1,114 @@
+/**
+ * Counters of the signaling server and their Prometheus text rendering.
+ * Gauges (connections, rooms, peers) are read from the live server state when
+ * rendered, so they can never drift from it.
+ */
+import { SIGNALING_ERROR_CODES, type SignalingErrorCode } from '@peerbench/protocol';
+
+export interface SignalingMetrics {
+  /** Open WebSocket connections (joined or not). */
+  readonly connections: number;
+  /** Rooms with at least one member. */
+  readonly rooms: number;
+  /** Joined peers summed over all rooms. */
+  readonly peers: number;
+  readonly connectionsAcceptedTotal: number;
+  /** `signal` messages delivered to another peer. */
+  readonly relayedMessagesTotal: number;
+  /** Messages answered with an `error`, by error code. */
+  readonly rejectedMessagesTotal: Readonly<Record<SignalingErrorCode, number>>;
+  /** Connections closed with 1008 after exhausting their abuse-strike budget. */
+  readonly abuseClosesTotal: number;
+  /** Connections dropped for missing heartbeats. */
+  readonly heartbeatDropsTotal: number;
+  /** Connections closed because they did not read what was sent to them. */
+  readonly slowConsumerClosesTotal: number;
+  /** Ledger transactions by outcome: accepted, rejected by the ledger, or the hook failed. */
+  readonly ledgerTxsTotal: Readonly<{ accepted: number; rejected: number; failed: number }>;
+  readonly ledgerBlocksSentTotal: number;
+  readonly uptimeSeconds: number;
+}
+
+export class SignalingCounters {
+  connectionsAcceptedTotal = 0;
+  relayedMessagesTotal = 0;
+  readonly rejectedMessagesTotal: Record<SignalingErrorCode, number> = Object.fromEntries(
+    SIGNALING_ERROR_CODES.map((code) => [code, 0]),
+  ) as Record<SignalingErrorCode, number>;
+  abuseClosesTotal = 0;
+  heartbeatDropsTotal = 0;
+  slowConsumerClosesTotal = 0;
+  readonly ledgerTxsTotal = { accepted: 0, rejected: 0, failed: 0 };
+  ledgerBlocksSentTotal = 0;
+}
+
+export interface Gauges {
+  connections: number;
+  rooms: number;
+  peers: number;
+  uptimeSeconds: number;
+}
+
+export function snapshotMetrics(counters: SignalingCounters, gauges: Gauges): SignalingMetrics {
+  return {
+    ...gauges,
+    connectionsAcceptedTotal: counters.connectionsAcceptedTotal,
+    relayedMessagesTotal: counters.relayedMessagesTotal,
+    rejectedMessagesTotal: { ...counters.rejectedMessagesTotal },
+    abuseClosesTotal: counters.abuseClosesTotal,
+    heartbeatDropsTotal: counters.heartbeatDropsTotal,
+    slowConsumerClosesTotal: counters.slowConsumerClosesTotal,
+    ledgerTxsTotal: { ...counters.ledgerTxsTotal },
+    ledgerBlocksSentTotal: counters.ledgerBlocksSentTotal,
+  };
+}
+
+const PREFIX = 'peerbench_signaling_';
+
+/** Prometheus text exposition format 0.0.4. */
+export function renderPrometheus(m: SignalingMetrics, rssBytes: number): string {
+  const lines: string[] = [];
+  const metric = (name: string, type: 'gauge' | 'counter', help: string, samples: [string, number][]) => {
+    lines.push(`# HELP ${PREFIX}${name} ${help}`, `# TYPE ${PREFIX}${name} ${type}`);
+    for (const [labels, value] of samples) lines.push(`${PREFIX}${name}${labels} ${value}`);
+  };
+  metric('connections', 'gauge', 'Open WebSocket connections.', [['', m.connections]]);
+  metric('rooms', 'gauge', 'Rooms with at least one peer.', [['', m.rooms]]);
+  metric('peers', 'gauge', 'Joined peers over all rooms.', [['', m.peers]]);
+  metric('connections_accepted_total', 'counter', 'WebSocket connections accepted.', [
+    ['', m.connectionsAcceptedTotal],
+  ]);
+  metric('relayed_messages_total', 'counter', 'Signal messages relayed between peers.', [
+    ['', m.relayedMessagesTotal],
+  ]);
+  metric(
+    'rejected_messages_total',
+    'counter',
+    'Messages answered with an error, by error code.',
+    SIGNALING_ERROR_CODES.map((code) => [`{code="${code}"}`, m.rejectedMessagesTotal[code]]),
+  );
+  metric('abuse_closes_total', 'counter', 'Connections closed with 1008 for abuse.', [
+    ['', m.abuseClosesTotal],
+  ]);
+  metric('heartbeat_drops_total', 'counter', 'Connections dropped for missed heartbeats.', [
+    ['', m.heartbeatDropsTotal],
+  ]);
+  metric('slow_consumer_closes_total', 'counter', 'Connections closed for not reading their messages.', [
+    ['', m.slowConsumerClosesTotal],
+  ]);
+  metric('ledger_txs_total', 'counter', 'Ledger transactions submitted, by result.', [
+    ['{result="accepted"}', m.ledgerTxsTotal.accepted],
+    ['{result="rejected"}', m.ledgerTxsTotal.rejected],
+    ['{result="failed"}', m.ledgerTxsTotal.failed],
+  ]);
+  metric('ledger_blocks_sent_total', 'counter', 'Ledger blocks sent to subscribers.', [
+    ['', m.ledgerBlocksSentTotal],
+  ]);
+  metric('uptime_seconds', 'gauge', 'Seconds since the server started.', [['', m.uptimeSeconds]]);
+  lines.push(
+    '# HELP process_resident_memory_bytes Resident memory size in bytes.',
+    '# TYPE process_resident_memory_bytes gauge',
+    `process_resident_memory_bytes ${rssBytes}`,
+  );
+  return `${lines.join('\n')}\n`;
+}
