@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import {
+  CodecError,
+  encodeAbortFrame,
+  encodeFrame,
+  FRAME_CHUNK_BYTES,
+  FRAME_HEADER_BYTES,
+  frameMessage,
+  MAX_FRAME_BYTES,
+  Reassembler,
+} from '../src/index.js';
+
+function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof CodecError) return e.code;
+    throw e;
+  }
+  return 'no-error';
+}
+
+function message(bytes: number, seed = 1): Uint8Array {
+  const m = new Uint8Array(bytes);
+  for (let i = 0; i < bytes; i++) m[i] = (i * 31 + seed) & 0xff;
+  return m;
+}
+
+describe('frames', () => {
+  it('never makes a frame larger than MAX_FRAME_BYTES and reassembles exactly', () => {
+    for (const size of [
+      1,
+      FRAME_CHUNK_BYTES - 1,
+      FRAME_CHUNK_BYTES,
+      FRAME_CHUNK_BYTES + 1,
+      3 * FRAME_CHUNK_BYTES + 5,
+    ]) {
+      const r = new Reassembler();
+      const m = message(size);
+      const frames = [...frameMessage(1, m)];
+      expect(frames.every((f) => f.length <= MAX_FRAME_BYTES)).toBe(true);
+      expect(frames.length).toBe(Math.ceil(size / FRAME_CHUNK_BYTES));
+      let out: Uint8Array | null = null;
+      for (const f of frames) out = r.push(f);
+      expect(out && Buffer.compare(out, m)).toBe(0);
+      expect(r.inFlight).toBe(0);
+      expect(r.bufferedBytes).toBe(0);
+    }
+  });
+
+  it('reassembles interleaved messages', () => {
+    const r = new Reassembler();
+    const a = message(3 * FRAME_CHUNK_BYTES, 1);
+    const b = message(2 * FRAME_CHUNK_BYTES + 10, 2);
+    const fa = [...frameMessage(1, a)];
+    const fb = [...frameMessage(2, b)];
+    expect(r.push(fa[0]!)).toBeNull();
+    expect(r.push(fb[0]!)).toBeNull();
+    expect(r.push(fa[1]!)).toBeNull();
+    expect(r.push(fb[1]!)).toBeNull();
+    expect(Buffer.compare(r.push(fb[2]!)!, b)).toBe(0);
+    expect(Buffer.compare(r.push(fa[2]!)!, a)).toBe(0);
+  });
+
+  it('rejects duplicate, out-of-order, truncated and oversized frames with codes', () => {
+    const m = message(3 * FRAME_CHUNK_BYTES);
+    const f = [...frameMessage(5, m)];
+    let r = new Reassembler();
+    r.push(f[0]!);
+    expect(codeOf(() => r.push(f[0]!))).toBe('duplicate');
+    expect(codeOf(() => r.push(f[2]!))).toBe('out-of-order');
+    // The gap dropped the message: its later frames are now duplicates of a dropped message.
+    expect(codeOf(() => r.push(f[1]!))).toBe('duplicate');
+    r = new Reassembler();
+    expect(codeOf(() => r.push(f[1]!))).toBe('out-of-order');
+    expect(codeOf(() => r.push(f[0]!.subarray(0, 100)))).toBe('truncated');
+    expect(codeOf(() => r.push(new Uint8Array(4)))).toBe('truncated');
+    expect(codeOf(() => r.push(new Uint8Array(MAX_FRAME_BYTES + 1)))).toBe('too-large');
+    const bad = f[0]!.slice();
+    bad[0] = 9;
+    expect(codeOf(() => r.push(bad))).toBe('invalid-frame');
+    r = new Reassembler({ maxMessageBytes: 2 * FRAME_CHUNK_BYTES });
+    expect(codeOf(() => r.push(f[0]!))).toBe('too-large');
+    // An old id after a newer one started is a replay.
+    r = new Reassembler();
+    r.push(encodeFrame(9, message(10), 0));
+    expect(codeOf(() => r.push(encodeFrame(8, message(10), 0)))).toBe('duplicate');
+  });
+
+  it('caps partial messages in flight and their bytes', () => {
+    const r = new Reassembler({ maxInFlight: 2, maxPartialBytes: 10 * FRAME_CHUNK_BYTES });
+    const big = message(4 * FRAME_CHUNK_BYTES);
+    r.push(encodeFrame(1, big, 0));
+    r.push(encodeFrame(2, big, 0));
+    expect(codeOf(() => r.push(encodeFrame(3, big, 0)))).toBe('too-many-in-flight');
+    expect(r.inFlight).toBe(2);
+    // Single-frame messages still pass while partials are capped.
+    expect(r.push(encodeFrame(4, message(5), 0))).toEqual(message(5));
+    const r2 = new Reassembler({ maxPartialBytes: 2 * FRAME_CHUNK_BYTES });
+    const huge = message(10 * FRAME_CHUNK_BYTES);
+    r2.push(encodeFrame(1, huge, 0));
+    r2.push(encodeFrame(1, huge, 1));
+    expect(codeOf(() => r2.push(encodeFrame(1, huge, 2)))).toBe('too-large');
+    expect(r2.bufferedBytes).toBe(0);
+  });
+
+  it('drops stale partial messages after the timeout', () => {
+    let now = 0;
+    const r = new Reassembler({ partialTimeoutMs: 1000, now: () => now });
+    const m = message(3 * FRAME_CHUNK_BYTES);
+    r.push(encodeFrame(1, m, 0));
+    now = 500;
+    r.push(encodeFrame(1, m, 1));
+    now = 1400; // 900 ms since the last frame: still alive
+    expect(r.sweep()).toBe(0);
+    now = 2600;
+    expect(r.sweep()).toBe(1);
+    expect(r.inFlight).toBe(0);
+    expect(codeOf(() => r.push(encodeFrame(1, m, 2)))).toBe('stale');
+  });
+
+  it('drops a partial message when its sender aborts it', () => {
+    const r = new Reassembler();
+    const m = message(3 * FRAME_CHUNK_BYTES);
+    r.push(encodeFrame(1, m, 0));
+    expect(r.push(encodeAbortFrame(1))).toBeNull();
+    expect(r.inFlight).toBe(0);
+    expect(encodeAbortFrame(1).length).toBe(FRAME_HEADER_BYTES);
+  });
+});
