@@ -1,0 +1,223 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  BlockProducer,
+  createRegisterTx,
+  createSetWeightsTx,
+  LightClient,
+  MAX_ROW_ENTRIES,
+  MemoryStore,
+  TX_ERROR_CODES,
+  toHex,
+} from '../src/index.js';
+import { harness, identities, SCALE, setWeights } from './helpers.js';
+
+describe('BlockProducer admission: every bad tx is rejected with its code and changes nothing', () => {
+  it('hand-written bad txs', async () => {
+    const { producer, keys } = await harness(3);
+    const [a, b] = keys as [(typeof keys)[0], (typeof keys)[0]];
+    // A valid first step so nonce 1 is used and the row is not the default.
+    const good = await setWeights(a!, 0, 1, [
+      [0, 0.9 * SCALE],
+      [1, 0.1 * SCALE],
+    ]);
+    expect(await producer.submitTx(good)).toMatchObject({ ok: true });
+    await producer.produceBlock();
+    const rootBefore = producer.state().stateRoot;
+    const heightBefore = producer.height;
+
+    const cases: Array<[string, unknown]> = [
+      // signed by b but claims uid 0
+      [
+        'bad-signature',
+        await createSetWeightsTx(b!, 0, 2, [
+          [0, 0.9 * SCALE],
+          [1, 0.1 * SCALE],
+        ]),
+      ],
+      [
+        'bad-signature',
+        { ...(await createRegisterTx((await identities(1, 99))[0]!)), signature: 'ab'.repeat(64) },
+      ],
+      ['replayed-nonce', good],
+      [
+        'replayed-nonce',
+        await setWeights(a!, 0, 1, [
+          [0, 0.85 * SCALE],
+          [1, 0.15 * SCALE],
+        ]),
+      ],
+      ['unknown-uid', await setWeights(a!, 7, 1, [[7, SCALE]])],
+      [
+        'unknown-uid',
+        await setWeights(a!, 0, 2, [
+          [0, 0.9 * SCALE],
+          [5, 0.1 * SCALE],
+        ]),
+      ],
+      [
+        'not-on-simplex',
+        await setWeights(a!, 0, 2, [
+          [0, 0.9 * SCALE],
+          [1, 0.2 * SCALE],
+        ]),
+      ],
+      ['bad-weight', { ...good, nonce: 2, weights: [[0, Number.NaN]] }],
+      ['bad-weight', { ...good, nonce: 2, weights: [[0, -1]] }],
+      [
+        'too-many-entries',
+        await setWeights(
+          a!,
+          0,
+          2,
+          Array.from({ length: MAX_ROW_ENTRIES + 1 }, (_, k) => [k, k === 0 ? SCALE : 0] as [number, number]),
+        ),
+      ],
+      ['step-too-large', await setWeights(a!, 0, 2, [[2, SCALE]])],
+      ['too-large', { ...good, memo: 'x'.repeat(5000) }],
+      ['duplicate-key', await createRegisterTx(a!)],
+      ['malformed', { type: 'set-weights' }],
+      ['malformed', 42],
+    ];
+    for (const [code, tx] of cases) {
+      const r = await producer.submitTx(tx);
+      expect(r, `${code}: ${JSON.stringify(r)}`).toMatchObject({ ok: false, code });
+    }
+    const step = (await producer.submitTx(await setWeights(a!, 0, 2, [[2, SCALE]]))) as { message: string };
+    expect(step.message).toMatch(/‖ΔW_0‖₂ = 1\.349\d+ exceeds ε = 0\.25; rejected, not clipped/);
+    expect(producer.mempoolSize).toBe(0);
+    await producer.produceBlock();
+    expect(producer.height).toBe(heightBefore + 1);
+    const after = producer.state();
+    expect(after.nonces).toEqual([1, 0, 0]);
+    expect(after.weights[0]).toEqual([
+      [0, 0.9 * SCALE],
+      [1, 0.1 * SCALE],
+    ]);
+    expect(after.peers).toHaveLength(3);
+    // Only the block's inflation changed the state: same rows, nonces, registry.
+    expect(after.stateRoot).not.toBe(rootBefore);
+  });
+
+  it('fuzz: mutated valid txs are either still valid or rejected with a documented code; rejects change nothing', async () => {
+    const { producer, keys } = await harness(2);
+    const base = await setWeights(keys[0]!, 0, 5, [
+      [0, 0.8 * SCALE],
+      [1, 0.2 * SCALE],
+    ]);
+    const baseline = producer.state().stateRoot;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('uid', 'nonce', 'weights', 'signature', 'type', 'extra'),
+        fc.anything(),
+        async (field, value) => {
+          const tx = { ...base, [field]: value } as Record<string, unknown>;
+          const r = await producer.submitTx(tx);
+          if (!r.ok) expect(TX_ERROR_CODES).toContain(r.code);
+          expect(producer.state().stateRoot).toBe(baseline);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('bounds the mempool and the pending txs per uid; nonces must increase while pending', async () => {
+    const { producer, keys } = await harness(3, { maxMempoolTxs: 5, maxPendingPerUid: 2 });
+    const row = (k: number): Array<[number, number]> => [
+      [0, SCALE - k * 1000],
+      [1, k * 1000],
+    ];
+    expect((await producer.submitTx(await setWeights(keys[0]!, 0, 1, row(1)))).ok).toBe(true);
+    expect(await producer.submitTx(await setWeights(keys[0]!, 0, 1, row(2)))).toMatchObject({
+      code: 'replayed-nonce',
+    });
+    expect((await producer.submitTx(await setWeights(keys[0]!, 0, 3, row(3)))).ok).toBe(true);
+    expect(await producer.submitTx(await setWeights(keys[0]!, 0, 4, row(4)))).toMatchObject({
+      code: 'too-many-pending',
+    });
+    const extra = await identities(4, 42);
+    for (const k of extra.slice(0, 3))
+      expect((await producer.submitTx(await createRegisterTx(k))).ok).toBe(true);
+    expect(await producer.submitTx(await createRegisterTx(extra[3]!))).toMatchObject({
+      code: 'mempool-full',
+    });
+    const { block } = await producer.produceBlock();
+    expect(block.txs).toHaveLength(5);
+    expect(producer.state().nonces[0]).toBe(3);
+    expect(producer.state().peers).toHaveLength(6);
+    expect(producer.mempoolSize).toBe(0);
+  });
+
+  it('admits several steps of one uid per block when each stays within ε of the block-start row', async () => {
+    const { producer, keys } = await harness(3);
+    const s1 = await setWeights(keys[0]!, 0, 1, [
+      [0, 0.85 * SCALE],
+      [1, 0.15 * SCALE],
+    ]);
+    const s2 = await setWeights(keys[0]!, 0, 2, [
+      [0, 0.8 * SCALE],
+      [1, 0.1 * SCALE],
+      [2, 0.1 * SCALE],
+    ]);
+    expect((await producer.submitTx(s1)).ok).toBe(true);
+    expect((await producer.submitTx(s2)).ok).toBe(true);
+    const { block } = await producer.produceBlock();
+    expect(block.txs).toHaveLength(2);
+    expect(producer.state().weights[0]).toEqual(s2.weights);
+    // A step that is within ε of the pending row but not of the committed one is refused at admission.
+    const far = await setWeights(keys[0]!, 0, 3, [
+      [0, 0.6 * SCALE],
+      [1, 0.2 * SCALE],
+      [2, 0.2 * SCALE],
+    ]);
+    expect((await producer.submitTx(far)).ok).toBe(true); // 0.245 from the new committed row
+  });
+
+  it('registers keys in order, gives faucet stake, applies Algorithm 1 every block', async () => {
+    const { producer } = await harness(3, { genesis: { faucetRegistrations: 2, registrationStake: 1 } });
+    const s = producer.state();
+    expect(s.weights).toEqual([[[0, SCALE]], [[1, SCALE]], [[2, SCALE]]]);
+    // uid 2 missed the faucet: stake 0 before inflation; inflation pays by rank (its self-weight × 0 stake = 0).
+    expect(s.stake[2]).toBe(0);
+    expect(s.stake[0]).toBeCloseTo(1 + 0.1 / Math.SQRT2, 12);
+  });
+
+  it('refuses to open a store whose genesis names another producer', async () => {
+    const { store, genesis } = await harness(1);
+    const [other] = await identities(1, 3);
+    await expect(BlockProducer.open({ store, identity: other!, genesis })).rejects.toMatchObject({
+      code: 'genesis-mismatch',
+    });
+    await expect(BlockProducer.open({ store: new MemoryStore(), identity: other! })).rejects.toMatchObject({
+      code: 'genesis-mismatch',
+    });
+  });
+
+  it('produces on its timer, persists before announcing, and stops cleanly', async () => {
+    const { producer, store } = await harness(1, { blockIntervalMs: 5 });
+    const seen: number[] = [];
+    producer.onBlock(async ({ block }) => {
+      // Announced blocks are already in the store.
+      seen.push(block.height);
+      expect((await store.getBlock(block.height))?.stateRoot).toBe(block.stateRoot);
+    });
+    producer.start();
+    await new Promise<void>((resolve) => {
+      const off = producer.onBlock(({ block }) => {
+        if (block.height >= 5) {
+          off();
+          resolve();
+        }
+      });
+    });
+    await producer.stop();
+    const h = producer.height;
+    await new Promise((r) => setTimeout(r, 30));
+    expect(producer.height).toBe(h);
+    expect(seen.slice(0, 4)).toEqual([2, 3, 4, 5]);
+    const client = new LightClient(producer.genesis);
+    for (const b of await store.blocksFrom(1, 100)) await client.apply(b);
+    expect(client.state.root()).toBe(producer.state().stateRoot);
+    expect(toHex(new Uint8Array(0))).toBe('');
+  });
+});
