@@ -54,7 +54,6 @@ export class BlockProducer {
   private committed: LedgerState;
   private headBlock: BlockJson | undefined;
   private mempool: ParsedTx[] = [];
-  private pendingHashes = new Set<string>();
   private pendingKeys = new Set<string>();
   private pendingPerUid = new Map<number, { count: number; maxNonce: number }>();
   private subscribers = new Set<(b: ProducedBlock) => void>();
@@ -164,8 +163,6 @@ export class BlockProducer {
 
   /** Admission checks that need no signature; throws LedgerError. */
   private admit(tx: ParsedTx): void {
-    if (this.pendingHashes.has(tx.hash))
-      throw new LedgerError('replayed-nonce', 'the same tx is already pending');
     if (this.mempool.length >= this.maxMempoolTxs)
       throw new LedgerError(
         'mempool-full',
@@ -200,7 +197,6 @@ export class BlockProducer {
       // The state may have moved while the signature was checked: check again before queuing.
       this.admit(tx);
       this.mempool.push(tx);
-      this.pendingHashes.add(tx.hash);
       if (tx.kind === 'register') this.pendingKeys.add(tx.peerId);
       else {
         const p = this.pendingPerUid.get(tx.uid) ?? { count: 0, maxNonce: 0 };
@@ -268,7 +264,6 @@ export class BlockProducer {
   private removeFromMempool(count: number): void {
     const removed = this.mempool.splice(0, count);
     for (const tx of removed) {
-      this.pendingHashes.delete(tx.hash);
       if (tx.kind === 'register') this.pendingKeys.delete(tx.peerId);
       else {
         const p = this.pendingPerUid.get(tx.uid);

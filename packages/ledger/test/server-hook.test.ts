@@ -1,0 +1,96 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type BlockJson, createRegisterTx, LightClient } from '../src/index.js';
+import { createLedgerHook, MAX_BLOCKS_PER_PAGE, MAX_HTTP_BODY_BYTES } from '../src/server-hook.js';
+import { harness, identities, SCALE, setWeights } from './helpers.js';
+
+let server: Server | undefined;
+afterEach(async () => {
+  await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+  server = undefined;
+});
+
+async function serve(h: Awaited<ReturnType<typeof harness>>) {
+  const hook = createLedgerHook(h.producer);
+  server = createServer((req, res) => {
+    void hook.handleHttp(req, res).then((handled) => {
+      if (!handled) {
+        res.writeHead(404);
+        res.end('other route');
+      }
+    });
+  });
+  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
+  const base = `http://127.0.0.1:${(server!.address() as AddressInfo).port}`;
+  return { hook, base };
+}
+
+describe('ledger server hook over real HTTP', () => {
+  it('serves head, blocks, state and genesis, and accepts txs', async () => {
+    const h = await harness(2);
+    const { base } = await serve(h);
+    const tx = await setWeights(h.keys[0]!, 0, 1, [
+      [0, 0.9 * SCALE],
+      [1, 0.1 * SCALE],
+    ]);
+    const post = await fetch(`${base}/ledger/tx`, { method: 'POST', body: JSON.stringify(tx) });
+    expect(post.status).toBe(200);
+    expect(await post.json()).toEqual({ ok: true });
+    const again = await fetch(`${base}/ledger/tx`, { method: 'POST', body: JSON.stringify(tx) });
+    expect(again.status).toBe(400);
+    expect(await again.json()).toMatchObject({ ok: false, code: 'replayed-nonce' });
+    await h.producer.produceBlock();
+
+    const head = (await (await fetch(`${base}/ledger/head`)).json()) as { height: number; block: BlockJson };
+    expect(head.height).toBe(2);
+    expect(head.block.txs).toHaveLength(1);
+    const { blocks } = (await (await fetch(`${base}/ledger/blocks?from=1&limit=10`)).json()) as {
+      blocks: BlockJson[];
+    };
+    expect(blocks.map((b) => b.height)).toEqual([1, 2]);
+    const genesis = await (await fetch(`${base}/ledger/genesis`)).json();
+    const client = new LightClient(genesis as typeof h.genesis);
+    for (const b of blocks) await client.apply(b);
+    const state = (await (await fetch(`${base}/ledger/state`)).json()) as Record<string, unknown>;
+    expect(state.stateRoot).toBe(client.state.root());
+    expect(state).toMatchObject({ height: 2, tau: 0.1, peers: h.producer.state().peers });
+    expect((state.weights as unknown[])[0]).toEqual(tx.weights);
+    expect(state.stake).toEqual(h.producer.state().stake);
+    expect(state.rank).toEqual(h.producer.state().rank);
+  });
+
+  it('caps pages and bodies and answers bad requests with codes', async () => {
+    const h = await harness(1);
+    for (let i = 0; i < MAX_BLOCKS_PER_PAGE + 5; i++) await h.producer.produceBlock();
+    const { base, hook } = await serve(h);
+    const page = (await (await fetch(`${base}/ledger/blocks?from=2&limit=100000`)).json()) as { blocks: BlockJson[] };
+    expect(page.blocks).toHaveLength(MAX_BLOCKS_PER_PAGE);
+    expect(page.blocks[0]!.height).toBe(2);
+    expect((await hook.blocksFrom(1, 1e9)).length).toBe(MAX_BLOCKS_PER_PAGE);
+    expect((await fetch(`${base}/ledger/blocks?from=-1`)).status).toBe(400);
+    const big = await fetch(`${base}/ledger/tx`, { method: 'POST', body: 'x'.repeat(MAX_HTTP_BODY_BYTES + 1) });
+    expect(big.status).toBe(413);
+    expect(await big.json()).toMatchObject({ code: 'too-large' });
+    const junk = await fetch(`${base}/ledger/tx`, { method: 'POST', body: '{' });
+    expect(await junk.json()).toMatchObject({ code: 'malformed' });
+    expect((await fetch(`${base}/ledger/tx`)).status).toBe(405);
+    expect((await fetch(`${base}/ledger/nope`)).status).toBe(404);
+    expect(await (await fetch(`${base}/other`)).text()).toBe('other route');
+  });
+
+  it('pushes each new block to onBlock subscribers in JSON form and submits over the hook', async () => {
+    const h = await harness(1);
+    const hook = createLedgerHook(h.producer);
+    const got: unknown[] = [];
+    const off = hook.onBlock((b) => got.push(b));
+    const [k] = await identities(1, 77);
+    expect(await hook.submitTx(await createRegisterTx(k!))).toEqual({ ok: true });
+    expect(await hook.submitTx({ type: 'register' })).toMatchObject({ ok: false, code: 'malformed' });
+    await h.producer.produceBlock();
+    off();
+    await h.producer.produceBlock();
+    expect(got).toHaveLength(1);
+    expect(JSON.parse(JSON.stringify(got[0]))).toMatchObject({ height: 2, txs: [{ type: 'register' }] });
+  });
+});
