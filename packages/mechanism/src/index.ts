@@ -1,8 +1,54 @@
 export { AdaptiveTauController, type AdaptiveTauOptions } from './adaptive-tau.js';
+export {
+  createWorld,
+  DEFAULT_SETTINGS,
+  FIG5_DEFAULT_GAIN,
+  FIG5_DEFAULT_PROPORTIONAL_GAIN,
+  type Fig4Options,
+  type Fig4RatioSummary,
+  type Fig4Result,
+  type Fig4Trial,
+  type Fig5Options,
+  type Fig5Point,
+  type Fig5Result,
+  IDENTITY_TOLERANCE,
+  isIdentity,
+  MEASURE_CAP,
+  type ReferenceReading,
+  referenceMask,
+  runFig4,
+  runFig4Trial,
+  runFig5,
+  type SimulationSettings,
+  type SparsityMeasure,
+  type Stat,
+  type TrialWorld,
+  trialSeed,
+} from './experiment.js';
+export { idealRank, idealWeights } from './ideal-rank.js';
 export { inflate } from './inflation.js';
 export { columnShift, competitiveMask, maskValue } from './mask.js';
+export {
+  NASH_DEFAULT_EPSILON,
+  NASH_LEARNING_RATE,
+  NASH_STEPS_PER_PEER,
+  type NashOptions,
+  type NashResult,
+  NashSolver,
+  solveNash,
+} from './nash.js';
+export {
+  type PayoffModel,
+  PayoffWorkspace,
+  payoff,
+  payoffGradient,
+  rowLoss,
+  rowPayoffGradient,
+  validateModel,
+} from './payoff.js';
+export { randomPsdHessians, randomSimplexMatrix } from './random.js';
 export { checkSquare, rank } from './rank.js';
 export { createRng, type Rng } from './rng.js';
-export { boundRowStep, projectToSimplex, rowDistance } from './simplex.js';
+export { boundRowStep, projectToSimplex, projectToSimplexPivot, rowDistance } from './simplex.js';
 export { diagonalToOffDiagonalRatio, sparsity } from './sparsity.js';
 export { averageRanks, meanStd, pearson, spearman } from './stats.js';

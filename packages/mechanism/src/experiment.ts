@@ -1,0 +1,378 @@
+import { AdaptiveTauController } from './adaptive-tau.js';
+import { idealRank } from './ideal-rank.js';
+import { competitiveMask } from './mask.js';
+import { NASH_DEFAULT_EPSILON, NASH_LEARNING_RATE, NASH_STEPS_PER_PEER, NashSolver } from './nash.js';
+import type { PayoffModel } from './payoff.js';
+import { randomPsdHessians, randomSimplexMatrix } from './random.js';
+import { rank } from './rank.js';
+import { createRng } from './rng.js';
+import { diagonalToOffDiagonalRatio, sparsity } from './sparsity.js';
+import { meanStd, pearson, spearman } from './stats.js';
+
+/**
+ * The experiments of section 3 (Fig 4 and Fig 5), as pure functions: they
+ * return plain data and never touch files or the console (the CLI does).
+ */
+
+/**
+ * What F_W0 of eq (16) is. 'full': the unmasked inputs (mask = 1), where the
+ * trained network sits at its loss minimum (default, see README). 'initial':
+ * the mask at the random starting weights W0.
+ */
+export type ReferenceReading = 'full' | 'initial';
+
+export interface SimulationSettings {
+  /** Mask temperature T of eq (8). */
+  temperature: number;
+  /** Reading of F_W0. */
+  reference: ReferenceReading;
+  /** Learning rate λ. */
+  lambda: number;
+  /** Convergence threshold ε on every row's projected-gradient norm. */
+  epsilon: number;
+  /** Step cap per peer: the solver stops after stepsPerPeer · n steps. */
+  stepsPerPeer: number;
+  /**
+   * Degrees of freedom k of the Wishart Hessians, as a multiple of n
+   * (H_i ∝ A Aᵀ with A n×(k·n)). 1 = square A. Larger values make H more
+   * diagonally dominant.
+   */
+  hessianDofPerPeer: number;
+}
+
+export const DEFAULT_SETTINGS: Readonly<SimulationSettings> = Object.freeze({
+  temperature: 2,
+  reference: 'full',
+  lambda: NASH_LEARNING_RATE,
+  epsilon: NASH_DEFAULT_EPSILON,
+  stepsPerPeer: NASH_STEPS_PER_PEER,
+  hessianDofPerPeer: 1,
+});
+
+/** A diagonal entry at least this close to 1 counts as "disconnected". */
+export const IDENTITY_TOLERANCE = 1e-6;
+
+/** The random world of one trial: Hessians, starting weights, stake. */
+export interface TrialWorld {
+  n: number;
+  hessians: Float64Array;
+  W0: Float64Array;
+  stake: Float64Array;
+  ideal: Float64Array;
+}
+
+/** Seed of trial t under a sweep seed, spread so neighbouring seeds do not overlap. */
+export function trialSeed(seed: number, trial: number): number {
+  return (Math.imul(seed >>> 0, 0x9e3779b1) + Math.imul(trial + 1, 0x85ebca6b)) >>> 0;
+}
+
+export function createWorld(n: number, seed: number, hessianDofPerPeer = 1): TrialWorld {
+  const rng = createRng(seed);
+  const hessians = randomPsdHessians(rng, n, Math.max(1, Math.round(hessianDofPerPeer * n)));
+  const W0 = randomSimplexMatrix(rng, n);
+  // S = 1: the paper's Fig 4a has R = 1/n for everyone at W = I, which with
+  // R_j = (1/n) Σ_i s_i w_ij needs s_j = 1.
+  const stake = new Float64Array(n).fill(1);
+  return { n, hessians, W0, stake, ideal: idealRank(hessians, n) };
+}
+
+export function referenceMask(world: TrialWorld, settings: SimulationSettings): Float64Array {
+  const { n } = world;
+  if (settings.reference === 'initial')
+    return competitiveMask(world.W0, world.stake, n, settings.temperature);
+  return new Float64Array(n * n).fill(1);
+}
+
+export function isIdentity(W: Float64Array, n: number, tolerance = IDENTITY_TOLERANCE): boolean {
+  for (let i = 0; i < n; i++) if (W[i * n + i]! < 1 - tolerance) return false;
+  return true;
+}
+
+export interface Fig4Trial {
+  seed: number;
+  /** Competitive rank R* at the end of the solve (eq 4 with S = 1). */
+  rStar: number[];
+  /** Ideal rank of eq (2). */
+  ideal: number[];
+  /** null when undefined (R* flat, e.g. W = I). */
+  pearson: number | null;
+  spearman: number | null;
+  steps: number;
+  converged: boolean;
+  identity: boolean;
+  sparsity: number;
+}
+
+export function runFig4Trial(
+  world: TrialWorld,
+  alphaOverTau: number,
+  settings: SimulationSettings = DEFAULT_SETTINGS,
+  seed = 0,
+  solver: NashSolver = new NashSolver(world.n),
+): Fig4Trial {
+  const { n } = world;
+  const model: PayoffModel = {
+    n,
+    alpha: alphaOverTau,
+    tau: 1,
+    temperature: settings.temperature,
+    stake: world.stake,
+    hessians: world.hessians,
+    referenceMask: referenceMask(world, settings),
+  };
+  const result = solver.solve(model, world.W0, {
+    lambda: settings.lambda,
+    epsilon: settings.epsilon,
+    maxSteps: settings.stepsPerPeer * n,
+  });
+  const rStar = rank(result.W, world.stake, n);
+  const p = pearson(rStar, world.ideal);
+  const s = spearman(rStar, world.ideal);
+  return {
+    seed,
+    rStar: Array.from(rStar),
+    ideal: Array.from(world.ideal),
+    pearson: Number.isFinite(p) ? p : null,
+    spearman: Number.isFinite(s) ? s : null,
+    steps: result.steps,
+    converged: result.converged,
+    identity: isIdentity(result.W, n),
+    sparsity: sparsity(result.W, n),
+  };
+}
+
+export interface Stat {
+  mean: number | null;
+  std: number | null;
+  /** Trials where the statistic was defined. */
+  count: number;
+}
+
+export interface Fig4RatioSummary {
+  alphaOverTau: number;
+  pearson: Stat;
+  spearman: Stat;
+  /** Fraction of trials that ended at W = I (every w_ii ≥ 1 − 1e-6). */
+  identityFraction: number;
+  /** Fraction of trials that met the ε criterion before the step cap. */
+  convergedFraction: number;
+  meanSteps: number;
+  meanSparsity: number;
+  trials: Fig4Trial[];
+}
+
+export interface Fig4Options {
+  n: number;
+  trials: number;
+  ratios: number[];
+  seed: number;
+  settings?: SimulationSettings;
+  /** Called after every trial (for progress lines). */
+  onTrial?: (ratio: number, trial: number, result: Fig4Trial) => void;
+}
+
+export interface Fig4Result {
+  experiment: 'fig4';
+  n: number;
+  trials: number;
+  seed: number;
+  settings: SimulationSettings;
+  ratios: Fig4RatioSummary[];
+}
+
+function stat(values: Array<number | null>): Stat {
+  const finite = values.filter((v): v is number => v !== null);
+  const m = meanStd(finite);
+  return { mean: m.count > 0 ? m.mean : null, std: m.count > 0 ? m.std : null, count: m.count };
+}
+
+function checkSweep(n: number, trials: number, ratios: number[]): void {
+  if (!Number.isInteger(n) || n < 2) throw new RangeError(`n must be an integer >= 2, got ${n}`);
+  if (!Number.isInteger(trials) || trials < 1)
+    throw new RangeError(`trials must be an integer >= 1, got ${trials}`);
+  if (ratios.length === 0) throw new RangeError('need at least one alpha/tau ratio');
+  for (const r of ratios) {
+    if (!(r >= 0) || !Number.isFinite(r))
+      throw new RangeError(`alpha/tau ratios must be finite and >= 0, got ${r}`);
+  }
+}
+
+/**
+ * Fig 4: for every α/τ, `trials` worlds (the same worlds for every ratio, so
+ * the ratios are compared on identical Hessians), each solved to its
+ * competitive equilibrium; R* compared with the ideal rank.
+ */
+export function runFig4(options: Fig4Options): Fig4Result {
+  const { n, trials, ratios, seed } = options;
+  const settings = options.settings ?? DEFAULT_SETTINGS;
+  checkSweep(n, trials, ratios);
+  const worlds = Array.from({ length: trials }, (_, t) =>
+    createWorld(n, trialSeed(seed, t), settings.hessianDofPerPeer),
+  );
+  const solver = new NashSolver(n);
+  const summaries: Fig4RatioSummary[] = ratios.map((ratio) => {
+    const results = worlds.map((world, t) => {
+      const r = runFig4Trial(world, ratio, settings, trialSeed(seed, t), solver);
+      options.onTrial?.(ratio, t, r);
+      return r;
+    });
+    const mean = (f: (r: Fig4Trial) => number) => results.reduce((a, r) => a + f(r), 0) / results.length;
+    return {
+      alphaOverTau: ratio,
+      pearson: stat(results.map((r) => r.pearson)),
+      spearman: stat(results.map((r) => r.spearman)),
+      identityFraction: mean((r) => (r.identity ? 1 : 0)),
+      convergedFraction: mean((r) => (r.converged ? 1 : 0)),
+      meanSteps: mean((r) => r.steps),
+      meanSparsity: mean((r) => r.sparsity),
+      trials: results,
+    };
+  });
+  return { experiment: 'fig4', n, trials, seed, settings: { ...settings }, ratios: summaries };
+}
+
+/**
+ * What the Fig 5 controller measures. 'ratio': Σdiag/Σoffdiag, the wording
+ * of section 3 ("the ratio between the main diagonal and the remaining
+ * weights"), in which a target of 1 means half of all weight on self.
+ * 'eq17': Σdiag/ΣW as eq (17) is printed, where a target of 1 is reached
+ * only at W = I.
+ */
+export type SparsityMeasure = 'ratio' | 'eq17';
+
+export interface Fig5Options {
+  n: number;
+  seed: number;
+  target: number;
+  /** Loss weight α (paper: 1). */
+  alpha?: number;
+  /** Controller integral gain (τ change per unit of sparsity error per step). */
+  gain?: number;
+  /** Controller proportional gain. */
+  proportionalGain?: number;
+  /** Total steps (default stepsPerPeer · n). */
+  steps?: number;
+  measure?: SparsityMeasure;
+  /** Keep every k-th step in the output (always the first and last). */
+  recordEvery?: number;
+  maxTau?: number;
+  settings?: SimulationSettings;
+  onProgress?: (step: number, tau: number, measured: number) => void;
+}
+
+export interface Fig5Point {
+  step: number;
+  tau: number;
+  /** Σdiag/ΣW (eq 17). */
+  sparsity: number;
+  /** Σdiag/Σoffdiag (capped for JSON at MEASURE_CAP). */
+  diagonalRatio: number;
+  /** The value fed to the controller (one of the two above). */
+  measured: number;
+  /** Pearson(R, ideal) at this step; null when R is flat. */
+  pearson: number | null;
+}
+
+export interface Fig5Result {
+  experiment: 'fig5';
+  n: number;
+  seed: number;
+  target: number;
+  alpha: number;
+  gain: number;
+  proportionalGain: number;
+  measure: SparsityMeasure;
+  settings: SimulationSettings;
+  points: Fig5Point[];
+}
+
+/**
+ * Controller gains for Fig 5, tuned on n = 16: the weights take thousands of
+ * steps to answer a change of τ, so the integral gain is small and the
+ * proportional part supplies the damping (integral alone rings for >30k steps).
+ */
+export const FIG5_DEFAULT_GAIN = 5e-5;
+export const FIG5_DEFAULT_PROPORTIONAL_GAIN = 0.5;
+
+/** Largest diagonal/off-diagonal ratio passed on: W = I would be +∞. */
+export const MEASURE_CAP = 1e3;
+
+/**
+ * Fig 5: one world, α fixed, τ starting at 0 and adapted after every
+ * simultaneous gradient step by `AdaptiveTauController` so that the measured
+ * sparsity reaches the target. Stake stays at S = 1 (τ acts through the
+ * payoff, as in eq 12-15), which isolates the controller from stake growth.
+ */
+export function runFig5(options: Fig5Options): Fig5Result {
+  const { n, seed, target } = options;
+  const settings = options.settings ?? DEFAULT_SETTINGS;
+  if (!Number.isInteger(n) || n < 2) throw new RangeError(`n must be an integer >= 2, got ${n}`);
+  if (!(target > 0) || !Number.isFinite(target)) throw new RangeError(`target must be > 0, got ${target}`);
+  const measure = options.measure ?? 'ratio';
+  if (measure === 'eq17' && target > 1)
+    throw new RangeError(`an eq17 sparsity target must be in (0, 1], got ${target}`);
+  const alpha = options.alpha ?? 1;
+  const gain = options.gain ?? FIG5_DEFAULT_GAIN;
+  const totalSteps = options.steps ?? settings.stepsPerPeer * n;
+  const recordEvery = Math.max(1, options.recordEvery ?? Math.ceil(totalSteps / 400));
+  const world = createWorld(n, trialSeed(seed, 0), settings.hessianDofPerPeer);
+  const proportionalGain = options.proportionalGain ?? FIG5_DEFAULT_PROPORTIONAL_GAIN;
+  const controller = new AdaptiveTauController({
+    target,
+    gain,
+    proportionalGain,
+    initialTau: 0,
+    maxTau: options.maxTau ?? 10,
+  });
+  const model = {
+    n,
+    alpha,
+    tau: controller.tau,
+    temperature: settings.temperature,
+    stake: world.stake,
+    hessians: world.hessians,
+    referenceMask: referenceMask(world, settings),
+  };
+  const solver = new NashSolver(n);
+  let W = Float64Array.from(world.W0);
+  let next = new Float64Array(n * n);
+  const R = new Float64Array(n);
+  const points: Fig5Point[] = [];
+  const record = (step: number, measured: number) => {
+    rank(W, world.stake, n, R);
+    const p = pearson(R, world.ideal);
+    points.push({
+      step,
+      tau: model.tau,
+      sparsity: sparsity(W, n),
+      diagonalRatio: Math.min(diagonalToOffDiagonalRatio(W, n), MEASURE_CAP),
+      measured,
+      pearson: Number.isFinite(p) ? p : null,
+    });
+  };
+  const measureNow = () =>
+    measure === 'eq17' ? sparsity(W, n) : Math.min(diagonalToOffDiagonalRatio(W, n), MEASURE_CAP);
+  for (let step = 0; step < totalSteps; step++) {
+    const measured = measureNow();
+    if (step % recordEvery === 0) record(step, measured);
+    solver.step(model, W, next, settings.lambda);
+    const t = W;
+    W = next;
+    next = t;
+    model.tau = controller.update(measureNow());
+    if (options.onProgress && (step + 1) % 1000 === 0) options.onProgress(step + 1, model.tau, measureNow());
+  }
+  record(totalSteps, measureNow());
+  return {
+    experiment: 'fig5',
+    n,
+    seed,
+    target,
+    alpha,
+    gain,
+    proportionalGain,
+    measure,
+    settings: { ...settings },
+    points,
+  };
+}

@@ -1,0 +1,35 @@
+/**
+ * The ideal ranking of eq (2), for the empirical model of section 2.2.
+ *
+ * With ΔF_i = [0,…,−f_i,…,0] (remove peer i's input), the quadratic form
+ * ΔF_iᵀ H_j ΔF_i collapses to f_i² · (H_j)_ii. In the empirical model the
+ * inputs are the masks themselves with unit-scale representations (f_i = 1,
+ * the scale is folded into H), so
+ *   R_i = (1/n) Σ_j (H_j)_ii,
+ * the average over all peers j (i itself included, as eq 2 sums over every j)
+ * of the loss increase j suffers when i's input disappears. Equivalently it
+ * is eq (4) applied to the "honest" weights of eq (3), w_ji = (H_j)_ii.
+ *
+ * `hessians` holds H_0 … H_{n−1} back to back, each n×n row-major.
+ */
+export function idealRank(hessians: Float64Array, n: number, out?: Float64Array): Float64Array {
+  const nn = n * n;
+  if (hessians.length < n * nn)
+    throw new RangeError(`need n Hessians of n*n entries (${n * nn}), got ${hessians.length}`);
+  const R = out ?? new Float64Array(n);
+  R.fill(0, 0, n);
+  for (let j = 0; j < n; j++) {
+    const base = j * nn;
+    for (let i = 0; i < n; i++) R[i]! += hessians[base + i * n + i]!;
+  }
+  for (let i = 0; i < n; i++) R[i]! /= n;
+  return R;
+}
+
+/** The honest weights of eq (3): w_ij = (H_i)_jj (row i = what peer i would lose without j). */
+export function idealWeights(hessians: Float64Array, n: number, out?: Float64Array): Float64Array {
+  const nn = n * n;
+  const W = out ?? new Float64Array(nn);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) W[i * n + j] = hessians[i * nn + j * n + j]!;
+  return W;
+}
