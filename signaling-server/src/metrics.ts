@@ -26,6 +26,8 @@ export interface SignalingMetrics {
   /** Ledger transactions by outcome: accepted, rejected by the ledger, or the hook failed. */
   readonly ledgerTxsTotal: Readonly<{ accepted: number; rejected: number; failed: number }>;
   readonly ledgerBlocksSentTotal: number;
+  /** Blocks too large for one signaling message, not sent (clients fetch them over HTTP). */
+  readonly ledgerBlocksOversizedTotal: number;
   readonly uptimeSeconds: number;
 }
 
@@ -40,6 +42,7 @@ export class SignalingCounters {
   slowConsumerClosesTotal = 0;
   readonly ledgerTxsTotal = { accepted: 0, rejected: 0, failed: 0 };
   ledgerBlocksSentTotal = 0;
+  ledgerBlocksOversizedTotal = 0;
 }
 
 export interface Gauges {
@@ -60,6 +63,7 @@ export function snapshotMetrics(counters: SignalingCounters, gauges: Gauges): Si
     slowConsumerClosesTotal: counters.slowConsumerClosesTotal,
     ledgerTxsTotal: { ...counters.ledgerTxsTotal },
     ledgerBlocksSentTotal: counters.ledgerBlocksSentTotal,
+    ledgerBlocksOversizedTotal: counters.ledgerBlocksOversizedTotal,
   };
 }
 
@@ -103,6 +107,9 @@ export function renderPrometheus(m: SignalingMetrics, rssBytes: number): string 
   ]);
   metric('ledger_blocks_sent_total', 'counter', 'Ledger blocks sent to subscribers.', [
     ['', m.ledgerBlocksSentTotal],
+  ]);
+  metric('ledger_blocks_oversized_total', 'counter', 'Blocks too large for one signaling message.', [
+    ['', m.ledgerBlocksOversizedTotal],
   ]);
   metric('uptime_seconds', 'gauge', 'Seconds since the server started.', [['', m.uptimeSeconds]]);
   lines.push(

@@ -851,7 +851,19 @@ class SignalingServerImpl implements SignalingServer {
         if (height < nextHeight) return; // already sent during catch-up
         nextHeight = height + 1;
       }
-      if (this.send(conn, { type: 'ledger-block', block })) this.counters.ledgerBlocksSentTotal++;
+      const text = JSON.stringify({ type: 'ledger-block', block } satisfies ServerMessage);
+      // Clients refuse messages over the protocol limit, so a block that big
+      // is announced as missing instead of sent and silently dropped.
+      if (Buffer.byteLength(text) > MAX_SIGNALING_MESSAGE_BYTES) {
+        this.counters.ledgerBlocksOversizedTotal++;
+        this.reject(
+          conn,
+          'internal',
+          `block ${height ?? '?'} exceeds the message limit; fetch it over /ledger`,
+        );
+        return;
+      }
+      if (this.sendText(conn, text)) this.counters.ledgerBlocksSentTotal++;
     };
     // Subscribe before paging so no block made during catch-up is missed.
     conn.ledgerUnsubscribe = ledger.onBlock((block) => {
