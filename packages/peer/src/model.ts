@@ -1,0 +1,171 @@
+/**
+ * The parameterised function of peer i (§1.1) in plain tfjs variables: small
+ * MLPs whose variables we own, so the trainer can take gradients with respect
+ * to exactly the tensors it needs (its own weights and the remote answers) in
+ * one tape, and so weights serialise to plain Float32Arrays for storage.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export type Activation = 'relu' | 'tanh' | 'linear';
+
+export interface MlpSpec {
+  /** Layer widths, input first: [784, 128, 64] is two dense layers. */
+  sizes: number[];
+  /** Activation after each layer (length sizes.length - 1). */
+  activations: Activation[];
+}
+
+/** Named weights, the unit that storage persists. */
+export type NamedWeights = Record<string, { shape: number[]; data: Float32Array }>;
+
+/** Distinct, reproducible seeds per layer so two layers of one model never share a draw. */
+function layerSeed(base: number | undefined, layer: number): number | undefined {
+  return base === undefined ? undefined : base * 7919 + layer + 1;
+}
+
+export class Mlp {
+  /** Logical name, used for persisted weights (the same across processes). */
+  readonly name: string;
+  readonly spec: MlpSpec;
+  readonly weights: tf.Variable[] = [];
+  readonly biases: tf.Variable[] = [];
+
+  /**
+   * `scope` makes the tfjs variable names unique when several peers live in
+   * one process (tfjs registers variables globally by name).
+   */
+  constructor(name: string, spec: MlpSpec, seed?: number, scope?: string) {
+    if (spec.activations.length !== spec.sizes.length - 1)
+      throw new RangeError(`${name}: need ${spec.sizes.length - 1} activations`);
+    this.name = name;
+    this.spec = spec;
+    for (let l = 0; l + 1 < spec.sizes.length; l++) {
+      const fanIn = spec.sizes[l]!;
+      const fanOut = spec.sizes[l + 1]!;
+      // Glorot-normal: keeps activations in range for relu/tanh stacks.
+      const std = Math.sqrt(2 / (fanIn + fanOut));
+      this.weights.push(
+        tf.variable(
+          tf.randomNormal([fanIn, fanOut], 0, std, 'float32', layerSeed(seed, l)),
+          true,
+          scoped(scope, `${name}/w${l}`),
+        ),
+      );
+      this.biases.push(tf.variable(tf.zeros([fanOut]), true, scoped(scope, `${name}/b${l}`)));
+    }
+  }
+
+  get inputSize(): number {
+    return this.spec.sizes[0]!;
+  }
+  get outputSize(): number {
+    return this.spec.sizes[this.spec.sizes.length - 1]!;
+  }
+
+  apply(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => {
+      let h: tf.Tensor2D = x;
+      for (let l = 0; l < this.weights.length; l++) {
+        h = tf.add(tf.matMul(h, this.weights[l]!), this.biases[l]!);
+        const act = this.spec.activations[l];
+        if (act === 'relu') h = tf.relu(h);
+        else if (act === 'tanh') h = tf.tanh(h);
+      }
+      return h;
+    });
+  }
+
+  variables(): tf.Variable[] {
+    const out: tf.Variable[] = [];
+    for (let l = 0; l < this.weights.length; l++) out.push(this.weights[l]!, this.biases[l]!);
+    return out;
+  }
+
+  /** Logical names of variables(), in the same order. */
+  variableNames(): string[] {
+    const out: string[] = [];
+    for (let l = 0; l < this.weights.length; l++) out.push(`${this.name}/w${l}`, `${this.name}/b${l}`);
+    return out;
+  }
+
+  exportWeights(into: NamedWeights = {}): NamedWeights {
+    return exportVariables(this.variableNames(), this.variables(), into);
+  }
+
+  /** Loads the weights whose names and shapes match; returns how many were loaded. */
+  importWeights(weights: NamedWeights): number {
+    return importVariables(this.variableNames(), this.variables(), weights);
+  }
+
+  dispose(): void {
+    for (const v of this.variables()) v.dispose();
+  }
+}
+
+export function scoped(scope: string | undefined, name: string): string {
+  return scope ? `${scope}/${name}` : name;
+}
+
+let scopeCounter = 0;
+/** A process-unique variable scope for one peer's model. */
+export function uniqueScope(prefix = 'peer'): string {
+  return `${prefix}${++scopeCounter}`;
+}
+
+export function exportVariables(names: string[], vars: tf.Variable[], into: NamedWeights = {}): NamedWeights {
+  vars.forEach((v, i) => {
+    into[names[i]!] = { shape: v.shape.slice(), data: new Float32Array(v.dataSync() as Float32Array) };
+  });
+  return into;
+}
+
+export function importVariables(names: string[], vars: tf.Variable[], weights: NamedWeights): number {
+  let loaded = 0;
+  vars.forEach((v, i) => {
+    const w = weights[names[i]!];
+    if (!w || w.shape.length !== v.shape.length || w.shape.some((d, k) => d !== v.shape[k])) return;
+    if (w.data.length !== v.size) return;
+    tf.tidy(() => v.assign(tf.tensor(w.data, v.shape)));
+    loaded++;
+  });
+  return loaded;
+}
+
+/** Encoded form of NamedWeights: a JSON header then the raw float32 bytes. */
+export function encodeWeights(weights: NamedWeights): Uint8Array {
+  const entries = Object.entries(weights);
+  const header = entries.map(([name, w]) => ({ name, shape: w.shape, length: w.data.length }));
+  const headerBytes = new TextEncoder().encode(JSON.stringify(header));
+  const floats = entries.reduce((n, [, w]) => n + w.data.length, 0);
+  const out = new Uint8Array(4 + headerBytes.length + ((4 - (headerBytes.length % 4)) % 4) + floats * 4);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, headerBytes.length, true);
+  out.set(headerBytes, 4);
+  let offset = 4 + headerBytes.length;
+  offset += (4 - (offset % 4)) % 4;
+  for (const [, w] of entries) {
+    out.set(new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength), offset);
+    offset += w.data.byteLength;
+  }
+  return out;
+}
+
+export function decodeWeights(bytes: Uint8Array): NamedWeights {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = view.getUint32(0, true);
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + headerLength))) as {
+    name: string;
+    shape: number[];
+    length: number;
+  }[];
+  let offset = 4 + headerLength;
+  offset += (4 - (offset % 4)) % 4;
+  const out: NamedWeights = {};
+  for (const h of header) {
+    const data = new Float32Array(h.length);
+    data.set(new Float32Array(bytes.slice(offset, offset + h.length * 4).buffer));
+    out[h.name] = { shape: h.shape, data };
+    offset += h.length * 4;
+  }
+  return out;
+}

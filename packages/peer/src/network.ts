@@ -1,0 +1,154 @@
+/**
+ * What the learning runtime needs from "the network": send a batch to an
+ * expert and get its representation back, send the gradient of that answer
+ * back, and serve the same two calls to others. Two implementations:
+ * `InMemoryExpertNetwork` (several peers in one process, for tests and swarm
+ * experiments) and `MeshExpertNetwork` (a thin adapter over the WebRTC mesh).
+ * The trainer never sees anything else of the transport.
+ */
+
+/** A dense float tensor as it crosses a wire (the mesh's WireTensor). */
+export interface WireTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+/** Answer precision on the wire; fp16 halves the answer bytes. */
+export type WireDtype = 'fp32' | 'fp16';
+
+export interface ForwardOptions {
+  /** Caller-chosen id that the matching `backward` repeats, so the expert finds its saved input. */
+  requestId: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  wireDtype?: WireDtype;
+}
+
+export interface BackwardOptions {
+  requestId: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  wireDtype?: WireDtype;
+}
+
+/** The serving side: what an expert does when asked. */
+export interface ExpertHandlers {
+  forward(from: string, requestId: string, x: WireTensor, signal: AbortSignal): Promise<WireTensor>;
+  backward(from: string, requestId: string, grad: WireTensor, signal: AbortSignal): Promise<void>;
+}
+
+export type NetworkEvent = 'peer-connected' | 'peer-disconnected';
+
+export interface ExpertNetwork {
+  /** The id others know this peer by. */
+  readonly selfId: string;
+  /** Peers reachable right now (never includes self). */
+  peers(): string[];
+  forward(peerId: string, x: WireTensor, opts: ForwardOptions): Promise<WireTensor>;
+  backward(peerId: string, grad: WireTensor, opts: BackwardOptions): Promise<void>;
+  /** Starts answering; returns a function that stops. */
+  serve(handlers: ExpertHandlers): () => void;
+  /** Round-trip time in ms, when the transport can measure it. */
+  ping?(peerId: string): Promise<number>;
+  /** Subscribes to membership changes; returns an unsubscribe function. */
+  on?(event: NetworkEvent, cb: (peerId: string) => void): () => void;
+}
+
+export type ExpertErrorCode = 'timeout' | 'peer-gone' | 'rejected' | 'invalid' | 'cancelled';
+
+/** Error with a stable code, matching the mesh's RpcError codes. */
+export class ExpertError extends Error {
+  readonly code: ExpertErrorCode;
+  constructor(code: ExpertErrorCode, message: string) {
+    super(message);
+    this.name = 'ExpertError';
+    this.code = code;
+  }
+}
+
+/** RPC method names on the mesh. */
+export const FORWARD_METHOD = 'expert.forward';
+export const BACKWARD_METHOD = 'expert.backward';
+
+/** Largest batch an expert accepts in one forward (rows). */
+export const MAX_FORWARD_ROWS = 1024;
+
+export function tensorSize(shape: number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/**
+ * Checks a received tensor: the expected rank and dims (null = any), data
+ * length matching the shape, every value finite. Returns a reason or null.
+ */
+export function invalidTensorReason(t: WireTensor | undefined, expected: (number | null)[]): string | null {
+  if (!t || !Array.isArray(t.shape) || !(t.data instanceof Float32Array)) return 'not a tensor';
+  if (t.shape.length !== expected.length) return `rank ${t.shape.length}, expected ${expected.length}`;
+  for (let i = 0; i < expected.length; i++) {
+    const want = expected[i];
+    const got = t.shape[i]!;
+    if (!Number.isInteger(got) || got < 0) return `bad dim ${got}`;
+    if (want !== null && want !== undefined && got !== want)
+      return `shape [${t.shape}], expected [${expected}]`;
+  }
+  if (t.data.length !== tensorSize(t.shape))
+    return `data length ${t.data.length} does not match shape [${t.shape}]`;
+  for (let i = 0; i < t.data.length; i++) if (!Number.isFinite(t.data[i]!)) return 'non-finite value';
+  return null;
+}
+
+/** Bytes a tensor takes on the wire at a dtype (payload only, no framing). */
+export function wireBytes(t: WireTensor, dtype: WireDtype = 'fp32'): number {
+  return t.data.length * (dtype === 'fp16' ? 2 : 4);
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** IEEE half-precision bits of a float (round to nearest even, saturating to ±Inf). */
+export function toHalfBits(value: number): number {
+  f32[0] = value;
+  const x = u32[0]!;
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let half = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const mid = 1 << (shift - 1);
+    if (rem > mid || (rem === mid && half & 1)) half++;
+    return sign | half;
+  }
+  let half = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
+  return sign | half;
+}
+
+export function fromHalfBits(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 0x1f) return mant ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+/** What an fp32 tensor becomes after an fp16 round trip (the in-memory network uses it to be honest about precision). */
+export function roundTripHalf(data: Float32Array): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = fromHalfBits(toHalfBits(data[i]!));
+  return out;
+}
+
+export function cloneTensor(t: WireTensor): WireTensor {
+  return { shape: t.shape.slice(), data: new Float32Array(t.data) };
+}

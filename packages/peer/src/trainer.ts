@@ -1,0 +1,538 @@
+/**
+ * One training step of peer i (§1.6 + §1.7 + §1.8; DESIGN.md "One training
+ * step of peer i"):
+ *
+ *  1. draw a batch x from D_i;
+ *  2. the local encoder gives the gate its context h(x) = f_i(x); the noisy
+ *     top-k gate picks k expert slots per example (self is slot 0);
+ *  3. each chosen remote peer j gets `forward` with just the rows routed to
+ *     it, in parallel; answers are validated (shape, NaN/Inf); after k_min
+ *     answers plus a grace period the step proceeds, and every expert that
+ *     did not answer in time (or left, or sent garbage) is replaced by its
+ *     distilled stand-in — never by a deeper query;
+ *  4. G(x) = Σ_j g_j(x)·f_j(x) (eq 9-10) → head → L_i (cross-entropy), plus
+ *     the gate's importance balance; valid answers also train the stand-ins;
+ *  5. `backward(∂L_i/∂f_j(x))` to every j that answered;
+ *  6. the scorer records gate importance and the Fisher term per expert.
+ *
+ * Gradients w.r.t. the remote answers come out of the same tape as the
+ * weights' gradients: the answers are inputs of the loss like any variable.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { StandIns } from './distillation.js';
+import { availableTensor, importanceCv2, NoisyTopKGate, type Routing } from './gate.js';
+import { Mlp, type NamedWeights, uniqueScope } from './model.js';
+import { type ExpertNetwork, invalidTensorReason, type WireDtype, type WireTensor } from './network.js';
+import { Scorer } from './scorer.js';
+import type { Batch, Task } from './task.js';
+
+export interface ModelOptions {
+  /** Network-wide representation width d of f_i(x) (every peer must agree). */
+  representationSize: number;
+  /** Hidden width of the encoder f_i. */
+  encoderHidden: number;
+  /** Hidden width of the head on G(x). */
+  headHidden: number;
+  /** Expert slots including self: at most this many peers can be gated. */
+  maxExperts: number;
+  /** Experts per example (k of top-k), self included. */
+  topK: number;
+  /** Adam learning rate of the local model. */
+  learningRate: number;
+  /** Weight of the CV² importance term in the loss (Shazeer et al. use 0.1). */
+  balanceWeight: number;
+  /** Hidden width of each distilled stand-in. */
+  standInHidden: number;
+  standInLearningRate: number;
+  /** A stand-in answers only after this many distillation steps. */
+  standInMinSteps: number;
+  /** Seed of the weight initialisation (undefined = random). */
+  seed?: number;
+}
+
+export interface StepOptions {
+  batchSize: number;
+  /** Proceed once this many remote answers are in (capped at the number of requests)... */
+  kMin: number;
+  /** ...plus this grace period for the others, in ms. */
+  graceMs: number;
+  /** A forward that takes longer than this is abandoned, in ms. */
+  forwardTimeoutMs: number;
+  backwardTimeoutMs: number;
+  /** Precision of the answers on the wire. */
+  wireDtype: WireDtype;
+}
+
+export const DEFAULT_MODEL_OPTIONS: ModelOptions = {
+  representationSize: 64,
+  encoderHidden: 128,
+  headHidden: 64,
+  maxExperts: 8,
+  topK: 2,
+  learningRate: 0.003,
+  balanceWeight: 0.1,
+  standInHidden: 64,
+  standInLearningRate: 0.003,
+  standInMinSteps: 5,
+};
+
+export const DEFAULT_STEP_OPTIONS: StepOptions = {
+  batchSize: 32,
+  kMin: 1,
+  graceMs: 50,
+  forwardTimeoutMs: 2000,
+  backwardTimeoutMs: 2000,
+  wireDtype: 'fp32',
+};
+
+/** Where each expert's contribution in a step came from. */
+export type ExpertSource = 'self' | 'remote' | 'stand-in' | 'none';
+
+/** Counters of remote answers since start (the caller's defences). */
+export interface AnswerStats {
+  requested: number;
+  accepted: number;
+  /** NaN/Inf or wrong shape: ignored. */
+  invalid: number;
+  /** Not back within k_min + grace or the timeout: stand-in used. */
+  late: number;
+  /** Peer gone, refused, or any transport error. */
+  failed: number;
+  /** Contributions served by a distilled stand-in (for any reason). */
+  standIn: number;
+  backwardSent: number;
+  backwardFailed: number;
+  /** Forward payload bytes sent (inputs) and received (answers, at the wire dtype). */
+  forwardRequestBytes: number;
+  forwardAnswerBytes: number;
+}
+
+export interface StepResult {
+  step: number;
+  /** Cross-entropy L_i of this batch. */
+  loss: number;
+  /** The importance balance term (before weighting). */
+  balance: number;
+  /** Per slot: which source answered (slot 0 = self). */
+  sources: ExpertSource[];
+  /** Per slot: rows routed to it in this batch. */
+  routed: number[];
+  /** Wall time of the step, in ms. */
+  durationMs: number;
+}
+
+export interface EvalResult {
+  loss: number;
+  accuracy: number;
+}
+
+interface Pending {
+  slot: number;
+  peerId: string;
+  rows: number[];
+  answer: WireTensor | null;
+  outcome: 'pending' | 'ok' | 'invalid' | 'failed';
+}
+
+let requestCounter = 0;
+function newRequestId(): string {
+  return `${Date.now().toString(36)}-${(++requestCounter).toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+function gatherRows(x: Float32Array, width: number, rows: number[]): Float32Array {
+  const out = new Float32Array(rows.length * width);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    out.set(x.subarray(r * width, (r + 1) * width), i * width);
+  }
+  return out;
+}
+
+export class Trainer {
+  readonly encoder: Mlp;
+  readonly head: Mlp;
+  readonly gate: NoisyTopKGate;
+  readonly standIns: StandIns;
+  readonly scorer: Scorer;
+  /** slot → peerId; slot 0 is self. */
+  readonly slots: (string | null)[];
+  readonly answers: AnswerStats = {
+    requested: 0,
+    accepted: 0,
+    invalid: 0,
+    late: 0,
+    failed: 0,
+    standIn: 0,
+    backwardSent: 0,
+    backwardFailed: 0,
+    forwardRequestBytes: 0,
+    forwardAnswerBytes: 0,
+  };
+  stepCount = 0;
+  private readonly optimizer: tf.Optimizer;
+  private readonly d: number;
+
+  constructor(
+    readonly task: Task,
+    readonly selfId: string,
+    private network: ExpertNetwork | null,
+    readonly model: ModelOptions = DEFAULT_MODEL_OPTIONS,
+    public stepOptions: StepOptions = DEFAULT_STEP_OPTIONS,
+  ) {
+    const scope = uniqueScope();
+    this.d = model.representationSize;
+    const seed = model.seed;
+    // tanh keeps every representation in [-1, 1]: answers from different peers share one scale.
+    this.encoder = new Mlp(
+      'encoder',
+      { sizes: [task.inputSize, model.encoderHidden, this.d], activations: ['relu', 'tanh'] },
+      seed,
+      scope,
+    );
+    this.head = new Mlp(
+      'head',
+      { sizes: [this.d, model.headHidden, task.numClasses], activations: ['relu', 'linear'] },
+      seed === undefined ? undefined : seed + 1,
+      scope,
+    );
+    this.gate = new NoisyTopKGate({ inputSize: this.d, slots: model.maxExperts, k: model.topK, scope });
+    this.standIns = new StandIns({
+      inputSize: task.inputSize,
+      outputSize: this.d,
+      hidden: model.standInHidden,
+      learningRate: model.standInLearningRate,
+      minTrainingSteps: model.standInMinSteps,
+      scope,
+      ...(seed === undefined ? {} : { seed: seed + 100 }),
+    });
+    this.scorer = new Scorer({ slots: model.maxExperts, emaDecay: 0.95, importanceShare: 0.5 });
+    this.slots = new Array<string | null>(model.maxExperts).fill(null);
+    this.slots[0] = selfId;
+    this.optimizer = tf.train.adam(model.learningRate);
+  }
+
+  setNetwork(network: ExpertNetwork | null): void {
+    this.network = network;
+  }
+
+  private trainableVariables(): tf.Variable[] {
+    return [...this.encoder.variables(), ...this.gate.variables(), ...this.head.variables()];
+  }
+
+  /** Gives every newly seen peer a free slot (first come; a full table ignores newcomers). */
+  private assignSlots(online: string[]): void {
+    for (const peerId of online) {
+      if (this.slots.includes(peerId)) continue;
+      const free = this.slots.indexOf(null);
+      if (free < 0) return;
+      this.slots[free] = peerId;
+      this.standIns.drop(free);
+      this.scorer.resetSlot(free);
+    }
+  }
+
+  /** Slots the gate may choose: self, reachable peers, and absent peers whose stand-in is trained. */
+  private availability(online: Set<string>): boolean[] {
+    return this.slots.map((peerId, s) => {
+      if (s === 0) return true;
+      if (peerId === null) return false;
+      return online.has(peerId) || this.standIns.ready(s);
+    });
+  }
+
+  /** Sends the forwards and waits: k_min answers, then a grace period (or until all are in, or the timeout). */
+  private async collect(pending: Pending[], x: Float32Array): Promise<void> {
+    const net = this.network;
+    if (!net || pending.length === 0) return;
+    const opts = this.stepOptions;
+    const controller = new AbortController();
+    const kMin = Math.min(opts.kMin, pending.length);
+    let answered = 0;
+    let settled = 0;
+    let wake: (() => void) | null = null;
+    const poke = () => wake?.();
+    for (const p of pending) {
+      const input: WireTensor = {
+        shape: [p.rows.length, this.task.inputSize],
+        data: gatherRows(x, this.task.inputSize, p.rows),
+      };
+      this.answers.requested++;
+      this.answers.forwardRequestBytes += input.data.length * 4;
+      const requestId = newRequestId();
+      (p as Pending & { requestId: string }).requestId = requestId;
+      net
+        .forward(p.peerId, input, {
+          requestId,
+          timeoutMs: opts.forwardTimeoutMs,
+          signal: controller.signal,
+          wireDtype: opts.wireDtype,
+        })
+        .then(
+          (answer) => {
+            if (p.outcome !== 'pending') return;
+            this.answers.forwardAnswerBytes += answer.data.length * (opts.wireDtype === 'fp16' ? 2 : 4);
+            if (invalidTensorReason(answer, [p.rows.length, this.d])) {
+              p.outcome = 'invalid';
+              this.answers.invalid++;
+            } else {
+              p.outcome = 'ok';
+              p.answer = answer;
+              answered++;
+            }
+          },
+          () => {
+            if (p.outcome === 'pending') p.outcome = 'failed';
+          },
+        )
+        .finally(() => {
+          settled++;
+          poke();
+        });
+    }
+    const waitUntil = (cond: () => boolean, ms: number) =>
+      new Promise<void>((resolve) => {
+        if (cond()) return resolve();
+        const timer = setTimeout(done, ms);
+        function done() {
+          clearTimeout(timer);
+          wake = null;
+          resolve();
+        }
+        wake = () => {
+          if (cond()) done();
+        };
+      });
+    const t0 = performance.now();
+    await waitUntil(() => answered >= kMin || settled === pending.length, opts.forwardTimeoutMs);
+    const left = Math.max(0, opts.forwardTimeoutMs - (performance.now() - t0));
+    await waitUntil(() => settled === pending.length, Math.min(opts.graceMs, left));
+    controller.abort();
+    for (const p of pending) {
+      if (p.outcome === 'pending') {
+        p.outcome = 'failed';
+        this.answers.late++;
+      } else if (p.outcome === 'failed') {
+        this.answers.failed++;
+      }
+    }
+  }
+
+  /** One training step; never throws because a peer misbehaved or left. */
+  async step(): Promise<StepResult> {
+    const t0 = performance.now();
+    const batch = this.task.nextBatch(this.stepOptions.batchSize);
+    const B = batch.size;
+    const online = new Set(this.network?.peers() ?? []);
+    this.assignSlots([...online]);
+    const available = this.availability(online);
+
+    // Routing is decided outside the tape so the RPCs can go out now.
+    const xRoute = tf.tensor2d(batch.x, [B, this.task.inputSize]);
+    const hRoute = this.encoder.apply(xRoute);
+    const routing: Routing = this.gate.route(hRoute, available, true);
+    xRoute.dispose();
+    hRoute.dispose();
+
+    const pending: Pending[] = [];
+    for (let s = 1; s < this.slots.length; s++) {
+      const peerId = this.slots[s];
+      const rows = routing.rowsBySlot[s]!;
+      if (peerId && rows.length > 0 && online.has(peerId))
+        pending.push({ slot: s, peerId, rows, answer: null, outcome: 'pending' });
+    }
+    await this.collect(pending, batch.x);
+
+    const result = this.learn(batch, routing, available, pending);
+    routing.noise?.dispose();
+    this.sendBackward(pending, result.answerGrads);
+    this.stepCount++;
+    return {
+      step: this.stepCount,
+      loss: result.loss,
+      balance: result.balance,
+      sources: result.sources,
+      routed: routing.rowsBySlot.map((r) => r.length),
+      durationMs: performance.now() - t0,
+    };
+  }
+
+  /** The synchronous part: distillation, the tape, the update, the scores. */
+  private learn(
+    batch: Batch,
+    routing: Routing,
+    available: boolean[],
+    pending: Pending[],
+  ): { loss: number; balance: number; sources: ExpertSource[]; answerGrads: Map<number, Float32Array> } {
+    const B = batch.size;
+    const N = this.slots.length;
+    const d = this.d;
+    const bySlot = new Map(pending.map((p) => [p.slot, p]));
+    const sources: ExpertSource[] = new Array<ExpertSource>(N).fill('none');
+    sources[0] = 'self';
+    const answerGrads = new Map<number, Float32Array>();
+
+    const out = tf.tidy(() => {
+      const x = tf.tensor2d(batch.x, [B, this.task.inputSize]);
+      const y = tf.tensor2d(batch.y, [B, this.task.numClasses]);
+      const avail = availableTensor(available);
+      // Expert inputs of the loss: slot 0 is a zero "tap" added to f_i(x) so
+      // its gradient is ∂L/∂f_i(x) through G only; the others are constants.
+      const experts: tf.Tensor2D[] = [];
+      for (let s = 0; s < N; s++) {
+        const p = bySlot.get(s);
+        if (s === 0) {
+          experts.push(tf.zeros([B, d]));
+        } else if (p?.outcome === 'ok' && p.answer) {
+          sources[s] = 'remote';
+          this.answers.accepted++;
+          const full = new Float32Array(B * d);
+          for (let i = 0; i < p.rows.length; i++)
+            full.set(p.answer.data.subarray(i * d, (i + 1) * d), p.rows[i]! * d);
+          const rowsX = tf.tensor2d(gatherRows(batch.x, this.task.inputSize, p.rows), [
+            p.rows.length,
+            this.task.inputSize,
+          ]);
+          // §1.8: the stand-in learns what this peer answers (detached).
+          this.standIns.fit(s, rowsX, tf.tensor2d(p.answer.data, [p.rows.length, d]));
+          experts.push(tf.tensor2d(full, [B, d]));
+        } else if (routing.rowsBySlot[s]!.length > 0 && this.standIns.ready(s)) {
+          sources[s] = 'stand-in';
+          this.answers.standIn++;
+          experts.push(this.standIns.predict(s, x));
+        } else {
+          experts.push(tf.zeros([B, d]));
+        }
+      }
+      const vars = this.trainableVariables();
+      let gates: tf.Tensor2D | null = null;
+      let ce: tf.Scalar | null = null;
+      let bal: tf.Scalar | null = null;
+      const lossFn = () => {
+        const h = this.encoder.apply(x);
+        const g = this.gate.gates(h, routing, avail);
+        let G: tf.Tensor2D = tf.mul(tf.add(h, experts[0]!), tf.slice(g, [0, 0], [B, 1]));
+        for (let s = 1; s < N; s++) G = tf.add(G, tf.mul(experts[s]!, tf.slice(g, [0, s], [B, 1])));
+        const logits = this.head.apply(G);
+        const c = tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+        const b = importanceCv2(g, avail);
+        gates = tf.keep(g);
+        ce = tf.keep(c);
+        bal = tf.keep(b);
+        return tf.add(c, tf.mul(b, this.model.balanceWeight)) as tf.Scalar;
+      };
+      const xs = [...vars, ...experts];
+      const { grads } = tf.engine().gradients(lossFn, xs, undefined, true);
+      const varGrads: Record<string, tf.Tensor> = {};
+      vars.forEach((v, i) => {
+        const g = grads[i];
+        if (g) varGrads[v.name] = g;
+      });
+      this.optimizer.applyGradients(varGrads);
+
+      // Scores: importance Σ_b g_bj and Fisher mean_b(∂L/∂f_j(x)·f_j(x))².
+      const g = gates as unknown as tf.Tensor2D;
+      const importance = tf.sum(g, 0).dataSync();
+      const fisher = new Float64Array(N);
+      for (let s = 0; s < N; s++) {
+        const dA = grads[vars.length + s];
+        if (!dA) continue;
+        const value = s === 0 ? this.encoder.apply(x) : experts[s]!;
+        fisher[s] = tf.mean(tf.square(tf.sum(tf.mul(dA, value), 1))).dataSync()[0]!;
+        if (s > 0 && sources[s] === 'remote') {
+          const p = bySlot.get(s)!;
+          const all = dA.dataSync();
+          answerGrads.set(s, gatherRows(all as Float32Array, d, p.rows));
+        }
+      }
+      this.scorer.observe(importance, fisher);
+      const kept = [g, ce as unknown as tf.Scalar, bal as unknown as tf.Scalar];
+      const loss = kept[1]!.dataSync()[0]!;
+      const balance = kept[2]!.dataSync()[0]!;
+      // tf.keep'd inside the tape to read them here; the tidy will not free them.
+      for (const t of kept) t.dispose();
+      return { loss, balance };
+    });
+    return { ...out, sources, answerGrads };
+  }
+
+  private sendBackward(pending: Pending[], answerGrads: Map<number, Float32Array>): void {
+    const net = this.network;
+    if (!net) return;
+    for (const p of pending) {
+      const grad = answerGrads.get(p.slot);
+      const requestId = (p as Pending & { requestId?: string }).requestId;
+      if (!grad || !requestId) continue;
+      this.answers.backwardSent++;
+      net
+        .backward(
+          p.peerId,
+          { shape: [p.rows.length, this.d], data: grad },
+          {
+            requestId,
+            timeoutMs: this.stepOptions.backwardTimeoutMs,
+            wireDtype: this.stepOptions.wireDtype,
+          },
+        )
+        .catch(() => {
+          this.answers.backwardFailed++;
+        });
+    }
+  }
+
+  /**
+   * Loss and accuracy on the task's held-out set, offline: remote experts are
+   * represented by their stand-ins (§1.8: private data is validated over the
+   * distilled models instead of querying the network). No gate noise.
+   */
+  evaluate(): EvalResult {
+    const ev = this.task.evalSet();
+    const available = this.slots.map((p, s) => s === 0 || (p !== null && this.standIns.ready(s)));
+    return tf.tidy(() => {
+      const x = tf.tensor2d(ev.x, [ev.size, this.task.inputSize]);
+      const y = tf.tensor2d(ev.y, [ev.size, this.task.numClasses]);
+      const h = this.encoder.apply(x);
+      const routing = this.gate.route(h, available, false);
+      const g = this.gate.gates(h, routing, availableTensor(available));
+      let G: tf.Tensor2D = tf.mul(h, tf.slice(g, [0, 0], [ev.size, 1]));
+      for (let s = 1; s < this.slots.length; s++) {
+        if (!available[s]) continue;
+        G = tf.add(G, tf.mul(this.standIns.predict(s, x), tf.slice(g, [0, s], [ev.size, 1])));
+      }
+      const logits = this.head.apply(G);
+      const loss = (tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar).dataSync()[0]!;
+      const correct = tf
+        .sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(y, 1)), 'float32'))
+        .dataSync()[0]!;
+      return { loss, accuracy: correct / ev.size };
+    });
+  }
+
+  exportWeights(): NamedWeights {
+    const w: NamedWeights = {};
+    this.encoder.exportWeights(w);
+    this.head.exportWeights(w);
+    this.gate.exportWeights(w);
+    this.standIns.exportWeights(w);
+    return w;
+  }
+
+  importWeights(w: NamedWeights): void {
+    this.encoder.importWeights(w);
+    this.head.importWeights(w);
+    this.gate.importWeights(w);
+    this.standIns.importWeights(w);
+  }
+
+  /** Restores the slot table (so restored stand-ins keep meaning the same peers). */
+  restoreSlots(slots: (string | null)[]): void {
+    for (let s = 1; s < this.slots.length; s++) this.slots[s] = slots[s] ?? null;
+  }
+
+  dispose(): void {
+    this.encoder.dispose();
+    this.head.dispose();
+    this.gate.dispose();
+    this.standIns.dispose();
+    this.optimizer.dispose();
+  }
+}
