@@ -18,7 +18,10 @@ describe('LocalChain', () => {
     const off = chain.subscribeHeads((head, state) => heads.push([head, state]));
     const [newcomer] = await identities(1, 9);
     expect(await chain.submitTx(await createRegisterTx(newcomer!))).toEqual({ ok: true });
-    expect(await chain.submitTx(await createRegisterTx(newcomer!))).toMatchObject({ ok: false, code: 'duplicate-key' });
+    expect(await chain.submitTx(await createRegisterTx(newcomer!))).toMatchObject({
+      ok: false,
+      code: 'duplicate-key',
+    });
     await h.producer.produceBlock();
     off();
     await h.producer.produceBlock();
@@ -30,7 +33,10 @@ describe('LocalChain', () => {
 });
 
 /** A transport over an in-process producer that can misbehave on demand. */
-function transportOver(h: Awaited<ReturnType<typeof harness>>, tamper?: (b: unknown, n: number) => unknown[]) {
+function transportOver(
+  h: Awaited<ReturnType<typeof harness>>,
+  tamper?: (b: unknown, n: number) => unknown[],
+) {
   let delivered = 0;
   const transport: LedgerTransport = {
     sendTx: (tx) => h.producer.submitTx(tx),
@@ -89,7 +95,11 @@ describe('RemoteChain', () => {
       if (block.height === 3) return [{ ...block, stateRoot: '0'.repeat(64) }, b];
       return [b, b];
     });
-    const chain = new RemoteChain({ transport, genesis: h.genesis, onInvalidBlock: (e) => invalid.push(e.code) });
+    const chain = new RemoteChain({
+      transport,
+      genesis: h.genesis,
+      onInvalidBlock: (e) => invalid.push(e.code),
+    });
     chain.start();
     await new Promise((r) => setTimeout(r, 20));
     await chain.idle();

@@ -64,12 +64,17 @@ describe('ledger server hook over real HTTP', () => {
     const h = await harness(1);
     for (let i = 0; i < MAX_BLOCKS_PER_PAGE + 5; i++) await h.producer.produceBlock();
     const { base, hook } = await serve(h);
-    const page = (await (await fetch(`${base}/ledger/blocks?from=2&limit=100000`)).json()) as { blocks: BlockJson[] };
+    const page = (await (await fetch(`${base}/ledger/blocks?from=2&limit=100000`)).json()) as {
+      blocks: BlockJson[];
+    };
     expect(page.blocks).toHaveLength(MAX_BLOCKS_PER_PAGE);
     expect(page.blocks[0]!.height).toBe(2);
     expect((await hook.blocksFrom(1, 1e9)).length).toBe(MAX_BLOCKS_PER_PAGE);
     expect((await fetch(`${base}/ledger/blocks?from=-1`)).status).toBe(400);
-    const big = await fetch(`${base}/ledger/tx`, { method: 'POST', body: 'x'.repeat(MAX_HTTP_BODY_BYTES + 1) });
+    const big = await fetch(`${base}/ledger/tx`, {
+      method: 'POST',
+      body: 'x'.repeat(MAX_HTTP_BODY_BYTES + 1),
+    });
     expect(big.status).toBe(413);
     expect(await big.json()).toMatchObject({ code: 'too-large' });
     const junk = await fetch(`${base}/ledger/tx`, { method: 'POST', body: '{' });

@@ -1,0 +1,84 @@
+/**
+ * Writes test/fixtures/chain.json: a deterministic 20-block chain (fixed keys,
+ * fixed clock, adaptive τ, a faucet cut-off) with the state root a replay must
+ * reach. The browser e2e replays it in Chromium and compares the root.
+ * Usage: tsx scripts/make-fixture.ts [out-path]
+ */
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  BlockProducer,
+  boundedRowToward,
+  createRegisterTx,
+  createSetWeightsTx,
+  defaultGenesis,
+  identityFromSecretKey,
+  MemoryStore,
+  rowFromPairs,
+} from '../src/index.js';
+
+export const FIXTURE_BLOCKS = 20;
+
+export async function makeFixtureChain() {
+  const seed = (tag: number, i: number) => {
+    const s = new Uint8Array(32).fill(i + 1);
+    s[0] = tag;
+    return s;
+  };
+  const producerId = await identityFromSecretKey(seed(90, 0));
+  const genesis = defaultGenesis(producerId.peerId, {
+    chainId: 'peerbench-fixture',
+    timestampMs: 1_735_689_600_000,
+    faucetRegistrations: 4,
+    tau: { mode: 'adaptive', initial: 0, target: 0.6, gain: 0.3, min: 0, max: 1 },
+  });
+  let clock = genesis.timestampMs;
+  const store = new MemoryStore();
+  const producer = await BlockProducer.open({
+    store,
+    identity: producerId,
+    genesis,
+    now: () => (clock += 2000),
+  });
+  const keys = await Promise.all(Array.from({ length: 6 }, (_, i) => identityFromSecretKey(seed(91, i))));
+  // Peers join over the first blocks so registration, faucet and weights interleave.
+  for (let h = 1; h <= FIXTURE_BLOCKS; h++) {
+    if (h <= 3)
+      for (const k of keys.slice((h - 1) * 2, h * 2)) await producer.submitTx(await createRegisterTx(k));
+    const state = producer.state();
+    for (let uid = 0; uid < state.peers.length; uid++) {
+      if ((uid + h) % 3 === 0) continue;
+      const key = keys.find((k) => k.peerId === state.peers[uid])!;
+      const target = state.peers.map(
+        (_, j) => [j, 1 + ((j * 5 + uid * 3 + h) % 7) + (j === uid ? 4 : 0)] as [number, number],
+      );
+      const row = boundedRowToward(rowFromPairs(state.weights[uid]!), target, state.stepBoundL2, 4);
+      const r = await producer.submitTx(await createSetWeightsTx(key, uid, state.nonces[uid]! + 1, row));
+      if (!r.ok) throw new Error(`${r.code}: ${r.message}`);
+    }
+    await producer.produceBlock();
+  }
+  const blocks = await store.blocksFrom(1, FIXTURE_BLOCKS);
+  const view = producer.state();
+  return {
+    description:
+      'Deterministic ledger chain; replayChain({ genesis, blocks }) must reach expected.stateRoot in every engine.',
+    genesis,
+    blocks,
+    expected: {
+      height: view.height,
+      stateRoot: view.stateRoot,
+      headHash: view.headHash,
+      stake: view.stake,
+      tau: view.tau,
+    },
+  };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const out = process.argv[2] ?? join(dirname(fileURLToPath(import.meta.url)), '../test/fixtures/chain.json');
+  const chain = await makeFixtureChain();
+  writeFileSync(out, `${JSON.stringify(chain, null, 1)}\n`);
+  process.stderr.write(`wrote ${out}: ${chain.blocks.length} blocks, root ${chain.expected.stateRoot}\n`);
+}
