@@ -1,0 +1,112 @@
+/**
+ * A quick look, before any tfjs code loads, at which compute backend this
+ * device will get, so the first screen can say it with the reason. The Peer
+ * runtime makes the real choice when it starts (its BackendReport replaces
+ * this one in the store); the order is the same: WebGPU, WebGL, WASM, CPU.
+ */
+import type { BackendAttempt, BackendName, BackendReport } from '@peerbench/peer';
+import { BACKEND_NAMES } from './config.js';
+
+interface GpuLike {
+  requestAdapter(): Promise<unknown | null>;
+}
+
+export interface ProbeEnv {
+  gpu: GpuLike | undefined;
+  /** Creates a WebGL2 context on a throwaway canvas, or null. */
+  webgl2: () => boolean;
+  wasm: boolean;
+}
+
+export function browserProbeEnv(): ProbeEnv {
+  return {
+    gpu: (navigator as Navigator & { gpu?: GpuLike }).gpu,
+    webgl2: () => {
+      try {
+        const canvas = document.createElement('canvas');
+        const gl = canvas.getContext('webgl2');
+        const ok = gl !== null;
+        gl?.getExtension('WEBGL_lose_context')?.loseContext();
+        return ok;
+      } catch {
+        return false;
+      }
+    },
+    wasm: typeof WebAssembly === 'object' && typeof WebAssembly.instantiate === 'function',
+  };
+}
+
+async function check(name: BackendName, env: ProbeEnv): Promise<BackendAttempt> {
+  switch (name) {
+    case 'webgpu': {
+      if (!env.gpu) return { backend: name, ok: false, reason: 'this browser has no WebGPU' };
+      try {
+        const adapter = await env.gpu.requestAdapter();
+        return adapter
+          ? { backend: name, ok: true }
+          : { backend: name, ok: false, reason: 'WebGPU exposes no GPU adapter here' };
+      } catch (err) {
+        return { backend: name, ok: false, reason: `WebGPU adapter request failed: ${String(err)}` };
+      }
+    }
+    case 'webgl':
+      return env.webgl2()
+        ? { backend: name, ok: true }
+        : { backend: name, ok: false, reason: 'WebGL2 is unavailable (disabled or no GPU)' };
+    case 'wasm':
+      return env.wasm
+        ? { backend: name, ok: true }
+        : { backend: name, ok: false, reason: 'WebAssembly is unavailable' };
+    case 'cpu':
+      return { backend: name, ok: true };
+  }
+}
+
+export async function probeBackends(forced: BackendName | null, env: ProbeEnv): Promise<BackendReport> {
+  if (forced) {
+    const attempt = await check(forced, env);
+    const attempts: BackendAttempt[] = [attempt];
+    if (attempt.ok) return { chosen: forced, forced: true, attempts };
+    // A forced backend that cannot run still falls back, and the UI says so.
+    for (const name of BACKEND_NAMES) {
+      if (name === forced) continue;
+      const a = await check(name, env);
+      attempts.push(a);
+      if (a.ok) return { chosen: name, forced: true, attempts };
+    }
+    return { chosen: 'cpu', forced: true, attempts };
+  }
+  const attempts: BackendAttempt[] = [];
+  for (const name of BACKEND_NAMES) {
+    const a = await check(name, env);
+    attempts.push(a);
+    if (a.ok) return { chosen: name, forced: false, attempts };
+  }
+  return { chosen: 'cpu', forced: false, attempts };
+}
+
+const LABELS: Record<BackendName, string> = { webgpu: 'WebGPU', webgl: 'WebGL', wasm: 'WASM', cpu: 'CPU' };
+export function backendLabel(name: BackendName): string {
+  return LABELS[name];
+}
+
+/** One sentence: which backend and why (e.g. why the faster ones were skipped). */
+export function describeBackend(report: BackendReport): string {
+  const chosen = backendLabel(report.chosen);
+  const failed = report.attempts.filter((a) => !a.ok && a.backend !== report.chosen);
+  if (report.forced) {
+    const forcedAttempt = report.attempts[0];
+    if (forcedAttempt && !forcedAttempt.ok) {
+      return `${backendLabel(forcedAttempt.backend)} was requested in the link but ${forcedAttempt.reason ?? 'is unavailable'}; using ${chosen} instead.`;
+    }
+    return `${chosen}, as requested in the link (?backend=${report.chosen}).`;
+  }
+  if (failed.length === 0) return `${chosen}: the fastest backend this device offers.`;
+  const why = failed.map((a) => `${backendLabel(a.backend)}: ${a.reason ?? 'unavailable'}`).join('; ');
+  return `${chosen}, because ${why}.`;
+}
+
+/** True when the runtime ended on a slower backend than the first one it tried. */
+export function isFallback(report: BackendReport): boolean {
+  return report.attempts.some((a) => !a.ok);
+}

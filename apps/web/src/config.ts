@@ -1,0 +1,183 @@
+/**
+ * What the page was opened with: the room (from `?room=`, else the last room
+ * this browser used, else a fresh one), a forced backend (`?backend=`) and the
+ * signaling server (`?server=`, else the page's own origin, because the
+ * signaling server is what serves the app).
+ */
+import type { BackendName } from '@peerbench/peer';
+
+export const BACKEND_NAMES: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
+/** Same rule as the signaling protocol's ROOM_NAME_PATTERN (share links carry it). */
+export const ROOM_NAME_RE = /^[A-Za-z0-9_-]{1,64}$/;
+/** Path of the signaling WebSocket on the server that serves the app. */
+export const SIGNALING_PATH = '/ws';
+
+export interface LaunchConfig {
+  room: string;
+  /** Where the room came from, so the UI can say "joining the room of your link". */
+  roomSource: 'link' | 'last-used' | 'generated';
+  forcedBackend: BackendName | null;
+  /** WebSocket URL of the signaling server. */
+  serverUrl: string;
+  /** Problems with the query string a person should see (bad room, unknown backend). */
+  warnings: string[];
+}
+
+const ADJECTIVES = [
+  'amber',
+  'brisk',
+  'calm',
+  'dusky',
+  'eager',
+  'fuzzy',
+  'glad',
+  'hazel',
+  'ivory',
+  'jolly',
+  'keen',
+  'lunar',
+  'mellow',
+  'nimble',
+  'olive',
+  'proud',
+  'quiet',
+  'rapid',
+  'sunny',
+  'tidy',
+  'urban',
+  'vivid',
+  'witty',
+  'young',
+];
+const NOUNS = [
+  'otter',
+  'falcon',
+  'maple',
+  'comet',
+  'heron',
+  'lynx',
+  'cedar',
+  'orbit',
+  'pebble',
+  'quartz',
+  'raven',
+  'tulip',
+  'walrus',
+  'yak',
+  'zebra',
+  'badger',
+  'coral',
+  'dune',
+  'ember',
+  'fjord',
+  'gecko',
+  'harbor',
+  'iris',
+  'juniper',
+];
+
+/** A readable room name such as `brisk-otter-4821` (about 2^19 names). */
+export function generateRoomName(random: () => number = Math.random): string {
+  const pick = (list: readonly string[]) => list[Math.floor(random() * list.length) % list.length]!;
+  const digits = String(Math.floor(random() * 10000)).padStart(4, '0');
+  return `${pick(ADJECTIVES)}-${pick(NOUNS)}-${digits}`;
+}
+
+export function parseLaunchConfig(
+  pageUrl: URL,
+  opts: { lastRoom: string | null; random?: () => number },
+): LaunchConfig {
+  const params = pageUrl.searchParams;
+  const warnings: string[] = [];
+
+  let room: string;
+  let roomSource: LaunchConfig['roomSource'];
+  const roomParam = params.get('room');
+  if (roomParam !== null && ROOM_NAME_RE.test(roomParam)) {
+    room = roomParam;
+    roomSource = 'link';
+  } else {
+    if (roomParam !== null) {
+      warnings.push(
+        `The room name in the link ("${roomParam.slice(0, 40)}") is not valid (letters, digits, - and _ only); using another room.`,
+      );
+    }
+    if (opts.lastRoom !== null && ROOM_NAME_RE.test(opts.lastRoom)) {
+      room = opts.lastRoom;
+      roomSource = 'last-used';
+    } else {
+      room = generateRoomName(opts.random);
+      roomSource = 'generated';
+    }
+  }
+
+  let forcedBackend: BackendName | null = null;
+  const backendParam = params.get('backend');
+  if (backendParam !== null && backendParam !== '' && backendParam !== 'auto') {
+    const name = backendParam.toLowerCase();
+    if ((BACKEND_NAMES as readonly string[]).includes(name)) forcedBackend = name as BackendName;
+    else
+      warnings.push(
+        `Unknown backend "${backendParam.slice(0, 20)}" in the link; choosing automatically (webgpu, webgl, wasm or cpu can be forced).`,
+      );
+  }
+
+  let serverUrl = defaultServerUrl(pageUrl);
+  const serverParam = params.get('server');
+  if (serverParam !== null && serverParam !== '') {
+    const parsed = parseServerParam(serverParam, pageUrl);
+    if (parsed) serverUrl = parsed;
+    else
+      warnings.push(
+        `The server in the link ("${serverParam.slice(0, 60)}") is not a ws://, wss://, http:// or https:// URL; using ${serverUrl}.`,
+      );
+  }
+  return { room, roomSource, forcedBackend, serverUrl, warnings };
+}
+
+/** ws(s)://<this page's host>/ws — the server that served the page. */
+export function defaultServerUrl(pageUrl: URL): string {
+  const protocol = pageUrl.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${protocol}//${pageUrl.host}${SIGNALING_PATH}`;
+}
+
+/** Accepts ws/wss URLs as given, and http(s) URLs or bare host:port as "that server's /ws". */
+export function parseServerParam(value: string, pageUrl: URL): string | null {
+  let candidate = value;
+  if (!/^[a-z]+:\/\//i.test(candidate)) candidate = `${pageUrl.protocol}//${candidate}`;
+  let url: URL;
+  try {
+    url = new URL(candidate);
+  } catch {
+    return null;
+  }
+  if (url.protocol === 'ws:' || url.protocol === 'wss:') return url.toString();
+  if (url.protocol === 'http:' || url.protocol === 'https:') {
+    const ws = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    const path = url.pathname === '/' ? SIGNALING_PATH : url.pathname;
+    return `${ws}//${url.host}${path}`;
+  }
+  return null;
+}
+
+/**
+ * The URL to give friends: this page with the room set. A forced backend is
+ * dropped (the friend's device decides its own); a `?server=` override is kept
+ * because without it the link would point at a different network.
+ */
+export function shareUrlFor(pageUrl: URL, room: string): string {
+  const url = new URL(pageUrl.toString());
+  url.hash = '';
+  const server = url.searchParams.get('server');
+  url.search = '';
+  url.searchParams.set('room', room);
+  if (server) url.searchParams.set('server', server);
+  return url.toString();
+}
+
+/** The page URL with `?room=` set to the room in use, other parameters kept. */
+export function urlWithRoom(pageUrl: URL, room: string): string {
+  const url = new URL(pageUrl.toString());
+  url.searchParams.set('room', room);
+  return url.toString();
+}

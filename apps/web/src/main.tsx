@@ -1,0 +1,73 @@
+import { createStore as createIdbStore, get, set, update } from 'idb-keyval';
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { browserProbeEnv } from './backendProbe.js';
+import { parseLaunchConfig, shareUrlFor, urlWithRoom } from './config.js';
+import { createPeer } from './peerFactory.js';
+import { startPerfRecorder } from './perf.js';
+import { type KeyValueStore, migrate, STORAGE_KEY } from './persistence.js';
+import { AppRuntime } from './runtime.js';
+import { type AppStore, createAppStore, initialAppState } from './store.js';
+import { App } from './ui/App.js';
+import { AppContext } from './ui/context.js';
+import './styles.css';
+
+declare global {
+  interface Window {
+    /** The store and runtime, for the e2e suite and for curious people in devtools. */
+    __peerbench?: { store: AppStore; runtime: AppRuntime };
+  }
+}
+
+startPerfRecorder();
+
+const idb = createIdbStore('peerbench', 'kv');
+const kv: KeyValueStore = {
+  get: (key) => get(key, idb),
+  set: (key, value) => set(key, value, idb),
+  update: (key, fn) => update(key, fn, idb),
+};
+
+async function boot() {
+  const pageUrl = new URL(window.location.href);
+  // The last room is read before the store exists, so a link without ?room= rejoins it.
+  let lastRoom: string | null = null;
+  try {
+    const saved = migrate(await kv.get(STORAGE_KEY));
+    if (saved.ok) lastRoom = saved.state.settings.lastRoom;
+  } catch {
+    // Storage unavailable: init() reports it.
+  }
+  const launch = parseLaunchConfig(pageUrl, { lastRoom });
+  const store = createAppStore(initialAppState(launch, shareUrlFor(pageUrl, launch.room)));
+  const runtime = new AppRuntime({
+    store,
+    kv,
+    createPeer,
+    probeEnv: browserProbeEnv(),
+    wasmPaths: `${import.meta.env.BASE_URL}tfjs-wasm/`,
+    webrtcAvailable: typeof RTCPeerConnection === 'function',
+    setRoomInUrl: (room) => {
+      const next = urlWithRoom(new URL(window.location.href), room);
+      if (next !== window.location.href) window.history.replaceState(null, '', next);
+    },
+  });
+  window.__peerbench = { store, runtime };
+  window.addEventListener('pagehide', () => void runtime.saveHistory());
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'hidden') void runtime.saveHistory();
+  });
+
+  const root = document.getElementById('root');
+  if (!root) throw new Error('#root missing from index.html');
+  createRoot(root).render(
+    <StrictMode>
+      <AppContext.Provider value={{ store, runtime }}>
+        <App />
+      </AppContext.Provider>
+    </StrictMode>,
+  );
+  await runtime.init();
+}
+
+void boot();

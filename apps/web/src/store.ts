@@ -1,0 +1,222 @@
+/**
+ * The app's state: a vanilla zustand store. The runtime (runtime.ts) is its
+ * only writer; React components and the canvas/uPlot charts only read it.
+ * Everything that decides what the state becomes is a pure function here, so
+ * it is tested without a browser.
+ */
+import type { BackendReport, BlockPoint, PeerError, PeerSnapshot, StepPoint } from '@peerbench/peer';
+import { createStore, type StoreApi } from 'zustand/vanilla';
+import type { LaunchConfig } from './config.js';
+import { MAX_BLOCK_POINTS, MAX_LOSS_POINTS } from './persistence.js';
+
+/** 'landing' until Contribute is pressed; then the runtime's status decides. */
+export type Phase = 'loading' | 'landing' | 'contributing';
+
+export interface AppState {
+  phase: Phase;
+  launch: LaunchConfig;
+  shareUrl: string;
+  /** The first-screen guess; replaced by snapshot.backend once the Peer runs. */
+  probe: BackendReport | null;
+  /** Own identity as soon as it is loaded (before the Peer starts). */
+  peerId: string | null;
+  identitySlot: number | null;
+  snapshot: PeerSnapshot | null;
+  /** Persisted history merged with the live one (x: timeMs for loss, height for blocks). */
+  lossHistory: StepPoint[];
+  blockHistory: BlockPoint[];
+  /** Errors from the app around the Peer (storage, failing to start). */
+  appError: PeerError | null;
+  /** Notes a person should read once (e.g. saved data migrated or unreadable). */
+  notes: string[];
+  /** Block points already written to IndexedDB (what a reload would bring back). */
+  savedBlockCount: number;
+}
+
+export type AppStore = StoreApi<AppState>;
+
+export function initialAppState(launch: LaunchConfig, shareUrl: string): AppState {
+  return {
+    phase: 'loading',
+    launch,
+    shareUrl,
+    probe: null,
+    peerId: null,
+    identitySlot: null,
+    snapshot: null,
+    lossHistory: [],
+    blockHistory: [],
+    appError: null,
+    notes: [...launch.warnings],
+    savedBlockCount: 0,
+  };
+}
+
+export function createAppStore(initial: AppState): AppStore {
+  return createStore<AppState>()(() => initial);
+}
+
+/**
+ * Appends the points of `incoming` whose key is beyond the last key of
+ * `existing`, capped to `max`. Returns `existing` itself when nothing is new,
+ * so subscribers comparing references skip work. Only the tail of `incoming`
+ * is scanned: O(new points), not O(history), per snapshot.
+ */
+export function appendNewPoints<T>(
+  existing: T[],
+  incoming: readonly T[],
+  key: (p: T) => number,
+  max: number,
+): T[] {
+  const last = existing.length > 0 ? key(existing[existing.length - 1]!) : Number.NEGATIVE_INFINITY;
+  let start = incoming.length;
+  while (start > 0 && key(incoming[start - 1]!) > last) start--;
+  if (start === incoming.length) return existing;
+  const merged = existing.concat(incoming.slice(start));
+  return merged.length > max ? merged.slice(merged.length - max) : merged;
+}
+
+const lossKey = (p: StepPoint) => p.timeMs;
+const blockKey = (p: BlockPoint) => p.height;
+
+/** What a new Peer snapshot changes in the app state. */
+export function reduceSnapshot(state: AppState, snapshot: PeerSnapshot): Partial<AppState> {
+  const lossHistory = appendNewPoints(state.lossHistory, snapshot.lossHistory, lossKey, MAX_LOSS_POINTS);
+  const blockHistory = appendNewPoints(state.blockHistory, snapshot.blockHistory, blockKey, MAX_BLOCK_POINTS);
+  return { snapshot, lossHistory, blockHistory, phase: 'contributing' };
+}
+
+/** Restores saved history (only ever before live points arrive). */
+export function reduceRestoredHistory(
+  state: AppState,
+  history: { loss: StepPoint[]; blocks: BlockPoint[] },
+): Partial<AppState> {
+  return {
+    lossHistory: appendNewPoints(history.loss, state.lossHistory, lossKey, MAX_LOSS_POINTS),
+    blockHistory: appendNewPoints(history.blocks, state.blockHistory, blockKey, MAX_BLOCK_POINTS),
+  };
+}
+
+/** The error to show, most actionable first. */
+export function visibleError(state: AppState): PeerError | null {
+  return state.appError ?? state.snapshot?.error ?? null;
+}
+
+/** Derived numbers the dashboard header shows. */
+export function headline(state: AppState): {
+  height: number | null;
+  tau: number | null;
+  stake: number | null;
+  rank: number | null;
+  rankPosition: number | null;
+  peersOnline: number;
+  peersKnown: number;
+} {
+  const snap = state.snapshot;
+  const net = snap?.network ?? null;
+  const lastBlock = state.blockHistory.at(-1) ?? null;
+  let rankPosition: number | null = null;
+  if (net && snap?.uid !== null && snap?.uid !== undefined) {
+    const mine = net.peers.find((p) => p.uid === snap.uid);
+    if (mine) rankPosition = 1 + net.peers.filter((p) => p.rank > mine.rank).length;
+  }
+  const remotes = snap?.peers.filter((p) => !p.isSelf) ?? [];
+  return {
+    height: net?.height ?? lastBlock?.height ?? null,
+    tau: net?.tau ?? lastBlock?.tau ?? null,
+    stake: lastBlock?.stake ?? null,
+    rank: lastBlock?.rank ?? null,
+    rankPosition,
+    peersOnline: remotes.filter((p) => p.online).length,
+    peersKnown: remotes.length,
+  };
+}
+
+/** Dense n×n W from the sparse rows of the latest block (for the heatmap). */
+export function denseWeights(
+  rows: ReadonlyArray<ReadonlyArray<readonly [number, number]>>,
+  n: number,
+): Float64Array {
+  const w = new Float64Array(n * n);
+  for (let i = 0; i < Math.min(rows.length, n); i++) {
+    for (const [j, value] of rows[i] ?? []) {
+      if (j >= 0 && j < n && Number.isFinite(value)) w[i * n + j] = value;
+    }
+  }
+  return w;
+}
+
+export interface Notice {
+  kind: 'error' | 'warning' | 'info';
+  code: string;
+  title: string;
+  message: string;
+  /** 'retry': the runtime's retryNow() applies. */
+  action?: 'retry';
+}
+
+const ERROR_TITLES: Record<string, string> = {
+  'server-unreachable': 'Cannot reach the server',
+  'webrtc-blocked': 'WebRTC is blocked',
+  'backend-fallback': 'Running on a slower backend',
+};
+
+/**
+ * Everything the banner area says, most urgent first. Pure, so the wording
+ * rules (what counts as "no peers yet", when a fallback is worth saying) are
+ * tested.
+ */
+export function notices(state: AppState, describeFallback: (r: BackendReport) => string | null): Notice[] {
+  const out: Notice[] = [];
+  const snap = state.snapshot;
+  if (state.appError) {
+    out.push({
+      kind: 'error',
+      code: state.appError.code,
+      title: ERROR_TITLES[state.appError.code] ?? 'Something went wrong',
+      message: state.appError.message,
+      ...(state.appError.code === 'server-unreachable' ? { action: 'retry' as const } : {}),
+    });
+  }
+  if (snap?.error && snap.error.code !== state.appError?.code) {
+    out.push({
+      kind: snap.error.code === 'backend-fallback' ? 'info' : 'error',
+      code: snap.error.code,
+      title: ERROR_TITLES[snap.error.code] ?? 'Something went wrong',
+      message: snap.error.message,
+    });
+  }
+  if (snap && !snap.error && !state.appError && snap.connection === 'reconnecting') {
+    out.push({
+      kind: 'warning',
+      code: 'reconnecting',
+      title: 'Connection lost',
+      message:
+        'The connection to the server dropped; reconnecting. Training goes on with the peers already connected.',
+    });
+  }
+  if (snap && snap.connection === 'connected' && (snap.status === 'running' || snap.status === 'paused')) {
+    if (!snap.peers.some((p) => !p.isSelf && p.online)) {
+      out.push({
+        kind: 'info',
+        code: 'no-peers',
+        title: 'No peers yet',
+        message: `You are the only peer online in room “${snap.room}”. Your model trains on its own until someone joins: share the link below.`,
+      });
+    }
+  }
+  const report = snap?.backend ?? state.probe;
+  if (report && !out.some((n) => n.code === 'backend-fallback')) {
+    const text = describeFallback(report);
+    if (text)
+      out.push({
+        kind: 'info',
+        code: 'backend-fallback',
+        title: ERROR_TITLES['backend-fallback']!,
+        message: text,
+      });
+  }
+  for (const [i, note] of state.notes.entries())
+    out.push({ kind: 'warning', code: `note-${i}`, title: 'Note', message: note });
+  return out;
+}

@@ -1,0 +1,155 @@
+import type { BlockPoint, ConnectionState, PeerStatus, StepPoint } from '@peerbench/peer';
+import { useShallow } from 'zustand/react/shallow';
+import { backendLabel, describeBackend } from '../backendProbe.js';
+import { type AppState, headline } from '../store.js';
+import { RanksChart, WeightsHeatmap } from './CanvasCharts.js';
+import { useApp, useAppState } from './context.js';
+import { fmt } from './format.js';
+import { LineChart } from './LineChart.js';
+import { Notices } from './Notices.js';
+import { PeersTable } from './PeersTable.js';
+import { SharePanel } from './SharePanel.js';
+
+const CONNECTION_TEXT: Record<ConnectionState, string> = {
+  idle: 'not connected',
+  connecting: 'connecting…',
+  connected: 'connected',
+  reconnecting: 'reconnecting…',
+  closed: 'disconnected',
+};
+
+const STATUS_TEXT: Record<PeerStatus, string> = {
+  stopped: 'stopped',
+  starting: 'starting…',
+  running: 'training',
+  paused: 'paused',
+  stopping: 'stopping…',
+  error: 'stopped by an error',
+};
+
+const selectLoss = (s: AppState) => s.lossHistory;
+const selectBlocks = (s: AppState) => s.blockHistory;
+const lossX = (p: StepPoint) => p.timeMs / 1000;
+const lossY = (p: StepPoint) => p.loss;
+const blockX = (p: BlockPoint) => p.height;
+const stakeY = (p: BlockPoint) => p.stake;
+const rankY = (p: BlockPoint) => p.rank;
+const fmt4 = (v: number) => fmt(v, 4);
+
+function Stat({ label, value, testId }: { label: string; value: string; testId: string }) {
+  return (
+    <div className="stat">
+      <div className="stat-label">{label}</div>
+      <div className="stat-value" data-testid={testId}>
+        {value}
+      </div>
+    </div>
+  );
+}
+
+function Header() {
+  const { runtime } = useApp();
+  const h = useAppState(useShallow(headline));
+  const connection = useAppState((s) => s.snapshot?.connection ?? 'idle');
+  const status = useAppState((s) => s.snapshot?.status ?? 'stopped');
+  const step = useAppState((s) => s.snapshot?.step ?? 0);
+  const loss = useAppState((s) => s.snapshot?.loss ?? null);
+  const uid = useAppState((s) => s.snapshot?.uid ?? null);
+  const backend = useAppState((s) => s.snapshot?.backend ?? s.probe);
+  const paused = status === 'paused';
+  return (
+    <section className="card status" aria-label="Status">
+      <div className="status-line">
+        <span className={`pill ${connection}`} data-testid="connection" role="status">
+          {CONNECTION_TEXT[connection]}
+        </span>
+        <span className="pill neutral" data-testid="peer-status">
+          {STATUS_TEXT[status]}
+        </span>
+        {backend ? (
+          <span className="pill neutral" title={describeBackend(backend)} data-testid="backend-in-use">
+            {backendLabel(backend.chosen)}
+          </span>
+        ) : null}
+        <span className="controls">
+          <button
+            type="button"
+            onClick={() => void (paused ? runtime.resume() : runtime.pause())}
+            disabled={status !== 'running' && status !== 'paused'}
+            data-testid="pause"
+          >
+            {paused ? 'Resume' : 'Pause'}
+          </button>
+          <button type="button" className="quiet" onClick={() => void runtime.stop()} data-testid="stop">
+            Stop
+          </button>
+        </span>
+      </div>
+      <div className="stats">
+        <Stat label="Your uid" value={uid === null ? '—' : String(uid)} testId="uid" />
+        <Stat label="Block" value={h.height === null ? '—' : String(h.height)} testId="height" />
+        <Stat label="τ (inflation)" value={fmt(h.tau)} testId="tau" />
+        <Stat label="Your stake" value={fmt(h.stake)} testId="stake" />
+        <Stat
+          label="Your rank"
+          value={h.rank === null ? '—' : `${fmt(h.rank, 4)}${h.rankPosition ? ` (#${h.rankPosition})` : ''}`}
+          testId="rank"
+        />
+        <Stat label="Peers online" value={`${h.peersOnline} / ${h.peersKnown}`} testId="peers-online" />
+        <Stat label="Step" value={String(step)} testId="step" />
+        <Stat label="Loss" value={fmt(loss)} testId="loss" />
+      </div>
+    </section>
+  );
+}
+
+export function Dashboard() {
+  return (
+    <main className="dashboard">
+      <Header />
+      <Notices showFallback />
+      <div className="charts">
+        <LineChart
+          title="Your training loss"
+          hint="Loss of your model on its own batches; lower is better."
+          select={selectLoss}
+          x={lossX}
+          y={lossY}
+          xLabel="time"
+          yLabel="loss"
+          time
+          colorVar="--line-loss"
+          testId="chart-loss"
+        />
+        <LineChart
+          title="Your stake per block"
+          hint="Stake S grows each block by inflation in proportion to your rank."
+          select={selectBlocks}
+          x={blockX}
+          y={stakeY}
+          xLabel="block"
+          yLabel="stake"
+          colorVar="--line-stake"
+          testId="chart-stake"
+          formatLast={fmt4}
+        />
+        <LineChart
+          title="Your rank per block"
+          hint="Rank R: how much the stake-weighted network values your model."
+          select={selectBlocks}
+          x={blockX}
+          y={rankY}
+          xLabel="block"
+          yLabel="rank"
+          colorVar="--line-rank"
+          testId="chart-rank"
+          formatLast={fmt4}
+        />
+        <RanksChart />
+        <WeightsHeatmap />
+      </div>
+      <PeersTable />
+      <SharePanel />
+    </main>
+  );
+}

@@ -1,0 +1,80 @@
+import type { PeerRow } from '@peerbench/peer';
+import { useAppState } from './context.js';
+import { fmt, fmtPercent, shortId } from './format.js';
+
+function sortRows(rows: readonly PeerRow[]): PeerRow[] {
+  return [...rows].sort(
+    (a, b) => Number(b.isSelf) - Number(a.isSelf) || Number(b.online) - Number(a.online) || b.rank - a.rank,
+  );
+}
+
+export function PeersTable() {
+  const rows = useAppState((s) => s.snapshot?.peers ?? null);
+  if (!rows) return null;
+  const sorted = sortRows(rows);
+  return (
+    <section className="card" aria-labelledby="peers-title" data-testid="peers">
+      <h2 id="peers-title">Peers</h2>
+      <p className="hint">
+        Gate weight: how much your model routes to that peer. w<sub>ij</sub>: the score you sign onto the
+        ledger for it. Stake and rank come from the latest block.
+      </p>
+      <div className="table-scroll">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Peer</th>
+              <th scope="col">uid</th>
+              <th scope="col">Status</th>
+              <th scope="col" className="num">
+                Latency
+              </th>
+              <th scope="col" className="num">
+                Gate
+              </th>
+              <th scope="col" className="num">
+                w<sub>ij</sub>
+              </th>
+              <th scope="col" className="num">
+                Stake
+              </th>
+              <th scope="col" className="num">
+                Rank
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {sorted.length === 0 ? (
+              <tr>
+                <td colSpan={8} className="hint">
+                  No peers yet.
+                </td>
+              </tr>
+            ) : (
+              sorted.map((p) => (
+                <tr key={p.peerId} data-peer-id={p.peerId} data-online={p.online}>
+                  <td>
+                    <code title={p.peerId}>{shortId(p.peerId)}</code>
+                    {p.isSelf ? <span className="tag">you</span> : null}
+                  </td>
+                  <td>{p.uid ?? '—'}</td>
+                  <td>
+                    <span className={`dot ${p.online ? 'on' : 'off'}`} aria-hidden="true" />
+                    {p.online ? 'online' : 'offline'}
+                  </td>
+                  <td className="num">
+                    {p.isSelf ? '—' : p.latencyMs === null ? '—' : `${p.latencyMs.toFixed(0)} ms`}
+                  </td>
+                  <td className="num">{fmtPercent(p.gateWeight)}</td>
+                  <td className="num">{fmt(p.weight)}</td>
+                  <td className="num">{fmt(p.stake)}</td>
+                  <td className="num">{fmt(p.rank, 4)}</td>
+                </tr>
+              ))
+            )}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import {
+  generateRoomName,
+  parseLaunchConfig,
+  ROOM_NAME_RE,
+  shareUrlFor,
+  urlWithRoom,
+} from '../src/config.js';
+
+const u = (s: string) => new URL(s);
+
+describe('parseLaunchConfig', () => {
+  it('takes the room from the link, else the last room, else a generated one', () => {
+    expect(parseLaunchConfig(u('http://h:1/?room=abc_1'), { lastRoom: 'old' })).toMatchObject({
+      room: 'abc_1',
+      roomSource: 'link',
+    });
+    expect(parseLaunchConfig(u('http://h:1/'), { lastRoom: 'old' })).toMatchObject({
+      room: 'old',
+      roomSource: 'last-used',
+    });
+    const gen = parseLaunchConfig(u('http://h:1/'), { lastRoom: null, random: () => 0.5 });
+    expect(gen.roomSource).toBe('generated');
+    expect(gen.room).toMatch(ROOM_NAME_RE);
+  });
+
+  it('warns about an invalid room or backend instead of failing', () => {
+    const c = parseLaunchConfig(u('http://h/?room=no%20spaces&backend=quantum'), { lastRoom: null });
+    expect(c.roomSource).toBe('generated');
+    expect(c.forcedBackend).toBeNull();
+    expect(c.warnings).toHaveLength(2);
+  });
+
+  it('forces a backend with ?backend=, case-insensitively', () => {
+    expect(parseLaunchConfig(u('http://h/?backend=WASM'), { lastRoom: null }).forcedBackend).toBe('wasm');
+    expect(parseLaunchConfig(u('http://h/?backend=auto'), { lastRoom: null }).forcedBackend).toBeNull();
+  });
+
+  it('defaults the signaling server to the page origin and accepts ?server= overrides', () => {
+    expect(parseLaunchConfig(u('http://h:8080/?room=a'), { lastRoom: null }).serverUrl).toBe(
+      'ws://h:8080/ws',
+    );
+    expect(parseLaunchConfig(u('https://h/?room=a'), { lastRoom: null }).serverUrl).toBe('wss://h/ws');
+    expect(parseLaunchConfig(u('http://h/?server=ws://x:9/sig'), { lastRoom: null }).serverUrl).toBe(
+      'ws://x:9/sig',
+    );
+    expect(parseLaunchConfig(u('http://h/?server=https://x'), { lastRoom: null }).serverUrl).toBe(
+      'wss://x/ws',
+    );
+    expect(parseLaunchConfig(u('http://h/?server=x:9'), { lastRoom: null }).serverUrl).toBe('ws://x:9/ws');
+    const bad = parseLaunchConfig(u('http://h/?server=ftp://x'), { lastRoom: null });
+    expect(bad.serverUrl).toBe('ws://h/ws');
+    expect(bad.warnings).toHaveLength(1);
+  });
+});
+
+describe('share links', () => {
+  it('carry the room and a server override but not a forced backend', () => {
+    expect(shareUrlFor(u('http://h/app/?backend=cpu#x'), 'r1')).toBe('http://h/app/?room=r1');
+    expect(shareUrlFor(u('http://h/?server=ws://s:1/ws&room=old'), 'r1')).toBe(
+      'http://h/?room=r1&server=ws%3A%2F%2Fs%3A1%2Fws',
+    );
+    expect(urlWithRoom(u('http://h/?backend=cpu'), 'r2')).toBe('http://h/?backend=cpu&room=r2');
+  });
+
+  it('generated room names are valid and varied', () => {
+    const names = new Set(Array.from({ length: 200 }, () => generateRoomName()));
+    for (const n of names) expect(n).toMatch(ROOM_NAME_RE);
+    expect(names.size).toBeGreaterThan(150);
+  });
+});
