@@ -13,6 +13,8 @@ export interface SignalingMetrics {
   /** Joined peers summed over all rooms. */
   readonly peers: number;
   readonly connectionsAcceptedTotal: number;
+  /** WebSocket messages received from clients, valid or not. */
+  readonly messagesReceivedTotal: number;
   /** `signal` messages delivered to another peer. */
   readonly relayedMessagesTotal: number;
   /** Messages answered with an `error`, by error code. */
@@ -33,6 +35,7 @@ export interface SignalingMetrics {
 
 export class SignalingCounters {
   connectionsAcceptedTotal = 0;
+  messagesReceivedTotal = 0;
   relayedMessagesTotal = 0;
   readonly rejectedMessagesTotal: Record<SignalingErrorCode, number> = Object.fromEntries(
     SIGNALING_ERROR_CODES.map((code) => [code, 0]),
@@ -56,6 +59,7 @@ export function snapshotMetrics(counters: SignalingCounters, gauges: Gauges): Si
   return {
     ...gauges,
     connectionsAcceptedTotal: counters.connectionsAcceptedTotal,
+    messagesReceivedTotal: counters.messagesReceivedTotal,
     relayedMessagesTotal: counters.relayedMessagesTotal,
     rejectedMessagesTotal: { ...counters.rejectedMessagesTotal },
     abuseClosesTotal: counters.abuseClosesTotal,
@@ -81,6 +85,9 @@ export function renderPrometheus(m: SignalingMetrics, rssBytes: number): string 
   metric('peers', 'gauge', 'Joined peers over all rooms.', [['', m.peers]]);
   metric('connections_accepted_total', 'counter', 'WebSocket connections accepted.', [
     ['', m.connectionsAcceptedTotal],
+  ]);
+  metric('messages_received_total', 'counter', 'Messages received from clients, valid or not.', [
+    ['', m.messagesReceivedTotal],
   ]);
   metric('relayed_messages_total', 'counter', 'Signal messages relayed between peers.', [
     ['', m.relayedMessagesTotal],

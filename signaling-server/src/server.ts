@@ -573,6 +573,7 @@ class SignalingServerImpl implements SignalingServer {
 
   private onRaw(conn: Connection, data: RawData, isBinary: boolean): void {
     if (conn.closed || this.state !== 'running') return;
+    this.counters.messagesReceivedTotal++;
     if (!conn.rate.take()) {
       this.reject(conn, 'rate-limited', `more than ${this.options.messageRatePerS} messages/s`);
       return;
@@ -762,8 +763,17 @@ class SignalingServerImpl implements SignalingServer {
       this.reject(conn, 'unknown-peer', `no peer ${to} in room ${membership.room.name}`);
       return;
     }
-    if (this.send(target, { type: 'signal', from: membership.peerId, data }))
-      this.counters.relayedMessagesTotal++;
+    const text = JSON.stringify({ type: 'signal', from: membership.peerId, data } satisfies ServerMessage);
+    // `from` is two bytes longer than `to`: a message just under the limit
+    // could come out just over it, and the target would refuse it.
+    if (
+      text.length * 3 > MAX_SIGNALING_MESSAGE_BYTES &&
+      Buffer.byteLength(text) > MAX_SIGNALING_MESSAGE_BYTES
+    ) {
+      this.reject(conn, 'message-too-large', 'the relayed signal would exceed the message limit');
+      return;
+    }
+    if (this.sendText(target, text)) this.counters.relayedMessagesTotal++;
   }
 
   // ---- ledger ---------------------------------------------------------------
