@@ -75,8 +75,9 @@ export default defineConfig(({ mode }) => {
   const e2e = mode === 'e2e';
   const input: Record<string, string> = { main: resolve(here, 'index.html') };
   if (e2e) {
-    input.mesh = resolve(here, 'e2e-pages/mesh.html');
-    input.ledger = resolve(here, 'e2e-pages/ledger.html');
+    for (const page of readdirSync(resolve(here, 'e2e-pages')).filter((f) => f.endsWith('.html'))) {
+      input[page.replace(/\.html$/, '')] = resolve(here, 'e2e-pages', page);
+    }
   }
   return {
     plugins: [react(), tfjsWasmFiles()],

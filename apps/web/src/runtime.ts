@@ -132,7 +132,9 @@ export class AppRuntime {
     } catch (err) {
       // Creating the Peer failed (e.g. no usable backend at all): say so, stay on the first screen.
       this.peer = null;
-      store.setState({ appError: { code: 'start-failed', message: `Could not start contributing: ${errorText(err)}` } });
+      store.setState({
+        appError: { code: 'start-failed', message: `Could not start contributing: ${errorText(err)}` },
+      });
     } finally {
       this.starting = false;
     }
