@@ -76,7 +76,7 @@ export function startServerProcess(args, { prefix = '', logFile = null, env = {}
     let buffered = '';
     child.stdout.on('data', (chunk) => {
       const text = chunk.toString();
-      if (!logFile) process.stdout.write(prefix ? text.replace(/^/gm, prefix) : text);
+      if (!logFile) process.stdout.write(prefix ? text.replace(/^(?=.)/gm, prefix) : text);
       buffered += text;
       const m = buffered.match(/https?:\/\/[^\s]+/);
       if (m) resolve(m[0].replace(/\/$/, ''));

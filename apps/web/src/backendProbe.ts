@@ -90,14 +90,18 @@ export function backendLabel(name: BackendName): string {
   return LABELS[name];
 }
 
+/** An attempt the runtime skipped on purpose (another backend was forced) is not a failure. */
+const isSkip = (a: BackendAttempt) => !a.ok && (a.reason ?? '').startsWith('skipped');
+
 /** One sentence: which backend and why (e.g. why the faster ones were skipped). */
 export function describeBackend(report: BackendReport): string {
   const chosen = backendLabel(report.chosen);
-  const failed = report.attempts.filter((a) => !a.ok && a.backend !== report.chosen);
+  const failed = report.attempts.filter((a) => !a.ok && !isSkip(a) && a.backend !== report.chosen);
   if (report.forced) {
-    const forcedAttempt = report.attempts[0];
-    if (forcedAttempt && !forcedAttempt.ok) {
-      return `${backendLabel(forcedAttempt.backend)} was requested in the link but ${forcedAttempt.reason ?? 'is unavailable'}; using ${chosen} instead.`;
+    // The probe falls back from a forced backend that cannot run; the Peer reports the others as skipped.
+    const forcedFailed = failed[0];
+    if (forcedFailed) {
+      return `${backendLabel(forcedFailed.backend)} was requested in the link but ${forcedFailed.reason ?? 'is unavailable'}; using ${chosen} instead.`;
     }
     return `${chosen}, as requested in the link (?backend=${report.chosen}).`;
   }
@@ -106,7 +110,7 @@ export function describeBackend(report: BackendReport): string {
   return `${chosen}, because ${why}.`;
 }
 
-/** True when the runtime ended on a slower backend than the first one it tried. */
+/** True when the backend in use is not the first one tried (a real failure, not a forced skip). */
 export function isFallback(report: BackendReport): boolean {
-  return report.attempts.some((a) => !a.ok);
+  return report.attempts.some((a) => !a.ok && !isSkip(a));
 }

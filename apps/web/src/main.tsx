@@ -21,7 +21,8 @@ declare global {
 
 startPerfRecorder();
 
-const idb = createIdbStore('peerbench', 'kv');
+// The app's own database; the Peer keeps its model in per-slot databases (peerFactory.ts).
+const idb = createIdbStore('peerbench-app', 'kv');
 const kv: KeyValueStore = {
   get: (key) => get(key, idb),
   set: (key, value) => set(key, value, idb),

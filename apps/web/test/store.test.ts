@@ -212,3 +212,20 @@ describe('probeBackends', () => {
     );
   });
 });
+
+describe('describeBackend with the runtime report', () => {
+  it('treats backends skipped because another was forced as neither failure nor fallback', () => {
+    const report: BackendReport = {
+      chosen: 'wasm',
+      forced: true,
+      attempts: [
+        { backend: 'webgpu', ok: false, reason: 'skipped: another backend was forced' },
+        { backend: 'webgl', ok: false, reason: 'skipped: another backend was forced' },
+        { backend: 'wasm', ok: true },
+        { backend: 'cpu', ok: false, reason: 'skipped: another backend was forced' },
+      ],
+    };
+    expect(isFallback(report)).toBe(false);
+    expect(describeBackend(report)).toBe('WASM, as requested in the link (?backend=wasm).');
+  });
+});
