@@ -4,7 +4,7 @@
  * is sha256 of the canonical header bytes; the signature covers those bytes.
  */
 import * as v from 'valibot';
-import { ByteWriter, DOMAIN_BLOCK, sha256, sha256Hex } from './encoding.js';
+import { ByteWriter, DOMAIN_BLOCK, sha256Hex } from './encoding.js';
 import { LedgerError } from './errors.js';
 import { fromHex, type Identity, toHex, verifySignature } from './identity.js';
 import { type ParsedTx, parseTx, type TxJson } from './transaction.js';
@@ -63,40 +63,16 @@ export function headerBytes(h: BlockHeader, txCount: number): Uint8Array {
     .finish();
 }
 
-const LEAF = Uint8Array.of(0);
-const NODE = Uint8Array.of(1);
-const EMPTY_ROOT = sha256Hex(new TextEncoder().encode('peerbench/ledger/txroot/empty'));
-
-function hashParts(...parts: Uint8Array[]): Uint8Array {
-  let len = 0;
-  for (const p of parts) len += p.length;
-  const buf = new Uint8Array(len);
-  let o = 0;
-  for (const p of parts) {
-    buf.set(p, o);
-    o += p.length;
-  }
-  return sha256(buf);
-}
-
 /**
- * Binary Merkle root of the tx hashes, leaves and inner nodes domain-separated
- * (0x00 / 0x01). An odd node is carried up unchanged rather than duplicated,
- * so two different tx lists never share a root.
+ *   txRoot = sha256( str("peerbench/ledger/txroot/v1") u32 count  hash_1[32] … hash_count[32] )
+ * A flat hash of the tx hashes in block order: one sha256 over 32 bytes per
+ * tx (a Merkle tree costs 2 hashes per tx and buys inclusion proofs, which
+ * nothing here uses). Reordering, dropping or changing a tx changes it.
  */
 export function txRoot(txHashes: readonly string[]): string {
-  if (txHashes.length === 0) return EMPTY_ROOT;
-  let level = txHashes.map((h) => hashParts(LEAF, fromHex(h)));
-  while (level.length > 1) {
-    const next: Uint8Array[] = [];
-    for (let i = 0; i < level.length; i += 2) {
-      const a = level[i]!;
-      const b = level[i + 1];
-      next.push(b ? hashParts(NODE, a, b) : a);
-    }
-    level = next;
-  }
-  return toHex(level[0]!);
+  const w = new ByteWriter(40 + 32 * txHashes.length).str('peerbench/ledger/txroot/v1').u32(txHashes.length);
+  for (const h of txHashes) w.bytes(fromHex(h));
+  return sha256Hex(w.finish());
 }
 
 /** Structural parse; every tx must pass parseTx (else bad-tx). Does not check signatures or state. */

@@ -61,16 +61,31 @@ function copy(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   return new Uint8Array(bytes);
 }
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 export function toHex(bytes: Uint8Array): string {
   let s = '';
-  for (const b of bytes) s += b.toString(16).padStart(2, '0');
+  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]!];
   return s;
 }
 
+// ASCII code → nibble value, 255 for non-hex characters.
+const NIBBLE = new Uint8Array(128).fill(255);
+for (let i = 0; i < 10; i++) NIBBLE[48 + i] = i;
+for (let i = 0; i < 6; i++) {
+  NIBBLE[65 + i] = 10 + i;
+  NIBBLE[97 + i] = 10 + i;
+}
+
 export function fromHex(hex: string): Uint8Array {
-  if (hex.length % 2 !== 0 || !/^[0-9a-f]*$/i.test(hex)) throw new TypeError('invalid hex string');
+  if (hex.length % 2 !== 0) throw new TypeError('invalid hex string');
   const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  for (let i = 0; i < out.length; i++) {
+    const hi = NIBBLE[hex.charCodeAt(2 * i)] ?? 255;
+    const lo = NIBBLE[hex.charCodeAt(2 * i + 1)] ?? 255;
+    if (hi === 255 || lo === 255) throw new TypeError('invalid hex string');
+    out[i] = (hi << 4) | lo;
+  }
   return out;
 }
 

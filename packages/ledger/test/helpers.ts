@@ -38,7 +38,7 @@ export interface Harness {
 /** A producer with `peers` registered (one block) on a memory store; the timer is not started. */
 export async function harness(
   peers: number,
-  options: Partial<BlockProducerOptions> & { genesis?: Partial<GenesisConfig> } = {},
+  options: Omit<Partial<BlockProducerOptions>, 'genesis'> & { genesis?: Partial<GenesisConfig> } = {},
 ): Promise<Harness> {
   const id = await producerIdentity();
   const genesis = defaultGenesis(id.peerId, { timestampMs: 1_700_000_000_000, ...options.genesis });
