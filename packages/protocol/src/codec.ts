@@ -121,7 +121,11 @@ export function encodeRpcMessage(msg: RpcMessage): Uint8Array {
   if (!check.success) {
     throw new CodecError('invalid-header', `cannot encode: ${check.issues[0]?.message ?? 'schema mismatch'}`);
   }
-  const headerBytes = textEncoder.encode(JSON.stringify(header));
+  // Trailing spaces (valid JSON) put the payload on a 4-byte boundary, so the
+  // receiver can view fp32 data in place instead of copying it.
+  let json = JSON.stringify(header);
+  json += ' '.repeat((4 - ((4 + textEncoder.encode(json).length) % 4)) % 4);
+  const headerBytes = textEncoder.encode(json);
   if (headerBytes.length > MAX_HEADER_BYTES) {
     throw new CodecError(
       'too-large',
@@ -206,7 +210,9 @@ function kindOf(json: unknown): string | undefined {
 }
 
 /**
- * Decodes one complete RPC message. Throws CodecError; when the header was
+ * Decodes one complete RPC message. fp32 tensors may be views into `bytes`
+ * (zero-copy), so the caller must not reuse `bytes` afterwards.
+ * Throws CodecError; when the header was
  * readable the error carries `requestId` and `messageKind` so a bad request
  * can still be answered with an `error` frame.
  */
@@ -282,15 +288,22 @@ function decodeTensors(
   for (let i = 0; i < headers.length; i++) {
     const th = headers[i]!;
     const n = sizes[i]!;
-    const data = new Float32Array(n);
+    let data: Float32Array;
     if (th.dtype === 'fp32') {
-      const dst = new Uint8Array(data.buffer);
-      dst.set(bytes.subarray(offset, offset + n * 4));
-      if (!IS_LITTLE_ENDIAN) swapBytes(dst, 4);
+      if (IS_LITTLE_ENDIAN && (bytes.byteOffset + offset) % 4 === 0) {
+        // Zero-copy: the tensor is a view into the message buffer (the encoder aligns it).
+        data = new Float32Array(bytes.buffer, bytes.byteOffset + offset, n);
+      } else {
+        data = new Float32Array(n);
+        const dst = new Uint8Array(data.buffer);
+        dst.set(bytes.subarray(offset, offset + n * 4));
+        if (!IS_LITTLE_ENDIAN) swapBytes(dst, 4);
+      }
       const bad = firstNonFinite(data);
       if (bad >= 0) throw new CodecError('nan-or-inf', `tensor ${i} value at ${bad} is ${data[bad]}`, ctx);
       offset += n * 4;
     } else {
+      data = new Float32Array(n);
       const half = new Uint16Array(n);
       const dst = new Uint8Array(half.buffer);
       dst.set(bytes.subarray(offset, offset + n * 2));

@@ -121,8 +121,8 @@ export interface ReassemblerOptions {
 interface Partial {
   messageBytes: number;
   nextIndex: number;
-  chunks: Uint8Array[];
-  receivedBytes: number;
+  /** The whole message, allocated on its first frame; chunks are copied straight into place. */
+  buffer: Uint8Array;
   lastFrameAtMs: number;
 }
 
@@ -135,6 +135,11 @@ const DROPPED_MEMORY = 64;
  * null, and throws CodecError for a bad frame (the frame is dropped; state
  * for other messages is untouched, except that a message whose frame was bad
  * is dropped whole).
+ *
+ * A multi-frame message's buffer is allocated at its announced size on its
+ * first frame and charged in full against `maxPartialBytes`, so the budget
+ * bounds real memory however slowly a peer trickles frames in. The returned
+ * message of a single-frame message is a view into the frame itself.
  */
 export class Reassembler {
   private readonly maxMessageBytes: number;
@@ -161,7 +166,7 @@ export class Reassembler {
     return this.partials.size;
   }
 
-  /** Bytes currently held in partial messages. */
+  /** Bytes reserved by partial messages (their full announced sizes). */
   get bufferedBytes(): number {
     return this.partialBytes;
   }
@@ -186,6 +191,7 @@ export class Reassembler {
     this.partialBytes = 0;
   }
 
+  /** Takes ownership of `frame` (a single-frame message is returned as a view into it). */
   push(frame: Uint8Array): Uint8Array | null {
     this.sweep();
     const h = decodeFrameHeader(frame);
@@ -227,21 +233,22 @@ export class Reassembler {
       }
       this.highestStarted = h.messageId;
       // Single-frame messages (pings, cancels, small tensors) never touch the map.
-      if (count === 1) return chunk.slice();
+      if (count === 1) return chunk;
       if (this.partials.size >= this.maxInFlight) {
         throw new CodecError('too-many-in-flight', `more than ${this.maxInFlight} partial messages`);
       }
-      if (this.partialBytes + chunk.length > this.maxPartialBytes) {
-        throw new CodecError('too-large', `partial messages exceed ${this.maxPartialBytes} bytes`);
+      if (this.partialBytes + h.messageBytes > this.maxPartialBytes) {
+        throw new CodecError('too-large', `partial messages would exceed ${this.maxPartialBytes} bytes`);
       }
+      const buffer = new Uint8Array(h.messageBytes);
+      buffer.set(chunk, 0);
       this.partials.set(h.messageId, {
         messageBytes: h.messageBytes,
         nextIndex: 1,
-        chunks: [chunk.slice()],
-        receivedBytes: chunk.length,
+        buffer,
         lastFrameAtMs: this.now(),
       });
-      this.partialBytes += chunk.length;
+      this.partialBytes += h.messageBytes;
       return null;
     }
 
@@ -266,25 +273,13 @@ export class Reassembler {
       this.drop(h.messageId, 'duplicate');
       throw new CodecError('out-of-order', `chunk ${h.chunkIndex} arrived before chunk ${p.nextIndex}`);
     }
-    if (this.partialBytes + chunk.length > this.maxPartialBytes) {
-      this.drop(h.messageId, 'duplicate');
-      throw new CodecError('too-large', `partial messages exceed ${this.maxPartialBytes} bytes`);
-    }
-    p.chunks.push(chunk.slice());
+    p.buffer.set(chunk, h.chunkIndex * FRAME_CHUNK_BYTES);
     p.nextIndex++;
-    p.receivedBytes += chunk.length;
     p.lastFrameAtMs = this.now();
-    this.partialBytes += chunk.length;
     if (p.nextIndex < count) return null;
     this.partials.delete(h.messageId);
-    this.partialBytes -= p.receivedBytes;
-    const out = new Uint8Array(p.messageBytes);
-    let offset = 0;
-    for (const c of p.chunks) {
-      out.set(c, offset);
-      offset += c.length;
-    }
-    return out;
+    this.partialBytes -= p.messageBytes;
+    return p.buffer;
   }
 
   /** Ids increase per link; a wrap from near 2^32 back to small ids is allowed. */
@@ -300,7 +295,7 @@ export class Reassembler {
   private drop(id: number, why: 'stale' | 'duplicate'): void {
     const p = this.partials.get(id);
     if (p) {
-      this.partialBytes -= p.receivedBytes;
+      this.partialBytes -= p.messageBytes;
       this.partials.delete(id);
     }
     this.dropped.set(id, why);

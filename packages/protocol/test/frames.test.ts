@@ -96,11 +96,14 @@ describe('frames', () => {
     expect(r.inFlight).toBe(2);
     // Single-frame messages still pass while partials are capped.
     expect(r.push(encodeFrame(4, message(5), 0))).toEqual(message(5));
-    const r2 = new Reassembler({ maxPartialBytes: 2 * FRAME_CHUNK_BYTES });
-    const huge = message(10 * FRAME_CHUNK_BYTES);
-    r2.push(encodeFrame(1, huge, 0));
-    r2.push(encodeFrame(1, huge, 1));
-    expect(codeOf(() => r2.push(encodeFrame(1, huge, 2)))).toBe('too-large');
+    // The budget is charged with a message's full announced size on its first frame.
+    const r2 = new Reassembler({ maxPartialBytes: 6 * FRAME_CHUNK_BYTES });
+    r2.push(encodeFrame(1, big, 0));
+    expect(r2.bufferedBytes).toBe(4 * FRAME_CHUNK_BYTES);
+    expect(codeOf(() => r2.push(encodeFrame(2, big, 0)))).toBe('too-large');
+    r2.push(encodeFrame(1, big, 1));
+    r2.push(encodeFrame(1, big, 2));
+    expect(Buffer.compare(r2.push(encodeFrame(1, big, 3))!, big)).toBe(0);
     expect(r2.bufferedBytes).toBe(0);
   });
 

@@ -103,7 +103,7 @@ function expectSameMessage(got: RpcMessage, sent: RpcMessage): void {
       let bad = -1;
       if (sent.dtype === 'fp32') {
         // Bit-exact, -0 included.
-        const a = new Uint32Array(g.data.buffer);
+        const a = new Uint32Array(g.data.buffer, g.data.byteOffset, g.data.length);
         const b = new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length);
         for (let k = 0; k < a.length && bad < 0; k++) if (a[k] !== b[k]) bad = k;
       } else {

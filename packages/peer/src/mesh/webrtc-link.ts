@@ -12,7 +12,7 @@
  */
 import type { IceServer, SignalData } from '@peerbench/protocol';
 import SimplePeer from 'simple-peer';
-import { LinkClosedError, type Link, type LinkListener } from './link.js';
+import { type Link, LinkClosedError, type LinkListener } from './link.js';
 
 /** The RTCDataChannel members used here (browser, @roamhq/wrtc). */
 interface DataChannelLike {
@@ -155,7 +155,9 @@ export class WebRtcConnection {
       opts.onConnect(this.link);
     });
     this.peer.on('close', () => this.end('data channel closed'));
-    this.peer.on('error', (err: Error & { code?: string }) => this.end(`webrtc error: ${err.code ?? err.message}`));
+    this.peer.on('error', (err: Error & { code?: string }) =>
+      this.end(`webrtc error: ${err.code ?? err.message}`),
+    );
   }
 
   get connected(): boolean {
