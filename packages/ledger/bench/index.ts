@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import * as noble from '@noble/ed25519';
 import {
   BlockProducer,
+  boundedRowToward,
   createRegisterTx,
   createSetWeightsTx,
   defaultGenesis,
@@ -23,6 +24,7 @@ import {
   MemoryStore,
   parseBlock,
   replayBlockBody,
+  rowFromPairs,
   type SetWeightsTxJson,
   txRoot,
   verifySignature,
@@ -190,11 +192,9 @@ async function replayBench() {
     const s = producer.state();
     for (let k = 0; k < REPLAY_TXS_PER_BLOCK; k++) {
       const uid = (h * REPLAY_TXS_PER_BLOCK + k) % REPLAY_PEERS;
-      const target = row(uid, REPLAY_PEERS, h % 2).slice(0, 8);
-      const total = target.reduce((a, [, w]) => a + w, 0);
-      const pairs = target.map(([j, w]) => [j, Math.floor((w / total) * WEIGHT_SCALE)] as [number, number]);
-      pairs[pairs.findIndex(([j]) => j === uid) >= 0 ? pairs.findIndex(([j]) => j === uid) : 0]![1] +=
-        WEIGHT_SCALE - pairs.reduce((a, [, w]) => a + w, 0);
+      // 8-entry targets, stepped within ε so every tx is valid (as a well-behaved peer would).
+      const target = row(uid, REPLAY_PEERS, h % 3).slice(0, 8);
+      const pairs = boundedRowToward(rowFromPairs(s.weights[uid]!), target, s.stepBoundL2);
       const r = await producer.submitTx(
         await createSetWeightsTx(peers[uid]!, uid, s.nonces[uid]! + 1, pairs),
       );

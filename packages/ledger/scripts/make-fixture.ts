@@ -4,6 +4,7 @@
  * reach. The browser e2e replays it in Chromium and compares the root.
  * Usage: tsx scripts/make-fixture.ts [out-path]
  */
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,6 +80,8 @@ export async function makeFixtureChain() {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const out = process.argv[2] ?? join(dirname(fileURLToPath(import.meta.url)), '../test/fixtures/chain.json');
   const chain = await makeFixtureChain();
-  writeFileSync(out, `${JSON.stringify(chain, null, 1)}\n`);
+  writeFileSync(out, `${JSON.stringify(chain, null, 2)}\n`);
+  // Keep the committed file in the repo's formatting so `biome check` stays clean.
+  spawnSync('npx', ['biome', 'format', '--write', out], { stdio: 'ignore' });
   process.stderr.write(`wrote ${out}: ${chain.blocks.length} blocks, root ${chain.expected.stateRoot}\n`);
 }
