@@ -60,7 +60,7 @@ for (const n of sizes) {
   const fast = time(() => solver.solve(model, W0, { maxSteps: steps, epsilon: 0 }));
   // naive: fewer steps (it is slower); same start, so results are comparable
   const naiveSteps = Math.max(10, Math.round(steps / 8));
-  let W = Float64Array.from(W0);
+  let W: Float64Array = Float64Array.from(W0);
   for (let s = 0; s < 5; s++) naiveStep(model, W, 0.005); // warm-up
   const naive = time(() => {
     for (let s = 0; s < naiveSteps; s++) W = naiveStep(model, W, 0.005).W;
