@@ -141,41 +141,37 @@ export function rowPayoffGradient(
   const hBase = i * n * n;
   let L = 0;
   // The O(n²) matrix-vector product H_i d is the hot spot of the whole
-  // simulator (O(n³) per step over all rows). Two rows of H at a time, each
-  // with two accumulators: every d[k] load feeds two multiply-adds and the
-  // CPU can overlap four independent sums instead of waiting on one.
-  const n2 = n - (n % 2);
+  // simulator (O(n³) per step over all rows). Four rows of H at a time: each
+  // d[k] load feeds four multiply-adds into four independent sums, which
+  // the CPU overlaps instead of waiting on one dependency chain.
   let j = 0;
-  for (; j + 1 < n; j += 2) {
-    const hr0 = hBase + j * n;
-    const hr1 = hr0 + n;
+  for (; j + 3 < n; j += 4) {
+    const h0 = hBase + j * n;
+    const h1 = h0 + n;
+    const h2 = h1 + n;
+    const h3 = h2 + n;
     let a0 = 0;
     let a1 = 0;
-    let b0 = 0;
-    let b1 = 0;
-    let k = 0;
-    for (; k < n2; k += 2) {
-      const d0 = d[k]!;
-      const d1 = d[k + 1]!;
-      a0 += hessians[hr0 + k]! * d0;
-      a1 += hessians[hr0 + k + 1]! * d1;
-      b0 += hessians[hr1 + k]! * d0;
-      b1 += hessians[hr1 + k + 1]! * d1;
+    let a2 = 0;
+    let a3 = 0;
+    for (let k = 0; k < n; k++) {
+      const dk = d[k]!;
+      a0 += hessians[h0 + k]! * dk;
+      a1 += hessians[h1 + k]! * dk;
+      a2 += hessians[h2 + k]! * dk;
+      a3 += hessians[h3 + k]! * dk;
     }
-    if (k < n) {
-      const d0 = d[k]!;
-      a0 += hessians[hr0 + k]! * d0;
-      b0 += hessians[hr1 + k]! * d0;
-    }
-    const accA = a0 + a1;
-    const accB = b0 + b1;
-    L += d[j]! * accA + d[j + 1]! * accB;
-    const mA = mrow[j]!;
-    const mB = mrow[j + 1]!;
-    out[outOffset + j] = c * accA * mA * (1 - mA);
-    out[outOffset + j + 1] = c * accB * mB * (1 - mB);
+    L += d[j]! * a0 + d[j + 1]! * a1 + d[j + 2]! * a2 + d[j + 3]! * a3;
+    const m0 = mrow[j]!;
+    const m1 = mrow[j + 1]!;
+    const m2 = mrow[j + 2]!;
+    const m3 = mrow[j + 3]!;
+    out[outOffset + j] = c * a0 * m0 * (1 - m0);
+    out[outOffset + j + 1] = c * a1 * m1 * (1 - m1);
+    out[outOffset + j + 2] = c * a2 * m2 * (1 - m2);
+    out[outOffset + j + 3] = c * a3 * m3 * (1 - m3);
   }
-  if (j < n) {
+  for (; j < n; j++) {
     const hr = hBase + j * n;
     let acc = 0;
     for (let k = 0; k < n; k++) acc += hessians[hr + k]! * d[k]!;

@@ -240,7 +240,7 @@ describe('Nash solver (section 3)', () => {
         expect(payoff(model, W, i)).toBeLessThanOrEqual(base + 1e-6);
       }
     }
-  });
+  }, 60_000);
 
   it('hits the 1000*n step cap when epsilon is unreachable, and is deterministic', () => {
     const n = 3;
