@@ -76,6 +76,33 @@ export interface NetworkView {
   weights: Array<Array<[number, number]>>;
 }
 
+/** Counters of the learning runtime (all since start). */
+export interface PeerStats {
+  /** Forward requests this peer sent to experts. */
+  forwardRequested: number;
+  /** Answers used as they came. */
+  answersAccepted: number;
+  /** Answers ignored because of NaN/Inf or a wrong shape. */
+  answersInvalid: number;
+  /** Answers that missed k_min + grace (or the timeout). */
+  answersLate: number;
+  /** Requests that failed (peer gone, refused, transport error). */
+  answersFailed: number;
+  /** Expert contributions served by a distilled stand-in. */
+  standInUsed: number;
+  /** Forward requests this peer answered as an expert, and remote gradients applied/refused. */
+  forwardsServed: number;
+  remoteGradientsApplied: number;
+  remoteGradientsRefused: number;
+  /** Set-weights txs accepted into the ledger's pool / refused. */
+  weightTxsSubmitted: number;
+  weightTxsFailed: number;
+  /** Forward payload bytes per step (inputs + answers), averaged since start. */
+  forwardBytesPerStep: number;
+  /** Wall time of the last training step. */
+  lastStepMs: number | null;
+}
+
 export interface PeerSnapshot {
   peerId: string;
   uid: number | null;
@@ -93,6 +120,8 @@ export interface PeerSnapshot {
   blockHistory: BlockPoint[];
   peers: PeerRow[];
   network: NetworkView | null;
+  /** Runtime counters (absent before the runtime fills them). */
+  stats?: PeerStats;
 }
 
 export function initialSnapshot(peerId: string, room: string): PeerSnapshot {

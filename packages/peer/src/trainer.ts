@@ -131,7 +131,7 @@ interface Pending {
   peerId: string;
   rows: number[];
   answer: WireTensor | null;
-  outcome: 'pending' | 'ok' | 'invalid' | 'failed';
+  outcome: 'pending' | 'ok' | 'invalid' | 'late' | 'failed';
 }
 
 let requestCounter = 0;
@@ -280,8 +280,10 @@ export class Trainer {
               answered++;
             }
           },
-          () => {
-            if (p.outcome === 'pending') p.outcome = 'failed';
+          (err: unknown) => {
+            if (p.outcome !== 'pending') return;
+            // A transport timeout is lateness, like an answer that misses the grace period.
+            p.outcome = (err as { code?: string } | null)?.code === 'timeout' ? 'late' : 'failed';
           },
         )
         .finally(() => {
@@ -308,12 +310,9 @@ export class Trainer {
     await waitUntil(() => settled === pending.length, Math.min(opts.graceMs, left));
     controller.abort();
     for (const p of pending) {
-      if (p.outcome === 'pending') {
-        p.outcome = 'failed';
-        this.answers.late++;
-      } else if (p.outcome === 'failed') {
-        this.answers.failed++;
-      }
+      if (p.outcome === 'pending') p.outcome = 'late';
+      if (p.outcome === 'late') this.answers.late++;
+      else if (p.outcome === 'failed') this.answers.failed++;
     }
   }
 
@@ -375,14 +374,15 @@ export class Trainer {
       const x = tf.tensor2d(batch.x, [B, this.task.inputSize]);
       const y = tf.tensor2d(batch.y, [B, this.task.numClasses]);
       const avail = availableTensor(available);
-      // Expert inputs of the loss: slot 0 is a zero "tap" added to f_i(x) so
-      // its gradient is ∂L/∂f_i(x) through G only; the others are constants.
-      const experts: tf.Tensor2D[] = [];
-      for (let s = 0; s < N; s++) {
+      // Expert inputs of the loss, only for slots that contribute this step
+      // (the others have g = 0 or nothing to give). Slot 0 is a zero "tap"
+      // added to f_i(x), so its gradient is ∂L/∂f_i(x) through G alone; the
+      // remote answers and stand-in outputs are constants of the tape.
+      const active: number[] = [0];
+      const experts: tf.Tensor2D[] = [tf.zeros([B, d])];
+      for (let s = 1; s < N; s++) {
         const p = bySlot.get(s);
-        if (s === 0) {
-          experts.push(tf.zeros([B, d]));
-        } else if (p?.outcome === 'ok' && p.answer) {
+        if (p?.outcome === 'ok' && p.answer) {
           sources[s] = 'remote';
           this.answers.accepted++;
           const full = new Float32Array(B * d);
@@ -394,30 +394,33 @@ export class Trainer {
           ]);
           // §1.8: the stand-in learns what this peer answers (detached).
           this.standIns.fit(s, rowsX, tf.tensor2d(p.answer.data, [p.rows.length, d]));
+          active.push(s);
           experts.push(tf.tensor2d(full, [B, d]));
         } else if (routing.rowsBySlot[s]!.length > 0 && this.standIns.ready(s)) {
           sources[s] = 'stand-in';
           this.answers.standIn++;
+          active.push(s);
           experts.push(this.standIns.predict(s, x));
-        } else {
-          experts.push(tf.zeros([B, d]));
         }
       }
       const vars = this.trainableVariables();
       let gates: tf.Tensor2D | null = null;
       let ce: tf.Scalar | null = null;
       let bal: tf.Scalar | null = null;
+      let selfF: tf.Tensor2D | null = null;
       const lossFn = () => {
         const h = this.encoder.apply(x);
         const g = this.gate.gates(h, routing, avail);
         let G: tf.Tensor2D = tf.mul(tf.add(h, experts[0]!), tf.slice(g, [0, 0], [B, 1]));
-        for (let s = 1; s < N; s++) G = tf.add(G, tf.mul(experts[s]!, tf.slice(g, [0, s], [B, 1])));
+        for (let a = 1; a < active.length; a++)
+          G = tf.add(G, tf.mul(experts[a]!, tf.slice(g, [0, active[a]!], [B, 1])));
         const logits = this.head.apply(G);
         const c = tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
         const b = importanceCv2(g, avail);
         gates = tf.keep(g);
         ce = tf.keep(c);
         bal = tf.keep(b);
+        selfF = tf.keep(h);
         return tf.add(c, tf.mul(b, this.model.balanceWeight)) as tf.Scalar;
       };
       const xs = [...vars, ...experts];
@@ -433,19 +436,24 @@ export class Trainer {
       const g = gates as unknown as tf.Tensor2D;
       const importance = tf.sum(g, 0).dataSync();
       const fisher = new Float64Array(N);
-      for (let s = 0; s < N; s++) {
-        const dA = grads[vars.length + s];
+      for (let a = 0; a < active.length; a++) {
+        const s = active[a]!;
+        const dA = grads[vars.length + a];
         if (!dA) continue;
-        const value = s === 0 ? this.encoder.apply(x) : experts[s]!;
+        const value = a === 0 ? (selfF as unknown as tf.Tensor2D) : experts[a]!;
         fisher[s] = tf.mean(tf.square(tf.sum(tf.mul(dA, value), 1))).dataSync()[0]!;
-        if (s > 0 && sources[s] === 'remote') {
+        if (sources[s] === 'remote') {
           const p = bySlot.get(s)!;
-          const all = dA.dataSync();
-          answerGrads.set(s, gatherRows(all as Float32Array, d, p.rows));
+          answerGrads.set(s, gatherRows(dA.dataSync() as Float32Array, d, p.rows));
         }
       }
       this.scorer.observe(importance, fisher);
-      const kept = [g, ce as unknown as tf.Scalar, bal as unknown as tf.Scalar];
+      const kept = [
+        g,
+        ce as unknown as tf.Scalar,
+        bal as unknown as tf.Scalar,
+        selfF as unknown as tf.Tensor2D,
+      ];
       const loss = kept[1]!.dataSync()[0]!;
       const balance = kept[2]!.dataSync()[0]!;
       // tf.keep'd inside the tape to read them here; the tidy will not free them.

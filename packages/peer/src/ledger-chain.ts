@@ -1,0 +1,94 @@
+/**
+ * ChainClient over packages/ledger's `Chain` (LocalChain in process,
+ * RemoteChain through the signaling server, or any external chain). It
+ * converts the ledger's fixed-point rows to fractions and back, signs
+ * register and set-weights txs with the peer's identity, and keeps nonces
+ * increasing even while earlier txs are still in the mempool.
+ */
+import {
+  boundedRowToward,
+  type Chain,
+  createRegisterTx,
+  createSetWeightsTx,
+  type Identity,
+  type LedgerStateView,
+  rowFromPairs,
+} from '@peerbench/ledger';
+import type { ChainClient, ChainState } from './chain.js';
+
+export class ChainError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'ChainError';
+    this.code = code;
+  }
+}
+
+export function chainStateFromLedger(view: LedgerStateView): ChainState {
+  const scale = view.weightScale;
+  return {
+    height: view.height,
+    epsilon: view.stepBoundL2,
+    tau: view.tau,
+    peerIds: view.peers.slice(),
+    stakes: view.stake.slice(),
+    ranks: view.rank.slice(),
+    weights: view.weights.map((row) => row.map(([j, w]) => [j, w / scale] as [number, number])),
+  };
+}
+
+export class LedgerChainClient implements ChainClient {
+  private lastNonce = 0;
+  private cached: { view: LedgerStateView; state: ChainState } | null = null;
+
+  constructor(
+    private readonly chain: Chain,
+    private readonly identity: Identity,
+  ) {}
+
+  private view(): LedgerStateView {
+    return this.chain.state();
+  }
+
+  state(): ChainState | null {
+    const view = this.view();
+    if (this.cached?.view !== view) this.cached = { view, state: chainStateFromLedger(view) };
+    return this.cached.state;
+  }
+
+  onHead(cb: (state: ChainState) => void): () => void {
+    return this.chain.subscribeHeads((_head, view) => {
+      this.cached = { view, state: chainStateFromLedger(view) };
+      cb(this.cached.state);
+    });
+  }
+
+  uidOf(peerId: string): number | null {
+    const i = this.view().peers.indexOf(peerId);
+    return i < 0 ? null : i;
+  }
+
+  async ensureRegistered(): Promise<void> {
+    if (this.uidOf(this.identity.peerId) !== null) return;
+    const result = await this.chain.submitTx(await createRegisterTx(this.identity));
+    // A register tx already waiting in the mempool is as good as ours.
+    if (!result.ok && !/duplicate|registered/.test(result.code))
+      throw new ChainError(result.code, `register: ${result.message}`);
+  }
+
+  async submitWeights(row: Array<[number, number]>): Promise<void> {
+    const view = this.view();
+    const uid = view.peers.indexOf(this.identity.peerId);
+    if (uid < 0) throw new ChainError('not-registered', 'this peer has no uid yet');
+    const current = rowFromPairs(view.weights[uid] ?? []);
+    // The row is already within ε as floats; the ledger re-checks after
+    // fixed-point rounding, and boundedRowToward keeps it inside exactly.
+    const pairs = boundedRowToward(current, row, view.stepBoundL2);
+    const nonce = Math.max(this.lastNonce, view.nonces[uid] ?? 0) + 1;
+    const tx = await createSetWeightsTx(this.identity, uid, nonce, pairs);
+    const result = await this.chain.submitTx(tx);
+    if (!result.ok) throw new ChainError(result.code, `set-weights: ${result.message}`);
+    this.lastNonce = nonce;
+  }
+}

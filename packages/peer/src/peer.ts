@@ -1,0 +1,462 @@
+/**
+ * A participant of the network (§1.6): it trains its own model on its own
+ * data through the trainer, serves its encoder to others as an expert,
+ * follows the chain, and once per block submits its bounded weight row. Its
+ * state is published as immutable PeerSnapshots (subscribe/getSnapshot), the
+ * one thing the web app and the swarm CLI read.
+ *
+ * Everything outside learning is plugged in: the network (ExpertNetwork),
+ * the ledger (ChainClient), persistence (PeerStorage). Each may be absent: a
+ * peer with no network trains alone, one with no chain serves unmasked.
+ */
+import { generateIdentity, type Identity, identityFromSecretKey } from '@peerbench/ledger';
+import { type SelectBackendOptions, selectBackend } from './backend.js';
+import type { ChainClient, ChainState } from './chain.js';
+import { denseRow } from './chain.js';
+import { MaskTable } from './competitive-mask.js';
+import { DEFAULT_EXPERT_SERVER_OPTIONS, ExpertServer, type ExpertServerOptions } from './expert-server.js';
+import { decodeWeights, encodeWeights } from './model.js';
+import type { ExpertNetwork } from './network.js';
+import { nextWeightRow, sparseRow } from './scorer.js';
+import {
+  type BlockPoint,
+  initialSnapshot,
+  type PeerError,
+  type PeerRow,
+  type PeerSnapshot,
+  type PeerStats,
+  type StepPoint,
+} from './state.js';
+import { type PeerStorage, STORAGE_KEYS } from './storage.js';
+import type { Task } from './task.js';
+import {
+  DEFAULT_MODEL_OPTIONS,
+  DEFAULT_STEP_OPTIONS,
+  type ModelOptions,
+  type StepOptions,
+  type StepResult,
+  Trainer,
+} from './trainer.js';
+
+type Factory<T> = T | ((identity: Identity) => T | Promise<T>);
+
+export interface PeerOptions {
+  /** The private dataset and loss (or a factory, e.g. `() => MnistTask.create({...})`). */
+  task: Task | (() => Promise<Task>);
+  /** Identity to use; else the one in storage; else a new one (saved to storage). */
+  identity?: Identity;
+  /** Where identity, weights and history persist (IdbStorage, FileStorage, MemoryStorage). None: nothing persists. */
+  storage?: PeerStorage | null;
+  /** How to reach other peers (or a factory given the identity, for transports that sign in with it). None: train alone. */
+  network?: Factory<ExpertNetwork> | null;
+  /** The ledger (or a factory given the identity). None: no masks, no weight txs. */
+  chain?: Factory<ChainClient> | null;
+  /** Room name shown in the snapshot. Default 'default'. */
+  room?: string;
+  /** tfjs backend selection (force, wasm paths); false leaves tfjs as it is. Default {}. */
+  backend?: SelectBackendOptions | false;
+  /** Model shape and learning rates (see ModelOptions). */
+  model?: Partial<ModelOptions>;
+  /** Batch size, k_min, grace, timeouts, wire dtype (see StepOptions). */
+  step?: Partial<StepOptions>;
+  /** Expert server: accept remote gradients, their clip norm and learning rate, saved-input bounds. */
+  server?: Partial<ExpertServerOptions>;
+  /** T of eq (8), the temperature of the competitive mask. Default 1. */
+  maskTemperature?: number;
+  /** Held-out evaluation every this many steps (0 = never). Default 25. */
+  evalEverySteps?: number;
+  /** Save weights and history every this many steps (0 = only on stop). Default 100. */
+  saveEverySteps?: number;
+  /** Pause between steps, in ms (yields to the event loop and to serving). Default 0. */
+  stepIntervalMs?: number;
+  /** Points kept in lossHistory / blockHistory. Default 2000. */
+  historyLimit?: number;
+  /** Latency probe period per connected peer, in ms (0 = off). Default 5000. */
+  pingEveryMs?: number;
+  /** Submit a set-weights tx once per block. Default true. */
+  submitWeights?: boolean;
+  /** Run the training loop after start(); false = the caller drives `step()`. Default true. */
+  autoRun?: boolean;
+}
+
+interface PersistedMeta {
+  version: 1;
+  step: number;
+  slots: (string | null)[];
+  lossHistory: StepPoint[];
+  blockHistory: BlockPoint[];
+}
+
+function errorOf(code: string, err: unknown): PeerError {
+  return { code, message: err instanceof Error ? err.message : String(err) };
+}
+
+export class Peer {
+  readonly identity: Identity;
+  private readonly opts: PeerOptions;
+  private snapshot: PeerSnapshot;
+  private readonly listeners = new Set<(s: PeerSnapshot) => void>();
+  private trainer: Trainer | null = null;
+  private server: ExpertServer | null = null;
+  private network: ExpertNetwork | null = null;
+  private chain: ChainClient | null = null;
+  private masks: MaskTable | null = null;
+  private readonly cleanups: Array<() => void> = [];
+  private loop: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  private readonly latency = new Map<string, number>();
+  private submitting = false;
+  private stats: PeerStats = {
+    forwardRequested: 0,
+    answersAccepted: 0,
+    answersInvalid: 0,
+    answersLate: 0,
+    answersFailed: 0,
+    standInUsed: 0,
+    forwardsServed: 0,
+    remoteGradientsApplied: 0,
+    remoteGradientsRefused: 0,
+    weightTxsSubmitted: 0,
+    weightTxsFailed: 0,
+    forwardBytesPerStep: 0,
+    lastStepMs: null,
+  };
+
+  private constructor(identity: Identity, opts: PeerOptions) {
+    this.identity = identity;
+    this.opts = opts;
+    this.snapshot = initialSnapshot(identity.peerId, opts.room ?? 'default');
+  }
+
+  /** Resolves the identity (given, stored, or new) and builds a stopped peer. */
+  static async create(opts: PeerOptions): Promise<Peer> {
+    let identity = opts.identity;
+    if (!identity && opts.storage) {
+      const stored = await opts.storage.get(STORAGE_KEYS.identity);
+      if (stored) identity = await identityFromSecretKey(stored);
+    }
+    if (!identity) {
+      identity = await generateIdentity();
+      await opts.storage?.set(STORAGE_KEYS.identity, identity.secretKey);
+    }
+    return new Peer(identity, opts);
+  }
+
+  get peerId(): string {
+    return this.identity.peerId;
+  }
+
+  getSnapshot(): PeerSnapshot {
+    return this.snapshot;
+  }
+
+  subscribe(cb: (s: PeerSnapshot) => void): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  }
+
+  /** The trainer, once started (for experiments and tests). */
+  get runtime(): Trainer | null {
+    return this.trainer;
+  }
+
+  get expertServer(): ExpertServer | null {
+    return this.server;
+  }
+
+  private publish(patch: Partial<PeerSnapshot>): void {
+    this.snapshot = { ...this.snapshot, ...patch };
+    for (const cb of this.listeners) cb(this.snapshot);
+  }
+
+  async start(): Promise<void> {
+    if (this.snapshot.status !== 'stopped' && this.snapshot.status !== 'error') return;
+    this.publish({ status: 'starting', error: null });
+    try {
+      if (this.opts.backend !== false)
+        this.publish({ backend: await selectBackend(this.opts.backend ?? {}) });
+      const task = typeof this.opts.task === 'function' ? await this.opts.task() : this.opts.task;
+      const resolve = async <T>(f: Factory<T> | null | undefined): Promise<T | null> =>
+        f == null
+          ? null
+          : typeof f === 'function'
+            ? await (f as (id: Identity) => T | Promise<T>)(this.identity)
+            : f;
+      this.network = await resolve(this.opts.network);
+      this.chain = await resolve(this.opts.chain);
+      const model: ModelOptions = { ...DEFAULT_MODEL_OPTIONS, ...this.opts.model };
+      const step: StepOptions = { ...DEFAULT_STEP_OPTIONS, ...this.opts.step };
+      const trainer = new Trainer(task, this.peerId, this.network, model, step);
+      this.trainer = trainer;
+      await this.restore(trainer);
+
+      this.server = new ExpertServer(
+        trainer.encoder,
+        (caller) => this.masks?.forCaller(this.chain?.uidOf(caller) ?? null) ?? 1,
+        { ...DEFAULT_EXPERT_SERVER_OPTIONS, ...this.opts.server },
+      );
+      if (this.network) {
+        this.cleanups.push(this.network.serve(this.server));
+        this.publish({ connection: 'connected' });
+        const pingMs = this.opts.pingEveryMs ?? 5000;
+        if (pingMs > 0 && this.network.ping) {
+          const timer = setInterval(() => void this.probeLatency(), pingMs);
+          this.cleanups.push(() => clearInterval(timer));
+        }
+      }
+      if (this.chain) {
+        const chain = this.chain;
+        this.cleanups.push(chain.onHead((state) => this.onHead(state)));
+        const state = chain.state();
+        if (state) this.applyChainState(state);
+        chain
+          .ensureRegistered()
+          .catch((err: unknown) => this.publish({ error: errorOf('register-failed', err) }));
+      }
+      this.publish({
+        status: 'running',
+        uid: this.chain?.uidOf(this.peerId) ?? null,
+        step: trainer.stepCount,
+      });
+      this.refreshRows();
+      if (this.opts.autoRun !== false) this.loop = this.run();
+    } catch (err) {
+      this.publish({ status: 'error', error: errorOf('start-failed', err) });
+      throw err;
+    }
+  }
+
+  pause(): void {
+    if (this.snapshot.status === 'running') this.publish({ status: 'paused' });
+  }
+
+  resume(): void {
+    if (this.snapshot.status !== 'paused') return;
+    this.publish({ status: 'running' });
+    this.wake?.();
+  }
+
+  async stop(): Promise<void> {
+    const status = this.snapshot.status;
+    if (status === 'stopped' || status === 'stopping') return;
+    this.publish({ status: 'stopping' });
+    this.wake?.();
+    await this.loop;
+    this.loop = null;
+    for (const c of this.cleanups.splice(0)) c();
+    if (this.trainer) await this.save(this.trainer).catch(() => undefined);
+    this.server?.dispose();
+    this.trainer?.dispose();
+    this.server = null;
+    this.trainer = null;
+    this.publish({ status: 'stopped', connection: this.network ? 'closed' : this.snapshot.connection });
+  }
+
+  /** One training step (the loop calls this; with autoRun false the caller does). */
+  async step(): Promise<StepResult> {
+    const trainer = this.trainer;
+    if (!trainer) throw new Error('peer is not started');
+    const result = await trainer.step();
+    const every = this.opts.evalEverySteps ?? 25;
+    const point: StepPoint = { step: result.step, timeMs: Date.now(), loss: result.loss };
+    let accuracy = this.snapshot.accuracy;
+    if (every > 0 && result.step % every === 0) {
+      const ev = trainer.evaluate();
+      point.accuracy = ev.accuracy;
+      accuracy = ev.accuracy;
+    }
+    const a = trainer.answers;
+    const s = this.server?.stats;
+    this.stats = {
+      ...this.stats,
+      forwardRequested: a.requested,
+      answersAccepted: a.accepted,
+      answersInvalid: a.invalid,
+      answersLate: a.late,
+      answersFailed: a.failed,
+      standInUsed: a.standIn,
+      forwardsServed: s?.forwardsServed ?? 0,
+      remoteGradientsApplied: s?.backwardsApplied ?? 0,
+      remoteGradientsRefused: s?.backwardsRefused ?? 0,
+      forwardBytesPerStep: (a.forwardRequestBytes + a.forwardAnswerBytes) / Math.max(1, trainer.stepCount),
+      lastStepMs: result.durationMs,
+    };
+    this.publish({
+      step: result.step,
+      loss: result.loss,
+      accuracy,
+      lossHistory: this.bounded(this.snapshot.lossHistory, point),
+      stats: this.stats,
+    });
+    this.refreshRows();
+    const saveEvery = this.opts.saveEverySteps ?? 100;
+    if (saveEvery > 0 && result.step % saveEvery === 0) await this.save(trainer).catch(() => undefined);
+    return result;
+  }
+
+  private async run(): Promise<void> {
+    while (this.snapshot.status === 'running' || this.snapshot.status === 'paused') {
+      if (this.snapshot.status === 'paused') {
+        await new Promise<void>((r) => {
+          this.wake = r;
+        });
+        this.wake = null;
+        continue;
+      }
+      try {
+        await this.step();
+      } catch (err) {
+        // A step only fails on a local fault (e.g. a lost GPU context): report it and keep going.
+        this.publish({ error: errorOf('step-failed', err) });
+      }
+      await new Promise<void>((r) => setTimeout(r, this.opts.stepIntervalMs ?? 0));
+    }
+  }
+
+  private bounded<T>(history: T[], point: T): T[] {
+    const limit = this.opts.historyLimit ?? 2000;
+    const next = history.length >= limit ? history.slice(history.length - limit + 1) : history.slice();
+    next.push(point);
+    return next;
+  }
+
+  private async probeLatency(): Promise<void> {
+    const net = this.network;
+    if (!net?.ping) return;
+    await Promise.all(
+      net.peers().map(async (p) => {
+        try {
+          this.latency.set(p, await net.ping!(p));
+        } catch {
+          this.latency.delete(p);
+        }
+      }),
+    );
+  }
+
+  private applyChainState(state: ChainState): void {
+    const uid = this.chain?.uidOf(this.peerId) ?? null;
+    this.masks = new MaskTable(state, uid, this.opts.maskTemperature ?? 1);
+    const weights = state.weights.map((row) => row.slice());
+    this.publish({
+      uid,
+      network: {
+        height: state.height,
+        tau: state.tau,
+        peers: state.peerIds.map((peerId, u) => ({
+          uid: u,
+          peerId,
+          stake: state.stakes[u] ?? 0,
+          rank: state.ranks[u] ?? 0,
+        })),
+        weights,
+      },
+    });
+  }
+
+  private onHead(state: ChainState): void {
+    this.applyChainState(state);
+    const uid = this.snapshot.uid;
+    if (uid !== null) {
+      const point: BlockPoint = {
+        height: state.height,
+        timeMs: Date.now(),
+        stake: state.stakes[uid] ?? 0,
+        rank: state.ranks[uid] ?? 0,
+        tau: state.tau,
+      };
+      this.publish({ blockHistory: this.bounded(this.snapshot.blockHistory, point) });
+      if (this.opts.submitWeights !== false) void this.submitRow(state, uid);
+    }
+    this.refreshRows();
+  }
+
+  /** Once per block: the scorer's target row, moved at most ε from the ledger's row (§1.3), signed and sent. */
+  private async submitRow(state: ChainState, uid: number): Promise<void> {
+    const trainer = this.trainer;
+    const chain = this.chain;
+    if (!trainer || !chain || this.submitting) return;
+    this.submitting = true;
+    try {
+      const slotUid = trainer.slots.map((p) => (p === null ? null : chain.uidOf(p)));
+      const target = trainer.scorer.targetRow(slotUid, uid, state.peerIds.length);
+      const next = nextWeightRow(denseRow(state, uid), target, uid, state.epsilon);
+      await chain.submitWeights(sparseRow(next));
+      this.stats = { ...this.stats, weightTxsSubmitted: this.stats.weightTxsSubmitted + 1 };
+    } catch (err) {
+      this.stats = { ...this.stats, weightTxsFailed: this.stats.weightTxsFailed + 1 };
+      this.publish({ error: errorOf('weights-rejected', err) });
+    } finally {
+      this.submitting = false;
+      this.publish({ stats: this.stats });
+    }
+  }
+
+  /** Rebuilds the peers table: self and every slot, with gate weight, our w_ij, stake and rank. */
+  private refreshRows(): void {
+    const trainer = this.trainer;
+    if (!trainer) return;
+    const online = new Set(this.network?.peers() ?? []);
+    const gate = trainer.scorer.gateWeights();
+    const net = this.snapshot.network;
+    const myUid = this.snapshot.uid;
+    const myRow = new Map<number, number>(myUid !== null && net ? (net.weights[myUid] ?? []) : []);
+    const rows: PeerRow[] = [];
+    trainer.slots.forEach((peerId, s) => {
+      if (peerId === null) return;
+      const uid = this.chain?.uidOf(peerId) ?? null;
+      const onChain = uid !== null ? net?.peers[uid] : undefined;
+      rows.push({
+        peerId,
+        uid,
+        online: s === 0 || online.has(peerId),
+        isSelf: s === 0,
+        latencyMs: s === 0 ? 0 : (this.latency.get(peerId) ?? null),
+        gateWeight: gate[s] ?? 0,
+        weight: uid !== null ? (myRow.get(uid) ?? 0) : 0,
+        stake: onChain?.stake ?? 0,
+        rank: onChain?.rank ?? 0,
+      });
+    });
+    this.publish({ peers: rows });
+  }
+
+  private async restore(trainer: Trainer): Promise<void> {
+    const storage = this.opts.storage;
+    if (!storage) return;
+    const meta = await storage.get(STORAGE_KEYS.meta);
+    if (meta) {
+      try {
+        const m = JSON.parse(new TextDecoder().decode(meta)) as PersistedMeta;
+        if (m.version === 1) {
+          trainer.restoreSlots(m.slots);
+          trainer.stepCount = m.step;
+          this.publish({
+            step: m.step,
+            lossHistory: m.lossHistory,
+            blockHistory: m.blockHistory,
+            loss: m.lossHistory.at(-1)?.loss ?? null,
+          });
+        }
+      } catch {
+        // A corrupt history is not worth refusing to start over.
+      }
+    }
+    const weights = await storage.get(STORAGE_KEYS.weights);
+    if (weights) trainer.importWeights(decodeWeights(weights));
+  }
+
+  private async save(trainer: Trainer): Promise<void> {
+    const storage = this.opts.storage;
+    if (!storage) return;
+    await storage.set(STORAGE_KEYS.weights, encodeWeights(trainer.exportWeights()));
+    const meta: PersistedMeta = {
+      version: 1,
+      step: trainer.stepCount,
+      slots: trainer.slots.slice(),
+      lossHistory: this.snapshot.lossHistory,
+      blockHistory: this.snapshot.blockHistory,
+    };
+    await storage.set(STORAGE_KEYS.meta, new TextEncoder().encode(JSON.stringify(meta)));
+  }
+}

@@ -1,0 +1,46 @@
+import { BlockProducer, defaultGenesis, generateIdentity, LocalChain, MemoryStore } from '@peerbench/ledger';
+import { selectBackend } from '../src/backend.js';
+import { loadMnistDigits, MnistTask, skewedClassMix } from '../src/mnist-task.js';
+import type { ModelOptions } from '../src/trainer.js';
+
+let backendReady: Promise<unknown> | undefined;
+/** WASM, as the issue asks for Node (≈5× the pure-JS CPU backend). */
+export function useWasm(): Promise<unknown> {
+  backendReady ??= selectBackend({ force: 'wasm' });
+  return backendReady;
+}
+
+/** A small skewed MNIST shard: 95% on `favourites`. */
+export async function skewedTask(favourites: number[], seed: number, shardSize = 300): Promise<MnistTask> {
+  return MnistTask.create({
+    digits: await loadMnistDigits(),
+    classMix: skewedClassMix(favourites, 0.95),
+    shardSize,
+    evalPerClass: 30,
+    seed,
+  });
+}
+
+export const SMALL_MODEL: ModelOptions = {
+  representationSize: 32,
+  encoderHidden: 64,
+  headHidden: 32,
+  maxExperts: 4,
+  topK: 2,
+  learningRate: 0.003,
+  balanceWeight: 0.1,
+  standInHidden: 32,
+  standInLearningRate: 0.003,
+  standInMinSteps: 3,
+};
+
+/** The real ledger in process: a block producer on a memory store, blocks produced on demand. */
+export async function localLedger(epsilon = 0.25) {
+  const producerId = await generateIdentity();
+  const producer = await BlockProducer.open({
+    store: new MemoryStore(),
+    identity: producerId,
+    genesis: defaultGenesis(producerId.peerId, { stepBoundL2: epsilon }),
+  });
+  return { producer, chain: new LocalChain(producer) };
+}

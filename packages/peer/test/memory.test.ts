@@ -1,0 +1,53 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ExpertServer } from '../src/expert-server.js';
+import { InMemoryHub } from '../src/in-memory-network.js';
+import { DEFAULT_STEP_OPTIONS, Trainer } from '../src/trainer.js';
+import { SMALL_MODEL, skewedTask, useWasm } from './helpers.js';
+
+beforeAll(useWasm);
+
+describe('tensor memory', () => {
+  it('1,000 training steps leave tf.memory().numTensors flat (WASM)', async () => {
+    expect(tf.getBackend()).toBe('wasm');
+    const trainer = new Trainer(await skewedTask([1, 2], 1, 100), 'solo', null, SMALL_MODEL, {
+      ...DEFAULT_STEP_OPTIONS,
+      batchSize: 4,
+    });
+    for (let s = 0; s < 10; s++) await trainer.step();
+    trainer.evaluate();
+    const base = tf.memory().numTensors;
+    for (let s = 0; s < 1000; s++) await trainer.step();
+    trainer.evaluate();
+    expect(tf.memory().numTensors).toBe(base);
+    trainer.dispose();
+  }, 180_000);
+
+  it('steps with remote experts, backward and stand-ins leave it flat too', async () => {
+    const hub = new InMemoryHub();
+    const trainers: Trainer[] = [];
+    for (let i = 0; i < 3; i++) {
+      const net = hub.join(`m${i}`);
+      const t = new Trainer(
+        await skewedTask([i], i + 1, 100),
+        `m${i}`,
+        net,
+        { ...SMALL_MODEL, topK: 3 },
+        {
+          ...DEFAULT_STEP_OPTIONS,
+          batchSize: 4,
+          kMin: 2,
+        },
+      );
+      net.serve(new ExpertServer(t.encoder, () => 0.5));
+      trainers.push(t);
+    }
+    for (let s = 0; s < 10; s++) await Promise.all(trainers.map((t) => t.step()));
+    await new Promise((r) => setTimeout(r, 10));
+    const base = tf.memory().numTensors;
+    for (let s = 0; s < 100; s++) await Promise.all(trainers.map((t) => t.step()));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(tf.memory().numTensors).toBe(base);
+    for (const t of trainers) t.dispose();
+  }, 180_000);
+});
