@@ -263,7 +263,7 @@ interface Connection {
   membership: Membership | null;
   /** A join is verifying; later messages wait in `backlog` to keep their order. */
   busy: boolean;
-  readonly backlog: string[];
+  readonly backlog: Uint8Array[];
   awaitingPong: boolean;
   missedPings: number;
   joinTimer: NodeJS.Timeout | null;
@@ -578,12 +578,12 @@ class SignalingServerImpl implements SignalingServer {
       this.reject(conn, 'rate-limited', `more than ${this.options.messageRatePerS} messages/s`);
       return;
     }
-    const bytes = rawByteLength(data);
-    if (bytes > this.options.maxMessageBytes) {
+    const size = rawByteLength(data);
+    if (size > this.options.maxMessageBytes) {
       this.reject(
         conn,
         'message-too-large',
-        `message is ${bytes} bytes; the limit is ${this.options.maxMessageBytes}`,
+        `message is ${size} bytes; the limit is ${this.options.maxMessageBytes}`,
       );
       return;
     }
@@ -591,23 +591,25 @@ class SignalingServerImpl implements SignalingServer {
       this.reject(conn, 'invalid-message', 'binary frames are not accepted; send JSON text');
       return;
     }
-    const text = rawToString(data);
+    // Bytes, not a string: the protocol parser then skips re-encoding to
+    // measure the size (about a third of the parse cost of a small signal).
+    const bytes = rawToBytes(data);
     if (conn.busy) {
       if (conn.backlog.length >= MAX_BACKLOG_MESSAGES) {
         this.reject(conn, 'rate-limited', 'too many messages while the join is being verified');
         return;
       }
-      conn.backlog.push(text);
+      conn.backlog.push(bytes);
       return;
     }
-    this.handle(conn, text);
+    this.handle(conn, bytes);
   }
 
   /** Handles one message; a join makes the connection busy until verified. */
-  private handle(conn: Connection, text: string): void {
+  private handle(conn: Connection, raw: Uint8Array): void {
     let msg: ClientMessage;
     try {
-      msg = parseClientMessage(text);
+      msg = parseClientMessage(raw);
     } catch (err) {
       if (err instanceof SignalingMessageError) this.reject(conn, err.code, err.message);
       else this.reject(conn, 'invalid-message', 'message could not be parsed');
@@ -981,10 +983,10 @@ function rawByteLength(data: RawData): number {
   return data.byteLength;
 }
 
-function rawToString(data: RawData): string {
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
-  return data.toString('utf8');
+function rawToBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return data;
 }
 
 function blockHeight(block: unknown): number | undefined {

@@ -222,6 +222,16 @@ describe('limits', () => {
     expect(server.metrics().rejectedMessagesTotal['invalid-message']).toBe(3);
   });
 
+  it('closes a text frame that is not valid UTF-8 with 1007, leaving the room intact', async () => {
+    const server = await startServer();
+    const { client: a } = await joined(server, 'utf');
+    const { client: b } = await joined(server, 'utf');
+    b.ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
+    expect((await b.closed).code).toBe(1007);
+    expect(await a.next((m) => m.type === 'peer-left')).toEqual({ type: 'peer-left', peerId: b.peerId });
+    expect(server.metrics().peers).toBe(1);
+  });
+
   it('rate-limits with a token bucket', async () => {
     const server = await startServer({ messageRatePerS: 1, messageBurst: 5, maxAbuseStrikes: 100 });
     const { client: a } = await joined(server, 'rate');
