@@ -1,0 +1,374 @@
+/**
+ * Client side of the signaling protocol (packages/protocol/src/signaling.ts):
+ * one WebSocket to the server, the signed join handshake, reconnects with
+ * exponential backoff and jitter, presence, signal relay, and the ledger
+ * channel (txs in, blocks out). Everything received is validated with
+ * `parseServerMessage`; a bad message is reported as an 'error' event and
+ * dropped, never thrown.
+ */
+import type { Identity } from '@peerbench/ledger';
+import { toHex } from '@peerbench/ledger';
+import {
+  type ClientMessage,
+  type IceServer,
+  joinChallengeBytes,
+  type PeerInfo,
+  parseServerMessage,
+  type ServerMessage,
+  type SignalData,
+  SignalingMessageError,
+} from '@peerbench/protocol';
+import { Emitter } from './emitter.js';
+
+/** First reconnect delay; doubles per failed attempt up to RECONNECT_MAX_DELAY_MS. */
+export const RECONNECT_INITIAL_DELAY_MS = 250;
+export const RECONNECT_MAX_DELAY_MS = 10_000;
+/** How long a ledger tx waits for its result before resolving {ok:false, code:'timeout'}. */
+export const LEDGER_TX_TIMEOUT_MS = 10_000;
+
+/** The WebSocket members used here: the browser's and the `ws` package's both fit. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+}
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+export type SignalingState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
+
+export interface LedgerTxResult {
+  ok: boolean;
+  code?: string;
+  message?: string;
+}
+
+export interface Welcome {
+  peerId: string;
+  room: string;
+  peers: PeerInfo[];
+  iceServers: IceServer[];
+  heartbeatIntervalMs: number;
+}
+
+export type SignalingEvents = {
+  state: [SignalingState];
+  welcome: [Welcome];
+  'peer-joined': [PeerInfo];
+  'peer-left': [string];
+  signal: [{ from: string; data: SignalData }];
+  'ledger-block': [unknown];
+  'ledger-tx-result': [{ requestId: string } & LedgerTxResult];
+  error: [{ code: string; message: string }];
+};
+
+export interface SignalingClientOptions {
+  url: string;
+  room: string;
+  identity: Identity;
+  /** WebSocket implementation; default the global one (browsers, Node ≥ 22). In Node 20 pass `ws`'s. */
+  WebSocket?: WebSocketConstructor;
+  reconnectInitialDelayMs?: number;
+  reconnectMaxDelayMs?: number;
+  ledgerTxTimeoutMs?: number;
+  /** Random source for jitter, injectable for tests. */
+  random?: () => number;
+}
+
+const WS_OPEN = 1;
+
+/** Delay before reconnect attempt `attempt` (0-based): exponential, capped, with "equal jitter". */
+export function backoffDelayMs(
+  attempt: number,
+  initialMs: number,
+  maxMs: number,
+  random: () => number,
+): number {
+  const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
+  return ceiling / 2 + random() * (ceiling / 2);
+}
+
+export class SignalingClient {
+  readonly peerId: string;
+  private readonly opts: SignalingClientOptions;
+  private readonly events = new Emitter<SignalingEvents>();
+  private readonly WS: WebSocketConstructor;
+  private ws: WebSocketLike | undefined;
+  private _state: SignalingState = 'idle';
+  private attempt = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly members = new Map<string, PeerInfo>();
+  private welcome: Welcome | undefined;
+  private readonly txs = new Map<
+    string,
+    { resolve(r: LedgerTxResult): void; timer: ReturnType<typeof setTimeout> }
+  >();
+  private ledgerFromHeight: number | undefined;
+  private started: { resolve(): void; reject(e: Error): void } | undefined;
+  private txCounter = 0;
+
+  constructor(opts: SignalingClientOptions) {
+    this.opts = opts;
+    this.peerId = opts.identity.peerId;
+    const WS = opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (!WS) throw new TypeError('no WebSocket implementation: pass the `ws` package as opts.WebSocket');
+    this.WS = WS;
+  }
+
+  get state(): SignalingState {
+    return this._state;
+  }
+
+  /** Room members other than this peer, as last told by the server. */
+  peers(): PeerInfo[] {
+    return [...this.members.values()];
+  }
+
+  /** ICE servers from the latest welcome (empty before). */
+  iceServers(): IceServer[] {
+    return this.welcome?.iceServers ?? [];
+  }
+
+  on<K extends keyof SignalingEvents>(event: K, cb: (...args: SignalingEvents[K]) => void): () => void {
+    return this.events.on(event, cb);
+  }
+
+  /** Connects and joins; resolves on the first welcome (retrying with backoff until then). */
+  start(): Promise<void> {
+    if (this._state !== 'idle' && this._state !== 'closed') return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.started = { resolve, reject };
+      this.attempt = 0;
+      this.connect('connecting');
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.setState('closed');
+    const ws = this.ws;
+    this.ws = undefined;
+    if (ws) {
+      ws.onclose = null;
+      ws.onmessage = null;
+      ws.onerror = null;
+      ws.onopen = null;
+      try {
+        if (ws.readyState === WS_OPEN) ws.send(JSON.stringify({ type: 'leave' } satisfies ClientMessage));
+        ws.close(1000, 'client stopped');
+      } catch {
+        // Socket already gone.
+      }
+    }
+    for (const [, tx] of this.txs) {
+      clearTimeout(tx.timer);
+      tx.resolve({ ok: false, code: 'closed', message: 'signaling client stopped' });
+    }
+    this.txs.clear();
+    this.members.clear();
+    this.started?.reject(new Error('signaling client stopped before joining'));
+    this.started = undefined;
+  }
+
+  /** Relays a WebRTC signal to `to`. Returns false when not connected (the mesh retries later). */
+  sendSignal(to: string, data: SignalData): boolean {
+    return this.send({ type: 'signal', to, data });
+  }
+
+  /** Submits a ledger transaction; resolves with the server's verdict (never rejects). */
+  sendLedgerTx(tx: unknown): Promise<LedgerTxResult> {
+    const requestId = `${Date.now().toString(36)}-${(this.txCounter++).toString(36)}-${toHex(randomBytes(4))}`;
+    return new Promise<LedgerTxResult>((resolve) => {
+      if (!this.send({ type: 'ledger-tx', requestId, tx })) {
+        resolve({ ok: false, code: 'not-connected', message: 'signaling is not connected' });
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.txs.delete(requestId);
+        resolve({ ok: false, code: 'timeout', message: 'no ledger-tx-result in time' });
+      }, this.opts.ledgerTxTimeoutMs ?? LEDGER_TX_TIMEOUT_MS);
+      this.txs.set(requestId, { resolve, timer });
+    });
+  }
+
+  /**
+   * Asks for every block from `fromHeight` on, then each new one. Remembered:
+   * after a reconnect the subscription is renewed from the block after the
+   * last one received.
+   */
+  subscribeLedger(fromHeight: number): void {
+    this.ledgerFromHeight = fromHeight;
+    this.send({ type: 'ledger-subscribe', fromHeight });
+  }
+
+  private send(msg: ClientMessage): boolean {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WS_OPEN || this._state !== 'connected') return false;
+    try {
+      ws.send(JSON.stringify(msg));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private setState(s: SignalingState): void {
+    if (this._state === s) return;
+    this._state = s;
+    this.events.emit('state', s);
+  }
+
+  private connect(state: 'connecting' | 'reconnecting'): void {
+    this.setState(state);
+    let ws: WebSocketLike;
+    try {
+      ws = new this.WS(this.opts.url);
+    } catch (e) {
+      this.events.emit('error', { code: 'connect-failed', message: (e as Error).message });
+      this.scheduleReconnect();
+      return;
+    }
+    this.ws = ws;
+    ws.onmessage = (ev) => {
+      if (this.ws !== ws) return;
+      void this.onMessage(ws, ev.data);
+    };
+    ws.onclose = () => {
+      if (this.ws !== ws) return;
+      this.ws = undefined;
+      this.scheduleReconnect();
+    };
+    // 'error' is always followed by 'close'; the reconnect happens there.
+    ws.onerror = () => {};
+  }
+
+  private scheduleReconnect(): void {
+    if (this._state === 'closed') return;
+    this.setState('reconnecting');
+    const delay = backoffDelayMs(
+      this.attempt++,
+      this.opts.reconnectInitialDelayMs ?? RECONNECT_INITIAL_DELAY_MS,
+      this.opts.reconnectMaxDelayMs ?? RECONNECT_MAX_DELAY_MS,
+      this.opts.random ?? Math.random,
+    );
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this._state !== 'closed') this.connect('reconnecting');
+    }, delay);
+  }
+
+  private async onMessage(ws: WebSocketLike, raw: unknown): Promise<void> {
+    let msg: ServerMessage;
+    try {
+      const text =
+        typeof raw === 'string'
+          ? raw
+          : raw instanceof ArrayBuffer
+            ? new Uint8Array(raw)
+            : ArrayBuffer.isView(raw)
+              ? new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength)
+              : String(raw);
+      msg = parseServerMessage(text);
+    } catch (e) {
+      const code = e instanceof SignalingMessageError ? e.code : 'invalid-message';
+      this.events.emit('error', { code, message: `from server: ${(e as Error).message}` });
+      return;
+    }
+    switch (msg.type) {
+      case 'challenge': {
+        const signature = await this.opts.identity.sign(joinChallengeBytes(this.opts.room, msg.nonce));
+        if (this.ws !== ws || ws.readyState !== WS_OPEN) return;
+        ws.send(
+          JSON.stringify({
+            type: 'join',
+            room: this.opts.room,
+            peerId: this.peerId,
+            signature: toHex(signature),
+          } satisfies ClientMessage),
+        );
+        return;
+      }
+      case 'welcome': {
+        this.welcome = {
+          peerId: msg.peerId,
+          room: msg.room,
+          peers: msg.peers,
+          iceServers: msg.iceServers,
+          heartbeatIntervalMs: msg.heartbeatIntervalMs,
+        };
+        this.members.clear();
+        for (const p of msg.peers) if (p.peerId !== this.peerId) this.members.set(p.peerId, p);
+        this.attempt = 0;
+        this.setState('connected');
+        if (this.ledgerFromHeight !== undefined) this.subscribeLedger(this.ledgerFromHeight);
+        this.events.emit('welcome', this.welcome);
+        this.started?.resolve();
+        this.started = undefined;
+        return;
+      }
+      case 'peer-joined':
+        if (msg.peer.peerId === this.peerId) return;
+        this.members.set(msg.peer.peerId, msg.peer);
+        this.events.emit('peer-joined', msg.peer);
+        return;
+      case 'peer-left':
+        this.members.delete(msg.peerId);
+        this.events.emit('peer-left', msg.peerId);
+        return;
+      case 'signal':
+        if (!this.members.has(msg.from)) {
+          // The server only relays within a room; a signal from a peer we have not heard of
+          // yet can race its peer-joined. Accept it and record the member.
+          this.members.set(msg.from, { peerId: msg.from, joinedAtMs: Date.now() });
+        }
+        this.events.emit('signal', { from: msg.from, data: msg.data });
+        return;
+      case 'error': {
+        if (msg.requestId) {
+          const tx = this.txs.get(msg.requestId);
+          if (tx) {
+            clearTimeout(tx.timer);
+            this.txs.delete(msg.requestId);
+            tx.resolve({ ok: false, code: msg.code, message: msg.message });
+          }
+        }
+        this.events.emit('error', { code: msg.code, message: msg.message });
+        return;
+      }
+      case 'ledger-tx-result': {
+        const tx = this.txs.get(msg.requestId);
+        const result: LedgerTxResult = { ok: msg.ok };
+        if (msg.code !== undefined) result.code = msg.code;
+        if (msg.message !== undefined) result.message = msg.message;
+        if (tx) {
+          clearTimeout(tx.timer);
+          this.txs.delete(msg.requestId);
+          tx.resolve(result);
+        }
+        this.events.emit('ledger-tx-result', { requestId: msg.requestId, ...result });
+        return;
+      }
+      case 'ledger-block': {
+        const height = (msg.block as { height?: unknown } | null)?.height;
+        if (typeof height === 'number' && Number.isInteger(height) && height >= 0) {
+          // Only a subscriber resumes after a reconnect; others merely see blocks pass.
+          if (this.ledgerFromHeight !== undefined && height + 1 > this.ledgerFromHeight) {
+            this.ledgerFromHeight = height + 1;
+          }
+        }
+        this.events.emit('ledger-block', msg.block);
+        return;
+      }
+    }
+  }
+}
+
+function randomBytes(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  globalThis.crypto.getRandomValues(b);
+  return b;
+}

@@ -1,0 +1,175 @@
+/**
+ * The mesh with real parts: the real signaling server on 127.0.0.1, real
+ * WebRTC (@roamhq/wrtc), real WebSockets (ws), real Ed25519 joins.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { generateIdentity } from '@peerbench/ledger';
+import { RpcError, type WireTensor } from '@peerbench/protocol';
+import { createSignalingServer, type SignalingServer } from '@peerbench/signaling-server';
+import wrtc from '@roamhq/wrtc';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { PeerMesh, type WebSocketConstructor } from '../src/mesh/index.js';
+
+const WS = WebSocket as unknown as WebSocketConstructor;
+const ROOM = 'mesh-it';
+
+function until(cond: () => boolean, timeoutMs = 15_000, what = 'condition'): Promise<void> {
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const tick = () => {
+      if (cond()) resolve();
+      else if (Date.now() - t0 > timeoutMs) reject(new Error(`${what} not met within ${timeoutMs} ms`));
+      else setTimeout(tick, 20);
+    };
+    tick();
+  });
+}
+
+function tensor(n: number, seed: number): WireTensor {
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) data[i] = Math.cos(i * 0.11 + seed) * (1 + (i % 13));
+  return { shape: [n / 8, 8], data };
+}
+
+async function makePeer(url: string, maxPeers?: number): Promise<PeerMesh> {
+  const mesh = new PeerMesh({
+    signalingUrl: url,
+    room: ROOM,
+    identity: await generateIdentity(),
+    wrtc,
+    WebSocket: WS,
+    reconnectInitialDelayMs: 50,
+    reconnectMaxDelayMs: 400,
+    ...(maxPeers ? { maxPeers } : {}),
+  });
+  // y = 2x + (last hex digit of the responder's id): proves who answered, and the direction.
+  const k = Number.parseInt(mesh.peerId.slice(-1), 16);
+  mesh.handle('affine', async (_ctx, ts) =>
+    ts.map((t) => ({ shape: t.shape, data: t.data.map((x) => 2 * x + k) })),
+  );
+  mesh.handle('echo', async (_ctx, ts) => ts);
+  await mesh.start();
+  return mesh;
+}
+
+describe('PeerMesh over the real signaling server and real WebRTC', () => {
+  let server: SignalingServer;
+  let port: number;
+  const peers: PeerMesh[] = [];
+
+  beforeAll(async () => {
+    server = createSignalingServer({ host: '127.0.0.1', port: 0, shutdownGraceMs: 0 });
+    await server.start();
+    port = server.port;
+    for (let i = 0; i < 4; i++) peers.push(await makePeer(server.url));
+    await until(() => peers.every((p) => p.connectedPeers().length === 3), 20_000, 'full mesh of 4');
+  }, 30_000);
+
+  afterAll(async () => {
+    await Promise.all(peers.map((p) => p.stop()));
+    await server.stop();
+  });
+
+  it('4 peers exchange tensors both ways: exact in fp32, within 1e-3 in fp16', async () => {
+    const jobs: Promise<void>[] = [];
+    for (const from of peers) {
+      for (const to of peers) {
+        if (from === to) continue;
+        const k = Number.parseInt(to.peerId.slice(-1), 16);
+        const x = tensor(4096, k + from.peerId.charCodeAt(0));
+        const want = x.data.map((v) => 2 * v + k);
+        jobs.push(
+          from.request(to.peerId, 'affine', [x], { timeoutMs: 10_000 }).then(([y]) => {
+            expect(y!.shape).toEqual(x.shape);
+            expect(
+              Buffer.compare(
+                Buffer.from(y!.data.buffer, y!.data.byteOffset, y!.data.byteLength),
+                Buffer.from(want.buffer),
+              ),
+            ).toBe(0);
+          }),
+          from.request(to.peerId, 'affine', [x], { timeoutMs: 10_000, wireDtype: 'fp16' }).then(([y]) => {
+            // Both legs travel as fp16: the request rounds x, the response rounds 2x+k.
+            for (let i = 0; i < want.length; i++) {
+              const tol = 1e-3 * Math.abs(want[i]!) + 1e-3 * 2 * Math.abs(x.data[i]!);
+              if (!(Math.abs(y!.data[i]! - want[i]!) <= tol)) throw new Error(`fp16 value ${i} off`);
+            }
+          }),
+        );
+      }
+    }
+    await Promise.all(jobs);
+    expect(jobs.length).toBe(24);
+    for (const p of peers) for (const q of p.connectedPeers()) expect(p.linkStats(q)?.invalidFrames).toBe(0);
+  }, 30_000);
+
+  it('a peer killed mid-request fails the request with peer-gone or timeout', async () => {
+    const child: ChildProcess = spawn(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(new URL('./mesh-peer-child.ts', import.meta.url)), server.url, ROOM],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    try {
+      await until(() => /joined ([0-9a-f]{64})/.test(out), 20_000, 'child joined');
+      const childId = /joined ([0-9a-f]{64})/.exec(out)![1]!;
+      const caller = peers[0]!;
+      await until(() => caller.connectedPeers().includes(childId), 20_000, 'link to child');
+      const t0 = Date.now();
+      const timeoutMs = 8_000;
+      const p = caller.request(childId, 'hang', [tensor(64, 1)], { timeoutMs });
+      await until(() => out.includes('started hang'), 10_000, 'child handler started');
+      child.kill('SIGKILL');
+      const err = await p.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(RpcError);
+      expect(['peer-gone', 'timeout']).toContain((err as RpcError).code);
+      console.error(`killed peer: request failed with ${(err as RpcError).code} after ${Date.now() - t0} ms`);
+      // The rest of the mesh is unaffected.
+      const [y] = await caller.request(peers[1]!.peerId, 'echo', [tensor(64, 2)]);
+      expect(y!.data).toEqual(tensor(64, 2).data);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 40_000);
+
+  it('reconnects by itself after the server restarts on the same port, and peers can talk again', async () => {
+    const states: string[] = [];
+    const off = peers[0]!.on('connection', (s) => states.push(s));
+    await server.stop();
+    await until(
+      () => peers.every((p) => p.signaling.state === 'reconnecting'),
+      10_000,
+      'peers notice the restart',
+    );
+    server = createSignalingServer({ host: '127.0.0.1', port, shutdownGraceMs: 0 });
+    await server.start();
+    await until(() => peers.every((p) => p.signaling.state === 'connected'), 15_000, 'peers rejoin');
+    expect(states).toContain('reconnecting');
+    expect(states[states.length - 1]).toBe('connected');
+    off();
+    // A newcomer after the restart can only have found the others through the new server.
+    const late = await makePeer(server.url);
+    peers.push(late);
+    await until(() => late.connectedPeers().length === 4, 20_000, 'newcomer linked to all');
+    for (const p of peers) {
+      if (p === late) continue;
+      const [a] = await late.request(p.peerId, 'echo', [tensor(16, 3)]);
+      const [b] = await p.request(late.peerId, 'echo', [tensor(16, 4)]);
+      expect(a!.data).toEqual(tensor(16, 3).data);
+      expect(b!.data).toEqual(tensor(16, 4).data);
+    }
+    // And ledger traffic goes through the new server too (it runs without a ledger here).
+    const r = await late.signaling.sendLedgerTx({ kind: 'noop' });
+    expect(r.ok).toBe(false);
+    expect(r.code).toBe('ledger-unavailable');
+    expect(typeof (await late.ping(peers[0]!.peerId))).toBe('number');
+  }, 40_000);
+});
