@@ -93,3 +93,49 @@ export const DOMAIN_TX = 'peerbench/ledger/tx/v1';
 export const DOMAIN_BLOCK = 'peerbench/ledger/block/v1';
 export const DOMAIN_STATE = 'peerbench/ledger/state/v1';
 export const DOMAIN_GENESIS = 'peerbench/ledger/genesis/v1';
+
+/** Reads what ByteWriter wrote; throws RangeError past the end. */
+export class ByteReader {
+  private readonly view: DataView;
+  private pos = 0;
+
+  constructor(private readonly buf: Uint8Array) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+
+  get done(): boolean {
+    return this.pos === this.buf.length;
+  }
+
+  private need(n: number): number {
+    if (this.pos + n > this.buf.length) throw new RangeError('read past end of buffer');
+    const at = this.pos;
+    this.pos += n;
+    return at;
+  }
+
+  u8(): number {
+    return this.view.getUint8(this.need(1));
+  }
+  u16(): number {
+    return this.view.getUint16(this.need(2));
+  }
+  u32(): number {
+    return this.view.getUint32(this.need(4));
+  }
+  u64(): number {
+    const hi = this.u32();
+    const lo = this.u32();
+    return hi * 0x1_0000_0000 + lo;
+  }
+  f64(): number {
+    return this.view.getFloat64(this.need(8));
+  }
+  bytes(n: number): Uint8Array {
+    const at = this.need(n);
+    return this.buf.slice(at, at + n);
+  }
+  str(): string {
+    return new TextDecoder().decode(this.bytes(this.u32()));
+  }
+}

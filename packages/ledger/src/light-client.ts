@@ -16,6 +16,8 @@ import { verifyTxSignature } from './transaction.js';
 export interface LightClientOptions {
   /** Verify every tx signature while replaying (default true; the producer skips it, having checked at admission). */
   verifyTxSignatures?: boolean;
+  /** Start from this (already trusted) state instead of genesis, e.g. a snapshot from the own store. */
+  from?: LedgerState;
 }
 
 /**
@@ -53,7 +55,7 @@ export class LightClient {
 
   constructor(genesis: GenesisConfig, options: LightClientOptions = {}) {
     this.genesis = parseGenesis(genesis);
-    this.current = new LedgerState(this.genesis);
+    this.current = options.from ?? new LedgerState(this.genesis);
     this.verifyTxSignatures = options.verifyTxSignatures ?? true;
   }
 

@@ -7,18 +7,20 @@
  * uid that would exceed ε), computes R and inflation, signs the block,
  * persists it, and only then announces it to subscribers.
  */
-import { type BlockJson, MAX_BLOCK_TXS, type ParsedBlock, signBlock, txRoot } from './block.js';
+import { type BlockJson, MAX_BLOCK_TXS, type ParsedBlock, parseBlock, signBlock, txRoot } from './block.js';
 import { isLedgerError, LedgerError, type LedgerErrorCode } from './errors.js';
-import type { GenesisConfig } from './genesis.js';
+import { type GenesisConfig, parseGenesis } from './genesis.js';
 import type { Identity } from './identity.js';
 import { LightClient } from './light-client.js';
-import type { LedgerState, LedgerStateView } from './state.js';
+import { LedgerState, type LedgerStateView } from './state.js';
 import type { LedgerStore } from './store.js';
 import { type ParsedTx, parseTx, verifyTxSignature } from './transaction.js';
 
 export const DEFAULT_BLOCK_INTERVAL_MS = 2000;
 export const DEFAULT_MAX_MEMPOOL_TXS = 16_384;
 export const DEFAULT_MAX_PENDING_PER_UID = 4;
+/** How often the state is snapshotted with the block (restart replays at most this many blocks). */
+export const DEFAULT_SNAPSHOT_EVERY_BLOCKS = 256;
 
 export type SubmitResult = { ok: true; hash: string } | { ok: false; code: LedgerErrorCode; message: string };
 
@@ -34,6 +36,7 @@ export interface BlockProducerOptions {
   maxTxsPerBlock?: number;
   /** Clock for block timestamps (ms). */
   now?: () => number;
+  snapshotEveryBlocks?: number;
 }
 
 export interface ProducedBlock {
@@ -51,6 +54,7 @@ export class BlockProducer {
   private readonly maxPendingPerUid: number;
   private readonly maxTxsPerBlock: number;
   private readonly now: () => number;
+  private readonly snapshotEvery: number;
   private committed: LedgerState;
   private headBlock: BlockJson | undefined;
   private mempool: ParsedTx[] = [];
@@ -76,6 +80,7 @@ export class BlockProducer {
     this.maxPendingPerUid = options.maxPendingPerUid ?? DEFAULT_MAX_PENDING_PER_UID;
     this.maxTxsPerBlock = Math.min(options.maxTxsPerBlock ?? MAX_BLOCK_TXS, MAX_BLOCK_TXS);
     this.now = options.now ?? Date.now;
+    this.snapshotEvery = Math.max(1, options.snapshotEveryBlocks ?? DEFAULT_SNAPSHOT_EVERY_BLOCKS);
     this.committed = client.state;
     this.headBlock = head;
   }
@@ -93,17 +98,38 @@ export class BlockProducer {
     else if (!stored) await options.store.saveGenesis(genesis);
     if (genesis.producer !== options.identity.peerId)
       throw new LedgerError('genesis-mismatch', 'producer identity is not the genesis producer');
-    const client = new LightClient(genesis);
+    const client = await BlockProducer.startingClient(options.store, parseGenesis(genesis));
     const head = await options.store.headHeight();
-    let last: BlockJson | undefined;
+    let last: BlockJson | undefined =
+      client.height > 0 ? await options.store.getBlock(client.height) : undefined;
     const PAGE = 256;
-    for (let from = 1; from <= head; from += PAGE) {
+    for (let from = client.height + 1; from <= head; from += PAGE) {
       for (const b of await options.store.blocksFrom(from, PAGE)) {
         await client.apply(b);
         last = b;
       }
     }
     return new BlockProducer(options, client.genesis, client, last);
+  }
+
+  /**
+   * A light client at the latest stored snapshot if it is sound (its root is
+   * the stateRoot of the stored block at its height and its head hash that
+   * block's hash), else at genesis. Blocks after it are verified as usual.
+   */
+  private static async startingClient(store: LedgerStore, genesis: GenesisConfig): Promise<LightClient> {
+    const snap = await store.latestSnapshot();
+    if (snap) {
+      try {
+        const stored = await store.getBlock(snap.height);
+        const state = LedgerState.decode(genesis, snap.state, snap.headHash, snap.timestampMs);
+        if (stored && parseBlock(stored).hash === snap.headHash && state.root() === stored.stateRoot)
+          return new LightClient(genesis, { from: state });
+      } catch {
+        // unusable snapshot: fall back to a full replay
+      }
+    }
+    return new LightClient(genesis);
   }
 
   start(): void {
@@ -244,7 +270,11 @@ export class BlockProducer {
       included,
     );
     next.headHash = block.hash;
-    await this.store.appendBlock(block.json, block.hash);
+    const snapshot =
+      height % this.snapshotEvery === 0
+        ? { height, headHash: block.hash, timestampMs, state: next.encode() }
+        : undefined;
+    await this.store.appendBlock(block.json, block.hash, snapshot);
     // Persisted: now it is safe to commit and announce.
     this.committed = next;
     this.headBlock = block.json;

@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import type { BlockJson } from './block.js';
 import { LedgerError } from './errors.js';
 import { canonicalJson, type GenesisConfig } from './genesis.js';
-import type { LedgerStore } from './store.js';
+import type { LedgerStore, StateSnapshot } from './store.js';
 
 /** Ordered schema migrations; the migrations table records which ran. Append only. */
 const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
@@ -24,6 +24,18 @@ const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
         json TEXT NOT NULL
       ) STRICT;`,
   },
+  {
+    // v2: keep the latest state snapshot so restarts replay only the blocks after it.
+    version: 2,
+    sql: `
+      CREATE TABLE snapshot (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        height INTEGER NOT NULL,
+        head_hash TEXT NOT NULL,
+        timestamp_ms INTEGER NOT NULL,
+        state BLOB NOT NULL
+      ) STRICT;`,
+  },
 ];
 
 export class SqliteStore implements LedgerStore {
@@ -36,8 +48,13 @@ export class SqliteStore implements LedgerStore {
     insert: Database.Statement<[number, string, number, string]>;
     get: Database.Statement<[number], { json: string }>;
     range: Database.Statement<[number, number], { json: string }>;
+    putSnapshot: Database.Statement<[number, string, number, Uint8Array]>;
+    getSnapshot: Database.Statement<
+      [],
+      { height: number; head_hash: string; timestamp_ms: number; state: Uint8Array }
+    >;
   };
-  private readonly appendTx: (block: BlockJson, hash: string) => void;
+  private readonly appendTx: (block: BlockJson, hash: string, snapshot?: StateSnapshot) => void;
 
   constructor(readonly path: string) {
     this.db = new Database(path);
@@ -52,15 +69,23 @@ export class SqliteStore implements LedgerStore {
       insert: this.db.prepare('INSERT INTO blocks (height, hash, tx_count, json) VALUES (?, ?, ?, ?)'),
       get: this.db.prepare('SELECT json FROM blocks WHERE height = ?'),
       range: this.db.prepare('SELECT json FROM blocks WHERE height >= ? ORDER BY height LIMIT ?'),
+      putSnapshot: this.db.prepare(
+        'INSERT OR REPLACE INTO snapshot (id, height, head_hash, timestamp_ms, state) VALUES (1, ?, ?, ?, ?)',
+      ),
+      getSnapshot: this.db.prepare(
+        'SELECT height, head_hash, timestamp_ms, state FROM snapshot WHERE id = 1',
+      ),
     };
     // IMMEDIATE: take the write lock up front so the head check and insert are one atomic step.
-    const append = this.db.transaction((block: BlockJson, hash: string) => {
+    const append = this.db.transaction((block: BlockJson, hash: string, snapshot?: StateSnapshot) => {
       const head = this.stmts.head.get()?.h ?? 0;
       if (block.height !== head + 1)
         throw new LedgerError('store-conflict', `cannot append height ${block.height} after ${head}`);
       this.stmts.insert.run(block.height, hash, block.txs.length, JSON.stringify(block));
+      if (snapshot)
+        this.stmts.putSnapshot.run(snapshot.height, snapshot.headHash, snapshot.timestampMs, snapshot.state);
     });
-    this.appendTx = (block, hash) => append.immediate(block, hash);
+    this.appendTx = (block, hash, snapshot) => append.immediate(block, hash, snapshot);
   }
 
   private migrate(): void {
@@ -121,9 +146,21 @@ export class SqliteStore implements LedgerStore {
     return this.stmts.head.get()?.h ?? 0;
   }
 
-  async appendBlock(block: BlockJson, hash: string): Promise<void> {
+  async appendBlock(block: BlockJson, hash: string, snapshot?: StateSnapshot): Promise<void> {
     this.live();
-    this.appendTx(block, hash);
+    this.appendTx(block, hash, snapshot);
+  }
+
+  async latestSnapshot(): Promise<StateSnapshot | undefined> {
+    this.live();
+    const row = this.stmts.getSnapshot.get();
+    if (!row) return undefined;
+    return {
+      height: row.height,
+      headHash: row.head_hash,
+      timestampMs: row.timestamp_ms,
+      state: new Uint8Array(row.state),
+    };
   }
 
   async getBlock(height: number): Promise<BlockJson | undefined> {

@@ -4,9 +4,10 @@
  * synchronous and deterministic; signatures are checked by the caller
  * (producer at admission, light client per block) because they are async.
  */
-import { ByteWriter, DOMAIN_STATE, sha256Hex } from './encoding.js';
+import { ByteReader, ByteWriter, DOMAIN_STATE, sha256Hex } from './encoding.js';
 import { LedgerError } from './errors.js';
 import { type GenesisConfig, genesisHash } from './genesis.js';
+import { toHex } from './identity.js';
 import { inflateStake, initialTau, nextTau, sparseRank, sparseSparsity } from './stake.js';
 import type { ParsedTx } from './transaction.js';
 import { rowStepL2, rowToPairs, type SparseRow, selfRow, WEIGHT_SCALE } from './weights.js';
@@ -185,6 +186,54 @@ export class LedgerState {
       for (let k = 0; k < row.uids.length; k++) w.u32(row.uids[k]!).u32(row.weights[k]!);
     }
     return w.finish();
+  }
+
+  /**
+   * Rebuilds a state from encode() output (a snapshot). The head hash and
+   * timestamp are not part of the encoding; the caller takes them from the
+   * block at that height. Throws LedgerError('malformed') on any mismatch.
+   */
+  static decode(
+    genesis: GenesisConfig,
+    bytes: Uint8Array,
+    headHash: string,
+    timestampMs: number,
+  ): LedgerState {
+    const s = new LedgerState(genesis);
+    try {
+      const r = new ByteReader(bytes);
+      if (r.str() !== DOMAIN_STATE || r.str() !== s.genesisHash) throw new RangeError('other chain');
+      s.height = r.u64();
+      s.tau = r.f64();
+      s.sparsity = r.f64();
+      const n = r.u32();
+      s.stake = new Float64Array(n);
+      s.rank = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        const key = r.bytes(32);
+        const peerId = toHex(key);
+        s.publicKeys.push(key);
+        s.peers.push(peerId);
+        s.uidByPeer.set(peerId, i);
+        s.stake[i] = r.f64();
+        s.rank[i] = r.f64();
+        s.nonces.push(r.u64());
+        const count = r.u16();
+        const uids = new Uint32Array(count);
+        const weights = new Uint32Array(count);
+        for (let k = 0; k < count; k++) {
+          uids[k] = r.u32();
+          weights[k] = r.u32();
+        }
+        s.rows.push({ uids, weights });
+      }
+      if (!r.done) throw new RangeError('trailing bytes');
+    } catch (e) {
+      throw new LedgerError('malformed', `bad state snapshot: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    s.headHash = headHash;
+    s.timestampMs = timestampMs;
+    return s;
   }
 
   root(): string {

@@ -8,6 +8,14 @@ import type { BlockJson } from './block.js';
 import { LedgerError } from './errors.js';
 import { canonicalJson, type GenesisConfig } from './genesis.js';
 
+/** The state after block `height`, as LedgerState.encode() bytes, so a restart need not replay from genesis. */
+export interface StateSnapshot {
+  height: number;
+  headHash: string;
+  timestampMs: number;
+  state: Uint8Array;
+}
+
 export interface LedgerStore {
   readonly kind: string;
   loadGenesis(): Promise<GenesisConfig | undefined>;
@@ -15,8 +23,14 @@ export interface LedgerStore {
   saveGenesis(genesis: GenesisConfig): Promise<void>;
   /** Height of the last stored block, 0 when there is none. */
   headHeight(): Promise<number>;
-  /** Appends block head+1 atomically (all of it or nothing); any other height throws store-conflict. */
-  appendBlock(block: BlockJson, hash: string): Promise<void>;
+  /**
+   * Appends block head+1 atomically (all of it or nothing); any other height
+   * throws store-conflict. A snapshot, if given, is stored in the same
+   * transaction and replaces the previous one.
+   */
+  appendBlock(block: BlockJson, hash: string, snapshot?: StateSnapshot): Promise<void>;
+  /** The latest snapshot stored with appendBlock, if any. */
+  latestSnapshot(): Promise<StateSnapshot | undefined>;
   getBlock(height: number): Promise<BlockJson | undefined>;
   /** Blocks with height ≥ from, ascending, at most `limit`. */
   blocksFrom(from: number, limit: number): Promise<BlockJson[]>;
@@ -27,6 +41,7 @@ export class MemoryStore implements LedgerStore {
   readonly kind = 'memory';
   private genesis: GenesisConfig | undefined;
   private readonly blocks: string[] = [];
+  private snapshot: StateSnapshot | undefined;
   private closed = false;
 
   private live(): void {
@@ -50,7 +65,7 @@ export class MemoryStore implements LedgerStore {
     return this.blocks.length;
   }
 
-  async appendBlock(block: BlockJson, _hash: string): Promise<void> {
+  async appendBlock(block: BlockJson, _hash: string, snapshot?: StateSnapshot): Promise<void> {
     this.live();
     if (block.height !== this.blocks.length + 1)
       throw new LedgerError(
@@ -59,6 +74,12 @@ export class MemoryStore implements LedgerStore {
       );
     // Stored serialised, like SQLite, so callers can never mutate stored blocks.
     this.blocks.push(JSON.stringify(block));
+    if (snapshot) this.snapshot = { ...snapshot, state: snapshot.state.slice() };
+  }
+
+  async latestSnapshot(): Promise<StateSnapshot | undefined> {
+    this.live();
+    return this.snapshot ? { ...this.snapshot, state: this.snapshot.state.slice() } : undefined;
   }
 
   async getBlock(height: number): Promise<BlockJson | undefined> {

@@ -1,16 +1,22 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   BlockProducer,
+  boundedRowToward,
   createRegisterTx,
   createSetWeightsTx,
   LightClient,
   MAX_ROW_ENTRIES,
   MemoryStore,
+  rowFromPairs,
   TX_ERROR_CODES,
   toHex,
 } from '../src/index.js';
-import { harness, identities, SCALE, setWeights } from './helpers.js';
+import { SqliteStore } from '../src/sqlite-store.js';
+import { harness, identities, producerIdentity, SCALE, setWeights } from './helpers.js';
 
 describe('BlockProducer admission: every bad tx is rejected with its code and changes nothing', () => {
   it('hand-written bad txs', async () => {
@@ -180,6 +186,55 @@ describe('BlockProducer admission: every bad tx is rejected with its code and ch
     // uid 2 missed the faucet: stake 0 before inflation; inflation pays by rank (its self-weight × 0 stake = 0).
     expect(s.stake[2]).toBe(0);
     expect(s.stake[0]).toBeCloseTo(1 + 0.1 / Math.SQRT2, 12);
+  });
+
+  it('restarts from the latest snapshot, and falls back to a full replay when the snapshot is corrupt', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ledger-snap-'));
+    try {
+      const path = join(dir, 'chain.db');
+      const h = await harness(3, { store: new SqliteStore(path), snapshotEveryBlocks: 3 });
+      for (let n = 1; n <= 6; n++) {
+        const s = h.producer.state();
+        const uid = n % 3;
+        const row = boundedRowToward(rowFromPairs(s.weights[uid]!), [[(uid + 1) % 3, 1]], s.stepBoundL2);
+        expect((await h.producer.submitTx(await setWeights(h.keys[uid]!, uid, n, row))).ok).toBe(true);
+        await h.producer.produceBlock();
+      }
+      const root = h.producer.state().stateRoot;
+      expect(h.producer.height).toBe(7);
+      await h.store.close();
+
+      const reopen = async () => {
+        const store = new SqliteStore(path);
+        const froms: number[] = [];
+        const spy = Object.assign(Object.create(store), {
+          blocksFrom: (from: number, limit: number) => {
+            froms.push(from);
+            return store.blocksFrom(from, limit);
+          },
+        }) as SqliteStore;
+        const producer = await BlockProducer.open({ store: spy, identity: await producerIdentity() });
+        return { producer, froms, store };
+      };
+      const a = await reopen();
+      expect(a.froms).toEqual([7]); // snapshot at 6: only block 7 replayed
+      expect(a.producer.state().stateRoot).toBe(root);
+      expect(a.producer.state().weights).toEqual(h.producer.state().weights);
+      await a.store.close();
+
+      const Database = (await import('better-sqlite3')).default;
+      const db = new Database(path);
+      db.prepare('UPDATE snapshot SET state = ?').run(Buffer.from([1, 2, 3]));
+      db.close();
+      const b = await reopen();
+      expect(b.froms).toEqual([1]); // corrupt snapshot ignored: full replay from genesis
+      expect(b.producer.state().stateRoot).toBe(root);
+      await b.producer.produceBlock();
+      expect(b.producer.height).toBe(8);
+      await b.store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses to open a store whose genesis names another producer', async () => {

@@ -106,6 +106,34 @@ for (const impl of impls) {
       await store.close();
     });
 
+    it('stores the latest snapshot atomically with its block, and only then', async () => {
+      const { store, reopen } = await impl.create();
+      const blocks = await sampleBlocks(3);
+      expect(await store.latestSnapshot()).toBeUndefined();
+      const snap = (h: number) => ({
+        height: h,
+        headHash: blocks[h - 1]!.hash,
+        timestampMs: h,
+        state: Uint8Array.of(h, 1, 2),
+      });
+      await store.appendBlock(blocks[0]!.block, blocks[0]!.hash, snap(1));
+      // A rejected append must not leave its snapshot behind.
+      expect(await codeOf(store.appendBlock(blocks[2]!.block, blocks[2]!.hash, snap(3)))).toBe(
+        'store-conflict',
+      );
+      expect(await store.latestSnapshot()).toEqual(snap(1));
+      await store.appendBlock(blocks[1]!.block, blocks[1]!.hash);
+      await store.appendBlock(blocks[2]!.block, blocks[2]!.hash, snap(3));
+      const got = (await store.latestSnapshot())!;
+      expect(got).toEqual(snap(3));
+      got.state[0] = 99;
+      expect((await store.latestSnapshot())!.state[0]).toBe(3);
+      if (impl.name !== 'MemoryStore') await store.close();
+      const again = await reopen();
+      expect(await again.latestSnapshot()).toEqual(snap(3));
+      await again.close();
+    });
+
     it('keeps blocks and genesis across reopen', async () => {
       const { store, reopen } = await impl.create();
       const g = defaultGenesis('b'.repeat(64));
@@ -127,10 +155,10 @@ describe('SqliteStore specifics', () => {
   it('uses WAL and records its migrations once', async () => {
     const path = join(dir, 'wal.db');
     const a = new SqliteStore(path);
-    expect(a.migrations()).toEqual([1]);
+    expect(a.migrations()).toEqual([1, 2]);
     await a.close();
     const b = new SqliteStore(path);
-    expect(b.migrations()).toEqual([1]);
+    expect(b.migrations()).toEqual([1, 2]);
     await b.close();
     const Database = (await import('better-sqlite3')).default;
     const db = new Database(path, { readonly: true });
