@@ -1,0 +1,42 @@
+/** The CLI as users run it: prints its URL, serves, and shuts down gracefully on SIGTERM. */
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { CLOSE_GOING_AWAY } from '../src/index.js';
+import { isSignalFrom, TestClient } from './helpers.js';
+
+const cliPath = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+
+describe('cli', () => {
+  it('prints its URL, relays, and on SIGTERM closes clients with 1001 and exits 0', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', cliPath, '--host', '127.0.0.1', '--port', '0'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, PEERBENCH_STUN_URLS: 'stun:stun.example.org:3478', PEERBENCH_STATIC_DIR: '' },
+      },
+    );
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: child.stdout }).once('line', resolve);
+        child.once('exit', (code) => reject(new Error(`cli exited early with ${code}`)));
+      });
+      const url = /listening on (ws:\/\/\S+)/.exec(line)?.[1];
+      expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
+      const { client: a, welcome } = await TestClient.joined(url as string, 'cli');
+      expect(welcome.iceServers).toEqual([{ urls: ['stun:stun.example.org:3478'] }]);
+      const { client: b } = await TestClient.joined(url as string, 'cli');
+      a.signal(b.peerId, 'via-cli');
+      await b.next(isSignalFrom(a.peerId, 'via-cli'));
+      child.kill('SIGTERM');
+      expect((await a.closed).code).toBe(CLOSE_GOING_AWAY);
+      expect((await b.closed).code).toBe(CLOSE_GOING_AWAY);
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 30_000);
+});
