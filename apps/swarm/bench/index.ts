@@ -1,0 +1,86 @@
+/**
+ * Swarm throughput: steps per second of the whole swarm (every peer takes one
+ * training step) at 4, 8 and 16 peers in one process, the share of step time
+ * spent awaiting forward/backward calls (RPC, including the responders'
+ * compute) vs local compute, and the same swarm in isolated mode side by side
+ * (the ratio is the cost of sharing). Writes $PEERBENCH_BENCH_DIR/swarm.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs, type SwarmOptions } from '../src/args.js';
+import { initBackend } from '../src/backend.js';
+import { Swarm } from '../src/swarm.js';
+
+const SIZES = [4, 8, 16];
+/** Swarm steps measured per size (after warm-up), chosen so the whole bench stays within a few minutes. */
+const STEPS: Record<number, number> = { 4: 40, 8: 24, 16: 12 };
+const WARMUP_STEPS = 3;
+
+async function measure(peers: number, mode: 'shared' | 'isolated') {
+  const steps = STEPS[peers]!;
+  const opts = parseArgs(
+    [
+      '--peers',
+      String(peers),
+      '--steps',
+      String(steps + WARMUP_STEPS),
+      '--mode',
+      mode,
+      '--quiet',
+      '--eval-every',
+      '100000',
+      '--eval-size',
+      '10',
+      '--block-steps',
+      '10',
+      '--shard-sizes',
+      'uniform',
+    ],
+    process.cwd(),
+  ) as SwarmOptions;
+  const swarm = new Swarm(opts);
+  try {
+    const rec = await swarm.run();
+    const timed = rec.steps.filter((s) => s.step > WARMUP_STEPS);
+    const ms = timed.reduce((a, s) => a + s.ms, 0);
+    return {
+      peers,
+      mode,
+      steps: timed.length,
+      stepsPerSecond: (timed.length / ms) * 1000,
+      peerStepsPerSecond: ((timed.length * peers) / ms) * 1000,
+      meanSwarmStepMs: ms / timed.length,
+      rpcShare: rec.summary.networkShare,
+      computeShare: 1 - rec.summary.networkShare,
+      transportShare: rec.summary.transportShare,
+    };
+  } finally {
+    swarm.dispose();
+  }
+}
+
+const backend = await initBackend();
+const results = [];
+for (const peers of SIZES) {
+  const shared = await measure(peers, 'shared');
+  const isolated = await measure(peers, 'isolated');
+  const row = {
+    ...shared,
+    isolatedStepsPerSecond: isolated.stepsPerSecond,
+    sharedOverIsolatedTime: isolated.stepsPerSecond / shared.stepsPerSecond,
+  };
+  results.push(row);
+  process.stderr.write(
+    `[bench swarm] ${peers} peers: ${row.stepsPerSecond.toFixed(2)} swarm steps/s (${row.peerStepsPerSecond.toFixed(1)} peer steps/s), RPC ${(row.rpcShare * 100).toFixed(1)}% (transport itself ${(row.transportShare * 100).toFixed(2)}%), isolated ${row.isolatedStepsPerSecond.toFixed(2)} steps/s → sharing costs ${row.sharedOverIsolatedTime.toFixed(2)}×\n`,
+  );
+}
+const dir = resolve(
+  process.env.PEERBENCH_BENCH_DIR ?? join(import.meta.dirname, '..', '..', '..', 'bench-results'),
+);
+mkdirSync(dir, { recursive: true });
+const out = join(dir, 'swarm.json');
+writeFileSync(
+  out,
+  `${JSON.stringify({ package: '@peerbench/swarm', backend, transport: 'memory', createdAt: new Date().toISOString(), results }, null, 2)}\n`,
+);
+process.stderr.write(`[bench swarm] wrote ${out}\n`);

@@ -1,0 +1,257 @@
+/**
+ * Command-line flags of `pnpm swarm`. Parsing is a pure function so every
+ * error path is unit-tested; the CLI turns a UsageError into a message on
+ * stderr and exit code 2.
+ */
+import { isAbsolute, resolve } from 'node:path';
+
+export type SwarmMode = 'shared' | 'isolated';
+export type TransportName = 'memory' | 'webrtc';
+
+export interface AdversarySpec {
+  /** noise: answers uniform noise, never learns, gives itself all its weight. copy: trains honestly but submits the chain's consensus row instead of its own scores. */
+  kind: 'noise' | 'copy';
+  count: number;
+}
+
+export interface ChurnSpec {
+  /** How many honest peers stop (the highest-indexed ones). */
+  count: number;
+  atStep: number;
+}
+
+export interface SwarmOptions {
+  peers: number;
+  steps: number;
+  k: number;
+  mode: SwarmMode;
+  /** Signaling server URL, or null for the embedded one. */
+  server: string | null;
+  transport: TransportName;
+  seed: number;
+  /** Absolute output directory. */
+  out: string;
+  /** Training examples per honest peer (length = peers). */
+  shardSizes: number[];
+  /** Share of a shard drawn from its peer's two dominant classes (non-IID skew). */
+  skew: number;
+  batch: number;
+  /** Training steps per ledger block. */
+  blockSteps: number;
+  /** Evaluate held-out loss every this many steps (and at the last step). */
+  evalEvery: number;
+  /** Balanced held-out examples every peer is evaluated on. */
+  evalSize: number;
+  learningRate: number;
+  /** Inflation τ per block (eq 6). */
+  tau: number;
+  /** Max L2 change of a weight row per block (section 1.3). */
+  epsilon: number;
+  /** Mask temperature of eq 8, relative to the mean stake. */
+  temperature: number;
+  /** How G(x) joins the chosen experts: concat (one slot per peer, eq 10) or sum. */
+  combine: 'concat' | 'sum';
+  ablate: boolean;
+  adversaries: AdversarySpec[];
+  churn: ChurnSpec | null;
+  quiet: boolean;
+}
+
+export class UsageError extends Error {
+  readonly code = 'bad-flag';
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export const SHARD_PRESETS = ['graded', 'uniform'] as const;
+export const MAX_PEERS = 64;
+
+/**
+ * graded: shard sizes grow geometrically from 40 to 640 examples, so peers
+ * differ visibly in what they know and the ideal ranking is not flat.
+ */
+export function presetShardSizes(preset: string, peers: number): number[] {
+  if (preset === 'uniform') return Array.from({ length: peers }, () => 200);
+  if (preset === 'graded') {
+    const lo = 40;
+    const hi = 640;
+    return Array.from({ length: peers }, (_, i) =>
+      Math.round(lo * (hi / lo) ** (peers === 1 ? 0 : i / (peers - 1))),
+    );
+  }
+  throw new UsageError(
+    `--shard-sizes: unknown preset '${preset}' (use ${SHARD_PRESETS.join(', ')} or a list like 50,100)`,
+  );
+}
+
+export const USAGE = `usage: pnpm swarm [flags]
+  --peers N            honest peers (2..${MAX_PEERS}, default 8)
+  --steps N            training steps (default 500)
+  --k N                experts each example is routed to (default 2)
+  --mode M             shared | isolated (default shared)
+  --embedded           run the signaling server and ledger in this process (default)
+  --server URL         use a running signaling server (ws:// or wss://)
+  --transport T        memory | webrtc (default memory)
+  --seed N             seed for data, init and gate noise (default 1)
+  --out DIR            output directory (default ./swarm-out)
+  --shard-sizes S      comma list (one per peer) or preset: graded | uniform (default graded)
+  --skew F             share of a shard from its two dominant digits, 0.1..1 (default 0.8)
+  --batch N            batch size (default 32)
+  --block-steps N      training steps per ledger block (default 10)
+  --eval-every N       held-out evaluation period in steps (default 10)
+  --eval-size N        balanced held-out examples, 10..1000 (default 500)
+  --lr F               Adam learning rate (default 0.002)
+  --tau F              inflation per block (default 0.1)
+  --epsilon F          max L2 change of a weight row per block (default 0.1)
+  --temperature F      mask temperature relative to mean stake (default 0.1)
+  --combine C          G(x) as concat (one slot per peer, eq 10) or sum (default concat)
+  --ablate             after training, measure the ideal rank of eq 2 by ablation
+  --adversary A        noise:N or copy:N (repeatable or comma separated)
+  --churn N@STEP       stop N honest peers at STEP
+  --quiet              no progress lines
+  --help               this text`;
+
+function int(flag: string, raw: string, min: number, max: number): number {
+  if (!/^-?\d+$/.test(raw)) throw new UsageError(`${flag}: expected an integer, got '${raw}'`);
+  const v = Number(raw);
+  if (v < min || v > max) throw new UsageError(`${flag}: ${v} is out of range ${min}..${max}`);
+  return v;
+}
+
+function num(flag: string, raw: string, min: number, max: number): number {
+  const v = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(v))
+    throw new UsageError(`${flag}: expected a number, got '${raw}'`);
+  if (v < min || v > max) throw new UsageError(`${flag}: ${v} is out of range ${min}..${max}`);
+  return v;
+}
+
+export function parseAdversaries(raw: string): AdversarySpec[] {
+  return raw.split(',').map((part) => {
+    const m = /^(noise|copy):(\d+)$/.exec(part.trim());
+    if (!m) throw new UsageError(`--adversary: expected noise:N or copy:N, got '${part}'`);
+    const count = Number(m[2]);
+    if (count < 1 || count > MAX_PEERS)
+      throw new UsageError(`--adversary: count must be 1..${MAX_PEERS}, got ${count}`);
+    return { kind: m[1] as AdversarySpec['kind'], count };
+  });
+}
+
+export function parseChurn(raw: string): ChurnSpec {
+  const m = /^(\d+)@(\d+)$/.exec(raw.trim());
+  if (!m) throw new UsageError(`--churn: expected N@STEP (e.g. 2@200), got '${raw}'`);
+  return { count: Number(m[1]), atStep: Number(m[2]) };
+}
+
+const BOOLEAN_FLAGS = new Set(['--embedded', '--ablate', '--quiet', '--help']);
+
+/**
+ * Parses argv (without node and script). `baseDir` resolves a relative --out:
+ * pnpm runs the script inside apps/swarm, so the CLI passes INIT_CWD (where
+ * the user typed the command).
+ */
+export function parseArgs(argv: readonly string[], baseDir: string): SwarmOptions | 'help' {
+  const values = new Map<string, string>();
+  const adversaryRaw: string[] = [];
+  const flags = new Set<string>();
+  for (let a = 0; a < argv.length; a++) {
+    let arg = argv[a]!;
+    if (arg === '--') continue;
+    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument '${arg}' (flags start with --)`);
+    let inline: string | undefined;
+    const eq = arg.indexOf('=');
+    if (eq > 0) {
+      inline = arg.slice(eq + 1);
+      arg = arg.slice(0, eq);
+    }
+    if (BOOLEAN_FLAGS.has(arg)) {
+      if (inline !== undefined) throw new UsageError(`${arg} takes no value`);
+      flags.add(arg);
+      continue;
+    }
+    if (!USAGE.includes(`  ${arg} `)) throw new UsageError(`unknown flag ${arg} (see --help)`);
+    const value = inline ?? argv[++a];
+    if (value === undefined || (inline === undefined && value.startsWith('--')))
+      throw new UsageError(`${arg} needs a value`);
+    if (arg === '--adversary') adversaryRaw.push(value);
+    else if (values.has(arg)) throw new UsageError(`${arg} given twice`);
+    else values.set(arg, value);
+  }
+  if (flags.has('--help')) return 'help';
+
+  const get = (flag: string): string | undefined => values.get(flag);
+  const peers = int('--peers', get('--peers') ?? '8', 2, MAX_PEERS);
+  const steps = int('--steps', get('--steps') ?? '500', 1, 1_000_000);
+  const k = int('--k', get('--k') ?? '2', 1, MAX_PEERS);
+  const mode = get('--mode') ?? 'shared';
+  if (mode !== 'shared' && mode !== 'isolated')
+    throw new UsageError(`--mode: expected shared or isolated, got '${mode}'`);
+  const server = get('--server') ?? null;
+  if (server !== null && flags.has('--embedded'))
+    throw new UsageError('--embedded and --server exclude each other');
+  if (server !== null && !/^wss?:\/\/[^\s/]+/.test(server))
+    throw new UsageError(`--server: expected a ws:// or wss:// URL, got '${server}'`);
+  const transport = get('--transport') ?? 'memory';
+  if (transport !== 'memory' && transport !== 'webrtc')
+    throw new UsageError(`--transport: expected memory or webrtc, got '${transport}'`);
+  const combine = get('--combine') ?? 'concat';
+  if (combine !== 'concat' && combine !== 'sum')
+    throw new UsageError(`--combine: expected concat or sum, got '${combine}'`);
+  const seed = int('--seed', get('--seed') ?? '1', 0, 2 ** 31 - 1);
+  const outRaw = get('--out') ?? 'swarm-out';
+  const out = isAbsolute(outRaw) ? outRaw : resolve(baseDir, outRaw);
+
+  const shardRaw = get('--shard-sizes') ?? 'graded';
+  let shardSizes: number[];
+  if (/^[a-z]+$/.test(shardRaw)) shardSizes = presetShardSizes(shardRaw, peers);
+  else {
+    shardSizes = shardRaw.split(',').map((s) => int('--shard-sizes', s.trim(), 10, 5000));
+    if (shardSizes.length !== peers)
+      throw new UsageError(
+        `--shard-sizes: got ${shardSizes.length} sizes for ${peers} peers (need one per peer)`,
+      );
+  }
+
+  const adversaries = adversaryRaw.flatMap(parseAdversaries);
+  const churnRaw = get('--churn');
+  const churn = churnRaw === undefined ? null : parseChurn(churnRaw);
+  if (churn) {
+    if (churn.count < 1 || churn.count > peers - 2)
+      throw new UsageError(
+        `--churn: can stop 1..${peers - 2} of ${peers} peers (two must remain), got ${churn.count}`,
+      );
+    if (churn.atStep < 1 || churn.atStep >= steps)
+      throw new UsageError(`--churn: step must be in 1..${steps - 1}, got ${churn.atStep}`);
+  }
+  const totalPeers = peers + adversaries.reduce((s, a) => s + a.count, 0);
+  if (totalPeers > MAX_PEERS) throw new UsageError(`too many peers in total (${totalPeers} > ${MAX_PEERS})`);
+  if (k > totalPeers) throw new UsageError(`--k: ${k} is more than the ${totalPeers} peers`);
+
+  return {
+    peers,
+    steps,
+    k,
+    mode,
+    server,
+    transport,
+    seed,
+    out,
+    shardSizes,
+    skew: num('--skew', get('--skew') ?? '0.8', 0.1, 1),
+    batch: int('--batch', get('--batch') ?? '32', 1, 1024),
+    blockSteps: int('--block-steps', get('--block-steps') ?? '10', 1, 100_000),
+    evalEvery: int('--eval-every', get('--eval-every') ?? '10', 1, 100_000),
+    evalSize: int('--eval-size', get('--eval-size') ?? '500', 10, 1000),
+    learningRate: num('--lr', get('--lr') ?? '0.002', 1e-6, 1),
+    tau: num('--tau', get('--tau') ?? '0.1', 0, 100),
+    epsilon: num('--epsilon', get('--epsilon') ?? '0.1', 0, 2),
+    temperature: num('--temperature', get('--temperature') ?? '0.1', 1e-6, 100),
+    combine,
+    ablate: flags.has('--ablate'),
+    adversaries,
+    churn,
+    quiet: flags.has('--quiet'),
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * `pnpm swarm …`: runs the swarm, prints progress to stderr, writes DIR/swarm.json
+ * and the plots. Exit codes: 0 done (also after Ctrl-C, with what was measured),
+ * 1 runtime failure, 2 bad flags.
+ */
+import { parseArgs, USAGE, UsageError } from './args.js';
+import { initBackend } from './backend.js';
+import { writeOutputs } from './output.js';
+import { Swarm } from './swarm.js';
+
+export async function main(argv: string[], baseDir: string): Promise<number> {
+  let opts: ReturnType<typeof parseArgs>;
+  try {
+    opts = parseArgs(argv, baseDir);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`swarm: ${err.message}\n(run with --help for every flag)\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (opts === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (opts.transport === 'webrtc' || opts.server !== null) {
+    process.stderr.write(
+      'swarm: --transport webrtc and --server are not available in this build: the WebRTC expert network of packages/peer has not landed; use --transport memory --embedded\n',
+    );
+    return 2;
+  }
+  const backend = await initBackend();
+  const log = (line: string) => {
+    if (!opts.quiet) process.stderr.write(`[swarm] ${line}\n`);
+  };
+  log(
+    `${opts.peers} peers + ${opts.adversaries.map((a) => `${a.count} ${a.kind}`).join(', ') || 'no adversaries'}, mode ${opts.mode}, k=${opts.k}, ${opts.steps} steps, tfjs ${backend}, transport ${opts.transport}`,
+  );
+  const swarm = new Swarm(opts, { progress: log });
+  const abort = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      log('interrupted: finishing this step and writing what was measured (Ctrl-C again to quit now)');
+      abort.abort();
+    } else process.exit(130);
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const record = await swarm.run(abort.signal);
+    const files = writeOutputs(opts.out, record);
+    const s = record.summary;
+    log(
+      `done: ${s.stepsDone} steps, ${s.blocks} blocks, B ${s.firstB?.toFixed(3)} → ${s.lastB?.toFixed(3)}, ${s.stepsPerSecond.toFixed(2)} steps/s${record.ablation ? `, Spearman(R, ideal) ${record.ablation.spearman?.toFixed(3) ?? 'undefined'}` : ''}`,
+    );
+    process.stdout.write(`${files[0]}\n`);
+    return 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+    swarm.dispose();
+  }
+}
+
+const invokedDirectly = process.argv[1] !== undefined && /cli\.[tj]s$/.test(process.argv[1]);
+if (invokedDirectly) {
+  main(process.argv.slice(2), process.env.INIT_CWD ?? process.cwd()).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`swarm: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

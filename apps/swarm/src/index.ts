@@ -1,0 +1,10 @@
+export * from './args.js';
+export { initBackend } from './backend.js';
+export { type BlockState, MechanismChain, type SwarmChain } from './chain.js';
+export * from './data.js';
+export { type ExpertHandler, type ExpertNetwork, MemoryNetwork, PeerOfflineError } from './network.js';
+export { writeOutputs } from './output.js';
+export { Participant, type ParticipantKind, REPRESENTATION_DIM } from './participant.js';
+export { heatmap, lineChart } from './plot.js';
+export type * from './record.js';
+export { Swarm, type SwarmHooks } from './swarm.js';

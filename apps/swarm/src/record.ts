@@ -1,0 +1,125 @@
+/**
+ * The schema of DIR/swarm.json. Losses that were not measured (a stopped
+ * peer, a noise peer that has no task) are null, never NaN, so the file is
+ * valid JSON and readers need no special cases.
+ */
+import type { SwarmOptions } from './args.js';
+import type { ParticipantKind } from './participant.js';
+
+export const RECORD_VERSION = 1;
+
+export interface ParticipantRecord {
+  index: number;
+  kind: ParticipantKind;
+  /** Training examples (0 for a noise peer). */
+  shardSize: number;
+  /** The two digits that make up most of its shard (null for a noise peer). */
+  dominantDigits: [number, number] | null;
+  /** Step at which churn stopped it, else null. */
+  stoppedAtStep: number | null;
+}
+
+export interface StepRecord {
+  step: number;
+  /** Training-batch cross-entropy per participant (null: not training). */
+  trainLoss: (number | null)[];
+  /** Held-out loss per participant, on evaluation steps only. */
+  heldOutLoss?: (number | null)[];
+  heldOutAccuracy?: (number | null)[];
+  /** B = Σ L_i on held-out data over the honest (incl. copier) peers still running; evaluation steps only. */
+  B?: number;
+  /** Experts answered by a stand-in during this step, summed over peers. */
+  standIns: number;
+  /** Training steps that threw (should stay 0, also under churn). */
+  failedSteps: number;
+  /** Wall time of the whole swarm step. */
+  ms: number;
+}
+
+export interface BlockRecord {
+  height: number;
+  step: number;
+  S: number[];
+  R: number[];
+  /** Row-major n×n as nested rows. */
+  W: number[][];
+  tau: number;
+  /** Gate importance EMA of each peer's gate over every peer (row i = peer i's gate). */
+  gateWeight: number[][];
+}
+
+export interface AblationRecord {
+  /** Held-out loss of each peer with nothing removed (null: not evaluated). */
+  baseLoss: (number | null)[];
+  /** delta[i][j]: rise of L_i when f_j is zeroed in G(x) of every peer. */
+  delta: (number | null)[][];
+  /** Ideal rank of eq 2 by ablation: (1/n) Σ_i delta[i][j]. */
+  ideal: number[];
+  /** Same, counting only the other peers' losses (i ≠ j). */
+  idealOthers: number[];
+  /** R of the last block. */
+  ledgerR: number[];
+  /** Spearman(ledger R, ideal) over every participant still running (null: undefined, e.g. flat R). */
+  spearman: number | null;
+  spearmanOthers: number | null;
+  /** Over the honest peers only (adversaries removed). */
+  spearmanHonest: number | null;
+}
+
+export interface SwarmSummary {
+  stepsDone: number;
+  blocks: number;
+  interrupted: boolean;
+  wallSeconds: number;
+  stepsPerSecond: number;
+  /** Share of training-step time spent awaiting forward/backward calls (incl. remote compute). */
+  networkShare: number;
+  /** Of all step time, the share spent in the transport itself (calls minus responder compute). */
+  transportShare: number;
+  firstB: number | null;
+  lastB: number | null;
+  /** (firstB − lastB) / firstB. */
+  bDrop: number | null;
+  standInAnswers: number;
+  failedSteps: number;
+  nonFiniteLosses: number;
+  /** Adversaries: the first block from which every noise peer stays below every honest peer, per measure. */
+  noise?: {
+    peers: number[];
+    rankBelowHonestFromBlock: number | null;
+    weightBelowHonestFromBlock: number | null;
+    gateBelowHonestFromBlock: number | null;
+    finalRankNoise: number[];
+    finalMinRankHonest: number;
+  };
+  /** The weight copier: stake earned over the run vs the honest peers. */
+  copy?: {
+    peers: number[];
+    stakeGain: number[];
+    honestMeanStakeGain: number;
+    /** copier gain / honest mean gain. */
+    ratio: number;
+  };
+  churn?: {
+    atStep: number;
+    stopped: number[];
+    /** Mean held-out loss of survivors at the last evaluation before and the first after. */
+    survivorLossBefore: number | null;
+    survivorLossAfter: number | null;
+    bump: number | null;
+    stepsWithNonFiniteLoss: number;
+  };
+}
+
+export interface SwarmRecord {
+  version: typeof RECORD_VERSION;
+  createdAt: string;
+  options: Omit<SwarmOptions, 'out'>;
+  transport: string;
+  chain: string;
+  participants: ParticipantRecord[];
+  steps: StepRecord[];
+  blocks: BlockRecord[];
+  ablation: AblationRecord | null;
+  summary: SwarmSummary;
+}
