@@ -152,10 +152,13 @@ export class InMemoryExpertNetwork implements ExpertNetwork {
   }
 
   async forward(peerId: string, x: WireTensor, opts: ForwardOptions): Promise<WireTensor> {
+    // Like the mesh: one wire dtype for the request and the answer.
+    const dtype = opts.wireDtype ?? 'fp32';
     this.traffic.forwardCalls++;
-    this.traffic.forwardRequestBytes += wireBytes(x);
+    this.traffic.forwardRequestBytes += wireBytes(x, dtype);
+    const sent = dtype === 'fp16' ? { shape: x.shape.slice(), data: roundTripHalf(x.data) } : cloneTensor(x);
     const answer = await this.call(peerId, opts, async (remote, handlers, signal) => {
-      const out = await handlers.forward(this.selfId, opts.requestId, cloneTensor(x), signal);
+      const out = await handlers.forward(this.selfId, opts.requestId, sent, signal);
       const mode = remote.fault.answer ?? 'normal';
       if (mode === 'nan') {
         const bad = cloneTensor(out);
@@ -166,7 +169,6 @@ export class InMemoryExpertNetwork implements ExpertNetwork {
         return { shape: [out.shape[0] ?? 0, 3], data: new Float32Array((out.shape[0] ?? 0) * 3) };
       return out;
     });
-    const dtype = opts.wireDtype ?? 'fp32';
     this.traffic.forwardAnswerBytes += wireBytes(answer, dtype);
     return {
       shape: answer.shape.slice(),

@@ -56,7 +56,6 @@ export interface MeshLike {
 /** Request ids are short opaque strings chosen by the caller. */
 const RequestMeta = v.object({
   rid: v.pipe(v.string(), v.minLength(1), v.maxLength(64)),
-  dtype: v.optional(v.picklist(['fp32', 'fp16'])),
 });
 
 const ERROR_CODES: readonly ExpertErrorCode[] = ['timeout', 'peer-gone', 'rejected', 'invalid', 'cancelled'];
@@ -86,9 +85,9 @@ export class MeshExpertNetwork implements ExpertNetwork {
       const out = await this.mesh.request(peerId, FORWARD_METHOD, [x], {
         timeoutMs: opts.timeoutMs,
         ...(opts.signal ? { signal: opts.signal } : {}),
-        // The request (x) travels at fp32: inputs are the caller's data, not ours to degrade.
-        wireDtype: 'fp32',
-        meta: { rid: opts.requestId, dtype },
+        // The mesh uses one dtype for the request (x) and the answer.
+        wireDtype: dtype,
+        meta: { rid: opts.requestId },
       });
       const answer = out[0];
       if (!answer || out.length !== 1)

@@ -7,14 +7,14 @@
  * The trainer never sees anything else of the transport.
  */
 
-/** A dense float tensor as it crosses a wire (the mesh's WireTensor). */
-export interface WireTensor {
-  shape: number[];
-  data: Float32Array;
-}
+import type { WireDtype, WireTensor } from '@peerbench/protocol';
 
-/** Answer precision on the wire; fp16 halves the answer bytes. */
-export type WireDtype = 'fp32' | 'fp16';
+/**
+ * A dense float tensor as it crosses a wire, and its precision there (fp16
+ * halves the bytes of the request and of the answer). The same types as the
+ * mesh's, re-exported so both can be exported side by side from the package.
+ */
+export type { WireDtype, WireTensor };
 
 export interface ForwardOptions {
   /** Caller-chosen id that the matching `backward` repeats, so the expert finds its saved input. */

@@ -59,7 +59,7 @@ export interface StepOptions {
   /** A forward that takes longer than this is abandoned, in ms. */
   forwardTimeoutMs: number;
   backwardTimeoutMs: number;
-  /** Precision of the answers on the wire. */
+  /** Precision on the wire of the forward request (x) and answer, and of the gradient sent back. */
   wireDtype: WireDtype;
 }
 
@@ -257,7 +257,7 @@ export class Trainer {
         data: gatherRows(x, this.task.inputSize, p.rows),
       };
       this.answers.requested++;
-      this.answers.forwardRequestBytes += input.data.length * 4;
+      this.answers.forwardRequestBytes += input.data.length * (opts.wireDtype === 'fp16' ? 2 : 4);
       const requestId = newRequestId();
       (p as Pending & { requestId: string }).requestId = requestId;
       net
