@@ -18,6 +18,7 @@ export {
   type PeerMeshOptions,
 } from './peer-mesh.js';
 export {
+  DRAIN_POLL_FALLBACK_MS,
   DRAIN_POLL_MS,
   type HandlerContext,
   INVALID_FRAME_WINDOW_MS,

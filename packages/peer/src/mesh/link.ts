@@ -21,6 +21,11 @@ export interface Link {
   readonly bufferedAmount: number;
   /** `drain` fires when bufferedAmount falls to this. */
   lowWaterBytes: number;
+  /**
+   * Whether `drain` events fire at all. @roamhq/wrtc implements neither
+   * bufferedAmountLowThreshold nor 'bufferedamountlow', so senders must poll.
+   */
+  readonly drainEvents: boolean;
   send(frame: Uint8Array): void;
   close(reason?: string): void;
   /** Replaces the listener; frames that arrived before one was set are queued and delivered then. */
@@ -47,6 +52,7 @@ const schedule: (fn: () => void) => void =
 class MemoryLink implements Link {
   peer: MemoryLink | undefined;
   lowWaterBytes = 0;
+  readonly drainEvents = true;
   private listener: LinkListener | undefined;
   private early: Uint8Array[] = [];
   private outbox: Uint8Array[] = [];

@@ -34,8 +34,13 @@ import type { Link } from './link.js';
 export const SEND_HIGH_WATER_BYTES = 1024 * 1024;
 /** …and resumes when the transport's queue drains to this. */
 export const SEND_LOW_WATER_BYTES = 256 * 1024;
-/** If no drain event comes (some stacks are lax), the pump re-checks this often. */
-export const DRAIN_POLL_MS = 20;
+/** Safety re-check of a blocked pump when the link fires drain events (browsers). */
+export const DRAIN_POLL_MS = 50;
+/**
+ * Re-check interval of a blocked pump when the link has no drain events
+ * (@roamhq/wrtc): short, because the channel empties ~70 KiB per ms on loopback.
+ */
+export const DRAIN_POLL_FALLBACK_MS = 1;
 /** Handlers one peer may have running at once; more are answered `rejected` (busy). */
 export const MAX_CONCURRENT_HANDLERS_PER_PEER = 32;
 /** Invalid frames/messages tolerated per window before the link is closed. */
@@ -325,7 +330,10 @@ export class RpcSession {
       return;
     }
     if (this.control.length > 0 || this.bulk.length > 0) {
-      this.pollTimer = setTimeout(() => this.pump(), DRAIN_POLL_MS);
+      this.pollTimer = setTimeout(
+        () => this.pump(),
+        this.link.drainEvents ? DRAIN_POLL_MS : DRAIN_POLL_FALLBACK_MS,
+      );
     }
   }
 

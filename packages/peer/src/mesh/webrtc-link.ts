@@ -61,6 +61,10 @@ class DataChannelLink implements Link {
     return this.channel?.bufferedAmount ?? 0;
   }
 
+  get drainEvents(): boolean {
+    return typeof this.channel?.bufferedAmountLowThreshold === 'number';
+  }
+
   get lowWaterBytes(): number {
     return this.low;
   }
