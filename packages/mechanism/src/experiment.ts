@@ -1,5 +1,5 @@
 import { AdaptiveTauController } from './adaptive-tau.js';
-import { idealRank } from './ideal-rank.js';
+import { coupledRank, idealRank } from './ideal-rank.js';
 import { competitiveMask } from './mask.js';
 import { NASH_DEFAULT_EPSILON, NASH_LEARNING_RATE, NASH_STEPS_PER_PEER, NashSolver } from './nash.js';
 import type { PayoffModel } from './payoff.js';
@@ -59,6 +59,8 @@ export interface TrialWorld {
   W0: Float64Array;
   stake: Float64Array;
   ideal: Float64Array;
+  /** Diagnostic rank with off-diagonal curvature (see `coupledRank`). */
+  coupled: Float64Array;
 }
 
 /** Seed of trial t under a sweep seed, spread so neighbouring seeds do not overlap. */
@@ -73,7 +75,7 @@ export function createWorld(n: number, seed: number, hessianDofPerPeer = 1): Tri
   // S = 1: the paper's Fig 4a has R = 1/n for everyone at W = I, which with
   // R_j = (1/n) Σ_i s_i w_ij needs s_j = 1.
   const stake = new Float64Array(n).fill(1);
-  return { n, hessians, W0, stake, ideal: idealRank(hessians, n) };
+  return { n, hessians, W0, stake, ideal: idealRank(hessians, n), coupled: coupledRank(hessians, n) };
 }
 
 export function referenceMask(world: TrialWorld, settings: SimulationSettings): Float64Array {
@@ -97,6 +99,8 @@ export interface Fig4Trial {
   /** null when undefined (R* flat, e.g. W = I). */
   pearson: number | null;
   spearman: number | null;
+  /** Diagnostic: Pearson(R*, coupledRank) — not in the paper. */
+  pearsonCoupled: number | null;
   steps: number;
   converged: boolean;
   identity: boolean;
@@ -128,12 +132,14 @@ export function runFig4Trial(
   const rStar = rank(result.W, world.stake, n);
   const p = pearson(rStar, world.ideal);
   const s = spearman(rStar, world.ideal);
+  const pc = pearson(rStar, world.coupled);
   return {
     seed,
     rStar: Array.from(rStar),
     ideal: Array.from(world.ideal),
     pearson: Number.isFinite(p) ? p : null,
     spearman: Number.isFinite(s) ? s : null,
+    pearsonCoupled: Number.isFinite(pc) ? pc : null,
     steps: result.steps,
     converged: result.converged,
     identity: isIdentity(result.W, n),
@@ -152,6 +158,8 @@ export interface Fig4RatioSummary {
   alphaOverTau: number;
   pearson: Stat;
   spearman: Stat;
+  /** Diagnostic, not in the paper: Pearson(R*, coupledRank). */
+  pearsonCoupled: Stat;
   /** Fraction of trials that ended at W = I (every w_ii ≥ 1 − 1e-6). */
   identityFraction: number;
   /** Fraction of trials that met the ε criterion before the step cap. */
@@ -221,6 +229,7 @@ export function runFig4(options: Fig4Options): Fig4Result {
       alphaOverTau: ratio,
       pearson: stat(results.map((r) => r.pearson)),
       spearman: stat(results.map((r) => r.spearman)),
+      pearsonCoupled: stat(results.map((r) => r.pearsonCoupled)),
       identityFraction: mean((r) => (r.identity ? 1 : 0)),
       convergedFraction: mean((r) => (r.converged ? 1 : 0)),
       meanSteps: mean((r) => r.steps),

@@ -33,3 +33,30 @@ export function idealWeights(hessians: Float64Array, n: number, out?: Float64Arr
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) W[i * n + j] = hessians[i * nn + j * n + j]!;
   return W;
 }
+
+/**
+ * Not in the paper: a diagnostic for reading Fig 4. The "coupled" value of
+ * peer j to peer i is the j-th row sum of H_i, Σ_k (H_i)_jk: the first-order
+ * change of i's loss gradient when j's input moves while every input moves
+ * together (which is what the competitive mask does), cross terms included.
+ *   C_j = (1/n) Σ_i Σ_k (H_i)_jk
+ * Eq (2) keeps only the diagonal (one input removed at a time); comparing R*
+ * with both shows how much of the gap comes from off-diagonal curvature.
+ */
+export function coupledRank(hessians: Float64Array, n: number, out?: Float64Array): Float64Array {
+  const nn = n * n;
+  if (hessians.length < n * nn)
+    throw new RangeError(`need n Hessians of n*n entries (${n * nn}), got ${hessians.length}`);
+  const C = out ?? new Float64Array(n);
+  C.fill(0, 0, n);
+  for (let i = 0; i < n; i++) {
+    const base = i * nn;
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < n; k++) s += hessians[base + j * n + k]!;
+      C[j]! += s;
+    }
+  }
+  for (let j = 0; j < n; j++) C[j]! /= n;
+  return C;
+}

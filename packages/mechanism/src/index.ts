@@ -25,7 +25,7 @@ export {
   type TrialWorld,
   trialSeed,
 } from './experiment.js';
-export { idealRank, idealWeights } from './ideal-rank.js';
+export { coupledRank, idealRank, idealWeights } from './ideal-rank.js';
 export { inflate } from './inflation.js';
 export { columnShift, competitiveMask, maskValue } from './mask.js';
 export {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   competitiveMask,
+  coupledRank,
   createRng,
   idealRank,
   idealWeights,
@@ -128,6 +129,9 @@ describe('ideal rank (eq 2)', () => {
   it('ignores off-diagonal curvature (removing one input at a time)', () => {
     const H = f64([1, 5, 5, 2, 3, -1, -1, 4]);
     expect(Array.from(idealRank(H, 2))).toEqual([2, 3]);
+    // the coupled diagnostic keeps it: row sums (1+5, 5+2) and (3-1, -1+4)
+    // -> C_0 = (6 + 2)/2 = 4, C_1 = (7 + 3)/2 = 5
+    expect(Array.from(coupledRank(H, 2))).toEqual([4, 5]);
   });
 });
 
