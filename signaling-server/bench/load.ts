@@ -149,12 +149,19 @@ async function startServerChild(): Promise<{
     cwd: join(here, '..'),
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const line = await new Promise<string>((resolve, reject) => {
+  // The server's first JSON line carries its URLs; anything else it prints
+  // (e.g. --trace-gc) is forwarded to stderr so its pipe never fills up.
+  const info = await new Promise<{ url: string; httpUrl: string; pid: number }>((resolve, reject) => {
     const rl = createInterface({ input: child.stdout });
-    rl.once('line', resolve);
+    let found = false;
+    rl.on('line', (line) => {
+      if (!found && line.startsWith('{"url"')) {
+        found = true;
+        resolve(JSON.parse(line));
+      } else process.stderr.write(`${line}\n`);
+    });
     child.once('exit', (code) => reject(new Error(`server exited early (${code})`)));
   });
-  const info = JSON.parse(line) as { url: string; httpUrl: string; pid: number };
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     ...info,
