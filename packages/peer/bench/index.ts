@@ -1,0 +1,248 @@
+/**
+ * Peer benchmark (issue 6): one training step of peer A with k = 2 remote
+ * experts vs the same model's isolated step, side by side in one run, and the
+ * forward RPC bytes per step with fp32 vs fp16 on the wire.
+ *
+ * Setup: A gates over 3 slots (self + B + C) with top-k = 3, so every example
+ * goes to both remote experts (the worst case of k = 2 remote). B and C only
+ * serve (forward + backward). Same encoder/head/batch as the isolated run.
+ * Networks: the in-memory hub, and real WebRTC (@roamhq/wrtc) through the
+ * real signaling server and PeerMesh, when they start.
+ *
+ * All three peers share this process and its 1-2 cores, so the remote
+ * experts' compute is serialised with A's: across machines it would overlap.
+ * Writes $PEERBENCH_BENCH_DIR/peer.json (default <repo>/bench-results/peer.json).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '../src/backend.js';
+import { ExpertServer } from '../src/expert-server.js';
+import { InMemoryHub } from '../src/in-memory-network.js';
+import { MeshExpertNetwork } from '../src/mesh-network.js';
+import { loadMnistDigits, MnistTask, skewedClassMix } from '../src/mnist-task.js';
+import type { ExpertNetwork, WireDtype } from '../src/network.js';
+import { DEFAULT_MODEL_OPTIONS, DEFAULT_STEP_OPTIONS, type ModelOptions, Trainer } from '../src/trainer.js';
+
+const WARMUP_STEPS = 10;
+const MEASURED_STEPS = Number(process.env.PEER_BENCH_STEPS ?? 60);
+const BATCH = 32;
+const MODEL: ModelOptions = { ...DEFAULT_MODEL_OPTIONS, maxExperts: 3, topK: 3, seed: 1 };
+
+const log = (msg: string) => process.stderr.write(`[peer bench] ${msg}\n`);
+const median = (a: number[]) => {
+  const s = [...a].sort((x, y) => x - y);
+  return s[Math.floor(s.length / 2)]!;
+};
+
+async function task(favourites: number[], seed: number): Promise<MnistTask> {
+  return MnistTask.create({
+    digits: await loadMnistDigits(),
+    classMix: skewedClassMix(favourites, 0.9),
+    shardSize: 500,
+    seed,
+  });
+}
+
+interface Timing {
+  medianMs: number;
+  meanMs: number;
+  steps: number;
+}
+
+const serveMs = { value: 0 };
+
+async function timeSteps(trainer: Trainer): Promise<Timing & { callerOnlyMedianMs: number }> {
+  for (let s = 0; s < WARMUP_STEPS; s++) await trainer.step();
+  // Let the last step's backward calls land before measuring.
+  await new Promise((r) => setTimeout(r, 50));
+  const times: number[] = [];
+  const callerOnly: number[] = [];
+  for (let s = 0; s < MEASURED_STEPS; s++) {
+    serveMs.value = 0;
+    const t0 = performance.now();
+    await trainer.step();
+    const dt = performance.now() - t0;
+    times.push(dt);
+    callerOnly.push(dt - serveMs.value);
+  }
+  return {
+    medianMs: median(times),
+    meanMs: times.reduce((a, b) => a + b, 0) / times.length,
+    steps: times.length,
+    callerOnlyMedianMs: median(callerOnly),
+  };
+}
+
+/** A with the network; B and C serve their encoders. Returns A's timing and bytes per step at each dtype. */
+async function networked(nets: ExpertNetwork[], label: string) {
+  const [netA, netB, netC] = nets as [ExpertNetwork, ExpertNetwork, ExpertNetwork];
+  const servers: Array<{ trainer: Trainer; server: ExpertServer }> = [];
+  for (const [i, net] of [netB, netC].entries()) {
+    const trainer = new Trainer(
+      await task([3 + 3 * i, 4 + 3 * i, 5 + 3 * i], 10 + i),
+      net.selfId,
+      net,
+      MODEL,
+    );
+    const server = new ExpertServer(trainer.encoder, () => 1);
+    // Time spent serving, to separate the caller's own cost from the experts'
+    // compute that only shares this thread because all peers share this process.
+    net.serve({
+      forward: async (from, rid, x) => {
+        const t0 = performance.now();
+        try {
+          return await server.forward(from, rid, x);
+        } finally {
+          serveMs.value += performance.now() - t0;
+        }
+      },
+      backward: async (from, rid, g) => {
+        const t0 = performance.now();
+        try {
+          return await server.backward(from, rid, g);
+        } finally {
+          serveMs.value += performance.now() - t0;
+        }
+      },
+    });
+    servers.push({ trainer, server });
+  }
+  const a = new Trainer(await task([0, 1, 2], 1), netA.selfId, netA, MODEL, {
+    ...DEFAULT_STEP_OPTIONS,
+    batchSize: BATCH,
+    kMin: 2,
+    forwardTimeoutMs: 5000,
+  });
+  const timing = await timeSteps(a);
+  const remoteShare = a.answers.accepted / Math.max(1, a.answers.requested);
+  log(
+    `${label}: ${timing.medianMs.toFixed(1)} ms/step (median), ${timing.callerOnlyMedianMs.toFixed(1)} without the experts' serving time; answers accepted ${(remoteShare * 100).toFixed(0)}%`,
+  );
+  const bytes: Record<WireDtype, number> = { fp32: 0, fp16: 0 };
+  for (const dtype of ['fp32', 'fp16'] as const) {
+    a.stepOptions = { ...a.stepOptions, wireDtype: dtype };
+    const before = a.answers.forwardRequestBytes + a.answers.forwardAnswerBytes;
+    const n = 10;
+    for (let s = 0; s < n; s++) await a.step();
+    bytes[dtype] = (a.answers.forwardRequestBytes + a.answers.forwardAnswerBytes - before) / n;
+  }
+  log(`${label}: forward bytes/step fp32 ${bytes.fp32.toFixed(0)}, fp16 ${bytes.fp16.toFixed(0)}`);
+  a.dispose();
+  for (const s of servers) {
+    s.server.dispose();
+    s.trainer.dispose();
+  }
+  return { timing, bytes, acceptedShare: remoteShare };
+}
+
+async function webrtcNets(): Promise<{ nets: ExpertNetwork[]; close: () => Promise<void> }> {
+  const { generateIdentity } = await import('@peerbench/ledger');
+  const { createSignalingServer } = await import('@peerbench/signaling-server');
+  const { PeerMesh } = await import('../src/mesh/index.js');
+  const wrtc = (await import('@roamhq/wrtc')).default;
+  const WebSocket = (await import('ws')).default;
+  const server = createSignalingServer({ host: '127.0.0.1', port: 0, shutdownGraceMs: 0 });
+  await server.start();
+  const meshes: InstanceType<typeof PeerMesh>[] = [];
+  for (let i = 0; i < 3; i++) {
+    const mesh = new PeerMesh({
+      signalingUrl: server.url,
+      room: 'peer-bench',
+      identity: await generateIdentity(),
+      wrtc,
+      WebSocket: WebSocket as unknown as ConstructorParameters<typeof PeerMesh>[0]['WebSocket'],
+    });
+    await mesh.start();
+    meshes.push(mesh);
+  }
+  const t0 = Date.now();
+  while (!meshes.every((m) => m.connectedPeers().length === 2)) {
+    if (Date.now() - t0 > 30_000) throw new Error('WebRTC mesh of 3 did not connect within 30 s');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    nets: meshes.map((m) => new MeshExpertNetwork(m, m.peerId)),
+    close: async () => {
+      await Promise.all(meshes.map((m) => m.stop()));
+      await server.stop();
+    },
+  };
+}
+
+async function main() {
+  const backend = await selectBackend({ force: 'wasm' });
+  log(
+    `backend ${backend.chosen}, batch ${BATCH}, d ${MODEL.representationSize}, ${MEASURED_STEPS} steps each`,
+  );
+
+  const solo = new Trainer(await task([0, 1, 2], 1), 'solo', null, MODEL, {
+    ...DEFAULT_STEP_OPTIONS,
+    batchSize: BATCH,
+  });
+  const isolated = await timeSteps(solo);
+  solo.dispose();
+  log(`isolated: ${isolated.medianMs.toFixed(1)} ms/step (median)`);
+
+  const hub = new InMemoryHub();
+  const memory = await networked(
+    ['a', 'b', 'c'].map((id) => hub.join(id)),
+    'in-memory',
+  );
+
+  let webrtc: Awaited<ReturnType<typeof networked>> | null = null;
+  let webrtcError: string | null = null;
+  try {
+    const { nets, close } = await webrtcNets();
+    try {
+      webrtc = await networked(nets, 'webrtc');
+    } finally {
+      await close();
+    }
+  } catch (err) {
+    webrtcError = err instanceof Error ? err.message : String(err);
+    log(`webrtc skipped: ${webrtcError}`);
+  }
+
+  const result = {
+    backend: backend.chosen,
+    batchSize: BATCH,
+    representationSize: MODEL.representationSize,
+    remoteExperts: 2,
+    measuredSteps: MEASURED_STEPS,
+    isolatedStepMs: isolated,
+    inMemory: {
+      stepMs: memory.timing,
+      ratioVsIsolated: memory.timing.medianMs / isolated.medianMs,
+      callerOnlyRatioVsIsolated: memory.timing.callerOnlyMedianMs / isolated.medianMs,
+      forwardBytesPerStep: memory.bytes,
+      acceptedShare: memory.acceptedShare,
+    },
+    webrtc: webrtc
+      ? {
+          stepMs: webrtc.timing,
+          ratioVsIsolated: webrtc.timing.medianMs / isolated.medianMs,
+          callerOnlyRatioVsIsolated: webrtc.timing.callerOnlyMedianMs / isolated.medianMs,
+          forwardBytesPerStep: webrtc.bytes,
+          acceptedShare: webrtc.acceptedShare,
+        }
+      : { error: webrtcError },
+    targetRatio: 2,
+    note: 'All peers share one process: the remote experts’ forward/backward compute is serialised with the caller’s step here. callerOnly subtracts the time the experts spent serving during the step (what the caller would pay if they ran elsewhere); backward calls from the previous step can land inside a step and are counted as serving.',
+    tensorsAtEnd: tf.memory().numTensors,
+  };
+  const dir = process.env.PEERBENCH_BENCH_DIR ?? join(import.meta.dirname, '..', '..', '..', 'bench-results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'peer.json'), `${JSON.stringify(result, null, 2)}\n`);
+  log(`wrote ${join(dir, 'peer.json')}`);
+  log(
+    `ratio in-memory ${result.inMemory.ratioVsIsolated.toFixed(2)}×` +
+      (webrtc ? `, webrtc ${(webrtc.timing.medianMs / isolated.medianMs).toFixed(2)}×` : ''),
+  );
+  process.exit(0);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
