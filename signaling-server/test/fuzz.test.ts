@@ -275,7 +275,7 @@ describe('fuzz: abusive clients against a real server', () => {
     try {
       const { client: p } = await TestClient.joined(strict.url, 'good');
       const { client: q } = await TestClient.joined(strict.url, 'good');
-      const junk = fc.sample(fuzzMessages([p.peerId, q.peerId]), { numRuns: 2_000, seed: SEED + 1 });
+      const junk = fc.sample(fuzzMessages([p.peerId, q.peerId]), { numRuns: 1_200, seed: SEED + 1 });
       let closes1008 = 0;
       let abuser = (await TestClient.joined(strict.url, 'good')).client;
       for (let i = 0; i < junk.length; i += 20) {
