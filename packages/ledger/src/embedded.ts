@@ -1,22 +1,20 @@
 /**
- * The ledger as the signaling server embeds it (Node only): a producer key
- * kept in <dataDir>/producer.key (the genesis pins it, so it must survive
- * restarts), blocks in <dataDir>/ledger.db (SQLite), the producer started,
- * and the LedgerHook to mount. Without dataDir everything is in memory with a
- * fresh key (tests, throwaway demos).
+ * A ready-to-use ledger in one call: producer started, LedgerHook to mount.
+ * This entry is browser-safe and keeps everything in memory unless a store
+ * and identity are passed; `@peerbench/ledger/embedded` (Node) adds a data
+ * directory with a SQLite store and a persistent producer key.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { defaultGenesis, type GenesisConfig } from './genesis.js';
-import { fromHex, generateIdentity, type Identity, identityFromSecretKey, toHex } from './identity.js';
+import { generateIdentity, type Identity } from './identity.js';
 import { BlockProducer, DEFAULT_BLOCK_INTERVAL_MS } from './producer.js';
 import { createLedgerHook, type LedgerHook } from './server-hook.js';
-import { SqliteStore } from './sqlite-store.js';
 import { type LedgerStore, MemoryStore } from './store.js';
 
 export interface EmbeddedLedgerOptions {
-  /** Directory for ledger.db and producer.key; omitted: in memory, fresh key. */
-  dataDir?: string;
+  /** Block store; default a fresh MemoryStore. */
+  store?: LedgerStore;
+  /** Producer key; default a fresh one (it must be the stored genesis producer when the store is not new). */
+  identity?: Identity;
   blockIntervalMs?: number;
   /** Overrides of the default genesis, used only when the store is new. */
   genesis?: Partial<Omit<GenesisConfig, 'producer'>>;
@@ -33,28 +31,9 @@ export interface EmbeddedLedger {
   stop(): Promise<void>;
 }
 
-async function loadOrCreateKey(path: string): Promise<Identity> {
-  if (existsSync(path)) {
-    const hex = readFileSync(path, 'utf8').trim();
-    return identityFromSecretKey(fromHex(hex));
-  }
-  const id = await generateIdentity();
-  writeFileSync(path, `${toHex(id.secretKey)}\n`, { mode: 0o600 });
-  chmodSync(path, 0o600);
-  return id;
-}
-
 export async function openEmbeddedLedger(options: EmbeddedLedgerOptions = {}): Promise<EmbeddedLedger> {
-  let store: LedgerStore;
-  let identity: Identity;
-  if (options.dataDir) {
-    mkdirSync(options.dataDir, { recursive: true });
-    identity = await loadOrCreateKey(join(options.dataDir, 'producer.key'));
-    store = new SqliteStore(join(options.dataDir, 'ledger.db'));
-  } else {
-    identity = await generateIdentity();
-    store = new MemoryStore();
-  }
+  const store = options.store ?? new MemoryStore();
+  const identity = options.identity ?? (await generateIdentity());
   const stored = await store.loadGenesis();
   const producer = await BlockProducer.open({
     store,

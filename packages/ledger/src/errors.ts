@@ -17,7 +17,6 @@ export const TX_ERROR_CODES = [
   'registry-full',
   'mempool-full',
   'too-many-pending',
-  'producer-stopped',
 ] as const;
 export type TxErrorCode = (typeof TX_ERROR_CODES)[number];
 

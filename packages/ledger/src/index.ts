@@ -1,15 +1,18 @@
 /**
- * Browser-safe entry point. Node-only parts have their own subpaths:
+ * Browser-safe entry point (server-hook only uses node:http types). Node-only
+ * parts have their own subpaths:
  *   @peerbench/ledger/sqlite       SqliteStore (better-sqlite3)
- *   @peerbench/ledger/server-hook  createLedgerHook (node:http types only)
+ *   @peerbench/ledger/embedded     openEmbeddedLedger with a data directory (SQLite + persistent key)
  */
 export * from './block.js';
 export * from './chain.js';
+export * from './embedded.js';
 export * from './errors.js';
 export * from './genesis.js';
 export * from './identity.js';
 export * from './light-client.js';
 export * from './producer.js';
+export * from './server-hook.js';
 export * from './stake.js';
 export * from './state.js';
 export * from './store.js';

@@ -40,9 +40,10 @@ export interface BlockProducerOptions {
 }
 
 export interface ProducedBlock {
-  block: BlockJson;
-  hash: string;
-  state: LedgerStateView;
+  readonly block: BlockJson;
+  readonly hash: string;
+  /** State after this block (computed on first read). */
+  readonly state: LedgerStateView;
 }
 
 export class BlockProducer {
@@ -280,7 +281,16 @@ export class BlockProducer {
     this.headBlock = block.json;
     this.cachedView = undefined;
     this.removeFromMempool(taken.length);
-    const produced: ProducedBlock = { block: block.json, hash: block.hash, state: this.state() };
+    // The view of 4,096 rows costs real time; build it only if a subscriber reads it.
+    let view: LedgerStateView | undefined;
+    const produced: ProducedBlock = {
+      block: block.json,
+      hash: block.hash,
+      get state() {
+        view ??= next.view();
+        return view;
+      },
+    };
     for (const cb of this.subscribers) {
       try {
         cb(produced);

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openEmbeddedLedger } from '../src/embedded.js';
+import { openEmbeddedLedger } from '../src/embedded-node.js';
 import { createRegisterTx } from '../src/index.js';
 import { identities } from './helpers.js';
 
