@@ -105,6 +105,29 @@ describe('PeerMesh over the real signaling server and real WebRTC', () => {
     for (const p of peers) for (const q of p.connectedPeers()) expect(p.linkStats(q)?.invalidFrames).toBe(0);
   }, 30_000);
 
+  it('re-establishes a data channel that drops while both peers stay in the room', async () => {
+    const [x, y] = [peers[0]!, peers[1]!];
+    const lower = x.peerId < y.peerId ? x : y;
+    const higher = lower === x ? y : x;
+    const seen: string[] = [];
+    const offs = [
+      lower.on('peer-disconnected', (id) => id === higher.peerId && seen.push('down')),
+      lower.on('peer-connected', (id) => id === higher.peerId && seen.push('up')),
+    ];
+    // Drop the link from the answerer's side: the offerer must notice and offer again.
+    const internals = higher as unknown as {
+      entries: Map<string, { connection?: { destroy(r: string): void } }>;
+    };
+    internals.entries.get(lower.peerId)!.connection!.destroy('test: channel dropped');
+    await until(() => seen.join(',') === 'down,up', 20_000, 'link dropped and re-established');
+    await until(() => higher.connectedPeers().includes(lower.peerId), 10_000, 'answerer side open');
+    for (const o of offs) o();
+    const [a] = await lower.request(higher.peerId, 'echo', [tensor(64, 9)]);
+    const [b] = await higher.request(lower.peerId, 'echo', [tensor(64, 10)]);
+    expect(a!.data).toEqual(tensor(64, 9).data);
+    expect(b!.data).toEqual(tensor(64, 10).data);
+  }, 30_000);
+
   it('a peer killed mid-request fails the request with peer-gone or timeout', async () => {
     const child: ChildProcess = spawn(
       process.execPath,
@@ -172,4 +195,16 @@ describe('PeerMesh over the real signaling server and real WebRTC', () => {
     expect(r.code).toBe('ledger-unavailable');
     expect(typeof (await late.ping(peers[0]!.peerId))).toBe('number');
   }, 40_000);
+
+  it('caps links at maxPeers', async () => {
+    const capped = await makePeer(server.url, 2);
+    try {
+      await until(() => capped.connectedPeers().length === 2, 20_000, 'two links');
+      // Give the other members time to offer: the cap must hold.
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(capped.connectedPeers().length).toBe(2);
+    } finally {
+      await capped.stop();
+    }
+  }, 30_000);
 });
