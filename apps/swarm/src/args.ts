@@ -7,6 +7,8 @@ import { isAbsolute, resolve } from 'node:path';
 
 export type SwarmMode = 'shared' | 'isolated';
 export type TransportName = 'memory' | 'webrtc';
+/** swarm: this package's lockstep trainer (every experiment hook); peer: packages/peer's Peer runtime. */
+export type RuntimeName = 'swarm' | 'peer';
 
 export interface AdversarySpec {
   /** noise: answers uniform noise, never learns, gives itself all its weight. copy: trains honestly but submits the chain's consensus row instead of its own scores. */
@@ -28,6 +30,7 @@ export interface SwarmOptions {
   /** Signaling server URL, or null for the embedded one. */
   server: string | null;
   transport: TransportName;
+  runtime: RuntimeName;
   seed: number;
   /** Absolute output directory. */
   out: string;
@@ -94,6 +97,8 @@ export const USAGE = `usage: pnpm swarm [flags]
   --embedded           run the signaling server and ledger in this process (default)
   --server URL         use a running signaling server (ws:// or wss://)
   --transport T        memory | webrtc (default memory)
+  --runtime R          swarm (this package's lockstep trainer, every experiment) | peer
+                       (packages/peer's Peer + packages/ledger; no --ablate, no copy adversary)
   --seed N             seed for data, init and gate noise (default 1)
   --out DIR            output directory (default ./swarm-out)
   --shard-sizes S      comma list (one per peer) or preset: graded | uniform (default graded)
@@ -199,6 +204,9 @@ export function parseArgs(argv: readonly string[], baseDir: string): SwarmOption
   const combine = get('--combine') ?? 'concat';
   if (combine !== 'concat' && combine !== 'sum')
     throw new UsageError(`--combine: expected concat or sum, got '${combine}'`);
+  const runtime = get('--runtime') ?? 'swarm';
+  if (runtime !== 'swarm' && runtime !== 'peer')
+    throw new UsageError(`--runtime: expected swarm or peer, got '${runtime}'`);
   const seed = int('--seed', get('--seed') ?? '1', 0, 2 ** 31 - 1);
   const outRaw = get('--out') ?? 'swarm-out';
   const out = isAbsolute(outRaw) ? outRaw : resolve(baseDir, outRaw);
@@ -229,6 +237,10 @@ export function parseArgs(argv: readonly string[], baseDir: string): SwarmOption
   if (totalPeers > MAX_PEERS) throw new UsageError(`too many peers in total (${totalPeers} > ${MAX_PEERS})`);
   if (k > totalPeers) throw new UsageError(`--k: ${k} is more than the ${totalPeers} peers`);
 
+  if (runtime === 'peer' && flags.has('--ablate'))
+    throw new UsageError('--ablate needs --runtime swarm (the Peer runtime has no ablated evaluation)');
+  if (runtime === 'peer' && adversaries.some((a) => a.kind === 'copy'))
+    throw new UsageError('--adversary copy needs --runtime swarm');
   return {
     peers,
     steps,
@@ -236,6 +248,7 @@ export function parseArgs(argv: readonly string[], baseDir: string): SwarmOption
     mode,
     server,
     transport,
+    runtime,
     seed,
     out,
     shardSizes,

@@ -6,6 +6,7 @@
 import { parseArgs, USAGE, UsageError } from './args.js';
 import { initBackend } from './backend.js';
 import { writeOutputs } from './output.js';
+import { runPeerSwarm } from './peer-runtime.js';
 import { Swarm } from './swarm.js';
 
 export async function main(argv: string[], baseDir: string): Promise<number> {
@@ -34,9 +35,9 @@ export async function main(argv: string[], baseDir: string): Promise<number> {
     if (!opts.quiet) process.stderr.write(`[swarm] ${line}\n`);
   };
   log(
-    `${opts.peers} peers + ${opts.adversaries.map((a) => `${a.count} ${a.kind}`).join(', ') || 'no adversaries'}, mode ${opts.mode}, k=${opts.k}, ${opts.steps} steps, tfjs ${backend}, transport ${opts.transport}`,
+    `${opts.peers} peers + ${opts.adversaries.map((a) => `${a.count} ${a.kind}`).join(', ') || 'no adversaries'}, mode ${opts.mode}, k=${opts.k}, ${opts.steps} steps, tfjs ${backend}, transport ${opts.transport}, runtime ${opts.runtime}`,
   );
-  const swarm = new Swarm(opts, { progress: log });
+  const swarm = opts.runtime === 'swarm' ? new Swarm(opts, { progress: log }) : null;
   const abort = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
@@ -48,7 +49,7 @@ export async function main(argv: string[], baseDir: string): Promise<number> {
   };
   process.on('SIGINT', onSigint);
   try {
-    const record = await swarm.run(abort.signal);
+    const record = swarm ? await swarm.run(abort.signal) : await runPeerSwarm(opts, log, abort.signal);
     const files = writeOutputs(opts.out, record);
     const s = record.summary;
     log(
@@ -58,7 +59,7 @@ export async function main(argv: string[], baseDir: string): Promise<number> {
     return 0;
   } finally {
     process.off('SIGINT', onSigint);
-    swarm.dispose();
+    swarm?.dispose();
   }
 }
 
