@@ -1,19 +1,38 @@
 /**
- * `tsx src/cli.ts --host 127.0.0.1 --port 8787 [--static DIR]`: starts the
- * signaling server, prints its URL, shuts down gracefully on SIGTERM/SIGINT.
+ * `tsx src/cli.ts --host 127.0.0.1 --port 8787 [--static DIR] [--data-dir DIR]`:
+ * opens the ledger (SQLite in the data dir, producing blocks), starts the
+ * signaling server with the ledger mounted, prints its URL, and shuts both
+ * down gracefully on SIGTERM/SIGINT (server first, so no tx is accepted after
+ * the producer stopped).
  */
-import { buildServerFromEnv, CLI_USAGE } from './env.js';
+import { type EmbeddedLedger, openEmbeddedLedger } from '@peerbench/ledger/embedded';
+import { buildServerFromEnv, CLI_USAGE, type LedgerSettings, ledgerSettingsFromEnv } from './env.js';
 import type { SignalingServer } from './server.js';
 
 async function main(): Promise<void> {
-  let server: SignalingServer;
+  let settings: LedgerSettings;
   try {
-    server = buildServerFromEnv({ log: (line) => console.error(line) });
+    settings = ledgerSettingsFromEnv(process.argv.slice(2), process.env);
   } catch (err) {
     console.error(`${(err as Error).message}\n${CLI_USAGE}`);
     process.exit(2);
   }
+  const ledger: EmbeddedLedger = await openEmbeddedLedger({
+    ...(settings.dataDir ? { dataDir: settings.dataDir } : {}),
+    ...(settings.blockIntervalMs !== undefined ? { blockIntervalMs: settings.blockIntervalMs } : {}),
+  });
+  let server: SignalingServer;
+  try {
+    server = buildServerFromEnv({ ledger: ledger.hook, log: (line) => console.error(line) });
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${CLI_USAGE}`);
+    await ledger.stop();
+    process.exit(2);
+  }
   await server.start();
+  console.error(
+    `ledger: ${settings.dataDir ? `SQLite in ${settings.dataDir}` : 'in memory'}, producer ${ledger.identity.peerId.slice(0, 12)}…`,
+  );
   const staticDir = server.options.staticDir;
   console.log(`peerbench signaling server listening on ${server.url}`);
   console.log(
@@ -24,13 +43,16 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.error(`${signal}: shutting down`);
-    server.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        console.error(`shutdown failed: ${(err as Error).message}`);
-        process.exit(1);
-      },
-    );
+    server
+      .stop()
+      .then(() => ledger.stop())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          console.error(`shutdown failed: ${(err as Error).message}`);
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -18,10 +18,14 @@ import {
 /** The web app's build output in this repository, served when it exists and no --static is given. */
 export const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../../apps/web/dist', import.meta.url));
 
+/** Where the CLI keeps the ledger (ledger.db, producer.key) unless told otherwise; gitignored. */
+export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../.data/ledger', import.meta.url));
+
 export const CLI_USAGE = `usage: tsx src/cli.ts [--host HOST] [--port PORT] [--static DIR]
   [--max-connections-per-ip N] [--max-connections N] [--max-rooms N] [--max-peers-per-room N]
   [--heartbeat-interval-ms MS] [--trust-proxy]
-env: PEERBENCH_HOST PEERBENCH_PORT PEERBENCH_STATIC_DIR
+  [--data-dir DIR | --memory-ledger] [--block-interval-ms MS]
+env: PEERBENCH_HOST PEERBENCH_PORT PEERBENCH_STATIC_DIR PEERBENCH_DATA_DIR PEERBENCH_BLOCK_INTERVAL_MS
      PEERBENCH_STUN_URLS PEERBENCH_TURN_URLS PEERBENCH_TURN_USERNAME PEERBENCH_TURN_CREDENTIAL
      PEERBENCH_MAX_CONNECTIONS_PER_IP PEERBENCH_MAX_CONNECTIONS PEERBENCH_MAX_ROOMS
      PEERBENCH_MAX_PEERS_PER_ROOM PEERBENCH_HEARTBEAT_INTERVAL_MS PEERBENCH_TRUST_PROXY
@@ -63,8 +67,26 @@ function flag(value: string | undefined): boolean | undefined {
   return value === '1' || value.toLowerCase() === 'true' || value.toLowerCase() === 'yes';
 }
 
+/** How the CLI opens its ledger: SQLite under dataDir, or in memory when dataDir is null. */
+export interface LedgerSettings {
+  dataDir: string | null;
+  blockIntervalMs: number | undefined;
+}
+
 /** Server options from flags and env (flags win). Throws on unknown flags or bad numbers. */
 export function optionsFromEnv(argv: readonly string[], env: Env): SignalingServerOptions {
+  return parseCli(argv, env).server;
+}
+
+/** Ledger settings from flags and env (flags win); the default is SQLite in DEFAULT_DATA_DIR. */
+export function ledgerSettingsFromEnv(argv: readonly string[], env: Env): LedgerSettings {
+  return parseCli(argv, env).ledger;
+}
+
+function parseCli(
+  argv: readonly string[],
+  env: Env,
+): { server: SignalingServerOptions; ledger: LedgerSettings } {
   const { values } = parseArgs({
     args: [...argv],
     strict: true,
@@ -79,8 +101,23 @@ export function optionsFromEnv(argv: readonly string[], env: Env): SignalingServ
       'max-peers-per-room': { type: 'string' },
       'heartbeat-interval-ms': { type: 'string' },
       'trust-proxy': { type: 'boolean' },
+      'data-dir': { type: 'string' },
+      'memory-ledger': { type: 'boolean' },
+      'block-interval-ms': { type: 'string' },
     },
   });
+  const ledger: LedgerSettings = {
+    dataDir: values['memory-ledger']
+      ? null
+      : (values['data-dir'] ?? (env.PEERBENCH_DATA_DIR || DEFAULT_DATA_DIR)),
+    blockIntervalMs: integer(
+      'block-interval-ms',
+      values['block-interval-ms'] ?? env.PEERBENCH_BLOCK_INTERVAL_MS,
+    ),
+  };
+  if (ledger.blockIntervalMs !== undefined && ledger.blockIntervalMs < 100) {
+    throw new SignalingServerError('invalid-options', 'block-interval-ms must be at least 100');
+  }
   const opts: SignalingServerOptions = { iceServers: iceServersFromEnv(env) };
   const set = <K extends keyof SignalingServerOptions>(
     key: K,
@@ -114,7 +151,7 @@ export function optionsFromEnv(argv: readonly string[], env: Env): SignalingServ
   const staticDir = values.static ?? (env.PEERBENCH_STATIC_DIR || undefined);
   if (staticDir !== undefined) opts.staticDir = staticDir;
   else if (existsSync(`${DEFAULT_STATIC_DIR}/index.html`)) opts.staticDir = DEFAULT_STATIC_DIR;
-  return opts;
+  return { server: opts, ledger };
 }
 
 export interface BuildServerInput {
