@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +53,23 @@ function tfjsWasmFiles(): Plugin {
 }
 
 /**
+ * simple-peer (the mesh's WebRTC wrapper) and its readable-stream were written
+ * for browserify-era bundlers: they import Node's `events`, `buffer` and use
+ * `process`/`global`. These point those imports at the browser packages of the
+ * same names; src/node-globals.ts installs `process` and `Buffer` globals.
+ */
+function nodeShims(): Record<string, string> {
+  const fromWeb = createRequire(join(here, 'package.json'));
+  const simplePeer = realpathSync(join(here, '../../packages/peer/node_modules/simple-peer/package.json'));
+  const fromSimplePeer = createRequire(simplePeer);
+  return {
+    events: fromWeb.resolve('events/'),
+    process: fromWeb.resolve('process/browser.js'),
+    buffer: fromSimplePeer.resolve('buffer/'),
+  };
+}
+
+/**
  * `pnpm dev` (scripts/dev.mjs) starts a signaling server and sets
  * PEERBENCH_DEV_SERVER to its http URL; Vite proxies the signaling socket and
  * the server's HTTP routes there, so the app's default "same origin" server
@@ -81,6 +98,8 @@ export default defineConfig(({ mode }) => {
   }
   return {
     plugins: [react(), tfjsWasmFiles()],
+    resolve: { alias: nodeShims() },
+    define: { global: 'globalThis' },
     build: {
       outDir: e2e ? 'dist-e2e' : 'dist',
       emptyOutDir: true,

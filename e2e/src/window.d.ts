@@ -16,6 +16,12 @@ declare global {
         | { ok: false; code: string; message: string }
       >;
     };
+    peerbenchMesh?: {
+      join(signalingUrl: string, room: string): Promise<string>;
+      connected(): string[];
+      forward(peerId: string, values: number[]): Promise<{ shape: number[]; data: number[] }>;
+      leave(): Promise<void>;
+    };
     __peerbench?: { store: AppStore; runtime: AppRuntime };
     __peerbenchPerf?: PerfRecorder;
   }

@@ -1,3 +1,5 @@
+// Must stay the first import: installs globals the mesh's dependencies use at load time.
+import './node-globals.js';
 import { createStore as createIdbStore, get, set, update } from 'idb-keyval';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
