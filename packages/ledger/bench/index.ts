@@ -8,7 +8,7 @@
  *  3. Light-client replay of 1,000 blocks (signatures included).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as noble from '@noble/ed25519';
@@ -231,6 +231,9 @@ async function replayBench() {
 const result = {
   package: '@peerbench/ledger',
   node: process.version,
+  // Wall-clock figures depend on what else runs: record the machine's load alongside.
+  cpus: availableParallelism(),
+  loadAvg1mAtStart: round(loadavg()[0]!),
   when: new Date().toISOString(),
   block4096: await blockBench(),
   signatures: await signatureBench(),
