@@ -44,38 +44,40 @@ async function task(favourites: number[], seed: number): Promise<MnistTask> {
   });
 }
 
-interface Timing {
-  medianMs: number;
-  meanMs: number;
-  steps: number;
-}
-
 const serveMs = { value: 0 };
 
-async function timeSteps(trainer: Trainer): Promise<Timing & { callerOnlyMedianMs: number }> {
-  for (let s = 0; s < WARMUP_STEPS; s++) await trainer.step();
-  // Let the last step's backward calls land before measuring.
-  await new Promise((r) => setTimeout(r, 50));
-  const times: number[] = [];
-  const callerOnly: number[] = [];
-  for (let s = 0; s < MEASURED_STEPS; s++) {
-    serveMs.value = 0;
-    const t0 = performance.now();
-    await trainer.step();
-    const dt = performance.now() - t0;
-    times.push(dt);
-    callerOnly.push(dt - serveMs.value);
-  }
+interface Samples {
+  total: number[];
+  callerOnly: number[];
+}
+
+async function timeOne(t: Trainer, into: Samples): Promise<void> {
+  serveMs.value = 0;
+  const t0 = performance.now();
+  await t.step();
+  const dt = performance.now() - t0;
+  into.total.push(dt);
+  into.callerOnly.push(dt - serveMs.value);
+  // Let this step's backward calls land before the next measurement.
+  await new Promise((r) => setTimeout(r, 5));
+}
+
+function summary(s: Samples) {
   return {
-    medianMs: median(times),
-    meanMs: times.reduce((a, b) => a + b, 0) / times.length,
-    steps: times.length,
-    callerOnlyMedianMs: median(callerOnly),
+    medianMs: median(s.total),
+    meanMs: s.total.reduce((a, b) => a + b, 0) / s.total.length,
+    callerOnlyMedianMs: median(s.callerOnly),
+    steps: s.total.length,
   };
 }
 
-/** A with the network; B and C serve their encoders. Returns A's timing and bytes per step at each dtype. */
-async function networked(nets: ExpertNetwork[], label: string) {
+interface Setup {
+  a: Trainer;
+  dispose(): void;
+}
+
+/** A with the network; B and C serve their encoders (timed, see serveMs). */
+async function networked(nets: ExpertNetwork[]): Promise<Setup> {
   const [netA, netB, netC] = nets as [ExpertNetwork, ExpertNetwork, ExpertNetwork];
   const servers: Array<{ trainer: Trainer; server: ExpertServer }> = [];
   for (const [i, net] of [netB, netC].entries()) {
@@ -114,26 +116,28 @@ async function networked(nets: ExpertNetwork[], label: string) {
     kMin: 2,
     forwardTimeoutMs: 5000,
   });
-  const timing = await timeSteps(a);
-  const remoteShare = a.answers.accepted / Math.max(1, a.answers.requested);
-  log(
-    `${label}: ${timing.medianMs.toFixed(1)} ms/step (median), ${timing.callerOnlyMedianMs.toFixed(1)} without the experts' serving time; answers accepted ${(remoteShare * 100).toFixed(0)}%`,
-  );
+  return {
+    a,
+    dispose() {
+      a.dispose();
+      for (const s of servers) {
+        s.server.dispose();
+        s.trainer.dispose();
+      }
+    },
+  };
+}
+
+async function bytesPerStep(a: Trainer): Promise<Record<WireDtype, number>> {
   const bytes: Record<WireDtype, number> = { fp32: 0, fp16: 0 };
   for (const dtype of ['fp32', 'fp16'] as const) {
     a.stepOptions = { ...a.stepOptions, wireDtype: dtype };
     const before = a.answers.forwardRequestBytes + a.answers.forwardAnswerBytes;
-    const n = 10;
+    const n = 5;
     for (let s = 0; s < n; s++) await a.step();
     bytes[dtype] = (a.answers.forwardRequestBytes + a.answers.forwardAnswerBytes - before) / n;
   }
-  log(`${label}: forward bytes/step fp32 ${bytes.fp32.toFixed(0)}, fp16 ${bytes.fp16.toFixed(0)}`);
-  a.dispose();
-  for (const s of servers) {
-    s.server.dispose();
-    s.trainer.dispose();
-  }
-  return { timing, bytes, acceptedShare: remoteShare };
+  return bytes;
 }
 
 async function webrtcNets(): Promise<{ nets: ExpertNetwork[]; close: () => Promise<void> }> {
@@ -180,29 +184,48 @@ async function main() {
     ...DEFAULT_STEP_OPTIONS,
     batchSize: BATCH,
   });
-  const isolated = await timeSteps(solo);
-  solo.dispose();
-  log(`isolated: ${isolated.medianMs.toFixed(1)} ms/step (median)`);
-
   const hub = new InMemoryHub();
-  const memory = await networked(
-    ['a', 'b', 'c'].map((id) => hub.join(id)),
-    'in-memory',
-  );
-
-  let webrtc: Awaited<ReturnType<typeof networked>> | null = null;
+  const memory = await networked(['a', 'b', 'c'].map((id) => hub.join(id)));
+  let webrtc: Setup | null = null;
+  let closeWebrtc: (() => Promise<void>) | null = null;
   let webrtcError: string | null = null;
   try {
-    const { nets, close } = await webrtcNets();
-    try {
-      webrtc = await networked(nets, 'webrtc');
-    } finally {
-      await close();
-    }
+    const w = await webrtcNets();
+    closeWebrtc = w.close;
+    webrtc = await networked(w.nets);
   } catch (err) {
     webrtcError = err instanceof Error ? err.message : String(err);
     log(`webrtc skipped: ${webrtcError}`);
   }
+  const runs: Array<[string, Trainer]> = [
+    ['isolated', solo],
+    ['in-memory', memory.a],
+  ];
+  if (webrtc) runs.push(['webrtc', webrtc.a]);
+  for (let s = 0; s < WARMUP_STEPS; s++) for (const [, t] of runs) await t.step();
+  // Interleaved, so load on a shared machine hits every variant alike.
+  const samples = new Map(runs.map(([name]) => [name, { total: [], callerOnly: [] } as Samples]));
+  for (let s = 0; s < MEASURED_STEPS; s++) for (const [name, t] of runs) await timeOne(t, samples.get(name)!);
+  const isolated = summary(samples.get('isolated')!);
+  const variant = (name: string, t: Trainer, bytes: Record<WireDtype, number>) => {
+    const sm = summary(samples.get(name)!);
+    log(
+      `${name}: ${sm.medianMs.toFixed(1)} ms/step (median) vs isolated ${isolated.medianMs.toFixed(1)}: ` +
+        `${(sm.medianMs / isolated.medianMs).toFixed(2)}×, ${(sm.callerOnlyMedianMs / isolated.medianMs).toFixed(2)}× without the experts' serving time; ` +
+        `forward bytes/step fp32 ${bytes.fp32.toFixed(0)}, fp16 ${bytes.fp16.toFixed(0)}`,
+    );
+    return {
+      stepMs: sm,
+      ratioVsIsolated: sm.medianMs / isolated.medianMs,
+      callerOnlyRatioVsIsolated: sm.callerOnlyMedianMs / isolated.medianMs,
+      forwardBytesPerStep: bytes,
+      acceptedShare: t.answers.accepted / Math.max(1, t.answers.requested),
+    };
+  };
+  const memoryResult = variant('in-memory', memory.a, await bytesPerStep(memory.a));
+  const webrtcResult = webrtc
+    ? variant('webrtc', webrtc.a, await bytesPerStep(webrtc.a))
+    : { error: webrtcError };
 
   const result = {
     backend: backend.chosen,
@@ -211,34 +234,21 @@ async function main() {
     remoteExperts: 2,
     measuredSteps: MEASURED_STEPS,
     isolatedStepMs: isolated,
-    inMemory: {
-      stepMs: memory.timing,
-      ratioVsIsolated: memory.timing.medianMs / isolated.medianMs,
-      callerOnlyRatioVsIsolated: memory.timing.callerOnlyMedianMs / isolated.medianMs,
-      forwardBytesPerStep: memory.bytes,
-      acceptedShare: memory.acceptedShare,
-    },
-    webrtc: webrtc
-      ? {
-          stepMs: webrtc.timing,
-          ratioVsIsolated: webrtc.timing.medianMs / isolated.medianMs,
-          callerOnlyRatioVsIsolated: webrtc.timing.callerOnlyMedianMs / isolated.medianMs,
-          forwardBytesPerStep: webrtc.bytes,
-          acceptedShare: webrtc.acceptedShare,
-        }
-      : { error: webrtcError },
+    inMemory: memoryResult,
+    webrtc: webrtcResult,
     targetRatio: 2,
-    note: 'All peers share one process: the remote experts’ forward/backward compute is serialised with the caller’s step here. callerOnly subtracts the time the experts spent serving during the step (what the caller would pay if they ran elsewhere); backward calls from the previous step can land inside a step and are counted as serving.',
-    tensorsAtEnd: tf.memory().numTensors,
+    tensorsAtEnd: 0,
+    note: 'All peers share one process: the remote experts’ forward/backward compute is serialised with the caller’s step here. callerOnly subtracts the time the experts spent serving during the step (what the caller would pay if they ran elsewhere). Variants are measured interleaved, step by step.',
   };
+  solo.dispose();
+  memory.dispose();
+  webrtc?.dispose();
+  await closeWebrtc?.();
+  result.tensorsAtEnd = tf.memory().numTensors;
   const dir = process.env.PEERBENCH_BENCH_DIR ?? join(import.meta.dirname, '..', '..', '..', 'bench-results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'peer.json'), `${JSON.stringify(result, null, 2)}\n`);
   log(`wrote ${join(dir, 'peer.json')}`);
-  log(
-    `ratio in-memory ${result.inMemory.ratioVsIsolated.toFixed(2)}×` +
-      (webrtc ? `, webrtc ${(webrtc.timing.medianMs / isolated.medianMs).toFixed(2)}×` : ''),
-  );
   process.exit(0);
 }
 
