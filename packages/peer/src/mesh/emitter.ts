@@ -25,10 +25,8 @@ export class Emitter<Events extends Record<string, unknown[]>> {
       try {
         cb(...(args as unknown[]));
       } catch (e) {
-        // A listener's bug must not break the transport; surface it without throwing here.
-        queueMicrotask(() => {
-          throw e;
-        });
+        // A listener's bug must not break the transport (or crash Node): log it and go on.
+        console.error('peerbench mesh: event listener threw', e);
       }
     }
   }

@@ -235,7 +235,12 @@ export class SignalingClient {
     this.ws = ws;
     ws.onmessage = (ev) => {
       if (this.ws !== ws) return;
-      void this.onMessage(ws, ev.data);
+      this.onMessage(ws, ev.data).catch((e: unknown) => {
+        this.events.emit('error', {
+          code: 'internal',
+          message: `handling a server message: ${(e as Error).message}`,
+        });
+      });
     };
     ws.onclose = () => {
       if (this.ws !== ws) return;
