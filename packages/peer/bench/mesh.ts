@@ -14,6 +14,7 @@
  * Run: npx tsx packages/peer/bench/mesh.ts
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { MAX_FRAME_BYTES, type WireTensor } from '@peerbench/protocol';
 import wrtc from '@roamhq/wrtc';
@@ -154,6 +155,8 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     node: process.version,
     webrtc: '@roamhq/wrtc 0.10.0 via simple-peer 9.11.1, loopback',
+    // Both peers share one process (one JS thread); figures swing with other load on the machine.
+    machine: { cpus: cpus().length, loadAverage1mAtEnd: loadavg()[0] },
     config: {
       tensorBytes: TENSOR_BYTES,
       tensorsPerRound: TENSORS_PER_ROUND,
