@@ -12,9 +12,12 @@ import { E2E_DIR } from './paths.js';
 export default async function globalSetup(): Promise<() => Promise<void>> {
   const staticDir = buildIfNeeded({ mode: 'e2e' });
   const logFile = join(E2E_DIR, 'test-results', 'server.log');
-  const { child, url } = startServerProcess(['--host', '127.0.0.1', '--port', '0', '--static', staticDir], {
-    logFile,
-  });
+  const { child, url } = startServerProcess(
+    ['--host', '127.0.0.1', '--port', '0', '--static', staticDir, '--memory-ledger'],
+    {
+      logFile,
+    },
+  );
   const httpUrl = await url;
   process.env.PEERBENCH_E2E_URL = httpUrl;
   process.env.PEERBENCH_E2E_STATIC_DIR = staticDir;
