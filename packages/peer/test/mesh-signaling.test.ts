@@ -149,3 +149,31 @@ describe('SignalingClient', () => {
     }
   });
 });
+
+describe('SignalingClient against the real server', () => {
+  it('a client replaced by a newer connection of the same identity stops instead of evicting it back', async () => {
+    const { createSignalingServer } = await import('@peerbench/signaling-server');
+    const server = createSignalingServer({ host: '127.0.0.1', port: 0 });
+    await server.start();
+    const identity = await generateIdentity();
+    const first = new SignalingClient({ url: server.url, room: 'twins', identity, WebSocket: WS });
+    const second = new SignalingClient({ url: server.url, room: 'twins', identity, WebSocket: WS });
+    try {
+      const errors: string[] = [];
+      first.on('error', (e) => errors.push(e.code));
+      await first.start();
+      await second.start();
+      await until(() => first.state === 'closed');
+      expect(errors).toContain('replaced');
+      // Give a reconnect loop time to happen if there were one: the newer
+      // connection must stay joined and the older must stay closed.
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(first.state).toBe('closed');
+      expect(second.state).toBe('connected');
+    } finally {
+      await first.stop();
+      await second.stop();
+      await server.stop();
+    }
+  }, 20_000);
+});

@@ -20,6 +20,13 @@ import {
 } from '@peerbench/protocol';
 import { Emitter } from './emitter.js';
 
+/** Server close code: a newer connection with the same identity took this one's place. */
+export const CLOSE_REPLACED = 4000;
+/** Server close code: too many invalid or rate-limited messages. */
+export const CLOSE_POLICY_VIOLATION = 1008;
+/** After a 1008 close, reconnect as if this many attempts had failed already. */
+const POLICY_CLOSE_BACKOFF_ATTEMPT = 5;
+
 /** First reconnect delay; doubles per failed attempt up to RECONNECT_MAX_DELAY_MS. */
 export const RECONNECT_INITIAL_DELAY_MS = 250;
 export const RECONNECT_MAX_DELAY_MS = 10_000;
@@ -242,9 +249,24 @@ export class SignalingClient {
         });
       });
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = undefined;
+      if (ev.code === CLOSE_REPLACED) {
+        // The same identity joined this room on a newer connection (another
+        // tab or process). Reconnecting would evict it in turn, forever.
+        this.events.emit('error', {
+          code: 'replaced',
+          message: 'this identity joined the room from another tab or process; this one stopped',
+        });
+        this.setState('closed');
+        this.started?.reject(new Error('replaced by a newer connection with the same identity'));
+        this.started = undefined;
+        return;
+      }
+      // Closed for abuse: come back slowly, not in a tight loop.
+      if (ev.code === CLOSE_POLICY_VIOLATION)
+        this.attempt = Math.max(this.attempt, POLICY_CLOSE_BACKOFF_ATTEMPT);
       this.scheduleReconnect();
     };
     // 'error' is always followed by 'close'; the reconnect happens there.
