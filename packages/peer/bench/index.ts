@@ -51,7 +51,8 @@ interface Samples {
   callerOnly: number[];
 }
 
-async function timeOne(t: Trainer, into: Samples): Promise<void> {
+async function timeOne(t: Trainer, into: Samples, dtype: WireDtype): Promise<void> {
+  t.stepOptions = { ...t.stepOptions, wireDtype: dtype };
   serveMs.value = 0;
   const t0 = performance.now();
   await t.step();
@@ -197,15 +198,16 @@ async function main() {
     webrtcError = err instanceof Error ? err.message : String(err);
     log(`webrtc skipped: ${webrtcError}`);
   }
-  const runs: Array<[string, Trainer]> = [
-    ['isolated', solo],
-    ['in-memory', memory.a],
+  const runs: Array<[string, Trainer, WireDtype]> = [
+    ['isolated', solo, 'fp32'],
+    ['in-memory', memory.a, 'fp32'],
   ];
-  if (webrtc) runs.push(['webrtc', webrtc.a]);
+  if (webrtc) runs.push(['webrtc', webrtc.a, 'fp32'], ['webrtc-fp16', webrtc.a, 'fp16']);
   for (let s = 0; s < WARMUP_STEPS; s++) for (const [, t] of runs) await t.step();
   // Interleaved, so load on a shared machine hits every variant alike.
   const samples = new Map(runs.map(([name]) => [name, { total: [], callerOnly: [] } as Samples]));
-  for (let s = 0; s < MEASURED_STEPS; s++) for (const [name, t] of runs) await timeOne(t, samples.get(name)!);
+  for (let s = 0; s < MEASURED_STEPS; s++)
+    for (const [name, t, dtype] of runs) await timeOne(t, samples.get(name)!, dtype);
   const isolated = summary(samples.get('isolated')!);
   const variant = (name: string, t: Trainer, bytes: Record<WireDtype, number>) => {
     const sm = summary(samples.get(name)!);
@@ -223,9 +225,11 @@ async function main() {
     };
   };
   const memoryResult = variant('in-memory', memory.a, await bytesPerStep(memory.a));
-  const webrtcResult = webrtc
-    ? variant('webrtc', webrtc.a, await bytesPerStep(webrtc.a))
-    : { error: webrtcError };
+  const webrtcBytes = webrtc ? await bytesPerStep(webrtc.a) : null;
+  const webrtcResult =
+    webrtc && webrtcBytes ? variant('webrtc', webrtc.a, webrtcBytes) : { error: webrtcError };
+  const webrtcFp16Result =
+    webrtc && webrtcBytes ? variant('webrtc-fp16', webrtc.a, webrtcBytes) : { error: webrtcError };
 
   const result = {
     backend: backend.chosen,
@@ -236,6 +240,8 @@ async function main() {
     isolatedStepMs: isolated,
     inMemory: memoryResult,
     webrtc: webrtcResult,
+    /** The same WebRTC setup with fp16 requests and answers (half the bytes). */
+    webrtcFp16: webrtcFp16Result,
     targetRatio: 2,
     tensorsAtEnd: 0,
     note: 'All peers share one process: the remote experts’ forward/backward compute is serialised with the caller’s step here. callerOnly subtracts the time the experts spent serving during the step (what the caller would pay if they ran elsewhere). Variants are measured interleaved, step by step.',

@@ -46,6 +46,8 @@ export interface ModelOptions {
   standInLearningRate: number;
   /** A stand-in answers only after this many distillation steps. */
   standInMinSteps: number;
+  /** Distil the stand-ins on every n-th step only (each fit is a full optimiser step per remote peer). */
+  distillEverySteps: number;
   /** Seed of the weight initialisation (undefined = random). */
   seed?: number;
 }
@@ -74,6 +76,7 @@ export const DEFAULT_MODEL_OPTIONS: ModelOptions = {
   standInHidden: 64,
   standInLearningRate: 0.003,
   standInMinSteps: 5,
+  distillEverySteps: 2,
 };
 
 export const DEFAULT_STEP_OPTIONS: StepOptions = {
@@ -393,7 +396,8 @@ export class Trainer {
             this.task.inputSize,
           ]);
           // §1.8: the stand-in learns what this peer answers (detached).
-          this.standIns.fit(s, rowsX, tf.tensor2d(p.answer.data, [p.rows.length, d]));
+          if (this.stepCount % Math.max(1, this.model.distillEverySteps) === 0)
+            this.standIns.fit(s, rowsX, tf.tensor2d(p.answer.data, [p.rows.length, d]));
           active.push(s);
           experts.push(tf.tensor2d(full, [B, d]));
         } else if (routing.rowsBySlot[s]!.length > 0 && this.standIns.ready(s)) {

@@ -32,6 +32,7 @@ export const SMALL_MODEL: ModelOptions = {
   standInHidden: 32,
   standInLearningRate: 0.003,
   standInMinSteps: 3,
+  distillEverySteps: 1,
 };
 
 /** The real ledger in process: a block producer on a memory store, blocks produced on demand. */
