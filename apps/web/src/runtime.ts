@@ -151,12 +151,20 @@ export class AppRuntime {
     } catch (err) {
       const delay = this.retryDelayMs;
       this.retryDelayMs = Math.min(START_RETRY_MAX_MS, this.retryDelayMs * 2);
-      const nextAtMs = Date.now() + delay;
+      const at = new Date(Date.now() + delay).toLocaleTimeString();
+      const { launch, snapshot } = this.deps.store.getState();
+      // Connected to the signaling server but still failing: say what failed rather than blaming the network.
+      const reachable = snapshot?.connection === 'connected';
       this.deps.store.setState({
-        appError: {
-          code: 'server-unreachable',
-          message: `Cannot reach the network's server at ${this.deps.store.getState().launch.serverUrl} (${errorText(err)}). Trying again at ${new Date(nextAtMs).toLocaleTimeString()}.`,
-        },
+        appError: reachable
+          ? {
+              code: 'start-failed',
+              message: `Could not start contributing (${errorText(err)}). Trying again at ${at}.`,
+            }
+          : {
+              code: 'server-unreachable',
+              message: `Cannot reach the network's server at ${launch.serverUrl} (${errorText(err)}). Trying again at ${at}.`,
+            },
       });
       this.retryTimer = setTimeout(() => {
         this.retryTimer = null;
@@ -167,6 +175,10 @@ export class AppRuntime {
 
   /** The "Retry now" button. */
   retryNow(): void {
+    if (!this.peer) {
+      void this.contribute();
+      return;
+    }
     if (!this.retryTimer) return;
     clearTimeout(this.retryTimer);
     this.retryTimer = null;

@@ -159,6 +159,7 @@ const ERROR_TITLES: Record<string, string> = {
   'server-unreachable': 'Cannot reach the server',
   'webrtc-blocked': 'WebRTC is blocked',
   'backend-fallback': 'Running on a slower backend',
+  'start-failed': 'Could not start',
 };
 
 /**
@@ -175,7 +176,9 @@ export function notices(state: AppState, describeFallback: (r: BackendReport) =>
       code: state.appError.code,
       title: ERROR_TITLES[state.appError.code] ?? 'Something went wrong',
       message: state.appError.message,
-      ...(state.appError.code === 'server-unreachable' ? { action: 'retry' as const } : {}),
+      ...(state.appError.code === 'server-unreachable' || state.appError.code === 'start-failed'
+        ? { action: 'retry' as const }
+        : {}),
     });
   }
   if (snap?.error && snap.error.code !== state.appError?.code) {
