@@ -119,6 +119,10 @@ describe('parseArgs', () => {
     fails(['--lr', 'fast'], /--lr: expected a number/);
     fails(['--ablate=yes'], /--ablate takes no value/);
     fails(['--seed', '1', '--seed', '2'], /--seed given twice/);
+    fails(['--runtime', 'browser'], /--runtime: expected swarm or peer/);
+    fails(['--runtime', 'peer', '--ablate'], /--ablate needs --runtime swarm/);
+    fails(['--runtime', 'peer', '--adversary', 'copy:1'], /--adversary copy needs --runtime swarm/);
+    fails(['--combine', 'max'], /--combine: expected concat or sum/);
   });
 });
 
