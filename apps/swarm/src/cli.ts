@@ -26,7 +26,7 @@ export async function main(argv: string[], baseDir: string): Promise<number> {
   }
   if (opts.transport === 'webrtc' || opts.server !== null) {
     process.stderr.write(
-      'swarm: --transport webrtc and --server are not available in this build: the WebRTC expert network of packages/peer has not landed; use --transport memory --embedded\n',
+      'swarm: --transport webrtc and --server are not available in this build: @peerbench/peer does not export PeerMesh, which the WebRTC expert network needs; use --transport memory --embedded\n',
     );
     return 2;
   }

@@ -5,6 +5,7 @@ export * from './data.js';
 export { type ExpertHandler, type ExpertNetwork, MemoryNetwork, PeerOfflineError } from './network.js';
 export { writeOutputs } from './output.js';
 export { Participant, type ParticipantKind, REPRESENTATION_DIM } from './participant.js';
+export { runPeerSwarm } from './peer-runtime.js';
 export { heatmap, lineChart } from './plot.js';
 export type * from './record.js';
 export { Swarm, type SwarmHooks } from './swarm.js';
