@@ -163,7 +163,7 @@ export class AppRuntime {
             }
           : {
               code: 'server-unreachable',
-              message: `Cannot reach the network's server at ${launch.serverUrl} (${errorText(err)}). Trying again at ${at}.`,
+              message: `Cannot reach the network's server at ${launch.serverUrl}. Trying again at ${at}.`,
             },
       });
       this.retryTimer = setTimeout(() => {

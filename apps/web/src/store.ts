@@ -181,7 +181,9 @@ export function notices(state: AppState, describeFallback: (r: BackendReport) =>
         : {}),
     });
   }
-  if (snap?.error && snap.error.code !== state.appError?.code) {
+  // The runtime's appError already reports (and retries) a failed start; the Peer's own 'start-failed' says the same.
+  const duplicate = state.appError !== null && snap?.error?.code === 'start-failed';
+  if (snap?.error && snap.error.code !== state.appError?.code && !duplicate) {
     out.push({
       kind: snap.error.code === 'backend-fallback' ? 'info' : 'error',
       code: snap.error.code,

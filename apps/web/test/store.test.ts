@@ -229,3 +229,17 @@ describe('describeBackend with the runtime report', () => {
     expect(describeBackend(report)).toBe('WASM, as requested in the link (?backend=wasm).');
   });
 });
+
+describe('notices for a failed start', () => {
+  it("shows the runtime error once, not again as the Peer's start-failed", () => {
+    const s = {
+      ...base(),
+      appError: { code: 'server-unreachable', message: 'Cannot reach ws://h/ws' },
+      snapshot: snap({
+        status: 'error',
+        error: { code: 'start-failed', message: 'no tfjs backend could run' },
+      }),
+    };
+    expect(notices(s, () => null).map((n) => n.code)).toEqual(['server-unreachable']);
+  });
+});
