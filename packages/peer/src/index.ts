@@ -6,6 +6,7 @@ export * from './expert-server.js';
 export * from './gate.js';
 export * from './in-memory-network.js';
 export * from './ledger-chain.js';
+export * from './mesh/index.js';
 export * from './mesh-network.js';
 export * from './mnist-task.js';
 export * from './model.js';

@@ -9,10 +9,10 @@ export {
 } from './link.js';
 export {
   CONNECT_TIMEOUT_MS,
-  type ConnectionState,
   DEFAULT_MAX_PEERS,
   LINK_RETRY_INITIAL_DELAY_MS,
   LINK_RETRY_MAX_DELAY_MS,
+  type MeshConnectionState,
   PeerMesh,
   type PeerMeshEvents,
   type PeerMeshOptions,

@@ -32,7 +32,7 @@ export const CONNECT_TIMEOUT_MS = 15_000;
 export const LINK_RETRY_INITIAL_DELAY_MS = 200;
 export const LINK_RETRY_MAX_DELAY_MS = 10_000;
 
-export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
+export type MeshConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
 
 export interface PeerMeshOptions {
   signalingUrl: string;
@@ -52,7 +52,7 @@ export interface PeerMeshOptions {
 export type PeerMeshEvents = {
   'peer-connected': [string];
   'peer-disconnected': [string];
-  connection: [ConnectionState];
+  connection: [MeshConnectionState];
 };
 
 interface PeerEntry {
@@ -91,7 +91,7 @@ export class PeerMesh {
   }
 
   on(event: 'peer-connected' | 'peer-disconnected', cb: (peerId: string) => void): () => void;
-  on(event: 'connection', cb: (state: ConnectionState) => void): () => void;
+  on(event: 'connection', cb: (state: MeshConnectionState) => void): () => void;
   on(event: keyof PeerMeshEvents, cb: (arg: never) => void): () => void {
     return this.events.on(event, cb as (arg: string) => void);
   }
