@@ -5,7 +5,6 @@
  */
 // biome-ignore lint/style/useNodejsImportProtocol: the browser package of that name (aliased in vite.config.ts), not Node's module
 import { Buffer } from 'buffer';
-// biome-ignore lint/style/useNodejsImportProtocol: the browser package of that name (aliased in vite.config.ts), not Node's module
 import process from 'process';
 
 const g = globalThis as unknown as { process?: unknown; Buffer?: unknown };
