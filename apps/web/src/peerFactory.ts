@@ -22,13 +22,13 @@ import {
   MnistTask,
   Peer,
   type PeerError,
+  PeerMesh,
   type PeerSnapshot,
+  type SignalingState,
   skewedClassMix,
 } from '@peerbench/peer';
 import { env } from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-// The mesh is not re-exported from @peerbench/peer's entry (its ConnectionState name clashes with the snapshot's).
-import { PeerMesh, type SignalingState } from '../../../packages/peer/src/mesh/index.js';
 import type { PeerFactory, PeerHandle, PeerLaunchOptions } from './runtime.js';
 
 // tfjs-backend-wasm starts its multi-threaded build in workers made from the

@@ -6,8 +6,8 @@
  */
 import '../node-globals.js';
 import { generateIdentity } from '@peerbench/ledger';
-// The mesh is not re-exported from @peerbench/peer's entry (its ConnectionState name clashes with the snapshot's).
-import { PeerMesh } from '../../../../packages/peer/src/mesh/index.js';
+// The mesh alone, without tfjs: this page only exchanges tensors.
+import { PeerMesh } from '@peerbench/peer/mesh';
 
 export const FORWARD_METHOD = 'forward';
 
