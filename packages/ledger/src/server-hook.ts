@@ -26,6 +26,9 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'cache-control': 'no-store',
+    // The chain is public and txs authenticate themselves by signature, so a
+    // page served from another origin (`?server=`) may read it.
+    'access-control-allow-origin': '*',
     'content-length': Buffer.byteLength(text),
   });
   res.end(text);

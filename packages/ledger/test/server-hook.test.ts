@@ -49,7 +49,9 @@ describe('ledger server hook over real HTTP', () => {
       blocks: BlockJson[];
     };
     expect(blocks.map((b) => b.height)).toEqual([1, 2]);
-    const genesis = await (await fetch(`${base}/ledger/genesis`)).json();
+    const genesisRes = await fetch(`${base}/ledger/genesis`);
+    expect(genesisRes.headers.get('access-control-allow-origin')).toBe('*');
+    const genesis = await genesisRes.json();
     const client = new LightClient(genesis as typeof h.genesis);
     for (const b of blocks) await client.apply(b);
     const state = (await (await fetch(`${base}/ledger/state`)).json()) as Record<string, unknown>;
