@@ -128,6 +128,38 @@ describe('PeerMesh over the real signaling server and real WebRTC', () => {
     expect(b!.data).toEqual(tensor(64, 10).data);
   }, 30_000);
 
+  it('keeps a live link when only the other peer\'s signaling socket drops (peer-left, then rejoin)', async () => {
+    const [x, y] = [peers[2]!, peers[3]!];
+    const events: string[] = [];
+    const off = x.on('peer-disconnected', (id) => id === y.peerId && events.push('down'));
+    const sawLeft = new Promise<void>((resolve) => {
+      const stop = x.signaling.on('peer-left', (id) => {
+        if (id === y.peerId) {
+          stop();
+          resolve();
+        }
+      });
+    });
+    // Close y's signaling socket under it (as a proxy idle timeout would): the
+    // server tells x that y left; y's client reconnects by itself.
+    const ws = (y.signaling as unknown as { ws?: { close(): void } }).ws;
+    expect(ws).toBeDefined();
+    ws!.close();
+    await sawLeft;
+    await until(
+      () => x.signaling.peers().some((p) => p.peerId === y.peerId),
+      10_000,
+      'y back in the room',
+    );
+    // The probe after peer-left answered: the link was never torn down.
+    await new Promise((r) => setTimeout(r, 300));
+    off();
+    expect(events).toEqual([]);
+    expect(x.connectedPeers()).toContain(y.peerId);
+    const [echo] = await x.request(y.peerId, 'echo', [tensor(64, 11)]);
+    expect(echo!.data).toEqual(tensor(64, 11).data);
+  }, 30_000);
+
   it('a peer killed mid-request fails the request with peer-gone or timeout', async () => {
     const child: ChildProcess = spawn(
       process.execPath,

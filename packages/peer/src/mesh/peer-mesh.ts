@@ -7,10 +7,14 @@
  * - Re-establishment: when a link drops while both peers are still in the
  *   room, the lower id re-offers after an exponential backoff with jitter; a
  *   fresh offer from the lower id replaces whatever the answerer still holds.
- * - Presence: `peer-left` from the server ends that peer's link at once, so
- *   requests to a crashed peer fail with `peer-gone` without waiting for ICE
- *   to time out. A server restart does not touch live links; the signaling
- *   client reconnects by itself and missing links are offered again.
+ * - Presence: `peer-left` from the server means the peer's *signaling* socket
+ *   closed. That is either a crash or a brief signaling drop (a flaky
+ *   network, a proxy idle timeout) while its data channel is fine. So the
+ *   link is probed with one ping first (PEER_LEFT_PROBE_TIMEOUT_MS): an
+ *   answer keeps it, silence ends it, and requests to a crashed peer fail
+ *   with `peer-gone` within that probe instead of waiting for ICE to time
+ *   out. A server restart does not touch live links; the signaling client
+ *   reconnects by itself and missing links are offered again.
  * - maxPeers caps links (connecting + connected); offers beyond it are ignored.
  */
 import type { Identity } from '@peerbench/ledger';
@@ -31,6 +35,8 @@ export const DEFAULT_MAX_PEERS = 16;
 export const CONNECT_TIMEOUT_MS = 15_000;
 export const LINK_RETRY_INITIAL_DELAY_MS = 200;
 export const LINK_RETRY_MAX_DELAY_MS = 10_000;
+/** After `peer-left`, a link that answers a ping within this time is kept (only its signaling dropped). */
+export const PEER_LEFT_PROBE_TIMEOUT_MS = 1500;
 
 export type MeshConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
 
@@ -47,6 +53,8 @@ export interface PeerMeshOptions {
   connectTimeoutMs?: number;
   reconnectInitialDelayMs?: number;
   reconnectMaxDelayMs?: number;
+  /** See PEER_LEFT_PROBE_TIMEOUT_MS. */
+  peerLeftProbeTimeoutMs?: number;
 }
 
 export type PeerMeshEvents = {
@@ -107,7 +115,7 @@ export class PeerMesh {
         for (const p of w.peers) this.consider(p.peerId);
       }),
       s.on('peer-joined', (p) => this.consider(p.peerId)),
-      s.on('peer-left', (id) => this.forget(id, 'peer left the room')),
+      s.on('peer-left', (id) => this.onPeerLeft(id)),
       s.on('signal', ({ from, data }) => this.onSignal(from, data)),
     );
     await s.start();
@@ -296,6 +304,28 @@ export class PeerMesh {
       return;
     }
     e.connection?.signal(data);
+  }
+
+  /** The server says `peerId` left: keep its link only if the link itself still answers. */
+  private onPeerLeft(peerId: string): void {
+    const e = this.entries.get(peerId);
+    const session = e?.session;
+    if (!e || !session?.isOpen) {
+      this.forget(peerId, 'peer left the room');
+      return;
+    }
+    session.ping(this.opts.peerLeftProbeTimeoutMs ?? PEER_LEFT_PROBE_TIMEOUT_MS).then(
+      () => {
+        // Alive: only its signaling socket dropped. The link stays; once the
+        // peer rejoins, `consider` sees the live connection and leaves it be.
+        // If the channel closes later, onLinkClosed forgets it (not a member).
+      },
+      () => {
+        const now = this.entries.get(peerId);
+        const rejoined = this.signaling.peers().some((p) => p.peerId === peerId);
+        if (now === e && e.session === session && !rejoined) this.forget(peerId, 'peer left the room');
+      },
+    );
   }
 
   /** Ends the link to `peerId` and forgets it (it left the room, or the mesh stops). */
