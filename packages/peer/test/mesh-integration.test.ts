@@ -128,7 +128,7 @@ describe('PeerMesh over the real signaling server and real WebRTC', () => {
     expect(b!.data).toEqual(tensor(64, 10).data);
   }, 30_000);
 
-  it('keeps a live link when only the other peer\'s signaling socket drops (peer-left, then rejoin)', async () => {
+  it("keeps a live link when only the other peer's signaling socket drops (peer-left, then rejoin)", async () => {
     const [x, y] = [peers[2]!, peers[3]!];
     const events: string[] = [];
     const off = x.on('peer-disconnected', (id) => id === y.peerId && events.push('down'));
@@ -146,11 +146,7 @@ describe('PeerMesh over the real signaling server and real WebRTC', () => {
     expect(ws).toBeDefined();
     ws!.close();
     await sawLeft;
-    await until(
-      () => x.signaling.peers().some((p) => p.peerId === y.peerId),
-      10_000,
-      'y back in the room',
-    );
+    await until(() => x.signaling.peers().some((p) => p.peerId === y.peerId), 10_000, 'y back in the room');
     // The probe after peer-left answered: the link was never torn down.
     await new Promise((r) => setTimeout(r, 300));
     off();
