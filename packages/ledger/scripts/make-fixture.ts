@@ -1,6 +1,8 @@
 /**
  * Writes test/fixtures/chain.json: a deterministic 20-block chain (fixed keys,
- * fixed clock, adaptive τ, a faucet cut-off) with the state root a replay must
+ * fixed clock, adaptive τ, a faucet cut-off, an activity cutoff of 4 blocks
+ * with one uid that never sets weights and one that stops after block 8) with
+ * the state root a replay must
  * reach. The browser e2e replays it in Chromium and compares the root.
  * Usage: tsx scripts/make-fixture.ts [out-path]
  */
@@ -33,6 +35,7 @@ export async function makeFixtureChain() {
     timestampMs: 1_735_689_600_000,
     faucetRegistrations: 4,
     tau: { mode: 'adaptive', initial: 0, target: 0.6, gain: 0.3, min: 0, max: 1 },
+    activityCutoffBlocks: 4,
   });
   let clock = genesis.timestampMs;
   const store = new MemoryStore();
@@ -50,6 +53,8 @@ export async function makeFixtureChain() {
     const state = producer.state();
     for (let uid = 0; uid < state.peers.length; uid++) {
       if ((uid + h) % 3 === 0) continue;
+      // uid 3 never sets weights (its row never counts); uid 5 goes quiet after block 8 (stale from block 13).
+      if (uid === 3 || (uid === 5 && h > 8)) continue;
       const key = keys.find((k) => k.peerId === state.peers[uid])!;
       const target = state.peers.map(
         (_, j) => [j, 1 + ((j * 5 + uid * 3 + h) % 7) + (j === uid ? 4 : 0)] as [number, number],
@@ -72,7 +77,10 @@ export async function makeFixtureChain() {
       stateRoot: view.stateRoot,
       headHash: view.headHash,
       stake: view.stake,
+      rank: view.rank,
       tau: view.tau,
+      lastSetHeight: view.lastSetHeight,
+      activeRows: view.activeRows,
     },
   };
 }

@@ -91,7 +91,8 @@ export { sha256 };
 /** Domain separation so a signature over one kind of object never verifies as another. */
 export const DOMAIN_TX = 'peerbench/ledger/tx/v1';
 export const DOMAIN_BLOCK = 'peerbench/ledger/block/v1';
-export const DOMAIN_STATE = 'peerbench/ledger/state/v1';
+// v2: per-uid lastSetHeight (activity cutoff).
+export const DOMAIN_STATE = 'peerbench/ledger/state/v2';
 export const DOMAIN_GENESIS = 'peerbench/ledger/genesis/v1';
 
 /** Reads what ByteWriter wrote; throws RangeError past the end. */

@@ -28,6 +28,14 @@ export interface GenesisConfig {
   /** Registry capacity. */
   maxUids: number;
   tau: TauSchedule;
+  /**
+   * A row of W counts (in R, in the sparsity/τ statistic and so in inflation)
+   * only while its owner set it by a set-weights tx within this many blocks:
+   * counted at block h iff 0 < lastSetHeight ≤ h ≤ lastSetHeight + cutoff
+   * (Bittensor's activity cutoff). A uid that never set weights contributes
+   * no row. Absent ⇒ DEFAULT_ACTIVITY_CUTOFF_BLOCKS (see activityCutoffOf).
+   */
+  activityCutoffBlocks?: number;
 }
 
 export const DEFAULT_STEP_BOUND_L2 = 0.25;
@@ -35,6 +43,15 @@ export const DEFAULT_REGISTRATION_STAKE = 1;
 export const DEFAULT_FAUCET_REGISTRATIONS = 256;
 export const DEFAULT_MAX_UIDS = 65_536;
 export const DEFAULT_TAU = 0.1;
+/** 50 blocks ≈ 100 s at the default 2 s interval: a peer that stops scoring drops out of R within two minutes. */
+export const DEFAULT_ACTIVITY_CUTOFF_BLOCKS = 50;
+/** Largest accepted cutoff (u32, so it fits the canonical encodings). */
+export const MAX_ACTIVITY_CUTOFF_BLOCKS = 0xffff_ffff;
+
+/** The activity cutoff a genesis means (absent ⇒ the default, so the rule always applies). */
+export function activityCutoffOf(genesis: Pick<GenesisConfig, 'activityCutoffBlocks'>): number {
+  return genesis.activityCutoffBlocks ?? DEFAULT_ACTIVITY_CUTOFF_BLOCKS;
+}
 
 export function defaultGenesis(producer: string, overrides: Partial<GenesisConfig> = {}): GenesisConfig {
   return {
@@ -46,6 +63,7 @@ export function defaultGenesis(producer: string, overrides: Partial<GenesisConfi
     faucetRegistrations: DEFAULT_FAUCET_REGISTRATIONS,
     maxUids: DEFAULT_MAX_UIDS,
     tau: { mode: 'fixed', value: DEFAULT_TAU },
+    activityCutoffBlocks: DEFAULT_ACTIVITY_CUTOFF_BLOCKS,
     ...overrides,
   };
 }
@@ -71,6 +89,9 @@ export const GenesisSchema = v.strictObject({
       max: NonNeg,
     }),
   ]),
+  activityCutoffBlocks: v.optional(
+    v.pipe(v.number(), v.safeInteger(), v.minValue(1), v.maxValue(MAX_ACTIVITY_CUTOFF_BLOCKS)),
+  ),
 });
 
 export function parseGenesis(value: unknown): GenesisConfig {

@@ -6,11 +6,14 @@
  */
 import { ByteReader, ByteWriter, DOMAIN_STATE, sha256Hex } from './encoding.js';
 import { LedgerError } from './errors.js';
-import { type GenesisConfig, genesisHash } from './genesis.js';
+import { activityCutoffOf, type GenesisConfig, genesisHash } from './genesis.js';
 import { toHex } from './identity.js';
 import { inflateStake, initialTau, nextTau, sparseRank, sparseSparsity } from './stake.js';
 import type { ParsedTx } from './transaction.js';
 import { rowStepL2, rowToPairs, type SparseRow, selfRow, WEIGHT_SCALE } from './weights.js';
+
+/** What an inactive row contributes: nothing (an all-zero row of the dense W). */
+const NO_ROW: SparseRow = { uids: new Uint32Array(0), weights: new Uint32Array(0) };
 
 /** The JSON-friendly picture of the state that peers, the dashboard and GET /ledger/state use. */
 export interface LedgerStateView {
@@ -23,7 +26,7 @@ export interface LedgerStateView {
   /** τ that the next block will use. */
   tau: number;
   stepBoundL2: number;
-  /** Σ diag(W) / Σ W (eq 17). */
+  /** Σ diag(W) / Σ W (eq 17) over the active rows (0 when no row is active; τ then holds). */
   sparsity: number;
   weightScale: number;
   /** uid → peer id (hex public key). */
@@ -35,6 +38,12 @@ export interface LedgerStateView {
   nonces: number[];
   /** Sparse W: row i as (uid, fixed-point weight) pairs; divide by weightScale for fractions. */
   weights: Array<Array<[number, number]>>;
+  /** Height of the block that applied uid i's last set-weights tx (0 = never; its row is then the all-self reference row). */
+  lastSetHeight: number[];
+  /** Rows that counted in this height's R, sparsity and inflation: 0 < lastSetHeight ≤ height ≤ lastSetHeight + activityCutoffBlocks. */
+  activeRows: boolean[];
+  /** The genesis activity cutoff in blocks (rows older than this stop counting). */
+  activityCutoffBlocks: number;
 }
 
 export class LedgerState {
@@ -50,6 +59,8 @@ export class LedgerState {
   uidByPeer = new Map<string, number>();
   rows: SparseRow[] = [];
   nonces: number[] = [];
+  /** Height of the block that applied each uid's last set-weights (0 = never). */
+  lastSetHeight: number[] = [];
   stake: Float64Array = new Float64Array(0);
   rank: Float64Array = new Float64Array(0);
   /** Rows as they were when the current block started: ε is measured against these. */
@@ -81,6 +92,7 @@ export class LedgerState {
     c.uidByPeer = new Map(this.uidByPeer);
     c.rows = this.rows.slice();
     c.nonces = this.nonces.slice();
+    c.lastSetHeight = this.lastSetHeight.slice();
     c.stake = this.stake.slice();
     c.rank = this.rank.slice();
     c.blockStartRows = new Map(this.blockStartRows);
@@ -140,6 +152,7 @@ export class LedgerState {
       this.uidByPeer.set(tx.peerId, uid);
       this.rows.push(selfRow(uid));
       this.nonces.push(0);
+      this.lastSetHeight.push(0);
       const stake = new Float64Array(uid + 1);
       stake.set(this.stake);
       stake[uid] = uid < this.genesis.faucetRegistrations ? this.genesis.registrationStake : 0;
@@ -152,15 +165,41 @@ export class LedgerState {
     if (!this.blockStartRows.has(tx.uid)) this.blockStartRows.set(tx.uid, this.rows[tx.uid]!);
     this.rows[tx.uid] = tx.row;
     this.nonces[tx.uid] = tx.nonce;
+    // Txs are applied while block height+1 is being built.
+    this.lastSetHeight[tx.uid] = this.height + 1;
   }
 
-  /** End of block (Algorithm 1): R from S and W, S ← S + τR/‖R‖, then τ for the next block. */
+  /** Whether uid's row counts at block `height` (Bittensor's activity cutoff; never-set rows never count). */
+  isRowActive(uid: number, height: number): boolean {
+    const last = this.lastSetHeight[uid] ?? 0;
+    return last > 0 && last <= height && height - last <= activityCutoffOf(this.genesis);
+  }
+
+  /**
+   * W as the mechanism sees it at block `height`: inactive rows replaced by
+   * empty ones. A registered uid that never set weights (row = all self
+   * weight) would otherwise earn R_i = s_i/n from its own stake alone and
+   * out-rank peers that spread their rows.
+   */
+  activeRowsAt(height: number): SparseRow[] {
+    const out = new Array<SparseRow>(this.rows.length);
+    for (let i = 0; i < this.rows.length; i++) out[i] = this.isRowActive(i, height) ? this.rows[i]! : NO_ROW;
+    return out;
+  }
+
+  /**
+   * End of block (Algorithm 1) over the active rows only: R from S and W,
+   * S ← S + τR/‖R‖, then τ for the next block. With no active row R = 0 (S
+   * unchanged) and there is no sparsity reading, so τ holds instead of
+   * drifting on an empty statistic.
+   */
   finishBlock(height: number, blockHash: string, timestampMs: number): void {
     this.cachedRoot = undefined;
-    this.rank = sparseRank(this.rows, this.stake);
+    const rows = this.activeRowsAt(height);
+    this.rank = sparseRank(rows, this.stake);
     this.stake = inflateStake(this.stake, this.rank, this.tau);
-    this.sparsity = sparseSparsity(this.rows);
-    this.tau = nextTau(this.genesis.tau, this.tau, this.sparsity);
+    this.sparsity = sparseSparsity(rows);
+    if (rows.some((r) => r.uids.length > 0)) this.tau = nextTau(this.genesis.tau, this.tau, this.sparsity);
     this.blockStartRows.clear();
     this.height = height;
     this.headHash = blockHash;
@@ -170,19 +209,19 @@ export class LedgerState {
   /**
    * Canonical state bytes (what the state root hashes):
    *   str(DOMAIN_STATE) str(genesisHash) u64 height f64 τ f64 sparsity u32 n
-   *   n × ( key[32] f64 stake f64 rank u64 nonce u16 count count × (u32 uid, u32 weight) )
+   *   n × ( key[32] f64 stake f64 rank u64 nonce u64 lastSetHeight u16 count count × (u32 uid, u32 weight) )
    * The head hash is not part of it (it is in the block that carries the root).
    */
   encode(): Uint8Array {
     let entries = 0;
     for (const r of this.rows) entries += r.uids.length;
-    const w = new ByteWriter(128 + this.peers.length * 64 + entries * 8);
+    const w = new ByteWriter(128 + this.peers.length * 72 + entries * 8);
     w.str(DOMAIN_STATE).str(this.genesisHash).u64(this.height).f64(this.tau).f64(this.sparsity);
     w.u32(this.peers.length);
     for (let i = 0; i < this.peers.length; i++) {
       const row = this.rows[i]!;
       w.bytes(this.publicKeys[i]!).f64(this.stake[i]!).f64(this.rank[i]!).u64(this.nonces[i]!);
-      w.u16(row.uids.length);
+      w.u64(this.lastSetHeight[i]!).u16(row.uids.length);
       for (let k = 0; k < row.uids.length; k++) w.u32(row.uids[k]!).u32(row.weights[k]!);
     }
     return w.finish();
@@ -218,6 +257,10 @@ export class LedgerState {
         s.stake[i] = r.f64();
         s.rank[i] = r.f64();
         s.nonces.push(r.u64());
+        const last = r.u64();
+        if (last > s.height)
+          throw new RangeError(`uid ${i} set weights at ${last}, after height ${s.height}`);
+        s.lastSetHeight.push(last);
         const count = r.u16();
         const uids = new Uint32Array(count);
         const weights = new Uint32Array(count);
@@ -258,6 +301,9 @@ export class LedgerState {
       rank: Array.from(this.rank),
       nonces: this.nonces.slice(),
       weights: this.rows.map(rowToPairs),
+      lastSetHeight: this.lastSetHeight.slice(),
+      activeRows: this.rows.map((_, i) => this.isRowActive(i, this.height)),
+      activityCutoffBlocks: activityCutoffOf(this.genesis),
     };
   }
 }

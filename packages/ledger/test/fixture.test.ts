@@ -3,13 +3,20 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { makeFixtureChain } from '../scripts/make-fixture.js';
-import { replayChain } from '../src/index.js';
+import { LightClient, parseGenesis, replayChain } from '../src/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixture = JSON.parse(readFileSync(join(here, 'fixtures/chain.json'), 'utf8')) as {
   genesis: unknown;
   blocks: unknown[];
-  expected: { height: number; stateRoot: string; headHash: string };
+  expected: {
+    height: number;
+    stateRoot: string;
+    headHash: string;
+    rank: number[];
+    lastSetHeight: number[];
+    activeRows: boolean[];
+  };
 };
 
 describe('fixture chain (the browser e2e replays the same file)', () => {
@@ -20,6 +27,19 @@ describe('fixture chain (the browser e2e replays the same file)', () => {
       stateRoot: fixture.expected.stateRoot,
       headHash: fixture.expected.headHash,
     });
+  });
+
+  it('exercises the activity cutoff: a never-set uid and a stale uid contribute no row', async () => {
+    const client = new LightClient(parseGenesis(fixture.genesis));
+    for (const b of fixture.blocks) await client.apply(b);
+    const view = client.state.view();
+    expect(view.activityCutoffBlocks).toBe(4);
+    expect(view.lastSetHeight[3]).toBe(0); // uid 3 never set weights
+    expect(view.lastSetHeight[5]).toBeLessThanOrEqual(8); // uid 5 went quiet after block 8
+    expect(view.activeRows).toEqual([true, true, true, false, true, false]);
+    expect(view.activeRows).toEqual(fixture.expected.activeRows);
+    expect(view.lastSetHeight).toEqual(fixture.expected.lastSetHeight);
+    expect(view.rank).toEqual(fixture.expected.rank);
   });
 
   it('regenerating it gives the identical file (signing, hashing and arithmetic are deterministic)', async () => {

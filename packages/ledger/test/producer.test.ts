@@ -180,12 +180,36 @@ describe('BlockProducer admission: every bad tx is rejected with its code and ch
   });
 
   it('registers keys in order, gives faucet stake, applies Algorithm 1 every block', async () => {
-    const { producer } = await harness(3, { genesis: { faucetRegistrations: 2, registrationStake: 1 } });
+    const { producer, keys } = await harness(3, {
+      genesis: { faucetRegistrations: 2, registrationStake: 1 },
+    });
     const s = producer.state();
     expect(s.weights).toEqual([[[0, SCALE]], [[1, SCALE]], [[2, SCALE]]]);
-    // uid 2 missed the faucet: stake 0 before inflation; inflation pays by rank (its self-weight × 0 stake = 0).
-    expect(s.stake[2]).toBe(0);
-    expect(s.stake[0]).toBeCloseTo(1 + 0.1 / Math.SQRT2, 12);
+    // uid 2 missed the faucet. Nobody has set weights yet, so no row is active:
+    // R = 0 and inflation pays nothing (the all-self rows are only ε references).
+    expect(s.stake).toEqual([1, 1, 0]);
+    expect(s.rank).toEqual([0, 0, 0]);
+    expect(s.activeRows).toEqual([false, false, false]);
+    expect(s.lastSetHeight).toEqual([0, 0, 0]);
+    // Once uid 0 sets a row (0.85 to itself, 0.15 to uid 1), only that row counts.
+    expect(
+      (
+        await producer.submitTx(
+          await setWeights(keys[0]!, 0, 1, [
+            [0, 850_000_000],
+            [1, 150_000_000],
+          ]),
+        )
+      ).ok,
+    ).toBe(true);
+    await producer.produceBlock();
+    const t = producer.state();
+    expect(t.activeRows).toEqual([true, false, false]);
+    expect(t.lastSetHeight).toEqual([2, 0, 0]);
+    expect(Array.from(t.rank)).toEqual([0.85 / 3, 0.15 / 3, 0]);
+    const norm = Math.hypot(0.85 / 3, 0.15 / 3);
+    expect(t.stake[0]).toBeCloseTo(1 + (0.1 * (0.85 / 3)) / norm, 12);
+    expect(t.stake[2]).toBe(0);
   });
 
   it('restarts from the latest snapshot, and falls back to a full replay when the snapshot is corrupt', async () => {
