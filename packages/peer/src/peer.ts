@@ -10,12 +10,13 @@
  * peer with no network trains alone, one with no chain serves unmasked.
  */
 import { generateIdentity, type Identity, identityFromSecretKey } from '@peerbench/ledger';
+import { projectToSimplex } from '@peerbench/mechanism';
 import { type SelectBackendOptions, selectBackend } from './backend.js';
 import type { ChainClient, ChainState } from './chain.js';
 import { denseRow } from './chain.js';
 import { MaskTable } from './competitive-mask.js';
 import { DEFAULT_EXPERT_SERVER_OPTIONS, ExpertServer, type ExpertServerOptions } from './expert-server.js';
-import { decodeWeights, encodeWeights } from './model.js';
+import { decodeWeights, encodeWeights, type NamedWeights } from './model.js';
 import type { ExpertNetwork } from './network.js';
 import { nextWeightRow, sparseRow } from './scorer.js';
 import {
@@ -32,6 +33,8 @@ import type { Task } from './task.js';
 import {
   DEFAULT_MODEL_OPTIONS,
   DEFAULT_STEP_OPTIONS,
+  type EvalResult,
+  type EvaluateLiveOptions,
   type ModelOptions,
   type StepOptions,
   type StepResult,
@@ -39,6 +42,16 @@ import {
 } from './trainer.js';
 
 type Factory<T> = T | ((identity: Identity) => T | Promise<T>);
+
+/** What `PeerOptions.targetRow` is given once per block. */
+export interface TargetRowContext {
+  /** The latest chain state (the block that triggered the submission). */
+  state: ChainState;
+  /** This peer's uid. */
+  uid: number;
+  /** The scorer's honest target row over all uids (on the simplex). */
+  scored: Float64Array;
+}
 
 export interface PeerOptions {
   /** The private dataset and loss (or a factory, e.g. `() => MnistTask.create({...})`). */
@@ -75,6 +88,12 @@ export interface PeerOptions {
   pingEveryMs?: number;
   /** Submit a set-weights tx once per block. Default true. */
   submitWeights?: boolean;
+  /**
+   * The row to move towards each block instead of the scorer's `scored` row
+   * (length = number of uids; projected onto the simplex; the step is still
+   * bounded by ε). For adversaries (a weight copier) and experiments.
+   */
+  targetRow?: (ctx: TargetRowContext) => Float64Array;
   /** Run the training loop after start(); false = the caller drives `step()`. Default true. */
   autoRun?: boolean;
 }
@@ -106,6 +125,8 @@ export class Peer {
   private wake: (() => void) | null = null;
   private readonly latency = new Map<string, number>();
   private submitting = false;
+  /** Serialises public `submitRow` calls with the per-block submission. */
+  private submission: Promise<void> = Promise.resolve();
   private stats: PeerStats = {
     forwardRequested: 0,
     answersAccepted: 0,
@@ -252,6 +273,35 @@ export class Peer {
     this.publish({ status: 'stopped', connection: this.network ? 'closed' : this.snapshot.connection });
   }
 
+  /**
+   * Held-out loss/accuracy with the live network (`Trainer.evaluateLive`):
+   * remote experts answer over the network, stand-ins only for the absent;
+   * `ablate: peerId` zeroes that peer's contribution (eq 2 by ablation).
+   */
+  async evaluateLive(opts: EvaluateLiveOptions = {}): Promise<EvalResult> {
+    const trainer = this.trainer;
+    if (!trainer) throw new Error('evaluateLive: the peer is not started (call start() first)');
+    return trainer.evaluateLive(opts);
+  }
+
+  /**
+   * One bounded set-weights submission towards `target` (a row over all uids,
+   * projected onto the simplex; moved at most ε from the ledger's row) against
+   * the latest chain state. Rejects when there is no chain or no uid yet, on a
+   * bad target, or when the ledger refuses the tx.
+   */
+  async submitRow(target: Float64Array): Promise<void> {
+    const chain = this.chain;
+    if (!this.trainer || !chain) throw new Error('submitRow: the peer is not started or has no chain');
+    const state = chain.state();
+    const uid = chain.uidOf(this.peerId);
+    if (!state || uid === null) throw new Error('submitRow: no chain state or uid yet (not registered)');
+    const previous = this.submission;
+    const run = previous.then(() => this.submitToward(state, uid, target));
+    this.submission = run.catch(() => undefined);
+    await run;
+  }
+
   /** One training step (the loop calls this; with autoRun false the caller does). */
   async step(): Promise<StepResult> {
     const trainer = this.trainer;
@@ -366,28 +416,64 @@ export class Peer {
         tau: state.tau,
       };
       this.publish({ blockHistory: this.bounded(this.snapshot.blockHistory, point) });
-      if (this.opts.submitWeights !== false) void this.submitRow(state, uid);
+      if (this.opts.submitWeights !== false) void this.submitBlockRow(state, uid);
     }
     this.refreshRows();
   }
 
-  /** Once per block: the scorer's target row, moved at most ε from the ledger's row (§1.3), signed and sent. */
-  private async submitRow(state: ChainState, uid: number): Promise<void> {
+  /**
+   * Once per block: the scorer's target row (or `opts.targetRow`'s), moved at
+   * most ε from the ledger's row (§1.3), signed and sent. A block that comes
+   * while the previous submission is still out is skipped.
+   */
+  private async submitBlockRow(state: ChainState, uid: number): Promise<void> {
     const trainer = this.trainer;
     const chain = this.chain;
     if (!trainer || !chain || this.submitting) return;
     this.submitting = true;
-    try {
+    const run = this.submission.then(async () => {
       const slotUid = trainer.slots.map((p) => (p === null ? null : chain.uidOf(p)));
-      const target = trainer.scorer.targetRow(slotUid, uid, state.peerIds.length);
-      const next = nextWeightRow(denseRow(state, uid), target, uid, state.epsilon);
+      const scored = trainer.scorer.targetRow(slotUid, uid, state.peerIds.length);
+      let target = scored;
+      if (this.opts.targetRow) {
+        try {
+          target = this.opts.targetRow({ state, uid, scored });
+        } catch (err) {
+          this.stats = { ...this.stats, weightTxsFailed: this.stats.weightTxsFailed + 1 };
+          this.publish({ error: errorOf('target-row-failed', err), stats: this.stats });
+          return;
+        }
+      }
+      await this.submitToward(state, uid, target);
+    });
+    this.submission = run.catch(() => undefined);
+    try {
+      await run;
+    } catch {
+      // counted and published by submitToward
+    } finally {
+      this.submitting = false;
+    }
+  }
+
+  /** The bounded step from the ledger's row towards `target`, signed and sent; counted and published. */
+  private async submitToward(state: ChainState, uid: number, target: Float64Array): Promise<void> {
+    const chain = this.chain;
+    try {
+      if (!chain) throw new Error('no chain');
+      const n = state.peerIds.length;
+      if (target.length !== n)
+        throw new RangeError(`target row has ${target.length} entries, the chain has ${n} uids`);
+      if (!target.every((w) => Number.isFinite(w)))
+        throw new RangeError('target row has a NaN or infinite entry');
+      const next = nextWeightRow(denseRow(state, uid), projectToSimplex(target), uid, state.epsilon);
       await chain.submitWeights(sparseRow(next));
       this.stats = { ...this.stats, weightTxsSubmitted: this.stats.weightTxsSubmitted + 1 };
     } catch (err) {
       this.stats = { ...this.stats, weightTxsFailed: this.stats.weightTxsFailed + 1 };
       this.publish({ error: errorOf('weights-rejected', err) });
+      throw err;
     } finally {
-      this.submitting = false;
       this.publish({ stats: this.stats });
     }
   }
@@ -443,7 +529,28 @@ export class Peer {
       }
     }
     const weights = await storage.get(STORAGE_KEYS.weights);
-    if (weights) trainer.importWeights(decodeWeights(weights));
+    if (!weights) return;
+    // Weights saved by another model shape (e.g. the sum head of d inputs
+    // before G(x) became the concatenation) must not be half-imported: start
+    // from fresh weights, keep identity and history, and say so.
+    let reason: string | null;
+    let decoded: NamedWeights | null = null;
+    try {
+      decoded = decodeWeights(weights);
+      reason = trainer.weightsMismatch(decoded);
+    } catch (err) {
+      reason = `unreadable: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    if (decoded && reason === null) {
+      trainer.importWeights(decoded);
+      return;
+    }
+    this.publish({
+      error: {
+        code: 'weights-discarded',
+        message: `stored weights do not fit this model (${reason}); training starts from fresh weights`,
+      },
+    });
   }
 
   private async save(trainer: Trainer): Promise<void> {

@@ -10,10 +10,12 @@
  *     answers plus a grace period the step proceeds, and every expert that
  *     did not answer in time (or left, or sent garbage) is replaced by its
  *     distilled stand-in — never by a deeper query;
- *  4. G(x) = Σ_j g_j(x)·f_j(x) (eq 9-10) → head → L_i (cross-entropy), plus
+ *  4. G(x) = [g_0 f_0, …, g_{N−1} f_{N−1}] (eq 10, one d-block per slot; or
+ *     Σ_j g_j f_j with `combine: 'sum'`) → head → L_i (cross-entropy), plus
  *     the gate's importance balance; valid answers also train the stand-ins;
  *  5. `backward(∂L_i/∂f_j(x))` to every j that answered;
- *  6. the scorer records gate importance and the Fisher term per expert.
+ *  6. the scorer records gate importance and the removal cost of eq 3 (with
+ *     its first-order term) per expert.
  *
  * Gradients w.r.t. the remote answers come out of the same tape as the
  * weights' gradients: the answers are inputs of the loss like any variable.
@@ -22,8 +24,14 @@ import * as tf from '@tensorflow/tfjs';
 import { StandIns } from './distillation.js';
 import { availableTensor, importanceCv2, NoisyTopKGate, type Routing } from './gate.js';
 import { Mlp, type NamedWeights, uniqueScope } from './model.js';
-import { type ExpertNetwork, invalidTensorReason, type WireDtype, type WireTensor } from './network.js';
-import { Scorer } from './scorer.js';
+import {
+  type ExpertNetwork,
+  invalidTensorReason,
+  MAX_FORWARD_ROWS,
+  type WireDtype,
+  type WireTensor,
+} from './network.js';
+import { removalCost, Scorer } from './scorer.js';
 import type { Batch, Task } from './task.js';
 
 export interface ModelOptions {
@@ -48,9 +56,22 @@ export interface ModelOptions {
   standInMinSteps: number;
   /** Distil the stand-ins on every n-th step only (each fit is a full optimiser step per remote peer). */
   distillEverySteps: number;
+  /**
+   * How G(x) joins the experts (eq 10). 'concat': [g_0 f_0, …, g_{N−1} f_{N−1}]
+   * over the N = maxExperts slots (slot 0 = self; a slot with nothing to give
+   * is zeros), so the head reads N·d values and can tell the experts' spaces
+   * apart — measured: sharing lowered B by 28% against isolated training.
+   * 'sum': Σ_j g_j f_j (head input d) — measured: sharing did not beat
+   * isolated training, one head cannot read a sum of independently learned
+   * spaces.
+   */
+  combine: CombineMode;
   /** Seed of the weight initialisation (undefined = random). */
   seed?: number;
 }
+
+/** How G(x) joins the experts' answers (see ModelOptions.combine). */
+export type CombineMode = 'concat' | 'sum';
 
 export interface StepOptions {
   batchSize: number;
@@ -77,6 +98,7 @@ export const DEFAULT_MODEL_OPTIONS: ModelOptions = {
   standInLearningRate: 0.003,
   standInMinSteps: 5,
   distillEverySteps: 2,
+  combine: 'concat',
 };
 
 export const DEFAULT_STEP_OPTIONS: StepOptions = {
@@ -127,6 +149,17 @@ export interface StepResult {
 export interface EvalResult {
   loss: number;
   accuracy: number;
+}
+
+export interface EvaluateLiveOptions {
+  /**
+   * Zero this peer's contribution f_j in G(x) (ΔF = −f_j of eq 2), the gate
+   * left unchanged. May be the trainer's own selfId (slot 0). A peer that has
+   * no slot changes nothing. null/undefined: no ablation.
+   */
+  ablate?: string | null;
+  /** Aborts the outstanding forwards; the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 interface Pending {
@@ -194,7 +227,14 @@ export class Trainer {
     );
     this.head = new Mlp(
       'head',
-      { sizes: [this.d, model.headHidden, task.numClasses], activations: ['relu', 'linear'] },
+      {
+        sizes: [
+          this.combineMode() === 'concat' ? model.maxExperts * this.d : this.d,
+          model.headHidden,
+          task.numClasses,
+        ],
+        activations: ['relu', 'linear'],
+      },
       seed === undefined ? undefined : seed + 1,
       scope,
     );
@@ -216,6 +256,30 @@ export class Trainer {
 
   setNetwork(network: ExpertNetwork | null): void {
     this.network = network;
+  }
+
+  /** 'concat' unless the options say 'sum' (options built before `combine` existed mean the paper's form). */
+  combineMode(): CombineMode {
+    return this.model.combine === 'sum' ? 'sum' : 'concat';
+  }
+
+  /**
+   * G(x) of eq 10 from per-slot contributions f_s (null = nothing to give,
+   * e.g. an unavailable or ablated slot) and the gates g [B, N]: the
+   * concatenation of the N blocks g_s·f_s (zeros for null), or their sum.
+   * Differentiable w.r.t. every contribution and the gates.
+   */
+  private combine(B: number, g: tf.Tensor2D, contributions: ReadonlyArray<tf.Tensor2D | null>): tf.Tensor2D {
+    const d = this.d;
+    const blocks: tf.Tensor2D[] = [];
+    for (let s = 0; s < this.slots.length; s++) {
+      const f = contributions[s];
+      if (f) blocks.push(tf.mul(f, tf.slice(g, [0, s], [B, 1])));
+      else if (this.combineMode() === 'concat') blocks.push(tf.zeros([B, d]));
+    }
+    if (this.combineMode() === 'concat') return tf.concat(blocks, 1);
+    if (blocks.length === 0) return tf.zeros([B, d]);
+    return blocks.length === 1 ? blocks[0]! : (tf.addN(blocks) as tf.Tensor2D);
   }
 
   private trainableVariables(): tf.Variable[] {
@@ -415,9 +479,10 @@ export class Trainer {
       const lossFn = () => {
         const h = this.encoder.apply(x);
         const g = this.gate.gates(h, routing, avail);
-        let G: tf.Tensor2D = tf.mul(tf.add(h, experts[0]!), tf.slice(g, [0, 0], [B, 1]));
-        for (let a = 1; a < active.length; a++)
-          G = tf.add(G, tf.mul(experts[a]!, tf.slice(g, [0, active[a]!], [B, 1])));
+        const contributions: (tf.Tensor2D | null)[] = new Array<tf.Tensor2D | null>(N).fill(null);
+        contributions[0] = tf.add(h, experts[0]!) as tf.Tensor2D;
+        for (let a = 1; a < active.length; a++) contributions[active[a]!] = experts[a]!;
+        const G = this.combine(B, g, contributions);
         const logits = this.head.apply(G);
         const c = tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
         const b = importanceCv2(g, avail);
@@ -436,22 +501,24 @@ export class Trainer {
       });
       this.optimizer.applyGradients(varGrads);
 
-      // Scores: importance Σ_b g_bj and Fisher mean_b(∂L/∂f_j(x)·f_j(x))².
+      // Scores: importance Σ_b g_bj and the removal cost of eq 3 with its
+      // first-order term, mean_b(−d_b + ½d_b²). The batch loss is a mean, so
+      // the per-example derivative is B·∂L/∂f_j(x_b): d_b = B·(∂L/∂f_j · f_j).
       const g = gates as unknown as tf.Tensor2D;
       const importance = tf.sum(g, 0).dataSync();
-      const fisher = new Float64Array(N);
+      const removal = new Float64Array(N);
       for (let a = 0; a < active.length; a++) {
         const s = active[a]!;
         const dA = grads[vars.length + a];
         if (!dA) continue;
         const value = a === 0 ? (selfF as unknown as tf.Tensor2D) : experts[a]!;
-        fisher[s] = tf.mean(tf.square(tf.sum(tf.mul(dA, value), 1))).dataSync()[0]!;
+        removal[s] = removalCost(tf.mul(tf.sum(tf.mul(dA, value), 1), B).dataSync());
         if (sources[s] === 'remote') {
           const p = bySlot.get(s)!;
           answerGrads.set(s, gatherRows(dA.dataSync() as Float32Array, d, p.rows));
         }
       }
-      this.scorer.observe(importance, fisher);
+      this.scorer.observe(importance, removal);
       const kept = [
         g,
         ce as unknown as tf.Scalar,
@@ -505,18 +572,125 @@ export class Trainer {
       const h = this.encoder.apply(x);
       const routing = this.gate.route(h, available, false);
       const g = this.gate.gates(h, routing, availableTensor(available));
-      let G: tf.Tensor2D = tf.mul(h, tf.slice(g, [0, 0], [ev.size, 1]));
-      for (let s = 1; s < this.slots.length; s++) {
-        if (!available[s]) continue;
-        G = tf.add(G, tf.mul(this.standIns.predict(s, x), tf.slice(g, [0, s], [ev.size, 1])));
-      }
-      const logits = this.head.apply(G);
+      const contributions = this.slots.map((_, s) =>
+        s === 0 ? h : available[s] ? this.standIns.predict(s, x) : null,
+      );
+      const logits = this.head.apply(this.combine(ev.size, g, contributions));
       const loss = (tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar).dataSync()[0]!;
       const correct = tf
         .sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(y, 1)), 'float32'))
         .dataSync()[0]!;
       return { loss, accuracy: correct / ev.size };
     });
+  }
+
+  /**
+   * Loss and accuracy on the task's held-out set with the live network: no
+   * gate noise; every slot the gate routes to is answered by its peer over the
+   * network (`forward`, at most MAX_FORWARD_ROWS rows per request), or by its
+   * stand-in when the peer is absent, fails, is late or answers garbage
+   * (validated as in `step`). `ablate` zeroes one peer's f_j in G(x) with the
+   * gate unchanged — eq 2's ΔF = −f_j, measured instead of estimated.
+   * Read-only: no backward is sent (the experts' saved inputs expire by their
+   * TTL / count bound), no weight, score, stand-in or counter changes.
+   */
+  async evaluateLive(opts: EvaluateLiveOptions = {}): Promise<EvalResult> {
+    const { signal } = opts;
+    signal?.throwIfAborted();
+    const ev = this.task.evalSet();
+    const inputSize = this.task.inputSize;
+    const d = this.d;
+    const ablated = opts.ablate == null ? -1 : this.slots.indexOf(opts.ablate);
+    const online = new Set(this.network?.peers() ?? []);
+    // Same availability as a training step, without giving newcomers slots (read-only).
+    const available = this.availability(online);
+    let lossSum = 0;
+    let correct = 0;
+    for (let start = 0; start < ev.size; start += MAX_FORWARD_ROWS) {
+      const rows = Math.min(MAX_FORWARD_ROWS, ev.size - start);
+      const xs = ev.x.subarray(start * inputSize, (start + rows) * inputSize);
+      const ys = ev.y.subarray(start * this.task.numClasses, (start + rows) * this.task.numClasses);
+      const x = tf.tensor2d(xs, [rows, inputSize]);
+      const h = this.encoder.apply(x);
+      try {
+        const routing = this.gate.route(h, available, false);
+        const answers = await this.liveAnswers(routing, xs, online, ablated, signal);
+        signal?.throwIfAborted();
+        const chunk = tf.tidy(() => {
+          const y = tf.tensor2d(ys, [rows, this.task.numClasses]);
+          const g = this.gate.gates(h, routing, availableTensor(available));
+          const contributions: (tf.Tensor2D | null)[] = this.slots.map((_, s) => {
+            if (s === ablated) return null;
+            if (s === 0) return h;
+            const answer = answers.get(s);
+            if (answer) {
+              const full = new Float32Array(rows * d);
+              const rs = routing.rowsBySlot[s]!;
+              for (let i = 0; i < rs.length; i++) full.set(answer.subarray(i * d, (i + 1) * d), rs[i]! * d);
+              return tf.tensor2d(full, [rows, d]);
+            }
+            // Absent, failed or garbage: the stand-in, when it is trained; else nothing.
+            return routing.rowsBySlot[s]!.length > 0 && this.standIns.ready(s)
+              ? this.standIns.predict(s, x)
+              : null;
+          });
+          const logits = this.head.apply(this.combine(rows, g, contributions));
+          // softmaxCrossEntropy averages over the chunk; weight it by its rows.
+          const loss = (tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar).dataSync()[0]! * rows;
+          const hits = tf
+            .sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(y, 1)), 'float32'))
+            .dataSync()[0]!;
+          return { loss, hits };
+        });
+        lossSum += chunk.loss;
+        correct += chunk.hits;
+      } finally {
+        tf.dispose([x, h]);
+      }
+    }
+    return { loss: lossSum / Math.max(1, ev.size), accuracy: correct / Math.max(1, ev.size) };
+  }
+
+  /** The valid live answers of one evaluation chunk, slot → [rows routed, d] values. */
+  private async liveAnswers(
+    routing: Routing,
+    xs: Float32Array,
+    online: Set<string>,
+    ablated: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Map<number, Float32Array>> {
+    const out = new Map<number, Float32Array>();
+    const net = this.network;
+    if (!net) return out;
+    const controller = new AbortController();
+    const abort = () => controller.abort(signal?.reason);
+    signal?.addEventListener('abort', abort, { once: true });
+    try {
+      await Promise.all(
+        this.slots.map(async (peerId, s) => {
+          const rs = routing.rowsBySlot[s]!;
+          if (s === 0 || s === ablated || !peerId || rs.length === 0 || !online.has(peerId)) return;
+          try {
+            const answer = await net.forward(
+              peerId,
+              { shape: [rs.length, this.task.inputSize], data: gatherRows(xs, this.task.inputSize, rs) },
+              {
+                requestId: newRequestId(),
+                timeoutMs: this.stepOptions.forwardTimeoutMs,
+                signal: controller.signal,
+                wireDtype: this.stepOptions.wireDtype,
+              },
+            );
+            if (!invalidTensorReason(answer, [rs.length, this.d])) out.set(s, answer.data);
+          } catch {
+            // absent, refused, late: the stand-in answers in its place
+          }
+        }),
+      );
+    } finally {
+      signal?.removeEventListener('abort', abort);
+    }
+    return out;
   }
 
   exportWeights(): NamedWeights {
@@ -526,6 +700,52 @@ export class Trainer {
     this.gate.exportWeights(w);
     this.standIns.exportWeights(w);
     return w;
+  }
+
+  /**
+   * Why `w` does not fit this model (a missing encoder/gate/head weight, a
+   * shape that differs, a stand-in of another shape or for a slot that does
+   * not exist), or null when every weight fits.
+   */
+  weightsMismatch(w: NamedWeights): string | null {
+    const expected: Record<string, number[]> = {};
+    for (const m of [this.encoder, this.head]) {
+      const names = m.variableNames();
+      m.variables().forEach((v, i) => {
+        expected[names[i]!] = v.shape;
+      });
+    }
+    expected['gate/w_gate'] = this.gate.wGate.shape;
+    expected['gate/w_noise'] = this.gate.wNoise.shape;
+    const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((x, k) => x === b[k]);
+    for (const [name, shape] of Object.entries(expected)) {
+      const got = w[name];
+      if (!got) return `missing ${name}`;
+      if (!sameShape(got.shape, shape) || got.data.length !== shape.reduce((a, b) => a * b, 1))
+        return `${name} is [${got.shape.join(', ')}], the model needs [${shape.join(', ')}]`;
+    }
+    const inputSize = this.task.inputSize;
+    const hidden = this.model.standInHidden;
+    for (const [name, got] of Object.entries(w)) {
+      if (name in expected) continue;
+      const m = /^standin(\d+)\/(w0|b0|w1|b1|steps)$/.exec(name);
+      if (!m) return `unknown weight ${name}`;
+      const slot = Number(m[1]);
+      if (slot < 1 || slot >= this.slots.length) return `stand-in for slot ${slot} of ${this.slots.length}`;
+      const shape =
+        m[2] === 'w0'
+          ? [inputSize, hidden]
+          : m[2] === 'b0'
+            ? [hidden]
+            : m[2] === 'w1'
+              ? [hidden, this.d]
+              : m[2] === 'b1'
+                ? [this.d]
+                : [1];
+      if (!sameShape(got.shape, shape) || got.data.length !== shape.reduce((a, b) => a * b, 1))
+        return `${name} is [${got.shape.join(', ')}], the model needs [${shape.join(', ')}]`;
+    }
+    return null;
   }
 
   importWeights(w: NamedWeights): void {

@@ -33,6 +33,7 @@ export const SMALL_MODEL: ModelOptions = {
   standInLearningRate: 0.003,
   standInMinSteps: 3,
   distillEverySteps: 1,
+  combine: 'concat',
 };
 
 /** The real ledger in process: a block producer on a memory store, blocks produced on demand. */
