@@ -1,0 +1,217 @@
+/**
+ * The ledger's transport across a MessagePort. In the browser the ledger
+ * rides the signaling WebSocket (`ledger-tx`, `ledger-subscribe` on the same
+ * connection that joined the room — a second connection with the same peer id
+ * would replace the first), and that socket belongs to the mesh on the main
+ * thread. So only the two transport functions cross the port; the
+ * RemoteChain, its light client (hashes, Ed25519 signature checks, state
+ * transitions) and the weight-tx signing run in the worker.
+ *
+ *  worker: `new PortLedgerTransport(port)` is a LedgerTransport.
+ *  main:   `exposeLedgerTransport(port, transport)` serves it.
+ *
+ * Blocks cross as JSON-like values and are verified by the worker's light
+ * client, which is the check that matters; here only the envelope is checked.
+ */
+import type { LedgerTransport } from '@peerbench/ledger';
+import * as v from 'valibot';
+import type { BridgeOptions } from './network-bridge.js';
+import { CallIdSchema, issuesText, listen, type MessagePortLike, MessageTextSchema } from './port.js';
+
+/** Longest the worker waits for the main thread to answer a transaction. */
+export const LEDGER_TX_BRIDGE_TIMEOUT_MS = 30_000;
+
+const HeightSchema = v.pipe(v.number(), v.integer(), v.minValue(0));
+
+const UpSchema = v.variant('t', [
+  v.object({ t: v.literal('tx'), id: CallIdSchema, tx: v.unknown() }),
+  v.object({ t: v.literal('subscribe'), id: CallIdSchema, from: HeightSchema }),
+  v.object({ t: v.literal('unsubscribe'), id: CallIdSchema }),
+  v.object({ t: v.literal('close') }),
+]);
+
+const TxResultSchema = v.object({
+  ok: v.boolean(),
+  code: v.optional(MessageTextSchema),
+  message: v.optional(MessageTextSchema),
+});
+
+const DownSchema = v.variant('t', [
+  v.object({ t: v.literal('tx-result'), id: CallIdSchema, result: TxResultSchema }),
+  v.object({ t: v.literal('block'), sub: CallIdSchema, block: v.unknown() }),
+]);
+
+type TxResult = v.InferOutput<typeof TxResultSchema>;
+
+/** Worker side: a LedgerTransport whose socket is on the main thread. */
+export class PortLedgerTransport implements LedgerTransport {
+  private readonly txs = new Map<
+    number,
+    { resolve(r: TxResult): void; timer: ReturnType<typeof setTimeout> }
+  >();
+  private readonly subs = new Map<number, (block: unknown) => void>();
+  private nextId = 1;
+  private closed = false;
+  private readonly unlisten: () => void;
+  dropped = 0;
+
+  constructor(
+    private readonly port: MessagePortLike,
+    private readonly opts: BridgeOptions = {},
+  ) {
+    this.unlisten = listen(port, (data) => this.onMessage(data));
+  }
+
+  sendTx(txJson: unknown): Promise<TxResult> {
+    if (this.closed)
+      return Promise.resolve({ ok: false, code: 'closed', message: 'the ledger bridge is closed' });
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.txs.delete(id);
+        resolve({ ok: false, code: 'timeout', message: 'no answer from the main thread' });
+      }, LEDGER_TX_BRIDGE_TIMEOUT_MS);
+      this.txs.set(id, { resolve, timer });
+      this.port.postMessage({ t: 'tx', id, tx: txJson }, []);
+    });
+  }
+
+  subscribe(fromHeight: number, onBlockJson: (block: unknown) => void): () => void {
+    if (this.closed) return () => {};
+    const id = this.nextId++;
+    this.subs.set(id, onBlockJson);
+    this.port.postMessage({ t: 'subscribe', id, from: fromHeight }, []);
+    return () => {
+      if (!this.subs.delete(id) || this.closed) return;
+      this.port.postMessage({ t: 'unsubscribe', id }, []);
+    };
+  }
+
+  /** Calls, subscriptions and transactions in flight (0 after close). */
+  get pendingCount(): number {
+    return this.txs.size + this.subs.size;
+  }
+
+  /** Answers pending transactions with `closed`, ends subscriptions, tells the main thread. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const { resolve, timer } of this.txs.values()) {
+      clearTimeout(timer);
+      resolve({ ok: false, code: 'closed', message: 'the ledger bridge was closed' });
+    }
+    this.txs.clear();
+    this.subs.clear();
+    this.port.postMessage({ t: 'close' }, []);
+    this.unlisten();
+  }
+
+  private onMessage(data: unknown): void {
+    if (this.closed) return;
+    const parsed = v.safeParse(DownSchema, data);
+    if (!parsed.success) {
+      this.dropped++;
+      this.opts.onInvalid?.(issuesText(parsed.issues));
+      return;
+    }
+    const msg = parsed.output;
+    if (msg.t === 'tx-result') {
+      const tx = this.txs.get(msg.id);
+      if (!tx) return;
+      clearTimeout(tx.timer);
+      this.txs.delete(msg.id);
+      tx.resolve(msg.result);
+      return;
+    }
+    this.subs.get(msg.sub)?.(msg.block);
+  }
+}
+
+export interface ExposedLedger {
+  stop(): void;
+  /** Live subscriptions (0 after stop). */
+  readonly subscriptions: number;
+  readonly dropped: number;
+}
+
+/** Main side: serves the worker's PortLedgerTransport with a real transport. */
+export function exposeLedgerTransport(
+  port: MessagePortLike,
+  transport: LedgerTransport,
+  opts: BridgeOptions = {},
+): ExposedLedger {
+  const subs = new Map<number, () => void>();
+  let stopped = false;
+  let dropped = 0;
+  const post = (m: unknown) => {
+    if (!stopped) port.postMessage(m, []);
+  };
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    for (const off of subs.values()) off();
+    subs.clear();
+    unlisten();
+  };
+  const unlisten = listen(port, (data) => {
+    if (stopped) return;
+    const parsed = v.safeParse(UpSchema, data);
+    if (!parsed.success) {
+      dropped++;
+      opts.onInvalid?.(issuesText(parsed.issues));
+      return;
+    }
+    const msg = parsed.output;
+    switch (msg.t) {
+      case 'tx':
+        transport.sendTx(msg.tx).then(
+          (result) =>
+            post({
+              t: 'tx-result',
+              id: msg.id,
+              result: {
+                ok: result.ok,
+                ...(result.code !== undefined ? { code: String(result.code).slice(0, 2000) } : {}),
+                ...(result.message !== undefined ? { message: String(result.message).slice(0, 2000) } : {}),
+              },
+            }),
+          (err: unknown) =>
+            post({
+              t: 'tx-result',
+              id: msg.id,
+              result: {
+                ok: false,
+                code: 'transport',
+                message: String((err as Error)?.message ?? err).slice(0, 2000),
+              },
+            }),
+        );
+        return;
+      case 'subscribe': {
+        subs.get(msg.id)?.();
+        const id = msg.id;
+        subs.set(
+          id,
+          transport.subscribe(msg.from, (block) => post({ t: 'block', sub: id, block })),
+        );
+        return;
+      }
+      case 'unsubscribe':
+        subs.get(msg.id)?.();
+        subs.delete(msg.id);
+        return;
+      case 'close':
+        stop();
+        return;
+    }
+  });
+  return {
+    stop,
+    get subscriptions() {
+      return subs.size;
+    },
+    get dropped() {
+      return dropped;
+    },
+  };
+}

@@ -1,0 +1,344 @@
+/**
+ * A Peer in a worker, driven from the main thread.
+ *
+ *  worker: `hostPeer(port, peer)` runs commands (start/stop/pause/resume)
+ *    and posts the peer's snapshots, at most one per `snapshotIntervalMs`
+ *    (status, connection and error changes go at once). Histories are sent
+ *    as deltas (the points after the last one sent), so a snapshot costs the
+ *    main thread a few hundred bytes to receive, not the whole chart history.
+ *  main:   `new RemotePeer(port, initial)` has the Peer's control surface
+ *    (start/stop/pause/resume/getSnapshot/subscribe) and rebuilds full
+ *    snapshots from the deltas. Snapshots are validated on arrival.
+ */
+import * as v from 'valibot';
+import type { BlockPoint, PeerSnapshot, StepPoint } from '../state.js';
+import type { BridgeOptions } from './network-bridge.js';
+import { CallIdSchema, issuesText, listen, type MessagePortLike, MessageTextSchema } from './port.js';
+
+/** Snapshots posted per second at most: the UI coalesces to 5/s anyway. */
+export const SNAPSHOT_POST_MS = 100;
+/** Points kept in the rebuilt histories (the Peer's own default historyLimit). */
+export const REMOTE_HISTORY_LIMIT = 2000;
+/** stop() resolves after this even if the worker never answers (it is about to be terminated). */
+export const STOP_TIMEOUT_MS = 10_000;
+
+export type PeerCommand = 'start' | 'stop' | 'pause' | 'resume';
+
+/** What hostPeer drives (packages/peer's Peer satisfies it). */
+export interface HostedPeer {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  pause(): void | Promise<void>;
+  resume(): void | Promise<void>;
+  getSnapshot(): PeerSnapshot;
+  subscribe(cb: (s: PeerSnapshot) => void): () => void;
+}
+
+const Num = v.pipe(v.number(), v.finite());
+const NullableNum = v.nullable(Num);
+const Text = v.pipe(v.string(), v.maxLength(4000));
+const ErrorSchema = v.nullable(v.looseObject({ code: Text, message: Text }));
+const StepPointSchema = v.looseObject({ step: Num, timeMs: Num, loss: Num, accuracy: v.optional(Num) });
+const BlockPointSchema = v.looseObject({ height: Num, timeMs: Num, stake: Num, rank: Num, tau: Num });
+const BackendName = v.picklist(['webgpu', 'webgl', 'wasm', 'cpu']);
+const SnapshotSchema = v.looseObject({
+  peerId: Text,
+  uid: v.nullable(v.pipe(v.number(), v.integer())),
+  room: Text,
+  status: v.picklist(['stopped', 'starting', 'running', 'paused', 'stopping', 'error']),
+  connection: v.picklist(['idle', 'connecting', 'connected', 'reconnecting', 'closed']),
+  error: ErrorSchema,
+  backend: v.nullable(
+    v.looseObject({
+      chosen: BackendName,
+      forced: v.boolean(),
+      attempts: v.array(v.looseObject({ backend: BackendName, ok: v.boolean(), reason: v.optional(Text) })),
+    }),
+  ),
+  step: Num,
+  loss: NullableNum,
+  accuracy: NullableNum,
+  lossHistory: v.pipe(v.array(StepPointSchema), v.maxLength(REMOTE_HISTORY_LIMIT * 4)),
+  blockHistory: v.pipe(v.array(BlockPointSchema), v.maxLength(REMOTE_HISTORY_LIMIT * 4)),
+  peers: v.pipe(
+    v.array(
+      v.looseObject({
+        peerId: Text,
+        uid: v.nullable(Num),
+        online: v.boolean(),
+        isSelf: v.boolean(),
+        latencyMs: NullableNum,
+        gateWeight: Num,
+        weight: Num,
+        stake: Num,
+        rank: Num,
+      }),
+    ),
+    v.maxLength(10_000),
+  ),
+  network: v.nullable(
+    v.looseObject({
+      height: Num,
+      tau: Num,
+      peers: v.array(v.looseObject({ uid: Num, peerId: Text, stake: Num, rank: Num })),
+      weights: v.array(v.array(v.tuple([Num, Num]))),
+    }),
+  ),
+  stats: v.optional(v.looseObject({})),
+});
+
+const UpSchema = v.variant('t', [
+  v.object({ t: v.literal('snapshot'), snapshot: SnapshotSchema }),
+  v.object({
+    t: v.literal('cmd-result'),
+    id: CallIdSchema,
+    ok: v.boolean(),
+    message: v.optional(MessageTextSchema),
+  }),
+]);
+
+const DownSchema = v.object({
+  t: v.literal('cmd'),
+  id: CallIdSchema,
+  cmd: v.picklist(['start', 'stop', 'pause', 'resume']),
+});
+
+/** Points of `history` after `lastKey` (histories only grow at the end). */
+function tailAfter<T>(history: readonly T[], key: (p: T) => number, lastKey: number): T[] {
+  let start = history.length;
+  while (start > 0 && key(history[start - 1]!) > lastKey) start--;
+  return history.slice(start);
+}
+
+/** Appends `incoming` points beyond the last key of `existing`, bounded; `existing` itself when none. */
+function appendAfter<T>(existing: T[], incoming: readonly T[], key: (p: T) => number, max: number): T[] {
+  const last = existing.length > 0 ? key(existing[existing.length - 1]!) : Number.NEGATIVE_INFINITY;
+  const fresh = incoming.filter((p) => key(p) > last);
+  if (fresh.length === 0) return existing;
+  const merged = existing.concat(fresh);
+  return merged.length > max ? merged.slice(merged.length - max) : merged;
+}
+
+const lossKey = (p: StepPoint) => p.timeMs;
+const blockKey = (p: BlockPoint) => p.height;
+
+export interface HostedPeerHandle {
+  /** Stops posting and listening (the peer itself is not stopped). */
+  stop(): void;
+}
+
+/** Worker side: drives `peer` from the port and posts its snapshots. */
+export function hostPeer(
+  port: MessagePortLike,
+  peer: HostedPeer,
+  opts: BridgeOptions & { snapshotIntervalMs?: number } = {},
+): HostedPeerHandle {
+  const interval = opts.snapshotIntervalMs ?? SNAPSHOT_POST_MS;
+  let lastLoss = Number.NEGATIVE_INFINITY;
+  let lastBlock = Number.NEGATIVE_INFINITY;
+  let lastPosted: PeerSnapshot | null = null;
+  let lastPostAt = Number.NEGATIVE_INFINITY;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  let stopped = false;
+
+  const post = () => {
+    if (timer !== null) clearTimeout(timer);
+    timer = null;
+    if (stopped) return;
+    const s = peer.getSnapshot();
+    if (s === lastPosted) return;
+    const lossHistory = tailAfter(s.lossHistory, lossKey, lastLoss);
+    const blockHistory = tailAfter(s.blockHistory, blockKey, lastBlock);
+    if (lossHistory.length > 0) lastLoss = lossKey(lossHistory[lossHistory.length - 1]!);
+    if (blockHistory.length > 0) lastBlock = blockKey(blockHistory[blockHistory.length - 1]!);
+    lastPosted = s;
+    lastPostAt = Date.now();
+    port.postMessage({ t: 'snapshot', snapshot: { ...s, lossHistory, blockHistory } }, []);
+  };
+
+  const onSnapshot = (s: PeerSnapshot) => {
+    const prev = lastPosted;
+    const urgent =
+      !prev || prev.status !== s.status || prev.connection !== s.connection || prev.error !== s.error;
+    const wait = lastPostAt + interval - Date.now();
+    if (urgent || wait <= 0) post();
+    else if (timer === null) timer = setTimeout(post, wait);
+  };
+
+  const unsubscribe = peer.subscribe(onSnapshot);
+  const unlisten = listen(port, (data) => {
+    if (stopped) return;
+    const parsed = v.safeParse(DownSchema, data);
+    if (!parsed.success) {
+      opts.onInvalid?.(issuesText(parsed.issues));
+      return;
+    }
+    const { id, cmd } = parsed.output;
+    const run = async () => {
+      switch (cmd) {
+        case 'start':
+          return peer.start();
+        case 'stop':
+          return peer.stop();
+        case 'pause':
+          return peer.pause();
+        case 'resume':
+          return peer.resume();
+      }
+    };
+    run().then(
+      () => {
+        post();
+        if (!stopped) port.postMessage({ t: 'cmd-result', id, ok: true }, []);
+      },
+      (err: unknown) => {
+        post();
+        if (!stopped)
+          port.postMessage(
+            {
+              t: 'cmd-result',
+              id,
+              ok: false,
+              message: (err instanceof Error ? err.message : String(err)).slice(0, 2000),
+            },
+            [],
+          );
+      },
+    );
+  });
+  post();
+
+  return {
+    stop: () => {
+      if (stopped) return;
+      post();
+      stopped = true;
+      if (timer !== null) clearTimeout(timer);
+      unsubscribe();
+      unlisten();
+    },
+  };
+}
+
+/** Main side: the control surface of a Peer running in a worker. */
+export class RemotePeer {
+  private snapshot: PeerSnapshot;
+  private readonly listeners = new Set<(s: PeerSnapshot) => void>();
+  private readonly pending = new Map<number, { resolve(): void; reject(err: Error): void }>();
+  private nextId = 1;
+  private closed = false;
+  private readonly unlisten: () => void;
+  dropped = 0;
+
+  constructor(
+    private readonly port: MessagePortLike,
+    initial: PeerSnapshot,
+    private readonly opts: BridgeOptions & { historyLimit?: number } = {},
+  ) {
+    this.snapshot = initial;
+    this.unlisten = listen(port, (data) => this.onMessage(data));
+  }
+
+  getSnapshot(): PeerSnapshot {
+    return this.snapshot;
+  }
+
+  subscribe(cb: (s: PeerSnapshot) => void): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  }
+
+  start(): Promise<void> {
+    return this.command('start');
+  }
+
+  /** Resolves when the worker's peer has stopped (and saved), or after STOP_TIMEOUT_MS. */
+  stop(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, STOP_TIMEOUT_MS);
+      this.command('stop')
+        .catch(() => undefined)
+        .finally(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+    });
+  }
+
+  pause(): Promise<void> {
+    return this.command('pause');
+  }
+
+  resume(): Promise<void> {
+    return this.command('resume');
+  }
+
+  /** Marks the peer failed (e.g. its worker crashed) and fails pending commands; snapshots stop. */
+  fail(code: string, message: string): void {
+    for (const p of [...this.pending.values()]) p.reject(new Error(message));
+    this.pending.clear();
+    this.publish({ ...this.snapshot, status: 'error', error: { code, message } });
+  }
+
+  /** Stops listening; pending commands fail. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const p of [...this.pending.values()]) p.reject(new Error('the worker connection was closed'));
+    this.pending.clear();
+    this.unlisten();
+  }
+
+  /** Commands waiting for the worker. */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  private command(cmd: PeerCommand): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('the worker connection is closed'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, {
+        resolve: () => {
+          this.pending.delete(id);
+          resolve();
+        },
+        reject: (err) => {
+          this.pending.delete(id);
+          reject(err);
+        },
+      });
+      this.port.postMessage({ t: 'cmd', id, cmd }, []);
+    });
+  }
+
+  private publish(s: PeerSnapshot): void {
+    this.snapshot = s;
+    for (const cb of [...this.listeners]) cb(s);
+  }
+
+  private onMessage(data: unknown): void {
+    if (this.closed) return;
+    const parsed = v.safeParse(UpSchema, data);
+    if (!parsed.success) {
+      this.dropped++;
+      this.opts.onInvalid?.(issuesText(parsed.issues));
+      return;
+    }
+    const msg = parsed.output;
+    if (msg.t === 'cmd-result') {
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      if (msg.ok) p.resolve();
+      else p.reject(new Error(msg.message ?? 'the command failed'));
+      return;
+    }
+    const incoming = msg.snapshot as PeerSnapshot;
+    const limit = this.opts.historyLimit ?? REMOTE_HISTORY_LIMIT;
+    this.publish({
+      ...incoming,
+      lossHistory: appendAfter(this.snapshot.lossHistory, incoming.lossHistory, lossKey, limit),
+      blockHistory: appendAfter(this.snapshot.blockHistory, incoming.blockHistory, blockKey, limit),
+    });
+  }
+}
