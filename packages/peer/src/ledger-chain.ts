@@ -71,7 +71,8 @@ export class LedgerChainClient implements ChainClient {
 
   async ensureRegistered(): Promise<void> {
     if (this.uidOf(this.identity.peerId) !== null) return;
-    const result = await this.chain.submitTx(await createRegisterTx(this.identity));
+    // Signed for this chain's genesis hash, so it cannot be replayed on another chain.
+    const result = await this.chain.submitTx(await createRegisterTx(this.identity, this.view().genesisHash));
     // A register tx already waiting in the mempool is as good as ours.
     if (!result.ok && !/duplicate|registered/.test(result.code))
       throw new ChainError(result.code, `register: ${result.message}`);
@@ -86,7 +87,7 @@ export class LedgerChainClient implements ChainClient {
     // fixed-point rounding, and boundedRowToward keeps it inside exactly.
     const pairs = boundedRowToward(current, row, view.stepBoundL2);
     const nonce = Math.max(this.lastNonce, view.nonces[uid] ?? 0) + 1;
-    const tx = await createSetWeightsTx(this.identity, uid, nonce, pairs);
+    const tx = await createSetWeightsTx(this.identity, uid, nonce, pairs, view.genesisHash);
     const result = await this.chain.submitTx(tx);
     if (!result.ok) throw new ChainError(result.code, `set-weights: ${result.message}`);
     this.lastNonce = nonce;
