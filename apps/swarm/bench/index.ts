@@ -1,11 +1,13 @@
 /**
- * Swarm throughput: steps per second of the whole swarm (every peer takes one
- * training step) at 4, 8 and 16 peers in one process, the share of step time
- * spent awaiting forward/backward calls (RPC, including the responders'
- * compute) vs local compute, and the same swarm in isolated mode side by side
- * (the ratio is the cost of sharing). Writes $PEERBENCH_BENCH_DIR/swarm.json.
+ * Swarm throughput of the real Peer runtime: steps per second of the whole
+ * swarm (every Peer takes one training step) at 4, 8 and 16 peers in one
+ * process, the share of step time with a forward call outstanding (RPC,
+ * including the responders' compute) vs local compute, and the same swarm in
+ * isolated mode side by side (the ratio is the cost of sharing). In-memory
+ * transport, embedded ledger. Writes $PEERBENCH_BENCH_DIR/swarm.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs, type SwarmOptions } from '../src/args.js';
 import { initBackend } from '../src/backend.js';
@@ -38,7 +40,7 @@ async function measure(peers: number, mode: 'shared' | 'isolated') {
     ],
     process.cwd(),
   ) as SwarmOptions;
-  const swarm = new Swarm(opts);
+  const swarm = await Swarm.create(opts);
   try {
     const rec = await swarm.run();
     const timed = rec.steps.filter((s) => s.step > WARMUP_STEPS);
@@ -52,10 +54,9 @@ async function measure(peers: number, mode: 'shared' | 'isolated') {
       meanSwarmStepMs: ms / timed.length,
       rpcShare: rec.summary.networkShare,
       computeShare: 1 - rec.summary.networkShare,
-      transportShare: rec.summary.transportShare,
     };
   } finally {
-    swarm.dispose();
+    await swarm.dispose();
   }
 }
 
@@ -71,7 +72,7 @@ for (const peers of SIZES) {
   };
   results.push(row);
   process.stderr.write(
-    `[bench swarm] ${peers} peers: ${row.stepsPerSecond.toFixed(2)} swarm steps/s (${row.peerStepsPerSecond.toFixed(1)} peer steps/s), RPC ${(row.rpcShare * 100).toFixed(1)}% (transport itself ${(row.transportShare * 100).toFixed(2)}%), isolated ${row.isolatedStepsPerSecond.toFixed(2)} steps/s → sharing costs ${row.sharedOverIsolatedTime.toFixed(2)}×\n`,
+    `[bench swarm] ${peers} peers: ${row.stepsPerSecond.toFixed(2)} swarm steps/s (${row.peerStepsPerSecond.toFixed(1)} peer steps/s), RPC ${(row.rpcShare * 100).toFixed(1)}%, isolated ${row.isolatedStepsPerSecond.toFixed(2)} steps/s → sharing costs ${row.sharedOverIsolatedTime.toFixed(2)}×\n`,
   );
 }
 const dir = resolve(
@@ -81,6 +82,6 @@ mkdirSync(dir, { recursive: true });
 const out = join(dir, 'swarm.json');
 writeFileSync(
   out,
-  `${JSON.stringify({ package: '@peerbench/swarm', backend, transport: 'memory', createdAt: new Date().toISOString(), results }, null, 2)}\n`,
+  `${JSON.stringify({ package: '@peerbench/swarm', backend, runtime: 'peer (packages/peer Peer, embedded ledger)', transport: 'memory', cpus: availableParallelism(), loadAverage: loadavg(), createdAt: new Date().toISOString(), results }, null, 2)}\n`,
 );
 process.stderr.write(`[bench swarm] wrote ${out}\n`);

@@ -7,11 +7,9 @@ import { isAbsolute, resolve } from 'node:path';
 
 export type SwarmMode = 'shared' | 'isolated';
 export type TransportName = 'memory' | 'webrtc';
-/** swarm: this package's lockstep trainer (every experiment hook); peer: packages/peer's Peer runtime. */
-export type RuntimeName = 'swarm' | 'peer';
 
 export interface AdversarySpec {
-  /** noise: answers uniform noise, never learns, gives itself all its weight. copy: trains honestly but submits the chain's consensus row instead of its own scores. */
+  /** noise: an endpoint answering uniform noise; it registers and never scores. copy: a real Peer that trains honestly but submits the stake-weighted mean of the others' rows (targetRow) instead of its own scores. */
   kind: 'noise' | 'copy';
   count: number;
 }
@@ -27,10 +25,12 @@ export interface SwarmOptions {
   steps: number;
   k: number;
   mode: SwarmMode;
-  /** Signaling server URL, or null for the embedded one. */
+  /** Signaling server URL (its room and its ledger), or null for the embedded server and ledger. */
   server: string | null;
+  /** memory: packages/peer's InMemoryHub; webrtc: PeerMesh over @roamhq/wrtc and a signaling server. */
   transport: TransportName;
-  runtime: RuntimeName;
+  /** Room joined on the signaling server (webrtc). */
+  room: string;
   seed: number;
   /** Absolute output directory. */
   out: string;
@@ -46,6 +46,8 @@ export interface SwarmOptions {
   /** Balanced held-out examples every peer is evaluated on. */
   evalSize: number;
   learningRate: number;
+  /** Representation width d of every f_i(x) (ModelOptions.representationSize). */
+  dim: number;
   /** Inflation τ per block (eq 6). */
   tau: number;
   /** Max L2 change of a weight row per block (section 1.3). */
@@ -95,10 +97,9 @@ export const USAGE = `usage: pnpm swarm [flags]
   --k N                experts each example is routed to (default 2)
   --mode M             shared | isolated (default shared)
   --embedded           run the signaling server and ledger in this process (default)
-  --server URL         use a running signaling server (ws:// or wss://)
-  --transport T        memory | webrtc (default memory)
-  --runtime R          swarm (this package's lockstep trainer, every experiment) | peer
-                       (packages/peer's Peer + packages/ledger; no --ablate, no copy adversary)
+  --server URL         join a running signaling server's room and use its ledger (ws:// or wss://; implies webrtc)
+  --transport T        memory | webrtc (default memory; webrtc with --server)
+  --room NAME          room on the signaling server (default swarm)
   --seed N             seed for data, init and gate noise (default 1)
   --out DIR            output directory (default ./swarm-out)
   --shard-sizes S      comma list (one per peer) or preset: graded | uniform (default graded)
@@ -108,6 +109,7 @@ export const USAGE = `usage: pnpm swarm [flags]
   --eval-every N       held-out evaluation period in steps (default 10)
   --eval-size N        balanced held-out examples, 10..1000 (default 500)
   --lr F               Adam learning rate (default 0.002)
+  --dim N              representation width d of f_i(x) (default 32)
   --tau F              inflation per block (default 0.1)
   --epsilon F          max L2 change of a weight row per block (default 0.1)
   --temperature F      mask temperature relative to mean stake (default 0.1)
@@ -198,15 +200,17 @@ export function parseArgs(argv: readonly string[], baseDir: string): SwarmOption
     throw new UsageError('--embedded and --server exclude each other');
   if (server !== null && !/^wss?:\/\/[^\s/]+/.test(server))
     throw new UsageError(`--server: expected a ws:// or wss:// URL, got '${server}'`);
-  const transport = get('--transport') ?? 'memory';
+  const transport = get('--transport') ?? (server !== null ? 'webrtc' : 'memory');
   if (transport !== 'memory' && transport !== 'webrtc')
     throw new UsageError(`--transport: expected memory or webrtc, got '${transport}'`);
   const combine = get('--combine') ?? 'concat';
   if (combine !== 'concat' && combine !== 'sum')
     throw new UsageError(`--combine: expected concat or sum, got '${combine}'`);
-  const runtime = get('--runtime') ?? 'swarm';
-  if (runtime !== 'swarm' && runtime !== 'peer')
-    throw new UsageError(`--runtime: expected swarm or peer, got '${runtime}'`);
+  if (server !== null && transport === 'memory')
+    throw new UsageError("--server needs --transport webrtc (peers join the server's room)");
+  const room = get('--room') ?? 'swarm';
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(room))
+    throw new UsageError(`--room: expected 1..64 of A-Z a-z 0-9 . _ -, got '${room}'`);
   const seed = int('--seed', get('--seed') ?? '1', 0, 2 ** 31 - 1);
   const outRaw = get('--out') ?? 'swarm-out';
   const out = isAbsolute(outRaw) ? outRaw : resolve(baseDir, outRaw);
@@ -237,10 +241,6 @@ export function parseArgs(argv: readonly string[], baseDir: string): SwarmOption
   if (totalPeers > MAX_PEERS) throw new UsageError(`too many peers in total (${totalPeers} > ${MAX_PEERS})`);
   if (k > totalPeers) throw new UsageError(`--k: ${k} is more than the ${totalPeers} peers`);
 
-  if (runtime === 'peer' && flags.has('--ablate'))
-    throw new UsageError('--ablate needs --runtime swarm (the Peer runtime has no ablated evaluation)');
-  if (runtime === 'peer' && adversaries.some((a) => a.kind === 'copy'))
-    throw new UsageError('--adversary copy needs --runtime swarm');
   return {
     peers,
     steps,
@@ -248,7 +248,7 @@ export function parseArgs(argv: readonly string[], baseDir: string): SwarmOption
     mode,
     server,
     transport,
-    runtime,
+    room,
     seed,
     out,
     shardSizes,
@@ -258,6 +258,7 @@ export function parseArgs(argv: readonly string[], baseDir: string): SwarmOption
     evalEvery: int('--eval-every', get('--eval-every') ?? '10', 1, 100_000),
     evalSize: int('--eval-size', get('--eval-size') ?? '500', 10, 1000),
     learningRate: num('--lr', get('--lr') ?? '0.002', 1e-6, 1),
+    dim: int('--dim', get('--dim') ?? '32', 2, 512),
     tau: num('--tau', get('--tau') ?? '0.1', 0, 100),
     epsilon: num('--epsilon', get('--epsilon') ?? '0.1', 0, 2),
     temperature: num('--temperature', get('--temperature') ?? '0.1', 1e-6, 100),

@@ -6,7 +6,6 @@
 import { parseArgs, USAGE, UsageError } from './args.js';
 import { initBackend } from './backend.js';
 import { writeOutputs } from './output.js';
-import { runPeerSwarm } from './peer-runtime.js';
 import { Swarm } from './swarm.js';
 
 export async function main(argv: string[], baseDir: string): Promise<number> {
@@ -24,20 +23,13 @@ export async function main(argv: string[], baseDir: string): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (opts.transport === 'webrtc' || opts.server !== null) {
-    process.stderr.write(
-      'swarm: --transport webrtc and --server are not available in this build: @peerbench/peer does not export PeerMesh, which the WebRTC expert network needs; use --transport memory --embedded\n',
-    );
-    return 2;
-  }
   const backend = await initBackend();
   const log = (line: string) => {
     if (!opts.quiet) process.stderr.write(`[swarm] ${line}\n`);
   };
   log(
-    `${opts.peers} peers + ${opts.adversaries.map((a) => `${a.count} ${a.kind}`).join(', ') || 'no adversaries'}, mode ${opts.mode}, k=${opts.k}, ${opts.steps} steps, tfjs ${backend}, transport ${opts.transport}, runtime ${opts.runtime}`,
+    `${opts.peers} peers + ${opts.adversaries.map((a) => `${a.count} ${a.kind}`).join(', ') || 'no adversaries'}, mode ${opts.mode}, k=${opts.k}, ${opts.steps} steps, tfjs ${backend}, transport ${opts.transport}${opts.server ? ` via ${opts.server}` : ', embedded ledger'}`,
   );
-  const swarm = opts.runtime === 'swarm' ? new Swarm(opts, { progress: log }) : null;
   const abort = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
@@ -48,8 +40,10 @@ export async function main(argv: string[], baseDir: string): Promise<number> {
     } else process.exit(130);
   };
   process.on('SIGINT', onSigint);
+  let swarm: Swarm | null = null;
   try {
-    const record = swarm ? await swarm.run(abort.signal) : await runPeerSwarm(opts, log, abort.signal);
+    swarm = await Swarm.create(opts, { progress: log });
+    const record = await swarm.run(abort.signal);
     const files = writeOutputs(opts.out, record);
     const s = record.summary;
     log(
@@ -59,7 +53,7 @@ export async function main(argv: string[], baseDir: string): Promise<number> {
     return 0;
   } finally {
     process.off('SIGINT', onSigint);
-    swarm?.dispose();
+    await swarm?.dispose();
   }
 }
 

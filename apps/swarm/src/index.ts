@@ -1,11 +1,13 @@
+export * from './adversaries.js';
 export * from './args.js';
 export { initBackend } from './backend.js';
-export { type BlockState, MechanismChain, type SwarmChain } from './chain.js';
 export * from './data.js';
-export { type ExpertHandler, type ExpertNetwork, MemoryNetwork, PeerOfflineError } from './network.js';
+export * from './ledger.js';
 export { writeOutputs } from './output.js';
-export { Participant, type ParticipantKind, REPRESENTATION_DIM } from './participant.js';
-export { runPeerSwarm } from './peer-runtime.js';
 export { heatmap, lineChart } from './plot.js';
 export type * from './record.js';
-export { Swarm, type SwarmHooks } from './swarm.js';
+export { RECORD_VERSION } from './record.js';
+export { summarize } from './summary.js';
+export { REGISTER_TIMEOUT_MS, ROWS_WAIT_MS, SWARM_MODEL, Swarm, type SwarmHooks } from './swarm.js';
+export { RpcClock, TimedNetwork } from './timing.js';
+export * from './transport.js';

@@ -4,9 +4,12 @@
  * valid JSON and readers need no special cases.
  */
 import type { SwarmOptions } from './args.js';
-import type { ParticipantKind } from './participant.js';
 
-export const RECORD_VERSION = 1;
+/** Record version 2: produced by the real Peer runtime (v1 came from this package's own trainer, removed). */
+export const RECORD_VERSION = 2;
+
+/** honest: a Peer that trains and scores; noise: an endpoint answering noise; copy: a Peer submitting the consensus row. */
+export type ParticipantKind = 'honest' | 'noise' | 'copy';
 
 export interface ParticipantRecord {
   index: number;
@@ -28,7 +31,7 @@ export interface StepRecord {
   heldOutAccuracy?: (number | null)[];
   /** B = Σ L_i on held-out data over the honest (incl. copier) peers still running; evaluation steps only. */
   B?: number;
-  /** Experts answered by a stand-in during this step, summed over peers. */
+  /** Expert contributions served by a stand-in during this step, summed over peers. */
   standIns: number;
   /** Training steps that threw (should stay 0, also under churn). */
   failedSteps: number;
@@ -44,14 +47,14 @@ export interface BlockRecord {
   /** Row-major n×n as nested rows. */
   W: number[][];
   tau: number;
-  /** Gate importance EMA of each peer's gate over every peer (row i = peer i's gate). */
+  /** Gate importance share (the scorer's EMA) of peer i's gate over every participant (zeros: no gate). */
   gateWeight: number[][];
 }
 
 export interface AblationRecord {
   /** Held-out loss of each peer with nothing removed (null: not evaluated). */
   baseLoss: (number | null)[];
-  /** delta[i][j]: rise of L_i when f_j is zeroed in G(x) of every peer. */
+  /** delta[i][j]: rise of L_i (live experts, Peer.evaluateLive) when f_j is zeroed in peer i's G(x). */
   delta: (number | null)[][];
   /** Ideal rank of eq 2 by ablation: (1/n) Σ_i delta[i][j]. */
   ideal: number[];
@@ -72,10 +75,10 @@ export interface SwarmSummary {
   interrupted: boolean;
   wallSeconds: number;
   stepsPerSecond: number;
-  /** Share of training-step time spent awaiting forward/backward calls (incl. remote compute). */
+  /** Share of training-step time with a forward call outstanding (RPC incl. the responder's compute); the rest is local compute. */
   networkShare: number;
-  /** Of all step time, the share spent in the transport itself (calls minus responder compute). */
-  transportShare: number;
+  /** Share of training-step time spent inside serving handlers (other peers answering or applying gradients). */
+  servingShare: number;
   firstB: number | null;
   lastB: number | null;
   /** (firstB − lastB) / firstB. */

@@ -1,98 +1,239 @@
 /**
- * Runs N participants in lockstep in one process: every step each running
- * trainer takes one training step (querying the others through the network),
- * every `blockSteps` steps they submit their weight rows and a block is
- * produced, every `evalEvery` steps each is evaluated on the balanced
- * held-out set (B = Σ L_i, eq 1). Optional: adversaries, churn, and the
- * ablation measurement of the ideal rank (eq 2) at the end.
+ * N real Peers of packages/peer (the code a browser tab runs) in one process,
+ * driven in lockstep: every swarm step each running Peer takes one `step()`
+ * (querying the others through the swarm's transport), the ledger produces a
+ * block every `blockSteps` steps (embedded) or on its server's clock
+ * (--server), and every `evalEvery` steps each Peer is evaluated on the
+ * shared balanced held-out set with its live experts (B = Σ L_i, eq 1).
+ * Optional: noise and weight-copying adversaries, churn, and the ablation
+ * measurement of the ideal rank (eq 2) at the end.
  */
-import { projectToSimplex, spearman } from '@peerbench/mechanism';
+import { generateIdentity, type Identity } from '@peerbench/ledger';
+import { spearman } from '@peerbench/mechanism';
+import {
+  type ChainClient,
+  type ChainState,
+  type ExpertNetwork,
+  loadMnistDigits,
+  MnistTask,
+  type ModelOptions,
+  Peer,
+  type StepOptions,
+} from '@peerbench/peer';
+import { createSignalingServer, type SignalingServer } from '@peerbench/signaling-server';
+import { consensusRow, noiseHandlers } from './adversaries.js';
 import type { SwarmOptions } from './args.js';
-import { type BlockState, MechanismChain, type SwarmChain } from './chain.js';
-import { type Dataset, dominantDigits, heldOutSet, trainingShards } from './data.js';
-import { MemoryNetwork } from './network.js';
-import { Participant, type ParticipantKind } from './participant.js';
+import { classMixOf, dominantDigits } from './data.js';
+import { embeddedLedger, remoteLedger, type SwarmLedger } from './ledger.js';
 import type {
   AblationRecord,
   BlockRecord,
+  ParticipantKind,
   ParticipantRecord,
   StepRecord,
   SwarmRecord,
-  SwarmSummary,
 } from './record.js';
 import { RECORD_VERSION } from './record.js';
+import { summarize } from './summary.js';
+import { RpcClock, TimedNetwork } from './timing.js';
+import {
+  MESH_SETTLE_TIMEOUT_MS,
+  MemoryTransport,
+  type SwarmTransport,
+  WebRtcTransport,
+} from './transport.js';
+
+/**
+ * Model sizes the swarm gives every Peer (the rest comes from flags): small
+ * enough that 16 peers train in one process on 2 cores, the same shapes the
+ * sharing/fidelity results were measured with.
+ */
+export const SWARM_MODEL: Pick<ModelOptions, 'encoderHidden' | 'headHidden' | 'standInHidden'> = {
+  encoderHidden: 64,
+  headHidden: 32,
+  standInHidden: 32,
+};
+
+/** How long to wait for the participants' register txs to land before the first step. */
+export const REGISTER_TIMEOUT_MS = 30_000;
+/** Before producing a block, how long to wait for the running Peers' set-weights txs. */
+export const ROWS_WAIT_MS = 2_000;
 
 export interface SwarmHooks {
   progress?: (line: string) => void;
 }
 
-const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : null);
+interface Participant {
+  index: number;
+  kind: ParticipantKind;
+  identity: Identity;
+  /** The Peer (honest, copy); null for a noise endpoint. */
+  peer: Peer | null;
+  chain: ChainClient;
+  /** A noise endpoint's stop-serving function. */
+  unserve: (() => void) | null;
+}
+
+const finiteOrNull = (v: number | null | undefined): number | null =>
+  v !== null && v !== undefined && Number.isFinite(v) ? v : null;
+
+const tick = (ms = 0) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class Swarm {
   readonly participants: Participant[] = [];
   readonly records: ParticipantRecord[] = [];
-  readonly network = new MemoryNetwork();
-  readonly chain: SwarmChain;
-  private readonly heldOut: Dataset;
+  private readonly clock = new RpcClock();
   private readonly stopped = new Set<number>();
   private readonly steps: StepRecord[] = [];
   private readonly blocks: BlockRecord[] = [];
   private ablation: AblationRecord | null = null;
   private interrupted = false;
   private stepsDone = 0;
+  private currentStep = 0;
   private trainMs = 0;
-  private trainNetworkMs = 0;
-  private trainTransportMs = 0;
-  private wallMs = 0;
+  private disposed = false;
+  private unsubscribeHeads: (() => void) | null = null;
 
-  constructor(
+  private constructor(
     readonly opts: SwarmOptions,
-    private readonly hooks: SwarmHooks = {},
-  ) {
-    const kinds: ParticipantKind[] = Array.from({ length: opts.peers }, () => 'honest');
-    for (const a of opts.adversaries) for (let c = 0; c < a.count; c++) kinds.push(a.kind);
-    const n = kinds.length;
-    const sorted = [...opts.shardSizes].sort((a, b) => a - b);
-    const medianShard = sorted[Math.floor(sorted.length / 2)]!;
-    const trainerSizes = kinds.map((k, i) =>
-      k === 'noise' ? 0 : k === 'copy' ? medianShard : opts.shardSizes[i]!,
-    );
-    const shards = trainingShards(
-      trainerSizes.map((s) => Math.max(s, 1)),
-      opts.skew,
-      opts.seed,
-    );
-    this.heldOut = heldOutSet(opts.evalSize);
-    this.chain = new MechanismChain({ n, tau: opts.tau, epsilon: opts.epsilon });
-    kinds.forEach((kind, index) => {
-      const p = new Participant({
-        index,
-        n,
-        kind,
-        shard: kind === 'noise' ? null : shards[index]!,
-        isolated: opts.mode === 'isolated',
-        k: opts.k,
-        batch: opts.batch,
-        learningRate: opts.learningRate,
-        temperature: opts.temperature,
-        combine: opts.combine,
-        seed: opts.seed,
-      });
-      p.setChainView(this.chain.latest());
-      this.participants.push(p);
-      this.network.register(index, p);
-      this.records.push({
-        index,
-        kind,
-        shardSize: trainerSizes[index]!,
-        dominantDigits: kind === 'noise' ? null : dominantDigits(index),
-        stoppedAtStep: null,
-      });
-    });
+    private readonly hooks: SwarmHooks,
+    readonly transport: SwarmTransport,
+    readonly ledger: SwarmLedger,
+    private readonly server: SignalingServer | null,
+  ) {}
+
+  /** Opens the ledger (and signaling server), creates and starts every participant, registers them on chain. */
+  static async create(opts: SwarmOptions, hooks: SwarmHooks = {}): Promise<Swarm> {
+    let server: SignalingServer | null = null;
+    let ledger: SwarmLedger;
+    let transport: SwarmTransport;
+    if (opts.server !== null) {
+      ledger = await remoteLedger(opts.server);
+      transport = new WebRtcTransport(opts.server, opts.room);
+    } else {
+      const local = await embeddedLedger({ epsilon: opts.epsilon, tau: opts.tau });
+      ledger = local;
+      if (opts.transport === 'webrtc') {
+        // The same server a deployment runs (rooms, signaling, ledger routes), on a free local port.
+        server = createSignalingServer({
+          host: '127.0.0.1',
+          port: 0,
+          ledger: local.embedded.hook,
+          shutdownGraceMs: 0,
+        });
+        await server.start();
+        transport = new WebRtcTransport(server.url, opts.room);
+      } else transport = new MemoryTransport();
+    }
+    const swarm = new Swarm(opts, hooks, transport, ledger, server);
+    try {
+      await swarm.setup();
+    } catch (err) {
+      await swarm.dispose();
+      throw err;
+    }
+    return swarm;
   }
 
   private say(line: string): void {
     if (!this.opts.quiet) this.hooks.progress?.(line);
+  }
+
+  private kinds(): ParticipantKind[] {
+    const kinds: ParticipantKind[] = Array.from({ length: this.opts.peers }, () => 'honest');
+    for (const a of this.opts.adversaries) for (let c = 0; c < a.count; c++) kinds.push(a.kind);
+    return kinds;
+  }
+
+  private async setup(): Promise<void> {
+    const { opts } = this;
+    const kinds = this.kinds();
+    const n = kinds.length;
+    const digits = await loadMnistDigits();
+    const sorted = [...opts.shardSizes].sort((a, b) => a - b);
+    const medianShard = sorted[Math.floor(sorted.length / 2)]!;
+    for (let index = 0; index < n; index++) {
+      const kind = kinds[index]!;
+      const identity = await generateIdentity();
+      const net = await this.transport.connect(identity);
+      const chain = await this.ledger.clientFor(identity, this.transport.meshOf(identity.peerId));
+      const shardSize = kind === 'noise' ? 0 : kind === 'copy' ? medianShard : opts.shardSizes[index]!;
+      this.records.push({
+        index,
+        kind,
+        shardSize,
+        dominantDigits: kind === 'noise' ? null : dominantDigits(index),
+        stoppedAtStep: null,
+      });
+      if (kind === 'noise') {
+        const unserve = net.serve(noiseHandlers(opts.dim, opts.seed * 31 + index));
+        await chain.ensureRegistered();
+        this.participants.push({ index, kind, identity, peer: null, chain, unserve });
+        continue;
+      }
+      const peer = await Peer.create({
+        identity,
+        task: () =>
+          MnistTask.create({
+            digits,
+            shardSize,
+            classMix: classMixOf(index, opts.skew),
+            evalPerClass: Math.max(1, Math.floor(opts.evalSize / 10)),
+            seed: opts.seed * 100 + index,
+          }),
+        // Isolated: same model and budget, but no one to ask (the transport still carries its ledger traffic).
+        network: opts.mode === 'shared' ? (new TimedNetwork(net, this.clock) satisfies ExpertNetwork) : null,
+        chain,
+        backend: false,
+        autoRun: false,
+        evalEverySteps: 0,
+        saveEverySteps: 0,
+        pingEveryMs: 0,
+        maskTemperature: opts.temperature,
+        model: {
+          ...SWARM_MODEL,
+          representationSize: opts.dim,
+          topK: opts.k,
+          learningRate: opts.learningRate,
+          // One slot per participant, so every peer can be gated (and ablated).
+          maxExperts: Math.max(2, n),
+          combine: opts.combine,
+          seed: opts.seed * 1000 + index,
+        },
+        step: { batchSize: opts.batch } satisfies Partial<StepOptions>,
+        ...(kind === 'copy' ? { targetRow: ({ state, uid }) => consensusRow(state, uid) } : {}),
+      });
+      await peer.start();
+      this.participants.push({ index, kind, identity, peer, chain, unserve: null });
+    }
+    await this.transport.settle(MESH_SETTLE_TIMEOUT_MS);
+    await this.awaitRegistration();
+    if (!this.ledger.producer) {
+      this.unsubscribeHeads = this.observer().onHead((state) => this.recordBlock(state, this.currentStep));
+    }
+  }
+
+  /** The chain client whose view of the ledger the records use (participant 0 never churns). */
+  private observer(): ChainClient {
+    return this.participants[0]!.chain;
+  }
+
+  private async awaitRegistration(): Promise<void> {
+    const all = () => this.participants.every((p) => p.chain.uidOf(p.identity.peerId) !== null);
+    const deadline = Date.now() + REGISTER_TIMEOUT_MS;
+    const producer = this.ledger.producer;
+    while (!all()) {
+      if (Date.now() > deadline)
+        throw new Error(
+          `not every participant was registered on the ledger within ${REGISTER_TIMEOUT_MS} ms`,
+        );
+      if (producer) {
+        // Register txs are signed asynchronously by each Peer's start(); produce once they are in.
+        for (let t = 0; t < 200 && producer.mempoolSize < this.participants.length; t++) await tick(5);
+        await producer.produceBlock();
+      }
+      await tick(producer ? 0 : 50);
+    }
   }
 
   private running(p: Participant): boolean {
@@ -100,7 +241,7 @@ export class Swarm {
   }
 
   private trainers(): Participant[] {
-    return this.participants.filter((p) => p.kind !== 'noise' && this.running(p));
+    return this.participants.filter((p) => p.peer !== null && this.running(p));
   }
 
   /** Runs to the end or until `signal` aborts; always returns what was measured. */
@@ -109,93 +250,96 @@ export class Swarm {
     const { opts } = this;
     await this.evaluateAll(0, null);
     for (let step = 1; step <= opts.steps; step++) {
-      // The in-memory network resolves at once, so without this the loop would
-      // never yield and SIGINT (delivered as an event) could not stop it.
+      // The in-memory network can resolve without a macrotask; yield so SIGINT and the ledger run.
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (signal?.aborted) {
         this.interrupted = true;
         break;
       }
-      if (opts.churn && step === opts.churn.atStep) this.applyChurn(step);
+      this.currentStep = step;
+      if (opts.churn && step === opts.churn.atStep) await this.applyChurn(step);
       const ts = performance.now();
-      const tNet = { ...this.network.timing };
       const trainLoss: (number | null)[] = this.participants.map(() => null);
       let standIns = 0;
       let failedSteps = 0;
+      this.clock.counting = true;
       for (const p of this.trainers()) {
+        const peer = p.peer!;
+        const before = peer.getSnapshot().stats?.standInUsed ?? 0;
         try {
-          const r = await p.trainStep(this.network);
-          trainLoss[p.index] = finiteOrNull(r.loss);
-          standIns += r.standIns;
-          this.trainNetworkMs += r.networkMs;
+          trainLoss[p.index] = finiteOrNull((await peer.step()).loss);
         } catch (err) {
           failedSteps++;
           this.say(`step ${step}: peer ${p.index} failed: ${(err as Error).message}`);
         }
+        standIns += (peer.getSnapshot().stats?.standInUsed ?? 0) - before;
       }
+      this.clock.counting = false;
       const ms = performance.now() - ts;
       this.trainMs += ms;
-      this.trainTransportMs +=
-        this.network.timing.callMs - tNet.callMs - (this.network.timing.handlerMs - tNet.handlerMs);
       this.stepsDone = step;
       const rec: StepRecord = { step, trainLoss, standIns, failedSteps, ms };
       this.steps.push(rec);
-      if (step % opts.blockSteps === 0) this.produceBlock(step);
+      if (this.ledger.producer && step % opts.blockSteps === 0) await this.produceBlock(step);
       if (step % opts.evalEvery === 0 || step === opts.steps) await this.evaluateAll(step, rec);
     }
     if (opts.ablate && !this.interrupted) await this.runAblation();
-    this.wallMs = performance.now() - t0;
-    return this.toRecord();
+    const wallMs = performance.now() - t0;
+    return this.toRecord(wallMs);
   }
 
-  private applyChurn(step: number): void {
+  private async applyChurn(step: number): Promise<void> {
     const honest = this.participants.filter((p) => p.kind === 'honest' && this.running(p));
     const victims = honest.slice(-(this.opts.churn?.count ?? 0));
     for (const v of victims) {
       this.stopped.add(v.index);
-      this.network.unregister(v.index);
       this.records[v.index]!.stoppedAtStep = step;
+      // Like a closed tab: its links go first, then the Peer stops.
+      await this.transport.disconnect(v.identity.peerId);
+      await v.peer?.stop();
     }
     this.say(`step ${step}: churn stopped peers ${victims.map((v) => v.index).join(', ')}`);
   }
 
-  /** The weight copier's row: the stake-weighted mean of everyone else's rows on chain. */
-  private consensusRow(copier: number, state: BlockState): Float64Array {
-    const { n, W, S } = state;
-    const row = new Float64Array(n);
-    let total = 0;
-    for (let i = 0; i < n; i++) {
-      if (i === copier) continue;
-      total += S[i]!;
-      for (let j = 0; j < n; j++) row[j]! += S[i]! * W[i * n + j]!;
-    }
-    for (let j = 0; j < n; j++) row[j] = total > 0 ? row[j]! / total : 1 / n;
-    return projectToSimplex(row);
+  /** Embedded ledger: waits for the running Peers' set-weights txs (sent on the last head), then produces. */
+  private async produceBlock(step: number): Promise<void> {
+    const producer = this.ledger.producer!;
+    const scorers = this.trainers().length;
+    const deadline = performance.now() + ROWS_WAIT_MS;
+    while (producer.mempoolSize < scorers && performance.now() < deadline) await tick(1);
+    await producer.produceBlock();
+    // Let the Peers' head handlers run (masks, snapshots, their next row) before reading gates.
+    await tick();
+    const state = this.observer().state();
+    if (state) this.recordBlock(state, step);
   }
 
-  private produceBlock(step: number): void {
-    const latest = this.chain.latest();
-    for (const p of this.participants) {
-      // Noise peers run no scorer, so their row stays at W0; stopped peers are silent.
-      if (!this.running(p) || p.kind === 'noise') continue;
-      this.chain.submitWeights(
-        p.index,
-        p.kind === 'copy' ? this.consensusRow(p.index, latest) : p.scoreRow(),
-      );
-    }
-    const b = this.chain.produceBlock();
-    for (const p of this.participants) p.setChainView(b);
-    const n = b.n;
+  private recordBlock(state: ChainState, step: number): void {
+    const ids = this.participants.map((p) => p.identity.peerId);
+    const uids = ids.map((id) => state.peerIds.indexOf(id));
+    const n = ids.length;
     this.blocks.push({
-      height: b.height,
+      height: state.height,
       step,
-      S: Array.from(b.S),
-      R: Array.from(b.R),
-      W: Array.from({ length: n }, (_, i) => Array.from(b.W.subarray(i * n, (i + 1) * n))),
-      tau: b.tau,
+      S: uids.map((u) => (u >= 0 ? (state.stakes[u] ?? 0) : 0)),
+      R: uids.map((u) => (u >= 0 ? (state.ranks[u] ?? 0) : 0)),
+      W: uids.map((u) => {
+        const row = new Array<number>(n).fill(0);
+        for (const [j, w] of u >= 0 ? (state.weights[u] ?? []) : []) {
+          const col = uids.indexOf(j);
+          if (col >= 0) row[col] = w;
+        }
+        return row;
+      }),
+      tau: state.tau,
       gateWeight: this.participants.map((p) => {
-        const s = p.importanceEma.reduce((a, v) => a + v, 0);
-        return Array.from(p.importanceEma, (v) => (s > 0 ? v / s : 0));
+        const row = new Array<number>(n).fill(0);
+        if (!p.peer || !this.running(p)) return row;
+        for (const r of p.peer.getSnapshot().peers) {
+          const col = ids.indexOf(r.peerId);
+          if (col >= 0) row[col] = r.gateWeight;
+        }
+        return row;
       }),
     });
   }
@@ -205,10 +349,10 @@ export class Swarm {
     const acc: (number | null)[] = this.participants.map(() => null);
     let B = 0;
     for (const p of this.trainers()) {
-      const r = await p.evaluate(this.network, this.heldOut);
+      const r = await p.peer!.evaluateLive({});
       loss[p.index] = finiteOrNull(r.loss);
       acc[p.index] = finiteOrNull(r.accuracy);
-      B += r.loss;
+      if (p.kind === 'honest') B += r.loss;
     }
     const target: StepRecord = rec ?? {
       step,
@@ -219,7 +363,8 @@ export class Swarm {
     };
     target.heldOutLoss = loss;
     target.heldOutAccuracy = acc;
-    target.B = finiteOrNull(B) ?? undefined;
+    const b = finiteOrNull(B);
+    if (b !== null) target.B = b;
     if (!rec) this.steps.push(target);
     const meanAcc = acc.filter((a): a is number => a !== null);
     const sps = this.trainMs > 0 ? (this.stepsDone / this.trainMs) * 1000 : 0;
@@ -228,18 +373,21 @@ export class Swarm {
     );
   }
 
+  /** Eq 2 by ablation: the rise of every running trainer's live held-out loss when f_j is zeroed in its G(x). */
   private async runAblation(): Promise<void> {
-    this.say('ablation: zeroing each peer in every G(x)…');
+    this.say('ablation: zeroing each participant in every G(x)…');
     const n = this.participants.length;
     const evaluators = this.trainers();
     const baseLoss: (number | null)[] = this.participants.map(() => null);
-    for (const p of evaluators) baseLoss[p.index] = (await p.evaluate(this.network, this.heldOut)).loss;
+    for (const p of evaluators) baseLoss[p.index] = finiteOrNull((await p.peer!.evaluateLive({})).loss);
     const delta: (number | null)[][] = this.participants.map(() => this.participants.map(() => null));
-    for (let j = 0; j < n; j++) {
-      if (this.stopped.has(j)) continue;
+    for (const q of this.participants) {
+      if (!this.running(q)) continue;
       for (const p of evaluators) {
-        const l = (await p.evaluate(this.network, this.heldOut, j)).loss;
-        delta[p.index]![j] = finiteOrNull(l - baseLoss[p.index]!);
+        const base = baseLoss[p.index];
+        if (base === null || base === undefined) continue;
+        const l = (await p.peer!.evaluateLive({ ablate: q.identity.peerId })).loss;
+        delta[p.index]![q.index] = finiteOrNull(l - base);
       }
     }
     const ideal = new Array<number>(n).fill(0);
@@ -250,7 +398,8 @@ export class Swarm {
         ideal[j]! += d / n;
         if (p.index !== j) idealOthers[j]! += d / n;
       }
-    const R = Array.from(this.chain.latest().R);
+    const last = this.blocks[this.blocks.length - 1];
+    const R = last ? last.R.slice() : new Array<number>(n).fill(0);
     const alive = this.participants.filter((p) => this.running(p)).map((p) => p.index);
     const honest = alive.filter((i) => this.participants[i]!.kind === 'honest');
     const corr = (a: number[], b: number[], idx: number[]): number | null =>
@@ -261,7 +410,7 @@ export class Swarm {
         ),
       );
     this.ablation = {
-      baseLoss: baseLoss.map((v) => (v === null ? null : finiteOrNull(v))),
+      baseLoss,
       delta,
       ideal,
       idealOthers,
@@ -275,126 +424,44 @@ export class Swarm {
     );
   }
 
-  private summary(): SwarmSummary {
-    const withB = this.steps.filter((s) => s.B !== undefined);
-    const firstB = withB[0]?.B ?? null;
-    const lastB = withB[withB.length - 1]?.B ?? null;
-    const nonFinite = this.steps.reduce(
-      (c, s) => c + s.trainLoss.filter((l, i) => l === null && this.trains(i, s.step)).length,
-      0,
-    );
-    const s: SwarmSummary = {
-      stepsDone: this.stepsDone,
-      blocks: this.blocks.length,
-      interrupted: this.interrupted,
-      wallSeconds: this.wallMs / 1000,
-      stepsPerSecond: this.trainMs > 0 ? (this.stepsDone / this.trainMs) * 1000 : 0,
-      networkShare: this.trainMs > 0 ? this.trainNetworkMs / this.trainMs : 0,
-      transportShare: this.trainMs > 0 ? this.trainTransportMs / this.trainMs : 0,
-      firstB,
-      lastB,
-      bDrop: firstB !== null && lastB !== null && firstB > 0 ? (firstB - lastB) / firstB : null,
-      standInAnswers: this.steps.reduce((c, st) => c + st.standIns, 0),
-      failedSteps: this.steps.reduce((c, st) => c + st.failedSteps, 0),
-      nonFiniteLosses: nonFinite,
-    };
-    const idx = (k: ParticipantKind) => this.participants.filter((p) => p.kind === k).map((p) => p.index);
-    const honest = idx('honest').filter((i) => !this.stopped.has(i));
-    const noise = idx('noise');
-    if (noise.length > 0 && this.blocks.length > 0) {
-      const firstFrom = (below: (b: BlockRecord) => boolean): number | null => {
-        let from: number | null = null;
-        for (const b of this.blocks) {
-          if (below(b)) from ??= b.height;
-          else from = null;
-        }
-        return from;
-      };
-      const last = this.blocks[this.blocks.length - 1]!;
-      const colBelow = (M: number[][]) =>
-        honest.every((i) => {
-          const others = honest.filter((j) => j !== i).map((j) => M[i]![j]!);
-          return others.length === 0 || Math.max(...noise.map((j) => M[i]![j]!)) < Math.min(...others);
-        });
-      s.noise = {
-        peers: noise,
-        rankBelowHonestFromBlock: firstFrom(
-          (b) => Math.max(...noise.map((j) => b.R[j]!)) < Math.min(...honest.map((j) => b.R[j]!)),
-        ),
-        weightBelowHonestFromBlock: firstFrom((b) => colBelow(b.W)),
-        gateBelowHonestFromBlock: firstFrom((b) => colBelow(b.gateWeight)),
-        finalRankNoise: noise.map((j) => last.R[j]!),
-        finalMinRankHonest: Math.min(...honest.map((j) => last.R[j]!)),
-      };
-    }
-    const copy = idx('copy');
-    if (copy.length > 0 && this.blocks.length > 0) {
-      const last = this.blocks[this.blocks.length - 1]!;
-      const gain = (j: number) => last.S[j]! - 1;
-      const honestMean = honest.reduce((a, j) => a + gain(j), 0) / Math.max(1, honest.length);
-      s.copy = {
-        peers: copy,
-        stakeGain: copy.map(gain),
-        honestMeanStakeGain: honestMean,
-        ratio:
-          honestMean !== 0 ? copy.reduce((a, j) => a + gain(j), 0) / copy.length / honestMean : Number.NaN,
-      };
-      if (!Number.isFinite(s.copy.ratio)) s.copy.ratio = 0;
-    }
-    const churn = this.opts.churn;
-    if (churn) {
-      const survivors = this.participants
-        .filter((p) => p.kind !== 'noise' && !this.stopped.has(p.index))
-        .map((p) => p.index);
-      const meanAt = (st: StepRecord | undefined): number | null => {
-        if (!st?.heldOutLoss) return null;
-        const v = survivors
-          .map((i) => st.heldOutLoss![i])
-          .filter((x): x is number => x !== null && x !== undefined);
-        return v.length ? v.reduce((a, x) => a + x, 0) / v.length : null;
-      };
-      const before = withB.filter((st) => st.step < churn.atStep).pop();
-      const after = withB.find((st) => st.step >= churn.atStep);
-      const lb = meanAt(before);
-      const la = meanAt(after);
-      s.churn = {
-        atStep: churn.atStep,
-        stopped: [...this.stopped],
-        survivorLossBefore: lb,
-        survivorLossAfter: la,
-        bump: lb !== null && la !== null ? la - lb : null,
-        stepsWithNonFiniteLoss: this.steps.filter(
-          (st) => st.step >= churn.atStep && survivors.some((i) => st.trainLoss[i] === null),
-        ).length,
-      };
-    }
-    return s;
-  }
-
-  /** Whether participant i was expected to report a training loss at `step`. */
-  private trains(i: number, step: number): boolean {
-    const r = this.records[i]!;
-    if (r.kind === 'noise' || step === 0) return false;
-    return r.stoppedAtStep === null || step < r.stoppedAtStep;
-  }
-
-  toRecord(): SwarmRecord {
+  toRecord(wallMs: number): SwarmRecord {
     const { out: _out, ...options } = this.opts;
     return {
       version: RECORD_VERSION,
       createdAt: new Date().toISOString(),
       options,
-      transport: 'memory',
-      chain: 'mechanism',
+      transport: this.transport.name,
+      chain: this.ledger.name,
       participants: this.records,
       steps: this.steps,
       blocks: this.blocks,
       ablation: this.ablation,
-      summary: this.summary(),
+      summary: summarize({
+        opts: this.opts,
+        records: this.records,
+        steps: this.steps,
+        blocks: this.blocks,
+        stepsDone: this.stepsDone,
+        interrupted: this.interrupted,
+        wallMs,
+        trainMs: this.trainMs,
+        rpcMs: this.clock.totalMs,
+        servingMs: this.clock.servingMs,
+      }),
     };
   }
 
-  dispose(): void {
-    for (const p of this.participants) p.dispose();
+  /** Stops every participant, the transport, the signaling server and the ledger (idempotent). */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.unsubscribeHeads?.();
+    for (const p of this.participants) {
+      p.unserve?.();
+      await p.peer?.stop().catch(() => undefined);
+    }
+    await this.transport.stop().catch(() => undefined);
+    await this.server?.stop().catch(() => undefined);
+    await this.ledger.stop().catch(() => undefined);
   }
 }

@@ -66,6 +66,10 @@ describe('parseArgs', () => {
       '--tau',
       '0.5',
       '--epsilon=0.05',
+      '--dim',
+      '16',
+      '--combine',
+      'sum',
     );
     expect(o).toMatchObject({
       peers: 4,
@@ -85,6 +89,8 @@ describe('parseArgs', () => {
     expect(o.churn).toEqual({ count: 1, atStep: 10 });
     expect(o.tau).toBe(0.5);
     expect(o.epsilon).toBe(0.05);
+    expect(o.dim).toBe(16);
+    expect(o.combine).toBe('sum');
   });
 
   it('keeps an absolute --out and accepts a ws server URL', () => {
@@ -92,6 +98,14 @@ describe('parseArgs', () => {
     expect(o.out).toBe('/abs/x');
     expect(o.server).toBe('ws://127.0.0.1:8080');
     expect(o.transport).toBe('webrtc');
+    expect(o.room).toBe('swarm');
+  });
+
+  it("--server implies the webrtc transport (peers join that server's room); --room names it", () => {
+    const o = parse('--server', 'wss://example.org/', '--room', 'lab-1');
+    expect(o.transport).toBe('webrtc');
+    expect(o.room).toBe('lab-1');
+    expect(parse('--transport', 'webrtc').server).toBeNull();
   });
 
   it('returns help for --help', () => {
@@ -119,9 +133,10 @@ describe('parseArgs', () => {
     fails(['--lr', 'fast'], /--lr: expected a number/);
     fails(['--ablate=yes'], /--ablate takes no value/);
     fails(['--seed', '1', '--seed', '2'], /--seed given twice/);
-    fails(['--runtime', 'browser'], /--runtime: expected swarm or peer/);
-    fails(['--runtime', 'peer', '--ablate'], /--ablate needs --runtime swarm/);
-    fails(['--runtime', 'peer', '--adversary', 'copy:1'], /--adversary copy needs --runtime swarm/);
+    fails(['--runtime', 'swarm'], /unknown flag --runtime/);
+    fails(['--server', 'ws://x', '--transport', 'memory'], /--server needs --transport webrtc/);
+    fails(['--room', 'a room'], /--room: expected/);
+    fails(['--dim', '1'], /--dim: 1 is out of range/);
     fails(['--combine', 'max'], /--combine: expected concat or sum/);
   });
 });

@@ -1,0 +1,52 @@
+/**
+ * The two adversaries of issue 7, by composition with the real parts:
+ *  - noise: an endpoint on the swarm's network that answers every forward with
+ *    uniform noise in [-1, 1] (the range of an honest tanh encoder, so shape
+ *    and scale checks pass), ignores gradients, registers on the ledger with
+ *    its own signed tx and never scores (never sets weights);
+ *  - copy: a real Peer that trains like any other but, once per block,
+ *    submits (within ε, through PeerOptions.targetRow) the stake-weighted mean
+ *    of the other rows on chain instead of its own scorer's row: the
+ *    weight-copying attack of Bittensor.
+ */
+import { createRng, projectToSimplex } from '@peerbench/mechanism';
+import { type ChainState, denseRow, type ExpertHandlers, type WireTensor } from '@peerbench/peer';
+
+export function noiseHandlers(d: number, seed: number): ExpertHandlers {
+  const rng = createRng(seed);
+  return {
+    async forward(_from, _requestId, x: WireTensor): Promise<WireTensor> {
+      const rows = x.shape[0] ?? 0;
+      const data = new Float32Array(rows * d);
+      for (let q = 0; q < data.length; q++) data[q] = rng.next() * 2 - 1;
+      return { shape: [rows, d], data };
+    },
+    async backward() {},
+  };
+}
+
+/**
+ * The copier's target: Σ_i S_i W_i / Σ_i S_i over the other uids whose row
+ * has been set (a row still all on its owner is a uid that never scored; the
+ * ledger does not count it either, and copying it would copy nothing).
+ */
+export function consensusRow(state: ChainState, self: number): Float64Array {
+  const n = state.peerIds.length;
+  const out = new Float64Array(n);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    if (i === self) continue;
+    const row = denseRow(state, i);
+    if (row[i]! >= 1 - 1e-9) continue;
+    const s = state.stakes[i] ?? 0;
+    total += s;
+    for (let j = 0; j < n; j++) out[j]! += s * row[j]!;
+  }
+  if (!(total > 0)) {
+    out.fill(0);
+    out[self] = 1;
+    return out;
+  }
+  for (let j = 0; j < n; j++) out[j] = out[j]! / total;
+  return projectToSimplex(out);
+}

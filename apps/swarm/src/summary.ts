@@ -1,0 +1,128 @@
+/**
+ * The run's headline figures, computed from the per-step and per-block
+ * records alone (so they can be recomputed from any swarm.json): B at the
+ * start and end, failures, and per experiment the adversaries' standing, the
+ * copier's earnings and the churn bump.
+ */
+import type { SwarmOptions } from './args.js';
+import type { BlockRecord, ParticipantRecord, StepRecord, SwarmSummary } from './record.js';
+
+export interface SummaryInput {
+  opts: SwarmOptions;
+  records: ParticipantRecord[];
+  steps: StepRecord[];
+  blocks: BlockRecord[];
+  stepsDone: number;
+  interrupted: boolean;
+  wallMs: number;
+  trainMs: number;
+  rpcMs: number;
+  servingMs: number;
+}
+
+/** The first block height from which `below` holds for every later block, else null. */
+function holdsFrom(blocks: BlockRecord[], below: (b: BlockRecord) => boolean): number | null {
+  let from: number | null = null;
+  for (const b of blocks) {
+    if (below(b)) from ??= b.height;
+    else from = null;
+  }
+  return from;
+}
+
+export function summarize(input: SummaryInput): SwarmSummary {
+  const { records, steps, blocks } = input;
+  const withB = steps.filter((s) => s.B !== undefined);
+  const firstB = withB[0]?.B ?? null;
+  const lastB = withB[withB.length - 1]?.B ?? null;
+  /** Whether participant i was expected to report a training loss at `step`. */
+  const trains = (i: number, step: number): boolean => {
+    const r = records[i]!;
+    if (r.kind === 'noise' || step === 0) return false;
+    return r.stoppedAtStep === null || step < r.stoppedAtStep;
+  };
+  const s: SwarmSummary = {
+    stepsDone: input.stepsDone,
+    blocks: blocks.length,
+    interrupted: input.interrupted,
+    wallSeconds: input.wallMs / 1000,
+    stepsPerSecond: input.trainMs > 0 ? (input.stepsDone / input.trainMs) * 1000 : 0,
+    networkShare: input.trainMs > 0 ? input.rpcMs / input.trainMs : 0,
+    servingShare: input.trainMs > 0 ? input.servingMs / input.trainMs : 0,
+    firstB,
+    lastB,
+    bDrop: firstB !== null && lastB !== null && firstB > 0 ? (firstB - lastB) / firstB : null,
+    standInAnswers: steps.reduce((c, st) => c + st.standIns, 0),
+    failedSteps: steps.reduce((c, st) => c + st.failedSteps, 0),
+    nonFiniteLosses: steps.reduce(
+      (c, st) => c + st.trainLoss.filter((l, i) => l === null && trains(i, st.step)).length,
+      0,
+    ),
+  };
+  const idx = (k: ParticipantRecord['kind']) => records.filter((r) => r.kind === k).map((r) => r.index);
+  const honest = idx('honest').filter((i) => records[i]!.stoppedAtStep === null);
+  const noise = idx('noise');
+  const last = blocks[blocks.length - 1];
+  if (noise.length > 0 && last && honest.length > 0) {
+    // For W and the gate: in every honest peer's row, each noise peer gets less than every other honest peer.
+    const colBelow = (M: number[][]) =>
+      honest.every((i) => {
+        const others = honest.filter((j) => j !== i).map((j) => M[i]![j]!);
+        return others.length === 0 || Math.max(...noise.map((j) => M[i]![j]!)) < Math.min(...others);
+      });
+    s.noise = {
+      peers: noise,
+      rankBelowHonestFromBlock: holdsFrom(
+        blocks,
+        (b) => Math.max(...noise.map((j) => b.R[j]!)) < Math.min(...honest.map((j) => b.R[j]!)),
+      ),
+      weightBelowHonestFromBlock: holdsFrom(blocks, (b) => colBelow(b.W)),
+      gateBelowHonestFromBlock: holdsFrom(blocks, (b) => colBelow(b.gateWeight)),
+      finalRankNoise: noise.map((j) => last.R[j]!),
+      finalMinRankHonest: Math.min(...honest.map((j) => last.R[j]!)),
+    };
+  }
+  const copy = idx('copy');
+  const first = blocks[0];
+  if (copy.length > 0 && last && first) {
+    // Gain from the first recorded block (all registered, equal stake) to the last.
+    const gain = (j: number) => last.S[j]! - first.S[j]!;
+    const honestMean = honest.reduce((a, j) => a + gain(j), 0) / Math.max(1, honest.length);
+    const ratio = copy.reduce((a, j) => a + gain(j), 0) / copy.length / honestMean;
+    s.copy = {
+      peers: copy,
+      stakeGain: copy.map(gain),
+      honestMeanStakeGain: honestMean,
+      ratio: Number.isFinite(ratio) ? ratio : 0,
+    };
+  }
+  const churn = input.opts.churn;
+  if (churn) {
+    const survivors = records
+      .filter((r) => r.kind !== 'noise' && r.stoppedAtStep === null)
+      .map((r) => r.index);
+    const stopped = records.filter((r) => r.stoppedAtStep !== null).map((r) => r.index);
+    const meanAt = (st: StepRecord | undefined): number | null => {
+      if (!st?.heldOutLoss) return null;
+      const v = survivors
+        .map((i) => st.heldOutLoss![i])
+        .filter((x): x is number => x !== null && x !== undefined);
+      return v.length ? v.reduce((a, x) => a + x, 0) / v.length : null;
+    };
+    const before = withB.filter((st) => st.step < churn.atStep).pop();
+    const after = withB.find((st) => st.step >= churn.atStep);
+    const lb = meanAt(before);
+    const la = meanAt(after);
+    s.churn = {
+      atStep: churn.atStep,
+      stopped,
+      survivorLossBefore: lb,
+      survivorLossAfter: la,
+      bump: lb !== null && la !== null ? la - lb : null,
+      stepsWithNonFiniteLoss: steps.filter(
+        (st) => st.step >= churn.atStep && survivors.some((i) => st.trainLoss[i] === null),
+      ).length,
+    };
+  }
+  return s;
+}

@@ -1,0 +1,114 @@
+/**
+ * How the swarm's participants reach each other: packages/peer's in-memory
+ * hub (default: deterministic, and its copies cost < 1 % of a step) or the
+ * WebRTC mesh the browser uses (PeerMesh over @roamhq/wrtc, signaling through
+ * a real server on 127.0.0.1 or the one given by --server). Thin adapters: the
+ * Peer sees an ExpertNetwork either way.
+ */
+import type { Identity } from '@peerbench/ledger';
+import {
+  type ExpertNetwork,
+  InMemoryHub,
+  MeshExpertNetwork,
+  PeerMesh,
+  type WebSocketConstructor,
+} from '@peerbench/peer';
+import wrtc from '@roamhq/wrtc';
+import WebSocket from 'ws';
+
+export interface SwarmTransport {
+  readonly name: string;
+  /** Joins a participant; resolves with its ExpertNetwork. */
+  connect(identity: Identity): Promise<ExpertNetwork>;
+  /** The participant's mesh (webrtc only): its signaling socket also carries ledger traffic with --server. */
+  meshOf(peerId: string): PeerMesh | undefined;
+  /** Takes a participant off the network (churn: its tab closed). */
+  disconnect(peerId: string): Promise<void>;
+  /** Resolves once every joined participant is linked to every other (or rejects after timeoutMs). */
+  settle(timeoutMs: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export class MemoryTransport implements SwarmTransport {
+  readonly name = 'memory (packages/peer InMemoryHub)';
+  private readonly hub = new InMemoryHub();
+
+  async connect(identity: Identity): Promise<ExpertNetwork> {
+    return this.hub.join(identity.peerId);
+  }
+
+  meshOf(): PeerMesh | undefined {
+    return undefined;
+  }
+
+  async disconnect(peerId: string): Promise<void> {
+    this.hub.leave(peerId);
+  }
+
+  async settle(): Promise<void> {}
+
+  async stop(): Promise<void> {
+    for (const id of this.hub.ids()) this.hub.leave(id);
+  }
+}
+
+/** Time to wait for every WebRTC link before giving up, per participant pair set. */
+export const MESH_SETTLE_TIMEOUT_MS = 60_000;
+
+export class WebRtcTransport implements SwarmTransport {
+  readonly name: string;
+  private readonly meshes = new Map<string, PeerMesh>();
+
+  constructor(
+    readonly signalingUrl: string,
+    readonly room: string,
+  ) {
+    this.name = `webrtc (PeerMesh + @roamhq/wrtc, signaling ${signalingUrl}, room ${room})`;
+  }
+
+  async connect(identity: Identity): Promise<ExpertNetwork> {
+    const mesh = new PeerMesh({
+      signalingUrl: this.signalingUrl,
+      room: this.room,
+      identity,
+      wrtc,
+      WebSocket: WebSocket as unknown as WebSocketConstructor,
+    });
+    await mesh.start();
+    this.meshes.set(identity.peerId, mesh);
+    return new MeshExpertNetwork(mesh, identity.peerId);
+  }
+
+  meshOf(peerId: string): PeerMesh | undefined {
+    return this.meshes.get(peerId);
+  }
+
+  async disconnect(peerId: string): Promise<void> {
+    const mesh = this.meshes.get(peerId);
+    this.meshes.delete(peerId);
+    await mesh?.stop();
+  }
+
+  async settle(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const ids = [...this.meshes.keys()];
+    const linked = () =>
+      [...this.meshes.values()].every((m) => {
+        const c = new Set(m.connectedPeers());
+        return ids.every((id) => id === m.peerId || c.has(id));
+      });
+    while (!linked()) {
+      if (Date.now() > deadline)
+        throw new Error(
+          `webrtc: not every pair of the ${ids.length} participants linked within ${timeoutMs} ms`,
+        );
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async stop(): Promise<void> {
+    const all = [...this.meshes.values()];
+    this.meshes.clear();
+    await Promise.all(all.map((m) => m.stop().catch(() => undefined)));
+  }
+}
