@@ -94,7 +94,7 @@ async function blockBench() {
   });
   log('registering');
   for (const k of peers) {
-    const r = await producer.submitTx(await createRegisterTx(k));
+    const r = await producer.submitTx(await createRegisterTx(k, producer.state().genesisHash));
     if (!r.ok) throw new Error(r.message);
   }
   await producer.produceBlock();
@@ -107,7 +107,9 @@ async function blockBench() {
     log(`round ${r}/${ROUNDS}: signing ${PEERS} set-weights txs`);
     const txs: SetWeightsTxJson[] = [];
     for (let uid = 0; uid < PEERS; uid++)
-      txs.push(await createSetWeightsTx(peers[uid]!, uid, r, row(uid, PEERS, r)));
+      txs.push(
+        await createSetWeightsTx(peers[uid]!, uid, r, row(uid, PEERS, r), producer.state().genesisHash),
+      );
     // Admission (parse + state checks + signature verification), concurrently as a server would.
     let t = performance.now();
     const results = await Promise.all(txs.map((tx) => producer.submitTx(tx)));
@@ -194,7 +196,7 @@ async function replayBench() {
     genesis,
     now: () => (clock += 2000),
   });
-  for (const k of peers) await producer.submitTx(await createRegisterTx(k));
+  for (const k of peers) await producer.submitTx(await createRegisterTx(k, producer.state().genesisHash));
   await producer.produceBlock();
   let txCount = 0;
   for (let h = 2; h <= REPLAY_BLOCKS; h++) {
@@ -205,7 +207,7 @@ async function replayBench() {
       const target = row(uid, REPLAY_PEERS, h % 3).slice(0, 8);
       const pairs = boundedRowToward(rowFromPairs(s.weights[uid]!), target, s.stepBoundL2);
       const r = await producer.submitTx(
-        await createSetWeightsTx(peers[uid]!, uid, s.nonces[uid]! + 1, pairs),
+        await createSetWeightsTx(peers[uid]!, uid, s.nonces[uid]! + 1, pairs, s.genesisHash),
       );
       if (r.ok) txCount++;
     }

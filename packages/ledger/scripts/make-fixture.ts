@@ -49,7 +49,8 @@ export async function makeFixtureChain() {
   // Peers join over the first blocks so registration, faucet and weights interleave.
   for (let h = 1; h <= FIXTURE_BLOCKS; h++) {
     if (h <= 3)
-      for (const k of keys.slice((h - 1) * 2, h * 2)) await producer.submitTx(await createRegisterTx(k));
+      for (const k of keys.slice((h - 1) * 2, h * 2))
+        await producer.submitTx(await createRegisterTx(k, producer.state().genesisHash));
     const state = producer.state();
     for (let uid = 0; uid < state.peers.length; uid++) {
       if ((uid + h) % 3 === 0) continue;
@@ -60,7 +61,9 @@ export async function makeFixtureChain() {
         (_, j) => [j, 1 + ((j * 5 + uid * 3 + h) % 7) + (j === uid ? 4 : 0)] as [number, number],
       );
       const row = boundedRowToward(rowFromPairs(state.weights[uid]!), target, state.stepBoundL2, 4);
-      const r = await producer.submitTx(await createSetWeightsTx(key, uid, state.nonces[uid]! + 1, row));
+      const r = await producer.submitTx(
+        await createSetWeightsTx(key, uid, state.nonces[uid]! + 1, row, state.genesisHash),
+      );
       if (!r.ok) throw new Error(`${r.code}: ${r.message}`);
     }
     await producer.produceBlock();

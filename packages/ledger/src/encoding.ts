@@ -89,7 +89,8 @@ export function sha256Hex(bytes: Uint8Array): string {
 export { sha256 };
 
 /** Domain separation so a signature over one kind of object never verifies as another. */
-export const DOMAIN_TX = 'peerbench/ledger/tx/v1';
+// v2: the chain's genesis hash follows the domain (replay protection across chains).
+export const DOMAIN_TX = 'peerbench/ledger/tx/v2';
 export const DOMAIN_BLOCK = 'peerbench/ledger/block/v1';
 // v2: per-uid lastSetHeight (activity cutoff).
 export const DOMAIN_STATE = 'peerbench/ledger/state/v2';

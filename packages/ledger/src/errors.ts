@@ -5,6 +5,7 @@
  */
 export const TX_ERROR_CODES = [
   'malformed',
+  'wrong-chain',
   'too-large',
   'too-many-entries',
   'bad-weight',

@@ -107,9 +107,15 @@ export class LedgerState {
 
   /**
    * Stateful validation of a tx against this state. Throws LedgerError with
-   * duplicate-key, registry-full, unknown-uid, replayed-nonce or step-too-large.
+   * wrong-chain, duplicate-key, registry-full, unknown-uid, replayed-nonce or step-too-large.
    */
   checkTx(tx: ParsedTx): void {
+    // First: a tx for another chain is refused as such, before its signature costs anything.
+    if (tx.genesisHash !== this.genesisHash)
+      throw new LedgerError(
+        'wrong-chain',
+        `tx is signed for chain ${tx.genesisHash.slice(0, 12)}…, this chain is ${this.genesisHash.slice(0, 12)}…`,
+      );
     if (tx.kind === 'register') {
       if (this.uidByPeer.has(tx.peerId))
         throw new LedgerError(

@@ -6,7 +6,10 @@
  *   set-weights  a new sparse row W_i for uid i, with a nonce
  *
  * Wire form (JSON, hex signature) is what crosses sockets and HTTP; the
- * canonical bytes below are what is signed and hashed. Stateless checks live
+ * canonical bytes below are what is signed and hashed. Every tx names the
+ * genesis hash of the chain it is meant for, inside the signed bytes, so a tx
+ * signed for one chain is refused by another (`wrong-chain`) even when the
+ * same key holds the same uid there (replay protection). Stateless checks live
  * here (parseTx); checks against the chain (uid, nonce, ε) live in state.ts.
  */
 import * as v from 'valibot';
@@ -23,6 +26,8 @@ export type SparseRowJson = ReadonlyArray<readonly [number, number]>;
 
 export interface RegisterTxJson {
   type: 'register';
+  /** Genesis hash (hex) of the chain this tx is for; signed. */
+  genesisHash: string;
   /** Hex Ed25519 public key = the peer id. */
   publicKey: string;
   /** Hex signature by that key over the canonical bytes. */
@@ -31,6 +36,8 @@ export interface RegisterTxJson {
 
 export interface SetWeightsTxJson {
   type: 'set-weights';
+  /** Genesis hash (hex) of the chain this tx is for; signed. */
+  genesisHash: string;
   uid: number;
   /** Strictly greater than the uid's last accepted nonce (gaps allowed). */
   nonce: number;
@@ -48,6 +55,8 @@ interface ParsedBase {
   readonly signature: Uint8Array;
   /** sha256(message ‖ signature), hex. */
   readonly hash: string;
+  /** The chain the tx was signed for (state checks refuse others with wrong-chain). */
+  readonly genesisHash: string;
 }
 export interface ParsedRegisterTx extends ParsedBase {
   readonly kind: 'register';
@@ -66,16 +75,22 @@ const HexSignature = v.pipe(
   v.string(),
   v.regex(/^[0-9a-f]{128}$/, 'signature must be 128 lowercase hex chars'),
 );
+const HexGenesisHash = v.pipe(
+  v.string(),
+  v.regex(/^[0-9a-f]{64}$/, 'genesisHash must be 64 lowercase hex chars'),
+);
 const Uid = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_UID));
 
 const RegisterSchema = v.strictObject({
   type: v.literal('register'),
+  genesisHash: HexGenesisHash,
   publicKey: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'publicKey must be 64 lowercase hex chars')),
   signature: HexSignature,
 });
 // Entries are typed loosely here so bad weights get their own code (bad-weight), not 'malformed'.
 const SetWeightsSchema = v.strictObject({
   type: v.literal('set-weights'),
+  genesisHash: HexGenesisHash,
   uid: Uid,
   nonce: v.pipe(v.number(), v.safeInteger(), v.minValue(1)),
   weights: v.array(v.tuple([v.unknown(), v.unknown()])),
@@ -88,20 +103,45 @@ const TYPE_SET_WEIGHTS = 2;
 
 /**
  * Canonical unsigned bytes:
- *   str(DOMAIN_TX) u8(type)
+ *   str(DOMAIN_TX) genesisHash[32] u8(type)
  *   register:     publicKey[32]
  *   set-weights:  u32 uid, u64 nonce, u16 count, count × (u32 uid, u32 weight)
- * (str = u32 length + UTF-8; all integers big-endian.)
+ * (str = u32 length + UTF-8; all integers big-endian.) The genesis hash is
+ * the chain id: the same key and uid on another chain sign other bytes.
  */
-export function registerMessage(publicKey: Uint8Array): Uint8Array {
-  return new ByteWriter(64).str(DOMAIN_TX).u8(TYPE_REGISTER).bytes(publicKey).finish();
+export function registerMessage(publicKey: Uint8Array, genesisHash: string): Uint8Array {
+  return new ByteWriter(96)
+    .str(DOMAIN_TX)
+    .bytes(chainBytes(genesisHash))
+    .u8(TYPE_REGISTER)
+    .bytes(publicKey)
+    .finish();
 }
 
-export function setWeightsMessage(uid: number, nonce: number, weights: SparseRowJson): Uint8Array {
-  const w = new ByteWriter(48 + 8 * weights.length).str(DOMAIN_TX).u8(TYPE_SET_WEIGHTS).u32(uid).u64(nonce);
+export function setWeightsMessage(
+  uid: number,
+  nonce: number,
+  weights: SparseRowJson,
+  genesisHash: string,
+): Uint8Array {
+  const w = new ByteWriter(80 + 8 * weights.length)
+    .str(DOMAIN_TX)
+    .bytes(chainBytes(genesisHash))
+    .u8(TYPE_SET_WEIGHTS)
+    .u32(uid)
+    .u64(nonce);
   w.u16(weights.length);
   for (const [u, x] of weights) w.u32(u).u32(x);
   return w.finish();
+}
+
+function chainBytes(genesisHash: string): Uint8Array {
+  if (!/^[0-9a-f]{64}$/.test(genesisHash))
+    throw new LedgerError(
+      'malformed',
+      "genesisHash must be 64 lowercase hex chars (the chain's genesis hash)",
+    );
+  return fromHex(genesisHash);
 }
 
 function txHash(message: Uint8Array, signature: Uint8Array): string {
@@ -161,14 +201,20 @@ export function parseTx(input: unknown): ParsedTx {
   const signature = fromHex(tx.signature);
   if (tx.type === 'register') {
     const publicKey = fromHex(tx.publicKey);
-    const message = registerMessage(publicKey);
-    const json: RegisterTxJson = { type: 'register', publicKey: tx.publicKey, signature: tx.signature };
+    const message = registerMessage(publicKey, tx.genesisHash);
+    const json: RegisterTxJson = {
+      type: 'register',
+      genesisHash: tx.genesisHash,
+      publicKey: tx.publicKey,
+      signature: tx.signature,
+    };
     return {
       kind: 'register',
       json,
       message,
       signature,
       hash: txHash(message, signature),
+      genesisHash: tx.genesisHash,
       peerId: tx.publicKey,
       publicKey,
     };
@@ -192,9 +238,10 @@ export function parseTx(input: unknown): ParsedTx {
   }
   if (sum !== WEIGHT_SCALE)
     fail('not-on-simplex', `row sums to ${sum}, must be exactly ${WEIGHT_SCALE} (= 1 in fixed point)`);
-  const message = setWeightsMessage(tx.uid, tx.nonce, pairs);
+  const message = setWeightsMessage(tx.uid, tx.nonce, pairs, tx.genesisHash);
   const json: SetWeightsTxJson = {
     type: 'set-weights',
+    genesisHash: tx.genesisHash,
     uid: tx.uid,
     nonce: tx.nonce,
     weights: pairs,
@@ -206,6 +253,7 @@ export function parseTx(input: unknown): ParsedTx {
     message,
     signature,
     hash: txHash(message, signature),
+    genesisHash: tx.genesisHash,
     uid: tx.uid,
     nonce: tx.nonce,
     row: rowFromPairs(pairs),
@@ -219,22 +267,28 @@ export function verifyTxSignature(tx: ParsedTx, signer?: Uint8Array): Promise<bo
   return verifySignature(key, tx.message, tx.signature);
 }
 
-export async function createRegisterTx(identity: Identity): Promise<RegisterTxJson> {
-  const signature = await identity.sign(registerMessage(identity.publicKey));
-  return { type: 'register', publicKey: identity.peerId, signature: toHex(signature) };
+/**
+ * Signs a register tx for the chain whose genesis hash is `genesisHash`
+ * (`chain.state().genesisHash`, or `genesisHash(genesis)`).
+ */
+export async function createRegisterTx(identity: Identity, genesisHash: string): Promise<RegisterTxJson> {
+  const signature = await identity.sign(registerMessage(identity.publicKey, genesisHash));
+  return { type: 'register', genesisHash, publicKey: identity.peerId, signature: toHex(signature) };
 }
 
 /**
- * Signs a set-weights tx. `weights` must already be a valid fixed-point row
- * (see quantizeRow / boundedRowToward in weights.ts).
+ * Signs a set-weights tx for the chain whose genesis hash is `genesisHash`.
+ * `weights` must already be a valid fixed-point row (see quantizeRow /
+ * boundedRowToward in weights.ts).
  */
 export async function createSetWeightsTx(
   identity: Identity,
   uid: number,
   nonce: number,
   weights: SparseRowJson,
+  genesisHash: string,
 ): Promise<SetWeightsTxJson> {
   const pairs = weights.map(([u, w]) => [u, w] as [number, number]);
-  const signature = await identity.sign(setWeightsMessage(uid, nonce, pairs));
-  return { type: 'set-weights', uid, nonce, weights: pairs, signature: toHex(signature) };
+  const signature = await identity.sign(setWeightsMessage(uid, nonce, pairs, genesisHash));
+  return { type: 'set-weights', genesisHash, uid, nonce, weights: pairs, signature: toHex(signature) };
 }

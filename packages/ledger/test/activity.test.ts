@@ -92,7 +92,7 @@ describe('activity cutoff', () => {
         genesis: { activityCutoffBlocks: 3 },
       });
       const { producer, keys } = h;
-      expect((await producer.submitTx(await setWeights(keys[0]!, 0, 1, ROW_0))).ok).toBe(true);
+      expect((await producer.submitTx(await setWeights(keys[0]!, 0, 1, ROW_0, h.genesisHash))).ok).toBe(true);
       await producer.produceBlock(); // height 2: uid 0 sets its row
       const seen: Array<{ height: number; active: boolean; r1: number }> = [];
       for (let k = 0; k < 5; k++) {
@@ -118,7 +118,7 @@ describe('activity cutoff', () => {
       expect(producer.state().stake).toEqual(stale.stake);
 
       // Setting a row again (the same one) makes it count again.
-      expect((await producer.submitTx(await setWeights(keys[0]!, 0, 2, ROW_0))).ok).toBe(true);
+      expect((await producer.submitTx(await setWeights(keys[0]!, 0, 2, ROW_0, h.genesisHash))).ok).toBe(true);
       await producer.produceBlock(); // height 9
       const back = producer.state();
       expect(back.height).toBe(9);

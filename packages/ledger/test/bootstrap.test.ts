@@ -41,7 +41,9 @@ describe('default genesis: three fresh peers see non-trivial, changing ranks wit
       const s = producer.state();
       for (let uid = 0; uid < 3; uid++) {
         const row = boundedRowToward(rowFromPairs(s.weights[uid]!), wants[uid]!, s.stepBoundL2);
-        const r = await producer.submitTx(await createSetWeightsTx(keys[uid]!, uid, s.nonces[uid]! + 1, row));
+        const r = await producer.submitTx(
+          await createSetWeightsTx(keys[uid]!, uid, s.nonces[uid]! + 1, row, s.genesisHash),
+        );
         expect(r.ok).toBe(true);
       }
       await producer.produceBlock();

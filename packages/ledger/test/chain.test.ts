@@ -17,8 +17,8 @@ describe('LocalChain', () => {
     const heads: Array<[ChainHead, LedgerStateView]> = [];
     const off = chain.subscribeHeads((head, state) => heads.push([head, state]));
     const [newcomer] = await identities(1, 9);
-    expect(await chain.submitTx(await createRegisterTx(newcomer!))).toEqual({ ok: true });
-    expect(await chain.submitTx(await createRegisterTx(newcomer!))).toMatchObject({
+    expect(await chain.submitTx(await createRegisterTx(newcomer!, h.genesisHash))).toEqual({ ok: true });
+    expect(await chain.submitTx(await createRegisterTx(newcomer!, h.genesisHash))).toMatchObject({
       ok: false,
       code: 'duplicate-key',
     });
@@ -132,10 +132,12 @@ describe('RemoteChain', () => {
       genesis: h.genesis,
       transport: { sendTx: () => Promise.reject(new Error('socket closed')), subscribe: () => () => {} },
     });
-    expect(await chain.submitTx(await createRegisterTx((await identities(1, 5))[0]!))).toEqual({
-      ok: false,
-      code: 'unavailable',
-      message: 'socket closed',
-    });
+    expect(await chain.submitTx(await createRegisterTx((await identities(1, 5))[0]!, h.genesisHash))).toEqual(
+      {
+        ok: false,
+        code: 'unavailable',
+        message: 'socket closed',
+      },
+    );
   });
 });

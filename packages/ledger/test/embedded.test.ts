@@ -17,7 +17,9 @@ describe('openEmbeddedLedger', () => {
       genesis: { chainId: 'embedded-test' },
     });
     const [k] = await identities(1, 31);
-    expect(await a.hook.submitTx(await createRegisterTx(k!))).toEqual({ ok: true });
+    expect(await a.hook.submitTx(await createRegisterTx(k!, a.producer.state().genesisHash))).toEqual({
+      ok: true,
+    });
     await a.producer.produceBlock();
     await a.producer.produceBlock();
     const root = a.producer.state().stateRoot;

@@ -5,6 +5,7 @@ import {
   createSetWeightsTx,
   defaultGenesis,
   type GenesisConfig,
+  genesisHash,
   type Identity,
   identityFromSecretKey,
   type LedgerStore,
@@ -33,6 +34,8 @@ export interface Harness {
   keys: Identity[];
   store: LedgerStore;
   genesis: GenesisConfig;
+  /** genesisHash(genesis): what txs for this chain are signed for. */
+  genesisHash: string;
 }
 
 /** A producer with `peers` registered (one block) on a memory store; the timer is not started. */
@@ -53,15 +56,31 @@ export async function harness(
   });
   const keys = await identities(peers);
   for (const k of keys) {
-    const r = await producer.submitTx(await createRegisterTx(k));
+    const r = await producer.submitTx(await createRegisterTx(k, producer.state().genesisHash));
     if (!r.ok) throw new Error(`${r.code}: ${r.message}`);
   }
   if (peers > 0) await producer.produceBlock();
-  return { producer, keys, store, genesis };
+  return { producer, keys, store, genesis, genesisHash: producer.state().genesisHash };
 }
 
-export function setWeights(key: Identity, uid: number, nonce: number, weights: SparseRowJson) {
-  return createSetWeightsTx(key, uid, nonce, weights);
+/** The genesis a harness without genesis overrides uses. */
+export async function defaultTestGenesis(): Promise<GenesisConfig> {
+  return defaultGenesis((await producerIdentity()).peerId, { timestampMs: 1_700_000_000_000 });
+}
+
+/**
+ * A signed set-weights tx. `chain` is the genesis hash it is signed for; by
+ * default the chain of a harness without genesis overrides (pass
+ * `producer.state().genesisHash` when the harness has overrides).
+ */
+export async function setWeights(
+  key: Identity,
+  uid: number,
+  nonce: number,
+  weights: SparseRowJson,
+  chain?: string,
+) {
+  return createSetWeightsTx(key, uid, nonce, weights, chain ?? genesisHash(await defaultTestGenesis()));
 }
 
 export const SCALE = 1_000_000_000;

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   type BlockJson,
-  createSetWeightsTx,
   isLedgerError,
   LightClient,
   parseTx,
@@ -124,11 +123,11 @@ describe('LightClient', () => {
     expect(await codeOf(client.apply(await resign(b2, [badSig])))).toBe('bad-tx');
     // Producer-signed block with two steps that each stay within ε of the previous row but not of the block-start row.
     const key = (await identities(1))[0]!;
-    const s1 = await createSetWeightsTx(key, 0, 5, [
+    const s1 = await setWeights(key, 0, 5, [
       [0, 0.7 * SCALE],
       [1, 0.3 * SCALE],
     ]);
-    const s2 = await createSetWeightsTx(key, 0, 6, [
+    const s2 = await setWeights(key, 0, 6, [
       [0, 0.55 * SCALE],
       [1, 0.45 * SCALE],
     ]);

@@ -36,14 +36,37 @@ describe('BlockProducer admission: every bad tx is rejected with its code and ch
       // signed by b but claims uid 0
       [
         'bad-signature',
-        await createSetWeightsTx(b!, 0, 2, [
-          [0, 0.9 * SCALE],
-          [1, 0.1 * SCALE],
-        ]),
+        await createSetWeightsTx(
+          b!,
+          0,
+          2,
+          [
+            [0, 0.9 * SCALE],
+            [1, 0.1 * SCALE],
+          ],
+          producer.state().genesisHash,
+        ),
+      ],
+      // a's own valid step, but signed for another chain
+      [
+        'wrong-chain',
+        await setWeights(
+          a!,
+          0,
+          2,
+          [
+            [0, 0.9 * SCALE],
+            [1, 0.1 * SCALE],
+          ],
+          'ab'.repeat(32),
+        ),
       ],
       [
         'bad-signature',
-        { ...(await createRegisterTx((await identities(1, 99))[0]!)), signature: 'ab'.repeat(64) },
+        {
+          ...(await createRegisterTx((await identities(1, 99))[0]!, producer.state().genesisHash)),
+          signature: 'ab'.repeat(64),
+        },
       ],
       ['replayed-nonce', good],
       [
@@ -81,7 +104,7 @@ describe('BlockProducer admission: every bad tx is rejected with its code and ch
       ],
       ['step-too-large', await setWeights(a!, 0, 2, [[2, SCALE]])],
       ['too-large', { ...good, memo: 'x'.repeat(5000) }],
-      ['duplicate-key', await createRegisterTx(a!)],
+      ['duplicate-key', await createRegisterTx(a!, producer.state().genesisHash)],
       ['malformed', { type: 'set-weights' }],
       ['malformed', 42],
     ];
@@ -143,8 +166,12 @@ describe('BlockProducer admission: every bad tx is rejected with its code and ch
     });
     const extra = await identities(4, 42);
     for (const k of extra.slice(0, 3))
-      expect((await producer.submitTx(await createRegisterTx(k))).ok).toBe(true);
-    expect(await producer.submitTx(await createRegisterTx(extra[3]!))).toMatchObject({
+      expect((await producer.submitTx(await createRegisterTx(k, producer.state().genesisHash))).ok).toBe(
+        true,
+      );
+    expect(
+      await producer.submitTx(await createRegisterTx(extra[3]!, producer.state().genesisHash)),
+    ).toMatchObject({
       code: 'mempool-full',
     });
     const { block } = await producer.produceBlock();
@@ -195,10 +222,16 @@ describe('BlockProducer admission: every bad tx is rejected with its code and ch
     expect(
       (
         await producer.submitTx(
-          await setWeights(keys[0]!, 0, 1, [
-            [0, 850_000_000],
-            [1, 150_000_000],
-          ]),
+          await setWeights(
+            keys[0]!,
+            0,
+            1,
+            [
+              [0, 850_000_000],
+              [1, 150_000_000],
+            ],
+            producer.state().genesisHash,
+          ),
         )
       ).ok,
     ).toBe(true);

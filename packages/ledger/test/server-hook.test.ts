@@ -92,7 +92,7 @@ describe('ledger server hook over real HTTP', () => {
     const got: unknown[] = [];
     const off = hook.onBlock((b) => got.push(b));
     const [k] = await identities(1, 77);
-    expect(await hook.submitTx(await createRegisterTx(k!))).toEqual({ ok: true });
+    expect(await hook.submitTx(await createRegisterTx(k!, h.genesisHash))).toEqual({ ok: true });
     expect(await hook.submitTx({ type: 'register' })).toMatchObject({ ok: false, code: 'malformed' });
     await h.producer.produceBlock();
     off();

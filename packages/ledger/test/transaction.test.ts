@@ -28,16 +28,24 @@ function codeOf(fn: () => unknown): string | undefined {
 describe('canonical tx bytes', () => {
   it('lays out register and set-weights exactly as documented', () => {
     const key = new Uint8Array(32).fill(0xab);
-    const reg = registerMessage(key);
-    const domain = new TextEncoder().encode('peerbench/ledger/tx/v1');
-    expect(reg.length).toBe(4 + domain.length + 1 + 32);
+    const chain = '0f'.repeat(32);
+    const reg = registerMessage(key, chain);
+    const domain = new TextEncoder().encode('peerbench/ledger/tx/v2');
+    expect(reg.length).toBe(4 + domain.length + 32 + 1 + 32);
     expect(Array.from(reg.slice(0, 4))).toEqual([0, 0, 0, domain.length]);
-    expect(reg[4 + domain.length]).toBe(1);
-    const sw = setWeightsMessage(0x01020304, 2 ** 40 + 5, [
-      [1, 400_000_000],
-      [9, 600_000_000],
-    ]);
-    const body = sw.slice(4 + domain.length);
+    expect(toHex(reg.slice(4 + domain.length, 4 + domain.length + 32))).toBe(chain);
+    expect(reg[4 + domain.length + 32]).toBe(1);
+    const sw = setWeightsMessage(
+      0x01020304,
+      2 ** 40 + 5,
+      [
+        [1, 400_000_000],
+        [9, 600_000_000],
+      ],
+      chain,
+    );
+    expect(toHex(sw.slice(4 + domain.length, 4 + domain.length + 32))).toBe(chain);
+    const body = sw.slice(4 + domain.length + 32);
     expect(toHex(body)).toBe(
       `02` +
         `01020304` +
@@ -53,24 +61,42 @@ describe('canonical tx bytes', () => {
 
   it('signatures verify over the canonical bytes, and JSON round trips to the same hash', async () => {
     const [a] = await identities(1);
-    const reg = parseTx(await createRegisterTx(a!));
+    const chain = '0f'.repeat(32);
+    const reg = parseTx(await createRegisterTx(a!, chain));
     expect(await verifyTxSignature(reg)).toBe(true);
-    const tx = await createSetWeightsTx(a!, 3, 7, [
-      [0, 250_000_000],
-      [3, 750_000_000],
-    ]);
+    expect(reg.genesisHash).toBe(chain);
+    const tx = await createSetWeightsTx(
+      a!,
+      3,
+      7,
+      [
+        [0, 250_000_000],
+        [3, 750_000_000],
+      ],
+      chain,
+    );
     const p1 = parseTx(tx);
     const p2 = parseTx(JSON.stringify(tx));
     expect(p2.hash).toBe(p1.hash);
     expect(await verifyTxSignature(p1, a!.publicKey)).toBe(true);
     const tampered = parseTx({ ...tx, nonce: 8 });
     expect(await verifyTxSignature(tampered, a!.publicKey)).toBe(false);
+    // Moving a signed tx to another chain breaks its signature too.
+    const moved = parseTx({ ...tx, genesisHash: 'f0'.repeat(32) });
+    expect(await verifyTxSignature(moved, a!.publicKey)).toBe(false);
   });
 });
 
 describe('stateless validation codes', () => {
   const sig = '0'.repeat(128);
-  const ok = { type: 'set-weights', uid: 0, nonce: 1, weights: [[0, SCALE]], signature: sig };
+  const ok = {
+    type: 'set-weights',
+    genesisHash: '0f'.repeat(32),
+    uid: 0,
+    nonce: 1,
+    weights: [[0, SCALE]],
+    signature: sig,
+  };
 
   it('accepts a valid row and names every kind of bad input', () => {
     expect(codeOf(() => parseTx(ok))).toBeUndefined();
@@ -79,6 +105,8 @@ describe('stateless validation codes', () => {
     expect(codeOf(() => parseTx({ ...ok, extra: 1 }))).toBe('malformed');
     expect(codeOf(() => parseTx({ ...ok, nonce: 0 }))).toBe('malformed');
     expect(codeOf(() => parseTx({ ...ok, signature: 'xyz' }))).toBe('malformed');
+    expect(codeOf(() => parseTx({ ...ok, genesisHash: undefined }))).toBe('malformed');
+    expect(codeOf(() => parseTx({ ...ok, genesisHash: 'AB'.repeat(32) }))).toBe('malformed');
     expect(codeOf(() => parseTx({ ...ok, weights: [[0, Number.NaN]] }))).toBe('bad-weight');
     expect(codeOf(() => parseTx({ ...ok, weights: [[0, Number.POSITIVE_INFINITY]] }))).toBe('bad-weight');
     expect(
@@ -138,6 +166,7 @@ describe('stateless validation codes', () => {
       fc.property(
         fc.record({
           type: fc.constantFrom('set-weights', 'register', 'x'),
+          genesisHash: fc.constantFrom('0f'.repeat(32), 'zz'),
           uid: fc.oneof(fc.integer({ min: -2, max: 5 }), fc.double()),
           nonce: fc.oneof(fc.integer({ min: -2, max: 5 }), fc.double()),
           weights: fc.array(
