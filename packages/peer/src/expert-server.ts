@@ -26,6 +26,13 @@ export interface ExpertServerOptions {
   savedInputTtlMs: number;
   /** At most this many forward inputs are kept (oldest dropped first). */
   maxSavedInputs: number;
+  /**
+   * At most this many bytes of forward inputs are kept (oldest dropped
+   * first). Evaluation forwards (`evaluateLive`, up to MAX_FORWARD_ROWS rows
+   * each) never get a backward; without a byte bound a swarm's ablation runs
+   * would park hundreds of MB per expert until the TTL.
+   */
+  maxSavedInputBytes?: number;
 }
 
 export const DEFAULT_EXPERT_SERVER_OPTIONS: ExpertServerOptions = {
@@ -34,6 +41,7 @@ export const DEFAULT_EXPERT_SERVER_OPTIONS: ExpertServerOptions = {
   remoteLearningRate: 0.01,
   savedInputTtlMs: 30_000,
   maxSavedInputs: 256,
+  maxSavedInputBytes: 32 * 1024 * 1024,
 };
 
 export interface ExpertServerStats {
@@ -59,6 +67,7 @@ export class ExpertServer implements ExpertHandlers {
     invalidRequests: 0,
   };
   private readonly saved = new Map<string, SavedInput>();
+  private savedBytes = 0;
   private readonly optimizer: tf.Optimizer;
 
   constructor(
@@ -75,6 +84,18 @@ export class ExpertServer implements ExpertHandlers {
     return this.saved.size;
   }
 
+  /** Bytes of forward inputs waiting for their backward. */
+  get savedInputBytes(): number {
+    return this.savedBytes;
+  }
+
+  private drop(key: string): void {
+    const s = this.saved.get(key);
+    if (!s) return;
+    this.savedBytes -= s.x.byteLength;
+    this.saved.delete(key);
+  }
+
   private invalid(message: string): never {
     this.stats.invalidRequests++;
     throw new ExpertError('invalid', message);
@@ -82,11 +103,12 @@ export class ExpertServer implements ExpertHandlers {
 
   private evict(): void {
     const t = this.now();
-    for (const [key, s] of this.saved) if (s.expiresAt <= t) this.saved.delete(key);
-    while (this.saved.size > this.opts.maxSavedInputs) {
+    for (const [key, s] of this.saved) if (s.expiresAt <= t) this.drop(key);
+    const maxBytes = this.opts.maxSavedInputBytes ?? DEFAULT_EXPERT_SERVER_OPTIONS.maxSavedInputBytes!;
+    while (this.saved.size > this.opts.maxSavedInputs || this.savedBytes > maxBytes) {
       const oldest = this.saved.keys().next().value;
       if (oldest === undefined) break;
-      this.saved.delete(oldest);
+      this.drop(oldest);
     }
   }
 
@@ -101,7 +123,10 @@ export class ExpertServer implements ExpertHandlers {
       return tf.mul(f, mask).dataSync() as Float32Array;
     });
     this.evict();
-    this.saved.set(`${from}\u0000${requestId}`, {
+    const key = `${from}\u0000${requestId}`;
+    this.drop(key); // a repeated request id replaces its input, it is not counted twice
+    this.savedBytes += x.data.byteLength;
+    this.saved.set(key, {
       x: x.data,
       rows,
       mask,
@@ -123,7 +148,7 @@ export class ExpertServer implements ExpertHandlers {
     if (!saved) this.invalid(`no saved forward input for request ${requestId}`);
     const reason = invalidTensorReason(grad, [saved.rows, this.encoder.outputSize]);
     if (reason) this.invalid(`backward gradient: ${reason}`);
-    this.saved.delete(key);
+    this.drop(key);
     tf.tidy(() => {
       // The caller differentiated its loss w.r.t. the answer a = M·f(x), so
       // ∂L/∂f = M·∂L/∂a. Clip that to bound any single caller's influence.
@@ -141,6 +166,7 @@ export class ExpertServer implements ExpertHandlers {
 
   dispose(): void {
     this.saved.clear();
+    this.savedBytes = 0;
     this.optimizer.dispose();
   }
 }

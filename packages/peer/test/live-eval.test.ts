@@ -205,3 +205,30 @@ describe('scores: eq 3 with the first-order term', () => {
     helper.dispose();
   });
 });
+
+describe('expert server: inputs of forwards that never get a backward stay bounded', () => {
+  it('drops the oldest saved inputs beyond maxSavedInputBytes', async () => {
+    const { peers } = await trio();
+    const encoder = peers[1]!.trainer.encoder;
+    const rowBytes = 784 * 4;
+    const server = new ExpertServer(encoder, () => 1, {
+      acceptRemoteGradients: true,
+      remoteGradMaxNorm: 1,
+      remoteLearningRate: 0.01,
+      savedInputTtlMs: 60_000,
+      maxSavedInputs: 100,
+      maxSavedInputBytes: 3 * 10 * rowBytes,
+    });
+    for (let r = 0; r < 5; r++)
+      await server.forward('caller', `r${r}`, { shape: [10, 784], data: new Float32Array(10 * 784) });
+    expect(server.savedInputs).toBe(3);
+    expect(server.savedInputBytes).toBe(3 * 10 * rowBytes);
+    // The oldest went first: r0's backward finds nothing, r4's is applied.
+    const grad = { shape: [10, 32], data: new Float32Array(320).fill(0.01) };
+    await expect(server.backward('caller', 'r0', grad)).rejects.toMatchObject({ code: 'invalid' });
+    await server.backward('caller', 'r4', grad);
+    expect(server.savedInputBytes).toBe(2 * 10 * rowBytes);
+    server.dispose();
+    for (const p of peers) p.trainer.dispose();
+  });
+});
