@@ -1,7 +1,10 @@
 /**
  * Peer benchmark (issue 6): one training step of peer A with k = 2 remote
  * experts vs the same model's isolated step, side by side in one run, and the
- * forward RPC bytes per step with fp32 vs fp16 on the wire.
+ * forward RPC bytes per step with fp32 vs fp16 on the wire. Also: the
+ * isolated step with G(x) as eq 10's concatenation (default, head input N·d)
+ * vs the sum (head input d), and the held-out evaluation offline (stand-ins)
+ * vs live over the in-memory network (plain and with one expert ablated).
  *
  * Setup: A gates over 3 slots (self + B + C) with top-k = 3, so every example
  * goes to both remote experts (the worst case of k = 2 remote). B and C only
@@ -185,6 +188,16 @@ async function main() {
     ...DEFAULT_STEP_OPTIONS,
     batchSize: BATCH,
   });
+  const soloSum = new Trainer(
+    await task([0, 1, 2], 1),
+    'solo-sum',
+    null,
+    { ...MODEL, combine: 'sum' },
+    {
+      ...DEFAULT_STEP_OPTIONS,
+      batchSize: BATCH,
+    },
+  );
   const hub = new InMemoryHub();
   const memory = await networked(['a', 'b', 'c'].map((id) => hub.join(id)));
   let webrtc: Setup | null = null;
@@ -200,6 +213,7 @@ async function main() {
   }
   const runs: Array<[string, Trainer, WireDtype]> = [
     ['isolated', solo, 'fp32'],
+    ['isolated-sum', soloSum, 'fp32'],
     ['in-memory', memory.a, 'fp32'],
   ];
   if (webrtc) runs.push(['webrtc', webrtc.a, 'fp32'], ['webrtc-fp16', webrtc.a, 'fp16']);
@@ -224,6 +238,38 @@ async function main() {
       acceptedShare: t.answers.accepted / Math.max(1, t.answers.requested),
     };
   };
+  const isolatedSum = summary(samples.get('isolated-sum')!);
+  log(
+    `isolated step, G(x) concat ${isolated.medianMs.toFixed(1)} ms vs sum ${isolatedSum.medianMs.toFixed(1)} ms (median): ` +
+      `${(isolated.medianMs / isolatedSum.medianMs).toFixed(2)}×`,
+  );
+  // Held-out evaluation (500 rows): offline through stand-ins vs live over the hub.
+  const evalOffline: number[] = [];
+  const evalLive: number[] = [];
+  const evalAblated: number[] = [];
+  await memory.a.evaluateLive();
+  for (let r = 0; r < 5; r++) {
+    let t0 = performance.now();
+    memory.a.evaluate();
+    evalOffline.push(performance.now() - t0);
+    t0 = performance.now();
+    await memory.a.evaluateLive();
+    evalLive.push(performance.now() - t0);
+    t0 = performance.now();
+    await memory.a.evaluateLive({ ablate: 'b' });
+    evalAblated.push(performance.now() - t0);
+  }
+  const evaluation = {
+    rows: memory.a.task.evalSet().size,
+    offlineMedianMs: median(evalOffline),
+    liveInMemoryMedianMs: median(evalLive),
+    liveAblatedInMemoryMedianMs: median(evalAblated),
+    liveVsOfflineRatio: median(evalLive) / median(evalOffline),
+  };
+  log(
+    `evaluation of ${evaluation.rows} rows: offline ${evaluation.offlineMedianMs.toFixed(1)} ms, live ${evaluation.liveInMemoryMedianMs.toFixed(1)} ms, ` +
+      `live with one expert ablated ${evaluation.liveAblatedInMemoryMedianMs.toFixed(1)} ms (median of 5)`,
+  );
   const memoryResult = variant('in-memory', memory.a, await bytesPerStep(memory.a));
   const webrtcBytes = webrtc ? await bytesPerStep(webrtc.a) : null;
   const webrtcResult =
@@ -238,6 +284,10 @@ async function main() {
     remoteExperts: 2,
     measuredSteps: MEASURED_STEPS,
     isolatedStepMs: isolated,
+    /** The same isolated step with G(x) = Σ g_j f_j (head input d) instead of the concatenation (N·d). */
+    isolatedSumStepMs: isolatedSum,
+    concatVsSumIsolatedRatio: isolated.medianMs / isolatedSum.medianMs,
+    evaluation,
     inMemory: memoryResult,
     webrtc: webrtcResult,
     /** The same WebRTC setup with fp16 requests and answers (half the bytes). */
@@ -247,6 +297,7 @@ async function main() {
     note: 'All peers share one process: the remote experts’ forward/backward compute is serialised with the caller’s step here. callerOnly subtracts the time the experts spent serving during the step (what the caller would pay if they ran elsewhere). Variants are measured interleaved, step by step.',
   };
   solo.dispose();
+  soloSum.dispose();
   memory.dispose();
   webrtc?.dispose();
   await closeWebrtc?.();
