@@ -28,7 +28,9 @@ export interface SignalingMetrics {
   /** Ledger transactions by outcome: accepted, rejected by the ledger, or the hook failed. */
   readonly ledgerTxsTotal: Readonly<{ accepted: number; rejected: number; failed: number }>;
   readonly ledgerBlocksSentTotal: number;
-  /** Blocks too large for one signaling message, not sent (clients fetch them over HTTP). */
+  /** Of those, blocks too large for one signaling message that were sent in parts. */
+  readonly ledgerBlocksSentInPartsTotal: number;
+  /** Blocks too large for one message that could not be split (not a ledger block), not sent. */
   readonly ledgerBlocksOversizedTotal: number;
   readonly uptimeSeconds: number;
 }
@@ -45,6 +47,7 @@ export class SignalingCounters {
   slowConsumerClosesTotal = 0;
   readonly ledgerTxsTotal = { accepted: 0, rejected: 0, failed: 0 };
   ledgerBlocksSentTotal = 0;
+  ledgerBlocksSentInPartsTotal = 0;
   ledgerBlocksOversizedTotal = 0;
 }
 
@@ -67,6 +70,7 @@ export function snapshotMetrics(counters: SignalingCounters, gauges: Gauges): Si
     slowConsumerClosesTotal: counters.slowConsumerClosesTotal,
     ledgerTxsTotal: { ...counters.ledgerTxsTotal },
     ledgerBlocksSentTotal: counters.ledgerBlocksSentTotal,
+    ledgerBlocksSentInPartsTotal: counters.ledgerBlocksSentInPartsTotal,
     ledgerBlocksOversizedTotal: counters.ledgerBlocksOversizedTotal,
   };
 }
@@ -115,7 +119,10 @@ export function renderPrometheus(m: SignalingMetrics, rssBytes: number): string 
   metric('ledger_blocks_sent_total', 'counter', 'Ledger blocks sent to subscribers.', [
     ['', m.ledgerBlocksSentTotal],
   ]);
-  metric('ledger_blocks_oversized_total', 'counter', 'Blocks too large for one signaling message.', [
+  metric('ledger_blocks_sent_in_parts_total', 'counter', 'Blocks sent in parts (over one message).', [
+    ['', m.ledgerBlocksSentInPartsTotal],
+  ]);
+  metric('ledger_blocks_oversized_total', 'counter', 'Blocks too large for one message and not splittable.', [
     ['', m.ledgerBlocksOversizedTotal],
   ]);
   metric('uptime_seconds', 'gauge', 'Seconds since the server started.', [['', m.uptimeSeconds]]);

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { fromHex, publicKeyFromPeerId, verifySignature } from '@peerbench/ledger';
+import { type BlockJson, fromHex, publicKeyFromPeerId, splitBlock, verifySignature } from '@peerbench/ledger';
 import {
   type ClientMessage,
   type IceServer,
@@ -82,6 +82,8 @@ export const LEDGER_CATCH_UP_BUFFER_BYTES = 256 * 1024;
 /** Live blocks held while a subscriber is still catching up; beyond that it is closed (1013). */
 export const MAX_LEDGER_LIVE_BACKLOG_BLOCKS = 1_024;
 const LEDGER_DRAIN_POLL_MS = 20;
+/** Room left in a signaling message for the `{"type":"ledger-block","block":…}` envelope around a block part. */
+const LEDGER_BLOCK_ENVELOPE_BYTES = 256;
 /** Bytes of the server nonce (hex doubles it; the protocol wants 32-128 hex chars). */
 export const CHALLENGE_NONCE_BYTES = 16;
 
@@ -864,18 +866,27 @@ class SignalingServerImpl implements SignalingServer {
         nextHeight = height + 1;
       }
       const text = JSON.stringify({ type: 'ledger-block', block } satisfies ServerMessage);
-      // Clients refuse messages over the protocol limit, so a block that big
-      // is announced as missing instead of sent and silently dropped.
-      if (Buffer.byteLength(text) > MAX_SIGNALING_MESSAGE_BYTES) {
-        this.counters.ledgerBlocksOversizedTotal++;
-        this.reject(
-          conn,
-          'internal',
-          `block ${height ?? '?'} exceeds the message limit; fetch it over /ledger`,
-        );
+      if (Buffer.byteLength(text) <= MAX_SIGNALING_MESSAGE_BYTES) {
+        if (this.sendText(conn, text)) this.counters.ledgerBlocksSentTotal++;
         return;
       }
-      if (this.sendText(conn, text)) this.counters.ledgerBlocksSentTotal++;
+      // Clients refuse messages over the protocol limit: a block of a few
+      // hundred txs goes out in parts that the client's RemoteChain
+      // reassembles (packages/ledger/src/block-parts.ts) before verifying.
+      const parts = splitLedgerBlock(block);
+      if (parts) {
+        for (const part of parts) if (!this.sendText(conn, part)) return;
+        this.counters.ledgerBlocksSentTotal++;
+        this.counters.ledgerBlocksSentInPartsTotal++;
+        return;
+      }
+      // Not a ledger block we can split: announce it as missing instead of silently dropping it.
+      this.counters.ledgerBlocksOversizedTotal++;
+      this.reject(
+        conn,
+        'internal',
+        `block ${height ?? '?'} exceeds the message limit; fetch it over /ledger`,
+      );
     };
     // Subscribe before paging so no block made during catch-up is missed.
     conn.ledgerUnsubscribe = ledger.onBlock((block) => {
@@ -891,12 +902,15 @@ class SignalingServerImpl implements SignalingServer {
       for (;;) {
         const page = await ledger.blocksFrom(nextHeight, LEDGER_PAGE_BLOCKS);
         if (!current()) return;
-        for (const block of page) sendBlock(block);
+        for (const block of page) {
+          sendBlock(block);
+          // Pace the catch-up by what the client actually reads (per block:
+          // one block sent in parts can be megabytes).
+          while (conn.socket.bufferedAmount > LEDGER_CATCH_UP_BUFFER_BYTES && current())
+            await delay(LEDGER_DRAIN_POLL_MS);
+          if (!current()) return;
+        }
         if (page.length < LEDGER_PAGE_BLOCKS) break;
-        // Pace the catch-up by what the client actually reads.
-        while (conn.socket.bufferedAmount > LEDGER_CATCH_UP_BUFFER_BYTES && current())
-          await delay(LEDGER_DRAIN_POLL_MS);
-        if (!current()) return;
       }
       for (const block of heldWhileCatchingUp) sendBlock(block);
       heldWhileCatchingUp.length = 0;
@@ -963,6 +977,20 @@ class SignalingServerImpl implements SignalingServer {
 }
 
 // ---- helpers ----------------------------------------------------------------
+
+/** The messages of a block sent in parts, each within the message limit; undefined if it cannot be split. */
+function splitLedgerBlock(block: unknown): string[] | undefined {
+  if (typeof block !== 'object' || block === null) return undefined;
+  const b = block as Partial<BlockJson>;
+  if (!Array.isArray(b.txs) || typeof b.signature !== 'string' || typeof b.height !== 'number')
+    return undefined;
+  const parts = splitBlock(block as BlockJson, MAX_SIGNALING_MESSAGE_BYTES - LEDGER_BLOCK_ENVELOPE_BYTES);
+  if (!parts) return undefined;
+  const texts = parts.map((part) =>
+    JSON.stringify({ type: 'ledger-block', block: part } satisfies ServerMessage),
+  );
+  return texts.every((t) => Buffer.byteLength(t) <= MAX_SIGNALING_MESSAGE_BYTES) ? texts : undefined;
+}
 
 function errorMessage(code: SignalingErrorCode, message: string): Extract<ServerMessage, { type: 'error' }> {
   return { type: 'error', code, message: message.slice(0, 1024) };

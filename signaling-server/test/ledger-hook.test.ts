@@ -181,7 +181,7 @@ describe('ledger hook', () => {
     expect(heights(client.received).filter((h) => h === 6)).toEqual([]);
   });
 
-  it('announces a block too large for one message instead of sending it', async () => {
+  it('announces a non-ledger block too large for one message (nothing to split) instead of sending it', async () => {
     const ledger = new FakeLedger(0);
     const { server, client } = await setup(ledger);
     client.send({ type: 'ledger-subscribe', fromHeight: 1 });

@@ -6,6 +6,7 @@
  * third implementation; the peer would not change.
  */
 import type { BlockJson } from './block.js';
+import { BlockPartAssembler, isBlockPart } from './block-parts.js';
 import { isLedgerError } from './errors.js';
 import type { GenesisConfig } from './genesis.js';
 import { LightClient } from './light-client.js';
@@ -70,7 +71,12 @@ function headOf(block: BlockJson, hash: string): ChainHead {
  */
 export interface LedgerTransport {
   sendTx(txJson: unknown): Promise<{ ok: boolean; code?: string; message?: string }>;
-  /** Deliver blocks with height ≥ fromHeight (JSON form), in order where possible; returns unsubscribe. */
+  /**
+   * Deliver blocks with height ≥ fromHeight (JSON form), in order where
+   * possible; returns unsubscribe. Blocks too large for one signaling message
+   * arrive as parts (block-parts.ts); pass them on as received, RemoteChain
+   * reassembles them.
+   */
   subscribe(fromHeight: number, onBlockJson: (block: unknown) => void): () => void;
 }
 
@@ -91,6 +97,7 @@ export class RemoteChain implements Chain {
   private readonly maxBuffered: number;
   private readonly onInvalid: RemoteChainOptions['onInvalidBlock'];
   private readonly buffer = new Map<number, unknown>();
+  private readonly parts = new BlockPartAssembler();
   private readonly heads = new Set<(head: ChainHead, state: LedgerStateView) => void>();
   private unsubscribe: (() => void) | undefined;
   private draining: Promise<void> = Promise.resolve();
@@ -143,7 +150,12 @@ export class RemoteChain implements Chain {
     return this.view;
   }
 
-  private receive(block: unknown): void {
+  private receive(received: unknown): void {
+    let block = received;
+    if (isBlockPart(block)) {
+      block = this.parts.add(block);
+      if (block === undefined) return; // more parts to come (or junk)
+    }
     const h = heightOf(block);
     if (h === undefined || h <= this.client.height) return; // duplicate or junk: nothing to do
     if (this.buffer.size >= this.maxBuffered && !this.buffer.has(h)) {

@@ -5,6 +5,7 @@
  *   @peerbench/ledger/embedded     openEmbeddedLedger with a data directory (SQLite + persistent key)
  */
 export * from './block.js';
+export * from './block-parts.js';
 export * from './chain.js';
 export * from './embedded.js';
 export * from './errors.js';
