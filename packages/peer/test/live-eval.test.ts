@@ -83,7 +83,6 @@ describe('Trainer.evaluateLive', () => {
     for (let s = 0; s < 12; s++) await Promise.all(peers.map((p) => p.trainer.step()));
     await new Promise((r) => setTimeout(r, 30)); // the last backwards land
     const me = a.trainer;
-    expect(me.standIns.ready(me.slots.indexOf('p1'))).toBe(true);
 
     const weights = me.exportWeights();
     const answers = { ...me.answers };
@@ -112,11 +111,15 @@ describe('Trainer.evaluateLive', () => {
     expect(me.answers).toEqual(answers);
     expect(Array.from(me.scorer.slotScores())).toEqual(scores);
 
-    // Ablation: zeroing self or a peer the gate uses changes the loss.
+    // Ablation: zeroing self or a peer the gate routes to changes the loss
+    // (which remote the noise-free gate prefers depends on training).
     const noSelf = await me.evaluateLive({ ablate: 'p0' });
-    const noP1 = await me.evaluateLive({ ablate: 'p1' });
     expect(noSelf.loss).not.toBeCloseTo(base.loss, 6);
-    expect(noP1.loss).not.toBeCloseTo(base.loss, 6);
+    const ablated = [];
+    for (const id of ['p1', 'p2']) ablated.push({ id, loss: (await me.evaluateLive({ ablate: id })).loss });
+    const used = ablated.find((x) => Math.abs(x.loss - base.loss) > 1e-6);
+    expect(used).toBeDefined();
+    const usedPeer = used!.id === 'p1' ? b : c;
 
     // The same with the network away: the stand-ins answer, which is what evaluate() does offline.
     me.setNetwork(null);
@@ -125,11 +128,12 @@ describe('Trainer.evaluateLive', () => {
     expect(offline.accuracy).toBeCloseTo(me.evaluate().accuracy, 6);
     me.setNetwork(a.net);
 
-    // Garbage from p1 is not used: the stand-in answers, exactly as when p1 is gone.
-    b.net.fault = { answer: 'nan' };
+    // Garbage from a used peer is not used: the stand-in answers, exactly as when that peer is gone.
+    expect(me.standIns.ready(me.slots.indexOf(used!.id))).toBe(true);
+    usedPeer.net.fault = { answer: 'nan' };
     const garbage = await me.evaluateLive();
-    b.net.fault = {};
-    hub.leave('p1');
+    usedPeer.net.fault = {};
+    hub.leave(used!.id);
     const gone = await me.evaluateLive();
     expect(Number.isFinite(garbage.loss)).toBe(true);
     expect(garbage.loss).toBeCloseTo(gone.loss, 6);
