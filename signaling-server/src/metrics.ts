@@ -28,6 +28,8 @@ export interface SignalingMetrics {
   /** Ledger transactions by outcome: accepted, rejected by the ledger, or the hook failed. */
   readonly ledgerTxsTotal: Readonly<{ accepted: number; rejected: number; failed: number }>;
   readonly ledgerBlocksSentTotal: number;
+  /** /ledger HTTP requests answered 429 rate-limited. */
+  readonly httpRateLimitedTotal: number;
   /** Of those, blocks too large for one signaling message that were sent in parts. */
   readonly ledgerBlocksSentInPartsTotal: number;
   /** Blocks too large for one message that could not be split (not a ledger block), not sent. */
@@ -47,6 +49,7 @@ export class SignalingCounters {
   slowConsumerClosesTotal = 0;
   readonly ledgerTxsTotal = { accepted: 0, rejected: 0, failed: 0 };
   ledgerBlocksSentTotal = 0;
+  httpRateLimitedTotal = 0;
   ledgerBlocksSentInPartsTotal = 0;
   ledgerBlocksOversizedTotal = 0;
 }
@@ -70,6 +73,7 @@ export function snapshotMetrics(counters: SignalingCounters, gauges: Gauges): Si
     slowConsumerClosesTotal: counters.slowConsumerClosesTotal,
     ledgerTxsTotal: { ...counters.ledgerTxsTotal },
     ledgerBlocksSentTotal: counters.ledgerBlocksSentTotal,
+    httpRateLimitedTotal: counters.httpRateLimitedTotal,
     ledgerBlocksSentInPartsTotal: counters.ledgerBlocksSentInPartsTotal,
     ledgerBlocksOversizedTotal: counters.ledgerBlocksOversizedTotal,
   };
@@ -118,6 +122,9 @@ export function renderPrometheus(m: SignalingMetrics, rssBytes: number): string 
   ]);
   metric('ledger_blocks_sent_total', 'counter', 'Ledger blocks sent to subscribers.', [
     ['', m.ledgerBlocksSentTotal],
+  ]);
+  metric('http_rate_limited_total', 'counter', '/ledger HTTP requests refused with 429.', [
+    ['', m.httpRateLimitedTotal],
   ]);
   metric('ledger_blocks_sent_in_parts_total', 'counter', 'Blocks sent in parts (over one message).', [
     ['', m.ledgerBlocksSentInPartsTotal],

@@ -82,6 +82,17 @@ export const LEDGER_CATCH_UP_BUFFER_BYTES = 256 * 1024;
 /** Live blocks held while a subscriber is still catching up; beyond that it is closed (1013). */
 export const MAX_LEDGER_LIVE_BACKLOG_BLOCKS = 1_024;
 const LEDGER_DRAIN_POLL_MS = 20;
+/**
+ * Per client address, for /ledger/* HTTP requests (reads). A dashboard polls
+ * a few routes every block; a browser page catching up pages /ledger/blocks.
+ */
+export const DEFAULT_LEDGER_HTTP_RATE_PER_S = 20;
+export const DEFAULT_LEDGER_HTTP_BURST = 100;
+/** Per client address, for POST /ledger/tx on top of the above (every tx costs a signature check). */
+export const DEFAULT_LEDGER_TX_HTTP_RATE_PER_S = 5;
+export const DEFAULT_LEDGER_TX_HTTP_BURST = 40;
+/** Addresses whose HTTP buckets are kept; beyond that the oldest is forgotten (memory bound). */
+export const MAX_HTTP_RATE_LIMITED_ADDRESSES = 65_536;
 /** Room left in a signaling message for the `{"type":"ledger-block","block":…}` envelope around a block part. */
 const LEDGER_BLOCK_ENVELOPE_BYTES = 256;
 /** Bytes of the server nonce (hex doubles it; the protocol wants 32-128 hex chars). */
@@ -150,6 +161,12 @@ export interface SignalingServerOptions {
   staticDir?: string;
   /** The ledger; without one, ledger messages get `ledger-unavailable`. */
   ledger?: LedgerHook;
+  /** /ledger/* HTTP requests per second and burst, per client address; over it: 429 `rate-limited`. */
+  ledgerHttpRatePerS?: number;
+  ledgerHttpBurst?: number;
+  /** POST /ledger/tx per second and burst, per client address (also counts against the above). */
+  ledgerTxHttpRatePerS?: number;
+  ledgerTxHttpBurst?: number;
   /** Count connections per the last X-Forwarded-For hop (only behind your own reverse proxy). */
   trustProxy?: boolean;
   /** Where operational log lines go; default: nowhere. */
@@ -201,6 +218,10 @@ export function resolveOptions(opts: SignalingServerOptions = {}): ResolvedSigna
     abuseStrikeDecayMs: opts.abuseStrikeDecayMs ?? DEFAULT_ABUSE_STRIKE_DECAY_MS,
     joinTimeoutMs: opts.joinTimeoutMs ?? DEFAULT_JOIN_TIMEOUT_MS,
     shutdownGraceMs: opts.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
+    ledgerHttpRatePerS: opts.ledgerHttpRatePerS ?? DEFAULT_LEDGER_HTTP_RATE_PER_S,
+    ledgerHttpBurst: opts.ledgerHttpBurst ?? DEFAULT_LEDGER_HTTP_BURST,
+    ledgerTxHttpRatePerS: opts.ledgerTxHttpRatePerS ?? DEFAULT_LEDGER_TX_HTTP_RATE_PER_S,
+    ledgerTxHttpBurst: opts.ledgerTxHttpBurst ?? DEFAULT_LEDGER_TX_HTTP_BURST,
     trustProxy: opts.trustProxy ?? false,
     staticDir: opts.staticDir,
     ledger: opts.ledger,
@@ -216,6 +237,8 @@ export function resolveOptions(opts: SignalingServerOptions = {}): ResolvedSigna
     'maxConnections',
     'abuseStrikeDecayMs',
     'joinTimeoutMs',
+    'ledgerHttpBurst',
+    'ledgerTxHttpBurst',
   ];
   for (const key of positiveInts) {
     const value = r[key];
@@ -224,8 +247,9 @@ export function resolveOptions(opts: SignalingServerOptions = {}): ResolvedSigna
   }
   if (!Number.isInteger(r.port) || r.port < 0 || r.port > 65_535)
     throw new SignalingServerError('invalid-options', `port must be 0-65535, got ${r.port}`);
-  if (!(r.messageRatePerS > 0))
-    throw new SignalingServerError('invalid-options', 'messageRatePerS must be > 0');
+  for (const key of ['messageRatePerS', 'ledgerHttpRatePerS', 'ledgerTxHttpRatePerS'] as const)
+    if (!(r[key] > 0) || !Number.isFinite(r[key]))
+      throw new SignalingServerError('invalid-options', `${key} must be a finite number > 0`);
   if (!Number.isInteger(r.maxAbuseStrikes) || r.maxAbuseStrikes < 0)
     throw new SignalingServerError('invalid-options', 'maxAbuseStrikes must be an integer >= 0');
   if (!(r.shutdownGraceMs >= 0))
@@ -287,6 +311,8 @@ class SignalingServerImpl implements SignalingServer {
   /** Every open or closing socket, including ones refused or closed for abuse, for stop(). */
   private readonly sockets = new Set<WebSocket>();
   private readonly connectionsPerIp = new Map<string, number>();
+  /** HTTP token buckets per client address (insertion order = age, for the memory bound). */
+  private readonly httpBuckets = new Map<string, { ledger: TokenBucket; tx: TokenBucket }>();
   private readonly rooms = new Map<string, Room>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly staticFiles: StaticFiles | undefined;
@@ -426,6 +452,17 @@ class SignalingServerImpl implements SignalingServer {
         return;
       }
       if (pathname === '/ledger' || pathname.startsWith('/ledger/')) {
+        const limited = this.httpRateLimit(req, pathname === '/ledger/tx' && method === 'POST');
+        if (limited !== undefined) {
+          this.counters.httpRateLimitedTotal++;
+          req.resume(); // drain an unread body so the connection can be reused
+          res.setHeader('Retry-After', String(limited));
+          return sendJson(res, 429, {
+            ok: false,
+            code: 'rate-limited',
+            message: `too many /ledger requests from this address; retry in ${limited} s`,
+          });
+        }
         const ledger = this.options.ledger;
         if (!ledger) return sendJson(res, 503, { error: 'ledger-unavailable' });
         const answered = await ledger.handleHttp(req, res);
@@ -444,6 +481,41 @@ class SignalingServerImpl implements SignalingServer {
       if (!res.headersSent) sendJson(res, 500, { error: 'internal' });
       else res.destroy();
     }
+  }
+
+  /**
+   * Takes a token for a /ledger request from this address (and one from the
+   * tx bucket for POST /ledger/tx). Undefined when allowed, else the seconds
+   * until a token is back (for Retry-After).
+   */
+  private httpRateLimit(req: IncomingMessage, isTx: boolean): number | undefined {
+    const ip = this.clientIp(req);
+    const o = this.options;
+    let b = this.httpBuckets.get(ip);
+    if (!b) {
+      if (this.httpBuckets.size >= MAX_HTTP_RATE_LIMITED_ADDRESSES) {
+        const oldest = this.httpBuckets.keys().next().value;
+        if (oldest !== undefined) this.httpBuckets.delete(oldest);
+      }
+      b = {
+        ledger: new TokenBucket(o.ledgerHttpRatePerS, o.ledgerHttpBurst),
+        tx: new TokenBucket(o.ledgerTxHttpRatePerS, o.ledgerTxHttpBurst),
+      };
+      this.httpBuckets.set(ip, b);
+    }
+    // Check the tx bucket first so a refused tx does not also spend a read token.
+    if (isTx && b.tx.available() < 1) return Math.max(1, Math.ceil(1 / o.ledgerTxHttpRatePerS));
+    if (!b.ledger.take()) return Math.max(1, Math.ceil(1 / o.ledgerHttpRatePerS));
+    if (isTx) b.tx.take();
+    return undefined;
+  }
+
+  /** Forgets addresses whose buckets are full again (idle clients cost no memory). */
+  private pruneHttpBuckets(): void {
+    const o = this.options;
+    for (const [ip, b] of this.httpBuckets)
+      if (b.ledger.available() >= o.ledgerHttpBurst && b.tx.available() >= o.ledgerTxHttpBurst)
+        this.httpBuckets.delete(ip);
   }
 
   // ---- connections ----------------------------------------------------------
@@ -551,6 +623,7 @@ class SignalingServerImpl implements SignalingServer {
   }
 
   private heartbeat(): void {
+    this.pruneHttpBuckets();
     for (const conn of this.connections) {
       if (conn.awaitingPong) {
         conn.missedPings++;

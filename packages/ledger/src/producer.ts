@@ -106,7 +106,18 @@ export class BlockProducer {
     const PAGE = 256;
     for (let from = client.height + 1; from <= head; from += PAGE) {
       for (const b of await options.store.blocksFrom(from, PAGE)) {
-        await client.apply(b);
+        try {
+          await client.apply(b);
+        } catch (e) {
+          // Same code; the message says what to do, since the usual cause is a
+          // store written by an older ledger format (tx v1 / state v1).
+          if (isLedgerError(e))
+            throw new LedgerError(
+              e.code,
+              `stored block ${b.height} does not verify (${e.message}); the store may be corrupt or written by an older ledger format — move it away to start a new chain`,
+            );
+          throw e;
+        }
         last = b;
       }
     }
