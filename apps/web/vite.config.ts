@@ -106,6 +106,9 @@ export default defineConfig(({ mode }) => {
       chunkSizeWarningLimit: 4096,
       rollupOptions: { input },
     },
+    // The Peer's worker (src/peer.worker.ts) is a module worker: ES output lets it
+    // keep lazy chunks (the WebGPU backend, idb-keyval) like the page does.
+    worker: { format: 'es' as const },
     server: { proxy: devProxy() },
   };
 });

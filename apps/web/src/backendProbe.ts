@@ -18,13 +18,24 @@ export interface ProbeEnv {
   wasm: boolean;
 }
 
-export function browserProbeEnv(): ProbeEnv {
+/**
+ * The page's view of the backends the Peer will find. In a worker (`thread`
+ * 'worker') WebGL needs an OffscreenCanvas with a WebGL2 context, which is
+ * what tfjs creates there; WebGPU (navigator.gpu) and WASM exist in dedicated
+ * workers as on the page.
+ */
+export function browserProbeEnv(thread: 'worker' | 'main' = 'main'): ProbeEnv {
   return {
     gpu: (navigator as Navigator & { gpu?: GpuLike }).gpu,
     webgl2: () => {
       try {
-        const canvas = document.createElement('canvas');
-        const gl = canvas.getContext('webgl2');
+        let gl: WebGL2RenderingContext | null;
+        if (thread === 'worker') {
+          if (typeof OffscreenCanvas !== 'function') return false;
+          gl = new OffscreenCanvas(1, 1).getContext('webgl2');
+        } else {
+          gl = document.createElement('canvas').getContext('webgl2');
+        }
         const ok = gl !== null;
         gl?.getExtension('WEBGL_lose_context')?.loseContext();
         return ok;
@@ -52,7 +63,11 @@ async function check(name: BackendName, env: ProbeEnv): Promise<BackendAttempt> 
     case 'webgl':
       return env.webgl2()
         ? { backend: name, ok: true }
-        : { backend: name, ok: false, reason: 'WebGL2 is unavailable (disabled or no GPU)' };
+        : {
+            backend: name,
+            ok: false,
+            reason: 'WebGL2 is unavailable (disabled, no GPU, or no OffscreenCanvas for the training worker)',
+          };
     case 'wasm':
       return env.wasm
         ? { backend: name, ok: true }

@@ -19,6 +19,12 @@ export interface LaunchConfig {
   forcedBackend: BackendName | null;
   /** WebSocket URL of the signaling server. */
   serverUrl: string;
+  /**
+   * Run the Peer in a background worker (default). `?worker=0` keeps it on the
+   * page's main thread: the escape hatch for browsers without module workers
+   * or where the worker misbehaves.
+   */
+  useWorker: boolean;
   /** Problems with the query string a person should see (bad room, unknown backend). */
   warnings: string[];
 }
@@ -132,7 +138,10 @@ export function parseLaunchConfig(
         `The server in the link ("${serverParam.slice(0, 60)}") is not a ws://, wss://, http:// or https:// URL; using ${serverUrl}.`,
       );
   }
-  return { room, roomSource, forcedBackend, serverUrl, warnings };
+  const workerParam = params.get('worker');
+  const useWorker =
+    workerParam === null || !['0', 'false', 'no', 'off', 'main'].includes(workerParam.toLowerCase());
+  return { room, roomSource, forcedBackend, serverUrl, useWorker, warnings };
 }
 
 /** ws(s)://<this page's host>/ws — the server that served the page. */

@@ -5,13 +5,14 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { browserProbeEnv } from './backendProbe.js';
 import { parseLaunchConfig, shareUrlFor, urlWithRoom } from './config.js';
-import { createPeer } from './peerFactory.js';
-import { startPerfRecorder } from './perf.js';
+import { createPeerFactory } from './peerFactory.js';
+import { markTrainingStarted, startPerfRecorder } from './perf.js';
 import { type KeyValueStore, migrate, STORAGE_KEY } from './persistence.js';
 import { AppRuntime } from './runtime.js';
 import { type AppStore, createAppStore, initialAppState } from './store.js';
 import { App } from './ui/App.js';
 import { AppContext } from './ui/context.js';
+import { prewarmPeerWorker } from './workerPeer.js';
 import './styles.css';
 
 declare global {
@@ -42,20 +43,32 @@ async function boot() {
     // Storage unavailable: init() reports it.
   }
   const launch = parseLaunchConfig(pageUrl, { lastRoom });
+  // Loads the Peer's code now (its worker, or with ?worker=0 the main-thread module), so Contribute
+  // finds it even if the server goes away meanwhile.
+  const peerCodeLoaded = launch.useWorker
+    ? prewarmPeerWorker()
+    : import('./mainThreadPeer.js').then(() => undefined);
   const store = createAppStore(initialAppState(launch, shareUrlFor(pageUrl, launch.room)));
   const runtime = new AppRuntime({
     store,
     kv,
-    createPeer,
-    probeEnv: browserProbeEnv(),
+    createPeer: createPeerFactory(launch.useWorker),
+    probeEnv: browserProbeEnv(launch.useWorker ? 'worker' : 'main'),
     wasmPaths: `${import.meta.env.BASE_URL}tfjs-wasm/`,
     webrtcAvailable: typeof RTCPeerConnection === 'function',
+    peerCodeLoaded,
     setRoomInUrl: (room) => {
       const next = urlWithRoom(new URL(window.location.href), room);
       if (next !== window.location.href) window.history.replaceState(null, '', next);
     },
   });
   window.__peerbench = { store, runtime };
+  const offTraining = store.subscribe((s) => {
+    if (s.snapshot?.status === 'running' && s.snapshot.step > 0) {
+      markTrainingStarted();
+      offTraining();
+    }
+  });
   window.addEventListener('pagehide', () => void runtime.saveHistory());
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'hidden') void runtime.saveHistory();

@@ -20,6 +20,8 @@ export interface PerfRecorder {
   chartDraws: number;
   /** False when this browser does not report long tasks. */
   readonly longTasksSupported: boolean;
+  /** performance.now() when the Peer first ran (page load and start-up excluded from "while training" figures). */
+  trainingStartedAtMs: number | null;
 }
 
 declare global {
@@ -40,6 +42,7 @@ export function startPerfRecorder(): PerfRecorder {
     fpsPerSecond: [],
     chartDraws: 0,
     longTasksSupported: supported,
+    trainingStartedAtMs: null,
   };
   if (supported) {
     new PerformanceObserver((list) => {
@@ -69,4 +72,10 @@ export function startPerfRecorder(): PerfRecorder {
 export function countChartDraw(): void {
   const rec = window.__peerbenchPerf;
   if (rec) rec.chartDraws++;
+}
+
+/** Marks the moment training started (once). */
+export function markTrainingStarted(): void {
+  const rec = window.__peerbenchPerf;
+  if (rec && rec.trainingStartedAtMs === null) rec.trainingStartedAtMs = performance.now();
 }

@@ -10,6 +10,7 @@ import type { Identity } from '@peerbench/ledger';
 import type { BackendName, PeerSnapshot } from '@peerbench/peer';
 import { type ProbeEnv, probeBackends } from './backendProbe.js';
 import { claimIdentity } from './identitySlots.js';
+import type { PeerThread } from './peerConfig.js';
 import { historyKey, type KeyValueStore, loadState, putHistory, updateState } from './persistence.js';
 import { type AppStore, reduceRestoredHistory, reduceSnapshot } from './store.js';
 
@@ -22,6 +23,8 @@ export const START_RETRY_MAX_MS = 15000;
 
 /** What the app needs from the Peer (packages/peer's Peer class satisfies it). */
 export interface PeerHandle {
+  /** Where the Peer runs: a worker (the page stays responsive) or the page's main thread. */
+  readonly thread?: PeerThread;
   start(): Promise<void>;
   stop(): Promise<void>;
   pause(): void | Promise<void>;
@@ -38,6 +41,8 @@ export interface PeerLaunchOptions {
   backend: BackendName | null;
   /** URL prefix where tfjs-backend-wasm's .wasm files are served. */
   wasmPaths: string;
+  /** Tells the person something about how the Peer was started (e.g. the worker fell back to the page). */
+  notify?: (note: string) => void;
 }
 
 export type PeerFactory = (options: PeerLaunchOptions) => PeerHandle | Promise<PeerHandle>;
@@ -52,6 +57,8 @@ export interface RuntimeDeps {
   webrtcAvailable: boolean;
   /** Writes the room into the address bar so the URL is the share link. */
   setRoomInUrl?: (room: string) => void;
+  /** Awaited before the landing screen enables Contribute (the Peer's worker loading its code). */
+  peerCodeLoaded?: Promise<void>;
 }
 
 export class AppRuntime {
@@ -106,7 +113,9 @@ export class AppRuntime {
       });
     }
     const probe = await probeBackends(forcedBackend, this.deps.probeEnv);
-    store.setState((s) => ({ probe, phase: s.phase === 'loading' ? 'landing' : s.phase }));
+    store.setState({ probe });
+    await this.deps.peerCodeLoaded?.catch(() => undefined);
+    store.setState((s) => ({ phase: s.phase === 'loading' ? 'landing' : s.phase }));
   }
 
   /** The Contribute button. Safe to press twice. */
@@ -123,8 +132,10 @@ export class AppRuntime {
         serverUrl: launch.serverUrl,
         backend: launch.forcedBackend,
         wasmPaths: this.deps.wasmPaths,
+        notify: (note) => store.setState((s) => ({ notes: [...s.notes, note] })),
       });
       this.peer = peer;
+      store.setState({ peerThread: peer.thread ?? null });
       this.unsubscribe = peer.subscribe((snap) => this.onSnapshot(snap));
       store.setState((s) => ({ ...reduceSnapshot(s, peer.getSnapshot()), appError: null }));
       this.startSaving();
@@ -208,7 +219,7 @@ export class AppRuntime {
     if (this.saveTimer) clearInterval(this.saveTimer);
     this.saveTimer = null;
     await peer.stop();
-    this.deps.store.setState({ phase: 'landing', snapshot: null, appError: null });
+    this.deps.store.setState({ phase: 'landing', snapshot: null, appError: null, peerThread: null });
   }
 
   private onSnapshot(snapshot: PeerSnapshot): void {

@@ -7,6 +7,7 @@
 import type { BackendReport, BlockPoint, PeerError, PeerSnapshot, StepPoint } from '@peerbench/peer';
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { LaunchConfig } from './config.js';
+import type { PeerThread } from './peerConfig.js';
 import { MAX_BLOCK_POINTS, MAX_LOSS_POINTS } from './persistence.js';
 
 /** 'landing' until Contribute is pressed; then the runtime's status decides. */
@@ -31,6 +32,8 @@ export interface AppState {
   notes: string[];
   /** Block points already written to IndexedDB (what a reload would bring back). */
   savedBlockCount: number;
+  /** Where the running Peer trains: a background worker or this page's main thread (null before it starts). */
+  peerThread: PeerThread | null;
 }
 
 export type AppStore = StoreApi<AppState>;
@@ -49,6 +52,7 @@ export function initialAppState(launch: LaunchConfig, shareUrl: string): AppStat
     appError: null,
     notes: [...launch.warnings],
     savedBlockCount: 0,
+    peerThread: null,
   };
 }
 

@@ -184,7 +184,7 @@ describe('network bridge', () => {
     const slow = hub.join('slow');
     slow.serve(doubling([]));
     slow.fault = { delayMs: 500 };
-    const { net, exposed } = await bridged(hub, 'a');
+    const { net, exposed, worker } = await bridged(hub, 'a');
     let release: () => void = () => {};
     net.serve({
       forward: (_f, _r, t) => new Promise((r) => (release = () => r(t))),
@@ -201,6 +201,11 @@ describe('network bridge', () => {
     release();
     expect(net.pendingCount).toBe(0);
     expect(await codeOf(net.forward('slow', x, opts('p3')))).toBe('cancelled');
+    // A restarted Peer connects again over the same port and the network is still open.
+    const again = await PortExpertNetwork.connect(worker, 'a');
+    expect(again.peers()).toEqual(['slow']);
+    slow.fault = {};
+    expect((await again.forward('slow', x, opts('p4'))).shape).toEqual([2, 3]);
   });
 
   it('a failing open on the main side fails the connect in the worker', async () => {

@@ -56,6 +56,7 @@ function Header() {
   const loss = useAppState((s) => s.snapshot?.loss ?? null);
   const uid = useAppState((s) => s.snapshot?.uid ?? null);
   const backend = useAppState((s) => s.snapshot?.backend ?? s.probe);
+  const thread = useAppState((s) => s.peerThread);
   const paused = status === 'paused';
   return (
     <section className="card status" aria-label="Status">
@@ -69,6 +70,19 @@ function Header() {
         {backend ? (
           <span className="pill neutral" title={describeBackend(backend)} data-testid="backend-in-use">
             {backendLabel(backend.chosen)}
+          </span>
+        ) : null}
+        {thread ? (
+          <span
+            className="pill neutral"
+            data-testid="peer-thread"
+            title={
+              thread === 'worker'
+                ? 'Training runs in a background worker, so this page stays responsive.'
+                : 'Training runs on this page (?worker=0, or the worker could not start), so the page may stutter.'
+            }
+          >
+            {thread === 'worker' ? 'in a worker' : 'on this page'}
           </span>
         ) : null}
         <span className="controls">

@@ -14,6 +14,7 @@ export function Landing() {
   const room = useAppState((s) => s.launch.room);
   const roomSource = useAppState((s) => s.launch.roomSource);
   const probe = useAppState((s) => s.probe);
+  const useWorker = useAppState((s) => s.launch.useWorker);
   const blocked = useAppState((s) => s.appError?.code === 'webrtc-blocked');
   const ready = useAppState((s) => s.phase === 'landing' && s.peerId !== null);
   return (
@@ -53,6 +54,12 @@ export function Landing() {
               ) : (
                 'checking this device…'
               )}
+              <br />
+              <span className="hint" data-testid="thread-plan">
+                {useWorker
+                  ? 'Training runs in a background worker, so this page stays responsive.'
+                  : 'Training runs on this page (?worker=0); the page may stutter while it trains.'}
+              </span>
             </dd>
           </div>
         </dl>

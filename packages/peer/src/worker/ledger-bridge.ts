@@ -201,7 +201,9 @@ export function exposeLedgerTransport(
         subs.delete(msg.id);
         return;
       case 'close':
-        stop();
+        // The worker's transport closed (its Peer stopped); a restarted Peer subscribes again on this port.
+        for (const off of subs.values()) off();
+        subs.clear();
         return;
     }
   });

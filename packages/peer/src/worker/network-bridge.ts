@@ -608,12 +608,17 @@ export function exposeExpertNetwork(
       entry.reject(new ExpertError('rejected', 'the worker stopped serving'));
   };
 
-  const stop = () => {
-    if (stopped) return;
+  /** The worker's network object closed: end its calls; a later `open` (a restarted Peer) reuses the network. */
+  const reset = () => {
     stopServing();
-    stopped = true;
     for (const ac of outgoing.values()) ac.abort();
     outgoing.clear();
+  };
+
+  const stop = () => {
+    if (stopped) return;
+    reset();
+    stopped = true;
     for (const off of offs.splice(0)) off();
     unlisten();
   };
@@ -662,7 +667,7 @@ export function exposeExpertNetwork(
         return entry.resolve(msg.tensor);
       }
       case 'close':
-        stop();
+        reset();
         return;
     }
   });

@@ -1,0 +1,115 @@
+/**
+ * The Peer this app runs, as options, shared by both places it can run: a
+ * dedicated worker (the default; peer.worker.ts) and the page's main thread
+ * (`?worker=0`, or when the worker cannot start). The MNIST task with a
+ * private class mix derived from the peer's id (so peers differ and have
+ * something to learn from each other), the model kept in IndexedDB per
+ * identity, the backend choice (with the .wasm files this app serves), and
+ * the training cadence, which depends on where the Peer runs.
+ */
+import { type GenesisConfig, type Identity, parseGenesis } from '@peerbench/ledger';
+import {
+  type BackendName,
+  type ChainClient,
+  type ExpertNetwork,
+  IdbStorage,
+  MnistTask,
+  type PeerOptions,
+  skewedClassMix,
+} from '@peerbench/peer';
+
+/** Where the Peer (tfjs training, expert serving, scoring, ledger client) runs. */
+export type PeerThread = 'worker' | 'main';
+
+/** Share of a peer's private shard on its three favourite digits. */
+export const FAVOURITE_DIGITS_SHARE = 0.8;
+
+/** How often and how much a peer trains, per thread. */
+export interface TrainingCadence {
+  /** Pause between training steps. */
+  stepIntervalMs: number;
+  /** Examples per step. */
+  batchSize: number;
+  /** Held-out evaluation (500 examples) every this many steps. */
+  evalEverySteps: number;
+}
+
+export const CADENCE: Readonly<Record<PeerThread, TrainingCadence>> = {
+  /**
+   * In a worker a step never blocks the page, so the batch is the runtime's
+   * default (32). The pause is not for the page's event loop (the worker has
+   * its own) but for the machine: a worker training flat out takes a whole
+   * core, and the page's main thread — relaying every expert call over
+   * WebRTC and drawing the charts — then waits for CPU, which is what turns
+   * its small tasks into long ones. 100 ms after a ~70 ms step (WASM here)
+   * keeps a tab at about half a core with about the throughput the main-thread
+   * cadence had (≈190 vs ≈180 examples/s). Evaluation is off the page too, so
+   * the accuracy chart can update twice as often.
+   */
+  worker: { stepIntervalMs: 100, batchSize: 32, evalEverySteps: 50 },
+  /**
+   * On the main thread every step is one long synchronous task (~70 ms for 32
+   * examples on WASM here); 16 examples keep most steps under the 50 ms
+   * long-task line, and the 50 ms pause hands the thread back to rendering.
+   */
+  main: { stepIntervalMs: 50, batchSize: 16, evalEverySteps: 100 },
+};
+
+/** Three distinct digits from the first bytes of the peer id (stable across reloads). */
+export function favouriteDigits(peerId: string): number[] {
+  const out: number[] = [];
+  for (let i = 0; out.length < 3 && i + 2 <= peerId.length; i += 2) {
+    const d = Number.parseInt(peerId.slice(i, i + 2), 16) % 10;
+    if (!out.includes(d)) out.push(d);
+  }
+  return out;
+}
+
+function seedOf(peerId: string): number {
+  return Number.parseInt(peerId.slice(0, 8), 16) >>> 0;
+}
+
+/** http(s)://host of the signaling server, for its /ledger routes. */
+export function httpBaseOf(signalingUrl: string): string {
+  const url = new URL(signalingUrl);
+  url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
+  return url.origin;
+}
+
+export async function fetchGenesis(signalingUrl: string): Promise<GenesisConfig> {
+  const res = await fetch(`${httpBaseOf(signalingUrl)}/ledger/genesis`, { cache: 'no-store' });
+  if (!res.ok) throw new Error(`the server has no ledger (GET /ledger/genesis answered ${res.status})`);
+  return parseGenesis(await res.json());
+}
+
+export interface AppPeerSettings {
+  identity: Identity;
+  room: string;
+  backend: BackendName | null;
+  /** URL prefix where tfjs-backend-wasm's .wasm files are served. */
+  wasmPaths: string;
+  thread: PeerThread;
+  network: (id: Identity) => Promise<ExpertNetwork>;
+  chain: (id: Identity) => Promise<ChainClient>;
+}
+
+export function appPeerOptions(s: AppPeerSettings): PeerOptions {
+  const cadence = CADENCE[s.thread];
+  return {
+    identity: s.identity,
+    room: s.room,
+    task: () =>
+      MnistTask.create({
+        classMix: skewedClassMix(favouriteDigits(s.identity.peerId), FAVOURITE_DIGITS_SHARE),
+        seed: seedOf(s.identity.peerId),
+      }),
+    // One database per identity: two tabs of one browser never overwrite each other's model.
+    storage: new IdbStorage(`peerbench-peer-${s.identity.peerId.slice(0, 16)}`, 'peer'),
+    backend: { ...(s.backend ? { force: s.backend } : {}), wasmPaths: s.wasmPaths },
+    network: s.network,
+    chain: s.chain,
+    stepIntervalMs: cadence.stepIntervalMs,
+    step: { batchSize: cadence.batchSize },
+    evalEverySteps: cadence.evalEverySteps,
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * What both Peer placements share on the page: the ledger's transport over
+ * the mesh's signaling socket, and the overlay of the signaling connection's
+ * state (and "server unreachable") on the Peer's snapshots, since the Peer
+ * itself only knows whether it has a network at all.
+ */
+import type { LedgerTransport } from '@peerbench/ledger';
+import type { PeerError, PeerSnapshot } from '@peerbench/peer';
+import type { PeerMesh, SignalingState } from '@peerbench/peer/mesh';
+import type { PeerThread } from './peerConfig.js';
+import type { PeerHandle } from './runtime.js';
+
+const CONNECTION_OF: Record<SignalingState, PeerSnapshot['connection']> = {
+  idle: 'idle',
+  connecting: 'connecting',
+  connected: 'connected',
+  reconnecting: 'reconnecting',
+  closed: 'closed',
+};
+
+/** The ledger rides the mesh's signaling socket (the server links it to the joined peer). */
+export function ledgerTransportOf(mesh: PeerMesh): LedgerTransport {
+  return {
+    sendTx: (tx) => mesh.signaling.sendLedgerTx(tx),
+    subscribe: (from, onBlock) => {
+      const off = mesh.signaling.on('ledger-block', (b) => onBlock(b));
+      mesh.signaling.subscribeLedger(from);
+      return off;
+    },
+  };
+}
+
+/** What both Peer placements give before the signaling overlay. */
+export interface PeerSource {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  pause(): void | Promise<void>;
+  resume(): void | Promise<void>;
+  getSnapshot(): PeerSnapshot;
+  subscribe(cb: (s: PeerSnapshot) => void): () => void;
+}
+
+/** The app's PeerHandle: `source`'s snapshots with the signaling state (and "server unreachable") overlaid. */
+export function withSignalingOverlay(
+  source: PeerSource,
+  mesh: PeerMesh,
+  serverUrl: string,
+  thread: PeerThread,
+  stop: () => Promise<void>,
+): PeerHandle {
+  let signalingState: SignalingState = 'idle';
+  const listeners = new Set<(s: PeerSnapshot) => void>();
+  const overlay = (s: PeerSnapshot): PeerSnapshot => {
+    const connection = signalingState === 'idle' ? s.connection : CONNECTION_OF[signalingState];
+    let error: PeerError | null = s.error;
+    // 'reconnecting' is the signaling client's state after a failed or dropped connection.
+    if (!error && signalingState === 'reconnecting') {
+      error = {
+        code: 'server-unreachable',
+        message: `Cannot reach the network's server at ${serverUrl}. Retrying by itself; training goes on with peers already connected.`,
+      };
+    }
+    return connection === s.connection && error === s.error ? s : { ...s, connection, error };
+  };
+  let current = overlay(source.getSnapshot());
+  const emit = () => {
+    current = overlay(source.getSnapshot());
+    for (const cb of listeners) cb(current);
+  };
+  source.subscribe(emit);
+  mesh.signaling.on('state', (st) => {
+    signalingState = st;
+    emit();
+  });
+  return {
+    thread,
+    start: () => source.start(),
+    stop,
+    pause: () => source.pause(),
+    resume: () => source.resume(),
+    getSnapshot: () => current,
+    subscribe: (cb) => {
+      listeners.add(cb);
+      return () => listeners.delete(cb);
+    },
+  };
+}
