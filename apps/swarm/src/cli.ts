@@ -3,7 +3,8 @@
  * and the plots. Exit codes: 0 done (also after Ctrl-C, with what was measured),
  * 1 runtime failure, 2 bad flags.
  */
-import { parseArgs, USAGE, UsageError } from './args.js';
+import events from 'node:events';
+import { MAX_PEERS, parseArgs, USAGE, UsageError } from './args.js';
 import { initBackend } from './backend.js';
 import { writeOutputs } from './output.js';
 import { Swarm } from './swarm.js';
@@ -23,6 +24,9 @@ export async function main(argv: string[], baseDir: string): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  // One Peer step sends up to n−1 forwards that share one AbortSignal, each adding
+  // listeners: at 8+ peers Node's default limit of 10 would warn on every step.
+  events.defaultMaxListeners = Math.max(events.defaultMaxListeners, 4 * MAX_PEERS);
   const backend = await initBackend();
   const log = (line: string) => {
     if (!opts.quiet) process.stderr.write(`[swarm] ${line}\n`);

@@ -195,6 +195,7 @@ export class Swarm {
           representationSize: opts.dim,
           topK: opts.k,
           learningRate: opts.learningRate,
+          balanceWeight: opts.balance,
           // One slot per participant, so every peer can be gated (and ablated).
           maxExperts: Math.max(2, n),
           combine: opts.combine,
