@@ -23,6 +23,7 @@ test.describe.configure({ mode: 'serial' });
 const room = uniqueRoom('app');
 const pages: TrackedPage[] = [];
 const perf: Array<Record<string, unknown>> = [];
+const steady: Array<Record<string, unknown>> = [];
 
 function state(page: Page) {
   return page.evaluate(() => {
@@ -83,6 +84,28 @@ async function recordPerf(label: string, page: Page) {
   perf.push({ page: label, ...r });
 }
 
+/** Long tasks and frame rate over a window in which nothing joins, leaves or starts. */
+const STEADY_WINDOW_MS = 30_000;
+
+async function recordSteady(label: string, page: Page, fromMs: number) {
+  const r = await page.evaluate((from) => {
+    const p = window.__peerbenchPerf!;
+    const now = performance.now();
+    const tasks = p.longTasks.filter((t) => t.startMs >= from);
+    const fps = p.fpsPerSecond.slice(Math.ceil((from - p.startedAtMs) / 1000)).sort((a, b) => a - b);
+    return {
+      minutes: (now - from) / 60_000,
+      longTasks: tasks.length,
+      longTasksPerMinute: tasks.length / ((now - from) / 60_000),
+      longestTaskMs: Math.max(0, ...tasks.map((t) => t.durationMs)),
+      fpsMedian: fps[Math.floor(fps.length / 2)] ?? null,
+      fpsP10: fps[Math.floor(fps.length / 10)] ?? null,
+      steps: window.__peerbench!.store.getState().snapshot?.step ?? 0,
+    };
+  }, fromMs);
+  steady.push({ page: label, ...r });
+}
+
 async function contribute(page: Page) {
   await page.getByTestId('contribute').click({ timeout: 30_000 });
   await expect(page.getByTestId('connection')).toHaveText('connected', { timeout: 90_000 });
@@ -90,7 +113,7 @@ async function contribute(page: Page) {
 
 test.afterAll(async () => {
   for (const p of pages) await p.context.close().catch(() => {});
-  if (perf.length > 0) {
+  if (perf.length > 0 || steady.length > 0) {
     mkdirSync(BENCH_DIR, { recursive: true });
     const pagesWithTasks = perf.filter((p) => typeof p.longTasksPerMinute === 'number');
     const mean = (get: (p: Record<string, unknown>) => unknown) => {
@@ -108,6 +131,12 @@ test.afterAll(async () => {
           longTasksPerMinuteWhileTrainingMean: mean((p) => training(p)?.longTasksPerMinute),
           fpsMedianMean: mean((p) => p.fpsMedian),
           fpsMedianWhileTrainingMean: mean((p) => training(p)?.fpsMedian),
+          steadyWindowSeconds: STEADY_WINDOW_MS / 1000,
+          longTasksPerMinuteSteadyMean:
+            steady.reduce((a, p) => a + (p.longTasksPerMinute as number), 0) / Math.max(1, steady.length),
+          fpsMedianSteadyMean:
+            steady.reduce((a, p) => a + ((p.fpsMedian as number) ?? 0), 0) / Math.max(1, steady.length),
+          steady,
           pages: perf,
           recordedAt: new Date().toISOString(),
         },
@@ -177,6 +206,11 @@ test('three pages join by the share link, train, and see ranks move over blocks'
 
   await pages[0]!.page.screenshot({ path: join(ARTIFACTS_DIR, 'dashboard.png'), fullPage: true });
   for (const [i, p] of pages.entries()) expect(p.errors, `page ${i}`).toEqual([]);
+
+  // Steady state: all three connected and training, no one joining or leaving, for STEADY_WINDOW_MS.
+  const marks = await Promise.all(pages.map((p) => p.page.evaluate(() => performance.now())));
+  await pages[0]!.page.waitForTimeout(STEADY_WINDOW_MS);
+  for (const [i, p] of pages.entries()) await recordSteady(`peer-${i + 1}-steady`, p.page, marks[i]!);
 });
 
 test('a reloaded page comes back with the same uid and its stake history continues', async () => {

@@ -18,6 +18,7 @@ import {
 } from '@peerbench/peer/worker';
 import { env } from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { PacedPeer } from './pacedPeer.js';
 import { appPeerOptions, fetchGenesis } from './peerConfig.js';
 import { type InitMessage, PORT_ORDER, parseInit, type WorkerEvent } from './workerProtocol.js';
 
@@ -79,7 +80,7 @@ async function init(
       },
     }),
   );
-  hostPeer(ports.control, peer);
+  hostPeer(ports.control, new PacedPeer(peer));
   scope.postMessage({ t: 'ready', peerId: peer.peerId });
 }
 

@@ -37,16 +37,11 @@ export interface TrainingCadence {
 export const CADENCE: Readonly<Record<PeerThread, TrainingCadence>> = {
   /**
    * In a worker a step never blocks the page, so the batch is the runtime's
-   * default (32). The pause is not for the page's event loop (the worker has
-   * its own) but for the machine: a worker training flat out takes a whole
-   * core, and the page's main thread — relaying every expert call over
-   * WebRTC and drawing the charts — then waits for CPU, which is what turns
-   * its small tasks into long ones. 100 ms after a ~70 ms step (WASM here)
-   * keeps a tab at about half a core with about the throughput the main-thread
-   * cadence had (≈190 vs ≈180 examples/s). Evaluation is off the page too, so
-   * the accuracy chart can update twice as often.
+   * default (32) and evaluation can run twice as often. The loop there is the
+   * worker's own, paced by step duration (pacedPeer.ts), so `stepIntervalMs`
+   * is not used.
    */
-  worker: { stepIntervalMs: 100, batchSize: 32, evalEverySteps: 50 },
+  worker: { stepIntervalMs: 0, batchSize: 32, evalEverySteps: 50 },
   /**
    * On the main thread every step is one long synchronous task (~70 ms for 32
    * examples on WASM here); 16 examples keep most steps under the 50 ms
@@ -111,5 +106,7 @@ export function appPeerOptions(s: AppPeerSettings): PeerOptions {
     stepIntervalMs: cadence.stepIntervalMs,
     step: { batchSize: cadence.batchSize },
     evalEverySteps: cadence.evalEverySteps,
+    // In the worker PacedPeer runs the loop (rest proportional to step time); on the page the Peer's own.
+    autoRun: s.thread === 'main',
   };
 }
