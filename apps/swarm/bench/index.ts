@@ -6,6 +6,7 @@
  * isolated mode side by side (the ratio is the cost of sharing). In-memory
  * transport, embedded ledger. Writes $PEERBENCH_BENCH_DIR/swarm.json.
  */
+import events from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -54,12 +55,15 @@ async function measure(peers: number, mode: 'shared' | 'isolated') {
       meanSwarmStepMs: ms / timed.length,
       rpcShare: rec.summary.networkShare,
       computeShare: 1 - rec.summary.networkShare,
+      servingShare: rec.summary.servingShare,
     };
   } finally {
     await swarm.dispose();
   }
 }
 
+// As in the CLI: a Peer step's n−1 forwards share one AbortSignal (Node warns above 10 listeners).
+events.defaultMaxListeners = Math.max(events.defaultMaxListeners, 256);
 const backend = await initBackend();
 const results = [];
 for (const peers of SIZES) {
