@@ -7,8 +7,9 @@
  * ~40 long tasks/min on each page; 250 ms → none in 15 s, with the same
  * number of steps, since the cores were the limit either way). Resting
  * `restPerStep` × the last step's duration keeps a tab's worker at a fixed
- * share of a core on any device: a 5 ms WebGPU step rests 10 ms, a 120 ms
- * WASM step 240 ms.
+ * share of a core on any device (3 → a quarter): a 5 ms WebGPU step rests
+ * 20 ms (the floor), a 120 ms WASM step 360 ms. In the e2e run, rest 2× gave
+ * ~9 long tasks/min per page in steady state, 3× ~4 (bench-results/web.json).
  *
  * It drives a Peer created with `autoRun: false` (the Peer's own loop has a
  * fixed pause) through the same surface hostPeer uses.
@@ -17,13 +18,13 @@ import type { PeerSnapshot } from '@peerbench/peer';
 import type { HostedPeer } from '@peerbench/peer/worker';
 
 export interface Pace {
-  /** Rest after a step, as a multiple of that step's wall time (2 → the worker is busy a third of the time). */
+  /** Rest after a step, as a multiple of that step's wall time (3 → the worker is busy a quarter of the time). */
   restPerStep: number;
   minRestMs: number;
   maxRestMs: number;
 }
 
-export const WORKER_PACE: Pace = { restPerStep: 2, minRestMs: 20, maxRestMs: 2000 };
+export const WORKER_PACE: Pace = { restPerStep: 3, minRestMs: 20, maxRestMs: 2000 };
 
 export function restAfter(stepMs: number, pace: Pace): number {
   if (!Number.isFinite(stepMs) || stepMs < 0) return pace.maxRestMs;
