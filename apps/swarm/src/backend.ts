@@ -1,21 +1,11 @@
 /**
- * tfjs backend for Node: WASM (about 5× faster than the pure-JS CPU backend
- * for these MLPs, see issue 6), falling back to CPU if WASM cannot start.
+ * The tfjs backend every Peer of the swarm shares (they run with
+ * `backend: false`, so it is chosen once per process): packages/peer's
+ * selection, which in Node tries WASM (about 5× the pure-JS CPU backend for
+ * these MLPs) and falls back to CPU.
  */
-import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
+import { selectBackend } from '@peerbench/peer';
 
-export async function initBackend(preferred: 'wasm' | 'cpu' = 'wasm'): Promise<string> {
-  if (tf.getBackend() === preferred) return preferred;
-  try {
-    if (await tf.setBackend(preferred)) {
-      await tf.ready();
-      return tf.getBackend();
-    }
-  } catch {
-    // fall through to cpu
-  }
-  await tf.setBackend('cpu');
-  await tf.ready();
-  return tf.getBackend();
+export async function initBackend(): Promise<string> {
+  return (await selectBackend()).chosen;
 }
