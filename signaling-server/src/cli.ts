@@ -19,6 +19,13 @@ async function main(): Promise<void> {
   }
   const ledger: EmbeddedLedger = await openEmbeddedLedger({
     ...(settings.dataDir ? { dataDir: settings.dataDir } : {}),
+    // A data dir from an older ledger format cannot be continued: keep it
+    // (renamed, nothing deleted) and start a new chain rather than refuse to start.
+    onIncompatibleStore: 'archive',
+    onArchived: (to, reason) =>
+      console.error(
+        `ledger: the data dir could not be continued (${reason}); moved it to ${to}, starting a new chain`,
+      ),
     ...(settings.blockIntervalMs !== undefined ? { blockIntervalMs: settings.blockIntervalMs } : {}),
   });
   let server: SignalingServer;

@@ -33,7 +33,13 @@ export const BLOCK_ERROR_CODES = [
 ] as const;
 export type BlockErrorCode = (typeof BLOCK_ERROR_CODES)[number];
 
-export const STORE_ERROR_CODES = ['store-conflict', 'genesis-mismatch', 'store-closed'] as const;
+/** store-incompatible: a stored block does not verify on open (corrupt, or written by an older ledger format). */
+export const STORE_ERROR_CODES = [
+  'store-conflict',
+  'genesis-mismatch',
+  'store-closed',
+  'store-incompatible',
+] as const;
 export type StoreErrorCode = (typeof STORE_ERROR_CODES)[number];
 
 export type LedgerErrorCode = TxErrorCode | BlockErrorCode | StoreErrorCode;

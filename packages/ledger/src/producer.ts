@@ -109,12 +109,14 @@ export class BlockProducer {
         try {
           await client.apply(b);
         } catch (e) {
-          // Same code; the message says what to do, since the usual cause is a
-          // store written by an older ledger format (tx v1 / state v1).
+          // One code for "this store cannot be continued", so an operator's
+          // tooling can archive it (the signaling CLI does); the block's own
+          // code is in the message. The usual cause is a store written by an
+          // older ledger format (tx v1 / state v1).
           if (isLedgerError(e))
             throw new LedgerError(
-              e.code,
-              `stored block ${b.height} does not verify (${e.message}); the store may be corrupt or written by an older ledger format — move it away to start a new chain`,
+              'store-incompatible',
+              `stored block ${b.height} does not verify (${e.code}: ${e.message}); the store may be corrupt or written by an older ledger format — move it away to start a new chain`,
             );
           throw e;
         }
