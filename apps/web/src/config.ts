@@ -5,6 +5,7 @@
  * signaling server is what serves the app).
  */
 import type { BackendName } from '@peerbench/peer';
+import { type CpuLevel, DEFAULT_CPU_LEVEL, parseCpuLevel } from './cpuUse.js';
 
 export const BACKEND_NAMES: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
 /** Same rule as the signaling protocol's ROOM_NAME_PATTERN (share links carry it). */
@@ -25,6 +26,8 @@ export interface LaunchConfig {
    * or where the worker misbehaves.
    */
   useWorker: boolean;
+  /** `?cpu=light|balanced|full`: the CPU use for this page, over the saved choice (null: not in the URL or not valid). */
+  forcedCpu: CpuLevel | null;
   /** Problems with the query string a person should see (bad room, unknown backend). */
   warnings: string[];
 }
@@ -141,7 +144,19 @@ export function parseLaunchConfig(
   const workerParam = params.get('worker');
   const useWorker =
     workerParam === null || !['0', 'false', 'no', 'off', 'main'].includes(workerParam.toLowerCase());
-  return { room, roomSource, forcedBackend, serverUrl, useWorker, warnings };
+  let forcedCpu: CpuLevel | null = null;
+  const cpuParam = params.get('cpu');
+  if (cpuParam !== null && cpuParam !== '') {
+    forcedCpu = parseCpuLevel(cpuParam);
+    if (forcedCpu === null) {
+      // An explicit but broken choice gets the default, not a silently kept saved level.
+      forcedCpu = DEFAULT_CPU_LEVEL;
+      warnings.push(
+        `Unknown CPU use "${cpuParam.slice(0, 20)}" in the link; using ${DEFAULT_CPU_LEVEL} (light, balanced or full).`,
+      );
+    }
+  }
+  return { room, roomSource, forcedBackend, serverUrl, useWorker, forcedCpu, warnings };
 }
 
 /** ws(s)://<this page's host>/ws — the server that served the page. */
@@ -181,6 +196,13 @@ export function shareUrlFor(pageUrl: URL, room: string): string {
   url.search = '';
   url.searchParams.set('room', room);
   if (server) url.searchParams.set('server', server);
+  return url.toString();
+}
+
+/** The page URL with `?cpu=` set, other parameters kept. */
+export function urlWithCpu(pageUrl: URL, level: CpuLevel): string {
+  const url = new URL(pageUrl.toString());
+  url.searchParams.set('cpu', level);
   return url.toString();
 }
 

@@ -4,7 +4,7 @@ import { createStore as createIdbStore, get, set, update } from 'idb-keyval';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { browserProbeEnv } from './backendProbe.js';
-import { parseLaunchConfig, shareUrlFor, urlWithRoom } from './config.js';
+import { parseLaunchConfig, shareUrlFor, urlWithCpu, urlWithRoom } from './config.js';
 import { createPeerFactory } from './peerFactory.js';
 import { markTrainingStarted, startPerfRecorder } from './perf.js';
 import { type KeyValueStore, migrate, STORAGE_KEY } from './persistence.js';
@@ -57,6 +57,10 @@ async function boot() {
     wasmPaths: `${import.meta.env.BASE_URL}tfjs-wasm/`,
     webrtcAvailable: typeof RTCPeerConnection === 'function',
     peerCodeLoaded,
+    setCpuInUrl: (level) => {
+      const next = urlWithCpu(new URL(window.location.href), level);
+      if (next !== window.location.href) window.history.replaceState(null, '', next);
+    },
     setRoomInUrl: (room) => {
       const next = urlWithRoom(new URL(window.location.href), room);
       if (next !== window.location.href) window.history.replaceState(null, '', next);

@@ -10,6 +10,8 @@
  * share of a core on any device (3 → a quarter): a 5 ms WebGPU step rests
  * 20 ms (the floor), a 120 ms WASM step 360 ms. In the e2e run, rest 2× gave
  * ~9 long tasks/min per page in steady state, 3× ~4 (bench-results/web.json).
+ * WORKER_PACE (3×) is the default; the person chooses another share of the
+ * machine with the "CPU use" setting (cpuUse.ts), applied live by `setPace`.
  *
  * It drives a Peer created with `autoRun: false` (the Peer's own loop has a
  * fixed pause) through the same surface hostPeer uses.
@@ -44,11 +46,31 @@ export class PacedPeer implements HostedPeer {
   /** Last rest chosen (ms), for tests and curious people. */
   lastRestMs = 0;
 
+  private pace: Pace;
+
   constructor(
     private readonly peer: SteppablePeer,
-    private readonly pace: Pace = WORKER_PACE,
+    pace: Pace = WORKER_PACE,
     private readonly now: () => number = () => performance.now(),
-  ) {}
+  ) {
+    this.pace = pace;
+  }
+
+  /** The pace in use. */
+  getPace(): Pace {
+    return this.pace;
+  }
+
+  /**
+   * Changes the pace of a running loop (the "CPU use" setting): the rest after
+   * the next step follows it. A rest in progress is cut short when the new
+   * pace would not rest that long, so a move to a faster level shows at once.
+   */
+  setPace(pace: Pace): void {
+    const slower = pace.restPerStep > this.pace.restPerStep || pace.minRestMs > this.pace.minRestMs;
+    this.pace = pace;
+    if (!slower) this.wake?.();
+  }
 
   getSnapshot(): PeerSnapshot {
     const s = this.peer.getSnapshot();

@@ -18,7 +18,9 @@ import {
 } from '@peerbench/peer/worker';
 import { env } from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { PacedPeer } from './pacedPeer.js';
+import { answerSetCpu } from './cpuControl.js';
+import { paceOf } from './cpuUse.js';
+import { type Pace, PacedPeer } from './pacedPeer.js';
 import { appPeerOptions, fetchGenesis } from './peerConfig.js';
 import { type InitMessage, PORT_ORDER, parseInit, type WorkerEvent } from './workerProtocol.js';
 
@@ -45,6 +47,15 @@ scope.addEventListener('unhandledrejection', (e) =>
 );
 
 let started = false;
+let paced: PacedPeer | null = null;
+/** A set-cpu that arrived before the Peer existed (the page waits for ready, but a message is cheap to keep). */
+let earlyPace: Pace | null = null;
+const loop = {
+  setPace(pace: Pace) {
+    if (paced) paced.setPace(pace);
+    else earlyPace = pace;
+  },
+};
 
 async function init(
   msg: InitMessage,
@@ -80,11 +91,17 @@ async function init(
       },
     }),
   );
-  hostPeer(ports.control, new PacedPeer(peer));
-  scope.postMessage({ t: 'ready', peerId: peer.peerId });
+  paced = new PacedPeer(peer, earlyPace ?? paceOf(msg.cpu));
+  hostPeer(ports.control, paced);
+  scope.postMessage({ t: 'ready', peerId: peer.peerId, cpu: msg.cpu });
 }
 
 scope.addEventListener('message', (e) => {
+  const answer = answerSetCpu(e.data, loop);
+  if (answer) {
+    scope.postMessage(answer);
+    return;
+  }
   if (started) return;
   const msg = parseInit(e.data);
   if (typeof msg === 'string') {

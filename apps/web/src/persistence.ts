@@ -9,12 +9,15 @@
  *       with Web Locks so two tabs never join as the same peer), and chart
  *       history kept per room and slot, since stake in one network says
  *       nothing about another.
+ *   v3  settings.cpu: the "CPU use" level (cpuUse.ts). Earlier records get
+ *       the default; an unknown stored value gets the default and a note.
  *
  * Model weights are the Peer runtime's business (its own persistence).
  */
 import type { BlockPoint, StepPoint } from '@peerbench/peer';
+import { type CpuLevel, DEFAULT_CPU_LEVEL, parseCpuLevel, shownValue } from './cpuUse.js';
 
-export const PERSIST_VERSION = 2;
+export const PERSIST_VERSION = 3;
 export const STORAGE_KEY = 'peerbench/app';
 /** Where an unreadable record is moved, so a bug never silently destroys keys. */
 export const CORRUPT_BACKUP_KEY = 'peerbench/app.corrupt';
@@ -39,20 +42,26 @@ export interface PersistedV1 {
 }
 
 export interface PersistedState {
-  version: 2;
+  version: 3;
   /** Hex Ed25519 seeds; index = slot. Append-only so a slot keeps its identity. */
   identities: string[];
-  settings: { lastRoom: string | null };
+  settings: { lastRoom: string | null; cpu: CpuLevel };
   /** Key: historyKey(room, slot). */
   history: Record<string, ChartHistory>;
 }
 
 export type MigrationResult =
-  | { ok: true; state: PersistedState; migratedFrom: number | null }
+  | {
+      ok: true;
+      state: PersistedState;
+      migratedFrom: number | null;
+      /** Values that were replaced by defaults, for a note a person reads. */
+      warnings: string[];
+    }
   | { ok: false; reason: 'newer-version' | 'corrupt'; detail: string };
 
 export function emptyState(): PersistedState {
-  return { version: 2, identities: [], settings: { lastRoom: null }, history: {} };
+  return { version: 3, identities: [], settings: { lastRoom: null, cpu: DEFAULT_CPU_LEVEL }, history: {} };
 }
 
 export function historyKey(room: string, slot: number): string {
@@ -108,6 +117,7 @@ function fromV1(raw: Record<string, unknown>): PersistedState {
   return state;
 }
 
+/** v2 and v3 share everything but settings.cpu. */
 function fromV2(raw: Record<string, unknown>): PersistedState {
   const state = emptyState();
   if (Array.isArray(raw.identities)) {
@@ -136,7 +146,8 @@ function fromV2(raw: Record<string, unknown>): PersistedState {
  * from a newer app version is refused (the caller must not overwrite it).
  */
 export function migrate(raw: unknown): MigrationResult {
-  if (raw === undefined || raw === null) return { ok: true, state: emptyState(), migratedFrom: null };
+  if (raw === undefined || raw === null)
+    return { ok: true, state: emptyState(), migratedFrom: null, warnings: [] };
   if (!isRecord(raw) || !finite(raw.version) || !Number.isInteger(raw.version) || raw.version < 1) {
     return { ok: false, reason: 'corrupt', detail: 'stored app data has no valid version' };
   }
@@ -147,8 +158,16 @@ export function migrate(raw: unknown): MigrationResult {
       detail: `stored app data is version ${raw.version}; this app reads up to ${PERSIST_VERSION}`,
     };
   }
-  if (raw.version === 1) return { ok: true, state: fromV1(raw), migratedFrom: 1 };
-  return { ok: true, state: fromV2(raw), migratedFrom: null };
+  if (raw.version === 1) return { ok: true, state: fromV1(raw), migratedFrom: 1, warnings: [] };
+  const state = fromV2(raw);
+  if (raw.version === 2) return { ok: true, state, migratedFrom: 2, warnings: [] };
+  const warnings: string[] = [];
+  const stored = isRecord(raw.settings) ? raw.settings.cpu : undefined;
+  const cpu = parseCpuLevel(stored);
+  if (cpu !== null) state.settings.cpu = cpu;
+  else if (stored !== undefined)
+    warnings.push(`The saved CPU use ("${shownValue(stored)}") is not known; using ${DEFAULT_CPU_LEVEL}.`);
+  return { ok: true, state, migratedFrom: null, warnings };
 }
 
 /** Appends a new identity seed or fills the first damaged slot; returns the slot. */
@@ -207,8 +226,9 @@ export async function loadState(kv: KeyValueStore): Promise<LoadResult> {
   }
   const result = migrate(raw);
   if (result.ok) {
-    if (result.migratedFrom !== null) await kv.set(STORAGE_KEY, result.state);
-    return { writable: true, state: result.state, migratedFrom: result.migratedFrom, note: null };
+    if (result.migratedFrom !== null || result.warnings.length > 0) await kv.set(STORAGE_KEY, result.state);
+    const note = result.warnings.length > 0 ? result.warnings.join(' ') : null;
+    return { writable: true, state: result.state, migratedFrom: result.migratedFrom, note };
   }
   if (result.reason === 'newer-version') {
     return {

@@ -9,6 +9,7 @@
 import type { Identity } from '@peerbench/ledger';
 import type { BackendName, PeerSnapshot } from '@peerbench/peer';
 import { type ProbeEnv, probeBackends } from './backendProbe.js';
+import { type CpuLevel, DEFAULT_CPU_LEVEL, parseCpuLevel, shownValue } from './cpuUse.js';
 import { claimIdentity } from './identitySlots.js';
 import type { PeerThread } from './peerConfig.js';
 import { historyKey, type KeyValueStore, loadState, putHistory, updateState } from './persistence.js';
@@ -31,6 +32,10 @@ export interface PeerHandle {
   resume(): void | Promise<void>;
   subscribe(cb: (snapshot: PeerSnapshot) => void): () => void;
   getSnapshot(): PeerSnapshot;
+  /** The CPU use level the Peer's loop started at; absent where the loop has a fixed pause (main thread). */
+  readonly cpuApplied?: CpuLevel;
+  /** Changes the CPU use live; resolves with the level the loop now runs at. */
+  setCpu?(level: CpuLevel): Promise<{ level: CpuLevel; note?: string }>;
 }
 
 export interface PeerLaunchOptions {
@@ -41,6 +46,8 @@ export interface PeerLaunchOptions {
   backend: BackendName | null;
   /** URL prefix where tfjs-backend-wasm's .wasm files are served. */
   wasmPaths: string;
+  /** The "CPU use" level to start at (the worker's loop; the main thread keeps its fixed pause). */
+  cpu: CpuLevel;
   /** Tells the person something about how the Peer was started (e.g. the worker fell back to the page). */
   notify?: (note: string) => void;
 }
@@ -59,6 +66,8 @@ export interface RuntimeDeps {
   setRoomInUrl?: (room: string) => void;
   /** Awaited before the landing screen enables Contribute (the Peer's worker loading its code). */
   peerCodeLoaded?: Promise<void>;
+  /** Writes a changed CPU use into the address bar when it carries `?cpu=` (so a reload keeps the choice). */
+  setCpuInUrl?: (level: CpuLevel) => void;
 }
 
 export class AppRuntime {
@@ -102,6 +111,10 @@ export class AppRuntime {
     if (this.writable) {
       await updateState(kv, (s) => ({ ...s, settings: { ...s.settings, lastRoom: room } })).catch(() => {});
     }
+    // ?cpu= wins for this page; otherwise the saved choice (already validated by migrate()).
+    if (store.getState().cpu.source !== 'url') {
+      store.setState({ cpu: { ...store.getState().cpu, level: loaded.state.settings.cpu, source: 'saved' } });
+    }
     store.setState({ peerId: claimed.identity.peerId, identitySlot: claimed.slot, notes });
     if (!this.deps.webrtcAvailable) {
       store.setState({
@@ -132,10 +145,14 @@ export class AppRuntime {
         serverUrl: launch.serverUrl,
         backend: launch.forcedBackend,
         wasmPaths: this.deps.wasmPaths,
+        cpu: store.getState().cpu.level,
         notify: (note) => store.setState((s) => ({ notes: [...s.notes, note] })),
       });
       this.peer = peer;
-      store.setState({ peerThread: peer.thread ?? null });
+      store.setState((s) => ({
+        peerThread: peer.thread ?? null,
+        cpu: { ...s.cpu, applied: peer.cpuApplied ?? null },
+      }));
       this.unsubscribe = peer.subscribe((snap) => this.onSnapshot(snap));
       store.setState((s) => ({ ...reduceSnapshot(s, peer.getSnapshot()), appError: null }));
       this.startSaving();
@@ -197,6 +214,42 @@ export class AppRuntime {
     void this.startPeer();
   }
 
+  /**
+   * The CPU use control (first screen and dashboard). Anything but a known
+   * level becomes the default with a note. Saved with the settings, applied
+   * live to a running worker; `cpu.applied` is what the worker confirmed.
+   */
+  async setCpuLevel(requested: unknown): Promise<void> {
+    const { store } = this.deps;
+    let level = parseCpuLevel(requested);
+    if (level === null) {
+      level = DEFAULT_CPU_LEVEL;
+      this.addNote(`Unknown CPU use "${shownValue(requested)}"; using ${level}.`);
+    }
+    store.setState((s) => ({ cpu: { ...s.cpu, level, source: 'chosen' } }));
+    if (store.getState().launch.forcedCpu !== null) this.deps.setCpuInUrl?.(level);
+    if (this.writable) {
+      const chosen = level;
+      await updateState(this.deps.kv, (s) => ({ ...s, settings: { ...s.settings, cpu: chosen } })).catch(
+        () => {},
+      );
+    }
+    const peer = this.peer;
+    if (!peer?.setCpu) return;
+    try {
+      const answer = await peer.setCpu(level);
+      if (answer.note) this.addNote(answer.note);
+      // A later choice may have been made meanwhile; the worker applies them in order, so the last answer wins.
+      if (this.peer === peer) store.setState((s) => ({ cpu: { ...s.cpu, applied: answer.level } }));
+    } catch (err) {
+      this.addNote(`The CPU use could not be changed in the running worker (${errorText(err)}).`);
+    }
+  }
+
+  private addNote(note: string): void {
+    this.deps.store.setState((s) => ({ notes: [...s.notes, note] }));
+  }
+
   async pause(): Promise<void> {
     await this.peer?.pause();
   }
@@ -219,7 +272,13 @@ export class AppRuntime {
     if (this.saveTimer) clearInterval(this.saveTimer);
     this.saveTimer = null;
     await peer.stop();
-    this.deps.store.setState({ phase: 'landing', snapshot: null, appError: null, peerThread: null });
+    this.deps.store.setState((s) => ({
+      phase: 'landing',
+      snapshot: null,
+      appError: null,
+      peerThread: null,
+      cpu: { ...s.cpu, applied: null },
+    }));
   }
 
   private onSnapshot(snapshot: PeerSnapshot): void {

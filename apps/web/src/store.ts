@@ -7,6 +7,7 @@
 import type { BackendReport, BlockPoint, PeerError, PeerSnapshot, StepPoint } from '@peerbench/peer';
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { LaunchConfig } from './config.js';
+import { type CpuLevel, DEFAULT_CPU_LEVEL } from './cpuUse.js';
 import type { PeerThread } from './peerConfig.js';
 import { MAX_BLOCK_POINTS, MAX_LOSS_POINTS } from './persistence.js';
 
@@ -34,6 +35,15 @@ export interface AppState {
   savedBlockCount: number;
   /** Where the running Peer trains: a background worker or this page's main thread (null before it starts). */
   peerThread: PeerThread | null;
+  cpu: CpuState;
+}
+
+/** The "CPU use" setting: what the person wants, where that came from, and what the worker confirmed. */
+export interface CpuState {
+  level: CpuLevel;
+  source: 'url' | 'saved' | 'default' | 'chosen';
+  /** The level the worker's loop runs at (its answer); null before it starts and on the main thread. */
+  applied: CpuLevel | null;
 }
 
 export type AppStore = StoreApi<AppState>;
@@ -53,6 +63,9 @@ export function initialAppState(launch: LaunchConfig, shareUrl: string): AppStat
     notes: [...launch.warnings],
     savedBlockCount: 0,
     peerThread: null,
+    cpu: launch.forcedCpu
+      ? { level: launch.forcedCpu, source: 'url', applied: null }
+      : { level: DEFAULT_CPU_LEVEL, source: 'default', applied: null },
   };
 }
 

@@ -16,6 +16,8 @@ import {
   type MessagePortLike,
   RemotePeer,
 } from '@peerbench/peer/worker';
+import { CpuControl } from './cpuControl.js';
+import type { CpuLevel } from './cpuUse.js';
 import type { PeerHandle, PeerLaunchOptions } from './runtime.js';
 import { ledgerTransportOf, withSignalingOverlay } from './signalingOverlay.js';
 import { type InitMessage, PORT_ORDER, parseWorkerEvent } from './workerProtocol.js';
@@ -141,6 +143,7 @@ export async function createWorkerPeer(options: PeerLaunchOptions): Promise<Peer
   );
 
   let ready = false;
+  let startedAtCpu: CpuLevel = options.cpu;
   let failStart: ((err: Error) => void) | null = null;
   const crashed = (message: string) => {
     // Logged as an error on purpose: a crashing worker is a bug (the e2e suite fails on console errors).
@@ -171,9 +174,12 @@ export async function createWorkerPeer(options: PeerLaunchOptions): Promise<Peer
       if (event.t === 'loaded') return;
       if (event.t === 'ready') {
         clearTimeout(timer);
+        startedAtCpu = event.cpu;
         if (event.peerId !== identity.peerId)
           reject(new WorkerStartError('the worker restored another identity'));
         else resolve();
+      } else if (event.t === 'cpu') {
+        // CpuControl's answers.
       } else if (event.t === 'init-failed') {
         crashed(`could not set up: ${event.message}`);
       } else {
@@ -189,11 +195,14 @@ export async function createWorkerPeer(options: PeerLaunchOptions): Promise<Peer
     serverUrl,
     backend: options.backend,
     wasmPaths: new URL(options.wasmPaths, window.location.href).toString(),
+    cpu: options.cpu,
   };
   const ports = PORT_ORDER.map((name) => channels[name].port2);
   worker.postMessage(init, ports);
 
+  const cpuControl = new CpuControl(worker);
   const teardown = () => {
+    cpuControl.close();
     remote.close();
     exposedNetwork.stop();
     exposedLedger.stop();
@@ -212,10 +221,11 @@ export async function createWorkerPeer(options: PeerLaunchOptions): Promise<Peer
     throw err;
   }
 
-  return withSignalingOverlay(remote, mesh, serverUrl, 'worker', async () => {
+  const handle = withSignalingOverlay(remote, mesh, serverUrl, 'worker', async () => {
     // The worker's Peer stops and saves its model first; then the threads are torn down.
     await remote.stop();
     teardown();
     await mesh.stop();
   });
+  return { ...handle, cpuApplied: startedAtCpu, setCpu: (level) => cpuControl.set(level) };
 }

@@ -7,6 +7,7 @@
  * like any other boundary.
  */
 import type { BackendName } from '@peerbench/peer';
+import { type CpuLevel, DEFAULT_CPU_LEVEL, parseCpuLevel, shownValue } from './cpuUse.js';
 
 export const BACKEND_VALUES: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
 /** Transfer-list order of the ports in the init message. */
@@ -21,6 +22,21 @@ export interface InitMessage {
   serverUrl: string;
   backend: BackendName | null;
   wasmPaths: string;
+  /** The "CPU use" level the worker's loop starts at. */
+  cpu: CpuLevel;
+}
+
+/**
+ * Page → worker after init: change the CPU use of the running loop (live,
+ * without restarting the Peer). packages/peer's control port (hostPeer) has a
+ * fixed, generic command set, so this app-level setting rides the worker
+ * object's own channel, checked here like the init message.
+ */
+export interface SetCpuMessage {
+  t: 'set-cpu';
+  /** Echoed in the answer. */
+  id: number;
+  level: CpuLevel;
 }
 
 /** Worker → page on the worker object. */
@@ -28,7 +44,9 @@ export type WorkerEvent =
   /** The worker's code (tfjs included) is loaded and waits for init. */
   | { t: 'loaded' }
   /** The Peer exists (identity restored, bridges connected); commands can go. */
-  | { t: 'ready'; peerId: string }
+  | { t: 'ready'; peerId: string; cpu: CpuLevel }
+  /** Answer to set-cpu: the level the loop now runs at (`note` when the asked one was not valid). */
+  | { t: 'cpu'; id: number; level: CpuLevel; note?: string }
   /** Setting up failed (bad init, the Peer could not be created). */
   | { t: 'init-failed'; message: string }
   /** An error nothing in the worker caught (relayed so the page can show and log it). */
@@ -45,7 +63,10 @@ export function parseInit(data: unknown): InitMessage | string {
   if (!isText(m.serverUrl, 2048)) return 'bad serverUrl';
   if (!isText(m.wasmPaths, 2048)) return 'bad wasmPaths';
   if (m.backend !== null && !BACKEND_VALUES.includes(m.backend as BackendName)) return 'bad backend';
+  const cpu = parseCpuLevel(m.cpu);
+  if (cpu === null) return 'bad cpu level';
   return {
+    cpu,
     t: 'init',
     secretKey: m.secretKey,
     room: m.room,
@@ -55,11 +76,38 @@ export function parseInit(data: unknown): InitMessage | string {
   };
 }
 
+const isCallId = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+
+/**
+ * A set-cpu message, or why it is not one. An unknown level is not an error
+ * the page could do anything about: it becomes the default, with a note.
+ */
+export function parseSetCpu(data: unknown): { msg: SetCpuMessage; note?: string } | string {
+  const m = data as { t?: unknown; id?: unknown; level?: unknown } | null;
+  if (typeof m !== 'object' || m === null || m.t !== 'set-cpu') return 'not a set-cpu message';
+  if (!isCallId(m.id)) return 'bad id';
+  const level = parseCpuLevel(m.level);
+  if (level !== null) return { msg: { t: 'set-cpu', id: m.id, level } };
+  return {
+    msg: { t: 'set-cpu', id: m.id, level: DEFAULT_CPU_LEVEL },
+    note: `Unknown CPU use "${shownValue(m.level)}"; using ${DEFAULT_CPU_LEVEL}.`,
+  };
+}
+
 export function parseWorkerEvent(data: unknown): WorkerEvent | null {
-  const m = data as { t?: unknown; peerId?: unknown; message?: unknown } | null;
+  const m = data as { t?: unknown; peerId?: unknown; message?: unknown; cpu?: unknown } | null;
   if (typeof m !== 'object' || m === null) return null;
   if (m.t === 'loaded') return { t: 'loaded' };
-  if (m.t === 'ready' && isText(m.peerId, 256)) return { t: 'ready', peerId: m.peerId };
+  if (m.t === 'ready' && isText(m.peerId, 256)) {
+    const cpu = parseCpuLevel(m.cpu);
+    return cpu ? { t: 'ready', peerId: m.peerId, cpu } : null;
+  }
+  if (m.t === 'cpu') {
+    const c = data as { id?: unknown; level?: unknown; note?: unknown };
+    const level = parseCpuLevel(c.level);
+    if (!isCallId(c.id) || level === null) return null;
+    return isText(c.note) ? { t: 'cpu', id: c.id, level, note: c.note } : { t: 'cpu', id: c.id, level };
+  }
   if ((m.t === 'init-failed' || m.t === 'uncaught') && isText(m.message))
     return { t: m.t, message: m.message };
   return null;

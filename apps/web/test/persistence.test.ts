@@ -39,7 +39,7 @@ function memoryKv(initial: Record<string, unknown> = {}): KeyValueStore & { map:
 describe('migrate', () => {
   it('starts empty when nothing was stored', () => {
     const r = migrate(undefined);
-    expect(r).toEqual({ ok: true, state: emptyState(), migratedFrom: null });
+    expect(r).toEqual({ ok: true, state: emptyState(), migratedFrom: null, warnings: [] });
   });
 
   it('upgrades a v1 record: the seed becomes slot 0 and the single history belongs to the last room', () => {
@@ -91,7 +91,7 @@ describe('migrate', () => {
     expect(r.state.settings.lastRoom).toBeNull();
   });
 
-  it('reads v2 as is and keeps slot positions around a damaged seed', () => {
+  it('reads v2, keeps slot positions around a damaged seed, and gives it the default CPU use', () => {
     const v2 = {
       version: 2,
       identities: [SEED_A, 42, SEED_B],
@@ -100,7 +100,10 @@ describe('migrate', () => {
     };
     const r = migrate(v2);
     if (!r.ok) throw new Error('expected ok');
-    expect(r.migratedFrom).toBeNull();
+    expect(r.migratedFrom).toBe(2);
+    expect(r.state.version).toBe(3);
+    expect(r.state.settings).toEqual({ lastRoom: 'room_2', cpu: 'light' });
+    expect(r.warnings).toEqual([]);
     expect(r.state.identities).toEqual([SEED_A, '', SEED_B]);
     expect(Object.keys(r.state.history)).toEqual(['room_2#2']);
     expect(addIdentity(r.state, 'c'.repeat(64))).toBe(1);
@@ -124,7 +127,32 @@ describe('migrate', () => {
     });
     if (!r1.ok) throw new Error('expected ok');
     const r2 = migrate(structuredClone(r1.state));
-    expect(r2).toEqual({ ok: true, state: r1.state, migratedFrom: null });
+    expect(r2).toEqual({ ok: true, state: r1.state, migratedFrom: null, warnings: [] });
+  });
+
+  it('v3 keeps a known CPU use; a missing one gets the default; an unknown one the default and a warning', () => {
+    const v3 = (settings: Record<string, unknown>) => ({
+      version: 3,
+      identities: [SEED_A],
+      settings,
+      history: {},
+    });
+    const kept = migrate(v3({ lastRoom: 'r', cpu: 'full' }));
+    expect(kept).toMatchObject({
+      ok: true,
+      migratedFrom: null,
+      warnings: [],
+      state: { settings: { cpu: 'full' } },
+    });
+    const missing = migrate(v3({ lastRoom: 'r' }));
+    expect(missing).toMatchObject({ ok: true, warnings: [], state: { settings: { cpu: 'light' } } });
+    for (const bad of ['turbo', 7, null, { level: 'full' }]) {
+      const r = migrate(v3({ lastRoom: 'r', cpu: bad }));
+      if (!r.ok) throw new Error('expected ok');
+      expect(r.state.settings.cpu).toBe('light');
+      expect(r.warnings).toHaveLength(1);
+      expect(r.warnings[0]).toMatch(/CPU use .* not known; using light/);
+    }
   });
 });
 
@@ -153,7 +181,7 @@ describe('loadState', () => {
     });
     const r = await loadState(kv);
     expect(r).toMatchObject({ writable: true, migratedFrom: 1 });
-    expect((kv.map.get(STORAGE_KEY) as PersistedState).version).toBe(2);
+    expect((kv.map.get(STORAGE_KEY) as PersistedState).version).toBe(3);
   });
 
   it('sets a corrupt record aside instead of destroying it', async () => {
@@ -165,12 +193,26 @@ describe('loadState', () => {
     expect(kv.map.get(STORAGE_KEY)).toEqual(emptyState());
   });
 
+  it('rewrites a record with an unknown stored CPU use and says so', async () => {
+    const kv = memoryKv({
+      [STORAGE_KEY]: {
+        version: 3,
+        identities: [SEED_A],
+        settings: { lastRoom: 'r', cpu: 'max' },
+        history: {},
+      },
+    });
+    const r = await loadState(kv);
+    expect(r.note).toMatch(/"max".*using light/);
+    expect((kv.map.get(STORAGE_KEY) as PersistedState).settings.cpu).toBe('light');
+  });
+
   it('leaves a newer record untouched and reports read-only', async () => {
     const newer = { version: 99, secret: 'keep me' };
     const kv = memoryKv({ [STORAGE_KEY]: newer });
     const r = await loadState(kv);
     expect(r.writable).toBe(false);
-    await updateState(kv, (s) => ({ ...s, settings: { lastRoom: 'x' } }));
+    await updateState(kv, (s) => ({ ...s, settings: { ...s.settings, lastRoom: 'x' } }));
     expect(kv.map.get(STORAGE_KEY)).toEqual(newer);
   });
 

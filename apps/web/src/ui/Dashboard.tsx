@@ -3,6 +3,7 @@ import { useShallow } from 'zustand/react/shallow';
 import { backendLabel, describeBackend } from '../backendProbe.js';
 import { type AppState, headline } from '../store.js';
 import { RanksChart, WeightsHeatmap } from './CanvasCharts.js';
+import { CpuUse } from './CpuUse.js';
 import { useApp, useAppState } from './context.js';
 import { fmt } from './format.js';
 import { LineChart } from './LineChart.js';
@@ -57,6 +58,7 @@ function Header() {
   const uid = useAppState((s) => s.snapshot?.uid ?? null);
   const backend = useAppState((s) => s.snapshot?.backend ?? s.probe);
   const thread = useAppState((s) => s.peerThread);
+  const cpuApplied = useAppState((s) => s.cpu.applied);
   const paused = status === 'paused';
   return (
     <section className="card status" aria-label="Status">
@@ -83,6 +85,19 @@ function Header() {
             }
           >
             {thread === 'worker' ? 'in a worker' : 'on this page'}
+          </span>
+        ) : null}
+        {thread === 'worker' ? (
+          <span
+            className="pill neutral"
+            data-testid="cpu-in-use"
+            title="CPU use the worker confirmed (change it below)"
+          >
+            CPU: {cpuApplied ?? '…'}
+          </span>
+        ) : thread === 'main' ? (
+          <span className="pill neutral" data-testid="cpu-in-use" title="Fixed pause on the main thread">
+            CPU: fixed pause
           </span>
         ) : null}
         <span className="controls">
@@ -113,6 +128,7 @@ function Header() {
         <Stat label="Step" value={String(step)} testId="step" />
         <Stat label="Loss" value={fmt(loss)} testId="loss" />
       </div>
+      <CpuUse compact />
     </section>
   );
 }

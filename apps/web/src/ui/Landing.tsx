@@ -1,4 +1,5 @@
 import { backendLabel, describeBackend } from '../backendProbe.js';
+import { CpuUse } from './CpuUse.js';
 import { useApp, useAppState } from './context.js';
 import { Notices } from './Notices.js';
 import { SharePanel } from './SharePanel.js';
@@ -63,6 +64,7 @@ export function Landing() {
             </dd>
           </div>
         </dl>
+        <CpuUse />
       </section>
       <Notices showFallback={false} />
       <SharePanel />
