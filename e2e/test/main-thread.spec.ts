@@ -14,6 +14,8 @@ test('?worker=0 trains on the page itself', async ({ browser }) => {
     await p.page.getByTestId('contribute').click({ timeout: 30_000 });
     await expect(p.page.getByTestId('connection')).toHaveText('connected', { timeout: 90_000 });
     await expect(p.page.getByTestId('peer-thread')).toHaveText('on this page');
+    // The CPU use levels pace the worker's loop; the main thread keeps its own fixed pause and says so.
+    await expect(p.page.getByTestId('cpu-in-use')).toHaveText('CPU: fixed pause');
     await expect
       .poll(() => p.page.evaluate(() => window.__peerbench!.store.getState().snapshot?.step ?? 0), {
         timeout: 60_000,

@@ -54,8 +54,10 @@ test('server down at start: a clear error, then recovery when it comes up', asyn
   p.page.on('pageerror', (e) => uncaught.push(e.message));
   try {
     const origin = await server.url;
-    await p.page.goto(`${origin}/?room=${room}&backend=wasm`);
+    // ?cpu=balanced rides along: this page trains alone, so it does not disturb the perf figures of app.spec.
+    await p.page.goto(`${origin}/?room=${room}&backend=wasm&cpu=balanced`);
     await expect(p.page.getByTestId('contribute')).toBeEnabled({ timeout: 30_000 });
+    await expect(p.page.getByTestId('cpu-balanced')).toBeChecked();
     await stopServer(server);
 
     await p.page.getByTestId('contribute').click();
@@ -79,6 +81,16 @@ test('server down at start: a clear error, then recovery when it comes up', asyn
         timeout: 30_000,
       })
       .toBeGreaterThan(0);
+    // The worker started at the level of the link and says so; a keyboard change applies live.
+    const cpu = p.page.getByTestId('cpu-use');
+    await expect(cpu).toHaveAttribute('data-applied', 'balanced');
+    await expect(p.page.getByTestId('cpu-in-use')).toHaveText('CPU: balanced');
+    await p.page.getByTestId('cpu-balanced').focus();
+    await p.page.keyboard.press('ArrowRight');
+    await expect(p.page.getByTestId('cpu-full')).toBeChecked();
+    await expect(cpu).toHaveAttribute('data-applied', 'full', { timeout: 15_000 });
+    await expect(p.page.getByTestId('cpu-in-use')).toHaveText('CPU: full');
+    expect(new URL(p.page.url()).searchParams.get('cpu')).toBe('full');
     await p.page.screenshot({ path: join(ARTIFACTS_DIR, 'server-recovered.png'), fullPage: true });
     // Failed WebSocket attempts are logged by the browser itself; what must not happen is an uncaught exception.
     expect(uncaught).toEqual([]);
