@@ -53,12 +53,13 @@ export class NoisyTopKGate {
     this.k = opts.k;
     // Zero gate weights (as in Shazeer et al.): every expert starts equal and
     // the noise alone spreads the first batches over all of them.
-    this.wGate = tf.variable(tf.zeros([opts.inputSize, opts.slots]), true, scoped(opts.scope, 'gate/w_gate'));
-    this.wNoise = tf.variable(
-      tf.zeros([opts.inputSize, opts.slots]),
-      true,
-      scoped(opts.scope, 'gate/w_noise'),
-    );
+    // The tidy frees the initial zeros (variables keep their own reference).
+    const [wGate, wNoise] = tf.tidy(() => [
+      tf.variable(tf.zeros([opts.inputSize, opts.slots]), true, scoped(opts.scope, 'gate/w_gate')),
+      tf.variable(tf.zeros([opts.inputSize, opts.slots]), true, scoped(opts.scope, 'gate/w_noise')),
+    ]);
+    this.wGate = wGate!;
+    this.wNoise = wNoise!;
   }
 
   variables(): tf.Variable[] {

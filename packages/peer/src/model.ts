@@ -44,14 +44,19 @@ export class Mlp {
       const fanOut = spec.sizes[l + 1]!;
       // Glorot-normal: keeps activations in range for relu/tanh stacks.
       const std = Math.sqrt(2 / (fanIn + fanOut));
-      this.weights.push(
-        tf.variable(
-          tf.randomNormal([fanIn, fanOut], 0, std, 'float32', layerSeed(seed, l)),
-          true,
-          scoped(scope, `${name}/w${l}`),
-        ),
-      );
-      this.biases.push(tf.variable(tf.zeros([fanOut]), true, scoped(scope, `${name}/b${l}`)));
+      // The tidy frees the initial values; a variable keeps its own reference
+      // to the data (tidy never disposes variables). Without it every model
+      // left its initial tensors behind after dispose().
+      tf.tidy(() => {
+        this.weights.push(
+          tf.variable(
+            tf.randomNormal([fanIn, fanOut], 0, std, 'float32', layerSeed(seed, l)),
+            true,
+            scoped(scope, `${name}/w${l}`),
+          ),
+        );
+        this.biases.push(tf.variable(tf.zeros([fanOut]), true, scoped(scope, `${name}/b${l}`)));
+      });
     }
   }
 

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ExpertServer } from '../src/expert-server.js';
 import { InMemoryHub } from '../src/in-memory-network.js';
+import { Peer } from '../src/peer.js';
 import { DEFAULT_STEP_OPTIONS, Trainer } from '../src/trainer.js';
 import { SMALL_MODEL, skewedTask, useWasm } from './helpers.js';
 
@@ -49,5 +50,45 @@ describe('tensor memory', () => {
     await new Promise((r) => setTimeout(r, 10));
     expect(tf.memory().numTensors).toBe(base);
     for (const t of trainers) t.dispose();
+  }, 180_000);
+
+  it('a Peer that starts, trains, serves and stops gives back every tensor it made (model init included)', async () => {
+    const task = await skewedTask([3, 4], 7, 100);
+    const hub = new InMemoryHub();
+    // Warm-up peer: the first use of a kernel may allocate backend state once.
+    const warm = await Peer.create({
+      task,
+      backend: false,
+      model: SMALL_MODEL,
+      autoRun: false,
+      network: hub.join('w'),
+    });
+    await warm.start();
+    await warm.step();
+    await warm.stop();
+    const base = tf.memory().numTensors;
+    for (let round = 0; round < 3; round++) {
+      const a = await Peer.create({
+        task,
+        backend: false,
+        model: SMALL_MODEL,
+        autoRun: false,
+        network: hub.join(`a${round}`),
+      });
+      const b = await Peer.create({
+        task,
+        backend: false,
+        model: SMALL_MODEL,
+        autoRun: false,
+        network: hub.join(`b${round}`),
+      });
+      await a.start();
+      await b.start();
+      for (let s = 0; s < 5; s++) await Promise.all([a.step(), b.step()]);
+      await a.evaluateLive();
+      await a.stop();
+      await b.stop();
+    }
+    expect(tf.memory().numTensors).toBe(base);
   }, 180_000);
 });
