@@ -111,8 +111,8 @@ export class AppRuntime {
     if (this.writable) {
       await updateState(kv, (s) => ({ ...s, settings: { ...s.settings, lastRoom: room } })).catch(() => {});
     }
-    // ?cpu= wins for this page; otherwise the saved choice (already validated by migrate()).
-    if (store.getState().cpu.source !== 'url') {
+    // ?cpu= wins for this page (and a choice made while this loaded); otherwise the saved one (validated by migrate()).
+    if (store.getState().cpu.source === 'default') {
       store.setState({ cpu: { ...store.getState().cpu, level: loaded.state.settings.cpu, source: 'saved' } });
     }
     store.setState({ peerId: claimed.identity.peerId, identitySlot: claimed.slot, notes });
@@ -153,6 +153,10 @@ export class AppRuntime {
         peerThread: peer.thread ?? null,
         cpu: { ...s.cpu, applied: peer.cpuApplied ?? null },
       }));
+      // A level chosen while the worker was starting reached it after its init message: send it now.
+      const wanted = store.getState().cpu.level;
+      if (peer.setCpu && peer.cpuApplied !== undefined && peer.cpuApplied !== wanted)
+        void this.setCpuLevel(wanted);
       this.unsubscribe = peer.subscribe((snap) => this.onSnapshot(snap));
       store.setState((s) => ({ ...reduceSnapshot(s, peer.getSnapshot()), appError: null }));
       this.startSaving();

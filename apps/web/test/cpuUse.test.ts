@@ -185,7 +185,7 @@ function memoryKv(initial: Record<string, unknown> = {}): KeyValueStore & { map:
 }
 
 describe('AppRuntime CPU use', () => {
-  async function setup(pageUrl: string, stored?: PersistedState) {
+  async function setup(pageUrl: string, stored?: PersistedState, creating?: Promise<void>) {
     const kv = memoryKv(stored ? { [STORAGE_KEY]: stored } : {});
     const launch = parseLaunchConfig(u(pageUrl), { lastRoom: null });
     const store = createAppStore(initialAppState(launch, pageUrl));
@@ -210,8 +210,9 @@ describe('AppRuntime CPU use', () => {
     const runtime = new AppRuntime({
       store,
       kv,
-      createPeer: (o) => {
+      createPeer: async (o) => {
         launched = o;
+        await creating;
         return { ...handle, cpuApplied: o.cpu };
       },
       probeEnv: { gpu: undefined, webgl2: () => false, wasm: true },
@@ -241,6 +242,21 @@ describe('AppRuntime CPU use', () => {
     await t.runtime.setCpuLevel('nonsense');
     expect(t.store.getState().cpu.level).toBe('light');
     expect(t.store.getState().notes.join(' ')).toMatch(/Unknown CPU use "nonsense"/);
+    await t.runtime.stop();
+  });
+
+  it('a level chosen while the worker starts is sent to it once it is ready', async () => {
+    let release: () => void = () => {};
+    const creating = new Promise<void>((r) => (release = r));
+    const t = await setup('http://h/?room=r', undefined, creating);
+    const contributing = t.runtime.contribute();
+    await t.runtime.setCpuLevel('full'); // the worker is not there yet: saved, nothing sent
+    expect(t.asked).toEqual([]);
+    expect(t.launched()?.cpu).toBe('light'); // its init went out before the choice
+    release();
+    await contributing;
+    await vi.waitFor(() => expect(t.store.getState().cpu.applied).toBe('full'));
+    expect(t.asked).toEqual(['full']);
     await t.runtime.stop();
   });
 
