@@ -121,7 +121,13 @@ export class InMemoryExpertNetwork implements ExpertNetwork {
     const handlers = remote.handlers;
     if (!handlers) throw new ExpertError('rejected', `${peerId} does not serve`);
     const controller = new AbortController();
-    const onAbort = () => controller.abort();
+    let rejectCancelled: ((e: ExpertError) => void) | undefined;
+    // One listener per call, removed when the call settles (a step shares one
+    // signal across all its forwards; leftover listeners would pile up on it).
+    const onAbort = () => {
+      controller.abort();
+      rejectCancelled?.(new ExpertError('cancelled', 'aborted'));
+    };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
@@ -138,10 +144,8 @@ export class InMemoryExpertNetwork implements ExpertNetwork {
             controller.abort();
             reject(new ExpertError('timeout', `no answer from ${peerId} within ${opts.timeoutMs} ms`));
           }, opts.timeoutMs);
+          rejectCancelled = reject;
           if (opts.signal?.aborted) reject(new ExpertError('cancelled', 'aborted'));
-          opts.signal?.addEventListener('abort', () => reject(new ExpertError('cancelled', 'aborted')), {
-            once: true,
-          });
         }),
       ]);
     } finally {

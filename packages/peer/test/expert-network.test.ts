@@ -3,6 +3,7 @@
  * mesh adapter (over a structural fake of the mesh here; over real WebRTC in
  * webrtc-integration.test.ts).
  */
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { InMemoryHub } from '../src/in-memory-network.js';
 import { MeshExpertNetwork } from '../src/mesh-network.js';
@@ -70,6 +71,23 @@ describe.each(fixtures)('ExpertNetwork compliance: %s', (_name, make) => {
       { requestId: 'r1', timeoutMs: 1000 },
     );
     expect(log).toEqual(['forward a r1 [2,3]', 'backward a r1 [2,3] 0.5']);
+  });
+
+  it('settled calls leave no listener on a shared AbortSignal; aborting cancels a pending call', async () => {
+    const f = make();
+    const a = f.join('a');
+    const b = f.join('b');
+    b.serve(doubling([]));
+    const controller = new AbortController();
+    for (let i = 0; i < 50; i++)
+      await a.forward('b', x, { requestId: `s${i}`, timeoutMs: 1000, signal: controller.signal });
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    // A call that never answers: the abort must reject it as cancelled.
+    const c = f.join('c');
+    c.serve({ forward: () => new Promise<never>(() => {}), backward: async () => {} });
+    const pending = a.forward('c', x, { requestId: 'hang', timeoutMs: 5000, signal: controller.signal });
+    controller.abort();
+    await expect(pending).rejects.toMatchObject({ code: 'cancelled' });
   });
 
   it('fp16 on the wire rounds like IEEE half precision', async () => {

@@ -47,6 +47,7 @@ export class FakeMesh implements MeshLike {
     const controller = new AbortController();
     const copy = tensors.map((t) => ({ shape: t.shape.slice(), data: new Float32Array(t.data) }));
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let onAbort: (() => void) | undefined;
     try {
       return await Promise.race([
         handler({ from: this.peerId, signal: controller.signal, meta: opts.meta ?? {} }, copy).catch(
@@ -58,10 +59,15 @@ export class FakeMesh implements MeshLike {
         ),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new CodedError('timeout', 'timed out')), opts.timeoutMs ?? 10_000);
+          // Like RpcSession: the caller's signal cancels, and its listener goes when the call settles.
+          onAbort = () => reject(new CodedError('cancelled', 'aborted'));
+          if (opts.signal?.aborted) onAbort();
+          else opts.signal?.addEventListener('abort', onAbort, { once: true });
         }),
       ]);
     } finally {
       clearTimeout(timer);
+      if (onAbort) opts.signal?.removeEventListener('abort', onAbort);
       controller.abort();
     }
   }
