@@ -74,7 +74,7 @@ export interface PeerOptions {
   step?: Partial<StepOptions>;
   /** Expert server: accept remote gradients, their clip norm and learning rate, saved-input bounds. */
   server?: Partial<ExpertServerOptions>;
-  /** T of eq (8), the temperature of the competitive mask. Default 1. */
+  /** T of eq (8), the temperature of the competitive mask, relative to the mean stake (see MaskTable). Default 1. */
   maskTemperature?: number;
   /** Held-out evaluation every this many steps (0 = never). Default 25. */
   evalEverySteps?: number;

@@ -37,8 +37,10 @@ describe('competitive mask (eq 7-8)', () => {
     state.weights.forEach((row, i) => {
       for (const [j, w] of row) W[i * n + j] = w;
     });
+    const meanStake = state.stakes.reduce((a, b) => a + b, 0) / n;
     for (const T of [0.05, 1]) {
-      const M = competitiveMask(W, Float64Array.from(state.stakes), n, T);
+      // The table's temperature is relative to the mean stake.
+      const M = competitiveMask(W, Float64Array.from(state.stakes), n, T * meanStake);
       for (let j = 0; j < n; j++) {
         const table = new MaskTable(state, j, T);
         for (let i = 0; i < n; i++) expect(table.forCaller(i)).toBeCloseTo(M[i * n + j]!, 12);
@@ -50,8 +52,25 @@ describe('competitive mask (eq 7-8)', () => {
     const state = randomState(4, 5);
     const table = new MaskTable(state, 1, 0.5);
     const mu = state.stakes.reduce((acc, s, i) => acc + s * (new Map(state.weights[i]).get(1) ?? 0), 0) / 4;
-    expect(table.forCaller(null)).toBeCloseTo(1 / (1 + Math.exp(mu / 0.5)), 12);
+    const T = 0.5 * (state.stakes.reduce((a, b) => a + b, 0) / 4);
+    expect(table.forCaller(null)).toBeCloseTo(1 / (1 + Math.exp(mu / T)), 12);
     expect(new MaskTable(state, null, 0.5).forCaller(2)).toBe(1);
+  });
+
+  it('does not sharpen as inflation scales every stake: the same weights give the same masks at 1x and 100x stake', () => {
+    const n = 5;
+    const state = randomState(n, 9);
+    const inflated: ChainState = { ...state, stakes: state.stakes.map((s) => s * 100) };
+    for (let j = 0; j < n; j++) {
+      const a = new MaskTable(state, j, 0.1);
+      const b = new MaskTable(inflated, j, 0.1);
+      for (let i = 0; i < n; i++) expect(b.forCaller(i)).toBeCloseTo(a.forCaller(i), 12);
+      expect(b.forCaller(null)).toBeCloseTo(a.forCaller(null), 12);
+    }
+    // And the masks are not trivially flat: callers that weight j differently get different masks.
+    const t = new MaskTable(state, 0, 0.1);
+    const values = Array.from({ length: n }, (_, i) => t.forCaller(i));
+    expect(Math.max(...values) - Math.min(...values)).toBeGreaterThan(0.05);
   });
 
   it('the expert server scales its answer by the mask for that caller', async () => {
