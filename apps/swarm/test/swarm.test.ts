@@ -94,7 +94,7 @@ describe('swarm run: 4 peers + 1 noise peer', () => {
     expect(record.summary.networkShare).toBeLessThan(1);
     expect(record.ablation?.spearman === null || Math.abs(record.ablation!.spearman) <= 1).toBe(true);
     for (const f of ['loss-B.svg', 'rank.svg', 'weights.svg'])
-      expect(readFileSync(join(dir, 'run', f), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>$/);
+      expect(readFileSync(join(dir, 'run', f), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n?$/);
     expect(record.summary.failedSteps).toBe(0);
     expect(record.summary.nonFiniteLosses).toBe(0);
   });

@@ -1,20 +1,9 @@
 import type { Fig4Result, Fig5Result } from './experiment.js';
-import { dataRange, Panel, svgDocument, text } from './svg.js';
+import { dataRange, PALETTE, Panel, svgDocument, text } from './svg.js';
 
 /** Figures of section 3 as SVG strings (pure: the CLI writes them). */
 
-const TRIAL_COLORS = [
-  '#1f77b4',
-  '#ff7f0e',
-  '#2ca02c',
-  '#d62728',
-  '#9467bd',
-  '#8c564b',
-  '#e377c2',
-  '#7f7f7f',
-  '#bcbd22',
-  '#17becf',
-];
+const TRIAL_COLORS = PALETTE;
 
 const fmtStat = (mean: number | null, std: number | null): string =>
   mean === null ? 'undefined' : `${mean.toFixed(2)} ± ${(std ?? 0).toFixed(2)}`;

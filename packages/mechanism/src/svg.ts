@@ -4,13 +4,27 @@
  * ticks, labels, scatter points, polylines and a legend.
  */
 
+/** Ten distinguishable colours (matplotlib's tab10), cycled for series and trials. */
+export const PALETTE: readonly string[] = [
+  '#1f77b4',
+  '#ff7f0e',
+  '#2ca02c',
+  '#d62728',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#7f7f7f',
+  '#bcbd22',
+  '#17becf',
+];
+
 export function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
 const fmt = (v: number): string => (Math.round(v * 100) / 100).toString();
 
-type Attrs = Record<string, string | number | undefined>;
+export type Attrs = Record<string, string | number | undefined>;
 
 function attrs(a: Attrs): string {
   return Object.entries(a)
