@@ -46,6 +46,11 @@ export function paceOf(level: CpuLevel): Pace {
   return CPU_PACE[level];
 }
 
+/** The level whose pace this is (paces only come from CPU_PACE), else the default. */
+export function levelOfPace(pace: Pace): CpuLevel {
+  return CPU_LEVELS.find((l) => CPU_PACE[l] === pace) ?? DEFAULT_CPU_LEVEL;
+}
+
 /** A readable rendering of an untrusted value for notes (bounded, no control characters). */
 export function shownValue(x: unknown): string {
   const text = typeof x === 'string' ? x : (JSON.stringify(x) ?? String(x));

@@ -19,7 +19,7 @@ import {
 import { env } from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { answerSetCpu } from './cpuControl.js';
-import { paceOf } from './cpuUse.js';
+import { type CpuLevel, levelOfPace, paceOf } from './cpuUse.js';
 import { type Pace, PacedPeer } from './pacedPeer.js';
 import { appPeerOptions, fetchGenesis } from './peerConfig.js';
 import { type InitMessage, PORT_ORDER, parseInit, type WorkerEvent } from './workerProtocol.js';
@@ -49,11 +49,11 @@ scope.addEventListener('unhandledrejection', (e) =>
 let started = false;
 let paced: PacedPeer | null = null;
 /** A set-cpu that arrived before the Peer existed (the page waits for ready, but a message is cheap to keep). */
-let earlyPace: Pace | null = null;
+let earlyLevel: CpuLevel | null = null;
 const loop = {
   setPace(pace: Pace) {
     if (paced) paced.setPace(pace);
-    else earlyPace = pace;
+    else earlyLevel = levelOfPace(pace);
   },
 };
 
@@ -91,9 +91,10 @@ async function init(
       },
     }),
   );
-  paced = new PacedPeer(peer, earlyPace ?? paceOf(msg.cpu));
+  const cpu = earlyLevel ?? msg.cpu;
+  paced = new PacedPeer(peer, paceOf(cpu));
   hostPeer(ports.control, paced);
-  scope.postMessage({ t: 'ready', peerId: peer.peerId, cpu: msg.cpu });
+  scope.postMessage({ t: 'ready', peerId: peer.peerId, cpu });
 }
 
 scope.addEventListener('message', (e) => {

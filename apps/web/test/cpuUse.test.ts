@@ -2,7 +2,7 @@ import { initialSnapshot, type PeerSnapshot } from '@peerbench/peer/worker';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseLaunchConfig, shareUrlFor, urlWithCpu } from '../src/config.js';
 import { answerSetCpu, CpuControl, type MessageTarget } from '../src/cpuControl.js';
-import { CPU_PACE, DEFAULT_CPU_LEVEL, parseCpuLevel } from '../src/cpuUse.js';
+import { CPU_PACE, DEFAULT_CPU_LEVEL, levelOfPace, parseCpuLevel } from '../src/cpuUse.js';
 import { PacedPeer, restAfter, type SteppablePeer } from '../src/pacedPeer.js';
 import { emptyState, type KeyValueStore, type PersistedState, STORAGE_KEY } from '../src/persistence.js';
 import { AppRuntime, type PeerHandle, type PeerLaunchOptions } from '../src/runtime.js';
@@ -26,6 +26,7 @@ describe('CPU use levels', () => {
     expect(restAfter(120, CPU_PACE.balanced)).toBe(120);
     expect(restAfter(120, CPU_PACE.full)).toBe(CPU_PACE.full.minRestMs);
     expect(CPU_PACE.full.minRestMs).toBeLessThan(CPU_PACE.light.minRestMs);
+    for (const l of ['light', 'balanced', 'full'] as const) expect(levelOfPace(CPU_PACE[l])).toBe(l);
   });
 });
 
