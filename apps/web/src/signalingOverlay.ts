@@ -7,6 +7,7 @@
 import type { LedgerTransport } from '@peerbench/ledger';
 import type { PeerError, PeerSnapshot } from '@peerbench/peer';
 import type { PeerMesh, SignalingState } from '@peerbench/peer/mesh';
+import type { HostedPeer } from '@peerbench/peer/worker';
 import type { PeerThread } from './peerConfig.js';
 import type { PeerHandle } from './runtime.js';
 
@@ -30,15 +31,8 @@ export function ledgerTransportOf(mesh: PeerMesh): LedgerTransport {
   };
 }
 
-/** What both Peer placements give before the signaling overlay. */
-export interface PeerSource {
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  pause(): void | Promise<void>;
-  resume(): void | Promise<void>;
-  getSnapshot(): PeerSnapshot;
-  subscribe(cb: (s: PeerSnapshot) => void): () => void;
-}
+/** What both Peer placements give before the signaling overlay: the surface hostPeer drives. */
+export type PeerSource = HostedPeer;
 
 /** The app's PeerHandle: `source`'s snapshots with the signaling state (and "server unreachable") overlaid. */
 export function withSignalingOverlay(
