@@ -17,6 +17,13 @@ export interface ChainState {
   ranks: number[];
   /** Sparse W: weights[i] lists (j, w_ij). */
   weights: Array<Array<[number, number]>>;
+  /**
+   * Rows that count on the ledger at this height (the activity cutoff: a uid
+   * that never set weights, or not recently, has its row ignored in R).
+   * Absent: every row counts. `weights` still holds every stored row, since
+   * the ε bound of a uid's next row is measured from it.
+   */
+  activeRows?: boolean[];
 }
 
 export interface ChainClient {

@@ -33,7 +33,11 @@ export class MaskTable {
       return;
     }
     const W = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) for (const [j, w] of state.weights[i] ?? []) if (j < n) W[i * n + j] = w;
+    // Only rows that count on the ledger enter μ_j (a never-set all-self row is not a weighting).
+    for (let i = 0; i < n; i++) {
+      if (state.activeRows && state.activeRows[i] === false) continue;
+      for (const [j, w] of state.weights[i] ?? []) if (j < n) W[i * n + j] = w;
+    }
     const S = Float64Array.from(state.stakes);
     let meanStake = 0;
     for (let i = 0; i < n; i++) meanStake += S[i]!;

@@ -35,6 +35,7 @@ export function chainStateFromLedger(view: LedgerStateView): ChainState {
     stakes: view.stake.slice(),
     ranks: view.rank.slice(),
     weights: view.weights.map((row) => row.map(([j, w]) => [j, w / scale] as [number, number])),
+    activeRows: view.activeRows.slice(),
   };
 }
 

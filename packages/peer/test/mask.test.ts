@@ -73,6 +73,26 @@ describe('competitive mask (eq 7-8)', () => {
     expect(Math.max(...values) - Math.min(...values)).toBeGreaterThan(0.05);
   });
 
+  it('rows the ledger marks inactive do not enter the column shift', () => {
+    const n = 4;
+    const state = randomState(n, 11);
+    const withoutRow2: ChainState = {
+      ...state,
+      weights: state.weights.map((row, i) => (i === 2 ? [] : row)),
+    };
+    const inactive2: ChainState = { ...state, activeRows: [true, true, false, true] };
+    expect(state.weights[2]!.length).toBeGreaterThan(1);
+    for (let j = 0; j < n; j++) {
+      const a = new MaskTable(withoutRow2, j, 0.5);
+      const b = new MaskTable(inactive2, j, 0.5);
+      const full = new MaskTable(state, j, 0.5);
+      for (let i = 0; i < n; i++) expect(b.forCaller(i)).toBeCloseTo(a.forCaller(i), 12);
+      // Where row 2 weights j, leaving it out moves μ_j, hence the mask.
+      if ((new Map(state.weights[2]).get(j) ?? 0) > 0)
+        expect(b.forCaller(null)).not.toBeCloseTo(full.forCaller(null), 6);
+    }
+  });
+
   it('the expert server scales its answer by the mask for that caller', async () => {
     const enc = new Mlp('enc', { sizes: [5, 4], activations: ['tanh'] }, 1, 'mask-test');
     const server = new ExpertServer(enc, (caller) => (caller === 'dim' ? 0.25 : 1));
