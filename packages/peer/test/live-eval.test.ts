@@ -111,13 +111,14 @@ describe('Trainer.evaluateLive', () => {
     expect(me.answers).toEqual(answers);
     expect(Array.from(me.scorer.slotScores())).toEqual(scores);
 
-    // Ablation: zeroing self or a peer the gate routes to changes the loss
-    // (which remote the noise-free gate prefers depends on training).
-    const noSelf = await me.evaluateLive({ ablate: 'p0' });
-    expect(noSelf.loss).not.toBeCloseTo(base.loss, 6);
+    // Ablation: zeroing self or a peer the gate routes to changes the loss.
+    // The noise-free top-2 over 3 slots (self, p1, p2) uses at least two of
+    // them; which ones depends on training, so count instead of naming them.
     const ablated = [];
-    for (const id of ['p1', 'p2']) ablated.push({ id, loss: (await me.evaluateLive({ ablate: id })).loss });
-    const used = ablated.find((x) => Math.abs(x.loss - base.loss) > 1e-6);
+    for (const id of ['p0', 'p1', 'p2'])
+      ablated.push({ id, loss: (await me.evaluateLive({ ablate: id })).loss });
+    expect(ablated.filter((x) => Math.abs(x.loss - base.loss) > 1e-6).length).toBeGreaterThanOrEqual(2);
+    const used = ablated.find((x) => x.id !== 'p0' && Math.abs(x.loss - base.loss) > 1e-6);
     expect(used).toBeDefined();
     const usedPeer = used!.id === 'p1' ? b : c;
 
