@@ -4,6 +4,7 @@
  * fp16, delays them, drops peers, or corrupts answers on purpose. Used by the
  * tests and by swarm experiments that do not need WebRTC.
  */
+import { Emitter } from './mesh/emitter.js';
 import {
   type BackwardOptions,
   cloneTensor,
@@ -95,7 +96,7 @@ export class InMemoryExpertNetwork implements ExpertNetwork {
     forwardCalls: 0,
   };
   private handlers: ExpertHandlers | null = null;
-  private readonly listeners = new Map<NetworkEvent, Set<(peerId: string) => void>>();
+  private readonly events = new Emitter<Record<NetworkEvent, [string]>>();
 
   constructor(
     private readonly hub: InMemoryHub,
@@ -207,17 +208,11 @@ export class InMemoryExpertNetwork implements ExpertNetwork {
   }
 
   on(event: NetworkEvent, cb: (peerId: string) => void): () => void {
-    let set = this.listeners.get(event);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(event, set);
-    }
-    set.add(cb);
-    return () => set.delete(cb);
+    return this.events.on(event, cb);
   }
 
   /** @internal called by the hub */
   emit(event: NetworkEvent, peerId: string): void {
-    for (const cb of this.listeners.get(event) ?? []) cb(peerId);
+    this.events.emit(event, peerId);
   }
 }

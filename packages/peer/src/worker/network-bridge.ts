@@ -16,6 +16,7 @@
  * timeout (both sides keep one), its AbortSignal, or `close()`/`stop()`.
  */
 import * as v from 'valibot';
+import { Emitter } from '../mesh/emitter.js';
 import {
   type BackwardOptions,
   ExpertError,
@@ -162,10 +163,7 @@ export class PortExpertNetwork implements ExpertNetwork {
   private readonly connected = new Set<string>();
   private readonly pending = new Map<number, PendingCall>();
   private readonly serving = new Map<number, AbortController>();
-  private readonly listeners: Record<NetworkEvent, Set<(peerId: string) => void>> = {
-    'peer-connected': new Set(),
-    'peer-disconnected': new Set(),
-  };
+  private readonly events = new Emitter<Record<NetworkEvent, [string]>>();
   private handlers: ExpertHandlers | null = null;
   private nextId = 1;
   private closed = false;
@@ -251,8 +249,7 @@ export class PortExpertNetwork implements ExpertNetwork {
   }
 
   on(event: NetworkEvent, cb: (peerId: string) => void): () => void {
-    this.listeners[event].add(cb);
-    return () => this.listeners[event].delete(cb);
+    return this.events.on(event, cb);
   }
 
   /** Settles every pending call with 'cancelled', stops serving, tells the main thread and stops listening. */
@@ -376,7 +373,7 @@ export class PortExpertNetwork implements ExpertNetwork {
         if (msg.event === 'peer-connected') this.connected.add(msg.peerId);
         else this.connected.delete(msg.peerId);
         const changed = had !== (msg.event === 'peer-connected');
-        if (changed) for (const cb of [...this.listeners[msg.event]]) cb(msg.peerId);
+        if (changed) this.events.emit(msg.event, msg.peerId);
         return;
       }
       case 'result': {
