@@ -209,6 +209,8 @@ test('three pages join by the share link, train, and see ranks move over blocks'
 
   // Steady state: all three connected and training, no one joining or leaving, for STEADY_WINDOW_MS.
   const marks = await Promise.all(pages.map((p) => p.page.evaluate(() => performance.now())));
+  // The one fixed wait in the suite, and on purpose: this measures what happens over a window of time
+  // (long tasks and frames in STEADY_WINDOW_MS), so the window has to pass; nothing is synchronised by it.
   await pages[0]!.page.waitForTimeout(STEADY_WINDOW_MS);
   for (const [i, p] of pages.entries()) await recordSteady(`peer-${i + 1}-steady`, p.page, marks[i]!);
 });

@@ -1,5 +1,5 @@
 import { initialSnapshot, type PeerSnapshot } from '@peerbench/peer/worker';
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PacedPeer, restAfter, type SteppablePeer } from '../src/pacedPeer.js';
 
 /** A Peer stand-in whose steps take `stepMs` on a fake clock, with the Peer's status rules. */
@@ -36,6 +36,10 @@ function fakePeer(stepMs: number, clock: { t: number }, failAt = -1) {
 }
 
 describe('PacedPeer', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('rests a multiple of the step time, within bounds', () => {
     const pace = { restPerStep: 2, minRestMs: 20, maxRestMs: 2000 };
     expect(restAfter(5, pace)).toBe(20);
@@ -45,6 +49,9 @@ describe('PacedPeer', () => {
   });
 
   it('steps with the paced rest, pauses, resumes, reports a failing step, and stops after the step in flight', async () => {
+    // The loop's rests are setTimeouts: on fake timers "nothing happens while paused / after stop" is
+    // checked over many rest periods without waiting for them (vi.waitFor advances the fake clock too).
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const clock = { t: 0 };
     const { peer, log } = fakePeer(10, clock, 3);
     const paced = new PacedPeer(peer, { restPerStep: 2, minRestMs: 1, maxRestMs: 50 }, () => clock.t);
@@ -59,14 +66,17 @@ describe('PacedPeer', () => {
     expect(paced.getSnapshot().error).toBeNull();
     await paced.pause();
     const at = paced.getSnapshot().step;
-    await new Promise((r) => setTimeout(r, 120));
+    // At most the step in flight when pause() came; then ten paused rests (maxRestMs each) pass without a step.
+    await vi.advanceTimersByTimeAsync(10 * 50);
     expect(paced.getSnapshot().step).toBeLessThanOrEqual(at + 1);
+    expect(paced.getSnapshot().status).toBe('paused');
     await paced.resume();
     await vi.waitFor(() => expect(paced.getSnapshot().step).toBeGreaterThan(at + 1));
     await paced.stop();
     const steps = paced.getSnapshot().step;
     expect(log.at(-1)).toBe('stop');
-    await new Promise((r) => setTimeout(r, 60));
+    await vi.advanceTimersByTimeAsync(10 * 50);
     expect(paced.getSnapshot().step).toBe(steps);
+    expect(vi.getTimerCount()).toBe(0);
   });
 });

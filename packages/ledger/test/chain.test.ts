@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   type ChainHead,
   createRegisterTx,
@@ -65,9 +65,9 @@ describe('RemoteChain', () => {
     const heights: number[] = [];
     chain.subscribeHeads((head) => heights.push(head.height));
     chain.start();
-    await new Promise((r) => setTimeout(r, 20));
+    // Catch-up arrives asynchronously (blocksFrom resolves later): wait for it, not for a fixed time.
+    await vi.waitFor(() => expect(chain.height).toBe(2));
     await chain.idle();
-    expect(chain.height).toBe(2);
     const r = await chain.submitTx(
       await setWeights(h.keys[0]!, 0, 1, [
         [0, 0.9 * SCALE],
@@ -101,7 +101,7 @@ describe('RemoteChain', () => {
       onInvalidBlock: (e) => invalid.push(e.code),
     });
     chain.start();
-    await new Promise((r) => setTimeout(r, 20));
+    await vi.waitFor(() => expect(chain.height).toBe(5));
     await chain.idle();
     // The tampered copy of 3 was replaced by the honest one in the buffer before it could be applied,
     // or rejected: either way the chain reaches 5 with the producer's root.
@@ -120,7 +120,8 @@ describe('RemoteChain', () => {
     });
     const chain = new RemoteChain({ transport, genesis: h.genesis, onInvalidBlock: (e) => invalid.push(e) });
     chain.start();
-    await new Promise((r) => setTimeout(r, 20));
+    // Block 1 applies, the tampered block 2 is reported; nothing after it can apply.
+    await vi.waitFor(() => expect(invalid).toHaveLength(1));
     await chain.idle();
     expect(chain.height).toBe(1);
     expect(invalid).toEqual([{ code: 'bad-producer-signature', height: 2, message: expect.any(String) }]);

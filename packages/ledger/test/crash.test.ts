@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { LightClient } from '../src/index.js';
 import { SqliteStore } from '../src/sqlite-store.js';
 
@@ -17,7 +17,8 @@ interface Run {
   child: ChildProcess;
   announced: Array<{ height: number; txs: number }>;
   readyAt: Promise<number>;
-  waitFor(pred: () => boolean): Promise<void>;
+  /** Rejects when the child exits (it never should on its own), naming its stderr. */
+  exited: Promise<never>;
 }
 
 function run(dbPath: string): Run {
@@ -30,7 +31,6 @@ function run(dbPath: string): Run {
     },
   );
   const announced: Array<{ height: number; txs: number }> = [];
-  const waiters: Array<() => void> = [];
   let stderr = '';
   let resolveReady: (h: number) => void = () => {};
   const readyAt = new Promise<number>((r) => {
@@ -46,7 +46,6 @@ function run(dbPath: string): Run {
       if (kind === 'ready') resolveReady(Number(a));
       if (kind === 'block') announced.push({ height: Number(a), txs: Number(b) });
     }
-    for (const w of waiters) w();
   });
   child.stderr!.on('data', (d: Buffer) => {
     stderr += d.toString();
@@ -59,18 +58,16 @@ function run(dbPath: string): Run {
     child,
     announced,
     readyAt,
-    waitFor: (pred) =>
-      Promise.race([
-        exited,
-        new Promise<void>((resolve) => {
-          const check = () => {
-            if (pred()) resolve();
-          };
-          waiters.push(check);
-          check();
-        }),
-      ]),
+    exited,
   };
+}
+
+/** Waits until `pred` holds for the child's announcements; fails at once if the child dies first. */
+function until(r: Run, pred: () => boolean): Promise<void> {
+  return Promise.race([
+    r.exited,
+    vi.waitFor(() => expect(pred()).toBe(true), { timeout: 30_000, interval: 10 }),
+  ]);
 }
 
 async function kill9(r: Run): Promise<void> {
@@ -102,7 +99,8 @@ describe('crash safety (kill -9 of a producer on SQLite under tx load)', () => {
     const first = run(db);
     expect(await first.readyAt).toBe(0);
     // Enough blocks that some carry set-weights txs (registration happens in the first blocks).
-    await first.waitFor(
+    await until(
+      first,
       () => first.announced.filter((a) => a.txs > 0).length >= 6 && first.announced.length >= 20,
     );
     await kill9(first);
@@ -113,7 +111,7 @@ describe('crash safety (kill -9 of a producer on SQLite under tx load)', () => {
 
     const second = run(db);
     expect(await second.readyAt).toBe(a.head);
-    await second.waitFor(() => second.announced.length >= 10);
+    await until(second, () => second.announced.length >= 10);
     await kill9(second);
     expect(second.announced[0]!.height).toBe(a.head + 1);
     const b = await verifyStore(db, second.announced);
