@@ -220,6 +220,8 @@ export class Peer {
         trainer.encoder,
         (caller) => this.masks?.forCaller(this.chain?.uidOf(caller) ?? null) ?? 1,
         { ...DEFAULT_EXPERT_SERVER_OPTIONS, ...this.opts.server },
+        undefined,
+        (caller) => this.stakeOf(caller),
       );
       if (this.network) {
         this.cleanups.push(this.network.serve(this.server));
@@ -410,7 +412,16 @@ export class Peer {
     });
   }
 
+  /** A caller's stake for the expert server: null while there is no ledger or no block yet. */
+  private stakeOf(peerId: string): number | null {
+    const state = this.chain?.state();
+    if (!this.chain || !state || state.height === 0) return null;
+    const uid = this.chain.uidOf(peerId);
+    return uid === null ? 0 : (state.stakes[uid] ?? 0);
+  }
+
   private onHead(state: ChainState): void {
+    this.server?.newBlock();
     this.applyChainState(state);
     const uid = this.snapshot.uid;
     if (uid !== null) {

@@ -37,7 +37,9 @@ describe('LedgerChainClient registration', () => {
     const { producer, chain } = await chainWith({ maxRegistrationsPerBlock: 1 });
     const others = await Promise.all([generateIdentity(), generateIdentity()]);
     for (const o of others)
-      expect(await chain.submitTx(await createRegisterTx(o, producer.state().genesisHash))).toEqual({ ok: true });
+      expect(await chain.submitTx(await createRegisterTx(o, producer.state().genesisHash))).toEqual({
+        ok: true,
+      });
     const me = await generateIdentity();
     const client = new LedgerChainClient(chain, me);
     await client.ensureRegistered();
