@@ -5,6 +5,7 @@
  * down gracefully on SIGTERM/SIGINT (server first, so no tx is accepted after
  * the producer stopped).
  */
+import { SERVER_MAX_REGISTRATIONS_PER_BLOCK, SERVER_REGISTRATION_WORK_BITS } from '@peerbench/ledger';
 import { type EmbeddedLedger, openEmbeddedLedger } from '@peerbench/ledger/embedded';
 import { buildServerFromEnv, CLI_USAGE, type LedgerSettings, ledgerSettingsFromEnv } from './env.js';
 import type { SignalingServer } from './server.js';
@@ -27,6 +28,12 @@ async function main(): Promise<void> {
         `ledger: the data dir could not be continued (${reason}); moved it to ${to}, starting a new chain`,
       ),
     ...(settings.blockIntervalMs !== undefined ? { blockIntervalMs: settings.blockIntervalMs } : {}),
+    // A new chain's sybil defence: registrations cost proof of work and a block
+    // takes only so many (the rest wait in the mempool). Stored chains keep theirs.
+    genesis: {
+      registrationWorkBits: SERVER_REGISTRATION_WORK_BITS,
+      maxRegistrationsPerBlock: SERVER_MAX_REGISTRATIONS_PER_BLOCK,
+    },
   });
   let server: SignalingServer;
   try {

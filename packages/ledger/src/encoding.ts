@@ -95,6 +95,8 @@ export const DOMAIN_BLOCK = 'peerbench/ledger/block/v1';
 // v2: per-uid lastSetHeight (activity cutoff).
 export const DOMAIN_STATE = 'peerbench/ledger/state/v2';
 export const DOMAIN_GENESIS = 'peerbench/ledger/genesis/v1';
+/** Registration proof of work (registration-work.ts): never signed, only hashed. */
+export const DOMAIN_WORK = 'peerbench/ledger/registration-work/v1';
 
 /** Reads what ByteWriter wrote; throws RangeError past the end. */
 export class ByteReader {

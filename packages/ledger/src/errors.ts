@@ -16,6 +16,8 @@ export const TX_ERROR_CODES = [
   'step-too-large',
   'duplicate-key',
   'registry-full',
+  'insufficient-work',
+  'registration-cap',
   'mempool-full',
   'too-many-pending',
 ] as const;

@@ -36,15 +36,31 @@ export interface GenesisConfig {
    * no row. Absent ⇒ DEFAULT_ACTIVITY_CUTOFF_BLOCKS (see activityCutoffOf).
    */
   activityCutoffBlocks?: number;
+  /**
+   * Sybil cost: a register tx must carry proof of work with at least this many
+   * leading zero bits (registration-work.ts). Absent ⇒ 0 (no work).
+   */
+  registrationWorkBits?: number;
+  /**
+   * At most this many register txs per block; the producer keeps the rest in
+   * its mempool for later blocks (nothing acknowledged is dropped). Absent ⇒
+   * no cap.
+   */
+  maxRegistrationsPerBlock?: number;
 }
 
 export const DEFAULT_STEP_BOUND_L2 = 0.25;
+/** Upper bound of maxRegistrationsPerBlock (a block holds at most this many txs anyway). */
+const MAX_BLOCK_REGISTRATIONS = 4096;
 export const DEFAULT_REGISTRATION_STAKE = 1;
 export const DEFAULT_FAUCET_REGISTRATIONS = 256;
 export const DEFAULT_MAX_UIDS = 65_536;
 export const DEFAULT_TAU = 0.1;
 /** 50 blocks ≈ 100 s at the default 2 s interval: a peer that stops scoring drops out of R within two minutes. */
 export const DEFAULT_ACTIVITY_CUTOFF_BLOCKS = 50;
+/** What the signaling server's own chains use (its CLI flags can change them). */
+export const SERVER_REGISTRATION_WORK_BITS = 16;
+export const SERVER_MAX_REGISTRATIONS_PER_BLOCK = 8;
 /** Largest accepted cutoff (u32, so it fits the canonical encodings). */
 export const MAX_ACTIVITY_CUTOFF_BLOCKS = 0xffff_ffff;
 
@@ -91,6 +107,10 @@ export const GenesisSchema = v.strictObject({
   ]),
   activityCutoffBlocks: v.optional(
     v.pipe(v.number(), v.safeInteger(), v.minValue(1), v.maxValue(MAX_ACTIVITY_CUTOFF_BLOCKS)),
+  ),
+  registrationWorkBits: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(32))),
+  maxRegistrationsPerBlock: v.optional(
+    v.pipe(v.number(), v.safeInteger(), v.minValue(1), v.maxValue(MAX_BLOCK_REGISTRATIONS)),
   ),
 });
 

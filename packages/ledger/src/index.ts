@@ -13,6 +13,7 @@ export * from './genesis.js';
 export * from './identity.js';
 export * from './light-client.js';
 export * from './producer.js';
+export * from './registration-work.js';
 export * from './server-hook.js';
 export * from './stake.js';
 export * from './state.js';

@@ -212,6 +212,12 @@ export class BlockProducer {
     if (tx.kind === 'register') {
       if (this.pendingKeys.has(tx.peerId))
         throw new LedgerError('duplicate-key', 'a register tx for this key is pending');
+      // Pending registrations count: an acknowledged registration must find a uid.
+      if (this.committed.size + this.pendingKeys.size >= this.genesis.maxUids)
+        throw new LedgerError(
+          'registry-full',
+          `registry holds ${this.committed.size} uids and ${this.pendingKeys.size} pending registrations (max ${this.genesis.maxUids})`,
+        );
       return;
     }
     const p = this.pendingPerUid.get(tx.uid);
@@ -263,11 +269,14 @@ export class BlockProducer {
     const next = base.clone();
     const taken = this.mempool.slice(0, this.maxTxsPerBlock);
     const included: ParsedTx[] = [];
+    // Registrations over the genesis' per-block cap wait for a later block, in order.
+    const deferred: ParsedTx[] = [];
     for (const tx of taken) {
       try {
         next.checkTx(tx);
-      } catch {
-        continue; // no longer valid (e.g. a later step of the same uid exceeds ε): dropped
+      } catch (e) {
+        if (isLedgerError(e) && e.code === 'registration-cap') deferred.push(tx);
+        continue; // otherwise no longer valid (e.g. a later step of the same uid exceeds ε): dropped
       }
       next.applyTx(tx);
       included.push(tx);
@@ -293,7 +302,7 @@ export class BlockProducer {
     this.committed = next;
     this.headBlock = block.json;
     this.cachedView = undefined;
-    this.removeFromMempool(taken.length);
+    this.removeFromMempool(taken.length, deferred);
     // The view of 4,096 rows costs real time; build it only if a subscriber reads it.
     let view: LedgerStateView | undefined;
     const produced: ProducedBlock = {
@@ -314,9 +323,12 @@ export class BlockProducer {
     return produced;
   }
 
-  private removeFromMempool(count: number): void {
-    const removed = this.mempool.splice(0, count);
+  /** Takes the first `count` txs out of the mempool, putting `deferred` (some of them) back in front. */
+  private removeFromMempool(count: number, deferred: ParsedTx[]): void {
+    const kept = new Set(deferred);
+    const removed = this.mempool.splice(0, count, ...deferred);
     for (const tx of removed) {
+      if (kept.has(tx)) continue;
       if (tx.kind === 'register') this.pendingKeys.delete(tx.peerId);
       else {
         const p = this.pendingPerUid.get(tx.uid);

@@ -8,6 +8,7 @@ import { ByteReader, ByteWriter, DOMAIN_STATE, sha256Hex } from './encoding.js';
 import { LedgerError } from './errors.js';
 import { activityCutoffOf, type GenesisConfig, genesisHash } from './genesis.js';
 import { toHex } from './identity.js';
+import { registrationWorkBits } from './registration-work.js';
 import { inflateStake, initialTau, nextTau, sparseRank, sparseSparsity } from './stake.js';
 import type { ParsedTx } from './transaction.js';
 import { rowStepL2, rowToPairs, type SparseRow, selfRow, WEIGHT_SCALE } from './weights.js';
@@ -44,6 +45,8 @@ export interface LedgerStateView {
   activeRows: boolean[];
   /** The genesis activity cutoff in blocks (rows older than this stop counting). */
   activityCutoffBlocks: number;
+  /** Leading zero bits a register tx's proof of work needs on this chain (0 = none). */
+  registrationWorkBits: number;
 }
 
 export class LedgerState {
@@ -65,6 +68,8 @@ export class LedgerState {
   rank: Float64Array = new Float64Array(0);
   /** Rows as they were when the current block started: ε is measured against these. */
   private blockStartRows = new Map<number, SparseRow>();
+  /** Register txs applied in the block being built (capped by genesis.maxRegistrationsPerBlock). */
+  private registrationsInBlock = 0;
   private cachedRoot: string | undefined;
 
   constructor(genesis: GenesisConfig, hash = genesisHash(genesis)) {
@@ -96,6 +101,7 @@ export class LedgerState {
     c.stake = this.stake.slice();
     c.rank = this.rank.slice();
     c.blockStartRows = new Map(this.blockStartRows);
+    c.registrationsInBlock = this.registrationsInBlock;
     c.cachedRoot = this.cachedRoot;
     return c;
   }
@@ -107,7 +113,8 @@ export class LedgerState {
 
   /**
    * Stateful validation of a tx against this state. Throws LedgerError with
-   * wrong-chain, duplicate-key, registry-full, unknown-uid, replayed-nonce or step-too-large.
+   * wrong-chain, duplicate-key, registry-full, insufficient-work,
+   * registration-cap, unknown-uid, replayed-nonce or step-too-large.
    */
   checkTx(tx: ParsedTx): void {
     // First: a tx for another chain is refused as such, before its signature costs anything.
@@ -124,6 +131,15 @@ export class LedgerState {
         );
       if (this.peers.length >= this.genesis.maxUids)
         throw new LedgerError('registry-full', `registry holds its maximum of ${this.genesis.maxUids} uids`);
+      const bits = this.genesis.registrationWorkBits ?? 0;
+      if (bits > 0 && registrationWorkBits(this.genesisHash, tx.publicKey, tx.work) < bits)
+        throw new LedgerError(
+          'insufficient-work',
+          `register needs proof of work with ${bits} leading zero bits (solveRegistrationWork)`,
+        );
+      const cap = this.genesis.maxRegistrationsPerBlock;
+      if (cap !== undefined && this.registrationsInBlock >= cap)
+        throw new LedgerError('registration-cap', `this block already holds its ${cap} registrations`);
       return;
     }
     const n = this.peers.length;
@@ -159,13 +175,10 @@ export class LedgerState {
       this.rows.push(selfRow(uid));
       this.nonces.push(0);
       this.lastSetHeight.push(0);
-      const stake = new Float64Array(uid + 1);
-      stake.set(this.stake);
-      stake[uid] = uid < this.genesis.faucetRegistrations ? this.genesis.registrationStake : 0;
-      this.stake = stake;
-      const rank = new Float64Array(uid + 1);
-      rank.set(this.rank);
-      this.rank = rank;
+      this.registrationsInBlock++;
+      this.stake = appendZero(this.stake);
+      this.stake[uid] = uid < this.genesis.faucetRegistrations ? this.genesis.registrationStake : 0;
+      this.rank = appendZero(this.rank);
       return;
     }
     if (!this.blockStartRows.has(tx.uid)) this.blockStartRows.set(tx.uid, this.rows[tx.uid]!);
@@ -207,6 +220,7 @@ export class LedgerState {
     this.sparsity = sparseSparsity(rows);
     if (rows.some((r) => r.uids.length > 0)) this.tau = nextTau(this.genesis.tau, this.tau, this.sparsity);
     this.blockStartRows.clear();
+    this.registrationsInBlock = 0;
     this.height = height;
     this.headHash = blockHash;
     this.timestampMs = timestampMs;
@@ -310,8 +324,26 @@ export class LedgerState {
       lastSetHeight: this.lastSetHeight.slice(),
       activeRows: this.rows.map((_, i) => this.isRowActive(i, this.height)),
       activityCutoffBlocks: activityCutoffOf(this.genesis),
+      registrationWorkBits: this.genesis.registrationWorkBits ?? 0,
     };
   }
+}
+
+/**
+ * `values` one longer, with a 0 at the end. Grows the buffer by doubling and
+ * returns a view, so n registrations cost O(n) in all, not O(n²): registering
+ * the 60,000th uid no longer copies 60,000 stakes and ranks.
+ */
+function appendZero(values: Float64Array): Float64Array {
+  const n = values.length;
+  if (values.byteOffset === 0 && values.buffer.byteLength >= (n + 1) * 8) {
+    const grown = new Float64Array(values.buffer, 0, n + 1);
+    grown[n] = 0;
+    return grown;
+  }
+  const buffer = new Float64Array(Math.max(16, 2 * n));
+  buffer.set(values);
+  return buffer.subarray(0, n + 1);
 }
 
 /** uid of a peer in a state view, or undefined if it has not registered (yet). */

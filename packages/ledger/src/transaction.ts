@@ -30,6 +30,11 @@ export interface RegisterTxJson {
   genesisHash: string;
   /** Hex Ed25519 public key = the peer id. */
   publicKey: string;
+  /**
+   * Registration proof of work (registration-work.ts), signed with the rest.
+   * Absent means no work (only a genesis with registrationWorkBits 0 accepts it).
+   */
+  work?: number;
   /** Hex signature by that key over the canonical bytes. */
   signature: string;
 }
@@ -62,6 +67,8 @@ export interface ParsedRegisterTx extends ParsedBase {
   readonly kind: 'register';
   readonly peerId: string;
   readonly publicKey: Uint8Array;
+  /** The proof-of-work nonce (0 when the tx carries none). */
+  readonly work: number;
 }
 export interface ParsedSetWeightsTx extends ParsedBase {
   readonly kind: 'set-weights';
@@ -85,6 +92,7 @@ const RegisterSchema = v.strictObject({
   type: v.literal('register'),
   genesisHash: HexGenesisHash,
   publicKey: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'publicKey must be 64 lowercase hex chars')),
+  work: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(0))),
   signature: HexSignature,
 });
 // Entries are typed loosely here so bad weights get their own code (bad-weight), not 'malformed'.
@@ -104,18 +112,20 @@ const TYPE_SET_WEIGHTS = 2;
 /**
  * Canonical unsigned bytes:
  *   str(DOMAIN_TX) genesisHash[32] u8(type)
- *   register:     publicKey[32]
+ *   register:     publicKey[32] [u64 work — only when the tx carries `work`]
  *   set-weights:  u32 uid, u64 nonce, u16 count, count × (u32 uid, u32 weight)
  * (str = u32 length + UTF-8; all integers big-endian.) The genesis hash is
  * the chain id: the same key and uid on another chain sign other bytes.
  */
-export function registerMessage(publicKey: Uint8Array, genesisHash: string): Uint8Array {
-  return new ByteWriter(96)
+export function registerMessage(publicKey: Uint8Array, genesisHash: string, work?: number): Uint8Array {
+  const w = new ByteWriter(104)
     .str(DOMAIN_TX)
     .bytes(chainBytes(genesisHash))
     .u8(TYPE_REGISTER)
-    .bytes(publicKey)
-    .finish();
+    .bytes(publicKey);
+  // The two forms have different fixed lengths, so neither can be read as the other.
+  if (work !== undefined) w.u64(work);
+  return w.finish();
 }
 
 export function setWeightsMessage(
@@ -201,11 +211,12 @@ export function parseTx(input: unknown): ParsedTx {
   const signature = fromHex(tx.signature);
   if (tx.type === 'register') {
     const publicKey = fromHex(tx.publicKey);
-    const message = registerMessage(publicKey, tx.genesisHash);
+    const message = registerMessage(publicKey, tx.genesisHash, tx.work);
     const json: RegisterTxJson = {
       type: 'register',
       genesisHash: tx.genesisHash,
       publicKey: tx.publicKey,
+      ...(tx.work !== undefined ? { work: tx.work } : {}),
       signature: tx.signature,
     };
     return {
@@ -217,6 +228,7 @@ export function parseTx(input: unknown): ParsedTx {
       genesisHash: tx.genesisHash,
       peerId: tx.publicKey,
       publicKey,
+      work: tx.work ?? 0,
     };
   }
   const pairs: Array<[number, number]> = [];
@@ -269,11 +281,22 @@ export function verifyTxSignature(tx: ParsedTx, signer?: Uint8Array): Promise<bo
 
 /**
  * Signs a register tx for the chain whose genesis hash is `genesisHash`
- * (`chain.state().genesisHash`, or `genesisHash(genesis)`).
+ * (`chain.state().genesisHash`, or `genesisHash(genesis)`). `work` is the
+ * proof-of-work nonce from solveRegistrationWork, when the chain asks for one.
  */
-export async function createRegisterTx(identity: Identity, genesisHash: string): Promise<RegisterTxJson> {
-  const signature = await identity.sign(registerMessage(identity.publicKey, genesisHash));
-  return { type: 'register', genesisHash, publicKey: identity.peerId, signature: toHex(signature) };
+export async function createRegisterTx(
+  identity: Identity,
+  genesisHash: string,
+  work?: number,
+): Promise<RegisterTxJson> {
+  const signature = await identity.sign(registerMessage(identity.publicKey, genesisHash, work));
+  return {
+    type: 'register',
+    genesisHash,
+    publicKey: identity.peerId,
+    ...(work !== undefined ? { work } : {}),
+    signature: toHex(signature),
+  };
 }
 
 /**

@@ -6,6 +6,7 @@
  * nothing else, it never queries further into the network (§1.8, Fig 3).
  */
 import * as tf from '@tensorflow/tfjs';
+import { CallerBudget } from './caller-budget.js';
 import type { Mlp } from './model.js';
 import {
   ExpertError,
@@ -45,6 +46,28 @@ export interface ExpertServerOptions {
    * would park hundreds of MB per expert until the TTL.
    */
   maxSavedInputBytes?: number;
+  /**
+   * Forward inputs kept per caller: a caller's flood evicts its own inputs,
+   * never another caller's (one caller sending 256 one-row forwards used to
+   * push an honest caller's input out, and its backward was refused).
+   */
+  maxSavedInputsPerCaller?: number;
+  maxSavedInputBytesPerCaller?: number;
+  /**
+   * Backward steps one caller may apply per block (`newBlock()` refills it;
+   * the Peer calls it on every head). Adam normalises each step, so neither
+   * the clip nor the mask bounds how far N steps move the encoder: the count
+   * is what bounds a caller. Honest callers send about one per local step
+   * that routed to this expert.
+   */
+  maxBackwardsPerCallerPerBlock?: number;
+  /** Without blocks (no ledger, or a stalled one) the backward budget refills after this long, in ms. */
+  backwardBudgetWindowMs?: number;
+  /**
+   * Refuse gradients from callers that hold no stake on the ledger (needs the
+   * server's `stakeOf`; without a ledger every caller is accepted).
+   */
+  requireCallerStake?: boolean;
 }
 
 export const DEFAULT_EXPERT_SERVER_OPTIONS: ExpertServerOptions = {
@@ -55,21 +78,20 @@ export const DEFAULT_EXPERT_SERVER_OPTIONS: ExpertServerOptions = {
   savedInputTtlMs: 30_000,
   maxSavedInputs: 256,
   maxSavedInputBytes: 32 * 1024 * 1024,
+  maxSavedInputsPerCaller: 64,
+  maxSavedInputBytesPerCaller: 8 * 1024 * 1024,
+  maxBackwardsPerCallerPerBlock: 16,
+  backwardBudgetWindowMs: 2_000,
+  requireCallerStake: true,
 };
 
 export interface ExpertServerStats {
   forwardsServed: number;
   backwardsApplied: number;
+  /** Refused: remote gradients off, caller without stake, or its block budget spent. */
   backwardsRefused: number;
   /** Requests rejected as malformed (bad shape, NaN, unknown request id). */
   invalidRequests: number;
-}
-
-interface SavedInput {
-  x: Float32Array;
-  rows: number;
-  mask: number;
-  expiresAt: number;
 }
 
 export class ExpertServer implements ExpertHandlers {
@@ -79,8 +101,7 @@ export class ExpertServer implements ExpertHandlers {
     backwardsRefused: 0,
     invalidRequests: 0,
   };
-  private readonly saved = new Map<string, SavedInput>();
-  private savedBytes = 0;
+  private readonly budget: CallerBudget;
   private readonly optimizer: tf.Optimizer;
 
   constructor(
@@ -89,7 +110,21 @@ export class ExpertServer implements ExpertHandlers {
     private readonly maskFor: (callerPeerId: string) => number,
     private readonly opts: ExpertServerOptions = DEFAULT_EXPERT_SERVER_OPTIONS,
     private readonly now: () => number = () => Date.now(),
+    /** A caller's stake on the ledger (null: no ledger, or not known yet). */
+    private readonly stakeOf: (callerPeerId: string) => number | null = () => null,
   ) {
+    const d = DEFAULT_EXPERT_SERVER_OPTIONS;
+    this.budget = new CallerBudget(
+      {
+        maxSavedInputs: opts.maxSavedInputs,
+        maxSavedInputBytes: opts.maxSavedInputBytes ?? d.maxSavedInputBytes!,
+        maxSavedInputsPerCaller: opts.maxSavedInputsPerCaller ?? d.maxSavedInputsPerCaller!,
+        maxSavedInputBytesPerCaller: opts.maxSavedInputBytesPerCaller ?? d.maxSavedInputBytesPerCaller!,
+        maxBackwardsPerCallerPerBlock: opts.maxBackwardsPerCallerPerBlock ?? d.maxBackwardsPerCallerPerBlock!,
+        budgetWindowMs: opts.backwardBudgetWindowMs ?? d.backwardBudgetWindowMs!,
+      },
+      now,
+    );
     this.optimizer =
       (opts.remoteOptimizer ?? 'adam') === 'adam'
         ? tf.train.adam(opts.remoteLearningRate)
@@ -97,19 +132,17 @@ export class ExpertServer implements ExpertHandlers {
   }
 
   get savedInputs(): number {
-    return this.saved.size;
+    return this.budget.savedInputs;
   }
 
   /** Bytes of forward inputs waiting for their backward. */
   get savedInputBytes(): number {
-    return this.savedBytes;
+    return this.budget.savedInputBytes;
   }
 
-  private drop(key: string): void {
-    const s = this.saved.get(key);
-    if (!s) return;
-    this.savedBytes -= s.x.byteLength;
-    this.saved.delete(key);
+  /** A new block: every caller's backward budget is full again. */
+  newBlock(): void {
+    this.budget.newBlock();
   }
 
   private invalid(message: string): never {
@@ -117,15 +150,9 @@ export class ExpertServer implements ExpertHandlers {
     throw new ExpertError('invalid', message);
   }
 
-  private evict(): void {
-    const t = this.now();
-    for (const [key, s] of this.saved) if (s.expiresAt <= t) this.drop(key);
-    const maxBytes = this.opts.maxSavedInputBytes ?? DEFAULT_EXPERT_SERVER_OPTIONS.maxSavedInputBytes!;
-    while (this.saved.size > this.opts.maxSavedInputs || this.savedBytes > maxBytes) {
-      const oldest = this.saved.keys().next().value;
-      if (oldest === undefined) break;
-      this.drop(oldest);
-    }
+  private refuse(message: string): never {
+    this.stats.backwardsRefused++;
+    throw new ExpertError('rejected', message);
   }
 
   async forward(from: string, requestId: string, x: WireTensor): Promise<WireTensor> {
@@ -138,33 +165,28 @@ export class ExpertServer implements ExpertHandlers {
       const f = this.encoder.apply(tf.tensor2d(x.data, [rows, this.encoder.inputSize]));
       return tf.mul(f, mask).dataSync() as Float32Array;
     });
-    this.evict();
-    const key = `${from}\u0000${requestId}`;
-    this.drop(key); // a repeated request id replaces its input, it is not counted twice
-    this.savedBytes += x.data.byteLength;
-    this.saved.set(key, {
+    this.budget.save(from, requestId, {
       x: x.data,
       rows,
       mask,
       expiresAt: this.now() + this.opts.savedInputTtlMs,
     });
-    this.evict();
     this.stats.forwardsServed++;
     return { shape: [rows, this.encoder.outputSize], data: out };
   }
 
   async backward(from: string, requestId: string, grad: WireTensor): Promise<void> {
-    if (!this.opts.acceptRemoteGradients) {
-      this.stats.backwardsRefused++;
-      throw new ExpertError('rejected', 'this peer does not accept remote gradients');
-    }
-    this.evict();
-    const key = `${from}\u0000${requestId}`;
-    const saved = this.saved.get(key);
+    if (!this.opts.acceptRemoteGradients) this.refuse('this peer does not accept remote gradients');
+    const saved = this.budget.take(from, requestId);
     if (!saved) this.invalid(`no saved forward input for request ${requestId}`);
     const reason = invalidTensorReason(grad, [saved.rows, this.encoder.outputSize]);
     if (reason) this.invalid(`backward gradient: ${reason}`);
-    this.drop(key);
+    const requireStake = this.opts.requireCallerStake ?? DEFAULT_EXPERT_SERVER_OPTIONS.requireCallerStake;
+    const stake = this.stakeOf(from);
+    if (requireStake && stake !== null && !(stake > 0))
+      this.refuse('gradients from callers without stake are refused');
+    if (!this.budget.tryBackward(from))
+      this.refuse('this caller has spent its backward steps for this block');
     tf.tidy(() => {
       // The caller differentiated its loss w.r.t. the answer a = M·f(x), so
       // ∂L/∂f = M·∂L/∂a. Clip that to bound any single caller's influence.
@@ -174,15 +196,22 @@ export class ExpertServer implements ExpertHandlers {
       );
       const x = tf.tensor2d(saved.x, [saved.rows, this.encoder.inputSize]);
       const vars = this.encoder.variables();
+      const before = vars.map((v) => v.clone());
       const { grads } = tf.variableGrads(() => tf.sum(tf.mul(this.encoder.apply(x), g)) as tf.Scalar, vars);
       this.optimizer.applyGradients(grads);
+      // Adam normalises the gradient, so scaling it by the mask changes
+      // nothing; scale the update instead: θ ← θ₀ + M·(θ_adam − θ₀).
+      if (saved.mask < 1)
+        vars.forEach((v, i) => {
+          const b = before[i]!;
+          v.assign(tf.add(b, tf.mul(tf.sub(v, b), saved.mask)));
+        });
     });
     this.stats.backwardsApplied++;
   }
 
   dispose(): void {
-    this.saved.clear();
-    this.savedBytes = 0;
+    this.budget.clear();
     this.optimizer.dispose();
   }
 }

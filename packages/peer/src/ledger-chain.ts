@@ -13,6 +13,7 @@ import {
   type Identity,
   type LedgerStateView,
   rowFromPairs,
+  solveRegistrationWork,
 } from '@peerbench/ledger';
 import type { ChainClient, ChainState } from './chain.js';
 
@@ -41,6 +42,7 @@ export function chainStateFromLedger(view: LedgerStateView): ChainState {
 
 export class LedgerChainClient implements ChainClient {
   private lastNonce = 0;
+  private work: { bits: number; nonce: number } | null = null;
   private cached: { view: LedgerStateView; state: ChainState } | null = null;
 
   constructor(
@@ -72,8 +74,19 @@ export class LedgerChainClient implements ChainClient {
 
   async ensureRegistered(): Promise<void> {
     if (this.uidOf(this.identity.peerId) !== null) return;
+    const view = this.view();
+    // The chain's sybil cost: proof of work bound to this key and chain
+    // (2^bits hashes on average, solved once and kept for retries).
+    const bits = view.registrationWorkBits ?? 0;
+    if (bits > 0 && this.work?.bits !== bits)
+      this.work = {
+        bits,
+        nonce: await solveRegistrationWork(view.genesisHash, this.identity.publicKey, bits),
+      };
     // Signed for this chain's genesis hash, so it cannot be replayed on another chain.
-    const result = await this.chain.submitTx(await createRegisterTx(this.identity, this.view().genesisHash));
+    const result = await this.chain.submitTx(
+      await createRegisterTx(this.identity, view.genesisHash, bits > 0 ? this.work?.nonce : undefined),
+    );
     // A register tx already waiting in the mempool is as good as ours.
     if (!result.ok && !/duplicate|registered/.test(result.code))
       throw new ChainError(result.code, `register: ${result.message}`);

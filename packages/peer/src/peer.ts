@@ -41,6 +41,9 @@ import {
   Trainer,
 } from './trainer.js';
 
+/** A peer without a uid sends its registration again after this many blocks. */
+const REGISTER_RETRY_EVERY_BLOCKS = 3;
+
 type Factory<T> = T | ((identity: Identity) => T | Promise<T>);
 
 /** What `PeerOptions.targetRow` is given once per block. */
@@ -124,6 +127,8 @@ export class Peer {
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private readonly latency = new Map<string, number>();
+  /** Height from which a peer without a uid sends its registration again. */
+  private registerRetryAtHeight = 0;
   private submitting = false;
   /** Serialises public `submitRow` calls with the per-block submission. */
   private submission: Promise<void> = Promise.resolve();
@@ -215,6 +220,8 @@ export class Peer {
         trainer.encoder,
         (caller) => this.masks?.forCaller(this.chain?.uidOf(caller) ?? null) ?? 1,
         { ...DEFAULT_EXPERT_SERVER_OPTIONS, ...this.opts.server },
+        undefined,
+        (caller) => this.stakeOf(caller),
       );
       if (this.network) {
         this.cleanups.push(this.network.serve(this.server));
@@ -230,6 +237,7 @@ export class Peer {
         this.cleanups.push(chain.onHead((state) => this.onHead(state)));
         const state = chain.state();
         if (state) this.applyChainState(state);
+        this.registerRetryAtHeight = (state?.height ?? 0) + REGISTER_RETRY_EVERY_BLOCKS;
         chain
           .ensureRegistered()
           .catch((err: unknown) => this.publish({ error: errorOf('register-failed', err) }));
@@ -404,7 +412,16 @@ export class Peer {
     });
   }
 
+  /** A caller's stake for the expert server: null while there is no ledger or no block yet. */
+  private stakeOf(peerId: string): number | null {
+    const state = this.chain?.state();
+    if (!this.chain || !state || state.height === 0) return null;
+    const uid = this.chain.uidOf(peerId);
+    return uid === null ? 0 : (state.stakes[uid] ?? 0);
+  }
+
   private onHead(state: ChainState): void {
+    this.server?.newBlock();
     this.applyChainState(state);
     const uid = this.snapshot.uid;
     if (uid !== null) {
@@ -417,6 +434,14 @@ export class Peer {
       };
       this.publish({ blockHistory: this.bounded(this.snapshot.blockHistory, point) });
       if (this.opts.submitWeights !== false) void this.submitBlockRow(state, uid);
+    } else if (this.chain && state.height >= this.registerRetryAtHeight) {
+      // Still no uid: the registration may have been deferred, refused or lost
+      // with a producer that crashed after acknowledging it. Send it again
+      // (a pending one answers duplicate-key, which counts as sent).
+      this.registerRetryAtHeight = state.height + REGISTER_RETRY_EVERY_BLOCKS;
+      this.chain
+        .ensureRegistered()
+        .catch((err: unknown) => this.publish({ error: errorOf('register-failed', err) }));
     }
     this.refreshRows();
   }

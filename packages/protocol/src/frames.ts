@@ -26,6 +26,7 @@ import {
   MAX_INFLIGHT_PARTIAL_MESSAGES,
   MAX_MESSAGE_BYTES,
   MAX_PARTIAL_BYTES_PER_LINK,
+  MAX_PARTIAL_BYTES_TOTAL,
   PARTIAL_MESSAGE_TIMEOUT_MS,
 } from './limits.js';
 
@@ -109,10 +110,38 @@ export function decodeFrameHeader(frame: Uint8Array): FrameHeader {
   return { flags, messageId, chunkIndex: dv.getUint32(8, true), messageBytes: dv.getUint32(12, true) };
 }
 
+/**
+ * Bytes held in partial messages by several Reassemblers together (all the
+ * links of one peer): one budget bounds the peer's memory however many links
+ * announce large messages at once.
+ */
+export class ReassemblyBudget {
+  private usedBytes = 0;
+  constructor(readonly maxBytes: number = MAX_PARTIAL_BYTES_TOTAL) {
+    if (!(maxBytes > 0)) throw new RangeError(`maxBytes must be positive, got ${maxBytes}`);
+  }
+  /** Bytes currently charged by every Reassembler that shares this budget. */
+  get bufferedBytes(): number {
+    return this.usedBytes;
+  }
+  /** Charges `bytes` if they fit; false (nothing charged) if they do not. */
+  tryReserve(bytes: number): boolean {
+    if (this.usedBytes + bytes > this.maxBytes) return false;
+    this.usedBytes += bytes;
+    return true;
+  }
+  release(bytes: number): void {
+    this.usedBytes = Math.max(0, this.usedBytes - bytes);
+  }
+}
+
 export interface ReassemblerOptions {
   maxMessageBytes?: number;
   maxInFlight?: number;
+  /** Bytes this link may hold in partial messages (received so far, not announced). */
   maxPartialBytes?: number;
+  /** A budget shared with the peer's other links; each received chunk is charged to it too. */
+  budget?: ReassemblyBudget;
   partialTimeoutMs?: number;
   /** Clock, injectable for tests. */
   now?: () => number;
@@ -121,8 +150,10 @@ export interface ReassemblerOptions {
 interface Partial {
   messageBytes: number;
   nextIndex: number;
-  /** The whole message, allocated on its first frame; chunks are copied straight into place. */
-  buffer: Uint8Array;
+  /** The chunks received so far (views into their frames, which the Reassembler owns). */
+  chunks: Uint8Array[];
+  /** Bytes received so far: what this message holds and is charged for. */
+  receivedBytes: number;
   lastFrameAtMs: number;
 }
 
@@ -136,15 +167,19 @@ const DROPPED_MEMORY = 64;
  * for other messages is untouched, except that a message whose frame was bad
  * is dropped whole).
  *
- * A multi-frame message's buffer is allocated at its announced size on its
- * first frame and charged in full against `maxPartialBytes`, so the budget
- * bounds real memory however slowly a peer trickles frames in. The returned
- * message of a single-frame message is a view into the frame itself.
+ * A multi-frame message holds only the chunks that have arrived, and each is
+ * charged as it arrives against `maxPartialBytes` and the shared `budget`:
+ * announcing a 32 MiB message costs nothing until 32 MiB are actually sent,
+ * so memory is bounded by what peers send, and the budgets cap that. A chunk
+ * that would go over a budget drops its message ('too-large'). The completed
+ * message is copied into one buffer once. The returned message of a
+ * single-frame message is a view into the frame itself.
  */
 export class Reassembler {
   private readonly maxMessageBytes: number;
   private readonly maxInFlight: number;
   private readonly maxPartialBytes: number;
+  private readonly budget: ReassemblyBudget | null;
   private readonly partialTimeoutMs: number;
   private readonly now: () => number;
   private readonly partials = new Map<number, Partial>();
@@ -157,6 +192,7 @@ export class Reassembler {
     this.maxMessageBytes = opts.maxMessageBytes ?? MAX_MESSAGE_BYTES;
     this.maxInFlight = opts.maxInFlight ?? MAX_INFLIGHT_PARTIAL_MESSAGES;
     this.maxPartialBytes = opts.maxPartialBytes ?? MAX_PARTIAL_BYTES_PER_LINK;
+    this.budget = opts.budget ?? null;
     this.partialTimeoutMs = opts.partialTimeoutMs ?? PARTIAL_MESSAGE_TIMEOUT_MS;
     this.now = opts.now ?? Date.now;
   }
@@ -166,7 +202,7 @@ export class Reassembler {
     return this.partials.size;
   }
 
-  /** Bytes reserved by partial messages (their full announced sizes). */
+  /** Bytes held by partial messages (the chunks received so far). */
   get bufferedBytes(): number {
     return this.partialBytes;
   }
@@ -186,6 +222,7 @@ export class Reassembler {
 
   /** Forget everything (the link closed). */
   clear(): void {
+    this.budget?.release(this.partialBytes);
     this.partials.clear();
     this.dropped.clear();
     this.partialBytes = 0;
@@ -237,18 +274,14 @@ export class Reassembler {
       if (this.partials.size >= this.maxInFlight) {
         throw new CodecError('too-many-in-flight', `more than ${this.maxInFlight} partial messages`);
       }
-      if (this.partialBytes + h.messageBytes > this.maxPartialBytes) {
-        throw new CodecError('too-large', `partial messages would exceed ${this.maxPartialBytes} bytes`);
-      }
-      const buffer = new Uint8Array(h.messageBytes);
-      buffer.set(chunk, 0);
+      this.charge(h.messageId, chunk.length);
       this.partials.set(h.messageId, {
         messageBytes: h.messageBytes,
         nextIndex: 1,
-        buffer,
+        chunks: [chunk],
+        receivedBytes: chunk.length,
         lastFrameAtMs: this.now(),
       });
-      this.partialBytes += h.messageBytes;
       return null;
     }
 
@@ -273,13 +306,42 @@ export class Reassembler {
       this.drop(h.messageId, 'duplicate');
       throw new CodecError('out-of-order', `chunk ${h.chunkIndex} arrived before chunk ${p.nextIndex}`);
     }
-    p.buffer.set(chunk, h.chunkIndex * FRAME_CHUNK_BYTES);
+    try {
+      this.charge(h.messageId, chunk.length);
+    } catch (err) {
+      this.drop(h.messageId, 'duplicate');
+      throw err;
+    }
+    p.chunks.push(chunk);
+    p.receivedBytes += chunk.length;
     p.nextIndex++;
     p.lastFrameAtMs = this.now();
     if (p.nextIndex < count) return null;
-    this.partials.delete(h.messageId);
-    this.partialBytes -= p.messageBytes;
-    return p.buffer;
+    this.forget(h.messageId);
+    const message = new Uint8Array(p.messageBytes);
+    let offset = 0;
+    for (const c of p.chunks) {
+      message.set(c, offset);
+      offset += c.length;
+    }
+    return message;
+  }
+
+  /** Charges a received chunk to this link's and the shared budget, or throws 'too-large'. */
+  private charge(messageId: number, bytes: number): void {
+    if (this.partialBytes + bytes > this.maxPartialBytes) {
+      throw new CodecError(
+        'too-large',
+        `message ${messageId}: partial messages on this link would exceed ${this.maxPartialBytes} bytes`,
+      );
+    }
+    if (this.budget && !this.budget.tryReserve(bytes)) {
+      throw new CodecError(
+        'too-large',
+        `message ${messageId}: partial messages on all links would exceed ${this.budget.maxBytes} bytes`,
+      );
+    }
+    this.partialBytes += bytes;
   }
 
   /** Ids increase per link; a wrap from near 2^32 back to small ids is allowed. */
@@ -292,12 +354,17 @@ export class Reassembler {
     if (this.partials.has(id)) this.drop(id, 'duplicate');
   }
 
-  private drop(id: number, why: 'stale' | 'duplicate'): void {
+  /** Removes a partial message and gives back what it was charged. */
+  private forget(id: number): void {
     const p = this.partials.get(id);
-    if (p) {
-      this.partialBytes -= p.messageBytes;
-      this.partials.delete(id);
-    }
+    if (!p) return;
+    this.partialBytes -= p.receivedBytes;
+    this.budget?.release(p.receivedBytes);
+    this.partials.delete(id);
+  }
+
+  private drop(id: number, why: 'stale' | 'duplicate'): void {
+    this.forget(id);
     this.dropped.set(id, why);
     if (this.dropped.size > DROPPED_MEMORY) {
       const oldest = this.dropped.keys().next().value;

@@ -37,8 +37,10 @@ export const MAX_REQUEST_ID = 0xffff_ffff;
 export const MAX_INFLIGHT_PARTIAL_MESSAGES = 8;
 /** A partial message that received no frame for this long is dropped. */
 export const PARTIAL_MESSAGE_TIMEOUT_MS = 30_000;
-/** Bytes held in partial messages per link, all messages together. */
+/** Bytes held in partial messages per link, all messages together (bytes received, not announced). */
 export const MAX_PARTIAL_BYTES_PER_LINK = 64 * 1024 * 1024;
+/** Bytes held in partial messages by all the links of one peer together (a shared ReassemblyBudget). */
+export const MAX_PARTIAL_BYTES_TOTAL = 128 * 1024 * 1024;
 
 /** Default deadline of a `forward` request (the peer's training step waits at most this). */
 export const FORWARD_TIMEOUT_MS = 10_000;

@@ -7,7 +7,9 @@ import {
   FRAME_HEADER_BYTES,
   frameMessage,
   MAX_FRAME_BYTES,
+  MAX_MESSAGE_BYTES,
   Reassembler,
+  ReassemblyBudget,
 } from '../src/index.js';
 
 function codeOf(fn: () => unknown): string {
@@ -96,15 +98,51 @@ describe('frames', () => {
     expect(r.inFlight).toBe(2);
     // Single-frame messages still pass while partials are capped.
     expect(r.push(encodeFrame(4, message(5), 0))).toEqual(message(5));
-    // The budget is charged with a message's full announced size on its first frame.
+    // The budget is charged with the bytes received, chunk by chunk, not the announced size.
     const r2 = new Reassembler({ maxPartialBytes: 6 * FRAME_CHUNK_BYTES });
     r2.push(encodeFrame(1, big, 0));
+    expect(r2.bufferedBytes).toBe(FRAME_CHUNK_BYTES);
+    r2.push(encodeFrame(2, big, 0));
+    r2.push(encodeFrame(2, big, 1));
+    r2.push(encodeFrame(2, big, 2));
     expect(r2.bufferedBytes).toBe(4 * FRAME_CHUNK_BYTES);
-    expect(codeOf(() => r2.push(encodeFrame(2, big, 0)))).toBe('too-large');
     r2.push(encodeFrame(1, big, 1));
     r2.push(encodeFrame(1, big, 2));
-    expect(Buffer.compare(r2.push(encodeFrame(1, big, 3))!, big)).toBe(0);
+    // The 7th chunk held would exceed 6: message 1 is dropped whole, message 2 survives.
+    expect(codeOf(() => r2.push(encodeFrame(1, big, 3)))).toBe('too-large');
+    expect(r2.inFlight).toBe(1);
+    expect(r2.bufferedBytes).toBe(3 * FRAME_CHUNK_BYTES);
+    expect(Buffer.compare(r2.push(encodeFrame(2, big, 3))!, big)).toBe(0);
     expect(r2.bufferedBytes).toBe(0);
+  });
+
+  it('bounds the memory of many links announcing huge messages with one shared budget', () => {
+    // 16 links each announce two 32 MiB messages and send their first frames:
+    // the old reassembler reserved 16 × 64 MiB = 1 GiB here.
+    const budget = new ReassemblyBudget(40 * FRAME_CHUNK_BYTES);
+    const links = Array.from({ length: 16 }, () => new Reassembler({ budget }));
+    const huge = new Uint8Array(MAX_MESSAGE_BYTES);
+    const header = (id: number, index: number) => encodeFrame(id, huge, index);
+    let refused = 0;
+    for (let round = 0; round < 4; round++) {
+      for (const r of links) {
+        for (const id of [1, 2]) {
+          try {
+            r.push(header(id, round));
+          } catch (err) {
+            expect((err as CodecError).code).toMatch(/too-large|out-of-order|duplicate/);
+            refused++;
+          }
+        }
+      }
+      expect(budget.bufferedBytes).toBeLessThanOrEqual(budget.maxBytes);
+    }
+    expect(refused).toBeGreaterThan(0);
+    const held = links.reduce((sum, r) => sum + r.bufferedBytes, 0);
+    expect(held).toBe(budget.bufferedBytes);
+    // Closing the links gives every byte back to the shared budget.
+    for (const r of links) r.clear();
+    expect(budget.bufferedBytes).toBe(0);
   });
 
   it('drops stale partial messages after the timeout', () => {
