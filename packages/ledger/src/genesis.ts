@@ -16,8 +16,14 @@ export type TauSchedule =
 export interface GenesisConfig {
   /** Free-form label, e.g. "peerbench-dev". */
   chainId: string;
-  /** Peer id (hex public key) of the only key allowed to sign blocks. */
+  /** Peer id (hex public key) of the key that signs blocks (with `producers`: one of those allowed to). */
   producer: string;
+  /**
+   * Proof of authority for a clustered ledger: every key allowed to sign
+   * blocks (it must contain `producer`). Absent ⇒ [producer], so a genesis
+   * without it keeps its hash. See producersOf.
+   */
+  producers?: string[];
   timestampMs: number;
   /** ε of section 1.3: largest ‖ΔW_i‖₂ (rows as fractions) accepted per uid per block. */
   stepBoundL2: number;
@@ -64,6 +70,14 @@ export const SERVER_MAX_REGISTRATIONS_PER_BLOCK = 8;
 /** Largest accepted cutoff (u32, so it fits the canonical encodings). */
 export const MAX_ACTIVITY_CUTOFF_BLOCKS = 0xffff_ffff;
 
+/** Most keys a genesis may allow to produce (a cluster has a handful of instances). */
+export const MAX_GENESIS_PRODUCERS = 64;
+
+/** The keys allowed to sign blocks: genesis.producers, or [genesis.producer] when absent. */
+export function producersOf(genesis: Pick<GenesisConfig, 'producer' | 'producers'>): readonly string[] {
+  return genesis.producers ?? [genesis.producer];
+}
+
 /** The activity cutoff a genesis means (absent ⇒ the default, so the rule always applies). */
 export function activityCutoffOf(genesis: Pick<GenesisConfig, 'activityCutoffBlocks'>): number {
   return genesis.activityCutoffBlocks ?? DEFAULT_ACTIVITY_CUTOFF_BLOCKS;
@@ -89,6 +103,13 @@ const NonNeg = v.pipe(v.number(), v.finite(), v.minValue(0));
 export const GenesisSchema = v.strictObject({
   chainId: v.pipe(v.string(), v.maxLength(64)),
   producer: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)),
+  producers: v.optional(
+    v.pipe(
+      v.array(v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/))),
+      v.minLength(1),
+      v.maxLength(MAX_GENESIS_PRODUCERS),
+    ),
+  ),
   timestampMs: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
   stepBoundL2: v.pipe(v.number(), v.finite(), v.gtValue(0)),
   registrationStake: NonNeg,
@@ -117,6 +138,9 @@ export const GenesisSchema = v.strictObject({
 export function parseGenesis(value: unknown): GenesisConfig {
   const r = v.safeParse(GenesisSchema, value);
   if (!r.success) throw new LedgerError('malformed', `invalid genesis: ${r.issues[0]?.message ?? 'unknown'}`);
+  const producers = r.output.producers;
+  if (producers && (!producers.includes(r.output.producer) || new Set(producers).size !== producers.length))
+    throw new LedgerError('malformed', 'invalid genesis: producers must be distinct and include producer');
   return r.output;
 }
 
