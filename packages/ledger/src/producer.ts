@@ -7,12 +7,13 @@
  * uid that would exceed ε), computes R and inflation, signs the block,
  * persists it, and only then announces it to subscribers.
  */
-import { type BlockJson, MAX_BLOCK_TXS, type ParsedBlock, parseBlock, signBlock, txRoot } from './block.js';
+import { type BlockJson, MAX_BLOCK_TXS } from './block.js';
+import { buildBlock, openVerifiedChain } from './block-builder.js';
 import { isLedgerError, LedgerError, type LedgerErrorCode } from './errors.js';
-import { type GenesisConfig, parseGenesis } from './genesis.js';
+import { type GenesisConfig, parseGenesis, producersOf } from './genesis.js';
 import type { Identity } from './identity.js';
-import { LightClient } from './light-client.js';
-import { LedgerState, type LedgerStateView } from './state.js';
+import type { LightClient } from './light-client.js';
+import type { LedgerState, LedgerStateView } from './state.js';
 import type { LedgerStore } from './store.js';
 import { type ParsedTx, parseTx, verifyTxSignature } from './transaction.js';
 
@@ -26,7 +27,7 @@ export type SubmitResult = { ok: true; hash: string } | { ok: false; code: Ledge
 
 export interface BlockProducerOptions {
   store: LedgerStore;
-  /** The producer key; must be genesis.producer. */
+  /** The producer key; must be one of the genesis producers (producersOf). */
   identity: Identity;
   /** Used when the store is empty; when it is not, the stored genesis wins (and must match if both given). */
   genesis?: GenesisConfig;
@@ -97,53 +98,10 @@ export class BlockProducer {
     if (!genesis) throw new LedgerError('genesis-mismatch', 'empty store and no genesis given');
     if (options.genesis) await options.store.saveGenesis(options.genesis);
     else if (!stored) await options.store.saveGenesis(genesis);
-    if (genesis.producer !== options.identity.peerId)
-      throw new LedgerError('genesis-mismatch', 'producer identity is not the genesis producer');
-    const client = await BlockProducer.startingClient(options.store, parseGenesis(genesis));
-    const head = await options.store.headHeight();
-    let last: BlockJson | undefined =
-      client.height > 0 ? await options.store.getBlock(client.height) : undefined;
-    const PAGE = 256;
-    for (let from = client.height + 1; from <= head; from += PAGE) {
-      for (const b of await options.store.blocksFrom(from, PAGE)) {
-        try {
-          await client.apply(b);
-        } catch (e) {
-          // One code for "this store cannot be continued", so an operator's
-          // tooling can archive it (the signaling CLI does); the block's own
-          // code is in the message. The usual cause is a store written by an
-          // older ledger format (tx v1 / state v1).
-          if (isLedgerError(e))
-            throw new LedgerError(
-              'store-incompatible',
-              `stored block ${b.height} does not verify (${e.code}: ${e.message}); the store may be corrupt or written by an older ledger format — move it away to start a new chain`,
-            );
-          throw e;
-        }
-        last = b;
-      }
-    }
-    return new BlockProducer(options, client.genesis, client, last);
-  }
-
-  /**
-   * A light client at the latest stored snapshot if it is sound (its root is
-   * the stateRoot of the stored block at its height and its head hash that
-   * block's hash), else at genesis. Blocks after it are verified as usual.
-   */
-  private static async startingClient(store: LedgerStore, genesis: GenesisConfig): Promise<LightClient> {
-    const snap = await store.latestSnapshot();
-    if (snap) {
-      try {
-        const stored = await store.getBlock(snap.height);
-        const state = LedgerState.decode(genesis, snap.state, snap.headHash, snap.timestampMs);
-        if (stored && parseBlock(stored).hash === snap.headHash && state.root() === stored.stateRoot)
-          return new LightClient(genesis, { from: state });
-      } catch {
-        // unusable snapshot: fall back to a full replay
-      }
-    }
-    return new LightClient(genesis);
+    if (!producersOf(genesis).includes(options.identity.peerId))
+      throw new LedgerError('genesis-mismatch', 'producer identity is not a genesis producer');
+    const { client, head } = await openVerifiedChain(options.store, parseGenesis(genesis));
+    return new BlockProducer(options, client.genesis, client, head);
   }
 
   start(): void {
@@ -265,38 +223,14 @@ export class BlockProducer {
   }
 
   private async produceNow(): Promise<ProducedBlock> {
-    const base = this.committed;
-    const next = base.clone();
     const taken = this.mempool.slice(0, this.maxTxsPerBlock);
-    const included: ParsedTx[] = [];
-    // Registrations over the genesis' per-block cap wait for a later block, in order.
-    const deferred: ParsedTx[] = [];
-    for (const tx of taken) {
-      try {
-        next.checkTx(tx);
-      } catch (e) {
-        if (isLedgerError(e) && e.code === 'registration-cap') deferred.push(tx);
-        continue; // otherwise no longer valid (e.g. a later step of the same uid exceeds ε): dropped
-      }
-      next.applyTx(tx);
-      included.push(tx);
-    }
-    const height = base.height + 1;
-    const timestampMs = Math.max(this.now(), base.timestampMs);
-    const root = txRoot(included.map((t) => t.hash));
-    // The header hash depends on the state root, which depends on the height
-    // but not on the hash: finish with a placeholder hash, then set it.
-    next.finishBlock(height, '', timestampMs);
-    const block: ParsedBlock = await signBlock(
+    const { block, next, deferred, snapshot } = await buildBlock(
+      this.committed,
+      taken,
       this.identity,
-      { height, parentHash: base.headHash, timestampMs, txRoot: root, stateRoot: next.root() },
-      included,
+      this.now(),
+      this.snapshotEvery,
     );
-    next.headHash = block.hash;
-    const snapshot =
-      height % this.snapshotEvery === 0
-        ? { height, headHash: block.hash, timestampMs, state: next.encode() }
-        : undefined;
     await this.store.appendBlock(block.json, block.hash, snapshot);
     // Persisted: now it is safe to commit and announce.
     this.committed = next;
