@@ -2,7 +2,8 @@
 # Brings a fresh Debian machine with only Node 20 + npm to a state where the
 # project runs: the pinned pnpm, the workspace's dependencies (better-sqlite3
 # compiles from source here, about a minute the first time) and, unless
-# --no-browser is given, Debian's Chromium for the browser tests.
+# --no-browser is given, Debian's Chromium for the browser tests; and Debian's
+# nats-server (the clustered ledger's tests start their own NATS servers).
 # Idempotent: a second run only checks and returns in a few seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,5 +46,19 @@ if [ "$want_browser" = 1 ]; then
       echo "       (or set PEERBENCH_CHROMIUM to a Chromium binary)" >&2
       exit 1
     fi
+  fi
+fi
+
+# The clustered ledger (packages/ledger, `@peerbench/ledger/nats`) is tested
+# against real NATS servers that the tests start themselves.
+if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ] && [ -z "${NATS_SERVER_BIN:-}" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing Debian's nats-server for the clustered-ledger tests" >&2
+    apt-get update >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nats-server >&2
+  else
+    echo "setup: the clustered-ledger tests need nats-server. Run as root: apt-get update && apt-get install -y nats-server" >&2
+    echo "       (or set NATS_SERVER_BIN to a nats-server 2.9+ binary)" >&2
+    exit 1
   fi
 fi
