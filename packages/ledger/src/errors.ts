@@ -20,6 +20,8 @@ export const TX_ERROR_CODES = [
   'registration-cap',
   'mempool-full',
   'too-many-pending',
+  // Clustered mode: the tx stream did not acknowledge storing the tx (retry).
+  'unavailable',
 ] as const;
 export type TxErrorCode = (typeof TX_ERROR_CODES)[number];
 

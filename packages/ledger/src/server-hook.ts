@@ -9,7 +9,9 @@
  *   GET  /ledger/genesis                → GenesisConfig (what a RemoteChain needs)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { BlockProducer } from './producer.js';
+import type { BlockJson } from './block.js';
+import type { GenesisConfig } from './genesis.js';
+import type { LedgerStateView } from './state.js';
 
 export const MAX_HTTP_BODY_BYTES = 16 * 1024;
 export const MAX_BLOCKS_PER_PAGE = 100;
@@ -19,6 +21,20 @@ export interface LedgerHook {
   blocksFrom(fromHeight: number, limit: number): Promise<unknown[]>;
   onBlock(cb: (block: unknown) => void): () => void;
   handleHttp(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+}
+
+/**
+ * What the hook serves from: the embedded BlockProducer, or a clustered
+ * ledger instance (`@peerbench/ledger/nats`) that follows a replicated chain.
+ */
+export interface LedgerHookSource {
+  readonly genesis: GenesisConfig;
+  submitTx(tx: unknown): Promise<{ ok: true } | { ok: false; code: string; message: string }>;
+  blocksFrom(from: number, limit: number): Promise<BlockJson[]>;
+  /** Called once per new block after it is stored locally; returns an unsubscribe function. */
+  onBlock(cb: (b: { block: BlockJson }) => void): () => void;
+  state(): LedgerStateView;
+  head(): BlockJson | undefined;
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
@@ -67,7 +83,7 @@ function intParam(value: string | null, fallback: number): number | undefined {
   return Number(value);
 }
 
-export function createLedgerHook(producer: BlockProducer): LedgerHook {
+export function createLedgerHook(producer: LedgerHookSource): LedgerHook {
   const submitTx = async (tx: unknown) => {
     const r = await producer.submitTx(tx);
     return r.ok ? ({ ok: true } as const) : ({ ok: false, code: r.code, message: r.message } as const);
