@@ -163,7 +163,11 @@ async function main(): Promise<void> {
       );
       await open(3 + f); // back to three instances
     }
-    const heads = new Set(ledgers.map((l) => `${l.height}`));
+    // The instances opened during the failovers replay the chain first: wait until all are at one head.
+    const top = Math.max(...ledgers.map((l) => l.height));
+    await waitFor(() => ledgers.every((l) => l.height >= top), 30_000);
+    const atTop = await Promise.all(ledgers.map((l) => l.blocksFrom(top, 1)));
+    const headHashes = new Set(atTop.map((b) => JSON.stringify(b[0] ?? null)));
     const result = {
       date: new Date().toISOString(),
       nats: 'nats-server 2.9.10, 3 nodes on loopback, R3 streams',
@@ -175,7 +179,8 @@ async function main(): Promise<void> {
       throughput: stages,
       failoverMs: failovers,
       failoverBoundMs: LEASE_TTL_MS + BLOCK_INTERVAL_MS,
-      heightsAtEnd: [...heads],
+      commonHeightAtEnd: top,
+      sameBlockAtCommonHeight: headHashes.size === 1,
     };
     mkdirSync(outDir, { recursive: true });
     writeFileSync(join(outDir, 'nats-ledger.json'), `${JSON.stringify(result, null, 2)}\n`);

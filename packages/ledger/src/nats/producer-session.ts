@@ -144,8 +144,11 @@ export class ProducerSession {
       }
     })();
     try {
+      // The first block of a term right away: the last one is at least a lease TTL old.
+      let first = true;
       while (!signal.aborted && lease.valid) {
-        await sleep(this.o.blockIntervalMs, signal);
+        if (!first) await sleep(this.o.blockIntervalMs, signal);
+        first = false;
         if (signal.aborted || !lease.valid) break;
         try {
           await this.produceOne();

@@ -87,7 +87,8 @@ export async function blockStreamHeights(urls: string[], stream: string): Promis
     const heights: number[] = [];
     for (let seq = 1; seq <= last; seq++) {
       const m = await jsm.streams.getMessage(stream, { seq });
-      heights.push((m?.json() as { height: number }).height);
+      if (!m) throw new Error(`block stream has no message ${seq}`);
+      heights.push((m.json() as { height: number }).height);
     }
     return heights;
   } finally {
