@@ -4,8 +4,10 @@
  * (R3 streams) for failover. Ledger instances run in this process; "killing"
  * one stops it without handing back its lease, as a crash would.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
@@ -13,6 +15,7 @@ import { buildBlock } from '../../src/block-builder.js';
 import { genesisHash, LightClient } from '../../src/index.js';
 import { type ClusteredLedger, type InvalidBlockReport, openClusteredLedger } from '../../src/nats/index.js';
 import { type NatsCluster, startNats } from '../../src/nats/servers.js';
+import { SqliteStore } from '../../src/sqlite-store.js';
 import { identities } from '../helpers.js';
 import {
   allBlocks,
@@ -173,6 +176,45 @@ describe('clustered ledger on one JetStream server', () => {
       for (const b of await allBlocks(a)) expect(b.producer).toBe(keys[0]!.peerId);
     } finally {
       await nc.close();
+    }
+  }, 30_000);
+
+  it('an instance on SQLite restarts from its own store and catches up', async () => {
+    const c = await nats(1);
+    const { genesis, keys } = await clusterGenesis(2);
+    const dir = mkdtempSync(join(tmpdir(), 'peerbench-nats-sqlite-'));
+    const path = join(dir, 'ledger.db');
+    const common = { servers: c.urls, genesis, blockIntervalMs: 100, leaseTtlMs: 1500 };
+    try {
+      const a = await openClusteredLedger({ ...common, identity: keys[0]!, instanceId: 'a' });
+      ledgers.push(a);
+      const firstStore = new SqliteStore(path);
+      const b = await openClusteredLedger({
+        ...common,
+        identity: keys[1]!,
+        instanceId: 'b',
+        store: firstStore,
+      });
+      await vi.waitFor(() => expect(b.height).toBeGreaterThanOrEqual(3), { timeout: 10_000 });
+      await b.stop();
+      await firstStore.close();
+      const stoppedAt = b.height;
+      // The chain goes on without it (a takes over if b was producing).
+      await vi.waitFor(() => expect(a.height).toBeGreaterThan(stoppedAt + 3), { timeout: 10_000 });
+
+      const store = new SqliteStore(path);
+      expect(await store.headHeight()).toBe(stoppedAt);
+      const again = await openClusteredLedger({ ...common, identity: keys[1]!, instanceId: 'b2', store });
+      ledgers.push(again);
+      // Verified from its own store on open, then only the missing blocks from the stream.
+      expect(again.height).toBeGreaterThanOrEqual(stoppedAt);
+      const target = a.height;
+      await vi.waitFor(() => expect(again.height).toBeGreaterThanOrEqual(target), { timeout: 10_000 });
+      expect(await sameVerifiedChain([a, again])).toBeGreaterThanOrEqual(target);
+      await again.stop();
+      await store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 30_000);
 });
