@@ -1,3 +1,4 @@
+import type { StoppingNorm } from './batch.js';
 import { columnShift } from './mask.js';
 import { type PayoffModel, PayoffWorkspace, rowPayoffGradient, validateModel } from './payoff.js';
 import { projectToSimplexPivot } from './simplex.js';
@@ -17,8 +18,10 @@ import { projectToSimplexPivot } from './simplex.js';
 export interface NashOptions {
   /** Learning rate λ (paper: 0.005). */
   lambda?: number;
-  /** Stop when every row's projected-gradient norm is below this. */
+  /** Stop when the stopping norm of the projected gradient is below this. */
   epsilon?: number;
+  /** Which norm (default 'row': every row's L2 norm; see `StoppingNorm`). */
+  stoppingNorm?: StoppingNorm;
   /** Step cap (paper: 1000·n). */
   maxSteps?: number;
   /** Called every `progressEvery` steps (for progress lines). */
@@ -33,7 +36,7 @@ export interface NashResult {
   steps: number;
   /** True when the ε criterion was met before the cap. */
   converged: boolean;
-  /** Largest row projected-gradient norm at the last step. */
+  /** The stopping norm of the projected gradient at the last step. */
   maxProjectedGradientNorm: number;
 }
 
@@ -73,6 +76,7 @@ export class NashSolver {
     const epsilon = options.epsilon ?? NASH_DEFAULT_EPSILON;
     const maxSteps = options.maxSteps ?? NASH_STEPS_PER_PEER * n;
     const every = options.progressEvery ?? 1000;
+    const norm = options.stoppingNorm ?? 'row';
     if (!(lambda > 0)) throw new RangeError(`lambda must be > 0, got ${lambda}`);
     if (!(epsilon >= 0)) throw new RangeError(`epsilon must be >= 0, got ${epsilon}`);
 
@@ -81,7 +85,7 @@ export class NashSolver {
     let maxNorm = Number.POSITIVE_INFINITY;
     let converged = false;
     while (steps < maxSteps) {
-      maxNorm = this.step(model, this.current, this.next, lambda);
+      maxNorm = this.step(model, this.current, this.next, lambda, norm);
       steps++;
       // The step just taken was computed at the current W; if W was already
       // stationary (every row's projected gradient below ε) we stop at W.
@@ -100,20 +104,23 @@ export class NashSolver {
   /**
    * One simultaneous projected-gradient step of every row: reads W, writes
    * W_next (must not alias W: all gradients are taken at the same W).
-   * Returns the largest row projected-gradient norm ‖Π(W_i + λg_i) − W_i‖/λ.
-   * Allocates nothing.
+   * Returns the stopping norm of the projected gradient (Π(W_i + λg_i) − W_i)/λ:
+   * by default the largest row L2 norm. Allocates nothing.
    */
   step(
     model: PayoffModel,
     W: Float64Array,
     Wnext: Float64Array,
     lambda: number = NASH_LEARNING_RATE,
+    stoppingNorm: StoppingNorm = 'row',
   ): number {
     const n = this.n;
     const { ws, grad, trial, projected } = this;
     const invLambda = 1 / lambda;
     columnShift(W, model.stake, n, ws.mu);
     let maxNorm = 0;
+    let maxAbs = 0;
+    let totalSq = 0;
     for (let i = 0; i < n; i++) {
       rowPayoffGradient(model, W, i, ws, grad, 0);
       const base = i * n;
@@ -124,11 +131,16 @@ export class NashSolver {
         const v = projected[j]!;
         const dlt = v - W[base + j]!;
         sq += dlt * dlt;
+        const ad = Math.abs(dlt);
+        if (ad > maxAbs) maxAbs = ad;
         Wnext[base + j] = v;
       }
       const norm = Math.sqrt(sq) * invLambda;
       if (norm > maxNorm) maxNorm = norm;
+      totalSq += sq;
     }
+    if (stoppingNorm === 'entry') return maxAbs * invLambda;
+    if (stoppingNorm === 'rms') return (Math.sqrt(totalSq) * invLambda) / n;
     return maxNorm;
   }
 }
