@@ -62,7 +62,8 @@ export class BatchNashSolver {
   readonly maxLanes: number;
   private cur: Float64Array;
   private next: Float64Array;
-  private readonly mu: Float64Array;
+  private mu: Float64Array;
+  private muNext: Float64Array;
   /** σ(−μ_j/T) per lane: the mask of every entry w_ij that is exactly 0. */
   private readonly zeroMask: Float64Array;
   private readonly mrow: Float64Array;
@@ -83,6 +84,7 @@ export class BatchNashSolver {
     this.cur = new Float64Array(maxLanes * nn);
     this.next = new Float64Array(maxLanes * nn);
     this.mu = new Float64Array(maxLanes * n);
+    this.muNext = new Float64Array(maxLanes * n);
     this.zeroMask = new Float64Array(maxLanes * n);
     this.mrow = new Float64Array(maxLanes * n);
     this.dT = new Float64Array(maxLanes * n);
@@ -113,6 +115,7 @@ export class BatchNashSolver {
     for (let l = 0; l < L; l++) {
       this.cur.set(world.W0, l * nn);
       this.active[l] = l;
+      this.columnShift(world, l);
     }
     let activeCount = L;
     let steps = 0;
@@ -120,13 +123,13 @@ export class BatchNashSolver {
     while (activeCount > 0 && steps < maxSteps) {
       this.step(world, lanes, activeCount, lambda, stoppingNorm, norms);
       steps++;
-      // Lanes whose W was already stationary stop at W (as NashSolver does).
+      // A lane whose step moved it by less than λε keeps that step's result and stops (as NashSolver does).
       let kept = 0;
       for (let a = 0; a < activeCount; a++) {
         const l = this.active[a]!;
         const norm = norms[l]!;
         if (norm < epsilon) {
-          const r = { W: this.cur.slice(l * nn, l * nn + nn), steps, converged: true, finalNorm: norm };
+          const r = { W: this.next.slice(l * nn, l * nn + nn), steps, converged: true, finalNorm: norm };
           results[l] = r;
           options.onLaneDone?.(l, r);
         } else this.active[kept++] = l;
@@ -135,6 +138,9 @@ export class BatchNashSolver {
       const t = this.cur;
       this.cur = this.next;
       this.next = t;
+      const m = this.mu;
+      this.mu = this.muNext;
+      this.muNext = m;
     }
     for (let a = 0; a < activeCount; a++) {
       const l = this.active[a]!;
@@ -145,7 +151,27 @@ export class BatchNashSolver {
     return results as BatchLaneResult[];
   }
 
-  /** One simultaneous projected-gradient step of the first `A` active lanes; norms[l] gets each lane's stopping norm. */
+  /** μ of eq 7 for lane l's current W, exactly as `rank` computes it. */
+  private columnShift(world: BatchWorld, l: number): void {
+    const { n, cur, mu } = this;
+    const wb = l * n * n;
+    const mb = l * n;
+    mu.fill(0, mb, mb + n);
+    for (let i = 0; i < n; i++) {
+      const s = world.stake[i]!;
+      const base = wb + i * n;
+      for (let j = 0; j < n; j++) mu[mb + j]! += s * cur[base + j]!;
+    }
+    const invN = 1 / n;
+    for (let j = 0; j < n; j++) mu[mb + j]! *= invN;
+  }
+
+  /**
+   * One simultaneous projected-gradient step of the first `A` active lanes;
+   * norms[l] gets each lane's stopping norm, and muNext the μ of the new W
+   * (summed row by row as the rows are written: the same order as `rank`).
+   * Loops are fused so each row is read as few times as possible.
+   */
   private step(
     world: BatchWorld,
     lanes: readonly BatchLane[],
@@ -154,7 +180,7 @@ export class BatchNashSolver {
     stoppingNorm: StoppingNorm,
     norms: Float64Array,
   ): void {
-    const { n, cur, next, mu, zeroMask, mrow, dT, acc, trial, projected, active } = this;
+    const { n, cur, next, mu, muNext, zeroMask, mrow, dT, acc, trial, projected, active } = this;
     const nn = n * n;
     const { stake, hessians, referenceMask } = world;
     const invT = 1 / world.temperature;
@@ -162,19 +188,9 @@ export class BatchNashSolver {
     const invLambda = 1 / lambda;
     for (let a = 0; a < A; a++) {
       const l = active[a]!;
-      const wb = l * nn;
       const mb = l * n;
-      // μ of eq 7, exactly as `rank` computes it.
-      mu.fill(0, mb, mb + n);
-      for (let i = 0; i < n; i++) {
-        const s = stake[i]!;
-        const base = wb + i * n;
-        for (let j = 0; j < n; j++) mu[mb + j]! += s * cur[base + j]!;
-      }
-      for (let j = 0; j < n; j++) {
-        mu[mb + j]! *= invN;
-        zeroMask[mb + j] = 1 / (1 + Math.exp(mu[mb + j]! * invT));
-      }
+      for (let j = 0; j < n; j++) zeroMask[mb + j] = 1 / (1 + Math.exp(mu[mb + j]! * invT));
+      muNext.fill(0, mb, mb + n);
       norms[l] = 0;
     }
     for (let i = 0; i < n; i++) {
@@ -198,15 +214,26 @@ export class BatchNashSolver {
         const l = active[a]!;
         const lane = lanes[l]!;
         const wb = l * nn + rowBase;
+        const mb = l * n;
         const ab = a * n;
         const c = -lane.alpha * 2 * s * (1 - 1 / n) * invT;
+        const pull = (lane.tau * s) / n;
+        // trial = W_i + λ ∂P_i/∂W_i, and the sum over W_i's support for the projection guess
+        let supportSum = 0;
+        let supportCount = 0;
         for (let j = 0; j < n; j++) {
           const m = mrow[ab + j]!;
-          trial[j] = c * acc[ab + j]! * m * (1 - m);
+          let g = c * acc[ab + j]! * m * (1 - m);
+          if (j === i) g += pull;
+          const w = cur[wb + j]!;
+          const v = w + lambda * g;
+          trial[j] = v;
+          if (w > 0) {
+            supportSum += v;
+            supportCount++;
+          }
         }
-        trial[i]! += (lane.tau * s) / n;
-        for (let j = 0; j < n; j++) trial[j] = cur[wb + j]! + lambda * trial[j]!;
-        projectFromSupport(trial, cur, wb, projected, n);
+        projectWithSupportSum(trial, cur, wb, projected, n, supportSum, supportCount);
         let sq = 0;
         let maxAbs = 0;
         for (let j = 0; j < n; j++) {
@@ -216,6 +243,7 @@ export class BatchNashSolver {
           const ad = Math.abs(dlt);
           if (ad > maxAbs) maxAbs = ad;
           next[wb + j] = v;
+          muNext[mb + j]! += s * v;
         }
         if (stoppingNorm === 'row') {
           const norm = Math.sqrt(sq) * invLambda;
@@ -226,11 +254,11 @@ export class BatchNashSolver {
         } else norms[l]! += sq; // summed here, finished below
       }
     }
-    if (stoppingNorm === 'rms') {
-      for (let a = 0; a < A; a++) {
-        const l = active[a]!;
-        norms[l] = (Math.sqrt(norms[l]!) * invLambda) / n;
-      }
+    for (let a = 0; a < A; a++) {
+      const l = active[a]!;
+      const mb = l * n;
+      for (let j = 0; j < n; j++) muNext[mb + j]! *= invN;
+      if (stoppingNorm === 'rms') norms[l] = (Math.sqrt(norms[l]!) * invLambda) / n;
     }
   }
 }
@@ -255,7 +283,15 @@ export function productLanes(
   if (a < A) product1(H, hb, n, dT, A, a, acc);
 }
 
-function product4(H: Float64Array, hb: number, n: number, dT: Float64Array, A: number, a: number, acc: Float64Array) {
+function product4(
+  H: Float64Array,
+  hb: number,
+  n: number,
+  dT: Float64Array,
+  A: number,
+  a: number,
+  acc: Float64Array,
+) {
   const o0 = a * n;
   const o1 = o0 + n;
   const o2 = o1 + n;
@@ -317,7 +353,15 @@ function product4(H: Float64Array, hb: number, n: number, dT: Float64Array, A: n
   }
 }
 
-function product2(H: Float64Array, hb: number, n: number, dT: Float64Array, A: number, a: number, acc: Float64Array) {
+function product2(
+  H: Float64Array,
+  hb: number,
+  n: number,
+  dT: Float64Array,
+  A: number,
+  a: number,
+  acc: Float64Array,
+) {
   const o0 = a * n;
   const o1 = o0 + n;
   let j = 0;
@@ -373,7 +417,15 @@ function product2(H: Float64Array, hb: number, n: number, dT: Float64Array, A: n
   }
 }
 
-function product1(H: Float64Array, hb: number, n: number, dT: Float64Array, A: number, a: number, acc: Float64Array) {
+function product1(
+  H: Float64Array,
+  hb: number,
+  n: number,
+  dT: Float64Array,
+  A: number,
+  a: number,
+  acc: Float64Array,
+) {
   const o0 = a * n;
   let j = 0;
   for (; j + 3 < n; j += 4) {
@@ -430,19 +482,29 @@ export function projectFromSupport(
       count++;
     }
   }
+  projectWithSupportSum(row, W, wb, out, n, sum, count);
+}
+
+/** `projectFromSupport` with the support's sum and size already taken (index order). */
+function projectWithSupportSum(
+  row: Float64Array,
+  W: Float64Array,
+  wb: number,
+  out: Float64Array,
+  n: number,
+  sum: number,
+  count: number,
+): void {
   if (count > 0) {
     const theta = (sum - 1) / count;
-    let agree = true;
+    // One pass: write max(v − θ, 0) and check the guess (v > θ exactly on the support).
+    let disagree = 0;
     for (let j = 0; j < n; j++) {
-      if (row[j]! > theta !== W[wb + j]! > 0) {
-        agree = false;
-        break;
-      }
+      const x = row[j]! - theta;
+      out[j] = Math.max(x, 0);
+      disagree |= (row[j]! > theta ? 1 : 0) ^ (W[wb + j]! > 0 ? 1 : 0);
     }
-    if (agree) {
-      for (let j = 0; j < n; j++) out[j] = Math.max(row[j]! - theta, 0);
-      return;
-    }
+    if (disagree === 0) return;
   }
   projectToSimplexPivot(row, out, n);
 }

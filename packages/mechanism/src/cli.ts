@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { STOPPING_NORMS, type StoppingNorm } from './batch.js';
 import {
   DEFAULT_SETTINGS,
   FIG5_DEFAULT_GAIN,
@@ -13,7 +14,6 @@ import {
   WORLD_KINDS,
   type WorldKind,
 } from './experiment.js';
-import { STOPPING_NORMS, type StoppingNorm } from './batch.js';
 import { fig4Svg, fig5Svg } from './plots.js';
 import { defaultWorkerCount, runFig4Sweep } from './sweep.js';
 
@@ -159,7 +159,10 @@ function settingsFrom(flags: Map<string, FlagValue>): SimulationSettings {
   }
   const stoppingNorm = (flags.get('stop-norm') as string | undefined) ?? DEFAULT_SETTINGS.stoppingNorm;
   if (!(STOPPING_NORMS as readonly string[]).includes(stoppingNorm)) {
-    throw new CliError('BAD_FLAG_VALUE', `--stop-norm must be one of ${STOPPING_NORMS.join(', ')}, got "${stoppingNorm}"`);
+    throw new CliError(
+      'BAD_FLAG_VALUE',
+      `--stop-norm must be one of ${STOPPING_NORMS.join(', ')}, got "${stoppingNorm}"`,
+    );
   }
   const world = (flags.get('world') as string | undefined) ?? DEFAULT_SETTINGS.world;
   if (!(WORLD_KINDS as readonly string[]).includes(world)) {

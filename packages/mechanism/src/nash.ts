@@ -7,10 +7,12 @@ import { projectToSimplexPivot } from './simplex.js';
  * The competitive equilibrium of section 3: every peer simultaneously takes a
  * projected gradient-ascent step on its own payoff (eq 13-14),
  *   W_i ← Π_simplex(W_i + λ ∂P_i/∂W_i),
- * with λ = 0.005, until every row's projected gradient
+ * with λ = 0.005, until "the gradient terms are bounded by ε": by default
+ * every entry of the projected gradient
  *   g̃_i = (Π(W_i + λ g_i) − W_i) / λ
- * has L2 norm below ε (no peer can gain by moving: a Nash equilibrium of the
- * gradient game, up to ε), or after 1000·n steps (the paper's protocol).
+ * is below ε = 1e-3 in absolute value (no peer can gain by moving: a Nash
+ * equilibrium of the gradient game, up to ε), or after 1000·n steps (the
+ * paper's protocol). `stoppingNorm` selects the row L2 or RMS norm instead.
  * The projected gradient is used rather than the raw one because on the
  * simplex boundary the raw gradient never vanishes (e.g. at W = I the pull
  * towards w_ii stays s_i/n forever).
@@ -20,7 +22,7 @@ export interface NashOptions {
   lambda?: number;
   /** Stop when the stopping norm of the projected gradient is below this. */
   epsilon?: number;
-  /** Which norm (default 'row': every row's L2 norm; see `StoppingNorm`). */
+  /** Which norm (default 'entry': every term of eq 14; see `StoppingNorm`). */
   stoppingNorm?: StoppingNorm;
   /** Step cap (paper: 1000·n). */
   maxSteps?: number;
@@ -41,7 +43,7 @@ export interface NashResult {
 }
 
 export const NASH_LEARNING_RATE = 0.005;
-export const NASH_DEFAULT_EPSILON = 1e-4;
+export const NASH_DEFAULT_EPSILON = 1e-3;
 export const NASH_STEPS_PER_PEER = 1000;
 
 /**
@@ -76,7 +78,7 @@ export class NashSolver {
     const epsilon = options.epsilon ?? NASH_DEFAULT_EPSILON;
     const maxSteps = options.maxSteps ?? NASH_STEPS_PER_PEER * n;
     const every = options.progressEvery ?? 1000;
-    const norm = options.stoppingNorm ?? 'row';
+    const norm = options.stoppingNorm ?? 'entry';
     if (!(lambda > 0)) throw new RangeError(`lambda must be > 0, got ${lambda}`);
     if (!(epsilon >= 0)) throw new RangeError(`epsilon must be >= 0, got ${epsilon}`);
 
@@ -87,15 +89,16 @@ export class NashSolver {
     while (steps < maxSteps) {
       maxNorm = this.step(model, this.current, this.next, lambda, norm);
       steps++;
-      // The step just taken was computed at the current W; if W was already
-      // stationary (every row's projected gradient below ε) we stop at W.
+      const t = this.current;
+      this.current = this.next;
+      this.next = t;
+      // The step just taken moved W by less than λε (in the stopping norm):
+      // keep its result and stop. At α/τ = 1 this last step is the one that
+      // clips the remaining off-diagonal weight to exactly 0 (W = I).
       if (maxNorm < epsilon) {
         converged = true;
         break;
       }
-      const t = this.current;
-      this.current = this.next;
-      this.next = t;
       if (options.onProgress && steps % every === 0) options.onProgress(steps, maxNorm);
     }
     return { W: Float64Array.from(this.current), steps, converged, maxProjectedGradientNorm: maxNorm };

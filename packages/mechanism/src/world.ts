@@ -93,7 +93,12 @@ export function trialSeed(seed: number, trial: number): number {
  * H_i ← D H_i D with D = diag(q), renormalised to unit trace. Every peer then
  * loses q_j² times as much when j's input is removed (eq 2). D H D stays PSD.
  */
-export function createWorld(n: number, seed: number, hessianDofPerPeer = 1, kind: WorldKind = 'iid'): TrialWorld {
+export function createWorld(
+  n: number,
+  seed: number,
+  hessianDofPerPeer = 1,
+  kind: WorldKind = 'iid',
+): TrialWorld {
   const rng = createRng(seed);
   const hessians = randomPsdHessians(rng, n, Math.max(1, Math.round(hessianDofPerPeer * n)));
   const W0 = randomSimplexMatrix(rng, n);
@@ -121,7 +126,8 @@ export function gradeHessians(hessians: Float64Array, quality: Float64Array, n: 
   const nn = n * n;
   if (hessians.length !== n * nn) throw new RangeError(`hessians need n^3 = ${n * nn} entries`);
   if (quality.length !== n) throw new RangeError(`quality needs ${n} entries`);
-  for (const q of quality) if (!(q > 0) || !Number.isFinite(q)) throw new RangeError(`quality must be > 0, got ${q}`);
+  for (const q of quality)
+    if (!(q > 0) || !Number.isFinite(q)) throw new RangeError(`quality must be > 0, got ${q}`);
   for (let i = 0; i < n; i++) {
     const base = i * nn;
     let trace = 0;

@@ -20,7 +20,19 @@ async function run(argv: string[], cwd = tmp): Promise<{ code: number; out: stri
 
 describe('sim CLI', () => {
   it('fig4 writes JSON with per-ratio statistics and a readable SVG, with progress on stderr', async () => {
-    const r = await run(['fig4', '--n', '6', '--trials', '2', '--ratios', '1,50', '--seed', '3', '--out', 'f4']);
+    const r = await run([
+      'fig4',
+      '--n',
+      '6',
+      '--trials',
+      '2',
+      '--ratios',
+      '1,50',
+      '--seed',
+      '3',
+      '--out',
+      'f4',
+    ]);
     expect(r.code).toBe(0);
     expect(r.err.some((l) => l.startsWith('fig4 alpha/tau=50 trial 2/2'))).toBe(true);
     const json = JSON.parse(readFileSync(join(tmp, 'f4', 'fig4.json'), 'utf8')) as Fig4Result;
