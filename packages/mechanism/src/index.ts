@@ -68,4 +68,5 @@ export { createRng, type Rng } from './rng.js';
 export { boundRowStep, projectToSimplex, projectToSimplexPivot, rowDistance } from './simplex.js';
 export { diagonalToOffDiagonalRatio, sparsity } from './sparsity.js';
 export { averageRanks, meanStd, pearson, spearman } from './stats.js';
-export { defaultWorkerCount, type Fig4SweepOptions, runFig4Sweep, solveSweepWorld } from './sweep.js';
+// The parallel sweep (`runFig4Sweep`) uses node:worker_threads, so it is not
+// exported here (browser bundles import this file): use '@peerbench/mechanism/sweep'.
