@@ -53,7 +53,7 @@ model flags (both commands):
   --temperature ${DEFAULT_SETTINGS.temperature}   mask temperature T (eq 8)
   --reference ${DEFAULT_SETTINGS.reference}  F_W0 reading: full (unmasked inputs) | initial (mask at the starting W0)
   --epsilon ${DEFAULT_SETTINGS.epsilon}    stop when the projected gradient's --stop-norm is below this
-  --stop-norm ${DEFAULT_SETTINGS.stoppingNorm}  ${STOPPING_NORMS.join(' | ')}: largest entry | largest row L2 | RMS entry
+  --stop-norm ${DEFAULT_SETTINGS.stoppingNorm}  entry: every |projected gradient term| | row: every row's L2 norm | rms: Frobenius norm / n
   --world ${DEFAULT_SETTINGS.world}       ${WORLD_KINDS.join(' | ')}: i.i.d. Hessians (the paper) | peers of graded quality q in [1/2, 2]
   --steps-per-peer ${DEFAULT_SETTINGS.stepsPerPeer}  step cap = this * n
   --hessian-dof ${DEFAULT_SETTINGS.hessianDofPerPeer}   Wishart degrees of freedom per peer (k = this * n)

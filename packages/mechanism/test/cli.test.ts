@@ -107,6 +107,11 @@ describe('sim CLI', () => {
     [['fig5', '--measure', 'eq17', '--target', '2'], 'BAD_FLAG_VALUE'],
     [['fig5', '--ratios', '1'], 'UNKNOWN_FLAG'],
     [['fig6'], 'UNKNOWN_COMMAND'],
+    [['fig4', '--world', 'flat'], 'BAD_FLAG_VALUE'],
+    [['fig4', '--stop-norm', 'max'], 'BAD_FLAG_VALUE'],
+    [['fig4', '--workers', '-1'], 'BAD_FLAG_VALUE'],
+    [['fig4', '--workers', '1.5'], 'BAD_FLAG_VALUE'],
+    [['fig5', '--workers', '2'], 'UNKNOWN_FLAG'],
   ])('rejects %j with %s and exit code 2, writing nothing', async (argv, code) => {
     const r = await run([...argv, '--out', 'should-not-exist']);
     expect(r.code).toBe(2);
