@@ -73,6 +73,8 @@ export class BatchNashSolver {
   private readonly trial: Float64Array;
   private readonly projected: Float64Array;
   private readonly active: Int32Array;
+  /** Per active slot: a row's support guess failed this step, so μ_next is re-summed. */
+  private readonly muDirty: Uint8Array;
 
   constructor(n: number, maxLanes: number) {
     if (!Number.isInteger(n) || n < 2) throw new RangeError(`n must be an integer >= 2, got ${n}`);
@@ -92,6 +94,7 @@ export class BatchNashSolver {
     this.trial = new Float64Array(n);
     this.projected = new Float64Array(n);
     this.active = new Int32Array(maxLanes);
+    this.muDirty = new Uint8Array(maxLanes);
   }
 
   solve(world: BatchWorld, lanes: readonly BatchLane[], options: BatchOptions): BatchLaneResult[] {
@@ -180,7 +183,7 @@ export class BatchNashSolver {
     stoppingNorm: StoppingNorm,
     norms: Float64Array,
   ): void {
-    const { n, cur, next, mu, muNext, zeroMask, mrow, dT, acc, trial, projected, active } = this;
+    const { n, cur, next, mu, muNext, zeroMask, mrow, dT, acc, trial, projected, active, muDirty } = this;
     const nn = n * n;
     const { stake, hessians, referenceMask } = world;
     const invT = 1 / world.temperature;
@@ -191,6 +194,7 @@ export class BatchNashSolver {
       const mb = l * n;
       for (let j = 0; j < n; j++) zeroMask[mb + j] = 1 / (1 + Math.exp(mu[mb + j]! * invT));
       muNext.fill(0, mb, mb + n);
+      muDirty[a] = 0;
       norms[l] = 0;
     }
     for (let i = 0; i < n; i++) {
@@ -233,17 +237,43 @@ export class BatchNashSolver {
             supportCount++;
           }
         }
-        projectWithSupportSum(trial, cur, wb, projected, n, supportSum, supportCount);
+        // Projection with the support guess, fused with the norms, W_next and μ_next:
+        // θ from the current support; if the entries above θ are exactly that
+        // support, θ is Michelot's and this pass is the whole row.
         let sq = 0;
         let maxAbs = 0;
-        for (let j = 0; j < n; j++) {
-          const v = projected[j]!;
-          const dlt = v - cur[wb + j]!;
-          sq += dlt * dlt;
-          const ad = Math.abs(dlt);
-          if (ad > maxAbs) maxAbs = ad;
-          next[wb + j] = v;
-          muNext[mb + j]! += s * v;
+        let disagree = 1;
+        if (supportCount > 0) {
+          disagree = 0;
+          const theta = (supportSum - 1) / supportCount;
+          for (let j = 0; j < n; j++) {
+            const t = trial[j]!;
+            const w = cur[wb + j]!;
+            const v = Math.max(t - theta, 0);
+            disagree |= (t > theta ? 1 : 0) ^ (w > 0 ? 1 : 0);
+            const dlt = v - w;
+            sq += dlt * dlt;
+            const ad = Math.abs(dlt);
+            if (ad > maxAbs) maxAbs = ad;
+            next[wb + j] = v;
+            muNext[mb + j]! += s * v;
+          }
+        }
+        if (disagree !== 0) {
+          // The support changed: full pivoting, and μ_next of this lane is
+          // summed again from scratch at the end of the step (same order, same bits).
+          projectToSimplexPivot(trial, projected, n);
+          sq = 0;
+          maxAbs = 0;
+          for (let j = 0; j < n; j++) {
+            const v = projected[j]!;
+            const dlt = v - cur[wb + j]!;
+            sq += dlt * dlt;
+            const ad = Math.abs(dlt);
+            if (ad > maxAbs) maxAbs = ad;
+            next[wb + j] = v;
+          }
+          muDirty[a] = 1;
         }
         if (stoppingNorm === 'row') {
           const norm = Math.sqrt(sq) * invLambda;
@@ -257,6 +287,15 @@ export class BatchNashSolver {
     for (let a = 0; a < A; a++) {
       const l = active[a]!;
       const mb = l * n;
+      if (muDirty[a] !== 0) {
+        const wb = l * nn;
+        muNext.fill(0, mb, mb + n);
+        for (let i = 0; i < n; i++) {
+          const s = stake[i]!;
+          const base = wb + i * n;
+          for (let j = 0; j < n; j++) muNext[mb + j]! += s * next[base + j]!;
+        }
+      }
       for (let j = 0; j < n; j++) muNext[mb + j]! *= invN;
       if (stoppingNorm === 'rms') norms[l] = (Math.sqrt(norms[l]!) * invLambda) / n;
     }
