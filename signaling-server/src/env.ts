@@ -6,14 +6,10 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { LedgerHook } from '@peerbench/ledger';
 import type { IceServer } from '@peerbench/protocol';
-import {
-  createSignalingServer,
-  type LedgerHook,
-  type SignalingServer,
-  SignalingServerError,
-  type SignalingServerOptions,
-} from './server.js';
+import { SignalingServerError, type SignalingServerOptions } from './options.js';
+import { createSignalingServer, type SignalingServer } from './server.js';
 
 /** The web app's build output in this repository, served when it exists and no --static is given. */
 export const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../../apps/web/dist', import.meta.url));

@@ -9,15 +9,26 @@
  *   GET  /ledger/genesis                → GenesisConfig (what a RemoteChain needs)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { LedgerSubmitResult } from '@peerbench/protocol';
 import type { BlockProducer } from './producer.js';
 
 export const MAX_HTTP_BODY_BYTES = 16 * 1024;
 export const MAX_BLOCKS_PER_PAGE = 100;
 
+/**
+ * How a ledger plugs into the signaling server (declared here only; the
+ * server imports it). Blocks travel in the ledger's JSON form; a numeric
+ * `height` field on them lets the server drop duplicates at the
+ * catch-up/live seam.
+ */
 export interface LedgerHook {
-  submitTx(tx: unknown): Promise<{ ok: true } | { ok: false; code: string; message: string }>;
+  /** Validates and queues a tx; never throws for a bad tx (a failure carries a typed `code`). */
+  submitTx(tx: unknown): Promise<LedgerSubmitResult>;
+  /** Blocks in JSON form from height `fromHeight` on (bounded by limit). */
   blocksFrom(fromHeight: number, limit: number): Promise<unknown[]>;
+  /** Called with each new block in JSON form; returns unsubscribe. */
   onBlock(cb: (block: unknown) => void): () => void;
+  /** Handles /ledger/* HTTP routes; resolves true if it answered. */
   handleHttp(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
 }
 
@@ -68,7 +79,7 @@ function intParam(value: string | null, fallback: number): number | undefined {
 }
 
 export function createLedgerHook(producer: BlockProducer): LedgerHook {
-  const submitTx = async (tx: unknown) => {
+  const submitTx = async (tx: unknown): Promise<LedgerSubmitResult> => {
     const r = await producer.submitTx(tx);
     return r.ok ? ({ ok: true } as const) : ({ ok: false, code: r.code, message: r.message } as const);
   };

@@ -74,8 +74,8 @@ export class LedgerChainClient implements ChainClient {
     if (this.uidOf(this.identity.peerId) !== null) return;
     // Signed for this chain's genesis hash, so it cannot be replayed on another chain.
     const result = await this.chain.submitTx(await createRegisterTx(this.identity, this.view().genesisHash));
-    // A register tx already waiting in the mempool is as good as ours.
-    if (!result.ok && !/duplicate|registered/.test(result.code))
+    // A register tx already waiting in the mempool (or already applied) is as good as ours.
+    if (!result.ok && result.code !== 'duplicate-key')
       throw new ChainError(result.code, `register: ${result.message}`);
   }
 
