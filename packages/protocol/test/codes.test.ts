@@ -25,7 +25,9 @@ describe('close codes', () => {
 describe('ledger submit codes', () => {
   it('lists every code once, the ledger rejections first', () => {
     expect(new Set(LEDGER_SUBMIT_ERROR_CODES).size).toBe(LEDGER_SUBMIT_ERROR_CODES.length);
-    expect(LEDGER_SUBMIT_ERROR_CODES.slice(0, LEDGER_TX_ERROR_CODES.length)).toEqual([...LEDGER_TX_ERROR_CODES]);
+    expect(LEDGER_SUBMIT_ERROR_CODES.slice(0, LEDGER_TX_ERROR_CODES.length)).toEqual([
+      ...LEDGER_TX_ERROR_CODES,
+    ]);
   });
 
   it('reads codes from a transport as the typed union', () => {
