@@ -4,6 +4,6 @@ import { defineConfig } from 'vitest/config';
 // `pnpm --filter <name> test` (vitest's defaults inside that folder).
 export default defineConfig({
   test: {
-    projects: ['packages/*', 'signaling-server', 'apps/*'],
+    projects: ['packages/*', 'signaling-server', 'apps/*', 'scripts'],
   },
 });
