@@ -4,6 +4,7 @@
  * WebSocket upgrades never come here (server.ts takes them).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HttpErrorCode, LedgerSubmitErrorCode } from '@peerbench/protocol';
 import type { SignalingMetrics } from './metrics.js';
 import { renderPrometheus, type SignalingCounters } from './metrics.js';
 import type { ResolvedSignalingServerOptions } from './options.js';
@@ -12,9 +13,6 @@ import { TokenBucket } from './token-bucket.js';
 
 /** Addresses whose HTTP buckets are kept; beyond that the oldest is forgotten (memory bound). */
 export const MAX_HTTP_RATE_LIMITED_ADDRESSES = 65_536;
-
-/** The `error` of an HTTP answer that is not the ledger's own (those carry a ledger `code`). */
-export type HttpErrorCode = 'ledger-unavailable' | 'not-found' | 'bad-request' | 'forbidden' | 'internal';
 
 export interface HttpRoutesContext {
   readonly options: Readonly<ResolvedSignalingServerOptions>;
@@ -68,9 +66,10 @@ export class HttpRoutes {
           counters.httpRateLimitedTotal++;
           req.resume(); // drain an unread body so the connection can be reused
           res.setHeader('Retry-After', String(limited));
+          const code: LedgerSubmitErrorCode = 'rate-limited';
           return sendJson(res, 429, {
             ok: false,
-            code: 'rate-limited',
+            code,
             message: `too many /ledger requests from this address; retry in ${limited} s`,
           });
         }

@@ -1,6 +1,6 @@
 export type { LedgerHook } from '@peerbench/ledger';
 export * from './env.js';
-export { clientIp, type HttpErrorCode, HttpRoutes, MAX_HTTP_RATE_LIMITED_ADDRESSES } from './http-routes.js';
+export { clientIp, HttpRoutes, MAX_HTTP_RATE_LIMITED_ADDRESSES } from './http-routes.js';
 export {
   LEDGER_CATCH_UP_BUFFER_BYTES,
   LEDGER_PAGE_BLOCKS,

@@ -3,6 +3,7 @@ export * from './codec.js';
 export * from './errors.js';
 export * from './fp16.js';
 export * from './frames.js';
+export * from './http-codes.js';
 export * from './ledger-codes.js';
 export * from './limits.js';
 export * from './rpc.js';
