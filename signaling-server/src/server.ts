@@ -309,6 +309,7 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
     }, this.options.joinTimeoutMs);
     conn.joinTimer.unref();
   }
+
   clearJoinTimer(conn: Connection): void {
     if (conn.joinTimer) clearTimeout(conn.joinTimer);
     conn.joinTimer = null;
