@@ -4,16 +4,13 @@
  * place, `buildServerFromEnv`, and so the parsing is testable.
  */
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { LedgerHook } from '@peerbench/ledger';
 import type { IceServer } from '@peerbench/protocol';
-import {
-  createSignalingServer,
-  type LedgerHook,
-  type SignalingServer,
-  SignalingServerError,
-  type SignalingServerOptions,
-} from './server.js';
+import { SignalingServerError, type SignalingServerOptions } from './options.js';
+import { createSignalingServer, type SignalingServer } from './server.js';
 
 /** The web app's build output in this repository, served when it exists and no --static is given. */
 export const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../../apps/web/dist', import.meta.url));
@@ -21,7 +18,8 @@ export const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../../apps/web/dist', i
 /** Where the CLI keeps the ledger (ledger.db, producer.key) unless told otherwise; gitignored. */
 export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../.data/ledger', import.meta.url));
 
-export const CLI_USAGE = `usage: tsx src/cli.ts [--host HOST] [--port PORT] [--static DIR]
+export const CLI_USAGE = `usage: pnpm --filter @peerbench/signaling-server start [--] [flags]   (or: tsx src/cli.ts [flags])
+flags: [--help] [--host HOST] [--port PORT] [--static DIR]
   [--max-connections-per-ip N] [--max-connections N] [--max-rooms N] [--max-peers-per-room N]
   [--heartbeat-interval-ms MS] [--trust-proxy]
   [--data-dir DIR | --memory-ledger] [--block-interval-ms MS]
@@ -29,7 +27,7 @@ env: PEERBENCH_HOST PEERBENCH_PORT PEERBENCH_STATIC_DIR PEERBENCH_DATA_DIR PEERB
      PEERBENCH_STUN_URLS PEERBENCH_TURN_URLS PEERBENCH_TURN_USERNAME PEERBENCH_TURN_CREDENTIAL
      PEERBENCH_MAX_CONNECTIONS_PER_IP PEERBENCH_MAX_CONNECTIONS PEERBENCH_MAX_ROOMS
      PEERBENCH_MAX_PEERS_PER_ROOM PEERBENCH_HEARTBEAT_INTERVAL_MS PEERBENCH_TRUST_PROXY
-flags win over env.`;
+flags win over env; relative paths are read from the directory the command was started in.`;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -83,15 +81,40 @@ export function ledgerSettingsFromEnv(argv: readonly string[], env: Env): Ledger
   return parseCli(argv, env).ledger;
 }
 
+/**
+ * The flags without a leading `--`: `pnpm … start -- --host …` hands the
+ * script the separator too (npm strips it, pnpm does not), and parseArgs would
+ * read everything after it as positionals.
+ */
+function flagsOf(argv: readonly string[]): string[] {
+  return argv[0] === '--' ? argv.slice(1) : [...argv];
+}
+
+/** True when the command line asks for the usage text (`--help` or `-h`). */
+export function wantsHelp(argv: readonly string[]): boolean {
+  const flags = flagsOf(argv);
+  return flags.includes('--help') || flags.includes('-h');
+}
+
+/**
+ * A path flag as the user meant it: relative to the directory the command
+ * was typed in (INIT_CWD, set by npm and pnpm, which run the script inside
+ * the package), not to signaling-server/.
+ */
+function userPath(path: string, env: Env): string {
+  return resolve(env.INIT_CWD || process.cwd(), path);
+}
+
 function parseCli(
   argv: readonly string[],
   env: Env,
 ): { server: SignalingServerOptions; ledger: LedgerSettings } {
   const { values } = parseArgs({
-    args: [...argv],
+    args: flagsOf(argv),
     strict: true,
     allowPositionals: false,
     options: {
+      help: { type: 'boolean', short: 'h' },
       host: { type: 'string' },
       port: { type: 'string' },
       static: { type: 'string' },
@@ -109,7 +132,7 @@ function parseCli(
   const ledger: LedgerSettings = {
     dataDir: values['memory-ledger']
       ? null
-      : (values['data-dir'] ?? (env.PEERBENCH_DATA_DIR || DEFAULT_DATA_DIR)),
+      : userPath(values['data-dir'] ?? (env.PEERBENCH_DATA_DIR || DEFAULT_DATA_DIR), env),
     blockIntervalMs: integer(
       'block-interval-ms',
       values['block-interval-ms'] ?? env.PEERBENCH_BLOCK_INTERVAL_MS,
@@ -149,7 +172,7 @@ function parseCli(
   );
   set('trustProxy', values['trust-proxy'] ?? flag(env.PEERBENCH_TRUST_PROXY));
   const staticDir = values.static ?? (env.PEERBENCH_STATIC_DIR || undefined);
-  if (staticDir !== undefined) opts.staticDir = staticDir;
+  if (staticDir !== undefined) opts.staticDir = userPath(staticDir, env);
   else if (existsSync(`${DEFAULT_STATIC_DIR}/index.html`)) opts.staticDir = DEFAULT_STATIC_DIR;
   return { server: opts, ledger };
 }

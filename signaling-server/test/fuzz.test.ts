@@ -31,7 +31,7 @@ const fakeLedger: LedgerHook = {
   async submitTx(tx) {
     return typeof tx === 'object' && tx !== null
       ? { ok: true }
-      : { ok: false, code: 'bad-tx', message: 'no' };
+      : { ok: false, code: 'malformed', message: 'no' };
   },
   async blocksFrom(from, limit) {
     return Array.from({ length: Math.max(0, Math.min(limit, 3 - from)) }, (_, i) => ({ height: from + i }));

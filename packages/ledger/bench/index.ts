@@ -32,6 +32,14 @@ import {
 } from '../src/index.js';
 import { SqliteStore } from '../src/sqlite-store.js';
 
+// `--help` answers without running the benchmark (the README entry-point test runs it).
+if (process.argv.includes('--help')) {
+  console.log(
+    'usage: pnpm --filter @peerbench/ledger bench\n  block validation/production at 4,096 txs, Ed25519 verify rate (WebCrypto vs noble), light-client replay of 1,000 blocks → $PEERBENCH_BENCH_DIR/ledger.json',
+  );
+  process.exit(0);
+}
+
 const PEERS = 4096;
 const ENTRIES = 32;
 const ROUNDS = 5;

@@ -8,7 +8,7 @@
  * persists it, and only then announces it to subscribers.
  */
 import { type BlockJson, MAX_BLOCK_TXS, type ParsedBlock, parseBlock, signBlock, txRoot } from './block.js';
-import { isLedgerError, LedgerError, type LedgerErrorCode } from './errors.js';
+import { isLedgerError, isTxErrorCode, LedgerError, type TxErrorCode } from './errors.js';
 import { type GenesisConfig, parseGenesis } from './genesis.js';
 import type { Identity } from './identity.js';
 import { LightClient } from './light-client.js';
@@ -22,7 +22,7 @@ export const DEFAULT_MAX_PENDING_PER_UID = 4;
 /** How often the state is snapshotted with the block (restart replays at most this many blocks). */
 export const DEFAULT_SNAPSHOT_EVERY_BLOCKS = 256;
 
-export type SubmitResult = { ok: true; hash: string } | { ok: false; code: LedgerErrorCode; message: string };
+export type SubmitResult = { ok: true; hash: string } | { ok: false; code: TxErrorCode; message: string };
 
 export interface BlockProducerOptions {
   store: LedgerStore;
@@ -252,7 +252,7 @@ export class BlockProducer {
       }
       return { ok: true, hash: tx.hash };
     } catch (e) {
-      if (isLedgerError(e)) return { ok: false, code: e.code, message: e.message };
+      if (isLedgerError(e) && isTxErrorCode(e.code)) return { ok: false, code: e.code, message: e.message };
       return { ok: false, code: 'malformed', message: e instanceof Error ? e.message : String(e) };
     }
   }

@@ -9,16 +9,31 @@
  *   GET  /ledger/genesis                → GenesisConfig (what a RemoteChain needs)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { LedgerHttpErrorCode, LedgerSubmitResult } from '@peerbench/protocol';
 import type { BlockProducer } from './producer.js';
 
 export const MAX_HTTP_BODY_BYTES = 16 * 1024;
 export const MAX_BLOCKS_PER_PAGE = 100;
 
+/**
+ * How a ledger plugs into the signaling server (declared here only; the
+ * server imports it). Blocks travel in the ledger's JSON form; a numeric
+ * `height` field on them lets the server drop duplicates at the
+ * catch-up/live seam.
+ */
 export interface LedgerHook {
-  submitTx(tx: unknown): Promise<{ ok: true } | { ok: false; code: string; message: string }>;
+  /** Validates and queues a tx; never throws for a bad tx (a failure carries a typed `code`). */
+  submitTx(tx: unknown): Promise<LedgerSubmitResult>;
+  /** Blocks in JSON form from height `fromHeight` on (bounded by limit). */
   blocksFrom(fromHeight: number, limit: number): Promise<unknown[]>;
+  /** Called with each new block in JSON form; returns unsubscribe. */
   onBlock(cb: (block: unknown) => void): () => void;
+  /** Handles /ledger/* HTTP routes; resolves true if it answered. */
   handleHttp(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+}
+
+function sendError(res: ServerResponse, status: number, code: LedgerHttpErrorCode, message: string): void {
+  send(res, status, { ok: false, code, message });
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
@@ -68,7 +83,7 @@ function intParam(value: string | null, fallback: number): number | undefined {
 }
 
 export function createLedgerHook(producer: BlockProducer): LedgerHook {
-  const submitTx = async (tx: unknown) => {
+  const submitTx = async (tx: unknown): Promise<LedgerSubmitResult> => {
     const r = await producer.submitTx(tx);
     return r.ok ? ({ ok: true } as const) : ({ ok: false, code: r.code, message: r.message } as const);
   };
@@ -89,23 +104,19 @@ export function createLedgerHook(producer: BlockProducer): LedgerHook {
       try {
         if (route === 'tx') {
           if (req.method !== 'POST') {
-            send(res, 405, { ok: false, code: 'method-not-allowed', message: 'POST a tx as JSON' });
+            sendError(res, 405, 'method-not-allowed', 'POST a tx as JSON');
             return true;
           }
           const body = await readBody(req, MAX_HTTP_BODY_BYTES);
           if (body === undefined) {
-            send(res, 413, {
-              ok: false,
-              code: 'too-large',
-              message: `body exceeds ${MAX_HTTP_BODY_BYTES} bytes`,
-            });
+            sendError(res, 413, 'too-large', `body exceeds ${MAX_HTTP_BODY_BYTES} bytes`);
             return true;
           }
           let tx: unknown;
           try {
             tx = JSON.parse(body);
           } catch {
-            send(res, 400, { ok: false, code: 'malformed', message: 'body is not JSON' });
+            sendError(res, 400, 'malformed', 'body is not JSON');
             return true;
           }
           const r = await submitTx(tx);
@@ -113,7 +124,7 @@ export function createLedgerHook(producer: BlockProducer): LedgerHook {
           return true;
         }
         if (req.method !== 'GET' && req.method !== 'HEAD') {
-          send(res, 405, { ok: false, code: 'method-not-allowed', message: 'use GET' });
+          sendError(res, 405, 'method-not-allowed', 'use GET');
           return true;
         }
         if (route === 'head') {
@@ -130,11 +141,7 @@ export function createLedgerHook(producer: BlockProducer): LedgerHook {
           const from = intParam(url.searchParams.get('from'), 1);
           const limit = intParam(url.searchParams.get('limit'), MAX_BLOCKS_PER_PAGE);
           if (from === undefined || limit === undefined) {
-            send(res, 400, {
-              ok: false,
-              code: 'malformed',
-              message: 'from and limit must be non-negative integers',
-            });
+            sendError(res, 400, 'malformed', 'from and limit must be non-negative integers');
             return true;
           }
           send(res, 200, { blocks: await blocksFrom(from, limit) });
@@ -148,15 +155,10 @@ export function createLedgerHook(producer: BlockProducer): LedgerHook {
           send(res, 200, producer.genesis);
           return true;
         }
-        send(res, 404, { ok: false, code: 'not-found', message: `no route /ledger/${route}` });
+        sendError(res, 404, 'not-found', `no route /ledger/${route}`);
         return true;
       } catch (e) {
-        if (!res.headersSent)
-          send(res, 500, {
-            ok: false,
-            code: 'internal',
-            message: e instanceof Error ? e.message : String(e),
-          });
+        if (!res.headersSent) sendError(res, 500, 'internal', e instanceof Error ? e.message : String(e));
         return true;
       }
     },

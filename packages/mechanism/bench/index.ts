@@ -14,6 +14,14 @@ import type { PayoffModel } from '../src/payoff.js';
 import { runFig4Sweep } from '../src/sweep.js';
 import { naiveStep } from './naive.js';
 
+// `--help` answers without running the benchmark (the README entry-point test runs it).
+if (process.argv.includes('--help')) {
+  console.log(
+    'usage: pnpm --filter @peerbench/mechanism bench\n  solver steps/s at several n, one n = 32 trial, the Fig 4 sweep, optimised vs naive solver → $PEERBENCH_BENCH_DIR/mechanism.json',
+  );
+  process.exit(0);
+}
+
 const here = dirname(fileURLToPath(import.meta.url));
 const outDir = process.env.PEERBENCH_BENCH_DIR ?? resolve(here, '..', '..', '..', 'bench-results');
 const log = (s: string) => process.stderr.write(`${s}\n`);

@@ -27,6 +27,14 @@ import { loadMnistDigits, MnistTask, skewedClassMix } from '../src/mnist-task.js
 import type { ExpertNetwork, WireDtype } from '../src/network.js';
 import { DEFAULT_MODEL_OPTIONS, DEFAULT_STEP_OPTIONS, type ModelOptions, Trainer } from '../src/trainer.js';
 
+// `--help` answers without running the benchmark (the README entry-point test runs it).
+if (process.argv.includes('--help')) {
+  console.log(
+    'usage: pnpm --filter @peerbench/peer bench\n  a training step with k = 2 remote experts vs isolated, fp32 vs fp16 RPC bytes, evaluation offline vs live → $PEERBENCH_BENCH_DIR/peer.json',
+  );
+  process.exit(0);
+}
+
 const WARMUP_STEPS = 10;
 const MEASURED_STEPS = Number(process.env.PEER_BENCH_STEPS ?? 60);
 const BATCH = 32;

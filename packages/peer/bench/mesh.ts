@@ -28,6 +28,14 @@ import {
 } from '../src/mesh/rpc-session.js';
 import { createWebRtcLinkPair } from '../src/mesh/webrtc-pair.js';
 
+// `--help` answers without running the benchmark (the README entry-point test runs it).
+if (process.argv.includes('--help')) {
+  console.log(
+    'usage: npx tsx packages/peer/bench/mesh.ts\n  RPC vs raw RTCDataChannel throughput and latency over real WebRTC → $PEERBENCH_BENCH_DIR/mesh.json',
+  );
+  process.exit(0);
+}
+
 const MIB = 1024 * 1024;
 const TENSOR_BYTES = MIB;
 const TENSORS_PER_ROUND = Number(process.env.MESH_BENCH_TENSORS ?? 24);

@@ -87,8 +87,8 @@ export class LedgerChainClient implements ChainClient {
     const result = await this.chain.submitTx(
       await createRegisterTx(this.identity, view.genesisHash, bits > 0 ? this.work?.nonce : undefined),
     );
-    // A register tx already waiting in the mempool is as good as ours.
-    if (!result.ok && !/duplicate|registered/.test(result.code))
+    // A register tx already waiting in the mempool (or already applied) is as good as ours.
+    if (!result.ok && result.code !== 'duplicate-key')
       throw new ChainError(result.code, `register: ${result.message}`);
   }
 

@@ -13,6 +13,7 @@
  * Heartbeats are WebSocket ping/pong frames (browsers answer them natively).
  */
 import * as v from 'valibot';
+import { LEDGER_SUBMIT_ERROR_CODES } from './ledger-codes.js';
 
 /** Largest signaling message either side accepts, in bytes of UTF-8 JSON. */
 export const MAX_SIGNALING_MESSAGE_BYTES = 64 * 1024;
@@ -138,8 +139,8 @@ export const ServerMessageSchema = v.variant('type', [
     type: v.literal('ledger-tx-result'),
     requestId: RequestId,
     ok: v.boolean(),
-    /** The ledger's error code when ok is false (see packages/ledger README). */
-    code: v.optional(v.pipe(v.string(), v.maxLength(64))),
+    /** Why the tx failed when ok is false (ledger-codes.ts; packages/ledger README says what each means). */
+    code: v.optional(v.picklist(LEDGER_SUBMIT_ERROR_CODES)),
     message: v.optional(v.pipe(v.string(), v.maxLength(1024))),
   }),
   /** A block in the ledger's JSON form, verified by the peer's light client. */
