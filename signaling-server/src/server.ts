@@ -13,17 +13,20 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type BlockJson, fromHex, publicKeyFromPeerId, splitBlock, verifySignature } from '@peerbench/ledger';
+import { type BlockJson, splitBlock } from '@peerbench/ledger';
 import {
   type ClientMessage,
+  fromHex,
   type IceServer,
   joinChallengeBytes,
   MAX_SIGNALING_MESSAGE_BYTES,
   type PeerInfo,
   parseClientMessage,
+  publicKeyFromPeerId,
   type ServerMessage,
   type SignalingErrorCode,
   SignalingMessageError,
+  verifySignature,
 } from '@peerbench/protocol';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { renderPrometheus, SignalingCounters, type SignalingMetrics, snapshotMetrics } from './metrics.js';

@@ -1,5 +1,4 @@
-import { generateIdentity } from '@peerbench/ledger';
-import { MAX_SIGNALING_MESSAGE_BYTES } from '@peerbench/protocol';
+import { generateIdentity, MAX_SIGNALING_MESSAGE_BYTES } from '@peerbench/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   CLOSE_GOING_AWAY,

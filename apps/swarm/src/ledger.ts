@@ -7,17 +7,18 @@
  * Every participant signs its own register and set-weights txs through
  * packages/peer's LedgerChainClient.
  */
+
 import {
   type Chain,
   type EmbeddedLedger,
   type GenesisConfig,
-  type Identity,
   LocalChain,
   openEmbeddedLedger,
   parseGenesis,
   RemoteChain,
 } from '@peerbench/ledger';
 import { type ChainClient, LedgerChainClient, type PeerMesh } from '@peerbench/peer';
+import type { Identity } from '@peerbench/protocol';
 
 export interface SwarmLedger {
   readonly name: string;

@@ -8,7 +8,7 @@
  * Optional: noise and weight-copying adversaries, churn, and the ablation
  * measurement of the ideal rank (eq 2) at the end.
  */
-import { generateIdentity, type Identity } from '@peerbench/ledger';
+
 import { spearman } from '@peerbench/mechanism';
 import {
   type ChainClient,
@@ -20,6 +20,7 @@ import {
   Peer,
   type StepOptions,
 } from '@peerbench/peer';
+import { generateIdentity, type Identity } from '@peerbench/protocol';
 import { createSignalingServer, type SignalingServer } from '@peerbench/signaling-server';
 import { consensusRow, noiseHandlers } from './adversaries.js';
 import type { SwarmOptions } from './args.js';

@@ -5,7 +5,7 @@
  * a real server on 127.0.0.1 or the one given by --server). Thin adapters: the
  * Peer sees an ExpertNetwork either way.
  */
-import type { Identity } from '@peerbench/ledger';
+
 import {
   type ExpertNetwork,
   InMemoryHub,
@@ -13,6 +13,7 @@ import {
   PeerMesh,
   type WebSocketConstructor,
 } from '@peerbench/peer';
+import type { Identity } from '@peerbench/protocol';
 import wrtc from '@roamhq/wrtc';
 import WebSocket from 'ws';
 

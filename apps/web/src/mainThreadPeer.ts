@@ -3,8 +3,10 @@
  * fallback when the worker cannot start. Every training step is then a
  * main-thread task, so the cadence is the short one (peerConfig.ts CADENCE.main).
  */
-import { type Identity, RemoteChain } from '@peerbench/ledger';
+
+import { RemoteChain } from '@peerbench/ledger';
 import { LedgerChainClient, MeshExpertNetwork, Peer, PeerMesh } from '@peerbench/peer';
+import type { Identity } from '@peerbench/protocol';
 import { env } from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { appPeerOptions, fetchGenesis } from './peerConfig.js';

@@ -8,7 +8,7 @@
  */
 // Must stay the first import: the package entry loads the mesh's dependencies, which expect these globals.
 import './node-globals.js';
-import { identityFromSecretKey, RemoteChain } from '@peerbench/ledger';
+import { RemoteChain } from '@peerbench/ledger';
 import { LedgerChainClient, Peer } from '@peerbench/peer';
 import {
   hostPeer,
@@ -16,6 +16,7 @@ import {
   PortExpertNetwork,
   PortLedgerTransport,
 } from '@peerbench/peer/worker';
+import { identityFromSecretKey } from '@peerbench/protocol';
 import { env } from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { answerSetCpu } from './cpuControl.js';

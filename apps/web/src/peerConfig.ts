@@ -7,7 +7,8 @@
  * identity, the backend choice (with the .wasm files this app serves), and
  * the training cadence, which depends on where the Peer runs.
  */
-import { type GenesisConfig, type Identity, parseGenesis } from '@peerbench/ledger';
+
+import { type GenesisConfig, parseGenesis } from '@peerbench/ledger';
 import {
   type BackendName,
   type ChainClient,
@@ -17,6 +18,7 @@ import {
   type PeerOptions,
   skewedClassMix,
 } from '@peerbench/peer';
+import type { Identity } from '@peerbench/protocol';
 
 /** Where the Peer (tfjs training, expert serving, scoring, ledger client) runs. */
 export type PeerThread = 'worker' | 'main';

@@ -145,7 +145,7 @@ async function bytesPerStep(a: Trainer): Promise<Record<WireDtype, number>> {
 }
 
 async function webrtcNets(): Promise<{ nets: ExpertNetwork[]; close: () => Promise<void> }> {
-  const { generateIdentity } = await import('@peerbench/ledger');
+  const { generateIdentity } = await import('@peerbench/protocol');
   const { createSignalingServer } = await import('@peerbench/signaling-server');
   const { PeerMesh } = await import('../src/mesh/index.js');
   const wrtc = (await import('@roamhq/wrtc')).default;

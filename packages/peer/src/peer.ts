@@ -9,8 +9,9 @@
  * the ledger (ChainClient), persistence (PeerStorage). Each may be absent: a
  * peer with no network trains alone, one with no chain serves unmasked.
  */
-import { generateIdentity, type Identity, identityFromSecretKey } from '@peerbench/ledger';
+
 import { projectToSimplex } from '@peerbench/mechanism';
+import { generateIdentity, type Identity, identityFromSecretKey } from '@peerbench/protocol';
 import { type SelectBackendOptions, selectBackend } from './backend.js';
 import type { ChainClient, ChainState } from './chain.js';
 import { denseRow } from './chain.js';

@@ -4,8 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { generateIdentity } from '@peerbench/ledger';
-import { RpcError, type WireTensor } from '@peerbench/protocol';
+import { generateIdentity, RpcError, type WireTensor } from '@peerbench/protocol';
 import { createSignalingServer, type SignalingServer } from '@peerbench/signaling-server';
 import wrtc from '@roamhq/wrtc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

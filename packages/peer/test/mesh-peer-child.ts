@@ -5,7 +5,7 @@
  * Usage: node --import tsx mesh-peer-child.ts <signalingUrl> <room>
  */
 
-import { generateIdentity } from '@peerbench/ledger';
+import { generateIdentity } from '@peerbench/protocol';
 import wrtc from '@roamhq/wrtc';
 import WebSocket from 'ws';
 import { PeerMesh } from '../src/mesh/index.js';

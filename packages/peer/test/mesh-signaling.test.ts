@@ -5,8 +5,14 @@
  * with the real Ed25519 verifier.
  */
 import type { AddressInfo } from 'node:net';
-import { fromHex, generateIdentity, publicKeyFromPeerId, verifySignature } from '@peerbench/ledger';
-import { joinChallengeBytes, parseClientMessage } from '@peerbench/protocol';
+import {
+  fromHex,
+  generateIdentity,
+  joinChallengeBytes,
+  parseClientMessage,
+  publicKeyFromPeerId,
+  verifySignature,
+} from '@peerbench/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { backoffDelayMs, SignalingClient, type WebSocketConstructor } from '../src/mesh/signaling-client.js';

@@ -5,7 +5,7 @@
  * process. They train a few dozen steps: every loss falls, every gate routes
  * to the others, set-weights txs land in blocks and ranks leave uniform.
  */
-import { generateIdentity, type Identity } from '@peerbench/ledger';
+import { generateIdentity, type Identity } from '@peerbench/protocol';
 import { createSignalingServer, type SignalingServer } from '@peerbench/signaling-server';
 import wrtc from '@roamhq/wrtc';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';

@@ -4,8 +4,8 @@
  * result says who computed it, and call `forward` on the others. Only in the
  * e2e build (vite --mode e2e).
  */
+import { generateIdentity } from '@peerbench/protocol';
 import '../node-globals.js';
-import { generateIdentity } from '@peerbench/ledger';
 // The mesh alone, without tfjs: this page only exchanges tensors.
 import { PeerMesh } from '@peerbench/peer/mesh';
 

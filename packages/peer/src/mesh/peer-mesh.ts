@@ -17,8 +17,13 @@
  *   reconnects by itself and missing links are offered again.
  * - maxPeers caps links (connecting + connected); offers beyond it are ignored.
  */
-import type { Identity } from '@peerbench/ledger';
-import { DEFAULT_REQUEST_TIMEOUT_MS, RpcError, type SignalData, type WireTensor } from '@peerbench/protocol';
+import {
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  type Identity,
+  RpcError,
+  type SignalData,
+  type WireTensor,
+} from '@peerbench/protocol';
 import { Emitter } from './emitter.js';
 import type { Link } from './link.js';
 import { type HandlerContext, type RequestOptions, type RpcHandler, RpcSession } from './rpc-session.js';

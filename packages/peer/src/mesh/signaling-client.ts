@@ -6,17 +6,17 @@
  * `parseServerMessage`; a bad message is reported as an 'error' event and
  * dropped, never thrown.
  */
-import type { Identity } from '@peerbench/ledger';
-import { toHex } from '@peerbench/ledger';
 import {
   type ClientMessage,
   type IceServer,
+  type Identity,
   joinChallengeBytes,
   type PeerInfo,
   parseServerMessage,
   type ServerMessage,
   type SignalData,
   SignalingMessageError,
+  toHex,
 } from '@peerbench/protocol';
 import { Emitter } from './emitter.js';
 
