@@ -4,5 +4,6 @@ export * from './fp16.js';
 export * from './frames.js';
 export * from './identity.js';
 export * from './limits.js';
+export * from './pending-calls.js';
 export * from './rpc.js';
 export * from './signaling.js';

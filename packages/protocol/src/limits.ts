@@ -40,9 +40,5 @@ export const PARTIAL_MESSAGE_TIMEOUT_MS = 30_000;
 /** Bytes held in partial messages per link, all messages together. */
 export const MAX_PARTIAL_BYTES_PER_LINK = 64 * 1024 * 1024;
 
-/** Default deadline of a `forward` request (the peer's training step waits at most this). */
-export const FORWARD_TIMEOUT_MS = 10_000;
-/** Default deadline of a `backward` request. */
-export const BACKWARD_TIMEOUT_MS = 10_000;
 /** Default deadline of any request that names none. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
