@@ -10,10 +10,10 @@
  */
 
 import { spearman } from '@peerbench/mechanism';
+import type { ExpertNetwork } from '@peerbench/mesh';
 import {
   type ChainClient,
   type ChainState,
-  type ExpertNetwork,
   loadMnistDigits,
   MnistTask,
   type ModelOptions,
@@ -157,7 +157,7 @@ export class Swarm {
       const kind = kinds[index]!;
       const identity = await generateIdentity();
       const net = await this.transport.connect(identity);
-      const chain = await this.ledger.clientFor(identity, this.transport.meshOf(identity.peerId));
+      const chain = await this.ledger.clientFor(identity, this.transport.ledgerOf(identity.peerId));
       const shardSize = kind === 'noise' ? 0 : kind === 'copy' ? medianShard : opts.shardSizes[index]!;
       this.records.push({
         index,

@@ -8,11 +8,10 @@
  * the training cadence, which depends on where the Peer runs.
  */
 
-import { type GenesisConfig, parseGenesis } from '@peerbench/ledger';
+import type { ExpertNetwork } from '@peerbench/mesh';
 import {
   type BackendName,
   type ChainClient,
-  type ExpertNetwork,
   IdbStorage,
   MnistTask,
   type PeerOptions,
@@ -64,19 +63,6 @@ export function favouriteDigits(peerId: string): number[] {
 
 function seedOf(peerId: string): number {
   return Number.parseInt(peerId.slice(0, 8), 16) >>> 0;
-}
-
-/** http(s)://host of the signaling server, for its /ledger routes. */
-export function httpBaseOf(signalingUrl: string): string {
-  const url = new URL(signalingUrl);
-  url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
-  return url.origin;
-}
-
-export async function fetchGenesis(signalingUrl: string): Promise<GenesisConfig> {
-  const res = await fetch(`${httpBaseOf(signalingUrl)}/ledger/genesis`, { cache: 'no-store' });
-  if (!res.ok) throw new Error(`the server has no ledger (GET /ledger/genesis answered ${res.status})`);
-  return parseGenesis(await res.json());
 }
 
 export interface AppPeerSettings {

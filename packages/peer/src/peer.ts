@@ -11,6 +11,7 @@
  */
 
 import { projectToSimplex } from '@peerbench/mechanism';
+import type { ExpertNetwork } from '@peerbench/mesh';
 import { generateIdentity, type Identity, identityFromSecretKey } from '@peerbench/protocol';
 import { type SelectBackendOptions, selectBackend } from './backend.js';
 import type { ChainClient, ChainState } from './chain.js';
@@ -18,7 +19,6 @@ import { denseRow } from './chain.js';
 import { MaskTable } from './competitive-mask.js';
 import { DEFAULT_EXPERT_SERVER_OPTIONS, ExpertServer, type ExpertServerOptions } from './expert-server.js';
 import { decodeWeights, encodeWeights, type NamedWeights } from './model.js';
-import type { ExpertNetwork } from './network.js';
 import { nextWeightRow, sparseRow } from './scorer.js';
 import {
   type BlockPoint,

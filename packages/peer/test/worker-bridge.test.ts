@@ -6,9 +6,9 @@
  * cleanup; then a real Peer is hosted across a port and trains with a peer
  * on the hub.
  */
+
+import { ExpertError, type ExpertHandlers, InMemoryHub, type WireTensor } from '@peerbench/mesh';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { InMemoryHub } from '../src/in-memory-network.js';
-import { ExpertError, type ExpertHandlers, type WireTensor } from '../src/network.js';
 import { Peer } from '../src/peer.js';
 import type { PeerSnapshot } from '../src/state.js';
 import { exposeLedgerTransport, PortLedgerTransport } from '../src/worker/ledger-bridge.js';

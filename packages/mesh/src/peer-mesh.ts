@@ -27,13 +27,9 @@ import {
 import { Emitter } from './emitter.js';
 import type { Link } from './link.js';
 import { type HandlerContext, type RequestOptions, type RpcHandler, RpcSession } from './rpc-session.js';
-import {
-  backoffDelayMs,
-  SignalingClient,
-  type SignalingState,
-  type WebSocketConstructor,
-} from './signaling-client.js';
+import { SignalingClient, type SignalingState } from './signaling-client.js';
 import { WebRtcConnection } from './webrtc-link.js';
+import { backoffDelayMs, type WebSocketConstructor } from './websocket.js';
 
 export const DEFAULT_MAX_PEERS = 16;
 /** A WebRTC connection that is not open after this long is torn down and retried. */

@@ -9,7 +9,7 @@ import { createSignalingServer, type SignalingServer } from '@peerbench/signalin
 import wrtc from '@roamhq/wrtc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { PeerMesh, type WebSocketConstructor } from '../src/mesh/index.js';
+import { PeerMesh, type WebSocketConstructor } from '../src/index.js';
 
 const WS = WebSocket as unknown as WebSocketConstructor;
 const ROOM = 'mesh-it';

@@ -18,15 +18,15 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { MAX_FRAME_BYTES, type WireTensor } from '@peerbench/protocol';
 import wrtc from '@roamhq/wrtc';
-import type { Link } from '../src/mesh/link.js';
+import type { Link } from '../src/link.js';
+import { RpcSession } from '../src/rpc-session.js';
 import {
   DRAIN_POLL_FALLBACK_MS,
   DRAIN_POLL_MS,
-  RpcSession,
   SEND_HIGH_WATER_BYTES,
   SEND_LOW_WATER_BYTES,
-} from '../src/mesh/rpc-session.js';
-import { createWebRtcLinkPair } from '../src/mesh/webrtc-pair.js';
+} from '../src/send-queue.js';
+import { createWebRtcLinkPair } from '../src/webrtc-pair.js';
 
 const MIB = 1024 * 1024;
 const TENSOR_BYTES = MIB;

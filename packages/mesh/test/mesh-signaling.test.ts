@@ -15,7 +15,8 @@ import {
 } from '@peerbench/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { backoffDelayMs, SignalingClient, type WebSocketConstructor } from '../src/mesh/signaling-client.js';
+import { SignalingClient } from '../src/signaling-client.js';
+import { backoffDelayMs, type WebSocketConstructor } from '../src/websocket.js';
 
 const WS = WebSocket as unknown as WebSocketConstructor;
 const NONCE = '0123456789abcdef0123456789abcdef';

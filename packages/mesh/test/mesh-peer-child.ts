@@ -8,8 +8,8 @@
 import { generateIdentity } from '@peerbench/protocol';
 import wrtc from '@roamhq/wrtc';
 import WebSocket from 'ws';
-import { PeerMesh } from '../src/mesh/index.js';
-import type { WebSocketConstructor } from '../src/mesh/signaling-client.js';
+import { PeerMesh } from '../src/index.js';
+import type { WebSocketConstructor } from '../src/websocket.js';
 
 const [url, room] = process.argv.slice(2);
 if (!url || !room) throw new Error('usage: mesh-peer-child <url> <room>');

@@ -7,9 +7,10 @@
 import { encodeRpcMessage, MAX_FRAME_BYTES, RpcError, type WireTensor } from '@peerbench/protocol';
 import wrtc from '@roamhq/wrtc';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMemoryLinkPair, type Link } from '../src/mesh/link.js';
-import { type RpcHandler, RpcSession, SEND_HIGH_WATER_BYTES } from '../src/mesh/rpc-session.js';
-import { createWebRtcLinkPair } from '../src/mesh/webrtc-pair.js';
+import { createMemoryLinkPair, type Link } from '../src/link.js';
+import { type RpcHandler, RpcSession } from '../src/rpc-session.js';
+import { SEND_HIGH_WATER_BYTES } from '../src/send-queue.js';
+import { createWebRtcLinkPair } from '../src/webrtc-pair.js';
 
 const A = 'a'.repeat(64);
 const B = 'b'.repeat(64);
