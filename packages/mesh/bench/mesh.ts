@@ -11,7 +11,7 @@
  *
  * Targets (issue 4): RPC throughput ≥ 80% of raw; RPC p50 ≤ 1.2 × raw p50 + 1 ms.
  * Writes $PEERBENCH_BENCH_DIR/mesh.json (default <repo>/bench-results/mesh.json).
- * Run: npx tsx packages/peer/bench/mesh.ts
+ * Run: pnpm --filter @peerbench/mesh bench (or npx tsx packages/mesh/bench/mesh.ts)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
