@@ -19,8 +19,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { generateIdentity, type Identity, toHex } from '@peerbench/ledger';
-import { joinChallengeBytes } from '@peerbench/protocol';
+import { generateIdentity, type Identity, joinChallengeBytes, toHex } from '@peerbench/protocol';
 import WebSocket from 'ws';
 
 // `--help` answers without running the benchmark (the README entry-point test runs it).

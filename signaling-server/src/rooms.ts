@@ -4,15 +4,17 @@
  * members of one room. A peer id is in a room at most once: a newer
  * connection that proves the same key replaces the older one.
  */
-import { fromHex, publicKeyFromPeerId, verifySignature } from '@peerbench/ledger';
 import {
   type ClientMessage,
   CloseCode,
+  fromHex,
   type IceServer,
   joinChallengeBytes,
   MAX_SIGNALING_MESSAGE_BYTES,
   type PeerInfo,
+  publicKeyFromPeerId,
   type ServerMessage,
+  verifySignature,
 } from '@peerbench/protocol';
 import { type ConnectionHost, errorMessage } from './host.js';
 

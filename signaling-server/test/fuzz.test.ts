@@ -6,8 +6,7 @@
  * with parseServerMessage), and well-behaved clients, in the abusers' room and
  * in another room, keep getting their signals relayed throughout.
  */
-import { generateIdentity, type Identity } from '@peerbench/ledger';
-import { MAX_SIGNALING_MESSAGE_BYTES } from '@peerbench/protocol';
+import { generateIdentity, type Identity, MAX_SIGNALING_MESSAGE_BYTES } from '@peerbench/protocol';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {

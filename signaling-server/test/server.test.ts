@@ -1,5 +1,4 @@
-import { generateIdentity } from '@peerbench/ledger';
-import { CloseCode, MAX_SIGNALING_MESSAGE_BYTES } from '@peerbench/protocol';
+import { CloseCode, generateIdentity, MAX_SIGNALING_MESSAGE_BYTES } from '@peerbench/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   createSignalingServer,

@@ -9,8 +9,10 @@
  *    of the other rows on chain instead of its own scorer's row: the
  *    weight-copying attack of Bittensor.
  */
+
 import { createRng, projectToSimplex } from '@peerbench/mechanism';
-import { type ChainState, denseRow, type ExpertHandlers, type WireTensor } from '@peerbench/peer';
+import type { ExpertHandlers, WireTensor } from '@peerbench/mesh';
+import { type ChainState, denseRow } from '@peerbench/peer';
 
 export function noiseHandlers(d: number, seed: number): ExpertHandlers {
   const rng = createRng(seed);

@@ -8,18 +8,19 @@
  * Optional: noise and weight-copying adversaries, churn, and the ablation
  * measurement of the ideal rank (eq 2) at the end.
  */
-import { generateIdentity, type Identity } from '@peerbench/ledger';
+
 import { spearman } from '@peerbench/mechanism';
+import type { ExpertNetwork } from '@peerbench/mesh';
 import {
   type ChainClient,
   type ChainState,
-  type ExpertNetwork,
   loadMnistDigits,
   MnistTask,
   type ModelOptions,
   Peer,
   type StepOptions,
 } from '@peerbench/peer';
+import { generateIdentity, type Identity } from '@peerbench/protocol';
 import { createSignalingServer, type SignalingServer } from '@peerbench/signaling-server';
 import { consensusRow, noiseHandlers } from './adversaries.js';
 import type { SwarmOptions } from './args.js';
@@ -156,7 +157,7 @@ export class Swarm {
       const kind = kinds[index]!;
       const identity = await generateIdentity();
       const net = await this.transport.connect(identity);
-      const chain = await this.ledger.clientFor(identity, this.transport.meshOf(identity.peerId));
+      const chain = await this.ledger.clientFor(identity, this.transport.ledgerOf(identity.peerId));
       const shardSize = kind === 'noise' ? 0 : kind === 'copy' ? medianShard : opts.shardSizes[index]!;
       this.records.push({
         index,

@@ -7,16 +7,17 @@
  * identity, the backend choice (with the .wasm files this app serves), and
  * the training cadence, which depends on where the Peer runs.
  */
-import { type GenesisConfig, type Identity, parseGenesis } from '@peerbench/ledger';
+
+import type { ExpertNetwork } from '@peerbench/mesh';
 import {
   type BackendName,
   type ChainClient,
-  type ExpertNetwork,
   IdbStorage,
   MnistTask,
   type PeerOptions,
   skewedClassMix,
 } from '@peerbench/peer';
+import type { Identity } from '@peerbench/protocol';
 
 /** Where the Peer (tfjs training, expert serving, scoring, ledger client) runs. */
 export type PeerThread = 'worker' | 'main';
@@ -62,19 +63,6 @@ export function favouriteDigits(peerId: string): number[] {
 
 function seedOf(peerId: string): number {
   return Number.parseInt(peerId.slice(0, 8), 16) >>> 0;
-}
-
-/** http(s)://host of the signaling server, for its /ledger routes. */
-export function httpBaseOf(signalingUrl: string): string {
-  const url = new URL(signalingUrl);
-  url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
-  return url.origin;
-}
-
-export async function fetchGenesis(signalingUrl: string): Promise<GenesisConfig> {
-  const res = await fetch(`${httpBaseOf(signalingUrl)}/ledger/genesis`, { cache: 'no-store' });
-  if (!res.ok) throw new Error(`the server has no ledger (GET /ledger/genesis answered ${res.status})`);
-  return parseGenesis(await res.json());
 }
 
 export interface AppPeerSettings {

@@ -6,8 +6,9 @@
  * re-renders per training step), and saves chart history.
  * No React here; components call the methods below and read the store.
  */
-import type { Identity } from '@peerbench/ledger';
+
 import type { BackendName, PeerSnapshot } from '@peerbench/peer';
+import type { Identity } from '@peerbench/protocol';
 import { type ProbeEnv, probeBackends } from './backendProbe.js';
 import { type CpuLevel, DEFAULT_CPU_LEVEL, parseCpuLevel, shownValue } from './cpuUse.js';
 import { claimIdentity } from './identitySlots.js';

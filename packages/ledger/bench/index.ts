@@ -7,19 +7,19 @@
  *  2. Ed25519 verification rate, WebCrypto vs @noble/ed25519, same messages.
  *  3. Light-client replay of 1,000 blocks (signatures included).
  */
+
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as noble from '@noble/ed25519';
+import { type Identity, identityFromSecretKey, verifySignature } from '@peerbench/protocol';
 import {
   BlockProducer,
   boundedRowToward,
   createRegisterTx,
   createSetWeightsTx,
   defaultGenesis,
-  type Identity,
-  identityFromSecretKey,
   LightClient,
   MemoryStore,
   parseBlock,
@@ -27,7 +27,6 @@ import {
   rowFromPairs,
   type SetWeightsTxJson,
   txRoot,
-  verifySignature,
   WEIGHT_SCALE,
 } from '../src/index.js';
 import { SqliteStore } from '../src/sqlite-store.js';

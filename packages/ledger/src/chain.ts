@@ -62,14 +62,10 @@ function headOf(block: BlockJson, hash: string): ChainHead {
 }
 
 /**
- * The seam to the signaling socket. With the signaling client it is:
- *   const transport: LedgerTransport = {
- *     sendTx: (tx) => client.sendLedgerTx(tx),
- *     subscribe: (from, onBlock) => {
- *       const h = (b: unknown) => onBlock(b); client.on('ledger-block', h); client.subscribeLedger(from);
- *       return () => client.off('ledger-block', h);
- *     },
- *   };
+ * The seam to the signaling socket. packages/mesh provides it over the
+ * signaling connection (`joinNetwork(...).ledger`, or
+ * `signalingLedgerTransport(client)`); the worker bridge carries it across a
+ * MessagePort.
  */
 export interface LedgerTransport {
   sendTx(txJson: unknown): Promise<{ ok: boolean; code?: string; message?: string }>;

@@ -7,10 +7,11 @@
  * uid that would exceed ε), computes R and inflation, signs the block,
  * persists it, and only then announces it to subscribers.
  */
+
+import type { Identity } from '@peerbench/protocol';
 import { type BlockJson, MAX_BLOCK_TXS, type ParsedBlock, parseBlock, signBlock, txRoot } from './block.js';
 import { isLedgerError, isTxErrorCode, LedgerError, type TxErrorCode } from './errors.js';
 import { type GenesisConfig, parseGenesis } from './genesis.js';
-import type { Identity } from './identity.js';
 import { LightClient } from './light-client.js';
 import { LedgerState, type LedgerStateView } from './state.js';
 import type { LedgerStore } from './store.js';

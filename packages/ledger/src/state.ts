@@ -4,10 +4,11 @@
  * synchronous and deterministic; signatures are checked by the caller
  * (producer at admission, light client per block) because they are async.
  */
+
+import { toHex } from '@peerbench/protocol';
 import { ByteReader, ByteWriter, DOMAIN_STATE, sha256Hex } from './encoding.js';
 import { LedgerError } from './errors.js';
 import { activityCutoffOf, type GenesisConfig, genesisHash } from './genesis.js';
-import { toHex } from './identity.js';
 import { registrationWorkBits } from './registration-work.js';
 import { inflateStake, initialTau, nextTau, sparseRank, sparseSparsity } from './stake.js';
 import type { ParsedTx } from './transaction.js';

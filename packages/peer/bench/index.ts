@@ -18,13 +18,12 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ExpertNetwork, WireDtype } from '@peerbench/mesh';
+import { InMemoryHub, MeshExpertNetwork } from '@peerbench/mesh';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend.js';
 import { ExpertServer } from '../src/expert-server.js';
-import { InMemoryHub } from '../src/in-memory-network.js';
-import { MeshExpertNetwork } from '../src/mesh-network.js';
 import { loadMnistDigits, MnistTask, skewedClassMix } from '../src/mnist-task.js';
-import type { ExpertNetwork, WireDtype } from '../src/network.js';
 import { DEFAULT_MODEL_OPTIONS, DEFAULT_STEP_OPTIONS, type ModelOptions, Trainer } from '../src/trainer.js';
 
 // `--help` answers without running the benchmark (the README entry-point test runs it).
@@ -153,9 +152,9 @@ async function bytesPerStep(a: Trainer): Promise<Record<WireDtype, number>> {
 }
 
 async function webrtcNets(): Promise<{ nets: ExpertNetwork[]; close: () => Promise<void> }> {
-  const { generateIdentity } = await import('@peerbench/ledger');
+  const { generateIdentity } = await import('@peerbench/protocol');
   const { createSignalingServer } = await import('@peerbench/signaling-server');
-  const { PeerMesh } = await import('../src/mesh/index.js');
+  const { PeerMesh } = await import('@peerbench/mesh');
   const wrtc = (await import('@roamhq/wrtc')).default;
   const WebSocket = (await import('ws')).default;
   const server = createSignalingServer({ host: '127.0.0.1', port: 0, shutdownGraceMs: 0 });

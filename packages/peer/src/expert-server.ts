@@ -5,16 +5,16 @@
  * to that same encoder. Depth 1 only: the server runs the local encoder and
  * nothing else, it never queries further into the network (§1.8, Fig 3).
  */
-import * as tf from '@tensorflow/tfjs';
-import { CallerBudget } from './caller-budget.js';
-import type { Mlp } from './model.js';
 import {
   ExpertError,
   type ExpertHandlers,
   invalidTensorReason,
   MAX_FORWARD_ROWS,
   type WireTensor,
-} from './network.js';
+} from '@peerbench/mesh';
+import * as tf from '@tensorflow/tfjs';
+import { CallerBudget } from './caller-budget.js';
+import type { Mlp } from './model.js';
 
 export interface ExpertServerOptions {
   /** Apply gradients that callers send back. A trustless peer sets false: backward is refused with 'rejected'. */

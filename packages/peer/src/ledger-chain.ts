@@ -5,16 +5,17 @@
  * register and set-weights txs with the peer's identity, and keeps nonces
  * increasing even while earlier txs are still in the mempool.
  */
+
 import {
   boundedRowToward,
   type Chain,
   createRegisterTx,
   createSetWeightsTx,
-  type Identity,
   type LedgerStateView,
   rowFromPairs,
   solveRegistrationWork,
 } from '@peerbench/ledger';
+import type { Identity } from '@peerbench/protocol';
 import type { ChainClient, ChainState } from './chain.js';
 
 export class ChainError extends Error {

@@ -9,15 +9,16 @@
  * the ledger (ChainClient), persistence (PeerStorage). Each may be absent: a
  * peer with no network trains alone, one with no chain serves unmasked.
  */
-import { generateIdentity, type Identity, identityFromSecretKey } from '@peerbench/ledger';
+
 import { projectToSimplex } from '@peerbench/mechanism';
+import type { ExpertNetwork } from '@peerbench/mesh';
+import { generateIdentity, type Identity, identityFromSecretKey } from '@peerbench/protocol';
 import { type SelectBackendOptions, selectBackend } from './backend.js';
 import type { ChainClient, ChainState } from './chain.js';
 import { denseRow } from './chain.js';
 import { MaskTable } from './competitive-mask.js';
 import { DEFAULT_EXPERT_SERVER_OPTIONS, ExpertServer, type ExpertServerOptions } from './expert-server.js';
 import { decodeWeights, encodeWeights, type NamedWeights } from './model.js';
-import type { ExpertNetwork } from './network.js';
 import { nextWeightRow, sparseRow } from './scorer.js';
 import {
   type BlockPoint,

@@ -20,17 +20,18 @@
  * Gradients w.r.t. the remote answers come out of the same tape as the
  * weights' gradients: the answers are inputs of the loss like any variable.
  */
-import * as tf from '@tensorflow/tfjs';
-import { StandIns } from './distillation.js';
-import { availableTensor, importanceCv2, NoisyTopKGate, type Routing } from './gate.js';
-import { Mlp, type NamedWeights, uniqueScope } from './model.js';
+
 import {
   type ExpertNetwork,
   invalidTensorReason,
   MAX_FORWARD_ROWS,
   type WireDtype,
   type WireTensor,
-} from './network.js';
+} from '@peerbench/mesh';
+import * as tf from '@tensorflow/tfjs';
+import { StandIns } from './distillation.js';
+import { availableTensor, importanceCv2, NoisyTopKGate, type Routing } from './gate.js';
+import { Mlp, type NamedWeights, uniqueScope } from './model.js';
 import { removalCost, Scorer } from './scorer.js';
 import type { Batch, Task } from './task.js';
 

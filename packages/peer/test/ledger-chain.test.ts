@@ -1,11 +1,5 @@
-import {
-  BlockProducer,
-  createRegisterTx,
-  defaultGenesis,
-  generateIdentity,
-  LocalChain,
-  MemoryStore,
-} from '@peerbench/ledger';
+import { BlockProducer, createRegisterTx, defaultGenesis, LocalChain, MemoryStore } from '@peerbench/ledger';
+import { generateIdentity } from '@peerbench/protocol';
 import { describe, expect, it } from 'vitest';
 import { ChainError, LedgerChainClient } from '../src/ledger-chain.js';
 

@@ -1,9 +1,8 @@
+import { InMemoryHub, MAX_FORWARD_ROWS } from '@peerbench/mesh';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { ExpertServer } from '../src/expert-server.js';
-import { InMemoryHub } from '../src/in-memory-network.js';
 import { loadMnistDigits, MnistTask, skewedClassMix } from '../src/mnist-task.js';
-import { MAX_FORWARD_ROWS } from '../src/network.js';
 import { type CombineMode, DEFAULT_STEP_OPTIONS, Trainer } from '../src/trainer.js';
 import { SMALL_MODEL, skewedTask, useWasm } from './helpers.js';
 

@@ -1,7 +1,7 @@
+import { InMemoryHub } from '@peerbench/mesh';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ExpertServer } from '../src/expert-server.js';
-import { InMemoryHub } from '../src/in-memory-network.js';
 import { Peer } from '../src/peer.js';
 import { DEFAULT_STEP_OPTIONS, Trainer } from '../src/trainer.js';
 import { SMALL_MODEL, skewedTask, useWasm } from './helpers.js';

@@ -1,6 +1,6 @@
+import { InMemoryHub } from '@peerbench/mesh';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { denseRow } from '../src/chain.js';
-import { InMemoryHub } from '../src/in-memory-network.js';
 import { LedgerChainClient } from '../src/ledger-chain.js';
 import { encodeWeights } from '../src/model.js';
 import { Peer } from '../src/peer.js';

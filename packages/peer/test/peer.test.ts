@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { InMemoryHub } from '@peerbench/mesh';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { InMemoryHub } from '../src/in-memory-network.js';
 import { LedgerChainClient } from '../src/ledger-chain.js';
 import { Peer } from '../src/peer.js';
 import type { PeerSnapshot } from '../src/state.js';

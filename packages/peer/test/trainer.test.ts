@@ -1,7 +1,7 @@
+import { InMemoryHub } from '@peerbench/mesh';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { ExpertServer } from '../src/expert-server.js';
-import { InMemoryHub } from '../src/in-memory-network.js';
 import { DEFAULT_STEP_OPTIONS, type StepOptions, Trainer } from '../src/trainer.js';
 import { SMALL_MODEL, skewedTask, useWasm } from './helpers.js';
 

@@ -1,21 +1,20 @@
 /**
- * Adapter from the WebRTC mesh (packages/peer/src/mesh, its RPC layer) to the
+ * Adapter from the WebRTC mesh (PeerMesh, its RPC layer) to the
  * ExpertNetwork the trainer uses. It only maps names: forward/backward become
  * two RPC methods with the request id in `meta`, RpcError codes pass through
  * unchanged, and every request an expert receives is validated before it
  * reaches the model.
  */
+import { EXPERT_BACKWARD_METHOD, EXPERT_FORWARD_METHOD } from '@peerbench/protocol';
 import * as v from 'valibot';
 import {
-  BACKWARD_METHOD,
   type BackwardOptions,
   ExpertError,
-  type ExpertErrorCode,
   type ExpertHandlers,
   type ExpertNetwork,
-  FORWARD_METHOD,
   type ForwardOptions,
   type NetworkEvent,
+  toExpertError,
   type WireDtype,
   type WireTensor,
 } from './network.js';
@@ -58,17 +57,6 @@ const RequestMeta = v.object({
   rid: v.pipe(v.string(), v.minLength(1), v.maxLength(64)),
 });
 
-const ERROR_CODES: readonly ExpertErrorCode[] = ['timeout', 'peer-gone', 'rejected', 'invalid', 'cancelled'];
-
-function toExpertError(err: unknown): ExpertError {
-  if (err instanceof ExpertError) return err;
-  const code = (err as { code?: unknown } | null)?.code;
-  const message = err instanceof Error ? err.message : String(err);
-  if (typeof code === 'string' && (ERROR_CODES as readonly string[]).includes(code))
-    return new ExpertError(code as ExpertErrorCode, message);
-  return new ExpertError('rejected', message);
-}
-
 export class MeshExpertNetwork implements ExpertNetwork {
   constructor(
     private readonly mesh: MeshLike,
@@ -82,7 +70,7 @@ export class MeshExpertNetwork implements ExpertNetwork {
   async forward(peerId: string, x: WireTensor, opts: ForwardOptions): Promise<WireTensor> {
     const dtype = opts.wireDtype ?? 'fp32';
     try {
-      const out = await this.mesh.request(peerId, FORWARD_METHOD, [x], {
+      const out = await this.mesh.request(peerId, EXPERT_FORWARD_METHOD, [x], {
         timeoutMs: opts.timeoutMs,
         ...(opts.signal ? { signal: opts.signal } : {}),
         // The mesh uses one dtype for the request (x) and the answer.
@@ -100,7 +88,7 @@ export class MeshExpertNetwork implements ExpertNetwork {
 
   async backward(peerId: string, grad: WireTensor, opts: BackwardOptions): Promise<void> {
     try {
-      await this.mesh.request(peerId, BACKWARD_METHOD, [grad], {
+      await this.mesh.request(peerId, EXPERT_BACKWARD_METHOD, [grad], {
         timeoutMs: opts.timeoutMs,
         ...(opts.signal ? { signal: opts.signal } : {}),
         wireDtype: opts.wireDtype ?? 'fp32',
@@ -122,11 +110,11 @@ export class MeshExpertNetwork implements ExpertNetwork {
         throw new ExpertError('invalid', `expected 1 tensor, got ${tensors.length}`);
       return { rid: meta.output.rid, t };
     };
-    const unForward = this.mesh.handle(FORWARD_METHOD, async (ctx, tensors) => {
+    const unForward = this.mesh.handle(EXPERT_FORWARD_METHOD, async (ctx, tensors) => {
       const { rid, t } = parse(ctx, tensors);
       return [await handlers.forward(ctx.from, rid, t, ctx.signal)];
     });
-    const unBackward = this.mesh.handle(BACKWARD_METHOD, async (ctx, tensors) => {
+    const unBackward = this.mesh.handle(EXPERT_BACKWARD_METHOD, async (ctx, tensors) => {
       const { rid, t } = parse(ctx, tensors);
       await handlers.backward(ctx.from, rid, t, ctx.signal);
       return [];

@@ -2,23 +2,31 @@
  * Client side of the signaling protocol (packages/protocol/src/signaling.ts):
  * one WebSocket to the server, the signed join handshake, reconnects with
  * exponential backoff and jitter, presence, signal relay, and the ledger
- * channel (txs in, blocks out). Everything received is validated with
+ * channel (ledger-channel.ts: txs in, blocks out). Everything received is validated with
  * `parseServerMessage`; a bad message is reported as an 'error' event and
  * dropped, never thrown.
  */
-import type { Identity } from '@peerbench/ledger';
-import { toHex } from '@peerbench/ledger';
 import {
   type ClientMessage,
   type IceServer,
+  type Identity,
   joinChallengeBytes,
   type PeerInfo,
   parseServerMessage,
   type ServerMessage,
   type SignalData,
   SignalingMessageError,
+  toHex,
 } from '@peerbench/protocol';
 import { Emitter } from './emitter.js';
+import { LEDGER_TX_TIMEOUT_MS, LedgerChannel, type LedgerTxResult } from './ledger-channel.js';
+import {
+  backoffDelayMs,
+  messageText,
+  type WebSocketConstructor,
+  type WebSocketLike,
+  WS_OPEN,
+} from './websocket.js';
 
 /** Server close code: a newer connection with the same identity took this one's place. */
 export const CLOSE_REPLACED = 4000;
@@ -30,28 +38,7 @@ const POLICY_CLOSE_BACKOFF_ATTEMPT = 5;
 /** First reconnect delay; doubles per failed attempt up to RECONNECT_MAX_DELAY_MS. */
 export const RECONNECT_INITIAL_DELAY_MS = 250;
 export const RECONNECT_MAX_DELAY_MS = 10_000;
-/** How long a ledger tx waits for its result before resolving {ok:false, code:'timeout'}. */
-export const LEDGER_TX_TIMEOUT_MS = 10_000;
-
-/** The WebSocket members used here: the browser's and the `ws` package's both fit. */
-export interface WebSocketLike {
-  readonly readyState: number;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-  onopen: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
-}
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
-
 export type SignalingState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
-
-export interface LedgerTxResult {
-  ok: boolean;
-  code?: string;
-  message?: string;
-}
 
 export interface Welcome {
   peerId: string;
@@ -85,19 +72,6 @@ export interface SignalingClientOptions {
   random?: () => number;
 }
 
-const WS_OPEN = 1;
-
-/** Delay before reconnect attempt `attempt` (0-based): exponential, capped, with "equal jitter". */
-export function backoffDelayMs(
-  attempt: number,
-  initialMs: number,
-  maxMs: number,
-  random: () => number,
-): number {
-  const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
-  return ceiling / 2 + random() * (ceiling / 2);
-}
-
 export class SignalingClient {
   readonly peerId: string;
   private readonly opts: SignalingClientOptions;
@@ -109,13 +83,8 @@ export class SignalingClient {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly members = new Map<string, PeerInfo>();
   private welcome: Welcome | undefined;
-  private readonly txs = new Map<
-    string,
-    { resolve(r: LedgerTxResult): void; timer: ReturnType<typeof setTimeout> }
-  >();
-  private ledgerFromHeight: number | undefined;
+  private readonly ledger: LedgerChannel;
   private started: { resolve(): void; reject(e: Error): void } | undefined;
-  private txCounter = 0;
 
   constructor(opts: SignalingClientOptions) {
     this.opts = opts;
@@ -123,6 +92,7 @@ export class SignalingClient {
     const WS = opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!WS) throw new TypeError('no WebSocket implementation: pass the `ws` package as opts.WebSocket');
     this.WS = WS;
+    this.ledger = new LedgerChannel((msg) => this.send(msg), opts.ledgerTxTimeoutMs ?? LEDGER_TX_TIMEOUT_MS);
   }
 
   get state(): SignalingState {
@@ -171,11 +141,7 @@ export class SignalingClient {
         // Socket already gone.
       }
     }
-    for (const [, tx] of this.txs) {
-      clearTimeout(tx.timer);
-      tx.resolve({ ok: false, code: 'closed', message: 'signaling client stopped' });
-    }
-    this.txs.clear();
+    this.ledger.stop();
     this.members.clear();
     this.started?.reject(new Error('signaling client stopped before joining'));
     this.started = undefined;
@@ -188,18 +154,7 @@ export class SignalingClient {
 
   /** Submits a ledger transaction; resolves with the server's verdict (never rejects). */
   sendLedgerTx(tx: unknown): Promise<LedgerTxResult> {
-    const requestId = `${Date.now().toString(36)}-${(this.txCounter++).toString(36)}-${toHex(randomBytes(4))}`;
-    return new Promise<LedgerTxResult>((resolve) => {
-      if (!this.send({ type: 'ledger-tx', requestId, tx })) {
-        resolve({ ok: false, code: 'not-connected', message: 'signaling is not connected' });
-        return;
-      }
-      const timer = setTimeout(() => {
-        this.txs.delete(requestId);
-        resolve({ ok: false, code: 'timeout', message: 'no ledger-tx-result in time' });
-      }, this.opts.ledgerTxTimeoutMs ?? LEDGER_TX_TIMEOUT_MS);
-      this.txs.set(requestId, { resolve, timer });
-    });
+    return this.ledger.sendTx(tx);
   }
 
   /**
@@ -208,8 +163,7 @@ export class SignalingClient {
    * last one received.
    */
   subscribeLedger(fromHeight: number): void {
-    this.ledgerFromHeight = fromHeight;
-    this.send({ type: 'ledger-subscribe', fromHeight });
+    this.ledger.subscribe(fromHeight);
   }
 
   private send(msg: ClientMessage): boolean {
@@ -291,15 +245,7 @@ export class SignalingClient {
   private async onMessage(ws: WebSocketLike, raw: unknown): Promise<void> {
     let msg: ServerMessage;
     try {
-      const text =
-        typeof raw === 'string'
-          ? raw
-          : raw instanceof ArrayBuffer
-            ? new Uint8Array(raw)
-            : ArrayBuffer.isView(raw)
-              ? new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength)
-              : String(raw);
-      msg = parseServerMessage(text);
+      msg = parseServerMessage(messageText(raw));
     } catch (e) {
       const code = e instanceof SignalingMessageError ? e.code : 'invalid-message';
       this.events.emit('error', { code, message: `from server: ${(e as Error).message}` });
@@ -331,7 +277,7 @@ export class SignalingClient {
         for (const p of msg.peers) if (p.peerId !== this.peerId) this.members.set(p.peerId, p);
         this.attempt = 0;
         this.setState('connected');
-        if (this.ledgerFromHeight !== undefined) this.subscribeLedger(this.ledgerFromHeight);
+        this.ledger.resubscribe();
         this.events.emit('welcome', this.welcome);
         this.started?.resolve();
         this.started = undefined;
@@ -355,47 +301,24 @@ export class SignalingClient {
         this.events.emit('signal', { from: msg.from, data: msg.data });
         return;
       case 'error': {
-        if (msg.requestId) {
-          const tx = this.txs.get(msg.requestId);
-          if (tx) {
-            clearTimeout(tx.timer);
-            this.txs.delete(msg.requestId);
-            tx.resolve({ ok: false, code: msg.code, message: msg.message });
-          }
-        }
+        if (msg.requestId)
+          this.ledger.answer(msg.requestId, { ok: false, code: msg.code, message: msg.message });
         this.events.emit('error', { code: msg.code, message: msg.message });
         return;
       }
       case 'ledger-tx-result': {
-        const tx = this.txs.get(msg.requestId);
         const result: LedgerTxResult = { ok: msg.ok };
         if (msg.code !== undefined) result.code = msg.code;
         if (msg.message !== undefined) result.message = msg.message;
-        if (tx) {
-          clearTimeout(tx.timer);
-          this.txs.delete(msg.requestId);
-          tx.resolve(result);
-        }
+        this.ledger.answer(msg.requestId, result);
         this.events.emit('ledger-tx-result', { requestId: msg.requestId, ...result });
         return;
       }
       case 'ledger-block': {
-        const height = (msg.block as { height?: unknown } | null)?.height;
-        if (typeof height === 'number' && Number.isInteger(height) && height >= 0) {
-          // Only a subscriber resumes after a reconnect; others merely see blocks pass.
-          if (this.ledgerFromHeight !== undefined && height + 1 > this.ledgerFromHeight) {
-            this.ledgerFromHeight = height + 1;
-          }
-        }
+        this.ledger.sawBlock(msg.block);
         this.events.emit('ledger-block', msg.block);
         return;
       }
     }
   }
-}
-
-function randomBytes(n: number): Uint8Array {
-  const b = new Uint8Array(n);
-  globalThis.crypto.getRandomValues(b);
-  return b;
 }

@@ -4,7 +4,8 @@
  * fp16, delays them, drops peers, or corrupts answers on purpose. Used by the
  * tests and by swarm experiments that do not need WebRTC.
  */
-import { Emitter } from './mesh/emitter.js';
+import { decodeFloat16Array, encodeFloat16Array, type WireDtype } from '@peerbench/protocol';
+import { Emitter } from './emitter.js';
 import {
   type BackwardOptions,
   cloneTensor,
@@ -13,7 +14,6 @@ import {
   type ExpertNetwork,
   type ForwardOptions,
   type NetworkEvent,
-  roundTripHalf,
   type WireTensor,
   wireBytes,
 } from './network.js';
@@ -69,6 +69,21 @@ export class InMemoryHub {
   ids(): string[] {
     return [...this.endpoints.keys()];
   }
+}
+
+/**
+ * The tensor as the other side of a wire would read it: a copy, rounded
+ * through fp16 with the mesh's own codec when the wire dtype is fp16 (a value
+ * that does not fit is refused as the mesh refuses it: 'invalid').
+ */
+function overTheWire(t: WireTensor, dtype: WireDtype): WireTensor {
+  if (dtype === 'fp32') return cloneTensor(t);
+  const half = new Uint16Array(t.data.length);
+  const data = new Float32Array(t.data.length);
+  const bad = encodeFloat16Array(t.data, half);
+  if (bad >= 0) throw new ExpertError('invalid', `value ${t.data[bad]} at ${bad} does not fit fp16`);
+  decodeFloat16Array(half, data);
+  return { shape: t.shape.slice(), data };
 }
 
 function delay(ms: number, signal?: AbortSignal): Promise<void> {
@@ -161,7 +176,7 @@ export class InMemoryExpertNetwork implements ExpertNetwork {
     const dtype = opts.wireDtype ?? 'fp32';
     this.traffic.forwardCalls++;
     this.traffic.forwardRequestBytes += wireBytes(x, dtype);
-    const sent = dtype === 'fp16' ? { shape: x.shape.slice(), data: roundTripHalf(x.data) } : cloneTensor(x);
+    const sent = overTheWire(x, dtype);
     const answer = await this.call(peerId, opts, async (remote, handlers, signal) => {
       const out = await handlers.forward(this.selfId, opts.requestId, sent, signal);
       const mode = remote.fault.answer ?? 'normal';
@@ -175,19 +190,13 @@ export class InMemoryExpertNetwork implements ExpertNetwork {
       return out;
     });
     this.traffic.forwardAnswerBytes += wireBytes(answer, dtype);
-    return {
-      shape: answer.shape.slice(),
-      data: dtype === 'fp16' ? roundTripHalf(answer.data) : new Float32Array(answer.data),
-    };
+    return overTheWire(answer, dtype);
   }
 
   async backward(peerId: string, grad: WireTensor, opts: BackwardOptions): Promise<void> {
     const dtype = opts.wireDtype ?? 'fp32';
     this.traffic.backwardBytes += wireBytes(grad, dtype);
-    const sent = {
-      shape: grad.shape.slice(),
-      data: dtype === 'fp16' ? roundTripHalf(grad.data) : new Float32Array(grad.data),
-    };
+    const sent = overTheWire(grad, dtype);
     await this.call(peerId, opts, (_remote, handlers, signal) =>
       handlers.backward(this.selfId, opts.requestId, sent, signal),
     );

@@ -11,22 +11,22 @@
  *
  * Targets (issue 4): RPC throughput ≥ 80% of raw; RPC p50 ≤ 1.2 × raw p50 + 1 ms.
  * Writes $PEERBENCH_BENCH_DIR/mesh.json (default <repo>/bench-results/mesh.json).
- * Run: npx tsx packages/peer/bench/mesh.ts
+ * Run: pnpm --filter @peerbench/mesh bench (or npx tsx packages/mesh/bench/mesh.ts)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { MAX_FRAME_BYTES, type WireTensor } from '@peerbench/protocol';
 import wrtc from '@roamhq/wrtc';
-import type { Link } from '../src/mesh/link.js';
+import type { Link } from '../src/link.js';
+import { RpcSession } from '../src/rpc-session.js';
 import {
   DRAIN_POLL_FALLBACK_MS,
   DRAIN_POLL_MS,
-  RpcSession,
   SEND_HIGH_WATER_BYTES,
   SEND_LOW_WATER_BYTES,
-} from '../src/mesh/rpc-session.js';
-import { createWebRtcLinkPair } from '../src/mesh/webrtc-pair.js';
+} from '../src/send-queue.js';
+import { createWebRtcLinkPair } from '../src/webrtc-pair.js';
 
 // `--help` answers without running the benchmark (the README entry-point test runs it).
 if (process.argv.includes('--help')) {

@@ -6,10 +6,11 @@
 
 import { encodeRpcMessage, MAX_FRAME_BYTES, RpcError, type WireTensor } from '@peerbench/protocol';
 import wrtc from '@roamhq/wrtc';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createMemoryLinkPair, type Link } from '../src/mesh/link.js';
-import { type RpcHandler, RpcSession, SEND_HIGH_WATER_BYTES } from '../src/mesh/rpc-session.js';
-import { createWebRtcLinkPair } from '../src/mesh/webrtc-pair.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createMemoryLinkPair, type Link } from '../src/link.js';
+import { type RpcHandler, RpcSession } from '../src/rpc-session.js';
+import { SEND_HIGH_WATER_BYTES } from '../src/send-queue.js';
+import { createWebRtcLinkPair } from '../src/webrtc-pair.js';
 
 const A = 'a'.repeat(64);
 const B = 'b'.repeat(64);
@@ -50,18 +51,6 @@ async function rejection(p: Promise<unknown>): Promise<RpcError> {
     throw e;
   }
   throw new Error('expected a rejection');
-}
-
-function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (cond()) resolve();
-      else if (Date.now() - t0 > timeoutMs) reject(new Error('condition not met in time'));
-      else setTimeout(tick, 5);
-    };
-    tick();
-  });
 }
 
 describe.each(transports)('RPC over %s links', (_name, makePair) => {
@@ -174,7 +163,7 @@ describe.each(transports)('RPC over %s links', (_name, makePair) => {
     );
     const e = await rejection(a.request('slow', [], { timeoutMs: 150 }));
     expect(e.code).toBe('timeout');
-    await until(() => aborted);
+    await vi.waitFor(() => expect(aborted).toBe(true), { timeout: 5000, interval: 5 });
   });
 
   it('cancels with an AbortSignal, the handler sees ctx.signal abort', async () => {
@@ -194,10 +183,10 @@ describe.each(transports)('RPC over %s links', (_name, makePair) => {
     );
     const ac = new AbortController();
     const p = a.request('slow', [tensor([4])], { signal: ac.signal, timeoutMs: 5000 });
-    await until(() => started);
+    await vi.waitFor(() => expect(started).toBe(true), { timeout: 5000, interval: 5 });
     ac.abort();
     expect((await rejection(p)).code).toBe('cancelled');
-    await until(() => aborted);
+    await vi.waitFor(() => expect(aborted).toBe(true), { timeout: 5000, interval: 5 });
     const pre = new AbortController();
     pre.abort();
     expect((await rejection(a.request('slow', [], { signal: pre.signal }))).code).toBe('cancelled');
@@ -215,17 +204,36 @@ describe.each(transports)('RPC over %s links', (_name, makePair) => {
       },
     );
     const p = a.request('hang', [], { timeoutMs: 10_000 });
-    await until(() => started);
+    await vi.waitFor(() => expect(started).toBe(true), { timeout: 5000, interval: 5 });
     b.close('peer-gone', 'remote crashed');
     expect((await rejection(p)).code).toBe('peer-gone');
     expect((await rejection(a.request('hang', []))).code).toBe('peer-gone');
   });
 
-  it('pings', async () => {
-    const { a, b } = await setup({}, {});
+  it('pings: the remote session answers by itself, and the time is the round trip', async () => {
+    let handled = 0;
+    const { a, b } = await setup(
+      {},
+      {
+        echo: async (_ctx, t) => {
+          handled++;
+          return t;
+        },
+      },
+    );
+    const t0 = performance.now();
     const rtt = await a.ping();
-    expect(rtt).toBeGreaterThanOrEqual(0);
-    expect(await b.ping()).toBeGreaterThanOrEqual(0);
+    const elapsed = performance.now() - t0;
+    // A duration measured inside this call: positive and no longer than the call itself
+    // (a timestamp, or a time measured from anything earlier, fails this).
+    expect(rtt).toBeGreaterThan(0);
+    expect(rtt).toBeLessThanOrEqual(elapsed);
+    expect(await b.ping()).toBeGreaterThan(0);
+    expect(handled).toBe(0);
+    expect(b.stats.requestsHandled).toBe(0);
+    // A session whose remote no longer answers: the ping times out instead of hanging.
+    b.close('peer-gone', 'remote gone');
+    await expect(a.ping(100)).rejects.toMatchObject({ code: expect.stringMatching(/^(peer-gone|timeout)$/) });
   });
 
   it('keeps bufferedAmount bounded while sending a big tensor', async () => {
@@ -259,8 +267,8 @@ describe.each(transports)('RPC over %s links', (_name, makePair) => {
     new DataView(bad.buffer).setFloat32(bad.length - 4, Number.NaN, true);
     pair.a.send(new Uint8Array([1, 2, 3]));
     // Through the session's own queue so it gets a proper message id.
-    (a as unknown as { enqueue(bytes: Uint8Array): void }).enqueue(bad);
-    await until(() => b.stats.invalidFrames >= 2);
+    (a as unknown as { queue: { enqueue(bytes: Uint8Array): void } }).queue.enqueue(bad);
+    await vi.waitFor(() => expect(b.stats.invalidFrames >= 2).toBe(true), { timeout: 5000, interval: 5 });
     expect(b.stats.lastInvalidCode).toBe('nan-or-inf');
     expect(b.isOpen).toBe(true);
     const [r] = await a.request('echo', [tensor([2])]);
@@ -268,7 +276,7 @@ describe.each(transports)('RPC over %s links', (_name, makePair) => {
     // Flood: the receiver closes the link; the sender's pending request fails, nothing throws.
     const hang = a.request('echo', [tensor([1])], { timeoutMs: 10_000 }).catch((e: RpcError) => e.code);
     for (let i = 0; i < 100; i++) pair.a.send(new Uint8Array([9, 9, 9, 9]));
-    await until(() => !b.isOpen && !a.isOpen);
+    await vi.waitFor(() => expect(!b.isOpen && !a.isOpen).toBe(true), { timeout: 5000, interval: 5 });
     const code = await hang;
     expect(['peer-gone', undefined]).toContain(typeof code === 'string' ? code : undefined);
   });

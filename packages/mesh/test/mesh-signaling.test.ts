@@ -5,27 +5,22 @@
  * with the real Ed25519 verifier.
  */
 import type { AddressInfo } from 'node:net';
-import { fromHex, generateIdentity, publicKeyFromPeerId, verifySignature } from '@peerbench/ledger';
-import { joinChallengeBytes, parseClientMessage } from '@peerbench/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
+import {
+  fromHex,
+  generateIdentity,
+  joinChallengeBytes,
+  parseClientMessage,
+  publicKeyFromPeerId,
+  verifySignature,
+} from '@peerbench/protocol';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { backoffDelayMs, SignalingClient, type WebSocketConstructor } from '../src/mesh/signaling-client.js';
+import { SignalingClient } from '../src/signaling-client.js';
+import { backoffDelayMs, type WebSocketConstructor } from '../src/websocket.js';
 
 const WS = WebSocket as unknown as WebSocketConstructor;
 const NONCE = '0123456789abcdef0123456789abcdef';
 const OTHER = 'c'.repeat(64);
-
-function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (cond()) resolve();
-      else if (Date.now() - t0 > timeoutMs) reject(new Error('condition not met in time'));
-      else setTimeout(tick, 10);
-    };
-    tick();
-  });
-}
 
 describe('SignalingClient', () => {
   const cleanup: (() => Promise<void> | void)[] = [];
@@ -77,7 +72,7 @@ describe('SignalingClient', () => {
               type: 'ledger-tx-result',
               requestId: msg.requestId,
               ok: false,
-              code: 'bad-nonce',
+              code: 'replayed-nonce',
             }),
           );
         } else if (msg.type === 'ledger-subscribe') {
@@ -103,11 +98,11 @@ describe('SignalingClient', () => {
     expect(server.joins).toHaveLength(1);
     expect(errors).toEqual(['invalid-message', 'invalid-message']);
     expect(client.peers().map((p) => p.peerId)).toEqual([OTHER]);
-    expect(await client.sendLedgerTx({ any: 'thing' })).toEqual({ ok: false, code: 'bad-nonce' });
+    expect(await client.sendLedgerTx({ any: 'thing' })).toEqual({ ok: false, code: 'replayed-nonce' });
     const blocks: unknown[] = [];
     client.on('ledger-block', (b) => blocks.push(b));
     client.subscribeLedger(5);
-    await until(() => blocks.length === 1);
+    await vi.waitFor(() => expect(blocks.length === 1).toBe(true), { timeout: 5000, interval: 10 });
     expect(blocks[0]).toEqual({ height: 5 });
   });
 
@@ -128,10 +123,13 @@ describe('SignalingClient', () => {
     client.on('ledger-block', (b) => heights.push((b as { height: number }).height));
     await client.start();
     client.subscribeLedger(7);
-    await until(() => heights.length === 1);
+    await vi.waitFor(() => expect(heights.length === 1).toBe(true), { timeout: 5000, interval: 10 });
     server.sockets[0]!.terminate();
-    await until(() => server.joins.length === 2 && client.state === 'connected');
-    await until(() => heights.length === 2);
+    await vi.waitFor(() => expect(server.joins.length === 2 && client.state === 'connected').toBe(true), {
+      timeout: 5000,
+      interval: 10,
+    });
+    await vi.waitFor(() => expect(heights.length === 2).toBe(true), { timeout: 5000, interval: 10 });
     // Resumed from the block after the last one received (7 → 8).
     expect(heights).toEqual([7, 8]);
     expect(states).toEqual(['connecting', 'connected', 'reconnecting', 'connected']);
@@ -156,18 +154,26 @@ describe('SignalingClient against the real server', () => {
     const server = createSignalingServer({ host: '127.0.0.1', port: 0 });
     await server.start();
     const identity = await generateIdentity();
-    const first = new SignalingClient({ url: server.url, room: 'twins', identity, WebSocket: WS });
-    const second = new SignalingClient({ url: server.url, room: 'twins', identity, WebSocket: WS });
+    // Reconnect delays of 1 ms: a reconnect loop, if there were one, would run many times below.
+    const fast = { reconnectInitialDelayMs: 1, reconnectMaxDelayMs: 1 };
+    const first = new SignalingClient({ url: server.url, room: 'twins', identity, WebSocket: WS, ...fast });
+    const second = new SignalingClient({ url: server.url, room: 'twins', identity, WebSocket: WS, ...fast });
     try {
       const errors: string[] = [];
       first.on('error', (e) => errors.push(e.code));
       await first.start();
       await second.start();
-      await until(() => first.state === 'closed');
+      await vi.waitFor(() => expect(first.state === 'closed').toBe(true), { timeout: 5000, interval: 10 });
       expect(errors).toContain('replaced');
-      // Give a reconnect loop time to happen if there were one: the newer
-      // connection must stay joined and the older must stay closed.
-      await new Promise((r) => setTimeout(r, 1500));
+      const laterStates: string[] = [];
+      first.on('state', (st) => laterStates.push(st));
+      // Twenty round trips through the server on the newer connection: time for
+      // a 1 ms reconnect loop to have evicted it if the older one had one.
+      for (let i = 0; i < 20; i++) {
+        const r = await second.sendLedgerTx({ kind: 'noop' });
+        expect(r.code).toBe('ledger-unavailable');
+      }
+      expect(laterStates).toEqual([]);
       expect(first.state).toBe('closed');
       expect(second.state).toBe('connected');
     } finally {

@@ -4,28 +4,15 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { generateIdentity } from '@peerbench/ledger';
-import { RpcError, type WireTensor } from '@peerbench/protocol';
+import { generateIdentity, RpcError, type WireTensor } from '@peerbench/protocol';
 import { createSignalingServer, type SignalingServer } from '@peerbench/signaling-server';
 import wrtc from '@roamhq/wrtc';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { PeerMesh, type WebSocketConstructor } from '../src/mesh/index.js';
+import { PeerMesh, type WebSocketConstructor } from '../src/index.js';
 
 const WS = WebSocket as unknown as WebSocketConstructor;
 const ROOM = 'mesh-it';
-
-function until(cond: () => boolean, timeoutMs = 15_000, what = 'condition'): Promise<void> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (cond()) resolve();
-      else if (Date.now() - t0 > timeoutMs) reject(new Error(`${what} not met within ${timeoutMs} ms`));
-      else setTimeout(tick, 20);
-    };
-    tick();
-  });
-}
 
 function tensor(n: number, seed: number): WireTensor {
   const data = new Float32Array(n);
@@ -33,7 +20,11 @@ function tensor(n: number, seed: number): WireTensor {
   return { shape: [n / 8, 8], data };
 }
 
-async function makePeer(url: string, maxPeers?: number): Promise<PeerMesh> {
+async function makePeer(
+  url: string,
+  maxPeers?: number,
+  beforeStart?: (mesh: PeerMesh) => void,
+): Promise<PeerMesh> {
   const mesh = new PeerMesh({
     signalingUrl: url,
     room: ROOM,
@@ -50,6 +41,7 @@ async function makePeer(url: string, maxPeers?: number): Promise<PeerMesh> {
     ts.map((t) => ({ shape: t.shape, data: t.data.map((x) => 2 * x + k) })),
   );
   mesh.handle('echo', async (_ctx, ts) => ts);
+  beforeStart?.(mesh);
   await mesh.start();
   return mesh;
 }
@@ -64,7 +56,14 @@ describe('PeerMesh over the real signaling server and real WebRTC', () => {
     await server.start();
     port = server.port;
     for (let i = 0; i < 4; i++) peers.push(await makePeer(server.url));
-    await until(() => peers.every((p) => p.connectedPeers().length === 3), 20_000, 'full mesh of 4');
+    await vi.waitFor(
+      () =>
+        expect(
+          peers.every((p) => p.connectedPeers().length === 3),
+          'full mesh of 4',
+        ).toBe(true),
+      { timeout: 20_000, interval: 20 },
+    );
   }, 30_000);
 
   afterAll(async () => {
@@ -119,8 +118,14 @@ describe('PeerMesh over the real signaling server and real WebRTC', () => {
       entries: Map<string, { connection?: { destroy(r: string): void } }>;
     };
     internals.entries.get(lower.peerId)!.connection!.destroy('test: channel dropped');
-    await until(() => seen.join(',') === 'down,up', 20_000, 'link dropped and re-established');
-    await until(() => higher.connectedPeers().includes(lower.peerId), 10_000, 'answerer side open');
+    await vi.waitFor(
+      () => expect(seen.join(',') === 'down,up', 'link dropped and re-established').toBe(true),
+      { timeout: 20_000, interval: 20 },
+    );
+    await vi.waitFor(
+      () => expect(higher.connectedPeers().includes(lower.peerId), 'answerer side open').toBe(true),
+      { timeout: 10_000, interval: 20 },
+    );
     for (const o of offs) o();
     const [a] = await lower.request(higher.peerId, 'echo', [tensor(64, 9)]);
     const [b] = await higher.request(lower.peerId, 'echo', [tensor(64, 10)]);
@@ -146,9 +151,22 @@ describe('PeerMesh over the real signaling server and real WebRTC', () => {
     expect(ws).toBeDefined();
     ws!.close();
     await sawLeft;
-    await until(() => x.signaling.peers().some((p) => p.peerId === y.peerId), 10_000, 'y back in the room');
+    // x probes the link with a ping when it hears peer-left (sent before this
+    // test's listener ran); its pong is the next data x receives from y.
+    const receivedAtLeft = x.linkStats(y.peerId)!.bytesReceived;
+    await vi.waitFor(
+      () =>
+        expect(
+          x.signaling.peers().some((p) => p.peerId === y.peerId),
+          'y back in the room',
+        ).toBe(true),
+      { timeout: 10_000, interval: 20 },
+    );
     // The probe after peer-left answered: the link was never torn down.
-    await new Promise((r) => setTimeout(r, 300));
+    await vi.waitFor(() => expect(x.linkStats(y.peerId)!.bytesReceived).toBeGreaterThan(receivedAtLeft), {
+      timeout: 5000,
+      interval: 20,
+    });
     off();
     expect(events).toEqual([]);
     expect(x.connectedPeers()).toContain(y.peerId);
@@ -167,14 +185,23 @@ describe('PeerMesh over the real signaling server and real WebRTC', () => {
       out += d.toString();
     });
     try {
-      await until(() => /joined ([0-9a-f]{64})/.test(out), 20_000, 'child joined');
+      await vi.waitFor(() => expect(/joined ([0-9a-f]{64})/.test(out), 'child joined').toBe(true), {
+        timeout: 20_000,
+        interval: 20,
+      });
       const childId = /joined ([0-9a-f]{64})/.exec(out)![1]!;
       const caller = peers[0]!;
-      await until(() => caller.connectedPeers().includes(childId), 20_000, 'link to child');
+      await vi.waitFor(() => expect(caller.connectedPeers().includes(childId), 'link to child').toBe(true), {
+        timeout: 20_000,
+        interval: 20,
+      });
       const t0 = Date.now();
       const timeoutMs = 8_000;
       const p = caller.request(childId, 'hang', [tensor(64, 1)], { timeoutMs });
-      await until(() => out.includes('started hang'), 10_000, 'child handler started');
+      await vi.waitFor(() => expect(out.includes('started hang'), 'child handler started').toBe(true), {
+        timeout: 10_000,
+        interval: 20,
+      });
       child.kill('SIGKILL');
       const err = await p.then(
         () => undefined,
@@ -195,21 +222,34 @@ describe('PeerMesh over the real signaling server and real WebRTC', () => {
     const states: string[] = [];
     const off = peers[0]!.on('connection', (s) => states.push(s));
     await server.stop();
-    await until(
-      () => peers.every((p) => p.signaling.state === 'reconnecting'),
-      10_000,
-      'peers notice the restart',
+    await vi.waitFor(
+      () =>
+        expect(
+          peers.every((p) => p.signaling.state === 'reconnecting'),
+          'peers notice the restart',
+        ).toBe(true),
+      { timeout: 10_000, interval: 20 },
     );
     server = createSignalingServer({ host: '127.0.0.1', port, shutdownGraceMs: 0 });
     await server.start();
-    await until(() => peers.every((p) => p.signaling.state === 'connected'), 15_000, 'peers rejoin');
+    await vi.waitFor(
+      () =>
+        expect(
+          peers.every((p) => p.signaling.state === 'connected'),
+          'peers rejoin',
+        ).toBe(true),
+      { timeout: 15_000, interval: 20 },
+    );
     expect(states).toContain('reconnecting');
     expect(states[states.length - 1]).toBe('connected');
     off();
     // A newcomer after the restart can only have found the others through the new server.
     const late = await makePeer(server.url);
     peers.push(late);
-    await until(() => late.connectedPeers().length === 4, 20_000, 'newcomer linked to all');
+    await vi.waitFor(() => expect(late.connectedPeers().length === 4, 'newcomer linked to all').toBe(true), {
+      timeout: 20_000,
+      interval: 20,
+    });
     for (const p of peers) {
       if (p === late) continue;
       const [a] = await late.request(p.peerId, 'echo', [tensor(16, 3)]);
@@ -225,11 +265,25 @@ describe('PeerMesh over the real signaling server and real WebRTC', () => {
   }, 40_000);
 
   it('caps links at maxPeers', async () => {
-    const capped = await makePeer(server.url, 2);
+    // Offers the capped peer receives, by sender: every lower id offers once it hears of the newcomer.
+    const offersFrom = new Set<string>();
+    const capped = await makePeer(server.url, 2, (mesh) =>
+      mesh.signaling.on('signal', ({ from, data }) => {
+        if (data.type === 'offer') offersFrom.add(from);
+      }),
+    );
     try {
-      await until(() => capped.connectedPeers().length === 2, 20_000, 'two links');
-      // Give the other members time to offer: the cap must hold.
-      await new Promise((r) => setTimeout(r, 1000));
+      await vi.waitFor(() => expect(capped.connectedPeers().length === 2, 'two links').toBe(true), {
+        timeout: 20_000,
+        interval: 20,
+      });
+      // Wait until every member with a lower id has offered (those are the links
+      // the cap must refuse): the cap must hold.
+      const lower = () => capped.signaling.peers().filter((p) => p.peerId < capped.peerId);
+      await vi.waitFor(() => expect(lower().every((p) => offersFrom.has(p.peerId))).toBe(true), {
+        timeout: 20_000,
+        interval: 20,
+      });
       expect(capped.connectedPeers().length).toBe(2);
     } finally {
       await capped.stop();

@@ -7,7 +7,7 @@
  * The trainer never sees anything else of the transport.
  */
 
-import type { WireDtype, WireTensor } from '@peerbench/protocol';
+import { RPC_ERROR_CODES, type RpcErrorCode, type WireDtype, type WireTensor } from '@peerbench/protocol';
 
 /**
  * A dense float tensor as it crosses a wire, and its precision there (fp16
@@ -54,7 +54,9 @@ export interface ExpertNetwork {
   on?(event: NetworkEvent, cb: (peerId: string) => void): () => void;
 }
 
-export type ExpertErrorCode = 'timeout' | 'peer-gone' | 'rejected' | 'invalid' | 'cancelled';
+/** The same codes as the mesh's RpcError (one list, in packages/protocol). */
+export type ExpertErrorCode = RpcErrorCode;
+export const EXPERT_ERROR_CODES = RPC_ERROR_CODES;
 
 /** Error with a stable code, matching the mesh's RpcError codes. */
 export class ExpertError extends Error {
@@ -66,9 +68,15 @@ export class ExpertError extends Error {
   }
 }
 
-/** RPC method names on the mesh. */
-export const FORWARD_METHOD = 'expert.forward';
-export const BACKWARD_METHOD = 'expert.backward';
+/** An ExpertError from anything thrown: known codes (RpcError's too) pass through, the rest become 'rejected'. */
+export function toExpertError(err: unknown): ExpertError {
+  if (err instanceof ExpertError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  if (typeof code === 'string' && (EXPERT_ERROR_CODES as readonly string[]).includes(code))
+    return new ExpertError(code as ExpertErrorCode, message);
+  return new ExpertError('rejected', message);
+}
 
 /** Largest batch an expert accepts in one forward (rows). */
 export const MAX_FORWARD_ROWS = 1024;
@@ -102,51 +110,6 @@ export function invalidTensorReason(t: WireTensor | undefined, expected: (number
 /** Bytes a tensor takes on the wire at a dtype (payload only, no framing). */
 export function wireBytes(t: WireTensor, dtype: WireDtype = 'fp32'): number {
   return t.data.length * (dtype === 'fp16' ? 2 : 4);
-}
-
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** IEEE half-precision bits of a float (round to nearest even, saturating to ±Inf). */
-export function toHalfBits(value: number): number {
-  f32[0] = value;
-  const x = u32[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && half & 1)) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
-  return sign | half;
-}
-
-export function fromHalfBits(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
-
-/** What an fp32 tensor becomes after an fp16 round trip (the in-memory network uses it to be honest about precision). */
-export function roundTripHalf(data: Float32Array): Float32Array {
-  const out = new Float32Array(data.length);
-  for (let i = 0; i < data.length; i++) out[i] = fromHalfBits(toHalfBits(data[i]!));
-  return out;
 }
 
 export function cloneTensor(t: WireTensor): WireTensor {

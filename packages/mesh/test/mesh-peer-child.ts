@@ -5,11 +5,11 @@
  * Usage: node --import tsx mesh-peer-child.ts <signalingUrl> <room>
  */
 
-import { generateIdentity } from '@peerbench/ledger';
+import { generateIdentity } from '@peerbench/protocol';
 import wrtc from '@roamhq/wrtc';
 import WebSocket from 'ws';
-import { PeerMesh } from '../src/mesh/index.js';
-import type { WebSocketConstructor } from '../src/mesh/signaling-client.js';
+import { PeerMesh } from '../src/index.js';
+import type { WebSocketConstructor } from '../src/websocket.js';
 
 const [url, room] = process.argv.slice(2);
 if (!url || !room) throw new Error('usage: mesh-peer-child <url> <room>');

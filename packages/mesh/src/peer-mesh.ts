@@ -17,18 +17,20 @@
  *   reconnects by itself and missing links are offered again.
  * - maxPeers caps links (connecting + connected); offers beyond it are ignored.
  */
-import type { Identity } from '@peerbench/ledger';
-import { DEFAULT_REQUEST_TIMEOUT_MS, RpcError, type SignalData, type WireTensor } from '@peerbench/protocol';
+import {
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  type Identity,
+  ReassemblyBudget,
+  RpcError,
+  type SignalData,
+  type WireTensor,
+} from '@peerbench/protocol';
 import { Emitter } from './emitter.js';
 import type { Link } from './link.js';
 import { type HandlerContext, type RequestOptions, type RpcHandler, RpcSession } from './rpc-session.js';
-import {
-  backoffDelayMs,
-  SignalingClient,
-  type SignalingState,
-  type WebSocketConstructor,
-} from './signaling-client.js';
+import { SignalingClient, type SignalingState } from './signaling-client.js';
 import { WebRtcConnection } from './webrtc-link.js';
+import { backoffDelayMs, type WebSocketConstructor } from './websocket.js';
 
 export const DEFAULT_MAX_PEERS = 16;
 /** A WebRTC connection that is not open after this long is torn down and retried. */
@@ -78,6 +80,8 @@ export class PeerMesh {
   private readonly maxPeers: number;
   private readonly events = new Emitter<PeerMeshEvents>();
   private readonly handlers = new Map<string, RpcHandler>();
+  /** One budget for the partial messages of every link: many links cannot add up to unbounded memory. */
+  private readonly reassemblyBudget = new ReassemblyBudget();
   private readonly entries = new Map<string, PeerEntry>();
   private readonly unsubscribe: (() => void)[] = [];
   private running = false;
@@ -244,7 +248,10 @@ export class PeerMesh {
     if (e.connectTimer) clearTimeout(e.connectTimer);
     e.connectTimer = undefined;
     e.attempts = 0;
-    e.session = new RpcSession(link, { handlers: this.handlers });
+    e.session = new RpcSession(link, {
+      handlers: this.handlers,
+      reassembler: { budget: this.reassemblyBudget },
+    });
     this.events.emit('peer-connected', peerId);
   }
 
