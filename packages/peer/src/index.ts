@@ -12,6 +12,7 @@ export * from './mnist-task.js';
 export * from './model.js';
 export * from './network.js';
 export * from './peer.js';
+export * from './removal-cost.js';
 export * from './scorer.js';
 export * from './state.js';
 export * from './storage.js';

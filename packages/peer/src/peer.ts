@@ -18,6 +18,7 @@ import { MaskTable } from './competitive-mask.js';
 import { DEFAULT_EXPERT_SERVER_OPTIONS, ExpertServer, type ExpertServerOptions } from './expert-server.js';
 import { decodeWeights, encodeWeights, type NamedWeights } from './model.js';
 import type { ExpertNetwork } from './network.js';
+import { measureRemovalCosts, ValidationCycle } from './removal-cost.js';
 import { nextWeightRow, sparseRow } from './scorer.js';
 import {
   type BlockPoint,
@@ -94,6 +95,14 @@ export interface PeerOptions {
    * bounded by ε). For adversaries (a weight copier) and experiments.
    */
   targetRow?: (ctx: TargetRowContext) => Float64Array;
+  /**
+   * Measure the removal costs on the validation slice of D_i every this many
+   * steps (removal-cost.ts; 0 = never). Default 2. Only with the scorer's
+   * 'validation' source and a task that has a validation slice.
+   */
+  scoreEverySteps?: number;
+  /** Validation examples per scoring pass. Default 32. */
+  scoreRows?: number;
   /** Run the training loop after start(); false = the caller drives `step()`. Default true. */
   autoRun?: boolean;
 }
@@ -125,6 +134,8 @@ export class Peer {
   private wake: (() => void) | null = null;
   private readonly latency = new Map<string, number>();
   private submitting = false;
+  private validation: ValidationCycle | null = null;
+  private heldMask: number | null = null;
   /** Serialises public `submitRow` calls with the per-block submission. */
   private submission: Promise<void> = Promise.resolve();
   private stats: PeerStats = {
@@ -213,7 +224,7 @@ export class Peer {
 
       this.server = new ExpertServer(
         trainer.encoder,
-        (caller) => this.masks?.forCaller(this.chain?.uidOf(caller) ?? null) ?? 1,
+        (caller) => this.heldMask ?? this.masks?.forCaller(this.chain?.uidOf(caller) ?? null) ?? 1,
         { ...DEFAULT_EXPERT_SERVER_OPTIONS, ...this.opts.server },
       );
       if (this.network) {
@@ -302,6 +313,15 @@ export class Peer {
     await run;
   }
 
+  /**
+   * Serve every caller with the mask held at `value` instead of the ledger's
+   * eq 7 mask (null: the ledger's masks again). For measurements that must
+   * not depend on W, such as the swarm's ablation ideal.
+   */
+  holdMasks(value: number | null): void {
+    this.heldMask = value;
+  }
+
   /** One training step (the loop calls this; with autoRun false the caller does). */
   async step(): Promise<StepResult> {
     const trainer = this.trainer;
@@ -309,6 +329,27 @@ export class Peer {
     const result = await trainer.step();
     const every = this.opts.evalEverySteps ?? 25;
     const point: StepPoint = { step: result.step, timeMs: Date.now(), loss: result.loss };
+    const scoreEvery = this.opts.scoreEverySteps ?? 2;
+    const valSet = trainer.task.validationSet?.();
+    if (
+      scoreEvery > 0 &&
+      result.step % scoreEvery === 0 &&
+      trainer.scorer.removalSource === 'validation' &&
+      valSet &&
+      valSet.size > 0
+    ) {
+      this.validation ??= new ValidationCycle(valSet);
+      const draw = this.validation.next(
+        this.opts.scoreRows ?? 32,
+        trainer.task.inputSize,
+        trainer.task.numClasses,
+      );
+      const pass = await measureRemovalCosts(trainer, draw);
+      trainer.scorer.observeValidation(pass.costSums, pass.rows, pass.credited);
+      point.validationLoss = pass.loss;
+      point.validationAccuracy = pass.accuracy;
+      this.publish({ validation: { step: result.step, loss: pass.loss, accuracy: pass.accuracy } });
+    }
     let accuracy = this.snapshot.accuracy;
     if (every > 0 && result.step % every === 0) {
       const ev = trainer.evaluate();
@@ -405,6 +446,8 @@ export class Peer {
   }
 
   private onHead(state: ChainState): void {
+    // The costs measured since the previous head make one complete block of the scorer's window.
+    this.trainer?.scorer.closeBlock();
     this.applyChainState(state);
     const uid = this.snapshot.uid;
     if (uid !== null) {
