@@ -84,6 +84,8 @@ export interface SwarmOptions {
   remoteLearningRate: number;
   /** Where the peers' scores come from: the validation slice of D_i (exact ablation) or training batches (legacy). */
   scoring: 'validation' | 'training';
+  /** How a validation scoring pass routes (clean: no gate noise; noisy: the training noise). */
+  scoreRouting: 'clean' | 'noisy';
   /** Validation examples per peer (the slice of D_i its scores are measured on). */
   validationSize: number;
   /** Held-out draws of each peer's own data the ablation ideal is averaged over. */
@@ -158,6 +160,7 @@ export const USAGE = `usage: pnpm swarm [flags]
   --remote-gradients B on | off: experts apply their callers' gradients (default on)
   --remote-lr F        learning rate of the remote gradients (default 0.002)
   --scoring S          validation | training: where w_ij is measured (default validation)
+  --score-routing R    clean | noisy: gate noise in the validation scoring passes (default clean)
   --validation-size N  validation examples per peer, 10..1000 (default 100)
   --ablation-draws N   held-out draws of each peer's data for the ideal, 1..20 (default 3)
   --churn N@STEP       stop N honest peers at STEP
@@ -269,6 +272,7 @@ export function parseArgs(argv: readonly string[], baseDir: string): SwarmOption
   const selfWeights = oneOf('--self-weights', 'exclude', ['count', 'exclude'] as const);
   const remoteGradients = oneOf('--remote-gradients', 'on', ['on', 'off'] as const);
   const scoring = oneOf('--scoring', 'validation', ['validation', 'training'] as const);
+  const scoreRouting = oneOf('--score-routing', 'clean', ['clean', 'noisy'] as const);
   // With graded views the shards are equal, so the only known difference is the view.
   const shardRaw = get('--shard-sizes') ?? (quality === 'views' ? 'uniform' : 'graded');
   let shardSizes: number[];
@@ -328,6 +332,7 @@ export function parseArgs(argv: readonly string[], baseDir: string): SwarmOption
     remoteGradients: remoteGradients === 'on',
     remoteLearningRate: num('--remote-lr', get('--remote-lr') ?? '0.002', 0, 1),
     scoring,
+    scoreRouting,
     validationSize: int('--validation-size', get('--validation-size') ?? '100', 10, 1000),
     ablationDraws: int('--ablation-draws', get('--ablation-draws') ?? '3', 1, 20),
   };

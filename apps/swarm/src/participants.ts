@@ -132,6 +132,7 @@ export async function createParticipant(
     evalEverySteps: 0,
     saveEverySteps: 0,
     pingEveryMs: 0,
+    scoreRouting: opts.scoreRouting,
     maskTemperature: opts.temperature,
     server: { acceptRemoteGradients: opts.remoteGradients, remoteLearningRate: opts.remoteLearningRate },
     model: {

@@ -18,7 +18,7 @@ import { MaskTable } from './competitive-mask.js';
 import { DEFAULT_EXPERT_SERVER_OPTIONS, ExpertServer, type ExpertServerOptions } from './expert-server.js';
 import { decodeWeights, encodeWeights, type NamedWeights } from './model.js';
 import type { ExpertNetwork } from './network.js';
-import { measureRemovalCosts, ValidationCycle } from './removal-cost.js';
+import { measureRemovalCosts, type ScoreRouting, ValidationCycle } from './removal-cost.js';
 import { nextWeightRow, sparseRow } from './scorer.js';
 import {
   type BlockPoint,
@@ -103,6 +103,8 @@ export interface PeerOptions {
   scoreEverySteps?: number;
   /** Validation examples per scoring pass. Default 32. */
   scoreRows?: number;
+  /** How a scoring pass routes its draw (removal-cost.ts ScoreRouting). Default 'clean'. */
+  scoreRouting?: ScoreRouting;
   /** Run the training loop after start(); false = the caller drives `step()`. Default true. */
   autoRun?: boolean;
 }
@@ -344,7 +346,7 @@ export class Peer {
         trainer.task.inputSize,
         trainer.task.numClasses,
       );
-      const pass = await measureRemovalCosts(trainer, draw);
+      const pass = await measureRemovalCosts(trainer, draw, undefined, this.opts.scoreRouting ?? 'clean');
       trainer.scorer.observeValidation(pass.costSums, pass.rows, pass.credited);
       point.validationLoss = pass.loss;
       point.validationAccuracy = pass.accuracy;

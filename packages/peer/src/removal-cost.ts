@@ -37,11 +37,21 @@ export interface RemovalCostPass {
   accuracy: number;
 }
 
+/**
+ * How the validation draw is routed: 'clean' as in evaluation (no gate
+ * noise: the top-k the gate prefers, so an expert it never picks costs 0
+ * whatever it is worth), or 'noisy' as in training (the gate's noise, from
+ * its seeded generator: every expert is tried now and then, as the training
+ * steps try it).
+ */
+export type ScoreRouting = 'clean' | 'noisy';
+
 /** Measures every slot's removal cost on `batch` (see the file comment). Disposes every tensor it makes. */
 export async function measureRemovalCosts(
   trainer: Trainer,
   batch: Batch,
   signal?: AbortSignal,
+  routingMode: ScoreRouting = 'clean',
 ): Promise<RemovalCostPass> {
   const N = trainer.slots.length;
   const inputSize = trainer.task.inputSize;
@@ -51,8 +61,10 @@ export async function measureRemovalCosts(
   const available = trainer.availability(online);
   const x = tf.tensor2d(batch.x, [rows, inputSize]);
   const h = trainer.encoder.apply(x);
+  let noise: { dispose(): void } | null = null;
   try {
-    const routing = trainer.gate.route(h, available, false);
+    const routing = trainer.gate.route(h, available, routingMode === 'noisy');
+    noise = routing.noise;
     const answers = await trainer.liveAnswers(routing, batch.x, online, -1, signal);
     const credited = trainer.slots.map((_, s) => s === 0 || answers.has(s));
     // Slots that take part in G(x) for this draw, in order; row 0 of `losses` is the full G.
@@ -109,6 +121,7 @@ export async function measureRemovalCosts(
     return { rows, costSums, credited, loss: base / Math.max(1, rows), accuracy: hits / Math.max(1, rows) };
   } finally {
     tf.dispose([x, h]);
+    noise?.dispose();
   }
 }
 
