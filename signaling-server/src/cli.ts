@@ -27,6 +27,10 @@ async function main(): Promise<void> {
         `ledger: the data dir could not be continued (${reason}); moved it to ${to}, starting a new chain`,
       ),
     ...(settings.blockIntervalMs !== undefined ? { blockIntervalMs: settings.blockIntervalMs } : {}),
+    // w_ii left out of R (Bittensor's masked diagonal): measured in apps/swarm, a self-dealer
+    // gained 1.4x its honest twin's stake when self-weights counted and 0.4-0.85x when they did not
+    // (docs/results/ranking-fidelity.md). Used only when the store is new.
+    genesis: { selfWeightsInRank: false },
   });
   let server: SignalingServer;
   try {
