@@ -160,7 +160,7 @@ export const USAGE = `usage: pnpm swarm [flags]
   --remote-gradients B on | off: experts apply their callers' gradients (default on)
   --remote-lr F        learning rate of the remote gradients (default 0.002)
   --scoring S          validation | training: where w_ij is measured (default validation)
-  --score-routing R    clean | noisy: gate noise in the validation scoring passes (default clean)
+  --score-routing R    clean | noisy: gate noise in the validation scoring passes (default noisy)
   --validation-size N  validation examples per peer, 10..1000 (default 100)
   --ablation-draws N   held-out draws of each peer's data for the ideal, 1..20 (default 3)
   --churn N@STEP       stop N honest peers at STEP
@@ -272,7 +272,7 @@ export function parseArgs(argv: readonly string[], baseDir: string): SwarmOption
   const selfWeights = oneOf('--self-weights', 'exclude', ['count', 'exclude'] as const);
   const remoteGradients = oneOf('--remote-gradients', 'on', ['on', 'off'] as const);
   const scoring = oneOf('--scoring', 'validation', ['validation', 'training'] as const);
-  const scoreRouting = oneOf('--score-routing', 'clean', ['clean', 'noisy'] as const);
+  const scoreRouting = oneOf('--score-routing', 'noisy', ['clean', 'noisy'] as const);
   // With graded views the shards are equal, so the only known difference is the view.
   const shardRaw = get('--shard-sizes') ?? (quality === 'views' ? 'uniform' : 'graded');
   let shardSizes: number[];
