@@ -84,6 +84,8 @@ export interface SwarmOptions {
   remoteLearningRate: number;
   /** Where the peers' scores come from: the validation slice of D_i (exact ablation) or training batches (legacy). */
   scoring: 'validation' | 'training';
+  /** A validation scoring pass every this many steps (0: never, the scores stay empty). */
+  scoreEvery: number;
   /** How a validation scoring pass routes (clean: no gate noise; noisy: the training noise). */
   scoreRouting: 'clean' | 'noisy';
   /** Validation examples per peer (the slice of D_i its scores are measured on). */
@@ -160,6 +162,7 @@ export const USAGE = `usage: pnpm swarm [flags]
   --remote-gradients B on | off: experts apply their callers' gradients (default on)
   --remote-lr F        learning rate of the remote gradients (default 0.002)
   --scoring S          validation | training: where w_ij is measured (default validation)
+  --score-every N      a validation scoring pass every N steps, 0 = never (default 2)
   --score-routing R    clean | noisy: gate noise in the validation scoring passes (default noisy)
   --validation-size N  validation examples per peer, 10..1000 (default 100)
   --ablation-draws N   held-out draws of each peer's data for the ideal, 1..20 (default 3)
@@ -333,6 +336,7 @@ export function parseArgs(argv: readonly string[], baseDir: string): SwarmOption
     remoteLearningRate: num('--remote-lr', get('--remote-lr') ?? '0.002', 0, 1),
     scoring,
     scoreRouting,
+    scoreEvery: int('--score-every', get('--score-every') ?? '2', 0, 100_000),
     validationSize: int('--validation-size', get('--validation-size') ?? '100', 10, 1000),
     ablationDraws: int('--ablation-draws', get('--ablation-draws') ?? '3', 1, 20),
   };

@@ -133,6 +133,7 @@ export async function createParticipant(
     saveEverySteps: 0,
     pingEveryMs: 0,
     scoreRouting: opts.scoreRouting,
+    scoreEverySteps: opts.scoreEvery,
     maskTemperature: opts.temperature,
     server: { acceptRemoteGradients: opts.remoteGradients, remoteLearningRate: opts.remoteLearningRate },
     model: {
