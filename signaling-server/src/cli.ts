@@ -39,10 +39,14 @@ async function main(): Promise<void> {
       ),
     ...(settings.blockIntervalMs !== undefined ? { blockIntervalMs: settings.blockIntervalMs } : {}),
     // A new chain's sybil defence: registrations cost proof of work and a block
-    // takes only so many (the rest wait in the mempool). Stored chains keep theirs.
+    // takes only so many (the rest wait in the mempool). w_ii is left out of R
+    // (Bittensor's masked diagonal): measured in apps/swarm, a self-dealer gained
+    // 1.4x its honest twin's stake when self-weights counted and 0.4-0.85x when
+    // they did not (docs/results/ranking-fidelity.md). Used only when the store is new.
     genesis: {
       registrationWorkBits: SERVER_REGISTRATION_WORK_BITS,
       maxRegistrationsPerBlock: SERVER_MAX_REGISTRATIONS_PER_BLOCK,
+      selfWeightsInRank: false,
     },
   });
   let server: SignalingServer;

@@ -32,10 +32,16 @@ export interface SwarmLedger {
 export async function embeddedLedger(opts: {
   epsilon: number;
   tau: number;
+  /** Whether w_ii counts in R (genesis selfWeightsInRank). */
+  selfWeightsInRank: boolean;
 }): Promise<SwarmLedger & { embedded: EmbeddedLedger }> {
   const embedded = await openEmbeddedLedger({
     autoStart: false,
-    genesis: { stepBoundL2: opts.epsilon, tau: { mode: 'fixed', value: opts.tau } },
+    genesis: {
+      stepBoundL2: opts.epsilon,
+      tau: { mode: 'fixed', value: opts.tau },
+      selfWeightsInRank: opts.selfWeightsInRank,
+    },
   });
   const chain = new LocalChain(embedded.producer);
   return {

@@ -216,7 +216,7 @@ export class LedgerState {
   finishBlock(height: number, blockHash: string, timestampMs: number): void {
     this.cachedRoot = undefined;
     const rows = this.activeRowsAt(height);
-    this.rank = sparseRank(rows, this.stake);
+    this.rank = sparseRank(rows, this.stake, undefined, this.genesis.selfWeightsInRank !== false);
     this.stake = inflateStake(this.stake, this.rank, this.tau);
     this.sparsity = sparseSparsity(rows);
     if (rows.some((r) => r.uids.length > 0)) this.tau = nextTau(this.genesis.tau, this.tau, this.sparsity);

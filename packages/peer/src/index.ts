@@ -8,6 +8,7 @@ export * from './ledger-chain.js';
 export * from './mnist-task.js';
 export * from './model.js';
 export * from './peer.js';
+export * from './removal-cost.js';
 export * from './scorer.js';
 export * from './state.js';
 export * from './storage.js';

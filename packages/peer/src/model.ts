@@ -13,6 +13,12 @@ export interface MlpSpec {
   sizes: number[];
   /** Activation after each layer (length sizes.length - 1). */
   activations: Activation[];
+  /**
+   * 0/1 per input feature (length sizes[0]): the features this model sees;
+   * the others are zeroed before the first layer. A peer's private view of
+   * the input (the swarm's known-quality design). Undefined: every feature.
+   */
+  inputMask?: Float32Array;
 }
 
 /** Named weights, the unit that storage persists. */
@@ -29,6 +35,7 @@ export class Mlp {
   readonly spec: MlpSpec;
   readonly weights: tf.Variable[] = [];
   readonly biases: tf.Variable[] = [];
+  private readonly inputMask: tf.Tensor1D | null;
 
   /**
    * `scope` makes the tfjs variable names unique when several peers live in
@@ -39,6 +46,9 @@ export class Mlp {
       throw new RangeError(`${name}: need ${spec.sizes.length - 1} activations`);
     this.name = name;
     this.spec = spec;
+    if (spec.inputMask && spec.inputMask.length !== spec.sizes[0])
+      throw new RangeError(`${name}: input mask has ${spec.inputMask.length} entries, need ${spec.sizes[0]}`);
+    this.inputMask = spec.inputMask ? tf.keep(tf.tensor1d(spec.inputMask)) : null;
     for (let l = 0; l + 1 < spec.sizes.length; l++) {
       const fanIn = spec.sizes[l]!;
       const fanOut = spec.sizes[l + 1]!;
@@ -69,7 +79,7 @@ export class Mlp {
 
   apply(x: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
-      let h: tf.Tensor2D = x;
+      let h: tf.Tensor2D = this.inputMask ? tf.mul(x, this.inputMask) : x;
       for (let l = 0; l < this.weights.length; l++) {
         h = tf.add(tf.matMul(h, this.weights[l]!), this.biases[l]!);
         const act = this.spec.activations[l];
@@ -104,6 +114,7 @@ export class Mlp {
 
   dispose(): void {
     for (const v of this.variables()) v.dispose();
+    this.inputMask?.dispose();
   }
 }
 

@@ -56,6 +56,9 @@ export interface StepPoint {
   loss: number;
   /** Accuracy on the held-out set, when it was evaluated at this step. */
   accuracy?: number;
+  /** Loss and accuracy on the validation slice of D_i (never trained on), when it was scored at this step. */
+  validationLoss?: number;
+  validationAccuracy?: number;
 }
 
 export interface BlockPoint {
@@ -115,6 +118,8 @@ export interface PeerSnapshot {
   step: number;
   loss: number | null;
   accuracy: number | null;
+  /** The latest loss/accuracy on the validation slice of D_i (absent before the first scoring pass). */
+  validation?: { step: number; loss: number; accuracy: number };
   /** Bounded history (the runtime keeps the latest few thousand points). */
   lossHistory: StepPoint[];
   blockHistory: BlockPoint[];

@@ -20,7 +20,7 @@
  * Gradients w.r.t. the remote answers come out of the same tape as the
  * weights' gradients: the answers are inputs of the loss like any variable.
  */
-
+import { createRng } from '@peerbench/mechanism';
 import {
   type ExpertNetwork,
   invalidTensorReason,
@@ -32,7 +32,7 @@ import * as tf from '@tensorflow/tfjs';
 import { StandIns } from './distillation.js';
 import { availableTensor, importanceCv2, NoisyTopKGate, type Routing } from './gate.js';
 import { Mlp, type NamedWeights, uniqueScope } from './model.js';
-import { removalCost, Scorer } from './scorer.js';
+import { DEFAULT_SCORER_OPTIONS, removalCost, Scorer, type ScorerOptions } from './scorer.js';
 import type { Batch, Task } from './task.js';
 
 export interface ModelOptions {
@@ -69,6 +69,16 @@ export interface ModelOptions {
   combine: CombineMode;
   /** Seed of the weight initialisation (undefined = random). */
   seed?: number;
+  /**
+   * Share of the input features the encoder sees, in (0, 1]: a seeded random
+   * subset (see `inputViewMask`); the rest is zeroed. A private view of the
+   * input bounds what f_i can know however much it is trained by others, so
+   * the swarm's `--quality views` gives peers a usefulness order sharing
+   * cannot erase. Undefined or 1: the whole input.
+   */
+  inputView?: number;
+  /** Scorer settings (removal source, window, gate-importance share); see scorer.ts. */
+  scoring?: Partial<Omit<ScorerOptions, 'slots'>>;
 }
 
 /** How G(x) joins the experts' answers (see ModelOptions.combine). */
@@ -159,6 +169,8 @@ export interface EvaluateLiveOptions {
    * no slot changes nothing. null/undefined: no ablation.
    */
   ablate?: string | null;
+  /** Evaluate on these examples instead of the task's balanced held-out set (e.g. its validation slice). */
+  data?: Batch;
   /** Aborts the outstanding forwards; the promise rejects with the signal's reason. */
   signal?: AbortSignal;
 }
@@ -183,6 +195,21 @@ function gatherRows(x: Float32Array, width: number, rows: number[]): Float32Arra
     out.set(x.subarray(r * width, (r + 1) * width), i * width);
   }
   return out;
+}
+
+/** 0/1 over `inputSize` features with round(view·inputSize) ones (at least one), a seeded random subset. */
+export function inputViewMask(inputSize: number, view: number, seed: number): Float32Array {
+  if (!(view > 0 && view <= 1)) throw new RangeError(`input view must be in (0, 1], got ${view}`);
+  const order = Array.from({ length: inputSize }, (_, i) => i);
+  const rng = createRng(seed);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const mask = new Float32Array(inputSize);
+  const count = Math.max(1, Math.round(view * inputSize));
+  for (let q = 0; q < count; q++) mask[order[q]!] = 1;
+  return mask;
 }
 
 export class Trainer {
@@ -220,9 +247,16 @@ export class Trainer {
     this.d = model.representationSize;
     const seed = model.seed;
     // tanh keeps every representation in [-1, 1]: answers from different peers share one scale.
+    const view = model.inputView;
     this.encoder = new Mlp(
       'encoder',
-      { sizes: [task.inputSize, model.encoderHidden, this.d], activations: ['relu', 'tanh'] },
+      {
+        sizes: [task.inputSize, model.encoderHidden, this.d],
+        activations: ['relu', 'tanh'],
+        ...(view !== undefined && view < 1
+          ? { inputMask: inputViewMask(task.inputSize, view, (seed ?? 0) + 300) }
+          : {}),
+      },
       seed,
       scope,
     );
@@ -239,7 +273,13 @@ export class Trainer {
       seed === undefined ? undefined : seed + 1,
       scope,
     );
-    this.gate = new NoisyTopKGate({ inputSize: this.d, slots: model.maxExperts, k: model.topK, scope });
+    this.gate = new NoisyTopKGate({
+      inputSize: this.d,
+      slots: model.maxExperts,
+      k: model.topK,
+      scope,
+      ...(seed === undefined ? {} : { noiseSeed: seed + 200 }),
+    });
     this.standIns = new StandIns({
       inputSize: task.inputSize,
       outputSize: this.d,
@@ -249,7 +289,7 @@ export class Trainer {
       scope,
       ...(seed === undefined ? {} : { seed: seed + 100 }),
     });
-    this.scorer = new Scorer({ slots: model.maxExperts, emaDecay: 0.95, importanceShare: 0.5 });
+    this.scorer = new Scorer({ slots: model.maxExperts, ...DEFAULT_SCORER_OPTIONS, ...model.scoring });
     this.slots = new Array<string | null>(model.maxExperts).fill(null);
     this.slots[0] = selfId;
     this.optimizer = tf.train.adam(model.learningRate);
@@ -270,7 +310,7 @@ export class Trainer {
    * concatenation of the N blocks g_s·f_s (zeros for null), or their sum.
    * Differentiable w.r.t. every contribution and the gates.
    */
-  private combine(B: number, g: tf.Tensor2D, contributions: ReadonlyArray<tf.Tensor2D | null>): tf.Tensor2D {
+  combine(B: number, g: tf.Tensor2D, contributions: ReadonlyArray<tf.Tensor2D | null>): tf.Tensor2D {
     const d = this.d;
     const blocks: tf.Tensor2D[] = [];
     for (let s = 0; s < this.slots.length; s++) {
@@ -300,7 +340,7 @@ export class Trainer {
   }
 
   /** Slots the gate may choose: self, reachable peers, and absent peers whose stand-in is trained. */
-  private availability(online: Set<string>): boolean[] {
+  availability(online: Set<string>): boolean[] {
     return this.slots.map((peerId, s) => {
       if (s === 0) return true;
       if (peerId === null) return false;
@@ -598,7 +638,7 @@ export class Trainer {
   async evaluateLive(opts: EvaluateLiveOptions = {}): Promise<EvalResult> {
     const { signal } = opts;
     signal?.throwIfAborted();
-    const ev = this.task.evalSet();
+    const ev = opts.data ?? this.task.evalSet();
     const inputSize = this.task.inputSize;
     const d = this.d;
     const ablated = opts.ablate == null ? -1 : this.slots.indexOf(opts.ablate);
@@ -652,8 +692,13 @@ export class Trainer {
     return { loss: lossSum / Math.max(1, ev.size), accuracy: correct / Math.max(1, ev.size) };
   }
 
-  /** The valid live answers of one evaluation chunk, slot → [rows routed, d] values. */
-  private async liveAnswers(
+  /** The peers the network can reach now. */
+  onlinePeers(): Set<string> {
+    return new Set(this.network?.peers() ?? []);
+  }
+
+  /** The valid live answers of one evaluation chunk, slot → [rows routed, d] values (`ablated`: not asked). */
+  async liveAnswers(
     routing: Routing,
     xs: Float32Array,
     online: Set<string>,

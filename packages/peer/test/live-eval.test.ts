@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { ExpertServer } from '../src/expert-server.js';
 import { loadMnistDigits, MnistTask, skewedClassMix } from '../src/mnist-task.js';
+import { measureRemovalCosts } from '../src/removal-cost.js';
 import { type CombineMode, DEFAULT_STEP_OPTIONS, Trainer } from '../src/trainer.js';
 import { SMALL_MODEL, skewedTask, useWasm } from './helpers.js';
 
@@ -173,7 +174,8 @@ describe('scores: eq 3 with the first-order term', () => {
         await skewedTask(fav, seed, 300),
         id,
         net,
-        { ...SMALL_MODEL, maxExperts: 3, topK: 2, seed },
+        // The legacy training-batch scores (the Peer's default measures on the validation slice, below).
+        { ...SMALL_MODEL, maxExperts: 3, topK: 2, seed, scoring: { removalSource: 'training' } },
         { ...DEFAULT_STEP_OPTIONS, batchSize: 32, kMin: 2, graceMs: 20, forwardTimeoutMs: 1000 },
       );
       net.serve(new ExpertServer(trainer.encoder, () => 1));
@@ -205,6 +207,30 @@ describe('scores: eq 3 with the first-order term', () => {
     expect(removal[noiseSlot]!).toBeLessThan(removal[helperSlot]!);
     // The signed EMA of a harmful expert is what the clip removes.
     expect(me.scorer.removal[noiseSlot]!).toBeLessThan(me.scorer.removal[helperSlot]!);
+
+    // The exact removal cost on the validation slice of D_i (removal-cost.ts) orders them the same way,
+    // credits both (they answered themselves), and leaves no tensor behind.
+    const validation = me.task.validationSet!();
+    expect(validation.size).toBeGreaterThan(0);
+    await measureRemovalCosts(me, validation);
+    const before = tf.memory().numTensors;
+    const pass = await measureRemovalCosts(me, validation);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(pass.rows).toBe(validation.size);
+    expect(pass.credited[helperSlot]).toBe(true);
+    expect(pass.credited[noiseSlot]).toBe(true);
+    expect(pass.costSums[noiseSlot]!).toBeLessThan(pass.costSums[helperSlot]!);
+    expect(pass.loss).toBeGreaterThan(0);
+    // The noise peer leaves: its stand-in answers in its place and its cost is not credited to it.
+    hub.leave('noise');
+    const absent = await measureRemovalCosts(me, validation);
+    expect(absent.credited[noiseSlot]).toBe(false);
+    expect(absent.credited[helperSlot]).toBe(true);
+    // Exact: the measured loss and removal cost equal evaluateLive's, with and without the helper.
+    const live = await me.evaluateLive({ data: validation });
+    expect(absent.loss).toBeCloseTo(live.loss, 4);
+    const ablated = await me.evaluateLive({ data: validation, ablate: 'helper' });
+    expect(absent.costSums[helperSlot]! / absent.rows).toBeCloseTo(ablated.loss - live.loss, 4);
     me.dispose();
     helper.dispose();
   });
