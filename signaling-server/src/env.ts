@@ -110,10 +110,12 @@ export function turnRestFromEnv(
   }
   const ttlS = integer('turn-ttl-s', flags.turnTtlS ?? env.PEERBENCH_TURN_TTL_S);
   if (secret === undefined) {
-    if (ttlS !== undefined) throw new SignalingServerError('invalid-options', 'turn-ttl-s needs a TURN secret');
+    if (ttlS !== undefined)
+      throw new SignalingServerError('invalid-options', 'turn-ttl-s needs a TURN secret');
     return null;
   }
-  if (turnUrls.length === 0) throw new SignalingServerError('invalid-options', 'a TURN secret needs TURN URLs');
+  if (turnUrls.length === 0)
+    throw new SignalingServerError('invalid-options', 'a TURN secret needs TURN URLs');
   if (env.PEERBENCH_TURN_USERNAME || env.PEERBENCH_TURN_CREDENTIAL) {
     throw new SignalingServerError(
       'invalid-options',

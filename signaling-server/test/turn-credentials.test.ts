@@ -47,7 +47,12 @@ describe('TURN REST credentials', () => {
   });
 
   it('ICE servers for a peer: STUN as is, TURN with its own credentials, valid in a welcome', () => {
-    const config = { stunUrls: ['stun:198.18.0.1:3478'], turnUrls: ['turn:198.18.0.1:3478'], secret: SECRET, ttlS: 600 };
+    const config = {
+      stunUrls: ['stun:198.18.0.1:3478'],
+      turnUrls: ['turn:198.18.0.1:3478'],
+      secret: SECRET,
+      ttlS: 600,
+    };
     const peerA = 'a'.repeat(64);
     const servers = iceServersWithTurnCredentials(config, peerA, NOW_MS);
     expect(servers).toEqual([
@@ -60,7 +65,14 @@ describe('TURN REST credentials', () => {
     ]);
     const other = iceServersWithTurnCredentials(config, 'b'.repeat(64), NOW_MS);
     expect(other[1]?.username).not.toBe(servers[1]?.username);
-    const welcome = { type: 'welcome', peerId: peerA, room: 'r', peers: [], iceServers: servers, heartbeatIntervalMs: 1 };
+    const welcome = {
+      type: 'welcome',
+      peerId: peerA,
+      room: 'r',
+      peers: [],
+      iceServers: servers,
+      heartbeatIntervalMs: 1,
+    };
     expect(() => parseServerMessage(JSON.stringify(welcome))).not.toThrow();
   });
 });
@@ -90,7 +102,14 @@ describe('TURN options from flags and env', () => {
     dirs.push(dir);
     writeFileSync(join(dir, 'secret'), 'from-a-file-0123456789\n');
     const opts = optionsFromEnv(
-      ['--turn-secret-file', join(dir, 'secret'), '--turn-ttl-s', '300', '--stun-urls', 'stun:198.18.0.1:3478'],
+      [
+        '--turn-secret-file',
+        join(dir, 'secret'),
+        '--turn-ttl-s',
+        '300',
+        '--stun-urls',
+        'stun:198.18.0.1:3478',
+      ],
       { ...env, PEERBENCH_TURN_TTL_S: '900' },
     );
     expect(opts.iceServers).toEqual([{ urls: ['stun:198.18.0.1:3478'] }]);
@@ -106,7 +125,11 @@ describe('TURN options from flags and env', () => {
     ['a secret without TURN URLs', [], { PEERBENCH_TURN_SECRET: SECRET }],
     ['a TTL without a secret', ['--turn-ttl-s', '600'], {}],
     ['a short secret', [], { PEERBENCH_TURN_URLS: 'turn:a', PEERBENCH_TURN_SECRET: 'short' }],
-    ['a TTL out of range', ['--turn-ttl-s', '10'], { PEERBENCH_TURN_URLS: 'turn:a', PEERBENCH_TURN_SECRET: SECRET }],
+    [
+      'a TTL out of range',
+      ['--turn-ttl-s', '10'],
+      { PEERBENCH_TURN_URLS: 'turn:a', PEERBENCH_TURN_SECRET: SECRET },
+    ],
     [
       'a secret and a static credential',
       [],

@@ -6,10 +6,12 @@
  * Host 1 sends a numbered probe every interval; host 2 echoes it; we count
  * probes lost and late, the RTT distribution, the ICE state timeline, and
  * how long after the outage the link carried data again. A connection that
- * fails is replaced by a new one (counted).
+ * fails is replaced by a new one (`--recover new`, counted) or restarted in
+ * place with an ICE restart (`--recover restart`, same channel).
  *
  *   tsx bench/soak.ts [--duration-s 90] [--outage-at-s 30] [--outage-s 20] [--rtt-ms 80]
- *                     [--jitter-ms 20] [--loss-pct 2] [--interval-ms 50] [--seed 1] [--out FILE]
+ *                     [--jitter-ms 20] [--loss-pct 2] [--interval-ms 50] [--seed 1]
+ *                     [--recover new|restart] [--out FILE]
  *
  * Needs root (see the README). RTT includes two Node IPC hops (test process
  * ↔ agent), well under a millisecond each on an idle machine.
@@ -40,6 +42,7 @@ const { values } = parseArgs({
     'loss-pct': { type: 'string', default: '2' },
     'interval-ms': { type: 'string', default: '50' },
     seed: { type: 'string', default: '1' },
+    recover: { type: 'string', default: 'new' },
     out: { type: 'string', default: `bench-results/nat-soak-${new Date().toISOString().slice(0, 10)}.json` },
   },
 });
@@ -52,6 +55,11 @@ const jitterMs = num('jitter-ms');
 const lossPct = num('loss-pct');
 const intervalMs = num('interval-ms');
 const seed = num('seed');
+const recover = values.recover;
+if (recover !== 'new' && recover !== 'restart') {
+  console.error('soak: --recover must be new or restart');
+  process.exit(2);
+}
 /** A probe answered later than this counts as late. */
 const LATE_MS = 1000;
 /** How long after the last probe we wait for stragglers. */
@@ -92,6 +100,7 @@ try {
   const sendLog: number[] = []; // send time (ms since t0) of probe seq, at index seq - 1
   const rtts: { seq: number; sentMs: number; rttMs: number }[] = [];
   let connections = 0;
+  let restarts = 0;
   let a: WrtcPeer | null = null;
   let b: WrtcPeer | null = null;
   let channelOpen = false;
@@ -120,7 +129,12 @@ try {
           sentAt.delete(seq);
         }
       }
-      if (m.type === 'connection-state' && m.state === 'failed') void replace();
+      if (m.type === 'connection-state' && m.state === 'failed') {
+        if (recover === 'restart') {
+          restarts++;
+          pa.restartIce();
+        } else void replace();
+      }
     });
     pipeSignals(pa, pb);
     pb.open(config('soak-b'), false, true);
@@ -169,9 +183,12 @@ try {
   pairs.push({ atMs: at(), pair: a ? await (a as WrtcPeer).selectedPair() : null });
 
   const sorted = (xs: number[]) => [...xs].sort((x, y) => x - y);
-  const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
+  const pct = (xs: number[], p: number) =>
+    xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
   const outside = sorted(
-    rtts.filter((r) => r.sentMs < outageStartMs - 5000 || r.sentMs > outageEndMs + 15_000).map((r) => r.rttMs),
+    rtts
+      .filter((r) => r.sentMs < outageStartMs - 5000 || r.sentMs > outageEndMs + 15_000)
+      .map((r) => r.rttMs),
   );
   // The link is back when the first answer arrives after the outage ended (probes queued
   // during the outage by SCTP usually come first).
@@ -180,7 +197,18 @@ try {
   const firstNew = rtts.filter((r) => r.sentMs >= outageEndMs).sort((x, y) => x.sentMs - y.sentMs)[0];
   const result = {
     date: new Date().toISOString(),
-    params: { durationS, outageAtS, outageS, rttMs, jitterMs, lossPct, intervalMs, seed, lateMs: LATE_MS },
+    params: {
+      durationS,
+      outageAtS,
+      outageS,
+      rttMs,
+      jitterMs,
+      lossPct,
+      intervalMs,
+      seed,
+      recover,
+      lateMs: LATE_MS,
+    },
     loadAverage: { start: loadStart, end: loadavg() },
     probes: {
       sent: seq,
@@ -188,7 +216,8 @@ try {
       lost: sentAt.size,
       late: rtts.filter((r) => r.rttMs > LATE_MS).length,
       sentDuringOutage: sendLog.filter((ms) => ms >= outageStartMs && ms < outageEndMs).length,
-      answeredOfSentDuringOutage: rtts.filter((r) => r.sentMs >= outageStartMs && r.sentMs < outageEndMs).length,
+      answeredOfSentDuringOutage: rtts.filter((r) => r.sentMs >= outageStartMs && r.sentMs < outageEndMs)
+        .length,
     },
     rttMsOutsideOutage: {
       n: outside.length,
@@ -199,6 +228,7 @@ try {
       max: outside[outside.length - 1],
     },
     connections,
+    iceRestarts: restarts,
     firstConnectMs: startMs,
     outage: { startMs: outageStartMs, endMs: outageEndMs },
     recovery: {
@@ -206,7 +236,10 @@ try {
       linkBackAfterOutageEndMs: recoveredAtMs === null ? null : recoveredAtMs - outageEndMs,
       firstProbeSentAfterOutageRttMs: firstNew ? Math.round(firstNew.rttMs) : null,
       maxRttOfProbesQueuedDuringOutageMs: Math.round(
-        Math.max(0, ...rtts.filter((r) => r.sentMs >= outageStartMs && r.sentMs < outageEndMs).map((r) => r.rttMs)),
+        Math.max(
+          0,
+          ...rtts.filter((r) => r.sentMs >= outageStartMs && r.sentMs < outageEndMs).map((r) => r.rttMs),
+        ),
       ),
     },
     selectedPairs: pairs,

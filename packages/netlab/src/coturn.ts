@@ -66,6 +66,8 @@ async function listening(ns: Namespace, port: number): Promise<boolean> {
 
 /** Starts turnserver in ns and resolves once its UDP port is bound. */
 export async function startCoturn(ns: Namespace, opts: CoturnOptions): Promise<Coturn> {
+  const missing = coturnUnavailableReason();
+  if (missing) throw new NetlabError('unavailable', missing);
   const port = opts.port ?? DEFAULT_TURN_PORT;
   if (!/^[\x21-\x7e]{8,256}$/.test(opts.secret)) {
     throw new NetlabError('invalid-argument', 'the TURN secret must be 8-256 printable ASCII characters');

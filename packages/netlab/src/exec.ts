@@ -48,7 +48,10 @@ export function runSyncQuiet(argv: readonly string[]): string {
   const [file, ...args] = argv;
   if (!file) return '';
   try {
-    return execFileSync(file, args, { timeout: COMMAND_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    return execFileSync(file, args, {
+      timeout: COMMAND_TIMEOUT_MS,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).toString();
   } catch {
     return '';
   }

@@ -44,12 +44,27 @@ function candidate(entry: StatsEntry | undefined): CandidateSummary | null {
   return summary;
 }
 
-/** The selected pair, or null while there is none (ICE not connected yet, or failed). */
-export function selectedPairFromStats(report: Iterable<[string, unknown]> | Map<string, unknown>): SelectedPair | null {
+/**
+ * A stats report as `RTCPeerConnection.getStats()` gives it (a map-like of
+ * [id, entry]), or as simple-peer's `getStats(cb)` gives it (an array of
+ * entries, each with its `id`).
+ */
+export type StatsReportLike = Iterable<readonly [string, unknown]> | Iterable<unknown>;
+
+function entriesById(report: StatsReportLike): Map<string, StatsEntry> {
   const byId = new Map<string, StatsEntry>();
-  for (const [id, value] of report) {
-    if (value && typeof value === 'object') byId.set(id, value as StatsEntry);
+  for (const item of report as Iterable<unknown>) {
+    const value = Array.isArray(item) && item.length === 2 && typeof item[0] === 'string' ? item[1] : item;
+    if (value && typeof value === 'object' && typeof (value as StatsEntry).id === 'string') {
+      byId.set((value as StatsEntry).id, value as StatsEntry);
+    }
   }
+  return byId;
+}
+
+/** The selected pair, or null while there is none (ICE not connected yet, or failed). */
+export function selectedPairFromStats(report: StatsReportLike): SelectedPair | null {
+  const byId = entriesById(report);
   let pair: StatsEntry | undefined;
   for (const entry of byId.values()) {
     if (entry.type === 'transport' && typeof entry.selectedCandidatePairId === 'string') {
@@ -72,6 +87,18 @@ export function selectedPairFromStats(report: Iterable<[string, unknown]> | Map<
     remote,
     relayed: local.candidateType === 'relay' || remote.candidateType === 'relay',
   };
-  if (typeof pair.currentRoundTripTime === 'number') selected.currentRoundTripTimeS = pair.currentRoundTripTime;
+  if (typeof pair.currentRoundTripTime === 'number')
+    selected.currentRoundTripTimeS = pair.currentRoundTripTime;
   return selected;
+}
+
+/**
+ * True for an `icecandidateerror` that means the TURN server refused our
+ * credentials (401 Unauthorized; 403 Forbidden for a refused peer/quota is
+ * not a credential problem). It arrives within milliseconds, long before ICE
+ * would fail: the cue to fetch fresh credentials (rejoin signaling). Other
+ * codes (e.g. 701 for an unusable local socket such as ::1) are harmless.
+ */
+export function isTurnAuthError(e: { errorCode: number; url: string }): boolean {
+  return e.errorCode === 401 && /^turns?:/.test(e.url);
 }

@@ -11,9 +11,32 @@ export {
   startCoturn,
 } from './coturn.js';
 export { NetlabError, type NetlabErrorCode } from './errors.js';
-export { type CandidateSummary, type CandidateType, type SelectedPair, selectedPairFromStats } from './ice-stats.js';
-export { DEFAULT_LAB_PREFIX, Lab, type LabOptions, labUnavailableReason, Namespace, sweepLeftovers } from './lab.js';
-export { deleteTableRuleset, LOSS_TABLE, lossRuleset, NAT_TABLE, type NatMode, natRouterRuleset } from './nft.js';
+export {
+  type CandidateSummary,
+  type CandidateType,
+  isTurnAuthError,
+  type SelectedPair,
+  type StatsReportLike,
+  selectedPairFromStats,
+} from './ice-stats.js';
+export {
+  DEFAULT_LAB_PREFIX,
+  Lab,
+  type LabOptions,
+  labToolsMissingReason,
+  labUnavailableReason,
+  Namespace,
+  sweepLeftovers,
+} from './lab.js';
+export {
+  countedPackets,
+  deleteTableRuleset,
+  LOSS_TABLE,
+  lossRuleset,
+  NAT_TABLE,
+  type NatMode,
+  natRouterRuleset,
+} from './nft.js';
 export { DEFAULT_STOP_GRACE_MS, type ExitStatus, LabProcess, type SpawnOptions } from './process.js';
 export {
   buildNatTopology,

@@ -18,12 +18,27 @@ import { LabProcess, type SpawnOptions } from './process.js';
 /** Default name prefix; tests and scripts of this repository all use it. */
 export const DEFAULT_LAB_PREFIX = 'pbnl';
 
-/** Why the lab cannot run here, or null when it can (root, `ip netns`, `nft`). */
+/**
+ * Why network namespaces cannot be made here (not Linux, not root, no
+ * `ip netns`), or null. Tests skip on this and only this: where namespaces
+ * work, a missing nft/coturn/python3 is an error (`Lab.create`,
+ * `startCoturn`), so CI cannot silently skip the NAT tests.
+ */
 export function labUnavailableReason(): string | null {
   if (process.platform !== 'linux') return 'network namespaces need Linux';
   if (process.getuid?.() !== 0) return 'network namespaces need root (run as root, as CI does)';
   if (!succeeds(['ip', 'netns', 'list'])) return '`ip netns` is unavailable (iproute2 missing?)';
-  if (!succeeds(['nft', '--version'])) return '`nft` is missing: apt-get install nftables (scripts/setup.sh does)';
+  return null;
+}
+
+/** What else the lab needs where namespaces work: nft, and python3 for the delay forwarder. */
+export function labToolsMissingReason(): string | null {
+  if (!succeeds(['nft', '--version'])) {
+    return '`nft` is missing: apt-get install nftables (scripts/setup.sh does)';
+  }
+  if (!succeeds(['python3', '--version'])) {
+    return '`python3` is missing: apt-get install python3-minimal (scripts/setup.sh does)';
+  }
   return null;
 }
 
@@ -162,7 +177,7 @@ export class Lab {
   static create(opts: LabOptions = {}): Lab {
     const prefix = opts.prefix ?? DEFAULT_LAB_PREFIX;
     if (!/^[a-z]{1,6}$/.test(prefix)) throw new NetlabError('invalid-argument', `bad prefix ${prefix}`);
-    const reason = labUnavailableReason();
+    const reason = labUnavailableReason() ?? labToolsMissingReason();
     if (reason) throw new NetlabError('unavailable', reason);
     sweepLeftovers(prefix);
     const lab = new Lab(prefix);

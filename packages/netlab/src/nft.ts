@@ -52,14 +52,21 @@ export function lossRuleset(percent: number): string {
   return `table inet ${LOSS_TABLE} {
   chain input {
     type filter hook input priority -10; policy accept;
-    meta l4proto udp numgen random mod 100 < ${percent} drop
+    meta l4proto udp numgen random mod 100 < ${percent} counter drop
   }
   chain output {
     type filter hook output priority -10; policy accept;
-    meta l4proto udp numgen random mod 100 < ${percent} drop
+    meta l4proto udp numgen random mod 100 < ${percent} counter drop
   }
 }
 `;
+}
+
+/** Packets dropped so far, summed over the counters in `nft list table` output. */
+export function countedPackets(listing: string): number {
+  let total = 0;
+  for (const m of listing.matchAll(/counter packets (\d+)/g)) total += Number(m[1]);
+  return total;
 }
 
 /** `delete table` as a ruleset (nft -f). */

@@ -45,7 +45,8 @@ export class LabProcess {
     });
     const append = (chunk: Buffer) => {
       this.output += chunk.toString();
-      if (this.output.length > MAX_KEPT_OUTPUT_CHARS) this.output = this.output.slice(-MAX_KEPT_OUTPUT_CHARS / 2);
+      if (this.output.length > MAX_KEPT_OUTPUT_CHARS)
+        this.output = this.output.slice(-MAX_KEPT_OUTPUT_CHARS / 2);
       for (const l of this.listeners) l();
     };
     this.child.stdout?.on('data', append);
@@ -85,12 +86,20 @@ export class LabProcess {
         if (m) return done(() => resolve(m));
         if (this.exitStatus) {
           return done(() =>
-            reject(new NetlabError('command-failed', `${this.argv.join(' ')} exited before ${pattern}: ${this.tail()}`)),
+            reject(
+              new NetlabError(
+                'command-failed',
+                `${this.argv.join(' ')} exited before ${pattern}: ${this.tail()}`,
+              ),
+            ),
           );
         }
       };
       const timer = setTimeout(
-        () => done(() => reject(new NetlabError('timeout', `no ${pattern} within ${timeoutMs} ms: ${this.tail()}`))),
+        () =>
+          done(() =>
+            reject(new NetlabError('timeout', `no ${pattern} within ${timeoutMs} ms: ${this.tail()}`)),
+          ),
         timeoutMs,
       );
       const done = (f: () => void) => {

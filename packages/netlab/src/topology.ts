@@ -17,7 +17,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NetlabError } from './errors.js';
 import type { Lab, Namespace } from './lab.js';
-import { deleteTableRuleset, LOSS_TABLE, lossRuleset, type NatMode, natRouterRuleset } from './nft.js';
+import {
+  countedPackets,
+  deleteTableRuleset,
+  LOSS_TABLE,
+  lossRuleset,
+  type NatMode,
+  natRouterRuleset,
+} from './nft.js';
 import type { LabProcess } from './process.js';
 
 export const PUBLIC_SUBNET = '198.18.0.0/24';
@@ -57,6 +64,8 @@ export interface Home {
   setShaping(shaping: Shaping): void;
   /** Drops percent % of the host's UDP packets each way (nftables); 0 removes the rule. */
   setLoss(percent: number): Promise<void>;
+  /** UDP packets the loss rule dropped so far (both ways), 0 without one. */
+  lossDropped(): Promise<number>;
   /** Outage: the router's LAN link down (true) or back up (false). The host keeps its addresses and routes. */
   setOutage(down: boolean): Promise<void>;
 }
@@ -129,6 +138,10 @@ async function buildHome(lab: Lab, pub: Namespace, index: number, spec: HomeSpec
         await host.nft(lossRuleset(percent));
         lossOn = true;
       }
+    },
+    async lossDropped() {
+      if (!lossOn) return 0;
+      return countedPackets((await host.exec(['nft', 'list', 'table', 'inet', LOSS_TABLE])).stdout);
     },
     async setOutage(down: boolean) {
       await router.setLinkUp('lan', !down);

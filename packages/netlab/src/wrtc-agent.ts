@@ -9,7 +9,9 @@ import wrtc from '@roamhq/wrtc';
 import type { AgentSignal, FromAgent, ToAgent } from './agent-protocol.js';
 import { selectedPairFromStats } from './ice-stats.js';
 
-const send = (msg: FromAgent) => process.send?.(msg);
+const send = (msg: FromAgent): void => {
+  process.send?.(msg);
+};
 const now = () => Math.round(performance.now());
 let pc: RTCPeerConnection | null = null;
 let channel: RTCDataChannel | null = null;
@@ -27,6 +29,11 @@ function wireChannel(ch: RTCDataChannel): void {
 
 async function open(msg: Extract<ToAgent, { type: 'open' }>): Promise<void> {
   echo = msg.echo ?? false;
+  if (msg.connectTimeoutMs !== undefined) {
+    setTimeout(() => {
+      if (pc && pc.connectionState !== 'connected') send({ type: 'connect-timeout', atMs: now() });
+    }, msg.connectTimeoutMs);
+  }
   const conn = new wrtc.RTCPeerConnection(msg.config) as RTCPeerConnection;
   pc = conn;
   conn.onicecandidate = (e: RTCPeerConnectionIceEvent) => {
@@ -39,14 +46,23 @@ async function open(msg: Extract<ToAgent, { type: 'open' }>): Promise<void> {
   conn.onconnectionstatechange = () =>
     send({ type: 'connection-state', state: conn.connectionState, atMs: now() });
   conn.addEventListener('icecandidateerror', (e: RTCPeerConnectionIceErrorEvent) =>
-    send({ type: 'candidate-error', errorCode: e.errorCode, errorText: e.errorText, url: e.url, atMs: now() }),
+    send({
+      type: 'candidate-error',
+      errorCode: e.errorCode,
+      errorText: e.errorText,
+      url: e.url,
+      atMs: now(),
+    }),
   );
   conn.ondatachannel = (e: RTCDataChannelEvent) => wireChannel(e.channel);
   if (msg.initiator) {
     wireChannel(conn.createDataChannel('lab'));
     const offer = await conn.createOffer();
     await conn.setLocalDescription(offer);
-    send({ type: 'signal', signal: { kind: 'description', description: { type: 'offer', sdp: offer.sdp ?? '' } } });
+    send({
+      type: 'signal',
+      signal: { kind: 'description', description: { type: 'offer', sdp: offer.sdp ?? '' } },
+    });
   }
 }
 
@@ -60,7 +76,10 @@ async function onSignal(signal: AgentSignal): Promise<void> {
   if (signal.description.type === 'offer') {
     const answer = await pc.createAnswer();
     await pc.setLocalDescription(answer);
-    send({ type: 'signal', signal: { kind: 'description', description: { type: 'answer', sdp: answer.sdp ?? '' } } });
+    send({
+      type: 'signal',
+      signal: { kind: 'description', description: { type: 'answer', sdp: answer.sdp ?? '' } },
+    });
   }
 }
 
@@ -73,6 +92,16 @@ async function handle(msg: ToAgent): Promise<void> {
     case 'send':
       if (channel?.readyState === 'open') channel.send(msg.text);
       return;
+    case 'restart-ice': {
+      if (!pc) return;
+      const offer = await pc.createOffer({ iceRestart: true });
+      await pc.setLocalDescription(offer);
+      send({
+        type: 'signal',
+        signal: { kind: 'description', description: { type: 'offer', sdp: offer.sdp ?? '' } },
+      });
+      return;
+    }
     case 'stats': {
       const report = pc ? await pc.getStats() : new Map();
       send({ type: 'stats', requestId: msg.requestId, selected: selectedPairFromStats(report) });
@@ -88,9 +117,15 @@ async function handle(msg: ToAgent): Promise<void> {
   }
 }
 
+// One message at a time, in order: a candidate handled while the answer before it is still
+// being applied would fail ("no remote description") and be lost, and with symmetric NATs
+// on both sides nothing else (no peer-reflexive candidate) would make up for it.
+let queue: Promise<void> = Promise.resolve();
 process.on('message', (raw: unknown) => {
   // Only our parent holds the IPC channel; it sends ToAgent objects.
-  handle(raw as ToAgent).catch((err: unknown) => send({ type: 'error', message: String(err) }));
+  queue = queue
+    .then(() => handle(raw as ToAgent))
+    .catch((err: unknown) => send({ type: 'error', message: String(err) }));
 });
 process.on('disconnect', () => process.exit(0));
 send({ type: 'ready' });

@@ -42,7 +42,10 @@ export class WrtcPeer {
 
   /** Starts the agent in ns; resolves when it is ready for `open`. */
   static async start(ns: Namespace): Promise<WrtcPeer> {
-    const proc = ns.spawn([process.execPath, '--import', 'tsx', AGENT_SCRIPT], { ipc: true, cwd: PACKAGE_DIR });
+    const proc = ns.spawn([process.execPath, '--import', 'tsx', AGENT_SCRIPT], {
+      ipc: true,
+      cwd: PACKAGE_DIR,
+    });
     const peer = new WrtcPeer(ns, proc);
     const ready = peer.waitFor((m) => m.type === 'ready', AGENT_START_TIMEOUT_MS);
     const exitedFirst = await Promise.race([ready.then(() => false), proc.exited.then(() => true)]);
@@ -63,8 +66,13 @@ export class WrtcPeer {
   }
 
   /** Creates the connection; the initiator makes the data channel and the offer. echo: bounce messages back. */
-  open(config: AgentConfig, initiator: boolean, echo = false): void {
-    this.post({ type: 'open', config, initiator, echo });
+  open(config: AgentConfig, initiator: boolean, echo = false, connectTimeoutMs?: number): void {
+    this.post({ type: 'open', config, initiator, echo, ...(connectTimeoutMs ? { connectTimeoutMs } : {}) });
+  }
+
+  /** ICE restart from this side (the initiator): same connection and channel, new ICE checks. */
+  restartIce(): void {
+    this.post({ type: 'restart-ice' });
   }
 
   send(text: string): void {
@@ -78,7 +86,13 @@ export class WrtcPeer {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         off();
-        reject(new NetlabError('timeout', `agent in ${this.ns.label}: nothing matching within ${timeoutMs} ms`));
+        const last = this.events.slice(-6).map((m) => JSON.stringify(m).slice(0, 160));
+        reject(
+          new NetlabError(
+            'timeout',
+            `agent in ${this.ns.label}: nothing matching within ${timeoutMs} ms; last events: ${last.join(' ')}`,
+          ),
+        );
       }, timeoutMs);
       const off = this.on((m) => {
         if (!pred(m)) return;
@@ -87,6 +101,11 @@ export class WrtcPeer {
         resolve(m);
       });
     });
+  }
+
+  /** What the agent reported as failed (a signal it could not apply, …): empty when all went well. */
+  errors(): string[] {
+    return this.events.flatMap((m) => (m.type === 'error' ? [m.message] : []));
   }
 
   /** The connection's selected candidate pair (see ice-stats.ts), or null. */

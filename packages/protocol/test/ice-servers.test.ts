@@ -44,6 +44,8 @@ describe('welcome.iceServers', () => {
     ['a credential too long', [{ ...turn, credential: 'c'.repeat(MAX_ICE_CREDENTIAL_CHARS + 1) }]],
     ['an unknown field', [{ ...turn, credentialType: 'oauth' }]],
   ])('refuses %s', (_label, servers) => {
-    expect(() => parseServerMessage(welcome(servers))).toThrow(expect.objectContaining({ code: 'invalid-message' }));
+    expect(() => parseServerMessage(welcome(servers))).toThrow(
+      expect.objectContaining({ code: 'invalid-message' }),
+    );
   });
 });
