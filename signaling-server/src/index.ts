@@ -12,3 +12,4 @@ export * from './options.js';
 export * from './server.js';
 export { CONTENT_TYPES, StaticFiles } from './static-files.js';
 export { TokenBucket } from './token-bucket.js';
+export * from './turn-credentials.js';

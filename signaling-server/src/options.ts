@@ -73,6 +73,8 @@ export interface SignalingServerOptions {
   port?: number;
   /** Handed to every client in `welcome`; none by default (loopback needs none). */
   iceServers?: readonly IceServer[];
+  /** When set, each welcome's ICE servers come from here instead (fresh TURN credentials: turn-credentials.ts). */
+  iceServersForPeer?: (peerId: string) => IceServer[];
   heartbeatIntervalMs?: number;
   /** Largest accepted message; at most the protocol's MAX_SIGNALING_MESSAGE_BYTES. */
   maxMessageBytes?: number;
@@ -103,9 +105,9 @@ export interface SignalingServerOptions {
 }
 
 export type ResolvedSignalingServerOptions = Required<
-  Omit<SignalingServerOptions, 'staticDir' | 'ledger' | 'log'>
+  Omit<SignalingServerOptions, 'staticDir' | 'ledger' | 'log' | 'iceServersForPeer'>
 > &
-  Pick<SignalingServerOptions, 'staticDir' | 'ledger' | 'log'>;
+  Pick<SignalingServerOptions, 'staticDir' | 'ledger' | 'log' | 'iceServersForPeer'>;
 
 export class SignalingServerError extends Error {
   readonly code: 'invalid-options' | 'not-started' | 'already-started';
@@ -141,6 +143,7 @@ export function resolveOptions(opts: SignalingServerOptions = {}): ResolvedSigna
     staticDir: opts.staticDir,
     ledger: opts.ledger,
     log: opts.log,
+    iceServersForPeer: opts.iceServersForPeer,
   };
   const positiveInts: (keyof ResolvedSignalingServerOptions)[] = [
     'heartbeatIntervalMs',

@@ -42,6 +42,8 @@ export interface RoomsOptions {
   readonly maxRooms: number;
   readonly maxPeersPerRoom: number;
   readonly iceServers: readonly IceServer[];
+  /** Per-peer ICE servers (fresh TURN credentials in every welcome); overrides iceServers. */
+  readonly iceServersForPeer?: ((peerId: string) => IceServer[]) | undefined;
   readonly heartbeatIntervalMs: number;
 }
 
@@ -136,7 +138,7 @@ export class Rooms<C extends RoomMember<C>> {
       peerId: msg.peerId,
       room: msg.room,
       peers,
-      iceServers: [...this.options.iceServers],
+      iceServers: this.options.iceServersForPeer?.(msg.peerId) ?? [...this.options.iceServers],
       heartbeatIntervalMs: this.options.heartbeatIntervalMs,
     });
     this.broadcast(room, conn, {
