@@ -311,7 +311,7 @@ export class Peer {
     const point: StepPoint = { step: result.step, timeMs: Date.now(), loss: result.loss };
     let accuracy = this.snapshot.accuracy;
     if (every > 0 && result.step % every === 0) {
-      const ev = trainer.evaluate();
+      const ev = await trainer.evaluate();
       point.accuracy = ev.accuracy;
       accuracy = ev.accuracy;
     }
@@ -556,7 +556,7 @@ export class Peer {
   private async save(trainer: Trainer): Promise<void> {
     const storage = this.opts.storage;
     if (!storage) return;
-    await storage.set(STORAGE_KEYS.weights, encodeWeights(trainer.exportWeights()));
+    await storage.set(STORAGE_KEYS.weights, encodeWeights(await trainer.exportWeights()));
     const meta: PersistedMeta = {
       version: 1,
       step: trainer.stepCount,

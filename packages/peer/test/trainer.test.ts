@@ -47,7 +47,7 @@ describe('trainer step over the in-memory network', () => {
     nan.net.fault = { answer: 'nan' };
     shape.net.fault = { answer: 'wrong-shape' };
     late.net.fault = { delayMs: 400 };
-    const before = me.trainer.encoder.exportWeights();
+    const before = await me.trainer.encoder.exportWeights();
     for (let s = 0; s < 6; s++) {
       const r = await me.trainer.step();
       expect(Number.isFinite(r.loss)).toBe(true);
@@ -59,7 +59,7 @@ describe('trainer step over the in-memory network', () => {
     expect(a.late).toBeGreaterThanOrEqual(1);
     expect(a.accepted).toBe(0);
     // weights are finite: the NaN never reached the model
-    const after = me.trainer.encoder.exportWeights();
+    const after = await me.trainer.encoder.exportWeights();
     for (const [name, w] of Object.entries(after)) {
       expect(w.data.every(Number.isFinite)).toBe(true);
       expect(w.data).not.toEqual(before[name]!.data);
@@ -87,7 +87,7 @@ describe('trainer step over the in-memory network', () => {
     // The stand-in learned something: its distillation loss went down from its first steps.
     expect(a!.trainer.standIns.lastLoss(1)).not.toBeNull();
     // Offline evaluation goes through the stand-ins and works without the network.
-    const ev = a!.trainer.evaluate();
+    const ev = await a!.trainer.evaluate();
     expect(ev.accuracy).toBeGreaterThan(0);
     for (const p of peers) p.trainer.dispose();
   });
@@ -95,25 +95,27 @@ describe('trainer step over the in-memory network', () => {
   it('sends ∂L/∂f_j back; a peer that refuses remote gradients keeps its encoder unchanged by them', async () => {
     const { peers } = await swarm(2, {}, false);
     const [a, b] = peers;
-    const bBefore = b!.trainer.encoder.exportWeights();
+    const bBefore = await b!.trainer.encoder.exportWeights();
     for (let s = 0; s < 4; s++) await a!.trainer.step();
     await new Promise((r) => setTimeout(r, 20));
     expect(a!.trainer.answers.backwardSent).toBeGreaterThan(0);
     expect(b!.server.stats.backwardsRefused).toBe(a!.trainer.answers.backwardSent);
     expect(b!.server.stats.backwardsApplied).toBe(0);
-    expect(b!.trainer.encoder.exportWeights()).toEqual(bBefore);
+    expect(await b!.trainer.encoder.exportWeights()).toEqual(bBefore);
     for (const p of peers) p.trainer.dispose();
   });
 
   it('a peer that accepts remote gradients applies them (clipped) to its encoder', async () => {
     const { peers } = await swarm(2);
     const [a, b] = peers;
-    const bBefore = b!.trainer.encoder.exportWeights();
+    const bBefore = await b!.trainer.encoder.exportWeights();
     for (let s = 0; s < 4; s++) await a!.trainer.step();
     await new Promise((r) => setTimeout(r, 20));
     expect(b!.server.stats.backwardsApplied).toBe(a!.trainer.answers.backwardSent);
     expect(b!.server.savedInputs).toBe(0);
-    expect(b!.trainer.encoder.exportWeights()['encoder/w0']!.data).not.toEqual(bBefore['encoder/w0']!.data);
+    expect((await b!.trainer.encoder.exportWeights())['encoder/w0']!.data).not.toEqual(
+      bBefore['encoder/w0']!.data,
+    );
     for (const p of peers) p.trainer.dispose();
   });
 
