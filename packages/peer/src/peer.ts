@@ -12,6 +12,7 @@
 import { generateIdentity, type Identity, identityFromSecretKey } from '@peerbench/ledger';
 import { projectToSimplex } from '@peerbench/mechanism';
 import { type SelectBackendOptions, selectBackend } from './backend.js';
+import { selectBackendByTrial, trainerTrialWorkload } from './backend-trial.js';
 import type { ChainClient, ChainState } from './chain.js';
 import { denseRow } from './chain.js';
 import { MaskTable } from './competitive-mask.js';
@@ -68,6 +69,13 @@ export interface PeerOptions {
   room?: string;
   /** tfjs backend selection (force, wasm paths); false leaves tfjs as it is. Default {}. */
   backend?: SelectBackendOptions | false;
+  /**
+   * Choose the backend by a short trial of this peer's own training step on
+   * each one (backend-trial.ts) instead of the fixed order. Ignored when the
+   * backend is forced or `backend` is false. Default false (the app and the
+   * swarm CLI turn it on).
+   */
+  backendTrial?: boolean | { timedSteps?: number; budgetMs?: number };
   /** Model shape and learning rates (see ModelOptions). */
   model?: Partial<ModelOptions>;
   /** Batch size, k_min, grace, timeouts, wire dtype (see StepOptions). */
@@ -194,9 +202,20 @@ export class Peer {
     if (this.snapshot.status !== 'stopped' && this.snapshot.status !== 'error') return;
     this.publish({ status: 'starting', error: null });
     try {
-      if (this.opts.backend !== false)
-        this.publish({ backend: await selectBackend(this.opts.backend ?? {}) });
       const task = typeof this.opts.task === 'function' ? await this.opts.task() : this.opts.task;
+      const model: ModelOptions = { ...DEFAULT_MODEL_OPTIONS, ...this.opts.model };
+      const step: StepOptions = { ...DEFAULT_STEP_OPTIONS, ...this.opts.step };
+      const backend = this.opts.backend;
+      const trial = this.opts.backendTrial;
+      if (backend !== false && trial && !backend?.force) {
+        this.publish({
+          backend: await selectBackendByTrial({
+            ...backend,
+            ...(typeof trial === 'object' ? trial : {}),
+            workload: trainerTrialWorkload(task, model, step),
+          }),
+        });
+      } else if (backend !== false) this.publish({ backend: await selectBackend(backend ?? {}) });
       const resolve = async <T>(f: Factory<T> | null | undefined): Promise<T | null> =>
         f == null
           ? null
@@ -205,8 +224,6 @@ export class Peer {
             : f;
       this.network = await resolve(this.opts.network);
       this.chain = await resolve(this.opts.chain);
-      const model: ModelOptions = { ...DEFAULT_MODEL_OPTIONS, ...this.opts.model };
-      const step: StepOptions = { ...DEFAULT_STEP_OPTIONS, ...this.opts.step };
       const trainer = new Trainer(task, this.peerId, this.network, model, step);
       this.trainer = trainer;
       await this.restore(trainer);
