@@ -25,6 +25,7 @@ export const createMainThreadPeer: PeerFactory = async (options: PeerLaunchOptio
       identity,
       room: options.room,
       backend: options.backend,
+      backendTrial: options.backendTrial,
       wasmPaths: options.wasmPaths,
       thread: 'main',
       // Joins the room; waits (retrying with backoff) until the server answers.

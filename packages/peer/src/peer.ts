@@ -9,8 +9,10 @@
  * the ledger (ChainClient), persistence (PeerStorage). Each may be absent: a
  * peer with no network trains alone, one with no chain serves unmasked.
  */
+
 import { generateIdentity, type Identity, identityFromSecretKey } from '@peerbench/ledger';
 import { projectToSimplex } from '@peerbench/mechanism';
+import * as tf from '@tensorflow/tfjs';
 import { type SelectBackendOptions, selectBackend } from './backend.js';
 import { selectBackendByTrial, trainerTrialWorkload } from './backend-trial.js';
 import type { ChainClient, ChainState } from './chain.js';
@@ -347,6 +349,7 @@ export class Peer {
       remoteGradientsRefused: s?.backwardsRefused ?? 0,
       forwardBytesPerStep: (a.forwardRequestBytes + a.forwardAnswerBytes) / Math.max(1, trainer.stepCount),
       lastStepMs: result.durationMs,
+      numTensors: tf.memory().numTensors,
     };
     this.publish({
       step: result.step,

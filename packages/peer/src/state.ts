@@ -118,6 +118,8 @@ export interface PeerStats {
   forwardBytesPerStep: number;
   /** Wall time of the last training step. */
   lastStepMs: number | null;
+  /** tf.memory().numTensors after the latest step (flat while training: nothing leaks). */
+  numTensors?: number;
 }
 
 export interface PeerSnapshot {

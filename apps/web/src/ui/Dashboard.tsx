@@ -1,6 +1,6 @@
 import type { BlockPoint, ConnectionState, PeerStatus, StepPoint } from '@peerbench/peer';
 import { useShallow } from 'zustand/react/shallow';
-import { backendLabel, describeBackend } from '../backendProbe.js';
+import { backendLabel, describeBackend, formatMs, trialFigures, trialRows } from '../backendProbe.js';
 import { type AppState, headline } from '../store.js';
 import { RanksChart, WeightsHeatmap } from './CanvasCharts.js';
 import { CpuUse } from './CpuUse.js';
@@ -128,8 +128,42 @@ function Header() {
         <Stat label="Step" value={String(step)} testId="step" />
         <Stat label="Loss" value={fmt(loss)} testId="loss" />
       </div>
+      <BackendTrial />
       <CpuUse compact />
     </section>
+  );
+}
+
+/** The start-up trial's figures: each backend's training step time, and why the one in use won. */
+function BackendTrial() {
+  const report = useAppState((s) => s.snapshot?.backend ?? null);
+  if (!report || report.basis !== 'trial') return null;
+  return (
+    <details className="backend-trial" data-testid="backend-trial">
+      <summary>
+        Backend: {backendLabel(report.chosen)}, the fastest step in a trial ({trialFigures(report)} per step)
+      </summary>
+      <table>
+        <thead>
+          <tr>
+            <th>backend</th>
+            <th>step</th>
+            <th>first step</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {trialRows(report).map((r) => (
+            <tr key={r.backend} data-testid={`trial-${r.backend}`} data-step-ms={r.stepMs ?? ''}>
+              <td>{r.label}</td>
+              <td>{formatMs(r.stepMs)}</td>
+              <td>{formatMs(r.firstStepMs)}</td>
+              <td className="hint">{r.note}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </details>
   );
 }
 
