@@ -94,6 +94,6 @@ mkdirSync(dir, { recursive: true });
 const out = join(dir, 'swarm.json');
 writeFileSync(
   out,
-  `${JSON.stringify({ package: '@peerbench/swarm', backend, runtime: 'peer (packages/peer Peer, embedded ledger)', transport: 'memory', cpus: availableParallelism(), loadAverage: loadavg(), createdAt: new Date().toISOString(), results }, null, 2)}\n`,
+  `${JSON.stringify({ package: '@peerbench/swarm', backend: backend.chosen, backendTrial: backend, runtime: 'peer (packages/peer Peer, embedded ledger)', transport: 'memory', cpus: availableParallelism(), loadAverage: loadavg(), createdAt: new Date().toISOString(), results }, null, 2)}\n`,
 );
 process.stderr.write(`[bench swarm] wrote ${out}\n`);

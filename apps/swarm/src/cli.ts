@@ -5,7 +5,7 @@
  */
 import events from 'node:events';
 import { MAX_PEERS, parseArgs, USAGE, UsageError } from './args.js';
-import { initBackend } from './backend.js';
+import { describeTrial, initBackend } from './backend.js';
 import { fidelityTable, runFidelity } from './fidelity.js';
 import { writeOutputs } from './output.js';
 import { Swarm } from './swarm.js';
@@ -56,7 +56,7 @@ export async function main(argv: string[], baseDir: string): Promise<number> {
     if (!opts.quiet) process.stderr.write(`[swarm] ${line}\n`);
   };
   log(
-    `${opts.peers} peers + ${opts.adversaries.map((a) => `${a.count} ${a.kind}`).join(', ') || 'no adversaries'}, mode ${opts.mode}, k=${opts.k}, ${opts.steps} steps, tfjs ${backend}, transport ${opts.transport}${opts.server ? ` via ${opts.server}` : ', embedded ledger'}`,
+    `${opts.peers} peers + ${opts.adversaries.map((a) => `${a.count} ${a.kind}`).join(', ') || 'no adversaries'}, mode ${opts.mode}, k=${opts.k}, ${opts.steps} steps, tfjs ${backend.chosen} (${describeTrial(backend)}), transport ${opts.transport}${opts.server ? ` via ${opts.server}` : ', embedded ledger'}`,
   );
   const abort = new AbortController();
   let interrupts = 0;
@@ -72,7 +72,7 @@ export async function main(argv: string[], baseDir: string): Promise<number> {
   try {
     swarm = await Swarm.create(opts, { progress: log });
     const record = await swarm.run(abort.signal);
-    const files = writeOutputs(opts.out, record);
+    const files = writeOutputs(opts.out, { ...record, backend });
     const s = record.summary;
     log(
       `done: ${s.stepsDone} steps, ${s.blocks} blocks, B ${s.firstB?.toFixed(3)} → ${s.lastB?.toFixed(3)}, ${s.stepsPerSecond.toFixed(2)} steps/s${record.ablation ? `, Spearman(R, ideal) ${record.ablation.spearman?.toFixed(3) ?? 'undefined'}` : ''}`,

@@ -3,6 +3,8 @@
  * peer, a noise peer that has no task) are null, never NaN, so the file is
  * valid JSON and readers need no special cases.
  */
+
+import type { BackendReport } from '@peerbench/peer';
 import type { SwarmOptions } from './args.js';
 
 /** Record version 2: produced by the real Peer runtime (v1 came from this package's own trainer, removed). */
@@ -165,4 +167,6 @@ export interface SwarmRecord {
   blocks: BlockRecord[];
   ablation: AblationRecord | null;
   summary: SwarmSummary;
+  /** The tfjs backend the process used and the start-up trial that chose it (absent in older records). */
+  backend?: BackendReport;
 }

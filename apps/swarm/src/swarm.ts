@@ -160,6 +160,9 @@ export class Swarm {
         const before = peer.getSnapshot().stats?.standInUsed ?? 0;
         try {
           trainLoss[p.index] = finiteOrNull((await peer.step()).loss);
+          // On the memory transport, each step's backwards land before the next
+          // peer steps, so a seeded run does not depend on the machine's load.
+          if (opts.transport === 'memory' && !opts.server) await peer.settleBackwards();
         } catch (err) {
           failedSteps++;
           this.say(`step ${step}: peer ${p.index} failed: ${(err as Error).message}`);

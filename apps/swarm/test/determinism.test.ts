@@ -12,8 +12,11 @@ function withoutTimes(record: SwarmRecord): string {
     createdAt?: string;
     steps: Array<{ ms?: number }>;
     summary: Record<string, unknown>;
+    backend?: { chosen: string } | string;
   };
   delete r.createdAt;
+  // The backend trial's step times are wall times; which backend won is kept.
+  if (r.backend && typeof r.backend === 'object') r.backend = r.backend.chosen;
   for (const s of r.steps) delete s.ms;
   for (const k of ['wallSeconds', 'stepsPerSecond', 'networkShare', 'servingShare']) delete r.summary[k];
   return JSON.stringify(r);

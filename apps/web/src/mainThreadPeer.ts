@@ -32,6 +32,7 @@ export const createMainThreadPeer: PeerFactory = async (options: PeerLaunchOptio
         identity,
         room: options.room,
         backend: options.backend,
+        backendTrial: options.backendTrial,
         wasmPaths: options.wasmPaths,
         thread: 'main',
         network: async () => {

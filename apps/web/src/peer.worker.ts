@@ -72,6 +72,7 @@ async function init(
       identity,
       room: msg.room,
       backend: msg.backend,
+      backendTrial: msg.backendTrial,
       wasmPaths: msg.wasmPaths,
       thread: 'worker',
       // The page opens the mesh (waiting, with retries, until the server answers).

@@ -25,6 +25,13 @@ export type PeerThread = 'worker' | 'main';
 /** Share of a peer's private shard on its three favourite digits. */
 export const FAVOURITE_DIGITS_SHARE = 0.8;
 
+/**
+ * Per-backend time of the start-up trial (first step included; a started
+ * step still finishes). On this 2-core machine the four trials take ~10 s
+ * with the software WebGPU/WebGL adapters; on a real GPU far less.
+ */
+export const BACKEND_TRIAL_BUDGET_MS = 2500;
+
 /** How often and how much a peer trains, per thread. */
 export interface TrainingCadence {
   /** Pause between training steps. */
@@ -69,6 +76,8 @@ export interface AppPeerSettings {
   identity: Identity;
   room: string;
   backend: BackendName | null;
+  /** Choose the backend by a trial of this peer's step on each one (else the fixed order). */
+  backendTrial: boolean;
   /** URL prefix where tfjs-backend-wasm's .wasm files are served. */
   wasmPaths: string;
   thread: PeerThread;
@@ -89,6 +98,7 @@ export function appPeerOptions(s: AppPeerSettings): PeerOptions {
     // One database per identity: two tabs of one browser never overwrite each other's model.
     storage: new IdbStorage(`peerbench-peer-${s.identity.peerId.slice(0, 16)}`, 'peer'),
     backend: { ...(s.backend ? { force: s.backend } : {}), wasmPaths: s.wasmPaths },
+    backendTrial: s.backendTrial ? { budgetMs: BACKEND_TRIAL_BUDGET_MS } : false,
     network: s.network,
     chain: s.chain,
     stepIntervalMs: cadence.stepIntervalMs,

@@ -194,6 +194,7 @@ export async function createWorkerPeer(options: PeerLaunchOptions): Promise<Peer
     room: options.room,
     serverUrl,
     backend: options.backend,
+    backendTrial: options.backendTrial,
     wasmPaths: new URL(options.wasmPaths, window.location.href).toString(),
     cpu: options.cpu,
   };

@@ -257,7 +257,7 @@ async function main() {
   await memory.a.evaluateLive();
   for (let r = 0; r < 5; r++) {
     let t0 = performance.now();
-    memory.a.evaluate();
+    await memory.a.evaluate();
     evalOffline.push(performance.now() - t0);
     t0 = performance.now();
     await memory.a.evaluateLive();

@@ -81,21 +81,30 @@ export class NoisyTopKGate {
     });
   }
 
-  /** Chooses the top-k available slots per example. Not differentiable; call outside the tape. */
-  route(h: tf.Tensor2D, available: boolean[], training: boolean): Routing {
+  /**
+   * Chooses the top-k available slots per example. Not differentiable; call
+   * outside the tape. The chosen indices are read back asynchronously: a
+   * synchronous read stalls a GPU pipeline, and on tfjs-webgpu it goes
+   * through a canvas that can lose the device (issue 19).
+   */
+  async route(h: tf.Tensor2D, available: boolean[], training: boolean): Promise<Routing> {
     const batch = h.shape[0];
     const nAvailable = available.filter(Boolean).length;
     if (nAvailable === 0) throw new RangeError('no expert slot is available');
     const k = Math.min(this.k, nAvailable);
     const noise = training ? this.drawNoise(batch) : null;
     const chosen = new Float32Array(batch * this.slots);
-    tf.tidy(() => {
-      const H = this.logits(h, noise, availableTensor(available));
-      const { indices } = tf.topk(H, k);
-      const idx = indices.dataSync();
+    const indices = tf.tidy(() => tf.topk(this.logits(h, noise, availableTensor(available)), k).indices);
+    try {
+      const idx = await indices.data();
       for (let b = 0; b < batch; b++)
         for (let r = 0; r < k; r++) chosen[b * this.slots + idx[b * k + r]!] = 1;
-    });
+    } catch (err) {
+      noise?.dispose();
+      throw err;
+    } finally {
+      indices.dispose();
+    }
     const rowsBySlot: number[][] = Array.from({ length: this.slots }, () => []);
     for (let b = 0; b < batch; b++)
       for (let s = 0; s < this.slots; s++) if (chosen[b * this.slots + s] === 1) rowsBySlot[s]!.push(b);
@@ -120,7 +129,7 @@ export class NoisyTopKGate {
     });
   }
 
-  exportWeights(into: NamedWeights = {}): NamedWeights {
+  exportWeights(into: NamedWeights = {}): Promise<NamedWeights> {
     return exportVariables(['gate/w_gate', 'gate/w_noise'], this.variables(), into);
   }
 

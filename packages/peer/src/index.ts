@@ -1,4 +1,5 @@
 export * from './backend.js';
+export * from './backend-trial.js';
 export * from './chain.js';
 export * from './competitive-mask.js';
 export * from './distillation.js';

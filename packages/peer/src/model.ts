@@ -103,7 +103,7 @@ export class Mlp {
     return out;
   }
 
-  exportWeights(into: NamedWeights = {}): NamedWeights {
+  exportWeights(into: NamedWeights = {}): Promise<NamedWeights> {
     return exportVariables(this.variableNames(), this.variables(), into);
   }
 
@@ -128,11 +128,44 @@ export function uniqueScope(prefix = 'peer'): string {
   return `${prefix}${++scopeCounter}`;
 }
 
-export function exportVariables(names: string[], vars: tf.Variable[], into: NamedWeights = {}): NamedWeights {
+/**
+ * Copies the variables' values out, read back asynchronously in one transfer
+ * (a synchronous read stalls a GPU pipeline, and on tfjs-webgpu it can lose
+ * the device: issue 19).
+ */
+export async function exportVariables(
+  names: string[],
+  vars: tf.Variable[],
+  into: NamedWeights = {},
+): Promise<NamedWeights> {
+  const values = await readFlat(vars);
   vars.forEach((v, i) => {
-    into[names[i]!] = { shape: v.shape.slice(), data: new Float32Array(v.dataSync() as Float32Array) };
+    into[names[i]!] = { shape: v.shape.slice(), data: values[i]! };
   });
   return into;
+}
+
+/**
+ * The float32 values of several tensors with one asynchronous readback:
+ * they are flattened and concatenated on the device, read once, and split.
+ * Every returned array is a fresh copy.
+ */
+export async function readFlat(tensors: readonly tf.Tensor[]): Promise<Float32Array[]> {
+  if (tensors.length === 0) return [];
+  const packed = tf.tidy(() => tf.concat(tensors.map((t) => tf.cast(tf.reshape(t, [-1]), 'float32'))));
+  let all: Float32Array;
+  try {
+    all = (await packed.data()) as Float32Array;
+  } finally {
+    packed.dispose();
+  }
+  const out: Float32Array[] = [];
+  let offset = 0;
+  for (const t of tensors) {
+    out.push(all.slice(offset, offset + t.size));
+    offset += t.size;
+  }
+  return out;
 }
 
 export function importVariables(names: string[], vars: tf.Variable[], weights: NamedWeights): number {

@@ -13,7 +13,9 @@
 import { projectToSimplex } from '@peerbench/mechanism';
 import type { ExpertNetwork } from '@peerbench/mesh';
 import { generateIdentity, type Identity, identityFromSecretKey } from '@peerbench/protocol';
+import * as tf from '@tensorflow/tfjs';
 import { type SelectBackendOptions, selectBackend } from './backend.js';
+import { selectBackendByTrial, trainerTrialWorkload } from './backend-trial.js';
 import type { ChainClient, ChainState } from './chain.js';
 import { denseRow } from './chain.js';
 import { MaskTable } from './competitive-mask.js';
@@ -73,6 +75,13 @@ export interface PeerOptions {
   room?: string;
   /** tfjs backend selection (force, wasm paths); false leaves tfjs as it is. Default {}. */
   backend?: SelectBackendOptions | false;
+  /**
+   * Choose the backend by a short trial of this peer's own training step on
+   * each one (backend-trial.ts) instead of the fixed order. Ignored when the
+   * backend is forced or `backend` is false. Default false (the app and the
+   * swarm CLI turn it on).
+   */
+  backendTrial?: boolean | { timedSteps?: number; budgetMs?: number };
   /** Model shape and learning rates (see ModelOptions). */
   model?: Partial<ModelOptions>;
   /** Batch size, k_min, grace, timeouts, wire dtype (see StepOptions). */
@@ -217,9 +226,20 @@ export class Peer {
     if (this.snapshot.status !== 'stopped' && this.snapshot.status !== 'error') return;
     this.publish({ status: 'starting', error: null });
     try {
-      if (this.opts.backend !== false)
-        this.publish({ backend: await selectBackend(this.opts.backend ?? {}) });
       const task = typeof this.opts.task === 'function' ? await this.opts.task() : this.opts.task;
+      const model: ModelOptions = { ...DEFAULT_MODEL_OPTIONS, ...this.opts.model };
+      const step: StepOptions = { ...DEFAULT_STEP_OPTIONS, ...this.opts.step };
+      const backend = this.opts.backend;
+      const trial = this.opts.backendTrial;
+      if (backend !== false && trial && !backend?.force) {
+        this.publish({
+          backend: await selectBackendByTrial({
+            ...backend,
+            ...(typeof trial === 'object' ? trial : {}),
+            workload: trainerTrialWorkload(task, model, step),
+          }),
+        });
+      } else if (backend !== false) this.publish({ backend: await selectBackend(backend ?? {}) });
       const resolve = async <T>(f: Factory<T> | null | undefined): Promise<T | null> =>
         f == null
           ? null
@@ -228,8 +248,6 @@ export class Peer {
             : f;
       this.network = await resolve(this.opts.network);
       this.chain = await resolve(this.opts.chain);
-      const model: ModelOptions = { ...DEFAULT_MODEL_OPTIONS, ...this.opts.model };
-      const step: StepOptions = { ...DEFAULT_STEP_OPTIONS, ...this.opts.step };
       const trainer = new Trainer(task, this.peerId, this.network, model, step);
       this.trainer = trainer;
       await this.restore(trainer);
@@ -337,6 +355,11 @@ export class Peer {
     this.heldMask = value;
   }
 
+  /** Resolves when the backwards of earlier steps have been answered (see Trainer.settleBackwards). */
+  settleBackwards(): Promise<void> {
+    return this.trainer?.settleBackwards() ?? Promise.resolve();
+  }
+
   /** One training step (the loop calls this; with autoRun false the caller does). */
   async step(): Promise<StepResult> {
     const trainer = this.trainer;
@@ -367,7 +390,7 @@ export class Peer {
     }
     let accuracy = this.snapshot.accuracy;
     if (every > 0 && result.step % every === 0) {
-      const ev = trainer.evaluate();
+      const ev = await trainer.evaluate();
       point.accuracy = ev.accuracy;
       accuracy = ev.accuracy;
     }
@@ -386,6 +409,7 @@ export class Peer {
       remoteGradientsRefused: s?.backwardsRefused ?? 0,
       forwardBytesPerStep: (a.forwardRequestBytes + a.forwardAnswerBytes) / Math.max(1, trainer.stepCount),
       lastStepMs: result.durationMs,
+      numTensors: tf.memory().numTensors,
     };
     this.publish({
       step: result.step,
@@ -631,7 +655,7 @@ export class Peer {
   private async save(trainer: Trainer): Promise<void> {
     const storage = this.opts.storage;
     if (!storage) return;
-    await storage.set(STORAGE_KEYS.weights, encodeWeights(trainer.exportWeights()));
+    await storage.set(STORAGE_KEYS.weights, encodeWeights(await trainer.exportWeights()));
     const meta: PersistedMeta = {
       version: 1,
       step: trainer.stepCount,

@@ -63,7 +63,7 @@ export async function measureRemovalCosts(
   const h = trainer.encoder.apply(x);
   let noise: { dispose(): void } | null = null;
   try {
-    const routing = trainer.gate.route(h, available, routingMode === 'noisy');
+    const routing = await trainer.gate.route(h, available, routingMode === 'noisy');
     noise = routing.noise;
     const answers = await trainer.liveAnswers(routing, batch.x, online, -1, signal);
     const credited = trainer.slots.map((_, s) => s === 0 || answers.has(s));

@@ -11,6 +11,17 @@ export interface BackendAttempt {
   ok: boolean;
   /** Why it was not used (not available, failed to initialise, skipped because forced). */
   reason?: string;
+  /** What the start-up trial measured on it (backend-trial.ts), when one ran. */
+  trial?: BackendTrialTimes;
+}
+
+/** One backend's trial: the first step (kernel compilation included), then the median of the timed ones. */
+export interface BackendTrialTimes {
+  firstStepMs: number;
+  /** Median wall time of the timed steps, in ms; what the choice compares. */
+  stepMs: number;
+  /** Timed steps run (after the first). */
+  steps: number;
 }
 
 export interface BackendReport {
@@ -18,6 +29,12 @@ export interface BackendReport {
   /** True when the user forced this backend (`?backend=` or a CLI flag). */
   forced: boolean;
   attempts: BackendAttempt[];
+  /**
+   * How it was chosen: 'forced', 'order' (the first that initialises in
+   * WebGPU → WebGL → WASM → CPU), or 'trial' (the fastest measured step).
+   * Absent in reports from before the trial existed: 'order'.
+   */
+  basis?: 'forced' | 'order' | 'trial';
 }
 
 export type PeerStatus = 'stopped' | 'starting' | 'running' | 'paused' | 'stopping' | 'error';
@@ -104,6 +121,8 @@ export interface PeerStats {
   forwardBytesPerStep: number;
   /** Wall time of the last training step. */
   lastStepMs: number | null;
+  /** tf.memory().numTensors after the latest step (flat while training: nothing leaks). */
+  numTensors?: number;
 }
 
 export interface PeerSnapshot {

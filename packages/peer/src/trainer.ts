@@ -31,7 +31,7 @@ import {
 import * as tf from '@tensorflow/tfjs';
 import { StandIns } from './distillation.js';
 import { availableTensor, importanceCv2, NoisyTopKGate, type Routing } from './gate.js';
-import { Mlp, type NamedWeights, uniqueScope } from './model.js';
+import { exportVariables, Mlp, type NamedWeights, uniqueScope } from './model.js';
 import { DEFAULT_SCORER_OPTIONS, removalCost, Scorer, type ScorerOptions } from './scorer.js';
 import type { Batch, Task } from './task.js';
 
@@ -210,6 +210,21 @@ export function inputViewMask(inputSize: number, view: number, seed: number): Fl
   const count = Math.max(1, Math.round(view * inputSize));
   for (let q = 0; q < count; q++) mask[order[q]!] = 1;
   return mask;
+}
+
+/** [mean cross-entropy, correct predictions] of one evaluation batch, as one tensor to read. */
+function lossAndHits(y: tf.Tensor2D, logits: tf.Tensor2D): tf.Tensor1D {
+  const loss = tf.losses.softmaxCrossEntropy(y, logits);
+  const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(y, 1)), 'float32'));
+  return tf.stack([loss, hits]) as tf.Tensor1D;
+}
+
+async function readAndDispose(t: tf.Tensor): Promise<Float32Array> {
+  try {
+    return (await t.data()) as Float32Array;
+  } finally {
+    t.dispose();
+  }
 }
 
 export class Trainer {
@@ -434,11 +449,13 @@ export class Trainer {
     const available = this.availability(online);
 
     // Routing is decided outside the tape so the RPCs can go out now.
-    const xRoute = tf.tensor2d(batch.x, [B, this.task.inputSize]);
-    const hRoute = this.encoder.apply(xRoute);
-    const routing: Routing = this.gate.route(hRoute, available, true);
-    xRoute.dispose();
-    hRoute.dispose();
+    const hRoute = tf.tidy(() => this.encoder.apply(tf.tensor2d(batch.x, [B, this.task.inputSize])));
+    let routing: Routing;
+    try {
+      routing = await this.gate.route(hRoute, available, true);
+    } finally {
+      hRoute.dispose();
+    }
 
     const pending: Pending[] = [];
     for (let s = 1; s < this.slots.length; s++) {
@@ -447,10 +464,13 @@ export class Trainer {
       if (peerId && rows.length > 0 && online.has(peerId))
         pending.push({ slot: s, peerId, rows, answer: null, outcome: 'pending' });
     }
-    await this.collect(pending, batch.x);
-
-    const result = this.learn(batch, routing, available, pending);
-    routing.noise?.dispose();
+    let result: Awaited<ReturnType<Trainer['learn']>>;
+    try {
+      await this.collect(pending, batch.x);
+      result = await this.learn(batch, routing, available, pending);
+    } finally {
+      routing.noise?.dispose();
+    }
     this.sendBackward(pending, result.answerGrads);
     this.stepCount++;
     return {
@@ -463,25 +483,41 @@ export class Trainer {
     };
   }
 
-  /** The synchronous part: distillation, the tape, the update, the scores. */
-  private learn(
+  /**
+   * Distillation, the tape, the update (all in one synchronous tidy), then
+   * the scores: everything the step needs on the host (loss, balance,
+   * importance, removal costs, the answer gradients, the stand-ins' losses)
+   * is packed into one tensor on the device and read back once, without
+   * blocking (issue 19: a synchronous read stalls a GPU pipeline, and on
+   * tfjs-webgpu it lost the device and the page never stepped again).
+   */
+  private async learn(
     batch: Batch,
     routing: Routing,
     available: boolean[],
     pending: Pending[],
-  ): { loss: number; balance: number; sources: ExpertSource[]; answerGrads: Map<number, Float32Array> } {
+  ): Promise<{
+    loss: number;
+    balance: number;
+    sources: ExpertSource[];
+    answerGrads: Map<number, Float32Array>;
+  }> {
     const B = batch.size;
     const N = this.slots.length;
     const d = this.d;
     const bySlot = new Map(pending.map((p) => [p.slot, p]));
     const sources: ExpertSource[] = new Array<ExpertSource>(N).fill('none');
     sources[0] = 'self';
-    const answerGrads = new Map<number, Float32Array>();
+    // The layout of the packed readback, in order: [loss, balance, importance (N)], then these.
+    const removalSlots: number[] = [];
+    const gradSlots: { slot: number; size: number }[] = [];
+    const distilled: number[] = [];
 
-    const out = tf.tidy(() => {
+    const packed = tf.tidy(() => {
       const x = tf.tensor2d(batch.x, [B, this.task.inputSize]);
       const y = tf.tensor2d(batch.y, [B, this.task.numClasses]);
       const avail = availableTensor(available);
+      const standInLosses: tf.Scalar[] = [];
       // Expert inputs of the loss, only for slots that contribute this step
       // (the others have g = 0 or nothing to give). Slot 0 is a zero "tap"
       // added to f_i(x), so its gradient is ∂L/∂f_i(x) through G alone; the
@@ -501,8 +537,10 @@ export class Trainer {
             this.task.inputSize,
           ]);
           // §1.8: the stand-in learns what this peer answers (detached).
-          if (this.stepCount % Math.max(1, this.model.distillEverySteps) === 0)
-            this.standIns.fit(s, rowsX, tf.tensor2d(p.answer.data, [p.rows.length, d]));
+          if (this.stepCount % Math.max(1, this.model.distillEverySteps) === 0) {
+            standInLosses.push(this.standIns.fit(s, rowsX, tf.tensor2d(p.answer.data, [p.rows.length, d])));
+            distilled.push(s);
+          }
           active.push(s);
           experts.push(tf.tensor2d(full, [B, d]));
         } else if (routing.rowsBySlot[s]!.length > 0 && this.standIns.ready(s)) {
@@ -513,10 +551,8 @@ export class Trainer {
         }
       }
       const vars = this.trainableVariables();
-      let gates: tf.Tensor2D | null = null;
-      let ce: tf.Scalar | null = null;
-      let bal: tf.Scalar | null = null;
-      let selfF: tf.Tensor2D | null = null;
+      // What the loss function computes on the way, kept past the tape to be read.
+      const seen: { gates?: tf.Tensor2D; ce?: tf.Scalar; balance?: tf.Scalar; selfF?: tf.Tensor2D } = {};
       const lossFn = () => {
         const h = this.encoder.apply(x);
         const g = this.gate.gates(h, routing, avail);
@@ -527,53 +563,75 @@ export class Trainer {
         const logits = this.head.apply(G);
         const c = tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
         const b = importanceCv2(g, avail);
-        gates = tf.keep(g);
-        ce = tf.keep(c);
-        bal = tf.keep(b);
-        selfF = tf.keep(h);
+        // tf.keep: the tape's own scope would free them; this tidy frees them.
+        seen.gates = tf.keep(g);
+        seen.ce = tf.keep(c);
+        seen.balance = tf.keep(b);
+        seen.selfF = tf.keep(h);
         return tf.add(c, tf.mul(b, this.model.balanceWeight)) as tf.Scalar;
       };
       const xs = [...vars, ...experts];
       const { grads } = tf.engine().gradients(lossFn, xs, undefined, true);
-      const varGrads: Record<string, tf.Tensor> = {};
-      vars.forEach((v, i) => {
-        const g = grads[i];
-        if (g) varGrads[v.name] = g;
-      });
-      this.optimizer.applyGradients(varGrads);
+      try {
+        const { gates, ce, balance, selfF } = seen;
+        if (!gates || !ce || !balance || !selfF) throw new Error('the loss function did not run');
+        const varGrads: Record<string, tf.Tensor> = {};
+        vars.forEach((v, i) => {
+          const g = grads[i];
+          if (g) varGrads[v.name] = g;
+        });
+        this.optimizer.applyGradients(varGrads);
 
-      // Scores: importance Σ_b g_bj and the removal cost of eq 3 with its
-      // first-order term, mean_b(−d_b + ½d_b²). The batch loss is a mean, so
-      // the per-example derivative is B·∂L/∂f_j(x_b): d_b = B·(∂L/∂f_j · f_j).
-      const g = gates as unknown as tf.Tensor2D;
-      const importance = tf.sum(g, 0).dataSync();
-      const removal = new Float64Array(N);
-      for (let a = 0; a < active.length; a++) {
-        const s = active[a]!;
-        const dA = grads[vars.length + a];
-        if (!dA) continue;
-        const value = a === 0 ? (selfF as unknown as tf.Tensor2D) : experts[a]!;
-        removal[s] = removalCost(tf.mul(tf.sum(tf.mul(dA, value), 1), B).dataSync());
-        if (sources[s] === 'remote') {
-          const p = bySlot.get(s)!;
-          answerGrads.set(s, gatherRows(dA.dataSync() as Float32Array, d, p.rows));
+        // Scores: importance Σ_b g_bj and the removal cost of eq 3 with its
+        // first-order term, mean_b(−d_b + ½d_b²). The batch loss is a mean, so
+        // the per-example derivative is B·∂L/∂f_j(x_b): d_b = B·(∂L/∂f_j · f_j).
+        const reads: tf.Tensor[] = [tf.reshape(ce, [1]), tf.reshape(balance, [1]), tf.sum(gates, 0)];
+        const gradReads: tf.Tensor[] = [];
+        for (let a = 0; a < active.length; a++) {
+          const s = active[a]!;
+          const dA = grads[vars.length + a];
+          if (!dA) continue;
+          const value = a === 0 ? selfF : experts[a]!;
+          removalSlots.push(s);
+          reads.push(tf.mul(tf.sum(tf.mul(dA, value), 1), B));
+          if (sources[s] === 'remote') {
+            const rows = bySlot.get(s)!.rows;
+            gradSlots.push({ slot: s, size: rows.length * d });
+            gradReads.push(tf.reshape(tf.gather(dA, rows), [-1]));
+          }
         }
+        for (const l of standInLosses) reads.push(tf.reshape(l, [1]));
+        return tf.concat([...reads, ...gradReads]);
+      } finally {
+        // tf.keep'd inside the tape: no tidy frees them.
+        for (const t of Object.values(seen)) t.dispose();
       }
-      this.scorer.observe(importance, removal);
-      const kept = [
-        g,
-        ce as unknown as tf.Scalar,
-        bal as unknown as tf.Scalar,
-        selfF as unknown as tf.Tensor2D,
-      ];
-      const loss = kept[1]!.dataSync()[0]!;
-      const balance = kept[2]!.dataSync()[0]!;
-      // tf.keep'd inside the tape to read them here; the tidy will not free them.
-      for (const t of kept) t.dispose();
-      return { loss, balance };
     });
-    return { ...out, sources, answerGrads };
+
+    let values: Float32Array;
+    try {
+      values = (await packed.data()) as Float32Array;
+    } finally {
+      packed.dispose();
+    }
+    let offset = 0;
+    const take = (n: number) => {
+      const out = values.slice(offset, offset + n);
+      offset += n;
+      return out;
+    };
+    const [loss, balance] = take(2);
+    const importance = take(N);
+    const removal = new Float64Array(N);
+    for (const s of removalSlots) removal[s] = removalCost(take(B));
+    for (const s of distilled) this.standIns.recordLoss(s, take(1)[0]!);
+    const answerGrads = new Map<number, Float32Array>();
+    for (const { slot, size } of gradSlots) answerGrads.set(slot, take(size));
+    this.scorer.observe(importance, removal);
+    return { loss: loss!, balance: balance!, sources, answerGrads };
   }
+
+  private readonly inflightBackwards = new Set<Promise<void>>();
 
   private sendBackward(pending: Pending[], answerGrads: Map<number, Float32Array>): void {
     const net = this.network;
@@ -583,7 +641,7 @@ export class Trainer {
       const requestId = (p as Pending & { requestId?: string }).requestId;
       if (!grad || !requestId) continue;
       this.answers.backwardSent++;
-      net
+      const sent: Promise<void> = net
         .backward(
           p.peerId,
           { shape: [p.rows.length, this.d], data: grad },
@@ -595,8 +653,20 @@ export class Trainer {
         )
         .catch(() => {
           this.answers.backwardFailed++;
-        });
+        })
+        .finally(() => this.inflightBackwards.delete(sent));
+      this.inflightBackwards.add(sent);
     }
+  }
+
+  /**
+   * Resolves when every backward sent so far has been answered or has failed.
+   * The step never waits for them (§1.6: a caller does not block on its
+   * experts' updates); a lockstep swarm does, so a seeded run does not depend
+   * on when the machine gets round to applying them.
+   */
+  async settleBackwards(): Promise<void> {
+    await Promise.allSettled([...this.inflightBackwards]);
   }
 
   /**
@@ -604,25 +674,27 @@ export class Trainer {
    * represented by their stand-ins (§1.8: private data is validated over the
    * distilled models instead of querying the network). No gate noise.
    */
-  evaluate(): EvalResult {
+  async evaluate(): Promise<EvalResult> {
     const ev = this.task.evalSet();
     const available = this.slots.map((p, s) => s === 0 || (p !== null && this.standIns.ready(s)));
-    return tf.tidy(() => {
-      const x = tf.tensor2d(ev.x, [ev.size, this.task.inputSize]);
-      const y = tf.tensor2d(ev.y, [ev.size, this.task.numClasses]);
-      const h = this.encoder.apply(x);
-      const routing = this.gate.route(h, available, false);
-      const g = this.gate.gates(h, routing, availableTensor(available));
-      const contributions = this.slots.map((_, s) =>
-        s === 0 ? h : available[s] ? this.standIns.predict(s, x) : null,
-      );
-      const logits = this.head.apply(this.combine(ev.size, g, contributions));
-      const loss = (tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar).dataSync()[0]!;
-      const correct = tf
-        .sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(y, 1)), 'float32'))
-        .dataSync()[0]!;
-      return { loss, accuracy: correct / ev.size };
-    });
+    const x = tf.tensor2d(ev.x, [ev.size, this.task.inputSize]);
+    const h = this.encoder.apply(x);
+    try {
+      const routing = await this.gate.route(h, available, false);
+      const sums = tf.tidy(() => {
+        const y = tf.tensor2d(ev.y, [ev.size, this.task.numClasses]);
+        const g = this.gate.gates(h, routing, availableTensor(available));
+        const contributions = this.slots.map((_, s) =>
+          s === 0 ? h : available[s] ? this.standIns.predict(s, x) : null,
+        );
+        const logits = this.head.apply(this.combine(ev.size, g, contributions));
+        return lossAndHits(y, logits);
+      });
+      const [loss, hits] = await readAndDispose(sums);
+      return { loss: loss!, accuracy: hits! / ev.size };
+    } finally {
+      tf.dispose([x, h]);
+    }
   }
 
   /**
@@ -654,7 +726,7 @@ export class Trainer {
       const x = tf.tensor2d(xs, [rows, inputSize]);
       const h = this.encoder.apply(x);
       try {
-        const routing = this.gate.route(h, available, false);
+        const routing = await this.gate.route(h, available, false);
         const answers = await this.liveAnswers(routing, xs, online, ablated, signal);
         signal?.throwIfAborted();
         const chunk = tf.tidy(() => {
@@ -676,15 +748,12 @@ export class Trainer {
               : null;
           });
           const logits = this.head.apply(this.combine(rows, g, contributions));
-          // softmaxCrossEntropy averages over the chunk; weight it by its rows.
-          const loss = (tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar).dataSync()[0]! * rows;
-          const hits = tf
-            .sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(y, 1)), 'float32'))
-            .dataSync()[0]!;
-          return { loss, hits };
+          return lossAndHits(y, logits);
         });
-        lossSum += chunk.loss;
-        correct += chunk.hits;
+        const [loss, hits] = await readAndDispose(chunk);
+        // softmaxCrossEntropy averages over the chunk; weight it by its rows.
+        lossSum += loss! * rows;
+        correct += hits!;
       } finally {
         tf.dispose([x, h]);
       }
@@ -739,13 +808,18 @@ export class Trainer {
     return out;
   }
 
-  exportWeights(): NamedWeights {
-    const w: NamedWeights = {};
-    this.encoder.exportWeights(w);
-    this.head.exportWeights(w);
-    this.gate.exportWeights(w);
-    this.standIns.exportWeights(w);
-    return w;
+  /** Every weight (encoder, head, gate, stand-ins), read back in one asynchronous transfer. */
+  async exportWeights(): Promise<NamedWeights> {
+    const names: string[] = [
+      ...this.encoder.variableNames(),
+      ...this.head.variableNames(),
+      'gate/w_gate',
+      'gate/w_noise',
+    ];
+    const vars = [...this.encoder.variables(), ...this.head.variables(), ...this.gate.variables()];
+    // Both reads are packed now, synchronously: a later step cannot change what is exported.
+    const [own, standIns] = await Promise.all([exportVariables(names, vars), this.standIns.exportWeights()]);
+    return { ...own, ...standIns };
   }
 
   /**

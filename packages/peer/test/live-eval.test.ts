@@ -65,7 +65,7 @@ describe('G(x) as eq 10', () => {
       losses.push(rs[0]!.loss);
       for (const r of rs) expect(Number.isFinite(r.loss)).toBe(true);
     }
-    const off = peers[0]!.trainer.evaluate();
+    const off = await peers[0]!.trainer.evaluate();
     const live = await peers[0]!.trainer.evaluateLive();
     for (const e of [off, live]) {
       expect(Number.isFinite(e.loss)).toBe(true);
@@ -84,7 +84,7 @@ describe('Trainer.evaluateLive', () => {
     await new Promise((r) => setTimeout(r, 30)); // the last backwards land
     const me = a.trainer;
 
-    const weights = me.exportWeights();
+    const weights = await me.exportWeights();
     const answers = { ...me.answers };
     const scores = Array.from(me.scorer.slotScores());
     const served = b.server.stats.forwardsServed + c.server.stats.forwardsServed;
@@ -107,7 +107,7 @@ describe('Trainer.evaluateLive', () => {
     // Read-only: no backward, no weight / score / stand-in / counter change.
     expect(a.net.traffic.backwardBytes).toBe(backwardBytes);
     expect(b.server.stats.backwardsApplied + c.server.stats.backwardsApplied).toBe(applied);
-    expect(me.exportWeights()).toEqual(weights);
+    expect(await me.exportWeights()).toEqual(weights);
     expect(me.answers).toEqual(answers);
     expect(Array.from(me.scorer.slotScores())).toEqual(scores);
 
@@ -125,8 +125,8 @@ describe('Trainer.evaluateLive', () => {
     // The same with the network away: the stand-ins answer, which is what evaluate() does offline.
     me.setNetwork(null);
     const offline = await me.evaluateLive();
-    expect(offline.loss).toBeCloseTo(me.evaluate().loss, 4);
-    expect(offline.accuracy).toBeCloseTo(me.evaluate().accuracy, 6);
+    expect(offline.loss).toBeCloseTo((await me.evaluate()).loss, 4);
+    expect(offline.accuracy).toBeCloseTo((await me.evaluate()).accuracy, 6);
     me.setNetwork(a.net);
 
     // Garbage from a used peer is not used: the stand-in answers, exactly as when that peer is gone.

@@ -1,6 +1,6 @@
 import type { BlockPoint, ConnectionState, PeerStatus, StepPoint } from '@peerbench/peer';
 import { useShallow } from 'zustand/react/shallow';
-import { backendLabel, describeBackend } from '../backendProbe.js';
+import { backendLabel, describeBackend, formatMs, trialFigures, trialRows } from '../backendProbe.js';
 import { type AppState, headline, rankSources } from '../store.js';
 import { RanksChart, WeightsHeatmap } from './CanvasCharts.js';
 import { CpuUse } from './CpuUse.js';
@@ -148,8 +148,42 @@ function Header() {
           ? 'Nobody has scored you yet.'
           : `Your own row is ${Math.round(sources.own * 100)} % of the stake-weighted scores of you${sources.from ? `; from others: ${sources.from}` : '; no other peer values you yet'}.`}
       </p>
+      <BackendTrial />
       <CpuUse compact />
     </section>
+  );
+}
+
+/** The start-up trial's figures: each backend's training step time, and why the one in use won. */
+function BackendTrial() {
+  const report = useAppState((s) => s.snapshot?.backend ?? null);
+  if (!report || report.basis !== 'trial') return null;
+  return (
+    <details className="backend-trial" data-testid="backend-trial">
+      <summary>
+        Backend: {backendLabel(report.chosen)}, the fastest step in a trial ({trialFigures(report)} per step)
+      </summary>
+      <table>
+        <thead>
+          <tr>
+            <th>backend</th>
+            <th>step</th>
+            <th>first step</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {trialRows(report).map((r) => (
+            <tr key={r.backend} data-testid={`trial-${r.backend}`} data-step-ms={r.stepMs ?? ''}>
+              <td>{r.label}</td>
+              <td>{formatMs(r.stepMs)}</td>
+              <td>{formatMs(r.firstStepMs)}</td>
+              <td className="hint">{r.note}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </details>
   );
 }
 

@@ -59,7 +59,15 @@ const SnapshotSchema = v.looseObject({
     v.looseObject({
       chosen: BackendName,
       forced: v.boolean(),
-      attempts: v.array(v.looseObject({ backend: BackendName, ok: v.boolean(), reason: v.optional(Text) })),
+      attempts: v.array(
+        v.looseObject({
+          backend: BackendName,
+          ok: v.boolean(),
+          reason: v.optional(Text),
+          trial: v.optional(v.looseObject({ firstStepMs: Num, stepMs: Num, steps: Num })),
+        }),
+      ),
+      basis: v.optional(v.picklist(['forced', 'order', 'trial'])),
     }),
   ),
   step: Num,
