@@ -4,12 +4,6 @@ import { defineConfig } from 'vitest/config';
 // `pnpm --filter <name> test` (vitest's defaults inside that folder).
 export default defineConfig({
   test: {
-    projects: [
-      'packages/*',
-      'signaling-server',
-      'apps/*',
-      // Checks over the whole repository (READMEs against package.json), not one package.
-      { test: { name: 'repo', root: '.', include: ['scripts/test/**/*.test.ts'] } },
-    ],
+    projects: ['packages/*', 'signaling-server', 'apps/*', 'scripts'],
   },
 });

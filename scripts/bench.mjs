@@ -6,10 +6,23 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-mkdirSync(join(root, 'bench-results'), { recursive: true });
 const dirs = ['packages', 'apps'].flatMap((d) => readdirSync(join(root, d)).map((n) => join(d, n)));
 dirs.push('signaling-server');
 const only = process.argv.slice(2);
+if (only.includes('--help')) {
+  console.log(
+    'usage: pnpm bench [NAME…]   runs the `bench` script of every package (or those whose name contains NAME)',
+  );
+  console.log('benchmarks:');
+  for (const dir of dirs) {
+    const pkgPath = join(root, dir, 'package.json');
+    if (!existsSync(pkgPath)) continue;
+    const pkg = JSON.parse(readFileSync(pkgPath, 'utf8'));
+    if (pkg.scripts?.bench) console.log(`  ${pkg.name}: ${pkg.scripts.bench}`);
+  }
+  process.exit(0);
+}
+mkdirSync(join(root, 'bench-results'), { recursive: true });
 let failed = 0;
 for (const dir of dirs) {
   const pkgPath = join(root, dir, 'package.json');

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Brings a fresh Debian machine with only Node 20 + npm to a state where the
 # project runs: the pinned pnpm, the workspace's dependencies (better-sqlite3
-# compiles from source here, about a minute the first time) and, unless
-# --no-browser is given, Debian's Chromium for the browser tests; and Debian's
-# nats-server (the clustered ledger's tests start their own NATS servers).
+# compiles from source here, about a minute the first time), Debian's coturn,
+# nftables and python3 for the network-namespace tests (packages/netlab),
+# Debian's nats-server (the clustered ledger's tests start their own NATS
+# servers) and, unless --no-browser is given, Debian's Chromium for the
+# browser tests.
 # Idempotent: a second run only checks and returns in a few seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +31,25 @@ if [ "${CI:-}" = "true" ] || [ ! -d node_modules/.pnpm ]; then
   pnpm install --frozen-lockfile >&2
 else
   pnpm install --frozen-lockfile --prefer-offline >&2
+fi
+
+# The NAT tests (packages/netlab) build hosts in network namespaces: they need
+# root, nft (nftables), turnserver (coturn) and python3 (the delay forwarder).
+# As root, install what is missing; otherwise those tests skip and say why.
+missing_net_pkgs=()
+command -v nft >/dev/null 2>&1 || missing_net_pkgs+=(nftables)
+command -v turnserver >/dev/null 2>&1 || missing_net_pkgs+=(coturn)
+command -v python3 >/dev/null 2>&1 || missing_net_pkgs+=(python3-minimal)
+if [ "${#missing_net_pkgs[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing Debian's ${missing_net_pkgs[*]} for the network-namespace tests" >&2
+    apt-get update >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing_net_pkgs[@]}" >&2
+    # Debian's package enables a system coturn service; the tests start their own.
+    if command -v systemctl >/dev/null 2>&1; then systemctl disable --now coturn >/dev/null 2>&1 || true; fi
+  else
+    echo "setup: the NAT tests need ${missing_net_pkgs[*]} and root; they will skip (as root: apt-get install -y ${missing_net_pkgs[*]})" >&2
+  fi
 fi
 
 if [ "$want_browser" = 1 ]; then

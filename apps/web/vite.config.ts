@@ -53,14 +53,14 @@ function tfjsWasmFiles(): Plugin {
 }
 
 /**
- * simple-peer (the mesh's WebRTC wrapper) and its readable-stream were written
+ * simple-peer (packages/mesh's WebRTC wrapper) and its readable-stream were written
  * for browserify-era bundlers: they import Node's `events`, `buffer` and use
  * `process`/`global`. These point those imports at the browser packages of the
  * same names; src/node-globals.ts installs `process` and `Buffer` globals.
  */
 function nodeShims(): Record<string, string> {
   const fromWeb = createRequire(join(here, 'package.json'));
-  const simplePeer = realpathSync(join(here, '../../packages/peer/node_modules/simple-peer/package.json'));
+  const simplePeer = realpathSync(join(here, '../../packages/mesh/node_modules/simple-peer/package.json'));
   const fromSimplePeer = createRequire(simplePeer);
   return {
     events: fromWeb.resolve('events/'),

@@ -38,6 +38,11 @@ export function findChromium(): string {
  *   these give WebGL2 on the SwiftShader software rasterizer (newer Chromium no
  *   longer falls back to it silently), so the tfjs WebGL backend is exercised.
  *   Not --disable-gpu: that would take WebGL away too.
+ * - --enable-unsafe-webgpu --use-webgpu-adapter=swiftshader: a WebGPU adapter
+ *   without a GPU (SwiftShader, on 127.0.0.1 pages; about:blank has no
+ *   navigator.gpu), so pages that choose their backend themselves meet WebGPU
+ *   as a volunteer's browser would. A software adapter: it tests correctness,
+ *   not speed.
  * - --disable-background-networking --disable-component-update --disable-sync
  *   --no-first-run --no-default-browser-check: this machine has no network beyond
  *   loopback; without these Chromium keeps trying to reach Google services.
@@ -50,6 +55,8 @@ export const CHROMIUM_ARGS = [
   '--disable-features=WebRtcHideLocalIpsWithMdns',
   '--use-angle=swiftshader',
   '--enable-unsafe-swiftshader',
+  '--enable-unsafe-webgpu',
+  '--use-webgpu-adapter=swiftshader',
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',

@@ -19,9 +19,16 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { generateIdentity, type Identity, toHex } from '@peerbench/ledger';
-import { joinChallengeBytes } from '@peerbench/protocol';
+import { generateIdentity, type Identity, joinChallengeBytes, toHex } from '@peerbench/protocol';
 import WebSocket from 'ws';
+
+// `--help` answers without running the benchmark (the README entry-point test runs it).
+if (process.argv.includes('--help')) {
+  console.log(
+    'usage: pnpm --filter @peerbench/signaling-server bench\n  2,000 WebSocket clients in 100 rooms on 127.0.0.1: idle, paced and saturated relay latency and server RSS → $PEERBENCH_BENCH_DIR/signaling-server.json',
+  );
+  process.exit(0);
+}
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 2_000);
 const ROOMS = Number(process.env.BENCH_ROOMS ?? 100);

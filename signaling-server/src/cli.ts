@@ -1,5 +1,5 @@
 /**
- * `tsx src/cli.ts --host 127.0.0.1 --port 8787 [--static DIR] [--data-dir DIR]`:
+ * `tsx src/cli.ts --host 127.0.0.1 --port 8787 [--static DIR] [--data-dir DIR]` (`--help`: every flag):
  * opens the ledger (SQLite in the data dir, producing blocks), starts the
  * signaling server with the ledger mounted, prints its URL, and shuts both
  * down gracefully on SIGTERM/SIGINT (server first, so no tx is accepted after
@@ -7,10 +7,20 @@
  */
 import { SERVER_MAX_REGISTRATIONS_PER_BLOCK, SERVER_REGISTRATION_WORK_BITS } from '@peerbench/ledger';
 import { type EmbeddedLedger, openEmbeddedLedger } from '@peerbench/ledger/embedded';
-import { buildServerFromEnv, CLI_USAGE, type LedgerSettings, ledgerSettingsFromEnv } from './env.js';
+import {
+  buildServerFromEnv,
+  CLI_USAGE,
+  type LedgerSettings,
+  ledgerSettingsFromEnv,
+  wantsHelp,
+} from './env.js';
 import type { SignalingServer } from './server.js';
 
 async function main(): Promise<void> {
+  if (wantsHelp(process.argv.slice(2))) {
+    console.log(CLI_USAGE);
+    return;
+  }
   let settings: LedgerSettings;
   try {
     settings = ledgerSettingsFromEnv(process.argv.slice(2), process.env);
@@ -29,10 +39,14 @@ async function main(): Promise<void> {
       ),
     ...(settings.blockIntervalMs !== undefined ? { blockIntervalMs: settings.blockIntervalMs } : {}),
     // A new chain's sybil defence: registrations cost proof of work and a block
-    // takes only so many (the rest wait in the mempool). Stored chains keep theirs.
+    // takes only so many (the rest wait in the mempool). w_ii is left out of R
+    // (Bittensor's masked diagonal): measured in apps/swarm, a self-dealer gained
+    // 1.4x its honest twin's stake when self-weights counted and 0.4-0.85x when
+    // they did not (docs/results/ranking-fidelity.md). Used only when the store is new.
     genesis: {
       registrationWorkBits: SERVER_REGISTRATION_WORK_BITS,
       maxRegistrationsPerBlock: SERVER_MAX_REGISTRATIONS_PER_BLOCK,
+      selfWeightsInRank: false,
     },
   });
   let server: SignalingServer;

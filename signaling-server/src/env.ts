@@ -3,17 +3,28 @@
  * Kept apart from cli.ts so the ledger (or anything else) can be added in one
  * place, `buildServerFromEnv`, and so the parsing is testable.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { IceServer } from '@peerbench/protocol';
+import type { LedgerHook } from '@peerbench/ledger';
 import {
-  createSignalingServer,
-  type LedgerHook,
-  type SignalingServer,
-  SignalingServerError,
-  type SignalingServerOptions,
-} from './server.js';
+  ICE_URL_PATTERN,
+  type IceServer,
+  MAX_ICE_SERVERS,
+  MAX_ICE_URL_CHARS,
+  MAX_ICE_URLS_PER_SERVER,
+} from '@peerbench/protocol';
+import { SignalingServerError, type SignalingServerOptions } from './options.js';
+import { createSignalingServer, type SignalingServer } from './server.js';
+import {
+  checkTurnSecret,
+  checkTurnTtl,
+  DEFAULT_TURN_CREDENTIAL_TTL_S,
+  iceServersWithTurnCredentials,
+  TurnCredentialError,
+  type TurnRestConfig,
+} from './turn-credentials.js';
 
 /** The web app's build output in this repository, served when it exists and no --static is given. */
 export const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../../apps/web/dist', import.meta.url));
@@ -21,15 +32,18 @@ export const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../../apps/web/dist', i
 /** Where the CLI keeps the ledger (ledger.db, producer.key) unless told otherwise; gitignored. */
 export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../.data/ledger', import.meta.url));
 
-export const CLI_USAGE = `usage: tsx src/cli.ts [--host HOST] [--port PORT] [--static DIR]
+export const CLI_USAGE = `usage: pnpm --filter @peerbench/signaling-server start [--] [flags]   (or: tsx src/cli.ts [flags])
+flags: [--help] [--host HOST] [--port PORT] [--static DIR]
   [--max-connections-per-ip N] [--max-connections N] [--max-rooms N] [--max-peers-per-room N]
   [--heartbeat-interval-ms MS] [--trust-proxy]
   [--data-dir DIR | --memory-ledger] [--block-interval-ms MS]
+  [--stun-urls URL,...] [--turn-urls URL,...] [--turn-secret-file FILE] [--turn-ttl-s S]
 env: PEERBENCH_HOST PEERBENCH_PORT PEERBENCH_STATIC_DIR PEERBENCH_DATA_DIR PEERBENCH_BLOCK_INTERVAL_MS
-     PEERBENCH_STUN_URLS PEERBENCH_TURN_URLS PEERBENCH_TURN_USERNAME PEERBENCH_TURN_CREDENTIAL
+     PEERBENCH_STUN_URLS PEERBENCH_TURN_URLS PEERBENCH_TURN_SECRET PEERBENCH_TURN_SECRET_FILE
+     PEERBENCH_TURN_TTL_S PEERBENCH_TURN_USERNAME PEERBENCH_TURN_CREDENTIAL
      PEERBENCH_MAX_CONNECTIONS_PER_IP PEERBENCH_MAX_CONNECTIONS PEERBENCH_MAX_ROOMS
      PEERBENCH_MAX_PEERS_PER_ROOM PEERBENCH_HEARTBEAT_INTERVAL_MS PEERBENCH_TRUST_PROXY
-flags win over env.`;
+flags win over env; relative paths are read from the directory the command was started in.`;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -53,6 +67,68 @@ export function iceServersFromEnv(env: Env): IceServer[] {
     servers.push(server);
   }
   return servers;
+}
+
+function checkIceUrls(name: string, urls: readonly string[]): void {
+  if (urls.length > MAX_ICE_URLS_PER_SERVER) {
+    throw new SignalingServerError('invalid-options', `${name}: at most ${MAX_ICE_URLS_PER_SERVER} URLs`);
+  }
+  for (const url of urls) {
+    if (url.length > MAX_ICE_URL_CHARS || !ICE_URL_PATTERN.test(url)) {
+      throw new SignalingServerError(
+        'invalid-options',
+        `${name}: ${url.slice(0, 80)} is not a stun:, stuns:, turn: or turns: URL of at most ${MAX_ICE_URL_CHARS} chars`,
+      );
+    }
+  }
+}
+
+/**
+ * The TURN REST config (shared secret, see turn-credentials.ts) from flags and
+ * env, or null when no secret is configured. The secret comes from a file
+ * (--turn-secret-file / PEERBENCH_TURN_SECRET_FILE) or PEERBENCH_TURN_SECRET,
+ * never from a flag (flags show in `ps`).
+ */
+export function turnRestFromEnv(
+  flags: { stunUrls?: string; turnUrls?: string; turnSecretFile?: string; turnTtlS?: string },
+  env: Env,
+): TurnRestConfig | null {
+  const stunUrls = urlList(flags.stunUrls ?? env.PEERBENCH_STUN_URLS);
+  const turnUrls = urlList(flags.turnUrls ?? env.PEERBENCH_TURN_URLS);
+  checkIceUrls('stun urls', stunUrls);
+  checkIceUrls('turn urls', turnUrls);
+  const secretFile = flags.turnSecretFile ?? (env.PEERBENCH_TURN_SECRET_FILE || undefined);
+  let secret = env.PEERBENCH_TURN_SECRET || undefined;
+  if (secretFile !== undefined) {
+    try {
+      secret = readFileSync(secretFile, 'utf8').trim();
+    } catch (err) {
+      throw new SignalingServerError('invalid-options', `cannot read the TURN secret file: ${String(err)}`);
+    }
+  }
+  const ttlS = integer('turn-ttl-s', flags.turnTtlS ?? env.PEERBENCH_TURN_TTL_S);
+  if (secret === undefined) {
+    if (ttlS !== undefined)
+      throw new SignalingServerError('invalid-options', 'turn-ttl-s needs a TURN secret');
+    return null;
+  }
+  if (turnUrls.length === 0)
+    throw new SignalingServerError('invalid-options', 'a TURN secret needs TURN URLs');
+  if (env.PEERBENCH_TURN_USERNAME || env.PEERBENCH_TURN_CREDENTIAL) {
+    throw new SignalingServerError(
+      'invalid-options',
+      'give either a TURN secret or a static TURN username/credential, not both',
+    );
+  }
+  const config: TurnRestConfig = { stunUrls, turnUrls, secret, ttlS: ttlS ?? DEFAULT_TURN_CREDENTIAL_TTL_S };
+  try {
+    checkTurnSecret(config.secret);
+    checkTurnTtl(config.ttlS);
+  } catch (err) {
+    if (err instanceof TurnCredentialError) throw new SignalingServerError('invalid-options', err.message);
+    throw err;
+  }
+  return config;
 }
 
 function integer(name: string, value: string | undefined): number | undefined {
@@ -83,15 +159,40 @@ export function ledgerSettingsFromEnv(argv: readonly string[], env: Env): Ledger
   return parseCli(argv, env).ledger;
 }
 
+/**
+ * The flags without a leading `--`: `pnpm … start -- --host …` hands the
+ * script the separator too (npm strips it, pnpm does not), and parseArgs would
+ * read everything after it as positionals.
+ */
+function flagsOf(argv: readonly string[]): string[] {
+  return argv[0] === '--' ? argv.slice(1) : [...argv];
+}
+
+/** True when the command line asks for the usage text (`--help` or `-h`). */
+export function wantsHelp(argv: readonly string[]): boolean {
+  const flags = flagsOf(argv);
+  return flags.includes('--help') || flags.includes('-h');
+}
+
+/**
+ * A path flag as the user meant it: relative to the directory the command
+ * was typed in (INIT_CWD, set by npm and pnpm, which run the script inside
+ * the package), not to signaling-server/.
+ */
+function userPath(path: string, env: Env): string {
+  return resolve(env.INIT_CWD || process.cwd(), path);
+}
+
 function parseCli(
   argv: readonly string[],
   env: Env,
 ): { server: SignalingServerOptions; ledger: LedgerSettings } {
   const { values } = parseArgs({
-    args: [...argv],
+    args: flagsOf(argv),
     strict: true,
     allowPositionals: false,
     options: {
+      help: { type: 'boolean', short: 'h' },
       host: { type: 'string' },
       port: { type: 'string' },
       static: { type: 'string' },
@@ -104,12 +205,16 @@ function parseCli(
       'data-dir': { type: 'string' },
       'memory-ledger': { type: 'boolean' },
       'block-interval-ms': { type: 'string' },
+      'stun-urls': { type: 'string' },
+      'turn-urls': { type: 'string' },
+      'turn-secret-file': { type: 'string' },
+      'turn-ttl-s': { type: 'string' },
     },
   });
   const ledger: LedgerSettings = {
     dataDir: values['memory-ledger']
       ? null
-      : (values['data-dir'] ?? (env.PEERBENCH_DATA_DIR || DEFAULT_DATA_DIR)),
+      : userPath(values['data-dir'] ?? (env.PEERBENCH_DATA_DIR || DEFAULT_DATA_DIR), env),
     blockIntervalMs: integer(
       'block-interval-ms',
       values['block-interval-ms'] ?? env.PEERBENCH_BLOCK_INTERVAL_MS,
@@ -118,7 +223,30 @@ function parseCli(
   if (ledger.blockIntervalMs !== undefined && ledger.blockIntervalMs < 100) {
     throw new SignalingServerError('invalid-options', 'block-interval-ms must be at least 100');
   }
-  const opts: SignalingServerOptions = { iceServers: iceServersFromEnv(env) };
+  const turnRest = turnRestFromEnv(
+    {
+      stunUrls: values['stun-urls'],
+      turnUrls: values['turn-urls'],
+      turnSecretFile: values['turn-secret-file'],
+      turnTtlS: values['turn-ttl-s'],
+    },
+    env,
+  );
+  const opts: SignalingServerOptions = {};
+  if (turnRest) {
+    // Each welcome gets credentials of its own, fresh (a reconnecting peer replaces expired ones).
+    opts.iceServers = turnRest.stunUrls.length > 0 ? [{ urls: [...turnRest.stunUrls] }] : [];
+    opts.iceServersForPeer = (peerId) => iceServersWithTurnCredentials(turnRest, peerId);
+  } else {
+    opts.iceServers = iceServersFromEnv({
+      ...env,
+      PEERBENCH_STUN_URLS: values['stun-urls'] ?? env.PEERBENCH_STUN_URLS,
+      PEERBENCH_TURN_URLS: values['turn-urls'] ?? env.PEERBENCH_TURN_URLS,
+    });
+  }
+  if (opts.iceServers.length > MAX_ICE_SERVERS) {
+    throw new SignalingServerError('invalid-options', `at most ${MAX_ICE_SERVERS} ICE servers`);
+  }
   const set = <K extends keyof SignalingServerOptions>(
     key: K,
     value: SignalingServerOptions[K] | undefined,
@@ -149,7 +277,7 @@ function parseCli(
   );
   set('trustProxy', values['trust-proxy'] ?? flag(env.PEERBENCH_TRUST_PROXY));
   const staticDir = values.static ?? (env.PEERBENCH_STATIC_DIR || undefined);
-  if (staticDir !== undefined) opts.staticDir = staticDir;
+  if (staticDir !== undefined) opts.staticDir = userPath(staticDir, env);
   else if (existsSync(`${DEFAULT_STATIC_DIR}/index.html`)) opts.staticDir = DEFAULT_STATIC_DIR;
   return { server: opts, ledger };
 }

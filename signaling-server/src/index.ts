@@ -1,5 +1,15 @@
+export type { LedgerHook } from '@peerbench/ledger';
 export * from './env.js';
+export { clientIp, HttpRoutes, MAX_HTTP_RATE_LIMITED_ADDRESSES } from './http-routes.js';
+export {
+  LEDGER_CATCH_UP_BUFFER_BYTES,
+  LEDGER_PAGE_BLOCKS,
+  MAX_INFLIGHT_LEDGER_TXS_PER_CONNECTION,
+  MAX_LEDGER_LIVE_BACKLOG_BLOCKS,
+} from './ledger-relay.js';
 export * from './metrics.js';
+export * from './options.js';
 export * from './server.js';
 export { CONTENT_TYPES, StaticFiles } from './static-files.js';
 export { TokenBucket } from './token-bucket.js';
+export * from './turn-credentials.js';

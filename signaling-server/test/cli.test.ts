@@ -1,12 +1,13 @@
 /** The CLI as users run it: prints its URL, serves, and shuts down gracefully on SIGTERM. */
+
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { CloseCode } from '@peerbench/protocol';
 import { describe, expect, it } from 'vitest';
-import { CLOSE_GOING_AWAY } from '../src/index.js';
 import { isSignalFrom, TestClient } from './helpers.js';
 
 const cliPath = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
@@ -59,8 +60,8 @@ describe('cli', () => {
       expect(existsSync(join(dataDir, 'ledger.db'))).toBe(true);
       expect(existsSync(join(dataDir, 'producer.key'))).toBe(true);
       child.kill('SIGTERM');
-      expect((await a.closed).code).toBe(CLOSE_GOING_AWAY);
-      expect((await b.closed).code).toBe(CLOSE_GOING_AWAY);
+      expect((await a.closed).code).toBe(CloseCode.goingAway);
+      expect((await b.closed).code).toBe(CloseCode.goingAway);
       expect(await exited).toBe(0);
     } finally {
       child.kill('SIGKILL');

@@ -6,8 +6,7 @@
  * with parseServerMessage), and well-behaved clients, in the abusers' room and
  * in another room, keep getting their signals relayed throughout.
  */
-import { generateIdentity, type Identity } from '@peerbench/ledger';
-import { MAX_SIGNALING_MESSAGE_BYTES } from '@peerbench/protocol';
+import { generateIdentity, type Identity, MAX_SIGNALING_MESSAGE_BYTES } from '@peerbench/protocol';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -31,7 +30,7 @@ const fakeLedger: LedgerHook = {
   async submitTx(tx) {
     return typeof tx === 'object' && tx !== null
       ? { ok: true }
-      : { ok: false, code: 'bad-tx', message: 'no' };
+      : { ok: false, code: 'malformed', message: 'no' };
   },
   async blocksFrom(from, limit) {
     return Array.from({ length: Math.max(0, Math.min(limit, 3 - from)) }, (_, i) => ({ height: from + i }));

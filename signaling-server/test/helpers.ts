@@ -1,6 +1,12 @@
 /** A real `ws` client speaking the signaling protocol, for tests and the fuzz run. */
-import { generateIdentity, type Identity, toHex } from '@peerbench/ledger';
-import { joinChallengeBytes, parseServerMessage, type ServerMessage } from '@peerbench/protocol';
+import {
+  generateIdentity,
+  type Identity,
+  joinChallengeBytes,
+  parseServerMessage,
+  type ServerMessage,
+  toHex,
+} from '@peerbench/protocol';
 import WebSocket from 'ws';
 
 export interface Closed {

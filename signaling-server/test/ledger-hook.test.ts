@@ -3,10 +3,14 @@
  * in packages/ledger; here we test what the server does with any hook.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { MAX_SIGNALING_MESSAGE_BYTES, type ServerMessage } from '@peerbench/protocol';
+import {
+  CloseCode,
+  type LedgerSubmitResult,
+  MAX_SIGNALING_MESSAGE_BYTES,
+  type ServerMessage,
+} from '@peerbench/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  CLOSE_GOING_AWAY,
   createSignalingServer,
   LEDGER_PAGE_BLOCKS,
   type LedgerHook,
@@ -33,12 +37,15 @@ class FakeLedger implements LedgerHook {
     for (let h = 1; h <= initialBlocks; h++) this.blocks.push({ height: h });
   }
 
-  async submitTx(tx: unknown): Promise<{ ok: true } | { ok: false; code: string; message: string }> {
+  async submitTx(tx: unknown): Promise<LedgerSubmitResult> {
     this.submitted.push(tx);
     if (this.txDelayMs > 0) await delay(this.txDelayMs);
     const kind = (tx as { kind?: string }).kind;
     if (kind === 'throw') throw new Error('disk on fire');
-    if (kind === 'bad') return { ok: false, code: 'bad-nonce', message: 'nonce 3 already used' };
+    if (kind === 'bad') return { ok: false, code: 'replayed-nonce', message: 'nonce 3 already used' };
+    // A hook from outside this repository may break its type: the server must not relay an unknown code.
+    if (kind === 'alien')
+      return { ok: false, code: 'bad-nonce', message: 'no' } as unknown as LedgerSubmitResult;
     return { ok: true };
   }
 
@@ -125,6 +132,7 @@ describe('ledger hook', () => {
     client.send({ type: 'ledger-tx', requestId: 'ok', tx: { kind: 'good' } });
     client.send({ type: 'ledger-tx', requestId: 'no', tx: { kind: 'bad' } });
     client.send({ type: 'ledger-tx', requestId: 'boom', tx: { kind: 'throw' } });
+    client.send({ type: 'ledger-tx', requestId: 'alien', tx: { kind: 'alien' } });
     const byId = async (id: string) =>
       client.next((m) => m.type === 'ledger-tx-result' && m.requestId === id);
     expect(await byId('ok')).toEqual({ type: 'ledger-tx-result', requestId: 'ok', ok: true });
@@ -132,12 +140,18 @@ describe('ledger hook', () => {
       type: 'ledger-tx-result',
       requestId: 'no',
       ok: false,
-      code: 'bad-nonce',
+      code: 'replayed-nonce',
       message: 'nonce 3 already used',
     });
     expect(await byId('boom')).toMatchObject({ ok: false, code: 'internal' });
-    expect(ledger.submitted).toEqual([{ kind: 'good' }, { kind: 'bad' }, { kind: 'throw' }]);
-    expect(server.metrics().ledgerTxsTotal).toEqual({ accepted: 1, rejected: 1, failed: 1 });
+    expect(await byId('alien')).toMatchObject({ ok: false, code: 'rejected' });
+    expect(ledger.submitted).toEqual([
+      { kind: 'good' },
+      { kind: 'bad' },
+      { kind: 'throw' },
+      { kind: 'alien' },
+    ]);
+    expect(server.metrics().ledgerTxsTotal).toEqual({ accepted: 1, rejected: 2, failed: 1 });
   });
 
   it('catches a subscriber up page by page, then pushes new blocks, with no gap or duplicate', async () => {
@@ -211,7 +225,7 @@ describe('ledger hook', () => {
     await client.sendAsync(JSON.stringify({ type: 'ledger-tx', requestId: 'slow', tx: { kind: 'good' } }));
     await eventually(() => ledger.submitted.length === 1);
     await server.stop();
-    expect((await client.closed).code).toBe(CLOSE_GOING_AWAY);
+    expect((await client.closed).code).toBe(CloseCode.goingAway);
     expect(client.received.filter((m) => m.type === 'ledger-tx-result')).toEqual([
       { type: 'ledger-tx-result', requestId: 'slow', ok: true },
     ]);

@@ -8,14 +8,17 @@ import {
   createRegisterTx,
   createSetWeightsTx,
   type EmbeddedLedger,
-  type Identity,
-  identityFromSecretKey,
   type LedgerTransport,
   openEmbeddedLedger,
   RemoteChain,
   rowFromPairs,
 } from '@peerbench/ledger';
-import { MAX_SIGNALING_MESSAGE_BYTES, type ServerMessage } from '@peerbench/protocol';
+import {
+  type Identity,
+  identityFromSecretKey,
+  MAX_SIGNALING_MESSAGE_BYTES,
+  type ServerMessage,
+} from '@peerbench/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSignalingServer, type SignalingServer } from '../src/index.js';
 import { eventually, TestClient } from './helpers.js';

@@ -1,13 +1,6 @@
-import { generateIdentity } from '@peerbench/ledger';
-import { MAX_SIGNALING_MESSAGE_BYTES } from '@peerbench/protocol';
+import { CloseCode, generateIdentity, MAX_SIGNALING_MESSAGE_BYTES } from '@peerbench/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  CLOSE_GOING_AWAY,
-  CLOSE_JOIN_TIMEOUT,
-  CLOSE_MESSAGE_TOO_BIG,
-  CLOSE_POLICY_VIOLATION,
-  CLOSE_REPLACED,
-  CLOSE_TRY_AGAIN_LATER,
   createSignalingServer,
   HARD_MAX_PAYLOAD_BYTES,
   type SignalingServer,
@@ -112,7 +105,7 @@ describe('join handshake', () => {
   it('closes a connection that never joins with 4001', async () => {
     const server = await startServer({ joinTimeoutMs: 100 });
     const c = await connect(server);
-    expect((await c.closed).code).toBe(CLOSE_JOIN_TIMEOUT);
+    expect((await c.closed).code).toBe(CloseCode.joinTimeout);
   });
 });
 
@@ -169,7 +162,7 @@ describe('relay and presence', () => {
     const welcome = await fresh.join('dup', id);
     expect(welcome.peers.map((p) => p.peerId)).toEqual([watcher.peerId]);
     expect(await old.nextError()).toBe('duplicate-peer');
-    expect(await old.closed).toEqual({ code: CLOSE_REPLACED, reason: 'replaced' });
+    expect(await old.closed).toEqual({ code: CloseCode.replaced, reason: 'replaced' });
     // The others see the old session leave and the new one join.
     expect(await watcher.next((m) => m.type === 'peer-left')).toEqual({
       type: 'peer-left',
@@ -206,7 +199,7 @@ describe('limits', () => {
     c.send(JSON.stringify({ type: 'leave', pad: 'x'.repeat(MAX_SIGNALING_MESSAGE_BYTES) }));
     expect(await c.nextError()).toBe('message-too-large');
     c.send('y'.repeat(HARD_MAX_PAYLOAD_BYTES + 1));
-    expect((await c.closed).code).toBe(CLOSE_MESSAGE_TOO_BIG);
+    expect((await c.closed).code).toBe(CloseCode.messageTooBig);
     expect(server.metrics().rejectedMessagesTotal['message-too-large']).toBe(1);
   });
 
@@ -272,7 +265,7 @@ describe('limits', () => {
     await connect(server);
     const third = await connect(server);
     expect(await third.nextError()).toBe('too-many-connections');
-    expect((await third.closed).code).toBe(CLOSE_TRY_AGAIN_LATER);
+    expect((await third.closed).code).toBe(CloseCode.tryAgainLater);
     expect(server.metrics().connections).toBe(2);
     a.close();
     await eventually(() => server.metrics().connections === 1);
@@ -296,7 +289,7 @@ describe('abuse', () => {
     await a.next((m) => m.type === 'peer-joined' && m.peer.peerId === abuser.peerId);
     for (let i = 0; i < 4; i++) abuser.send(`garbage ${i}`);
     const closed = await abuser.closed;
-    expect(closed.code).toBe(CLOSE_POLICY_VIOLATION);
+    expect(closed.code).toBe(CloseCode.policyViolation);
     expect(abuser.received.filter((m) => m.type === 'error')).toHaveLength(4);
     expect(await a.next((m) => m.type === 'peer-left')).toEqual({ type: 'peer-left', peerId: abuser.peerId });
     a.signal(b.peerId, 'after-abuse');
@@ -353,8 +346,8 @@ describe('graceful stop', () => {
     const b = await connect(server);
     const url = server.url;
     await Promise.all([server.stop(), server.stop()]);
-    expect((await a.closed).code).toBe(CLOSE_GOING_AWAY);
-    expect((await b.closed).code).toBe(CLOSE_GOING_AWAY);
+    expect((await a.closed).code).toBe(CloseCode.goingAway);
+    expect((await b.closed).code).toBe(CloseCode.goingAway);
     await expect(TestClient.connect(url)).rejects.toThrow();
     await server.stop();
   });

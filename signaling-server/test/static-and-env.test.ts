@@ -6,9 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createSignalingServer,
   iceServersFromEnv,
+  ledgerSettingsFromEnv,
   optionsFromEnv,
   resolveOptions,
   type SignalingServer,
+  wantsHelp,
 } from '../src/index.js';
 
 /** A raw GET: fetch() would normalise `..` away before it ever reached the server. */
@@ -138,6 +140,21 @@ describe('options from flags and env', () => {
         { urls: ['turn:t.example:3478'], username: 'u', credential: 'p' },
       ],
     });
+  });
+
+  it('takes the flags after the `--` that `pnpm … start -- …` passes through, paths relative to where it was typed', () => {
+    const argv = ['--', '--host', '0.0.0.0', '--port', '9000', '--static', 'apps/web/dist'];
+    expect(optionsFromEnv(argv, { INIT_CWD: '/repo' })).toMatchObject({
+      host: '0.0.0.0',
+      port: 9000,
+      staticDir: '/repo/apps/web/dist',
+    });
+    expect(ledgerSettingsFromEnv(['--', '--data-dir', 'd'], { INIT_CWD: '/repo' }).dataDir).toBe('/repo/d');
+    expect(wantsHelp(['--', '--help'])).toBe(true);
+    expect(wantsHelp(['-h'])).toBe(true);
+    expect(wantsHelp(['--host', 'h'])).toBe(false);
+    // A `--` anywhere else is still an error, not silently dropped flags.
+    expect(() => optionsFromEnv(['--host', 'h', '--', '--port', '1'], {})).toThrow(/Unexpected argument/);
   });
 
   it('has no ICE servers by default and rejects unknown flags and bad numbers', () => {

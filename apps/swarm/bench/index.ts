@@ -14,6 +14,14 @@ import { parseArgs, type SwarmOptions } from '../src/args.js';
 import { initBackend } from '../src/backend.js';
 import { Swarm } from '../src/swarm.js';
 
+// `--help` answers without running the benchmark (the README entry-point test runs it).
+if (process.argv.includes('--help')) {
+  console.log(
+    'usage: pnpm --filter @peerbench/swarm bench\n  swarm steps/s at 4, 8, 16 peers, RPC vs compute share, shared vs isolated → $PEERBENCH_BENCH_DIR/swarm.json',
+  );
+  process.exit(0);
+}
+
 const SIZES = [4, 8, 16];
 /** Swarm steps measured per size (after warm-up), chosen so the whole bench stays within a few minutes. */
 const STEPS: Record<number, number> = { 4: 40, 8: 24, 16: 12 };
@@ -86,6 +94,6 @@ mkdirSync(dir, { recursive: true });
 const out = join(dir, 'swarm.json');
 writeFileSync(
   out,
-  `${JSON.stringify({ package: '@peerbench/swarm', backend, runtime: 'peer (packages/peer Peer, embedded ledger)', transport: 'memory', cpus: availableParallelism(), loadAverage: loadavg(), createdAt: new Date().toISOString(), results }, null, 2)}\n`,
+  `${JSON.stringify({ package: '@peerbench/swarm', backend: backend.chosen, backendTrial: backend, runtime: 'peer (packages/peer Peer, embedded ledger)', transport: 'memory', cpus: availableParallelism(), loadAverage: loadavg(), createdAt: new Date().toISOString(), results }, null, 2)}\n`,
 );
 process.stderr.write(`[bench swarm] wrote ${out}\n`);

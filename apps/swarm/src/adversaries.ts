@@ -9,8 +9,10 @@
  *    of the other rows on chain instead of its own scorer's row: the
  *    weight-copying attack of Bittensor.
  */
+
 import { createRng, projectToSimplex } from '@peerbench/mechanism';
-import { type ChainState, denseRow, type ExpertHandlers, type WireTensor } from '@peerbench/peer';
+import type { ExpertHandlers, WireTensor } from '@peerbench/mesh';
+import { type ChainState, denseRow } from '@peerbench/peer';
 
 export function noiseHandlers(d: number, seed: number): ExpertHandlers {
   const rng = createRng(seed);
@@ -49,4 +51,15 @@ export function consensusRow(state: ChainState, self: number): Float64Array {
   }
   for (let j = 0; j < n; j++) out[j] = out[j]! / total;
   return projectToSimplex(out);
+}
+
+/**
+ * The self-dealer's target: all weight on itself. The peer moves towards it
+ * as far as ε allows every block, so its row holds the largest self-weight
+ * the ledger accepts (the threat of §1.3 and §2).
+ */
+export function selfDealRow(state: ChainState, self: number): Float64Array {
+  const out = new Float64Array(state.peerIds.length);
+  out[self] = 1;
+  return out;
 }

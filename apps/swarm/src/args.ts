@@ -9,8 +9,15 @@ export type SwarmMode = 'shared' | 'isolated';
 export type TransportName = 'memory' | 'webrtc';
 
 export interface AdversarySpec {
-  /** noise: an endpoint answering uniform noise; it registers and never scores. copy: a real Peer that trains honestly but submits the stake-weighted mean of the others' rows (targetRow) instead of its own scores. */
-  kind: 'noise' | 'copy';
+  /**
+   * noise: an endpoint answering uniform noise; it registers and never scores.
+   * copy: a real Peer that trains honestly but submits the stake-weighted mean
+   * of the others' rows (targetRow) instead of its own scores.
+   * selfdeal: a real Peer with the same shard, seed and view as its honest
+   * twin (`selfDealTwin`) that every block moves its row as far towards all
+   * self-weight as ε allows (the threat of §1.3 and §2).
+   */
+  kind: 'noise' | 'copy' | 'selfdeal';
   count: number;
 }
 
@@ -62,6 +69,37 @@ export interface SwarmOptions {
   adversaries: AdversarySpec[];
   churn: ChurnSpec | null;
   quiet: boolean;
+  /**
+   * none: peers differ by shard size only. views: peer i's encoder sees a
+   * seeded random share `qualityViews[i]` of the pixels (geometric from 1
+   * down to MIN_QUALITY_VIEW), a known order of usefulness that sharing
+   * cannot erase (issue 13 item 5).
+   */
+  quality: 'none' | 'views';
+  /** Whether w_ii counts in R (the genesis `selfWeightsInRank`). */
+  selfWeights: 'count' | 'exclude';
+  /** Experts apply the gradients callers send back (ExpertServerOptions.acceptRemoteGradients). */
+  remoteGradients: boolean;
+  /** Learning rate of the remote gradients' own optimiser. */
+  remoteLearningRate: number;
+  /** Where the peers' scores come from: the validation slice of D_i (exact ablation) or training batches (legacy). */
+  scoring: 'validation' | 'training';
+  /** A validation scoring pass every this many steps (0: never, the scores stay empty). */
+  scoreEvery: number;
+  /** How a validation scoring pass routes (clean: no gate noise; noisy: the training noise). */
+  scoreRouting: 'clean' | 'noisy';
+  /** Validation examples per peer (the slice of D_i its scores are measured on). */
+  validationSize: number;
+  /** Held-out draws of each peer's own data the ablation ideal is averaged over. */
+  ablationDraws: number;
+}
+
+/** Smallest share of the pixels a peer sees under --quality views. */
+export const MIN_QUALITY_VIEW = 0.02;
+
+/** Views of --quality views: 1 for peer 0 down to MIN_QUALITY_VIEW for the last, geometric. */
+export function qualityViews(peers: number): number[] {
+  return Array.from({ length: peers }, (_, i) => MIN_QUALITY_VIEW ** (peers === 1 ? 0 : i / (peers - 1)));
 }
 
 export class UsageError extends Error {
@@ -118,7 +156,16 @@ export const USAGE = `usage: pnpm swarm [flags]
   --temperature F      mask temperature relative to mean stake (default 0.1)
   --combine C          G(x) as concat (one slot per peer, eq 10) or sum (default concat)
   --ablate             after training, measure the ideal rank of eq 2 by ablation
-  --adversary A        noise:N or copy:N (repeatable or comma separated)
+  --adversary A        noise:N, copy:N or selfdeal:N (repeatable or comma separated)
+  --quality Q          none | views: graded private views of the input, a known usefulness order (default none)
+  --self-weights P     count | exclude: whether w_ii counts in R (default exclude)
+  --remote-gradients B on | off: experts apply their callers' gradients (default on)
+  --remote-lr F        learning rate of the remote gradients (default 0.002)
+  --scoring S          validation | training: where w_ij is measured (default validation)
+  --score-every N      a validation scoring pass every N steps, 0 = never (default 2)
+  --score-routing R    clean | noisy: gate noise in the validation scoring passes (default noisy)
+  --validation-size N  validation examples per peer, 10..1000 (default 100)
+  --ablation-draws N   held-out draws of each peer's data for the ideal, 1..20 (default 3)
   --churn N@STEP       stop N honest peers at STEP
   --quiet              no progress lines
   --help               this text`;
@@ -140,8 +187,8 @@ function num(flag: string, raw: string, min: number, max: number): number {
 
 export function parseAdversaries(raw: string): AdversarySpec[] {
   return raw.split(',').map((part) => {
-    const m = /^(noise|copy):(\d+)$/.exec(part.trim());
-    if (!m) throw new UsageError(`--adversary: expected noise:N or copy:N, got '${part}'`);
+    const m = /^(noise|copy|selfdeal):(\d+)$/.exec(part.trim());
+    if (!m) throw new UsageError(`--adversary: expected noise:N, copy:N or selfdeal:N, got '${part}'`);
     const count = Number(m[2]);
     if (count < 1 || count > MAX_PEERS)
       throw new UsageError(`--adversary: count must be 1..${MAX_PEERS}, got ${count}`);
@@ -218,7 +265,19 @@ export function parseArgs(argv: readonly string[], baseDir: string): SwarmOption
   const outRaw = get('--out') ?? 'swarm-out';
   const out = isAbsolute(outRaw) ? outRaw : resolve(baseDir, outRaw);
 
-  const shardRaw = get('--shard-sizes') ?? 'graded';
+  const oneOf = <T extends string>(flag: string, fallback: T, allowed: readonly T[]): T => {
+    const v = get(flag) ?? fallback;
+    if (!(allowed as readonly string[]).includes(v))
+      throw new UsageError(`${flag}: expected ${allowed.join(' or ')}, got '${v}'`);
+    return v as T;
+  };
+  const quality = oneOf('--quality', 'none', ['none', 'views'] as const);
+  const selfWeights = oneOf('--self-weights', 'exclude', ['count', 'exclude'] as const);
+  const remoteGradients = oneOf('--remote-gradients', 'on', ['on', 'off'] as const);
+  const scoring = oneOf('--scoring', 'validation', ['validation', 'training'] as const);
+  const scoreRouting = oneOf('--score-routing', 'noisy', ['clean', 'noisy'] as const);
+  // With graded views the shards are equal, so the only known difference is the view.
+  const shardRaw = get('--shard-sizes') ?? (quality === 'views' ? 'uniform' : 'graded');
   let shardSizes: number[];
   if (/^[a-z]+$/.test(shardRaw)) shardSizes = presetShardSizes(shardRaw, peers);
   else {
@@ -271,5 +330,14 @@ export function parseArgs(argv: readonly string[], baseDir: string): SwarmOption
     adversaries,
     churn,
     quiet: flags.has('--quiet'),
+    quality,
+    selfWeights,
+    remoteGradients: remoteGradients === 'on',
+    remoteLearningRate: num('--remote-lr', get('--remote-lr') ?? '0.002', 0, 1),
+    scoring,
+    scoreRouting,
+    scoreEvery: int('--score-every', get('--score-every') ?? '2', 0, 100_000),
+    validationSize: int('--validation-size', get('--validation-size') ?? '100', 10, 1000),
+    ablationDraws: int('--ablation-draws', get('--ablation-draws') ?? '3', 1, 20),
   };
 }

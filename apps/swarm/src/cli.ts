@@ -5,11 +5,35 @@
  */
 import events from 'node:events';
 import { MAX_PEERS, parseArgs, USAGE, UsageError } from './args.js';
-import { initBackend } from './backend.js';
+import { describeTrial, initBackend } from './backend.js';
+import { fidelityTable, runFidelity } from './fidelity.js';
 import { writeOutputs } from './output.js';
 import { Swarm } from './swarm.js';
 
+/** `pnpm swarm fidelity …`: the seeds × sizes grid (fidelity.ts); prints the table, writes JSON and SVG. */
+async function fidelityMain(argv: string[], baseDir: string): Promise<number> {
+  const quiet = argv.includes('--quiet');
+  const log = (line: string) => {
+    if (!quiet) process.stderr.write(`[swarm] ${line}\n`);
+  };
+  events.defaultMaxListeners = Math.max(events.defaultMaxListeners, 4 * MAX_PEERS);
+  await initBackend();
+  let out: Awaited<ReturnType<typeof runFidelity>>;
+  try {
+    out = await runFidelity(argv, baseDir, log);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`swarm fidelity: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  process.stdout.write(`${fidelityTable(out.result).join('\n')}\n${out.files.join('\n')}\n`);
+  return 0;
+}
+
 export async function main(argv: string[], baseDir: string): Promise<number> {
+  if (argv[0] === 'fidelity') return fidelityMain(argv.slice(1), baseDir);
   let opts: ReturnType<typeof parseArgs>;
   try {
     opts = parseArgs(argv, baseDir);
@@ -32,7 +56,7 @@ export async function main(argv: string[], baseDir: string): Promise<number> {
     if (!opts.quiet) process.stderr.write(`[swarm] ${line}\n`);
   };
   log(
-    `${opts.peers} peers + ${opts.adversaries.map((a) => `${a.count} ${a.kind}`).join(', ') || 'no adversaries'}, mode ${opts.mode}, k=${opts.k}, ${opts.steps} steps, tfjs ${backend}, transport ${opts.transport}${opts.server ? ` via ${opts.server}` : ', embedded ledger'}`,
+    `${opts.peers} peers + ${opts.adversaries.map((a) => `${a.count} ${a.kind}`).join(', ') || 'no adversaries'}, mode ${opts.mode}, k=${opts.k}, ${opts.steps} steps, tfjs ${backend.chosen} (${describeTrial(backend)}), transport ${opts.transport}${opts.server ? ` via ${opts.server}` : ', embedded ledger'}`,
   );
   const abort = new AbortController();
   let interrupts = 0;
@@ -48,7 +72,7 @@ export async function main(argv: string[], baseDir: string): Promise<number> {
   try {
     swarm = await Swarm.create(opts, { progress: log });
     const record = await swarm.run(abort.signal);
-    const files = writeOutputs(opts.out, record);
+    const files = writeOutputs(opts.out, { ...record, backend });
     const s = record.summary;
     log(
       `done: ${s.stepsDone} steps, ${s.blocks} blocks, B ${s.firstB?.toFixed(3)} → ${s.lastB?.toFixed(3)}, ${s.stepsPerSecond.toFixed(2)} steps/s${record.ablation ? `, Spearman(R, ideal) ${record.ablation.spearman?.toFixed(3) ?? 'undefined'}` : ''}`,

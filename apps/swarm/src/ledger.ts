@@ -7,22 +7,23 @@
  * Every participant signs its own register and set-weights txs through
  * packages/peer's LedgerChainClient.
  */
+
 import {
   type Chain,
   type EmbeddedLedger,
-  type GenesisConfig,
-  type Identity,
   LocalChain,
   openEmbeddedLedger,
   parseGenesis,
   RemoteChain,
 } from '@peerbench/ledger';
-import { type ChainClient, LedgerChainClient, type PeerMesh } from '@peerbench/peer';
+import { fetchGenesis, httpBaseOf, type LedgerTransport } from '@peerbench/mesh';
+import { type ChainClient, LedgerChainClient } from '@peerbench/peer';
+import type { Identity } from '@peerbench/protocol';
 
 export interface SwarmLedger {
   readonly name: string;
-  /** The participant's chain client (signs with its identity); `mesh` carries ledger traffic for a remote ledger. */
-  clientFor(identity: Identity, mesh: PeerMesh | undefined): Promise<ChainClient>;
+  /** The participant's chain client (signs with its identity); `transport` carries ledger traffic for a remote ledger. */
+  clientFor(identity: Identity, transport: LedgerTransport | undefined): Promise<ChainClient>;
   /** Embedded only: the producer, to produce blocks in step with the swarm. Null: blocks come on the server's clock. */
   readonly producer: EmbeddedLedger['producer'] | null;
   stop(): Promise<void>;
@@ -31,10 +32,16 @@ export interface SwarmLedger {
 export async function embeddedLedger(opts: {
   epsilon: number;
   tau: number;
+  /** Whether w_ii counts in R (genesis selfWeightsInRank). */
+  selfWeightsInRank: boolean;
 }): Promise<SwarmLedger & { embedded: EmbeddedLedger }> {
   const embedded = await openEmbeddedLedger({
     autoStart: false,
-    genesis: { stepBoundL2: opts.epsilon, tau: { mode: 'fixed', value: opts.tau } },
+    genesis: {
+      stepBoundL2: opts.epsilon,
+      tau: { mode: 'fixed', value: opts.tau },
+      selfWeightsInRank: opts.selfWeightsInRank,
+    },
   });
   const chain = new LocalChain(embedded.producer);
   return {
@@ -48,38 +55,16 @@ export async function embeddedLedger(opts: {
   };
 }
 
-/** http(s)://host of a ws(s):// signaling URL, where the ledger's HTTP routes live. */
-export function httpBaseOf(signalingUrl: string): string {
-  const url = new URL(signalingUrl);
-  url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
-  return url.origin;
-}
-
-export async function fetchGenesis(signalingUrl: string): Promise<GenesisConfig> {
-  const res = await fetch(`${httpBaseOf(signalingUrl)}/ledger/genesis`);
-  if (!res.ok) throw new Error(`${signalingUrl} has no ledger (GET /ledger/genesis answered ${res.status})`);
-  return parseGenesis(await res.json());
-}
-
 export async function remoteLedger(signalingUrl: string): Promise<SwarmLedger> {
-  const genesis = await fetchGenesis(signalingUrl);
+  const genesis = await fetchGenesis(signalingUrl, parseGenesis);
   const chains: RemoteChain[] = [];
   return {
     name: `ledger of ${httpBaseOf(signalingUrl)} (RemoteChain, light client)`,
     producer: null,
-    async clientFor(identity, mesh) {
-      if (!mesh) throw new Error('a remote ledger is reached through the participant’s signaling connection');
-      const chain = new RemoteChain({
-        genesis,
-        transport: {
-          sendTx: (tx) => mesh.signaling.sendLedgerTx(tx),
-          subscribe: (from, onBlock) => {
-            const off = mesh.signaling.on('ledger-block', (b) => onBlock(b));
-            mesh.signaling.subscribeLedger(from);
-            return off;
-          },
-        },
-      });
+    async clientFor(identity, transport) {
+      if (!transport)
+        throw new Error('a remote ledger is reached through the participant’s signaling connection');
+      const chain = new RemoteChain({ genesis, transport });
       chain.start();
       chains.push(chain);
       return new LedgerChainClient(chain satisfies Chain, identity);

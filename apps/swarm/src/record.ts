@@ -3,13 +3,15 @@
  * peer, a noise peer that has no task) are null, never NaN, so the file is
  * valid JSON and readers need no special cases.
  */
+
+import type { BackendReport } from '@peerbench/peer';
 import type { SwarmOptions } from './args.js';
 
 /** Record version 2: produced by the real Peer runtime (v1 came from this package's own trainer, removed). */
 export const RECORD_VERSION = 2;
 
-/** honest: a Peer that trains and scores; noise: an endpoint answering noise; copy: a Peer submitting the consensus row. */
-export type ParticipantKind = 'honest' | 'noise' | 'copy';
+/** honest: a Peer that trains and scores; noise: an endpoint answering noise; copy: a Peer submitting the consensus row; selfdeal: a Peer putting all the self-weight ε allows on itself. */
+export type ParticipantKind = 'honest' | 'noise' | 'copy' | 'selfdeal';
 
 export interface ParticipantRecord {
   index: number;
@@ -20,6 +22,10 @@ export interface ParticipantRecord {
   dominantDigits: [number, number] | null;
   /** Step at which churn stopped it, else null. */
   stoppedAtStep: number | null;
+  /** Share of the pixels its encoder sees (1: all; --quality views grades it); null for a noise peer. */
+  view: number | null;
+  /** A self-dealer: the honest peer whose shard, seeds and view it copies; else null. */
+  twinOf: number | null;
 }
 
 export interface StepRecord {
@@ -49,13 +55,26 @@ export interface BlockRecord {
   tau: number;
   /** Gate importance share (the scorer's EMA) of peer i's gate over every participant (zeros: no gate). */
   gateWeight: number[][];
+  /**
+   * Per participant j: the share of R_j that comes from its own row,
+   * s_j w_jj / Σ_i s_i w_ij (0 when the ledger leaves w_ii out of R; null
+   * when R_j has nothing).
+   */
+  ownRowShare: (number | null)[];
 }
 
 export interface AblationRecord {
-  /** Held-out loss of each peer with nothing removed (null: not evaluated). */
+  /** Mean loss of each peer on its own held-out draws with nothing removed (null: not evaluated). */
   baseLoss: (number | null)[];
-  /** delta[i][j]: rise of L_i (live experts, Peer.evaluateLive) when f_j is zeroed in peer i's G(x). */
+  /** delta[i][j]: mean rise of L_i over the draws when f_j is zeroed in peer i's G(x) (masks held at 1). */
   delta: (number | null)[][];
+  /** Standard error of each delta over the draws (null: one draw). */
+  deltaSe: (number | null)[][];
+  /** Held-out draws of each peer's own data, and examples per draw. */
+  draws: number;
+  drawSize: number;
+  /** How the competitive masks were set while measuring (independent of W). */
+  masks: 'held at 1';
   /** Ideal rank of eq 2 by ablation: (1/n) Σ_i delta[i][j]. */
   ideal: number[];
   /** Same, counting only the other peers' losses (i ≠ j). */
@@ -67,6 +86,12 @@ export interface AblationRecord {
   spearmanOthers: number | null;
   /** Over the honest peers only (adversaries removed). */
   spearmanHonest: number | null;
+  /** Per evaluator i: Spearman(W[i][j], delta[i][j]) over j ≠ i. */
+  rowSpearman: (number | null)[];
+  meanRowSpearman: number | null;
+  /** Spearman(W[i][j], delta[i][j]) pooled over every pair i ≠ j. */
+  pairSpearman: number | null;
+  pairs: number;
 }
 
 export interface SwarmSummary {
@@ -103,6 +128,23 @@ export interface SwarmSummary {
     /** copier gain / honest mean gain. */
     ratio: number;
   };
+  /** --quality views: Spearman(R, view) over the honest peers at every block, and at the last. */
+  knownOrder?: {
+    views: number[];
+    spearmanLast: number | null;
+    /** Mean over the last three blocks (less noisy than one block). */
+    spearmanLast3: number | null;
+  };
+  /** The self-dealers against their honest twins: stake gained from the first to the last block. */
+  selfDeal?: {
+    peers: number[];
+    twins: number[];
+    stakeGain: number[];
+    twinStakeGain: number[];
+    honestMeanStakeGain: number;
+  };
+  /** Mean over honest peers of the own-row share of R at the last block. */
+  meanOwnRowShare?: number | null;
   churn?: {
     atStep: number;
     stopped: number[];
@@ -125,4 +167,6 @@ export interface SwarmRecord {
   blocks: BlockRecord[];
   ablation: AblationRecord | null;
   summary: SwarmSummary;
+  /** The tfjs backend the process used and the start-up trial that chose it (absent in older records). */
+  backend?: BackendReport;
 }

@@ -4,6 +4,7 @@
  * start and end, failures, and per experiment the adversaries' standing, the
  * copier's earnings and the churn bump.
  */
+import { spearman } from '@peerbench/mechanism';
 import type { SwarmOptions } from './args.js';
 import type { BlockRecord, ParticipantRecord, StepRecord, SwarmSummary } from './record.js';
 
@@ -63,6 +64,7 @@ export function summarize(input: SummaryInput): SwarmSummary {
   const honest = idx('honest').filter((i) => records[i]!.stoppedAtStep === null);
   const noise = idx('noise');
   const last = blocks[blocks.length - 1];
+  const first = blocks[0];
   if (noise.length > 0 && last && honest.length > 0) {
     // For W and the gate: in every honest peer's row, each noise peer gets less than every other honest peer.
     const colBelow = (M: number[][]) =>
@@ -83,7 +85,6 @@ export function summarize(input: SummaryInput): SwarmSummary {
     };
   }
   const copy = idx('copy');
-  const first = blocks[0];
   if (copy.length > 0 && last && first) {
     // Gain from the first recorded block (all registered, equal stake) to the last.
     const gain = (j: number) => last.S[j]! - first.S[j]!;
@@ -95,6 +96,39 @@ export function summarize(input: SummaryInput): SwarmSummary {
       honestMeanStakeGain: honestMean,
       ratio: Number.isFinite(ratio) ? ratio : 0,
     };
+  }
+  const views = records.map((r) => r.view ?? 0);
+  if (input.opts.quality === 'views' && honest.length >= 3 && last) {
+    const at = (b: BlockRecord): number | null => {
+      const v = spearman(
+        honest.map((j) => b.R[j]!),
+        honest.map((j) => views[j]!),
+      );
+      return Number.isFinite(v) ? v : null;
+    };
+    const tail = blocks.slice(-3).map(at);
+    const ok = tail.filter((v): v is number => v !== null);
+    s.knownOrder = {
+      views: honest.map((j) => views[j]!),
+      spearmanLast: at(last),
+      spearmanLast3: ok.length ? ok.reduce((a, v) => a + v, 0) / ok.length : null,
+    };
+  }
+  const dealers = idx('selfdeal');
+  if (dealers.length > 0 && last && first) {
+    const gain = (j: number) => last.S[j]! - first.S[j]!;
+    const twins = dealers.map((j) => records[j]!.twinOf ?? 0);
+    s.selfDeal = {
+      peers: dealers,
+      twins,
+      stakeGain: dealers.map(gain),
+      twinStakeGain: twins.map(gain),
+      honestMeanStakeGain: honest.reduce((a, j) => a + gain(j), 0) / Math.max(1, honest.length),
+    };
+  }
+  if (last && honest.length > 0) {
+    const shares = honest.map((j) => last.ownRowShare?.[j]).filter((v): v is number => typeof v === 'number');
+    s.meanOwnRowShare = shares.length ? shares.reduce((a, v) => a + v, 0) / shares.length : null;
   }
   const churn = input.opts.churn;
   if (churn) {

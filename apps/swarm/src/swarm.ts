@@ -8,51 +8,20 @@
  * Optional: noise and weight-copying adversaries, churn, and the ablation
  * measurement of the ideal rank (eq 2) at the end.
  */
-import { generateIdentity, type Identity } from '@peerbench/ledger';
-import { spearman } from '@peerbench/mechanism';
-import {
-  type ChainClient,
-  type ChainState,
-  type ExpertNetwork,
-  loadMnistDigits,
-  MnistTask,
-  type ModelOptions,
-  Peer,
-  type StepOptions,
-} from '@peerbench/peer';
-import { createSignalingServer, type SignalingServer } from '@peerbench/signaling-server';
-import { consensusRow, noiseHandlers } from './adversaries.js';
+import { type ChainClient, type ChainState, loadMnistDigits, type MnistDigits } from '@peerbench/peer';
+import type { SignalingServer } from '@peerbench/signaling-server';
+import { measureIdeal } from './ablation.js';
 import type { SwarmOptions } from './args.js';
-import { classMixOf, dominantDigits } from './data.js';
-import { embeddedLedger, remoteLedger, type SwarmLedger } from './ledger.js';
-import type {
-  AblationRecord,
-  BlockRecord,
-  ParticipantKind,
-  ParticipantRecord,
-  StepRecord,
-  SwarmRecord,
-} from './record.js';
+import { openEnvironment } from './environment.js';
+import type { SwarmLedger } from './ledger.js';
+import { createParticipant, type Participant, participantKinds, participantRecord } from './participants.js';
+import type { AblationRecord, BlockRecord, ParticipantRecord, StepRecord, SwarmRecord } from './record.js';
 import { RECORD_VERSION } from './record.js';
 import { summarize } from './summary.js';
-import { RpcClock, TimedNetwork } from './timing.js';
-import {
-  MESH_SETTLE_TIMEOUT_MS,
-  MemoryTransport,
-  type SwarmTransport,
-  WebRtcTransport,
-} from './transport.js';
+import { RpcClock } from './timing.js';
+import { MESH_SETTLE_TIMEOUT_MS, type SwarmTransport } from './transport.js';
 
-/**
- * Model sizes the swarm gives every Peer (the rest comes from flags): small
- * enough that 16 peers train in one process on 2 cores, the same shapes the
- * sharing/fidelity results were measured with.
- */
-export const SWARM_MODEL: Pick<ModelOptions, 'encoderHidden' | 'headHidden' | 'standInHidden'> = {
-  encoderHidden: 64,
-  headHidden: 32,
-  standInHidden: 32,
-};
+export { SWARM_MODEL } from './participants.js';
 
 /** How long to wait for the participants' register txs to land before the first step. */
 export const REGISTER_TIMEOUT_MS = 30_000;
@@ -61,17 +30,6 @@ export const ROWS_WAIT_MS = 2_000;
 
 export interface SwarmHooks {
   progress?: (line: string) => void;
-}
-
-interface Participant {
-  index: number;
-  kind: ParticipantKind;
-  identity: Identity;
-  /** The Peer (honest, copy); null for a noise endpoint. */
-  peer: Peer | null;
-  chain: ChainClient;
-  /** A noise endpoint's stop-serving function. */
-  unserve: (() => void) | null;
 }
 
 const finiteOrNull = (v: number | null | undefined): number | null =>
@@ -93,6 +51,7 @@ export class Swarm {
   private trainMs = 0;
   private disposed = false;
   private unsubscribeHeads: (() => void) | null = null;
+  private digits: MnistDigits = [];
 
   private constructor(
     readonly opts: SwarmOptions,
@@ -104,28 +63,8 @@ export class Swarm {
 
   /** Opens the ledger (and signaling server), creates and starts every participant, registers them on chain. */
   static async create(opts: SwarmOptions, hooks: SwarmHooks = {}): Promise<Swarm> {
-    let server: SignalingServer | null = null;
-    let ledger: SwarmLedger;
-    let transport: SwarmTransport;
-    if (opts.server !== null) {
-      ledger = await remoteLedger(opts.server);
-      transport = new WebRtcTransport(opts.server, opts.room);
-    } else {
-      const local = await embeddedLedger({ epsilon: opts.epsilon, tau: opts.tau });
-      ledger = local;
-      if (opts.transport === 'webrtc') {
-        // The same server a deployment runs (rooms, signaling, ledger routes), on a free local port.
-        server = createSignalingServer({
-          host: '127.0.0.1',
-          port: 0,
-          ledger: local.embedded.hook,
-          shutdownGraceMs: 0,
-        });
-        await server.start();
-        transport = new WebRtcTransport(server.url, opts.room);
-      } else transport = new MemoryTransport();
-    }
-    const swarm = new Swarm(opts, hooks, transport, ledger, server);
+    const env = await openEnvironment(opts);
+    const swarm = new Swarm(opts, hooks, env.transport, env.ledger, env.server);
     try {
       await swarm.setup();
     } catch (err) {
@@ -139,73 +78,25 @@ export class Swarm {
     if (!this.opts.quiet) this.hooks.progress?.(line);
   }
 
-  private kinds(): ParticipantKind[] {
-    const kinds: ParticipantKind[] = Array.from({ length: this.opts.peers }, () => 'honest');
-    for (const a of this.opts.adversaries) for (let c = 0; c < a.count; c++) kinds.push(a.kind);
-    return kinds;
-  }
-
   private async setup(): Promise<void> {
     const { opts } = this;
-    const kinds = this.kinds();
-    const n = kinds.length;
-    const digits = await loadMnistDigits();
-    const sorted = [...opts.shardSizes].sort((a, b) => a - b);
-    const medianShard = sorted[Math.floor(sorted.length / 2)]!;
-    for (let index = 0; index < n; index++) {
-      const kind = kinds[index]!;
-      const identity = await generateIdentity();
-      const net = await this.transport.connect(identity);
-      const chain = await this.ledger.clientFor(identity, this.transport.meshOf(identity.peerId));
-      const shardSize = kind === 'noise' ? 0 : kind === 'copy' ? medianShard : opts.shardSizes[index]!;
-      this.records.push({
-        index,
-        kind,
-        shardSize,
-        dominantDigits: kind === 'noise' ? null : dominantDigits(index),
-        stoppedAtStep: null,
-      });
-      if (kind === 'noise') {
-        const unserve = net.serve(noiseHandlers(opts.dim, opts.seed * 31 + index));
-        await chain.ensureRegistered();
-        this.participants.push({ index, kind, identity, peer: null, chain, unserve });
-        continue;
-      }
-      const peer = await Peer.create({
-        identity,
-        task: () =>
-          MnistTask.create({
-            digits,
-            shardSize,
-            classMix: classMixOf(index, opts.skew),
-            evalPerClass: Math.max(1, Math.floor(opts.evalSize / 10)),
-            seed: opts.seed * 100 + index,
-          }),
-        // Isolated: same model and budget, but no one to ask (the transport still carries its ledger traffic).
-        network: opts.mode === 'shared' ? (new TimedNetwork(net, this.clock) satisfies ExpertNetwork) : null,
-        chain,
-        backend: false,
-        autoRun: false,
-        evalEverySteps: 0,
-        saveEverySteps: 0,
-        pingEveryMs: 0,
-        maskTemperature: opts.temperature,
-        model: {
-          ...SWARM_MODEL,
-          representationSize: opts.dim,
-          topK: opts.k,
-          learningRate: opts.learningRate,
-          balanceWeight: opts.balance,
-          // One slot per participant, so every peer can be gated (and ablated).
-          maxExperts: Math.max(2, n),
-          combine: opts.combine,
-          seed: opts.seed * 1000 + index,
-        },
-        step: { batchSize: opts.batch } satisfies Partial<StepOptions>,
-        ...(kind === 'copy' ? { targetRow: ({ state, uid }) => consensusRow(state, uid) } : {}),
-      });
-      await peer.start();
-      this.participants.push({ index, kind, identity, peer, chain, unserve: null });
+    const kinds = participantKinds(opts);
+    this.digits = await loadMnistDigits();
+    const ctx = {
+      opts,
+      digits: this.digits,
+      slots: kinds.length,
+      clock: this.clock,
+      connect: async (identity: Parameters<SwarmTransport['connect']>[0]) => {
+        const net = await this.transport.connect(identity);
+        const chain = await this.ledger.clientFor(identity, this.transport.ledgerOf(identity.peerId));
+        return { net, chain };
+      },
+    };
+    for (let index = 0; index < kinds.length; index++) {
+      const record = participantRecord(opts, kinds, index);
+      this.records.push(record);
+      this.participants.push(await createParticipant(ctx, record));
     }
     await this.transport.settle(MESH_SETTLE_TIMEOUT_MS);
     await this.awaitRegistration();
@@ -269,6 +160,9 @@ export class Swarm {
         const before = peer.getSnapshot().stats?.standInUsed ?? 0;
         try {
           trainLoss[p.index] = finiteOrNull((await peer.step()).loss);
+          // On the memory transport, each step's backwards land before the next
+          // peer steps, so a seeded run does not depend on the machine's load.
+          if (opts.transport === 'memory' && !opts.server) await peer.settleBackwards();
         } catch (err) {
           failedSteps++;
           this.say(`step ${step}: peer ${p.index} failed: ${(err as Error).message}`);
@@ -342,6 +236,15 @@ export class Swarm {
         }
         return row;
       }),
+      ownRowShare: [],
+    });
+    const b = this.blocks[this.blocks.length - 1]!;
+    const counted = this.opts.selfWeights === 'count';
+    b.ownRowShare = ids.map((_, j) => {
+      let total = 0;
+      for (let i = 0; i < n; i++) if (counted || i !== j) total += b.S[i]! * b.W[i]![j]!;
+      if (!(total > 0)) return null;
+      return counted ? (b.S[j]! * b.W[j]![j]!) / total : 0;
     });
   }
 
@@ -374,54 +277,22 @@ export class Swarm {
     );
   }
 
-  /** Eq 2 by ablation: the rise of every running trainer's live held-out loss when f_j is zeroed in its G(x). */
+  /** Eq 2 by ablation, independent of W (ablation.ts). */
   private async runAblation(): Promise<void> {
-    this.say('ablation: zeroing each participant in every G(x)…');
-    const n = this.participants.length;
-    const evaluators = this.trainers();
-    const baseLoss: (number | null)[] = this.participants.map(() => null);
-    for (const p of evaluators) baseLoss[p.index] = finiteOrNull((await p.peer!.evaluateLive({})).loss);
-    const delta: (number | null)[][] = this.participants.map(() => this.participants.map(() => null));
-    for (const q of this.participants) {
-      if (!this.running(q)) continue;
-      for (const p of evaluators) {
-        const base = baseLoss[p.index];
-        if (base === null || base === undefined) continue;
-        const l = (await p.peer!.evaluateLive({ ablate: q.identity.peerId })).loss;
-        delta[p.index]![q.index] = finiteOrNull(l - base);
-      }
-    }
-    const ideal = new Array<number>(n).fill(0);
-    const idealOthers = new Array<number>(n).fill(0);
-    for (let j = 0; j < n; j++)
-      for (const p of evaluators) {
-        const d = delta[p.index]![j] ?? 0;
-        ideal[j]! += d / n;
-        if (p.index !== j) idealOthers[j]! += d / n;
-      }
-    const last = this.blocks[this.blocks.length - 1];
-    const R = last ? last.R.slice() : new Array<number>(n).fill(0);
-    const alive = this.participants.filter((p) => this.running(p)).map((p) => p.index);
-    const honest = alive.filter((i) => this.participants[i]!.kind === 'honest');
-    const corr = (a: number[], b: number[], idx: number[]): number | null =>
-      finiteOrNull(
-        spearman(
-          idx.map((i) => a[i]!),
-          idx.map((i) => b[i]!),
-        ),
-      );
-    this.ablation = {
-      baseLoss,
-      delta,
-      ideal,
-      idealOthers,
-      ledgerR: R,
-      spearman: corr(R, ideal, alive),
-      spearmanOthers: corr(R, idealOthers, alive),
-      spearmanHonest: corr(R, ideal, honest),
-    };
     this.say(
-      `ablation: Spearman(ledger R, ideal) = ${this.ablation.spearman?.toFixed(3) ?? 'undefined'} (honest only ${this.ablation.spearmanHonest?.toFixed(3) ?? 'undefined'})`,
+      "ablation: zeroing each participant in every G(x), masks held at 1, on each peer's own held-out draws…",
+    );
+    this.ablation = await measureIdeal({
+      opts: this.opts,
+      digits: this.digits,
+      participants: this.participants,
+      records: this.records,
+      alive: this.participants.filter((p) => this.running(p)).map((p) => p.index),
+      last: this.blocks[this.blocks.length - 1],
+    });
+    const a = this.ablation;
+    this.say(
+      `ablation: Spearman(ledger R, ideal) = ${a.spearman?.toFixed(3) ?? 'undefined'} (honest only ${a.spearmanHonest?.toFixed(3) ?? 'undefined'}; rows ${a.meanRowSpearman?.toFixed(3) ?? 'undefined'})`,
     );
   }
 

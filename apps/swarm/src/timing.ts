@@ -1,3 +1,11 @@
+import type {
+  BackwardOptions,
+  ExpertHandlers,
+  ExpertNetwork,
+  ForwardOptions,
+  NetworkEvent,
+  WireTensor,
+} from '@peerbench/mesh';
 /**
  * Measures how much of a training step is spent waiting on RPC: an
  * ExpertNetwork decorator that tracks the time during which at least one of
@@ -9,14 +17,6 @@
  * gradients) during training steps: the part of the wait that is other
  * peers' compute rather than transport.
  */
-import type {
-  BackwardOptions,
-  ExpertHandlers,
-  ExpertNetwork,
-  ForwardOptions,
-  NetworkEvent,
-  WireTensor,
-} from '@peerbench/peer';
 
 export class RpcClock {
   /** Only forwards made while counting are timed (training steps, not evaluations). */

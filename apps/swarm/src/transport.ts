@@ -1,18 +1,20 @@
 /**
  * How the swarm's participants reach each other: packages/peer's in-memory
  * hub (default: deterministic, and its copies cost < 1 % of a step) or the
- * WebRTC mesh the browser uses (PeerMesh over @roamhq/wrtc, signaling through
+ * WebRTC mesh the browser uses (joinNetwork over @roamhq/wrtc, signaling through
  * a real server on 127.0.0.1 or the one given by --server). Thin adapters: the
  * Peer sees an ExpertNetwork either way.
  */
-import type { Identity } from '@peerbench/ledger';
+
 import {
   type ExpertNetwork,
   InMemoryHub,
-  MeshExpertNetwork,
-  PeerMesh,
+  joinNetwork,
+  type LedgerTransport,
+  type NetworkSession,
   type WebSocketConstructor,
-} from '@peerbench/peer';
+} from '@peerbench/mesh';
+import type { Identity } from '@peerbench/protocol';
 import wrtc from '@roamhq/wrtc';
 import WebSocket from 'ws';
 
@@ -20,8 +22,8 @@ export interface SwarmTransport {
   readonly name: string;
   /** Joins a participant; resolves with its ExpertNetwork. */
   connect(identity: Identity): Promise<ExpertNetwork>;
-  /** The participant's mesh (webrtc only): its signaling socket also carries ledger traffic with --server. */
-  meshOf(peerId: string): PeerMesh | undefined;
+  /** The participant's ledger transport over its signaling socket (webrtc only: used with --server). */
+  ledgerOf(peerId: string): LedgerTransport | undefined;
   /** Takes a participant off the network (churn: its tab closed). */
   disconnect(peerId: string): Promise<void>;
   /** Resolves once every joined participant is linked to every other (or rejects after timeoutMs). */
@@ -37,7 +39,7 @@ export class MemoryTransport implements SwarmTransport {
     return this.hub.join(identity.peerId);
   }
 
-  meshOf(): PeerMesh | undefined {
+  ledgerOf(): LedgerTransport | undefined {
     return undefined;
   }
 
@@ -57,45 +59,45 @@ export const MESH_SETTLE_TIMEOUT_MS = 60_000;
 
 export class WebRtcTransport implements SwarmTransport {
   readonly name: string;
-  private readonly meshes = new Map<string, PeerMesh>();
+  private readonly sessions = new Map<string, NetworkSession>();
 
   constructor(
     readonly signalingUrl: string,
     readonly room: string,
   ) {
-    this.name = `webrtc (PeerMesh + @roamhq/wrtc, signaling ${signalingUrl}, room ${room})`;
+    this.name = `webrtc (joinNetwork + @roamhq/wrtc, signaling ${signalingUrl}, room ${room})`;
   }
 
   async connect(identity: Identity): Promise<ExpertNetwork> {
-    const mesh = new PeerMesh({
+    const session = joinNetwork({
       signalingUrl: this.signalingUrl,
       room: this.room,
       identity,
       wrtc,
       WebSocket: WebSocket as unknown as WebSocketConstructor,
     });
-    await mesh.start();
-    this.meshes.set(identity.peerId, mesh);
-    return new MeshExpertNetwork(mesh, identity.peerId);
+    await session.joined;
+    this.sessions.set(identity.peerId, session);
+    return session.experts;
   }
 
-  meshOf(peerId: string): PeerMesh | undefined {
-    return this.meshes.get(peerId);
+  ledgerOf(peerId: string): LedgerTransport | undefined {
+    return this.sessions.get(peerId)?.ledger;
   }
 
   async disconnect(peerId: string): Promise<void> {
-    const mesh = this.meshes.get(peerId);
-    this.meshes.delete(peerId);
-    await mesh?.stop();
+    const session = this.sessions.get(peerId);
+    this.sessions.delete(peerId);
+    await session?.stop();
   }
 
   async settle(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    const ids = [...this.meshes.keys()];
+    const ids = [...this.sessions.keys()];
     const linked = () =>
-      [...this.meshes.values()].every((m) => {
-        const c = new Set(m.connectedPeers());
-        return ids.every((id) => id === m.peerId || c.has(id));
+      [...this.sessions.values()].every((s) => {
+        const c = new Set(s.experts.peers());
+        return ids.every((id) => id === s.peerId || c.has(id));
       });
     while (!linked()) {
       if (Date.now() > deadline)
@@ -107,8 +109,8 @@ export class WebRtcTransport implements SwarmTransport {
   }
 
   async stop(): Promise<void> {
-    const all = [...this.meshes.values()];
-    this.meshes.clear();
-    await Promise.all(all.map((m) => m.stop().catch(() => undefined)));
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    await Promise.all(all.map((s) => s.stop().catch(() => undefined)));
   }
 }

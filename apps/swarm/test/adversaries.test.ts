@@ -1,6 +1,6 @@
 import type { ChainState } from '@peerbench/peer';
 import { describe, expect, it } from 'vitest';
-import { consensusRow, noiseHandlers } from '../src/adversaries.js';
+import { consensusRow, noiseHandlers, selfDealRow } from '../src/adversaries.js';
 
 const state = (weights: Array<Array<[number, number]>>, stakes: number[]): ChainState => ({
   height: 3,
@@ -53,5 +53,22 @@ describe('noise endpoint', () => {
     expect(out.data.every((v) => Number.isFinite(v) && v >= -1 && v <= 1)).toBe(true);
     expect(new Set(out.data).size).toBeGreaterThan(30);
     await expect(h.backward('x', 'r1', out, ac.signal)).resolves.toBeUndefined();
+  });
+});
+
+describe('self-dealer', () => {
+  it('targets all weight on itself, whatever the others did', () => {
+    const s = state(
+      [
+        [
+          [0, 0.5],
+          [1, 0.5],
+        ],
+        [[0, 1]],
+        [[1, 1]],
+      ],
+      [1, 2, 3],
+    );
+    expect(Array.from(selfDealRow(s, 2))).toEqual([0, 0, 1]);
   });
 });

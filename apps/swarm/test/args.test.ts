@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
+  MIN_QUALITY_VIEW,
   parseAdversaries,
   parseArgs,
   parseChurn,
   presetShardSizes,
+  qualityViews,
   type SwarmOptions,
   UsageError,
 } from '../src/args.js';
@@ -125,7 +127,9 @@ describe('parseArgs', () => {
     fails(['peers'], /unexpected argument 'peers'/);
     fails(['--peers', '3', '--shard-sizes', '10,20'], /got 2 sizes for 3 peers/);
     fails(['--shard-sizes', 'huge'], /unknown preset 'huge'/);
-    fails(['--adversary', 'sybil:3'], /expected noise:N or copy:N/);
+    fails(['--adversary', 'sybil:3'], /expected noise:N, copy:N or selfdeal:N/);
+    fails(['--self-weights', 'some'], /--self-weights: expected count or exclude/);
+    fails(['--quality', 'best'], /--quality: expected none or views/);
     fails(['--churn', 'two@200'], /expected N@STEP/);
     fails(['--peers', '8', '--churn', '7@10'], /can stop 1..6 of 8/);
     fails(['--steps', '100', '--churn', '2@100'], /step must be in 1..99/);
@@ -153,5 +157,24 @@ describe('flag helpers', () => {
       { kind: 'copy', count: 2 },
     ]);
     expect(parseChurn('2@200')).toEqual({ count: 2, atStep: 200 });
+    expect(parseAdversaries('selfdeal:1')).toEqual([{ kind: 'selfdeal', count: 1 }]);
+  });
+
+  it('--quality views grades the views geometrically and makes the shards uniform', () => {
+    const o = parseArgs(['--quality', 'views', '--peers', '4'], '/tmp') as SwarmOptions;
+    expect(o.quality).toBe('views');
+    expect(new Set(o.shardSizes).size).toBe(1);
+    const v = qualityViews(4);
+    expect(v[0]).toBe(1);
+    expect(v[3]).toBeCloseTo(MIN_QUALITY_VIEW, 12);
+    for (let i = 1; i < v.length; i++) expect(v[i]!).toBeLessThan(v[i - 1]!);
+    const d = parseArgs([], '/tmp') as SwarmOptions;
+    expect([d.selfWeights, d.remoteGradients, d.scoring, d.scoreRouting, d.scoreEvery]).toEqual([
+      'exclude',
+      true,
+      'validation',
+      'noisy',
+      2,
+    ]);
   });
 });

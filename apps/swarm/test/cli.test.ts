@@ -54,5 +54,13 @@ describe('swarm CLI process', () => {
     expect(rec.summary.interrupted).toBe(true);
     expect(rec.summary.stepsDone).toBeGreaterThanOrEqual(4);
     expect(rec.summary.stepsDone).toBeLessThan(100000);
+    // The backend was chosen by the trial, and its figures are in the record (issue 19).
+    expect(rec.backend?.basis).toBe('trial');
+    const timed = rec.backend?.attempts.filter((a) => a.trial) ?? [];
+    expect(timed.map((a) => a.backend)).toEqual(['wasm', 'cpu']);
+    expect(timed.every((a) => a.trial!.stepMs > 0)).toBe(true);
+    expect(rec.backend?.chosen).toBe(
+      [...timed].sort((a, b) => a.trial!.stepMs - b.trial!.stepMs)[0]!.backend,
+    );
   }, 60_000);
 });

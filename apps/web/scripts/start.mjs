@@ -7,6 +7,12 @@
 import { buildIfNeeded, relaySignals, startServerProcess } from './lib.mjs';
 
 const argv = process.argv.slice(2);
+if (argv.includes('--help')) {
+  console.log(`usage: npm start [-- --host HOST] [--port PORT] [--rebuild]
+  builds the web app when its sources changed, then serves it, the signaling
+  WebSocket and the ledger on one port (env: HOST, PORT; defaults 127.0.0.1, 8787)`);
+  process.exit(0);
+}
 const flag = (name, fallback) => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 && argv[i + 1] ? argv[i + 1] : fallback;

@@ -120,9 +120,50 @@ export function describeBackend(report: BackendReport): string {
     }
     return `${chosen}, as requested in the link (?backend=${report.chosen}).`;
   }
+  if (report.basis === 'trial') {
+    const unavailable = failed.map((a) => `${backendLabel(a.backend)}: ${a.reason ?? 'unavailable'}`);
+    return `${chosen}: the fastest training step in a trial on this device (${trialFigures(report)})${
+      unavailable.length > 0 ? `; ${unavailable.join('; ')}` : ''
+    }.`;
+  }
   if (failed.length === 0) return `${chosen}: the fastest backend this device offers.`;
   const why = failed.map((a) => `${backendLabel(a.backend)}: ${a.reason ?? 'unavailable'}`).join('; ');
   return `${chosen}, because ${why}.`;
+}
+
+function ms(value: number): string {
+  return value >= 1000 ? `${(value / 1000).toFixed(1)} s` : `${value.toFixed(value < 10 ? 1 : 0)} ms`;
+}
+
+/** "WASM 25 ms, WebGL 120 ms, …" per step, fastest first; empty when no trial ran. */
+export function trialFigures(report: BackendReport): string {
+  return report.attempts
+    .filter((a) => a.trial)
+    .sort((a, b) => a.trial!.stepMs - b.trial!.stepMs)
+    .map((a) => `${backendLabel(a.backend)} ${ms(a.trial!.stepMs)}`)
+    .join(', ');
+}
+
+/** One row per backend for the dashboard: its trial figures, or why it did not run. */
+export function trialRows(report: BackendReport): {
+  backend: BackendName;
+  label: string;
+  stepMs: number | null;
+  firstStepMs: number | null;
+  note: string;
+}[] {
+  return report.attempts.map((a) => ({
+    backend: a.backend,
+    label: backendLabel(a.backend),
+    stepMs: a.trial?.stepMs ?? null,
+    firstStepMs: a.trial?.firstStepMs ?? null,
+    note:
+      a.backend === report.chosen ? 'chosen: fastest step' : a.trial ? 'slower' : (a.reason ?? 'not tried'),
+  }));
+}
+
+export function formatMs(value: number | null): string {
+  return value === null ? '—' : ms(value);
 }
 
 /** True when the backend in use is not the first one tried (a real failure, not a forced skip). */

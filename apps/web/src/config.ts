@@ -18,6 +18,12 @@ export interface LaunchConfig {
   /** Where the room came from, so the UI can say "joining the room of your link". */
   roomSource: 'link' | 'last-used' | 'generated';
   forcedBackend: BackendName | null;
+  /**
+   * Choose the backend by a short trial step on each one (default), or, with
+   * `?trial=0`, by the fixed order WebGPU → WebGL → WASM → CPU (the first that
+   * initialises). A forced backend needs neither.
+   */
+  backendTrial: boolean;
   /** WebSocket URL of the signaling server. */
   serverUrl: string;
   /**
@@ -141,6 +147,8 @@ export function parseLaunchConfig(
         `The server in the link ("${serverParam.slice(0, 60)}") is not a ws://, wss://, http:// or https:// URL; using ${serverUrl}.`,
       );
   }
+  const trialParam = params.get('trial');
+  const backendTrial = trialParam === null || !['0', 'false', 'no', 'off'].includes(trialParam.toLowerCase());
   const workerParam = params.get('worker');
   const useWorker =
     workerParam === null || !['0', 'false', 'no', 'off', 'main'].includes(workerParam.toLowerCase());
@@ -156,7 +164,7 @@ export function parseLaunchConfig(
       );
     }
   }
-  return { room, roomSource, forcedBackend, serverUrl, useWorker, forcedCpu, warnings };
+  return { room, roomSource, forcedBackend, backendTrial, serverUrl, useWorker, forcedCpu, warnings };
 }
 
 /** ws(s)://<this page's host>/ws — the server that served the page. */

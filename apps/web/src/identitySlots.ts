@@ -4,7 +4,7 @@
  * identity is a "slot" claimed with a Web Lock held for the tab's lifetime: a
  * reload gets the same slot back (same uid), a second tab gets the next one.
  */
-import { fromHex, generateIdentity, type Identity, identityFromSecretKey, toHex } from '@peerbench/ledger';
+import { fromHex, generateIdentity, type Identity, identityFromSecretKey, toHex } from '@peerbench/protocol';
 import { addIdentity, type KeyValueStore, type PersistedState, updateState } from './persistence.js';
 
 const LOCK_PREFIX = 'peerbench-identity-slot-';

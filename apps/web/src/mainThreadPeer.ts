@@ -3,13 +3,16 @@
  * fallback when the worker cannot start. Every training step is then a
  * main-thread task, so the cadence is the short one (peerConfig.ts CADENCE.main).
  */
-import { type Identity, RemoteChain } from '@peerbench/ledger';
-import { LedgerChainClient, MeshExpertNetwork, Peer, PeerMesh } from '@peerbench/peer';
+
+import { parseGenesis, RemoteChain } from '@peerbench/ledger';
+import { fetchGenesis, joinNetwork } from '@peerbench/mesh';
+import { LedgerChainClient, Peer } from '@peerbench/peer';
+import type { Identity } from '@peerbench/protocol';
 import { env } from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { appPeerOptions, fetchGenesis } from './peerConfig.js';
+import { appPeerOptions } from './peerConfig.js';
 import type { PeerFactory, PeerHandle, PeerLaunchOptions } from './runtime.js';
-import { ledgerTransportOf, withSignalingOverlay } from './signalingOverlay.js';
+import { withSignalingOverlay } from './signalingOverlay.js';
 
 // tfjs-backend-wasm starts its multi-threaded build in workers made from the
 // source text of a bundled function; after minification that text refers to
@@ -19,31 +22,43 @@ env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
 
 export const createMainThreadPeer: PeerFactory = async (options: PeerLaunchOptions): Promise<PeerHandle> => {
   const { identity, serverUrl } = options;
-  const mesh = new PeerMesh({ signalingUrl: serverUrl, room: options.room, identity });
-  const peer = await Peer.create(
-    appPeerOptions({
-      identity,
-      room: options.room,
-      backend: options.backend,
-      wasmPaths: options.wasmPaths,
-      thread: 'main',
-      // Joins the room; waits (retrying with backoff) until the server answers.
-      network: async (id: Identity) => {
-        await mesh.start();
-        return new MeshExpertNetwork(mesh, id.peerId);
-      },
-      chain: async (id: Identity) => {
-        const chain = new RemoteChain({
-          transport: ledgerTransportOf(mesh),
-          genesis: await fetchGenesis(serverUrl),
-        });
-        chain.start();
-        return new LedgerChainClient(chain, id);
-      },
-    }),
-  );
-  return withSignalingOverlay(peer, mesh, serverUrl, 'main', async () => {
+  // Joins the room now, retrying with backoff until the server answers.
+  const network = joinNetwork({ signalingUrl: serverUrl, room: options.room, identity });
+  let chain: RemoteChain | null = null;
+  let peer: Peer;
+  try {
+    peer = await Peer.create(
+      appPeerOptions({
+        identity,
+        room: options.room,
+        backend: options.backend,
+        backendTrial: options.backendTrial,
+        wasmPaths: options.wasmPaths,
+        thread: 'main',
+        network: async () => {
+          await network.joined;
+          return network.experts;
+        },
+        chain: async (id: Identity) => {
+          // A restarted Peer asks again: the previous chain stops listening first.
+          chain?.stop();
+          chain = new RemoteChain({
+            transport: network.ledger,
+            genesis: await fetchGenesis(serverUrl, parseGenesis),
+          });
+          chain.start();
+          return new LedgerChainClient(chain, id);
+        },
+      }),
+    );
+  } catch (err) {
+    await network.stop();
+    throw err;
+  }
+  return withSignalingOverlay(peer, network.connection, serverUrl, 'main', async () => {
     await peer.stop();
-    await mesh.stop();
+    chain?.stop();
+    chain = null;
+    await network.stop();
   });
 };

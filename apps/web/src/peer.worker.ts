@@ -8,7 +8,8 @@
  */
 // Must stay the first import: the package entry loads the mesh's dependencies, which expect these globals.
 import './node-globals.js';
-import { identityFromSecretKey, RemoteChain } from '@peerbench/ledger';
+import { parseGenesis, RemoteChain } from '@peerbench/ledger';
+import { fetchGenesis } from '@peerbench/mesh';
 import { LedgerChainClient, Peer } from '@peerbench/peer';
 import {
   hostPeer,
@@ -16,12 +17,13 @@ import {
   PortExpertNetwork,
   PortLedgerTransport,
 } from '@peerbench/peer/worker';
+import { identityFromSecretKey } from '@peerbench/protocol';
 import { env } from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { answerSetCpu } from './cpuControl.js';
 import { type CpuLevel, levelOfPace, paceOf } from './cpuUse.js';
 import { type Pace, PacedPeer } from './pacedPeer.js';
-import { appPeerOptions, fetchGenesis } from './peerConfig.js';
+import { appPeerOptions } from './peerConfig.js';
 import { type InitMessage, PORT_ORDER, parseInit, type WorkerEvent } from './workerProtocol.js';
 
 // Same reason as on the page: the multi-threaded WASM build spawns workers from
@@ -64,11 +66,13 @@ async function init(
   const identity = await identityFromSecretKey(msg.secretKey);
   let network: PortExpertNetwork | null = null;
   let ledger: PortLedgerTransport | null = null;
+  let chain: RemoteChain | null = null;
   const peer = await Peer.create(
     appPeerOptions({
       identity,
       room: msg.room,
       backend: msg.backend,
+      backendTrial: msg.backendTrial,
       wasmPaths: msg.wasmPaths,
       thread: 'worker',
       // The page opens the mesh (waiting, with retries, until the server answers).
@@ -81,11 +85,16 @@ async function init(
       },
       // The chain client verifies blocks here; only its transport is on the page.
       chain: async (id) => {
+        // A restarted Peer asks again: the previous chain and its transport stop first.
+        chain?.stop();
         ledger?.close();
         ledger = new PortLedgerTransport(ports.ledger, {
           onInvalid: (r) => console.warn(`peer worker: dropped a ledger message (${r})`),
         });
-        const chain = new RemoteChain({ transport: ledger, genesis: await fetchGenesis(msg.serverUrl) });
+        chain = new RemoteChain({
+          transport: ledger,
+          genesis: await fetchGenesis(msg.serverUrl, parseGenesis),
+        });
         chain.start();
         return new LedgerChainClient(chain, id);
       },

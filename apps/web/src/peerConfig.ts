@@ -7,22 +7,30 @@
  * identity, the backend choice (with the .wasm files this app serves), and
  * the training cadence, which depends on where the Peer runs.
  */
-import { type GenesisConfig, type Identity, parseGenesis } from '@peerbench/ledger';
+
+import type { ExpertNetwork } from '@peerbench/mesh';
 import {
   type BackendName,
   type ChainClient,
-  type ExpertNetwork,
   IdbStorage,
   MnistTask,
   type PeerOptions,
   skewedClassMix,
 } from '@peerbench/peer';
+import type { Identity } from '@peerbench/protocol';
 
 /** Where the Peer (tfjs training, expert serving, scoring, ledger client) runs. */
 export type PeerThread = 'worker' | 'main';
 
 /** Share of a peer's private shard on its three favourite digits. */
 export const FAVOURITE_DIGITS_SHARE = 0.8;
+
+/**
+ * Per-backend time of the start-up trial (first step included; a started
+ * step still finishes). On this 2-core machine the four trials take ~10 s
+ * with the software WebGPU/WebGL adapters; on a real GPU far less.
+ */
+export const BACKEND_TRIAL_BUDGET_MS = 2500;
 
 /** How often and how much a peer trains, per thread. */
 export interface TrainingCadence {
@@ -64,23 +72,12 @@ function seedOf(peerId: string): number {
   return Number.parseInt(peerId.slice(0, 8), 16) >>> 0;
 }
 
-/** http(s)://host of the signaling server, for its /ledger routes. */
-export function httpBaseOf(signalingUrl: string): string {
-  const url = new URL(signalingUrl);
-  url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
-  return url.origin;
-}
-
-export async function fetchGenesis(signalingUrl: string): Promise<GenesisConfig> {
-  const res = await fetch(`${httpBaseOf(signalingUrl)}/ledger/genesis`, { cache: 'no-store' });
-  if (!res.ok) throw new Error(`the server has no ledger (GET /ledger/genesis answered ${res.status})`);
-  return parseGenesis(await res.json());
-}
-
 export interface AppPeerSettings {
   identity: Identity;
   room: string;
   backend: BackendName | null;
+  /** Choose the backend by a trial of this peer's step on each one (else the fixed order). */
+  backendTrial: boolean;
   /** URL prefix where tfjs-backend-wasm's .wasm files are served. */
   wasmPaths: string;
   thread: PeerThread;
@@ -101,6 +98,7 @@ export function appPeerOptions(s: AppPeerSettings): PeerOptions {
     // One database per identity: two tabs of one browser never overwrite each other's model.
     storage: new IdbStorage(`peerbench-peer-${s.identity.peerId.slice(0, 16)}`, 'peer'),
     backend: { ...(s.backend ? { force: s.backend } : {}), wasmPaths: s.wasmPaths },
+    backendTrial: s.backendTrial ? { budgetMs: BACKEND_TRIAL_BUDGET_MS } : false,
     network: s.network,
     chain: s.chain,
     stepIntervalMs: cadence.stepIntervalMs,

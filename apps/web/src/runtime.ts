@@ -6,8 +6,9 @@
  * re-renders per training step), and saves chart history.
  * No React here; components call the methods below and read the store.
  */
-import type { Identity } from '@peerbench/ledger';
+
 import type { BackendName, PeerSnapshot } from '@peerbench/peer';
+import type { Identity } from '@peerbench/protocol';
 import { type ProbeEnv, probeBackends } from './backendProbe.js';
 import { type CpuLevel, DEFAULT_CPU_LEVEL, parseCpuLevel, shownValue } from './cpuUse.js';
 import { claimIdentity } from './identitySlots.js';
@@ -44,6 +45,8 @@ export interface PeerLaunchOptions {
   serverUrl: string;
   /** null: the Peer chooses (WebGPU → WebGL → WASM → CPU). */
   backend: BackendName | null;
+  /** Choose the backend by a trial step on each (else by the fixed order). */
+  backendTrial: boolean;
   /** URL prefix where tfjs-backend-wasm's .wasm files are served. */
   wasmPaths: string;
   /** The "CPU use" level to start at (the worker's loop; the main thread keeps its fixed pause). */
@@ -144,6 +147,7 @@ export class AppRuntime {
         room: launch.room,
         serverUrl: launch.serverUrl,
         backend: launch.forcedBackend,
+        backendTrial: launch.backendTrial,
         wasmPaths: this.deps.wasmPaths,
         cpu: store.getState().cpu.level,
         notify: (note) => store.setState((s) => ({ notes: [...s.notes, note] })),

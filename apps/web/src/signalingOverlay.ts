@@ -1,12 +1,10 @@
 /**
- * What both Peer placements share on the page: the ledger's transport over
- * the mesh's signaling socket, and the overlay of the signaling connection's
- * state (and "server unreachable") on the Peer's snapshots, since the Peer
- * itself only knows whether it has a network at all.
+ * What both Peer placements share on the page: the overlay of the signaling
+ * connection's state (and "server unreachable") on the Peer's snapshots,
+ * since the Peer itself only knows whether it has a network at all.
  */
-import type { LedgerTransport } from '@peerbench/ledger';
+import type { Observable, SignalingState } from '@peerbench/mesh';
 import type { PeerError, PeerSnapshot } from '@peerbench/peer';
-import type { PeerMesh, SignalingState } from '@peerbench/peer/mesh';
 import type { HostedPeer } from '@peerbench/peer/worker';
 import type { PeerThread } from './peerConfig.js';
 import type { PeerHandle } from './runtime.js';
@@ -19,30 +17,18 @@ const CONNECTION_OF: Record<SignalingState, PeerSnapshot['connection']> = {
   closed: 'closed',
 };
 
-/** The ledger rides the mesh's signaling socket (the server links it to the joined peer). */
-export function ledgerTransportOf(mesh: PeerMesh): LedgerTransport {
-  return {
-    sendTx: (tx) => mesh.signaling.sendLedgerTx(tx),
-    subscribe: (from, onBlock) => {
-      const off = mesh.signaling.on('ledger-block', (b) => onBlock(b));
-      mesh.signaling.subscribeLedger(from);
-      return off;
-    },
-  };
-}
-
 /** What both Peer placements give before the signaling overlay: the surface hostPeer drives. */
 export type PeerSource = HostedPeer;
 
 /** The app's PeerHandle: `source`'s snapshots with the signaling state (and "server unreachable") overlaid. */
 export function withSignalingOverlay(
   source: PeerSource,
-  mesh: PeerMesh,
+  connection: Observable<SignalingState>,
   serverUrl: string,
   thread: PeerThread,
   stop: () => Promise<void>,
 ): PeerHandle {
-  let signalingState: SignalingState = 'idle';
+  let signalingState: SignalingState = connection.get();
   const listeners = new Set<(s: PeerSnapshot) => void>();
   const overlay = (s: PeerSnapshot): PeerSnapshot => {
     const connection = signalingState === 'idle' ? s.connection : CONNECTION_OF[signalingState];
@@ -61,8 +47,9 @@ export function withSignalingOverlay(
     current = overlay(source.getSnapshot());
     for (const cb of listeners) cb(current);
   };
+  // Both subscriptions live as long as the page's handle: the source and the connection end with it.
   source.subscribe(emit);
-  mesh.signaling.on('state', (st) => {
+  connection.subscribe((st) => {
     signalingState = st;
     emit();
   });

@@ -4,7 +4,14 @@
  * Everything that decides what the state becomes is a pure function here, so
  * it is tested without a browser.
  */
-import type { BackendReport, BlockPoint, PeerError, PeerSnapshot, StepPoint } from '@peerbench/peer';
+import type {
+  BackendReport,
+  BlockPoint,
+  NetworkView,
+  PeerError,
+  PeerSnapshot,
+  StepPoint,
+} from '@peerbench/peer';
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { LaunchConfig } from './config.js';
 import { type CpuLevel, DEFAULT_CPU_LEVEL } from './cpuUse.js';
@@ -241,4 +248,42 @@ export function notices(state: AppState, describeFallback: (r: BackendReport) =>
   for (const [i, note] of state.notes.entries())
     out.push({ kind: 'warning', code: `note-${i}`, title: 'Note', message: note });
   return out;
+}
+
+/** Where this peer's rank comes from, as of the latest block (see `rankSources`). */
+export interface RankSources {
+  /** s_j·w_jj over Σ_i s_i·w_ij: the part of the stake-weighted column that is this peer's own row. */
+  ownShare: number;
+  /** The other peers that value it, largest first: uid and share of Σ_{i≠j} s_i·w_ij. */
+  from: Array<{ uid: number; share: number }>;
+}
+
+/**
+ * The stake-weighted column of W for `uid`, split into its own row and the
+ * others' (R_j ∝ Σ_i s_i w_ij, eq 5). Null before a block or when nobody,
+ * itself included, puts weight on it.
+ */
+export function rankSources(net: NetworkView | null, uid: number | null, top = 3): RankSources | null {
+  if (!net || uid === null) return null;
+  let own = 0;
+  let others = 0;
+  const parts: Array<{ uid: number; value: number }> = [];
+  net.weights.forEach((row, i) => {
+    const s = net.peers[i]?.stake ?? 0;
+    for (const [j, w] of row) {
+      if (j !== uid || !(w > 0) || !(s > 0)) continue;
+      if (i === uid) own += s * w;
+      else {
+        others += s * w;
+        parts.push({ uid: i, value: s * w });
+      }
+    }
+  });
+  const total = own + others;
+  if (!(total > 0)) return null;
+  parts.sort((a, b) => b.value - a.value);
+  return {
+    ownShare: own / total,
+    from: parts.slice(0, top).map((p) => ({ uid: p.uid, share: p.value / Math.max(others, 1e-300) })),
+  };
 }

@@ -7,19 +7,18 @@
  * The page's main thread then only relays bytes between data channels and
  * the worker, and renders.
  */
-import { PeerMesh } from '@peerbench/peer/mesh';
+import { joinNetwork } from '@peerbench/mesh';
 import {
   exposeExpertNetwork,
   exposeLedgerTransport,
   initialSnapshot,
-  MeshExpertNetwork,
   type MessagePortLike,
   RemotePeer,
 } from '@peerbench/peer/worker';
 import { CpuControl } from './cpuControl.js';
 import type { CpuLevel } from './cpuUse.js';
 import type { PeerHandle, PeerLaunchOptions } from './runtime.js';
-import { ledgerTransportOf, withSignalingOverlay } from './signalingOverlay.js';
+import { withSignalingOverlay } from './signalingOverlay.js';
 import { type InitMessage, PORT_ORDER, parseWorkerEvent } from './workerProtocol.js';
 
 /** Longest the worker may take to load (tfjs is most of its bundle) and create the Peer. */
@@ -114,7 +113,8 @@ export async function createWorkerPeer(options: PeerLaunchOptions): Promise<Peer
     throw new WorkerStartError(taken.error);
   }
   const worker = taken.worker;
-  const mesh = new PeerMesh({ signalingUrl: serverUrl, room: options.room, identity });
+  // Joins the room now, retrying with backoff until the server answers.
+  const network = joinNetwork({ signalingUrl: serverUrl, room: options.room, identity });
   const channels = {
     control: new MessageChannel(),
     network: new MessageChannel(),
@@ -122,16 +122,16 @@ export async function createWorkerPeer(options: PeerLaunchOptions): Promise<Peer
   };
   const warn = (what: string) => (reason: string) =>
     console.warn(`peer bridge (${what}): dropped a message: ${reason}`);
-  // The mesh is joined only when the worker's Peer starts (it asks for the network then).
+  // The worker's Peer asks for the network when it starts; it gets it once the room is joined.
   const exposedNetwork = exposeExpertNetwork(
     asPort(channels.network.port1),
     async () => {
-      await mesh.start();
-      return new MeshExpertNetwork(mesh, identity.peerId);
+      await network.joined;
+      return network.experts;
     },
     { onInvalid: warn('network') },
   );
-  const exposedLedger = exposeLedgerTransport(asPort(channels.ledger.port1), ledgerTransportOf(mesh), {
+  const exposedLedger = exposeLedgerTransport(asPort(channels.ledger.port1), network.ledger, {
     onInvalid: warn('ledger'),
   });
   const remote = new RemotePeer(
@@ -194,6 +194,7 @@ export async function createWorkerPeer(options: PeerLaunchOptions): Promise<Peer
     room: options.room,
     serverUrl,
     backend: options.backend,
+    backendTrial: options.backendTrial,
     wasmPaths: new URL(options.wasmPaths, window.location.href).toString(),
     cpu: options.cpu,
   };
@@ -217,15 +218,15 @@ export async function createWorkerPeer(options: PeerLaunchOptions): Promise<Peer
     ready = true;
   } catch (err) {
     teardown();
-    await mesh.stop().catch(() => undefined);
+    await network.stop().catch(() => undefined);
     throw err;
   }
 
-  const handle = withSignalingOverlay(remote, mesh, serverUrl, 'worker', async () => {
+  const handle = withSignalingOverlay(remote, network.connection, serverUrl, 'worker', async () => {
     // The worker's Peer stops and saves its model first; then the threads are torn down.
     await remote.stop();
     teardown();
-    await mesh.stop();
+    await network.stop();
   });
   return { ...handle, cpuApplied: startedAtCpu, setCpu: (level) => cpuControl.set(level) };
 }

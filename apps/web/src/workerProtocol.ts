@@ -21,6 +21,8 @@ export interface InitMessage {
   room: string;
   serverUrl: string;
   backend: BackendName | null;
+  /** Choose the backend by a trial step on each (else by the fixed order). */
+  backendTrial: boolean;
   wasmPaths: string;
   /** The "CPU use" level the worker's loop starts at. */
   cpu: CpuLevel;
@@ -63,6 +65,7 @@ export function parseInit(data: unknown): InitMessage | string {
   if (!isText(m.serverUrl, 2048)) return 'bad serverUrl';
   if (!isText(m.wasmPaths, 2048)) return 'bad wasmPaths';
   if (m.backend !== null && !BACKEND_VALUES.includes(m.backend as BackendName)) return 'bad backend';
+  if (typeof m.backendTrial !== 'boolean') return 'bad backendTrial';
   const cpu = parseCpuLevel(m.cpu);
   if (cpu === null) return 'bad cpu level';
   return {
@@ -73,6 +76,7 @@ export function parseInit(data: unknown): InitMessage | string {
     serverUrl: m.serverUrl,
     wasmPaths: m.wasmPaths,
     backend: m.backend as BackendName | null,
+    backendTrial: m.backendTrial,
   };
 }
 

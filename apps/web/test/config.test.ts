@@ -24,6 +24,13 @@ describe('parseLaunchConfig', () => {
     expect(gen.room).toMatch(ROOM_NAME_RE);
   });
 
+  it('chooses the backend by trial unless ?trial=0 (issue 19)', () => {
+    expect(parseLaunchConfig(u('http://h/?room=r'), { lastRoom: null }).backendTrial).toBe(true);
+    expect(parseLaunchConfig(u('http://h/?room=r&trial=0'), { lastRoom: null }).backendTrial).toBe(false);
+    expect(parseLaunchConfig(u('http://h/?room=r&trial=off'), { lastRoom: null }).backendTrial).toBe(false);
+    expect(parseLaunchConfig(u('http://h/?room=r&trial=1'), { lastRoom: null }).backendTrial).toBe(true);
+  });
+
   it('warns about an invalid room or backend instead of failing', () => {
     const c = parseLaunchConfig(u('http://h/?room=no%20spaces&backend=quantum'), { lastRoom: null });
     expect(c.roomSource).toBe('generated');

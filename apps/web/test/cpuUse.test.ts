@@ -56,11 +56,19 @@ describe('worker protocol: cpu', () => {
     serverUrl: 'ws://h/ws',
     wasmPaths: '/w/',
     backend: null,
+    backendTrial: true,
   };
   it('the init message must carry a valid level', () => {
     expect(parseInit({ ...init, cpu: 'full' })).toMatchObject({ cpu: 'full' });
     expect(parseInit({ ...init, cpu: 'max' })).toBe('bad cpu level');
     expect(parseInit(init)).toBe('bad cpu level');
+  });
+
+  it('the init message must say whether to choose the backend by trial (issue 19)', () => {
+    expect(parseInit({ ...init, cpu: 'light', backendTrial: false })).toMatchObject({ backendTrial: false });
+    expect(parseInit({ ...init, cpu: 'light', backendTrial: 'yes' })).toBe('bad backendTrial');
+    const { backendTrial: _, ...without } = init;
+    expect(parseInit({ ...without, cpu: 'light' })).toBe('bad backendTrial');
   });
 
   it('set-cpu: a bad id is refused, an unknown level becomes the default with a note', () => {

@@ -12,6 +12,7 @@ import {
   headline,
   initialAppState,
   notices,
+  rankSources,
   reduceRestoredHistory,
   reduceSnapshot,
 } from '../src/store.js';
@@ -241,5 +242,43 @@ describe('notices for a failed start', () => {
       }),
     };
     expect(notices(s, () => null).map((n) => n.code)).toEqual(['server-unreachable']);
+  });
+});
+
+describe('rankSources', () => {
+  const net = {
+    height: 3,
+    tau: 0.1,
+    peers: [
+      { uid: 0, peerId: 'a', stake: 2, rank: 0 },
+      { uid: 1, peerId: 'b', stake: 1, rank: 0 },
+      { uid: 2, peerId: 'c', stake: 1, rank: 0 },
+    ],
+    weights: [
+      [
+        [0, 0.5],
+        [1, 0.5],
+      ],
+      [
+        [1, 0.8],
+        [2, 0.2],
+      ],
+      [[1, 1]],
+    ] as Array<Array<[number, number]>>,
+  };
+
+  it('splits the stake-weighted column into the own row and the others, largest first', () => {
+    // Column of uid 1: own 1·0.8, from uid 0 2·0.5 = 1, from uid 2 1·1 = 1.
+    const r = rankSources(net, 1)!;
+    expect(r.ownShare).toBeCloseTo(0.8 / 2.8, 12);
+    expect(r.from.map((f) => f.uid)).toEqual([0, 2]);
+    expect(r.from[0]!.share).toBeCloseTo(0.5, 12);
+  });
+
+  it('is null before a block, for an unknown uid, or when nobody values the peer', () => {
+    expect(rankSources(null, 1)).toBeNull();
+    expect(rankSources(net, null)).toBeNull();
+    expect(rankSources({ ...net, weights: [[[0, 1]], [[1, 1]], [[2, 1]]] }, 2)!.ownShare).toBe(1);
+    expect(rankSources({ ...net, weights: [[[0, 1]], [[1, 1]], []] }, 2)).toBeNull();
   });
 });

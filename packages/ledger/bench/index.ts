@@ -7,19 +7,19 @@
  *  2. Ed25519 verification rate, WebCrypto vs @noble/ed25519, same messages.
  *  3. Light-client replay of 1,000 blocks (signatures included).
  */
+
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as noble from '@noble/ed25519';
+import { type Identity, identityFromSecretKey, verifySignature } from '@peerbench/protocol';
 import {
   BlockProducer,
   boundedRowToward,
   createRegisterTx,
   createSetWeightsTx,
   defaultGenesis,
-  type Identity,
-  identityFromSecretKey,
   LightClient,
   MemoryStore,
   parseBlock,
@@ -27,10 +27,17 @@ import {
   rowFromPairs,
   type SetWeightsTxJson,
   txRoot,
-  verifySignature,
   WEIGHT_SCALE,
 } from '../src/index.js';
 import { SqliteStore } from '../src/sqlite-store.js';
+
+// `--help` answers without running the benchmark (the README entry-point test runs it).
+if (process.argv.includes('--help')) {
+  console.log(
+    'usage: pnpm --filter @peerbench/ledger bench\n  block validation/production at 4,096 txs, Ed25519 verify rate (WebCrypto vs noble), light-client replay of 1,000 blocks → $PEERBENCH_BENCH_DIR/ledger.json',
+  );
+  process.exit(0);
+}
 
 const PEERS = 4096;
 const ENTRIES = 32;

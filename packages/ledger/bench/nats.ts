@@ -15,13 +15,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  createRegisterTx,
-  defaultGenesis,
-  genesisHash,
-  type Identity,
-  identityFromSecretKey,
-} from '../src/index.js';
+import { type Identity, identityFromSecretKey } from '@peerbench/protocol';
+import { createRegisterTx, defaultGenesis, genesisHash } from '../src/index.js';
 import { type ClusterEvent, type ClusteredLedger, openClusteredLedger } from '../src/nats/index.js';
 import { startNats } from '../src/nats/servers.js';
 

@@ -6,17 +6,18 @@
  * reach. The browser e2e replays it in Chromium and compares the root.
  * Usage: tsx scripts/make-fixture.ts [out-path]
  */
+
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { identityFromSecretKey } from '@peerbench/protocol';
 import {
   BlockProducer,
   boundedRowToward,
   createRegisterTx,
   createSetWeightsTx,
   defaultGenesis,
-  identityFromSecretKey,
   MemoryStore,
   rowFromPairs,
 } from '../src/index.js';

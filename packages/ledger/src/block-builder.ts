@@ -8,10 +8,11 @@
  *   openVerifiedChain re-verifies a store from genesis (or its latest sound
  *                     snapshot) with a LightClient before anything extends it
  */
+
+import type { Identity } from '@peerbench/protocol';
 import { type BlockJson, type ParsedBlock, parseBlock, signBlock, txRoot } from './block.js';
 import { isLedgerError, LedgerError } from './errors.js';
 import type { GenesisConfig } from './genesis.js';
-import type { Identity } from './identity.js';
 import { LightClient } from './light-client.js';
 import { LedgerState } from './state.js';
 import type { LedgerStore, StateSnapshot } from './store.js';

@@ -3,10 +3,11 @@
  * producer key) signed by the producer, plus the txs in order. The block hash
  * is sha256 of the canonical header bytes; the signature covers those bytes.
  */
+
+import { fromHex, type Identity, toHex, verifySignature } from '@peerbench/protocol';
 import * as v from 'valibot';
 import { ByteWriter, DOMAIN_BLOCK, sha256Hex } from './encoding.js';
 import { LedgerError } from './errors.js';
-import { fromHex, type Identity, toHex, verifySignature } from './identity.js';
 import { type ParsedTx, parseTx, type TxJson } from './transaction.js';
 
 /** Upper bound on txs in one block (the bench fills a block with 4,096). */

@@ -5,6 +5,7 @@
  * trusts only what its LightClient verified. An external chain would be a
  * third implementation; the peer would not change.
  */
+import { type LedgerSubmitResult, toLedgerSubmitErrorCode } from '@peerbench/protocol';
 import type { BlockJson } from './block.js';
 import { BlockPartAssembler, isBlockPart } from './block-parts.js';
 import { isLedgerError } from './errors.js';
@@ -22,7 +23,8 @@ export interface ChainHead {
   txCount: number;
 }
 
-export type ChainSubmitResult = { ok: true } | { ok: false; code: string; message: string };
+/** `code` is a typed union (protocol's LedgerSubmitErrorCode): branch on it, never match it as text. */
+export type ChainSubmitResult = LedgerSubmitResult;
 
 export interface Chain {
   submitTx(tx: TxJson): Promise<ChainSubmitResult>;
@@ -60,14 +62,10 @@ function headOf(block: BlockJson, hash: string): ChainHead {
 }
 
 /**
- * The seam to the signaling socket. With the signaling client it is:
- *   const transport: LedgerTransport = {
- *     sendTx: (tx) => client.sendLedgerTx(tx),
- *     subscribe: (from, onBlock) => {
- *       const h = (b: unknown) => onBlock(b); client.on('ledger-block', h); client.subscribeLedger(from);
- *       return () => client.off('ledger-block', h);
- *     },
- *   };
+ * The seam to the signaling socket. packages/mesh provides it over the
+ * signaling connection (`joinNetwork(...).ledger`, or
+ * `signalingLedgerTransport(client)`); the worker bridge carries it across a
+ * MessagePort.
  */
 export interface LedgerTransport {
   sendTx(txJson: unknown): Promise<{ ok: boolean; code?: string; message?: string }>;
@@ -134,7 +132,14 @@ export class RemoteChain implements Chain {
     try {
       const r = await this.transport.sendTx(tx);
       if (r.ok) return { ok: true };
-      return { ok: false, code: r.code ?? 'rejected', message: r.message ?? '' };
+      const code = toLedgerSubmitErrorCode(r.code);
+      const message = r.message ?? '';
+      // A code renamed on the way (e.g. `not-joined` → `unavailable`) stays readable in the message.
+      return {
+        ok: false,
+        code,
+        message: r.code === undefined || r.code === code ? message : `${r.code}: ${message}`,
+      };
     } catch (e) {
       return { ok: false, code: 'unavailable', message: e instanceof Error ? e.message : String(e) };
     }

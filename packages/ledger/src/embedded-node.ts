@@ -6,13 +6,13 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fromHex, generateIdentity, type Identity, identityFromSecretKey, toHex } from '@peerbench/protocol';
 import {
   type EmbeddedLedger,
   type EmbeddedLedgerOptions,
   openEmbeddedLedger as openInMemoryOrInjected,
 } from './embedded.js';
 import { isLedgerError } from './errors.js';
-import { fromHex, generateIdentity, type Identity, identityFromSecretKey, toHex } from './identity.js';
 import { SqliteStore } from './sqlite-store.js';
 
 export type { EmbeddedLedger, EmbeddedLedgerOptions };

@@ -4,8 +4,9 @@
  * and identity are passed; `@peerbench/ledger/embedded` (Node) adds a data
  * directory with a SQLite store and a persistent producer key.
  */
+
+import { generateIdentity, type Identity } from '@peerbench/protocol';
 import { defaultGenesis, type GenesisConfig } from './genesis.js';
-import { generateIdentity, type Identity } from './identity.js';
 import { BlockProducer, DEFAULT_BLOCK_INTERVAL_MS } from './producer.js';
 import { createLedgerHook, type LedgerHook } from './server-hook.js';
 import { type LedgerStore, MemoryStore } from './store.js';

@@ -4,7 +4,7 @@
  * identical in Node and browsers (DataView is specified byte for byte).
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { toHex } from './identity.js';
+import { toHex } from '@peerbench/protocol';
 
 export class ByteWriter {
   private buf: Uint8Array;

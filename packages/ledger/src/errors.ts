@@ -3,27 +3,15 @@
  * strings so callers (peer, signaling server, HTTP clients) can branch on it
  * without parsing messages. The README lists what each one means.
  */
-export const TX_ERROR_CODES = [
-  'malformed',
-  'wrong-chain',
-  'too-large',
-  'too-many-entries',
-  'bad-weight',
-  'not-on-simplex',
-  'bad-signature',
-  'unknown-uid',
-  'replayed-nonce',
-  'step-too-large',
-  'duplicate-key',
-  'registry-full',
-  'insufficient-work',
-  'registration-cap',
-  'mempool-full',
-  'too-many-pending',
-  // Clustered mode: the tx stream did not acknowledge storing the tx (retry).
-  'unavailable',
-] as const;
-export type TxErrorCode = (typeof TX_ERROR_CODES)[number];
+import { LEDGER_TX_ERROR_CODES, type LedgerTxErrorCode } from '@peerbench/protocol';
+
+/** Tx rejections: defined once in packages/protocol (they cross the signaling wire). */
+export const TX_ERROR_CODES = LEDGER_TX_ERROR_CODES;
+export type TxErrorCode = LedgerTxErrorCode;
+const TX_CODES: ReadonlySet<string> = new Set(TX_ERROR_CODES);
+export function isTxErrorCode(code: unknown): code is TxErrorCode {
+  return typeof code === 'string' && TX_CODES.has(code);
+}
 
 export const BLOCK_ERROR_CODES = [
   'malformed-block',

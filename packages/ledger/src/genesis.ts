@@ -53,6 +53,13 @@ export interface GenesisConfig {
    * no cap.
    */
   maxRegistrationsPerBlock?: number;
+  /**
+   * Whether w_ii counts in R (eq 5 as the paper writes it) or is left out, as
+   * Bittensor's production consensus masks the diagonal: R_j = (1/n) Σ_{i≠j}
+   * s_i w_ij. Absent ⇒ true (the paper's form; genesis hashes of chains made
+   * before this field existed are unchanged). Sparsity and τ are unaffected.
+   */
+  selfWeightsInRank?: boolean;
 }
 
 export const DEFAULT_STEP_BOUND_L2 = 0.25;
@@ -133,6 +140,7 @@ export const GenesisSchema = v.strictObject({
   maxRegistrationsPerBlock: v.optional(
     v.pipe(v.number(), v.safeInteger(), v.minValue(1), v.maxValue(MAX_BLOCK_REGISTRATIONS)),
   ),
+  selfWeightsInRank: v.optional(v.boolean()),
 });
 
 export function parseGenesis(value: unknown): GenesisConfig {

@@ -10,7 +10,6 @@ export * from './chain.js';
 export * from './embedded.js';
 export * from './errors.js';
 export * from './genesis.js';
-export * from './identity.js';
 export * from './light-client.js';
 export * from './producer.js';
 export * from './registration-work.js';

@@ -7,11 +7,11 @@
  * uid that would exceed ε), computes R and inflation, signs the block,
  * persists it, and only then announces it to subscribers.
  */
+import type { Identity } from '@peerbench/protocol';
 import { type BlockJson, MAX_BLOCK_TXS } from './block.js';
 import { buildBlock, openVerifiedChain } from './block-builder.js';
-import { isLedgerError, LedgerError, type LedgerErrorCode } from './errors.js';
+import { isLedgerError, isTxErrorCode, LedgerError, type TxErrorCode } from './errors.js';
 import { type GenesisConfig, parseGenesis, producersOf } from './genesis.js';
-import type { Identity } from './identity.js';
 import type { LightClient } from './light-client.js';
 import type { LedgerState, LedgerStateView } from './state.js';
 import type { LedgerStore } from './store.js';
@@ -23,7 +23,7 @@ export const DEFAULT_MAX_PENDING_PER_UID = 4;
 /** How often the state is snapshotted with the block (restart replays at most this many blocks). */
 export const DEFAULT_SNAPSHOT_EVERY_BLOCKS = 256;
 
-export type SubmitResult = { ok: true; hash: string } | { ok: false; code: LedgerErrorCode; message: string };
+export type SubmitResult = { ok: true; hash: string } | { ok: false; code: TxErrorCode; message: string };
 
 export interface BlockProducerOptions {
   store: LedgerStore;
@@ -210,7 +210,7 @@ export class BlockProducer {
       }
       return { ok: true, hash: tx.hash };
     } catch (e) {
-      if (isLedgerError(e)) return { ok: false, code: e.code, message: e.message };
+      if (isLedgerError(e) && isTxErrorCode(e.code)) return { ok: false, code: e.code, message: e.message };
       return { ok: false, code: 'malformed', message: e instanceof Error ? e.message : String(e) };
     }
   }

@@ -14,8 +14,8 @@
  * whatever CPU the attacker has.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
+import { fromHex } from '@peerbench/protocol';
 import { ByteWriter, DOMAIN_WORK } from './encoding.js';
-import { fromHex } from './identity.js';
 
 /** Largest difficulty a genesis may ask for (2^32 hashes is already hours in a tab). */
 export const MAX_REGISTRATION_WORK_BITS = 32;

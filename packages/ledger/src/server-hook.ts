@@ -9,6 +9,7 @@
  *   GET  /ledger/genesis                → GenesisConfig (what a RemoteChain needs)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { LedgerHttpErrorCode, LedgerSubmitResult } from '@peerbench/protocol';
 import type { BlockJson } from './block.js';
 import type { GenesisConfig } from './genesis.js';
 import type { LedgerStateView } from './state.js';
@@ -16,10 +17,20 @@ import type { LedgerStateView } from './state.js';
 export const MAX_HTTP_BODY_BYTES = 16 * 1024;
 export const MAX_BLOCKS_PER_PAGE = 100;
 
+/**
+ * How a ledger plugs into the signaling server (declared here only; the
+ * server imports it). Blocks travel in the ledger's JSON form; a numeric
+ * `height` field on them lets the server drop duplicates at the
+ * catch-up/live seam.
+ */
 export interface LedgerHook {
-  submitTx(tx: unknown): Promise<{ ok: true } | { ok: false; code: string; message: string }>;
+  /** Validates and queues a tx; never throws for a bad tx (a failure carries a typed `code`). */
+  submitTx(tx: unknown): Promise<LedgerSubmitResult>;
+  /** Blocks in JSON form from height `fromHeight` on (bounded by limit). */
   blocksFrom(fromHeight: number, limit: number): Promise<unknown[]>;
+  /** Called with each new block in JSON form; returns unsubscribe. */
   onBlock(cb: (block: unknown) => void): () => void;
+  /** Handles /ledger/* HTTP routes; resolves true if it answered. */
   handleHttp(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
 }
 
@@ -29,12 +40,16 @@ export interface LedgerHook {
  */
 export interface LedgerHookSource {
   readonly genesis: GenesisConfig;
-  submitTx(tx: unknown): Promise<{ ok: true } | { ok: false; code: string; message: string }>;
+  submitTx(tx: unknown): Promise<LedgerSubmitResult>;
   blocksFrom(from: number, limit: number): Promise<BlockJson[]>;
   /** Called once per new block after it is stored locally; returns an unsubscribe function. */
   onBlock(cb: (b: { block: BlockJson }) => void): () => void;
   state(): LedgerStateView;
   head(): BlockJson | undefined;
+}
+
+function sendError(res: ServerResponse, status: number, code: LedgerHttpErrorCode, message: string): void {
+  send(res, status, { ok: false, code, message });
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
@@ -84,7 +99,7 @@ function intParam(value: string | null, fallback: number): number | undefined {
 }
 
 export function createLedgerHook(producer: LedgerHookSource): LedgerHook {
-  const submitTx = async (tx: unknown) => {
+  const submitTx = async (tx: unknown): Promise<LedgerSubmitResult> => {
     const r = await producer.submitTx(tx);
     return r.ok ? ({ ok: true } as const) : ({ ok: false, code: r.code, message: r.message } as const);
   };
@@ -105,23 +120,19 @@ export function createLedgerHook(producer: LedgerHookSource): LedgerHook {
       try {
         if (route === 'tx') {
           if (req.method !== 'POST') {
-            send(res, 405, { ok: false, code: 'method-not-allowed', message: 'POST a tx as JSON' });
+            sendError(res, 405, 'method-not-allowed', 'POST a tx as JSON');
             return true;
           }
           const body = await readBody(req, MAX_HTTP_BODY_BYTES);
           if (body === undefined) {
-            send(res, 413, {
-              ok: false,
-              code: 'too-large',
-              message: `body exceeds ${MAX_HTTP_BODY_BYTES} bytes`,
-            });
+            sendError(res, 413, 'too-large', `body exceeds ${MAX_HTTP_BODY_BYTES} bytes`);
             return true;
           }
           let tx: unknown;
           try {
             tx = JSON.parse(body);
           } catch {
-            send(res, 400, { ok: false, code: 'malformed', message: 'body is not JSON' });
+            sendError(res, 400, 'malformed', 'body is not JSON');
             return true;
           }
           const r = await submitTx(tx);
@@ -129,7 +140,7 @@ export function createLedgerHook(producer: LedgerHookSource): LedgerHook {
           return true;
         }
         if (req.method !== 'GET' && req.method !== 'HEAD') {
-          send(res, 405, { ok: false, code: 'method-not-allowed', message: 'use GET' });
+          sendError(res, 405, 'method-not-allowed', 'use GET');
           return true;
         }
         if (route === 'head') {
@@ -146,11 +157,7 @@ export function createLedgerHook(producer: LedgerHookSource): LedgerHook {
           const from = intParam(url.searchParams.get('from'), 1);
           const limit = intParam(url.searchParams.get('limit'), MAX_BLOCKS_PER_PAGE);
           if (from === undefined || limit === undefined) {
-            send(res, 400, {
-              ok: false,
-              code: 'malformed',
-              message: 'from and limit must be non-negative integers',
-            });
+            sendError(res, 400, 'malformed', 'from and limit must be non-negative integers');
             return true;
           }
           send(res, 200, { blocks: await blocksFrom(from, limit) });
@@ -164,15 +171,10 @@ export function createLedgerHook(producer: LedgerHookSource): LedgerHook {
           send(res, 200, producer.genesis);
           return true;
         }
-        send(res, 404, { ok: false, code: 'not-found', message: `no route /ledger/${route}` });
+        sendError(res, 404, 'not-found', `no route /ledger/${route}`);
         return true;
       } catch (e) {
-        if (!res.headersSent)
-          send(res, 500, {
-            ok: false,
-            code: 'internal',
-            message: e instanceof Error ? e.message : String(e),
-          });
+        if (!res.headersSent) sendError(res, 500, 'internal', e instanceof Error ? e.message : String(e));
         return true;
       }
     },

@@ -16,6 +16,7 @@ export function sparseRank(
   rows: readonly SparseRow[],
   stake: Float64Array,
   out?: Float64Array,
+  selfWeights = true,
 ): Float64Array {
   const n = rows.length;
   const R = out ?? new Float64Array(n);
@@ -25,7 +26,10 @@ export function sparseRank(
     const s = stake[i]!;
     const row = rows[i]!;
     const { uids, weights } = row;
-    for (let k = 0; k < uids.length; k++) R[uids[k]!]! += s * (weights[k]! / WEIGHT_SCALE);
+    for (let k = 0; k < uids.length; k++) {
+      if (!selfWeights && uids[k] === i) continue;
+      R[uids[k]!]! += s * (weights[k]! / WEIGHT_SCALE);
+    }
   }
   const inv = 1 / n;
   for (let j = 0; j < n; j++) R[j]! *= inv;

@@ -4,10 +4,11 @@
  * synchronous and deterministic; signatures are checked by the caller
  * (producer at admission, light client per block) because they are async.
  */
+
+import { toHex } from '@peerbench/protocol';
 import { ByteReader, ByteWriter, DOMAIN_STATE, sha256Hex } from './encoding.js';
 import { LedgerError } from './errors.js';
 import { activityCutoffOf, type GenesisConfig, genesisHash } from './genesis.js';
-import { toHex } from './identity.js';
 import { registrationWorkBits } from './registration-work.js';
 import { inflateStake, initialTau, nextTau, sparseRank, sparseSparsity } from './stake.js';
 import type { ParsedTx } from './transaction.js';
@@ -215,7 +216,7 @@ export class LedgerState {
   finishBlock(height: number, blockHash: string, timestampMs: number): void {
     this.cachedRoot = undefined;
     const rows = this.activeRowsAt(height);
-    this.rank = sparseRank(rows, this.stake);
+    this.rank = sparseRank(rows, this.stake, undefined, this.genesis.selfWeightsInRank !== false);
     this.stake = inflateStake(this.stake, this.rank, this.tau);
     this.sparsity = sparseSparsity(rows);
     if (rows.some((r) => r.uids.length > 0)) this.tau = nextTau(this.genesis.tau, this.tau, this.sparsity);

@@ -12,10 +12,11 @@
  * same key holds the same uid there (replay protection). Stateless checks live
  * here (parseTx); checks against the chain (uid, nonce, ε) live in state.ts.
  */
+
+import { fromHex, type Identity, toHex, verifySignature } from '@peerbench/protocol';
 import * as v from 'valibot';
 import { ByteWriter, DOMAIN_TX, sha256Hex } from './encoding.js';
 import { LedgerError } from './errors.js';
-import { fromHex, type Identity, toHex, verifySignature } from './identity.js';
 import { MAX_ROW_ENTRIES, rowFromPairs, type SparseRow, WEIGHT_SCALE } from './weights.js';
 
 /** Largest JSON form of one tx we accept (a 64-entry row is ~1.5 KiB). */

@@ -1,3 +1,4 @@
+import { type Identity, identityFromSecretKey } from '@peerbench/protocol';
 import {
   BlockProducer,
   type BlockProducerOptions,
@@ -6,8 +7,6 @@ import {
   defaultGenesis,
   type GenesisConfig,
   genesisHash,
-  type Identity,
-  identityFromSecretKey,
   type LedgerStore,
   MemoryStore,
   type SparseRowJson,

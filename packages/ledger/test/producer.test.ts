@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { toHex } from '@peerbench/protocol';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -13,7 +14,6 @@ import {
   MemoryStore,
   rowFromPairs,
   TX_ERROR_CODES,
-  toHex,
 } from '../src/index.js';
 import { SqliteStore } from '../src/sqlite-store.js';
 import { harness, identities, producerIdentity, SCALE, setWeights } from './helpers.js';

@@ -112,3 +112,24 @@ describe('row helpers', () => {
     ]);
   });
 });
+
+describe('sparseRank without self-weights (genesis selfWeightsInRank: false)', () => {
+  it('equals the dense rank of W with its diagonal zeroed, and a self-only row adds nothing', () => {
+    const n = 12;
+    const rows = randomRows(n, 77);
+    const S = Float64Array.from({ length: n }, (_, i) => 1 + i / 3);
+    const W = new Float64Array(n * n);
+    rows.forEach((r, i) => {
+      r.uids.forEach((j, k) => {
+        if (j !== i) W[i * n + j] = r.weights[k]! / WEIGHT_SCALE;
+      });
+    });
+    const got = sparseRank(rows, S, undefined, false);
+    const want = rank(W, S, n);
+    for (let j = 0; j < n; j++) expect(got[j]).toBeCloseTo(want[j]!, 12);
+    const withSelf = sparseRank(rows, S);
+    expect(Array.from(withSelf)).not.toEqual(Array.from(got));
+    const alone = sparseRank([selfRow(0), selfRow(1)], Float64Array.of(3, 1), undefined, false);
+    expect(Array.from(alone)).toEqual([0, 0]);
+  });
+});

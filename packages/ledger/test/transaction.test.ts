@@ -1,3 +1,4 @@
+import { toHex } from '@peerbench/protocol';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -10,7 +11,6 @@ import {
   registerMessage,
   setWeightsMessage,
   TX_ERROR_CODES,
-  toHex,
   verifyTxSignature,
 } from '../src/index.js';
 import { identities, SCALE } from './helpers.js';

@@ -11,11 +11,21 @@ import { fileURLToPath } from 'node:url';
 import { createWorld, DEFAULT_SETTINGS, referenceMask, runFig4, trialSeed } from '../src/experiment.js';
 import { NashSolver } from '../src/nash.js';
 import type { PayoffModel } from '../src/payoff.js';
+import { runFig4Sweep } from '../src/sweep.js';
 import { naiveStep } from './naive.js';
+
+// `--help` answers without running the benchmark (the README entry-point test runs it).
+if (process.argv.includes('--help')) {
+  console.log(
+    'usage: pnpm --filter @peerbench/mechanism bench\n  solver steps/s at several n, one n = 32 trial, the Fig 4 sweep, optimised vs naive solver → $PEERBENCH_BENCH_DIR/mechanism.json',
+  );
+  process.exit(0);
+}
 
 const here = dirname(fileURLToPath(import.meta.url));
 const outDir = process.env.PEERBENCH_BENCH_DIR ?? resolve(here, '..', '..', '..', 'bench-results');
 const log = (s: string) => process.stderr.write(`${s}\n`);
+const loadAtStart = loadavg();
 
 interface Timing {
   wallMs: number;
@@ -101,6 +111,38 @@ log(
   `fig4 sweep (n=16, 10 trials, ratios 1,10,25,50): ${(sweep.wallMs / 1000).toFixed(2)} s wall, ${(sweep.cpuMs / 1000).toFixed(2)} s CPU, ${sweepSteps} steps`,
 );
 
+// The n = 32 sweep of issue 13 (10 trials, ratios 1,10,25,50), side by side in
+// this run: the old single-trial path (runFig4: one NashSolver per trial, one
+// thread), the batched path in one thread, and the batched path on two
+// workers. All three must give the same result, bit for bit.
+const SWEEP_TRIALS = Number(process.env.MECHANISM_BENCH_SWEEP_TRIALS ?? 10);
+const sweep32Options = { n: 32, trials: SWEEP_TRIALS, ratios: [1, 10, 25, 50], seed: 1 };
+log(`n=32 sweep (${SWEEP_TRIALS} trials): old single-trial path...`);
+const oldPath = time(() => runFig4(sweep32Options));
+log(`  ${(oldPath.wallMs / 1000).toFixed(2)} s wall, ${(oldPath.cpuMs / 1000).toFixed(2)} s CPU`);
+
+async function timeAsync<T>(f: () => Promise<T>): Promise<{ value: T } & Timing> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const value = await f();
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(c0);
+  return { value, wallMs, cpuMs: (cpu.user + cpu.system) / 1000 };
+}
+const batched = await timeAsync(() => runFig4Sweep({ ...sweep32Options, workers: 0 }));
+log(`  batched, this thread: ${(batched.wallMs / 1000).toFixed(2)} s wall`);
+const parallel = await timeAsync(() => runFig4Sweep({ ...sweep32Options, workers: 2 }));
+log(
+  `  batched, 2 workers: ${(parallel.wallMs / 1000).toFixed(2)} s wall (worker CPU not in this process's figure)`,
+);
+const oldJson = JSON.stringify(oldPath.value);
+const sweepIdentical =
+  JSON.stringify(batched.value) === oldJson && JSON.stringify(parallel.value) === oldJson;
+const sweepLaneSteps = oldPath.value.ratios.reduce((a, r) => a + r.meanSteps * r.trials.length, 0);
+log(
+  `  speed-up vs old path: batched ${(oldPath.wallMs / batched.wallMs).toFixed(2)}x, batched+2 workers ${(oldPath.wallMs / parallel.wallMs).toFixed(2)}x; identical results: ${sweepIdentical}`,
+);
+
 const result = {
   package: '@peerbench/mechanism',
   date: new Date().toISOString(),
@@ -108,6 +150,8 @@ const result = {
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? 'unknown',
     loadAverage1m: loadavg()[0],
+    loadAverageAtStart: loadAtStart,
+    loadAverageAtEnd: loadavg(),
     node: process.version,
   },
   note: 'wall times depend on machine load (see loadAverage1m); CPU times are this process only',
@@ -126,6 +170,26 @@ const result = {
     wallSeconds: Number((sweep.wallMs / 1000).toFixed(3)),
     cpuSeconds: Number((sweep.cpuMs / 1000).toFixed(3)),
     targetSeconds: 15,
+  },
+  fig4SweepN32: {
+    ...sweep32Options,
+    stoppingNorm: DEFAULT_SETTINGS.stoppingNorm,
+    epsilon: DEFAULT_SETTINGS.epsilon,
+    laneSteps: sweepLaneSteps,
+    oldSingleTrialPath: {
+      wallSeconds: Number((oldPath.wallMs / 1000).toFixed(3)),
+      cpuSeconds: Number((oldPath.cpuMs / 1000).toFixed(3)),
+    },
+    batchedOneThread: {
+      wallSeconds: Number((batched.wallMs / 1000).toFixed(3)),
+      cpuSeconds: Number((batched.cpuMs / 1000).toFixed(3)),
+    },
+    batchedTwoWorkers: { wallSeconds: Number((parallel.wallMs / 1000).toFixed(3)) },
+    speedupBatched: Number((oldPath.wallMs / batched.wallMs).toFixed(2)),
+    speedupBatchedTwoWorkers: Number((oldPath.wallMs / parallel.wallMs).toFixed(2)),
+    identicalResults: sweepIdentical,
+    targetSeconds: 12,
+    loadAverage1mAfter: loadavg()[0],
   },
 };
 mkdirSync(outDir, { recursive: true });

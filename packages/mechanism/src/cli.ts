@@ -1,18 +1,21 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { STOPPING_NORMS, type StoppingNorm } from './batch.js';
 import {
   DEFAULT_SETTINGS,
   FIG5_DEFAULT_GAIN,
   FIG5_DEFAULT_PROPORTIONAL_GAIN,
   type Fig4Result,
   type ReferenceReading,
-  runFig4,
   runFig5,
   type SimulationSettings,
   type SparsityMeasure,
+  WORLD_KINDS,
+  type WorldKind,
 } from './experiment.js';
 import { fig4Svg, fig5Svg } from './plots.js';
+import { defaultWorkerCount, runFig4Sweep } from './sweep.js';
 
 /**
  * The simulator CLI (issue 3): `sim fig4 …` and `sim fig5 …`. The only part
@@ -40,7 +43,8 @@ const USAGE = `usage: pnpm sim <command> [flags]
 
 commands:
   fig4   correlation of the competitive rank R* with the ideal rank, per alpha/tau (paper Fig 4)
-         --n 16 --trials 10 --ratios 1,10,25,50 --seed 1 --out DIR
+         --n 16 --trials 10 --ratios 1,10,25,50 --seed 1 --out DIR [--workers cores]
+         (worlds solved in parallel, all ratios of a world together; same output for any --workers)
   fig5   adaptive tau driving the weight sparsity to a target (paper Fig 5)
          --n 16 --target 1 --seed 1 --out DIR
          [--alpha 1] [--gain ${FIG5_DEFAULT_GAIN}] [--kp ${FIG5_DEFAULT_PROPORTIONAL_GAIN}] [--steps 1000*n] [--measure ratio|eq17]
@@ -48,7 +52,9 @@ commands:
 model flags (both commands):
   --temperature ${DEFAULT_SETTINGS.temperature}   mask temperature T (eq 8)
   --reference ${DEFAULT_SETTINGS.reference}  F_W0 reading: full (unmasked inputs) | initial (mask at the starting W0)
-  --epsilon ${DEFAULT_SETTINGS.epsilon}    stop when every row's projected gradient is below this
+  --epsilon ${DEFAULT_SETTINGS.epsilon}    stop when the projected gradient's --stop-norm is below this
+  --stop-norm ${DEFAULT_SETTINGS.stoppingNorm}  entry: every |projected gradient term| | row: every row's L2 norm | rms: Frobenius norm / n
+  --world ${DEFAULT_SETTINGS.world}       ${WORLD_KINDS.join(' | ')}: i.i.d. Hessians (the paper) | peers of graded quality q in [1/2, 2]
   --steps-per-peer ${DEFAULT_SETTINGS.stepsPerPeer}  step cap = this * n
   --hessian-dof ${DEFAULT_SETTINGS.hessianDofPerPeer}   Wishart degrees of freedom per peer (k = this * n)
   --quiet            no progress lines on stderr
@@ -65,10 +71,12 @@ const COMMON_FLAGS: Record<string, FlagKind> = {
   epsilon: 'number',
   'steps-per-peer': 'int',
   'hessian-dof': 'number',
+  'stop-norm': 'string',
+  world: 'string',
   quiet: 'bool',
 };
 const COMMAND_FLAGS: Record<string, Record<string, FlagKind>> = {
-  fig4: { ...COMMON_FLAGS, trials: 'int', ratios: 'list' },
+  fig4: { ...COMMON_FLAGS, trials: 'int', ratios: 'list', workers: 'int' },
   fig5: {
     ...COMMON_FLAGS,
     target: 'number',
@@ -149,13 +157,26 @@ function settingsFrom(flags: Map<string, FlagValue>): SimulationSettings {
   if (reference !== 'full' && reference !== 'initial') {
     throw new CliError('BAD_FLAG_VALUE', `--reference must be "full" or "initial", got "${reference}"`);
   }
+  const stoppingNorm = (flags.get('stop-norm') as string | undefined) ?? DEFAULT_SETTINGS.stoppingNorm;
+  if (!(STOPPING_NORMS as readonly string[]).includes(stoppingNorm)) {
+    throw new CliError(
+      'BAD_FLAG_VALUE',
+      `--stop-norm must be one of ${STOPPING_NORMS.join(', ')}, got "${stoppingNorm}"`,
+    );
+  }
+  const world = (flags.get('world') as string | undefined) ?? DEFAULT_SETTINGS.world;
+  if (!(WORLD_KINDS as readonly string[]).includes(world)) {
+    throw new CliError('BAD_FLAG_VALUE', `--world must be one of ${WORLD_KINDS.join(', ')}, got "${world}"`);
+  }
   const settings: SimulationSettings = {
     temperature: num(flags, 'temperature', DEFAULT_SETTINGS.temperature),
     reference: reference as ReferenceReading,
     lambda: DEFAULT_SETTINGS.lambda,
     epsilon: num(flags, 'epsilon', DEFAULT_SETTINGS.epsilon),
+    stoppingNorm: stoppingNorm as StoppingNorm,
     stepsPerPeer: num(flags, 'steps-per-peer', DEFAULT_SETTINGS.stepsPerPeer),
     hessianDofPerPeer: num(flags, 'hessian-dof', DEFAULT_SETTINGS.hessianDofPerPeer),
+    world: world as WorldKind,
   };
   if (!(settings.temperature > 0)) throw new CliError('BAD_FLAG_VALUE', '--temperature must be > 0');
   if (!(settings.epsilon >= 0)) throw new CliError('BAD_FLAG_VALUE', '--epsilon must be >= 0');
@@ -192,7 +213,7 @@ export function fig4Table(result: Fig4Result): string[] {
   return lines;
 }
 
-function runFig4Command(flags: Map<string, FlagValue>, io: CliIo): void {
+async function runFig4Command(flags: Map<string, FlagValue>, io: CliIo): Promise<void> {
   const n = num(flags, 'n', 16);
   checkN(n);
   const trials = num(flags, 'trials', 10);
@@ -206,33 +227,39 @@ function runFig4Command(flags: Map<string, FlagValue>, io: CliIo): void {
       );
   }
   const seed = num(flags, 'seed', 1);
+  const workers = num(flags, 'workers', defaultWorkerCount());
+  if (workers < 0) throw new CliError('BAD_FLAG_VALUE', `--workers must be >= 0, got ${workers}`);
   const settings = settingsFrom(flags);
   const dir = outDir(flags, io);
   const quiet = flags.get('quiet') === true;
   const started = performance.now();
-  const result = runFig4({
+  let done = 0;
+  const total = trials * ratios.length;
+  const result = await runFig4Sweep({
     n,
     trials,
     ratios,
     seed,
     settings,
-    onTrial: (ratio, t, r) => {
+    workers,
+    onLaneDone: (ratio, t, r) => {
+      done++;
       if (quiet) return;
       io.stderr(
-        `fig4 alpha/tau=${ratio} trial ${t + 1}/${trials}: ${r.steps} steps${r.converged ? '' : ' (cap)'}, pearson ${f(r.pearson)}, W=I ${r.identity} [${((performance.now() - started) / 1000).toFixed(1)} s]`,
+        `fig4 alpha/tau=${ratio} trial ${t + 1}/${trials}: ${r.steps} steps${r.converged ? '' : ' (cap)'}, pearson ${f(r.pearson)}, W=I ${r.identity} [${done}/${total}, ${((performance.now() - started) / 1000).toFixed(1)} s]`,
       );
     },
   });
   const elapsedMs = performance.now() - started;
-  writeFileSync(
-    join(dir, 'fig4.json'),
-    `${JSON.stringify({ ...result, elapsedMs: Math.round(elapsedMs) }, null, 2)}\n`,
-  );
-  writeFileSync(join(dir, 'fig4.svg'), fig4Svg(result));
+  // No timing in the files: the same command and seed write the same bytes
+  // whatever the machine or --workers.
+  const base = settings.world === 'iid' ? 'fig4' : `fig4-${settings.world}`;
+  writeFileSync(join(dir, `${base}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(join(dir, `${base}.svg`), fig4Svg(result));
   for (const line of fig4Table(result)) io.stdout(line);
   io.stdout('coupled* = diagnostic Pearson(R*, coupled rank with off-diagonal curvature), not in the paper');
   io.stdout(
-    `wrote ${join(dir, 'fig4.json')} and ${join(dir, 'fig4.svg')} in ${(elapsedMs / 1000).toFixed(1)} s`,
+    `wrote ${join(dir, `${base}.json`)} and ${join(dir, `${base}.svg`)} in ${(elapsedMs / 1000).toFixed(1)} s (${workers} workers)`,
   );
 }
 
@@ -293,7 +320,7 @@ function runFig5Command(flags: Map<string, FlagValue>, io: CliIo): void {
 }
 
 /** Runs the CLI; returns the process exit code (0 ok, 1 failure, 2 usage error). */
-export function main(argv: string[], io: CliIo): number {
+export async function main(argv: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     (command === undefined ? io.stderr : io.stdout)(USAGE);
@@ -301,7 +328,7 @@ export function main(argv: string[], io: CliIo): number {
   }
   try {
     const flags = parseFlags(command, rest);
-    if (command === 'fig4') runFig4Command(flags, io);
+    if (command === 'fig4') await runFig4Command(flags, io);
     else runFig5Command(flags, io);
     return 0;
   } catch (err) {
@@ -322,9 +349,11 @@ if (invokedDirectly) {
   const cwd = process.env.INIT_CWD ?? process.cwd();
   // pnpm forwards a literal "--" separator in some setups; it carries no meaning here.
   const args = process.argv.slice(2).filter((a, k) => !(k === 0 && a === '--'));
-  process.exitCode = main(args, {
+  void main(args, {
     stdout: (l) => process.stdout.write(`${l}\n`),
     stderr: (l) => process.stderr.write(`${l}\n`),
     cwd,
+  }).then((code) => {
+    process.exitCode = code;
   });
 }

@@ -1,94 +1,39 @@
 import { AdaptiveTauController } from './adaptive-tau.js';
-import { coupledRank, idealRank } from './ideal-rank.js';
-import { competitiveMask } from './mask.js';
-import { NASH_DEFAULT_EPSILON, NASH_LEARNING_RATE, NASH_STEPS_PER_PEER, NashSolver } from './nash.js';
+import { NashSolver } from './nash.js';
 import type { PayoffModel } from './payoff.js';
-import { randomPsdHessians, randomSimplexMatrix } from './random.js';
 import { rank } from './rank.js';
-import { createRng } from './rng.js';
 import { diagonalToOffDiagonalRatio, sparsity } from './sparsity.js';
 import { meanStd, pearson, spearman } from './stats.js';
+import {
+  createWorld,
+  DEFAULT_SETTINGS,
+  isIdentity,
+  referenceMask,
+  type SimulationSettings,
+  type TrialWorld,
+  trialSeed,
+} from './world.js';
+
+export {
+  createWorld,
+  DEFAULT_SETTINGS,
+  gradeHessians,
+  IDENTITY_TOLERANCE,
+  isIdentity,
+  QUALITY_SPREAD,
+  type ReferenceReading,
+  referenceMask,
+  type SimulationSettings,
+  type TrialWorld,
+  trialSeed,
+  WORLD_KINDS,
+  type WorldKind,
+} from './world.js';
 
 /**
  * The experiments of section 3 (Fig 4 and Fig 5), as pure functions: they
  * return plain data and never touch files or the console (the CLI does).
  */
-
-/**
- * What F_W0 of eq (16) is. 'full': the unmasked inputs (mask = 1), where the
- * trained network sits at its loss minimum (default, see README). 'initial':
- * the mask at the random starting weights W0.
- */
-export type ReferenceReading = 'full' | 'initial';
-
-export interface SimulationSettings {
-  /** Mask temperature T of eq (8). */
-  temperature: number;
-  /** Reading of F_W0. */
-  reference: ReferenceReading;
-  /** Learning rate λ. */
-  lambda: number;
-  /** Convergence threshold ε on every row's projected-gradient norm. */
-  epsilon: number;
-  /** Step cap per peer: the solver stops after stepsPerPeer · n steps. */
-  stepsPerPeer: number;
-  /**
-   * Degrees of freedom k of the Wishart Hessians, as a multiple of n
-   * (H_i ∝ A Aᵀ with A n×(k·n)). 1 = square A. Larger values make H more
-   * diagonally dominant.
-   */
-  hessianDofPerPeer: number;
-}
-
-export const DEFAULT_SETTINGS: Readonly<SimulationSettings> = Object.freeze({
-  temperature: 2,
-  reference: 'full',
-  lambda: NASH_LEARNING_RATE,
-  epsilon: NASH_DEFAULT_EPSILON,
-  stepsPerPeer: NASH_STEPS_PER_PEER,
-  hessianDofPerPeer: 1,
-});
-
-/** A diagonal entry at least this close to 1 counts as "disconnected". */
-export const IDENTITY_TOLERANCE = 1e-6;
-
-/** The random world of one trial: Hessians, starting weights, stake. */
-export interface TrialWorld {
-  n: number;
-  hessians: Float64Array;
-  W0: Float64Array;
-  stake: Float64Array;
-  ideal: Float64Array;
-  /** Diagnostic rank with off-diagonal curvature (see `coupledRank`). */
-  coupled: Float64Array;
-}
-
-/** Seed of trial t under a sweep seed, spread so neighbouring seeds do not overlap. */
-export function trialSeed(seed: number, trial: number): number {
-  return (Math.imul(seed >>> 0, 0x9e3779b1) + Math.imul(trial + 1, 0x85ebca6b)) >>> 0;
-}
-
-export function createWorld(n: number, seed: number, hessianDofPerPeer = 1): TrialWorld {
-  const rng = createRng(seed);
-  const hessians = randomPsdHessians(rng, n, Math.max(1, Math.round(hessianDofPerPeer * n)));
-  const W0 = randomSimplexMatrix(rng, n);
-  // S = 1: the paper's Fig 4a has R = 1/n for everyone at W = I, which with
-  // R_j = (1/n) Σ_i s_i w_ij needs s_j = 1.
-  const stake = new Float64Array(n).fill(1);
-  return { n, hessians, W0, stake, ideal: idealRank(hessians, n), coupled: coupledRank(hessians, n) };
-}
-
-export function referenceMask(world: TrialWorld, settings: SimulationSettings): Float64Array {
-  const { n } = world;
-  if (settings.reference === 'initial')
-    return competitiveMask(world.W0, world.stake, n, settings.temperature);
-  return new Float64Array(n * n).fill(1);
-}
-
-export function isIdentity(W: Float64Array, n: number, tolerance = IDENTITY_TOLERANCE): boolean {
-  for (let i = 0; i < n; i++) if (W[i * n + i]! < 1 - tolerance) return false;
-  return true;
-}
 
 export interface Fig4Trial {
   seed: number;
@@ -127,9 +72,22 @@ export function runFig4Trial(
   const result = solver.solve(model, world.W0, {
     lambda: settings.lambda,
     epsilon: settings.epsilon,
+    stoppingNorm: settings.stoppingNorm,
     maxSteps: settings.stepsPerPeer * n,
   });
-  const rStar = rank(result.W, world.stake, n);
+  return fig4TrialFromWeights(world, result.W, result.steps, result.converged, seed);
+}
+
+/** The Fig 4 statistics of one solved trial: R* from the final W, compared with the ideal rank. */
+export function fig4TrialFromWeights(
+  world: TrialWorld,
+  W: Float64Array,
+  steps: number,
+  converged: boolean,
+  seed: number,
+): Fig4Trial {
+  const { n } = world;
+  const rStar = rank(W, world.stake, n);
   const p = pearson(rStar, world.ideal);
   const s = spearman(rStar, world.ideal);
   const pc = pearson(rStar, world.coupled);
@@ -140,10 +98,10 @@ export function runFig4Trial(
     pearson: Number.isFinite(p) ? p : null,
     spearman: Number.isFinite(s) ? s : null,
     pearsonCoupled: Number.isFinite(pc) ? pc : null,
-    steps: result.steps,
-    converged: result.converged,
-    identity: isIdentity(result.W, n),
-    sparsity: sparsity(result.W, n),
+    steps,
+    converged,
+    identity: isIdentity(W, n),
+    sparsity: sparsity(W, n),
   };
 }
 
@@ -194,7 +152,7 @@ function stat(values: Array<number | null>): Stat {
   return { mean: m.count > 0 ? m.mean : null, std: m.count > 0 ? m.std : null, count: m.count };
 }
 
-function checkSweep(n: number, trials: number, ratios: number[]): void {
+export function checkSweep(n: number, trials: number, ratios: number[]): void {
   if (!Number.isInteger(n) || n < 2) throw new RangeError(`n must be an integer >= 2, got ${n}`);
   if (!Number.isInteger(trials) || trials < 1)
     throw new RangeError(`trials must be an integer >= 1, got ${trials}`);
@@ -215,15 +173,28 @@ export function runFig4(options: Fig4Options): Fig4Result {
   const settings = options.settings ?? DEFAULT_SETTINGS;
   checkSweep(n, trials, ratios);
   const worlds = Array.from({ length: trials }, (_, t) =>
-    createWorld(n, trialSeed(seed, t), settings.hessianDofPerPeer),
+    createWorld(n, trialSeed(seed, t), settings.hessianDofPerPeer, settings.world),
   );
   const solver = new NashSolver(n);
-  const summaries: Fig4RatioSummary[] = ratios.map((ratio) => {
-    const results = worlds.map((world, t) => {
+  const perRatio = ratios.map((ratio) =>
+    worlds.map((world, t) => {
       const r = runFig4Trial(world, ratio, settings, trialSeed(seed, t), solver);
       options.onTrial?.(ratio, t, r);
       return r;
-    });
+    }),
+  );
+  return summarizeFig4(options, settings, perRatio);
+}
+
+/** Fig4Result from every trial's statistics, `perRatio[r][t]` for ratio r and trial t. */
+export function summarizeFig4(
+  options: Pick<Fig4Options, 'n' | 'trials' | 'ratios' | 'seed'>,
+  settings: SimulationSettings,
+  perRatio: Fig4Trial[][],
+): Fig4Result {
+  const { n, trials, ratios, seed } = options;
+  const summaries: Fig4RatioSummary[] = ratios.map((ratio, r) => {
+    const results = perRatio[r]!;
     const mean = (f: (r: Fig4Trial) => number) => results.reduce((a, r) => a + f(r), 0) / results.length;
     return {
       alphaOverTau: ratio,
@@ -324,7 +295,7 @@ export function runFig5(options: Fig5Options): Fig5Result {
   const gain = options.gain ?? FIG5_DEFAULT_GAIN;
   const totalSteps = options.steps ?? settings.stepsPerPeer * n;
   const recordEvery = Math.max(1, options.recordEvery ?? Math.ceil(totalSteps / 400));
-  const world = createWorld(n, trialSeed(seed, 0), settings.hessianDofPerPeer);
+  const world = createWorld(n, trialSeed(seed, 0), settings.hessianDofPerPeer, settings.world);
   const proportionalGain = options.proportionalGain ?? FIG5_DEFAULT_PROPORTIONAL_GAIN;
   const controller = new AdaptiveTauController({
     target,

@@ -1,5 +1,15 @@
 export { AdaptiveTauController, type AdaptiveTauOptions } from './adaptive-tau.js';
 export {
+  type BatchLane,
+  type BatchLaneResult,
+  BatchNashSolver,
+  type BatchOptions,
+  type BatchWorld,
+  projectFromSupport,
+  STOPPING_NORMS,
+  type StoppingNorm,
+} from './batch.js';
+export {
   createWorld,
   DEFAULT_SETTINGS,
   FIG5_DEFAULT_GAIN,
@@ -11,9 +21,12 @@ export {
   type Fig5Options,
   type Fig5Point,
   type Fig5Result,
+  fig4TrialFromWeights,
+  gradeHessians,
   IDENTITY_TOLERANCE,
   isIdentity,
   MEASURE_CAP,
+  QUALITY_SPREAD,
   type ReferenceReading,
   referenceMask,
   runFig4,
@@ -22,8 +35,11 @@ export {
   type SimulationSettings,
   type SparsityMeasure,
   type Stat,
+  summarizeFig4,
   type TrialWorld,
   trialSeed,
+  WORLD_KINDS,
+  type WorldKind,
 } from './experiment.js';
 export { coupledRank, idealRank, idealWeights } from './ideal-rank.js';
 export { inflate } from './inflation.js';
@@ -52,3 +68,5 @@ export { createRng, type Rng } from './rng.js';
 export { boundRowStep, projectToSimplex, projectToSimplexPivot, rowDistance } from './simplex.js';
 export { diagonalToOffDiagonalRatio, sparsity } from './sparsity.js';
 export { averageRanks, meanStd, pearson, spearman } from './stats.js';
+// The parallel sweep (`runFig4Sweep`) uses node:worker_threads, so it is not
+// exported here (browser bundles import this file): use '@peerbench/mechanism/sweep'.

@@ -1,3 +1,4 @@
+import type { StoppingNorm } from './batch.js';
 import { columnShift } from './mask.js';
 import { type PayoffModel, PayoffWorkspace, rowPayoffGradient, validateModel } from './payoff.js';
 import { projectToSimplexPivot } from './simplex.js';
@@ -6,10 +7,12 @@ import { projectToSimplexPivot } from './simplex.js';
  * The competitive equilibrium of section 3: every peer simultaneously takes a
  * projected gradient-ascent step on its own payoff (eq 13-14),
  *   W_i ← Π_simplex(W_i + λ ∂P_i/∂W_i),
- * with λ = 0.005, until every row's projected gradient
+ * with λ = 0.005, until "the gradient terms are bounded by ε": by default
+ * every entry of the projected gradient
  *   g̃_i = (Π(W_i + λ g_i) − W_i) / λ
- * has L2 norm below ε (no peer can gain by moving: a Nash equilibrium of the
- * gradient game, up to ε), or after 1000·n steps (the paper's protocol).
+ * is below ε = 1e-3 in absolute value (no peer can gain by moving: a Nash
+ * equilibrium of the gradient game, up to ε), or after 1000·n steps (the
+ * paper's protocol). `stoppingNorm` selects the row L2 or RMS norm instead.
  * The projected gradient is used rather than the raw one because on the
  * simplex boundary the raw gradient never vanishes (e.g. at W = I the pull
  * towards w_ii stays s_i/n forever).
@@ -17,8 +20,10 @@ import { projectToSimplexPivot } from './simplex.js';
 export interface NashOptions {
   /** Learning rate λ (paper: 0.005). */
   lambda?: number;
-  /** Stop when every row's projected-gradient norm is below this. */
+  /** Stop when the stopping norm of the projected gradient is below this. */
   epsilon?: number;
+  /** Which norm (default 'entry': every term of eq 14; see `StoppingNorm`). */
+  stoppingNorm?: StoppingNorm;
   /** Step cap (paper: 1000·n). */
   maxSteps?: number;
   /** Called every `progressEvery` steps (for progress lines). */
@@ -33,12 +38,12 @@ export interface NashResult {
   steps: number;
   /** True when the ε criterion was met before the cap. */
   converged: boolean;
-  /** Largest row projected-gradient norm at the last step. */
+  /** The stopping norm of the projected gradient at the last step. */
   maxProjectedGradientNorm: number;
 }
 
 export const NASH_LEARNING_RATE = 0.005;
-export const NASH_DEFAULT_EPSILON = 1e-4;
+export const NASH_DEFAULT_EPSILON = 1e-3;
 export const NASH_STEPS_PER_PEER = 1000;
 
 /**
@@ -73,6 +78,7 @@ export class NashSolver {
     const epsilon = options.epsilon ?? NASH_DEFAULT_EPSILON;
     const maxSteps = options.maxSteps ?? NASH_STEPS_PER_PEER * n;
     const every = options.progressEvery ?? 1000;
+    const norm = options.stoppingNorm ?? 'entry';
     if (!(lambda > 0)) throw new RangeError(`lambda must be > 0, got ${lambda}`);
     if (!(epsilon >= 0)) throw new RangeError(`epsilon must be >= 0, got ${epsilon}`);
 
@@ -81,17 +87,18 @@ export class NashSolver {
     let maxNorm = Number.POSITIVE_INFINITY;
     let converged = false;
     while (steps < maxSteps) {
-      maxNorm = this.step(model, this.current, this.next, lambda);
+      maxNorm = this.step(model, this.current, this.next, lambda, norm);
       steps++;
-      // The step just taken was computed at the current W; if W was already
-      // stationary (every row's projected gradient below ε) we stop at W.
+      const t = this.current;
+      this.current = this.next;
+      this.next = t;
+      // The step just taken moved W by less than λε (in the stopping norm):
+      // keep its result and stop. At α/τ = 1 this last step is the one that
+      // clips the remaining off-diagonal weight to exactly 0 (W = I).
       if (maxNorm < epsilon) {
         converged = true;
         break;
       }
-      const t = this.current;
-      this.current = this.next;
-      this.next = t;
       if (options.onProgress && steps % every === 0) options.onProgress(steps, maxNorm);
     }
     return { W: Float64Array.from(this.current), steps, converged, maxProjectedGradientNorm: maxNorm };
@@ -100,20 +107,23 @@ export class NashSolver {
   /**
    * One simultaneous projected-gradient step of every row: reads W, writes
    * W_next (must not alias W: all gradients are taken at the same W).
-   * Returns the largest row projected-gradient norm ‖Π(W_i + λg_i) − W_i‖/λ.
-   * Allocates nothing.
+   * Returns the stopping norm of the projected gradient (Π(W_i + λg_i) − W_i)/λ:
+   * by default the largest row L2 norm. Allocates nothing.
    */
   step(
     model: PayoffModel,
     W: Float64Array,
     Wnext: Float64Array,
     lambda: number = NASH_LEARNING_RATE,
+    stoppingNorm: StoppingNorm = 'row',
   ): number {
     const n = this.n;
     const { ws, grad, trial, projected } = this;
     const invLambda = 1 / lambda;
     columnShift(W, model.stake, n, ws.mu);
     let maxNorm = 0;
+    let maxAbs = 0;
+    let totalSq = 0;
     for (let i = 0; i < n; i++) {
       rowPayoffGradient(model, W, i, ws, grad, 0);
       const base = i * n;
@@ -124,11 +134,16 @@ export class NashSolver {
         const v = projected[j]!;
         const dlt = v - W[base + j]!;
         sq += dlt * dlt;
+        const ad = Math.abs(dlt);
+        if (ad > maxAbs) maxAbs = ad;
         Wnext[base + j] = v;
       }
       const norm = Math.sqrt(sq) * invLambda;
       if (norm > maxNorm) maxNorm = norm;
+      totalSq += sq;
     }
+    if (stoppingNorm === 'entry') return maxAbs * invLambda;
+    if (stoppingNorm === 'rms') return (Math.sqrt(totalSq) * invLambda) / n;
     return maxNorm;
   }
 }

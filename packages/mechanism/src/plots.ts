@@ -30,7 +30,7 @@ export function fig4Svg(result: Fig4Result): string {
     text(
       width / 2,
       26,
-      `Fig 4 — competitive rank R* vs ideal rank, n = ${result.n}, ${result.trials} trials, seed ${result.seed}`,
+      `Fig 4 — competitive rank R* vs ideal rank, n = ${result.n}, ${result.trials} trials, seed ${result.seed}${result.settings.world === 'graded' ? ', graded world' : ''}`,
       {
         'text-anchor': 'middle',
         'font-size': 17,

@@ -11,16 +11,28 @@ const pkgDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tmp = mkdtempSync(join(tmpdir(), 'mechanism-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function run(argv: string[], cwd = tmp): { code: number; out: string[]; err: string[] } {
+async function run(argv: string[], cwd = tmp): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
   const err: string[] = [];
   const io: CliIo = { stdout: (l) => out.push(l), stderr: (l) => err.push(l), cwd };
-  return { code: main(argv, io), out, err };
+  return { code: await main(argv, io), out, err };
 }
 
 describe('sim CLI', () => {
-  it('fig4 writes JSON with per-ratio statistics and a readable SVG, with progress on stderr', () => {
-    const r = run(['fig4', '--n', '6', '--trials', '2', '--ratios', '1,50', '--seed', '3', '--out', 'f4']);
+  it('fig4 writes JSON with per-ratio statistics and a readable SVG, with progress on stderr', async () => {
+    const r = await run([
+      'fig4',
+      '--n',
+      '6',
+      '--trials',
+      '2',
+      '--ratios',
+      '1,50',
+      '--seed',
+      '3',
+      '--out',
+      'f4',
+    ]);
     expect(r.code).toBe(0);
     expect(r.err.some((l) => l.startsWith('fig4 alpha/tau=50 trial 2/2'))).toBe(true);
     const json = JSON.parse(readFileSync(join(tmp, 'f4', 'fig4.json'), 'utf8')) as Fig4Result;
@@ -50,8 +62,8 @@ describe('sim CLI', () => {
     expect(r.out.some((l) => l.includes('wrote'))).toBe(true);
   });
 
-  it('fig5 writes tau and sparsity per step and a two-panel SVG', () => {
-    const r = run([
+  it('fig5 writes tau and sparsity per step and a two-panel SVG', async () => {
+    const r = await run([
       'fig5',
       '--n',
       '6',
@@ -95,16 +107,21 @@ describe('sim CLI', () => {
     [['fig5', '--measure', 'eq17', '--target', '2'], 'BAD_FLAG_VALUE'],
     [['fig5', '--ratios', '1'], 'UNKNOWN_FLAG'],
     [['fig6'], 'UNKNOWN_COMMAND'],
-  ])('rejects %j with %s and exit code 2, writing nothing', (argv, code) => {
-    const r = run([...argv, '--out', 'should-not-exist']);
+    [['fig4', '--world', 'flat'], 'BAD_FLAG_VALUE'],
+    [['fig4', '--stop-norm', 'max'], 'BAD_FLAG_VALUE'],
+    [['fig4', '--workers', '-1'], 'BAD_FLAG_VALUE'],
+    [['fig4', '--workers', '1.5'], 'BAD_FLAG_VALUE'],
+    [['fig5', '--workers', '2'], 'UNKNOWN_FLAG'],
+  ])('rejects %j with %s and exit code 2, writing nothing', async (argv, code) => {
+    const r = await run([...argv, '--out', 'should-not-exist']);
     expect(r.code).toBe(2);
     expect(r.err[0]).toContain(`[${code}]`);
     expect(existsSync(join(tmp, 'should-not-exist'))).toBe(false);
   });
 
-  it('prints usage for help and fails without a command', () => {
-    expect(run(['help']).code).toBe(0);
-    const r = run([]);
+  it('prints usage for help and fails without a command', async () => {
+    expect((await run(['help'])).code).toBe(0);
+    const r = await run([]);
     expect(r.code).toBe(2);
     expect(r.err.join('\n')).toContain('usage: pnpm sim');
   });

@@ -18,14 +18,21 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ExpertNetwork, WireDtype } from '@peerbench/mesh';
+import { InMemoryHub, MeshExpertNetwork } from '@peerbench/mesh';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend.js';
 import { ExpertServer } from '../src/expert-server.js';
-import { InMemoryHub } from '../src/in-memory-network.js';
-import { MeshExpertNetwork } from '../src/mesh-network.js';
 import { loadMnistDigits, MnistTask, skewedClassMix } from '../src/mnist-task.js';
-import type { ExpertNetwork, WireDtype } from '../src/network.js';
 import { DEFAULT_MODEL_OPTIONS, DEFAULT_STEP_OPTIONS, type ModelOptions, Trainer } from '../src/trainer.js';
+
+// `--help` answers without running the benchmark (the README entry-point test runs it).
+if (process.argv.includes('--help')) {
+  console.log(
+    'usage: pnpm --filter @peerbench/peer bench\n  a training step with k = 2 remote experts vs isolated, fp32 vs fp16 RPC bytes, evaluation offline vs live → $PEERBENCH_BENCH_DIR/peer.json',
+  );
+  process.exit(0);
+}
 
 const WARMUP_STEPS = 10;
 const MEASURED_STEPS = Number(process.env.PEER_BENCH_STEPS ?? 60);
@@ -145,9 +152,9 @@ async function bytesPerStep(a: Trainer): Promise<Record<WireDtype, number>> {
 }
 
 async function webrtcNets(): Promise<{ nets: ExpertNetwork[]; close: () => Promise<void> }> {
-  const { generateIdentity } = await import('@peerbench/ledger');
+  const { generateIdentity } = await import('@peerbench/protocol');
   const { createSignalingServer } = await import('@peerbench/signaling-server');
-  const { PeerMesh } = await import('../src/mesh/index.js');
+  const { PeerMesh } = await import('@peerbench/mesh');
   const wrtc = (await import('@roamhq/wrtc')).default;
   const WebSocket = (await import('ws')).default;
   const server = createSignalingServer({ host: '127.0.0.1', port: 0, shutdownGraceMs: 0 });
@@ -250,7 +257,7 @@ async function main() {
   await memory.a.evaluateLive();
   for (let r = 0; r < 5; r++) {
     let t0 = performance.now();
-    memory.a.evaluate();
+    await memory.a.evaluate();
     evalOffline.push(performance.now() - t0);
     t0 = performance.now();
     await memory.a.evaluateLive();

@@ -121,23 +121,11 @@ export async function selectBackend(opts: SelectBackendOptions = {}): Promise<Ba
     attempts.push({ backend: 'webgl', ok: false, reason: 'not available in Node' });
   }
   for (const name of candidates) {
-    let reason: string | undefined;
-    try {
-      if (name === 'webgpu' && !env.isNode) {
-        if (!env.gpu) reason = 'navigator.gpu is missing';
-        else if (!(await env.gpu.requestAdapter())) reason = 'navigator.gpu gave no adapter';
-      }
-      if (name === 'webgpu' && env.isNode) reason = 'not available in Node';
-      if (name === 'webgl' && env.isNode) reason = 'not available in Node';
-      if (!reason) {
-        if (await env.activate(name)) {
-          attempts.push({ backend: name, ok: true });
-          return { chosen: name, forced: opts.force !== undefined, attempts: sortAttempts(attempts) };
-        }
-        reason = 'failed to initialise';
-      }
-    } catch (err) {
-      reason = `failed to initialise: ${describe(err)}`;
+    const reason = await activationFailure(name, env);
+    if (reason === null) {
+      attempts.push({ backend: name, ok: true });
+      const forced = opts.force !== undefined;
+      return { chosen: name, forced, attempts: sortAttempts(attempts), basis: forced ? 'forced' : 'order' };
     }
     attempts.push({ backend: name, ok: false, reason });
   }
@@ -148,7 +136,21 @@ export async function selectBackend(opts: SelectBackendOptions = {}): Promise<Ba
   );
 }
 
-function sortAttempts(attempts: BackendAttempt[]): BackendAttempt[] {
+/** Activates `name`; null when it runs, else why not (missing in this runtime, no adapter, failed to initialise). */
+export async function activationFailure(name: BackendName, env: BackendEnvironment): Promise<string | null> {
+  try {
+    if ((name === 'webgpu' || name === 'webgl') && env.isNode) return 'not available in Node';
+    if (name === 'webgpu') {
+      if (!env.gpu) return 'navigator.gpu is missing';
+      if (!(await env.gpu.requestAdapter())) return 'navigator.gpu gave no adapter';
+    }
+    return (await env.activate(name)) ? null : 'failed to initialise';
+  } catch (err) {
+    return `failed to initialise: ${describe(err)}`;
+  }
+}
+
+export function sortAttempts(attempts: BackendAttempt[]): BackendAttempt[] {
   return [...attempts].sort((a, b) => BACKEND_NAMES.indexOf(a.backend) - BACKEND_NAMES.indexOf(b.backend));
 }
 

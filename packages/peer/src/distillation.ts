@@ -7,7 +7,7 @@
  * deeper than depth 1.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Mlp, type NamedWeights } from './model.js';
+import { exportVariables, Mlp, type NamedWeights } from './model.js';
 
 export interface StandInOptions {
   inputSize: number;
@@ -75,8 +75,12 @@ export class StandIns {
     return tf.tidy(() => s.net.apply(x));
   }
 
-  /** One distillation step towards the detached answer; returns the MSE before the step. */
-  fit(slot: number, x: tf.Tensor2D, target: tf.Tensor2D): number {
+  /**
+   * One distillation step towards the detached answer. Returns the MSE
+   * before the step as a scalar tensor the caller owns (and reads when it
+   * reads the rest of its step, asynchronously: `recordLoss`).
+   */
+  fit(slot: number, x: tf.Tensor2D, target: tf.Tensor2D): tf.Scalar {
     const s = this.student(slot);
     const loss = tf.tidy(() => {
       const { value, grads } = tf.variableGrads(
@@ -84,11 +88,16 @@ export class StandIns {
         s.net.variables(),
       );
       s.optimizer.applyGradients(grads);
-      return value.dataSync()[0]!;
+      return value;
     });
     s.steps++;
-    s.lastLoss = loss;
     return loss;
+  }
+
+  /** The value of the loss `fit` returned, once read. */
+  recordLoss(slot: number, loss: number): void {
+    const s = this.students.get(slot);
+    if (s) s.lastLoss = loss;
   }
 
   /** Forgets a slot's student (its slot was given to another peer). */
@@ -100,12 +109,16 @@ export class StandIns {
     this.students.delete(slot);
   }
 
-  exportWeights(into: NamedWeights = {}): NamedWeights {
+  /** Every student's weights and step count, read in one transfer (snapshotted when called). */
+  exportWeights(into: NamedWeights = {}): Promise<NamedWeights> {
+    const names: string[] = [];
+    const vars: tf.Variable[] = [];
     for (const [slot, s] of this.students) {
-      s.net.exportWeights(into);
+      names.push(...s.net.variableNames());
+      vars.push(...s.net.variables());
       into[`standin${slot}/steps`] = { shape: [1], data: Float32Array.of(s.steps) };
     }
-    return into;
+    return exportVariables(names, vars, into);
   }
 
   importWeights(weights: NamedWeights): void {

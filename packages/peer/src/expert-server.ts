@@ -5,16 +5,16 @@
  * to that same encoder. Depth 1 only: the server runs the local encoder and
  * nothing else, it never queries further into the network (§1.8, Fig 3).
  */
-import * as tf from '@tensorflow/tfjs';
-import { CallerBudget } from './caller-budget.js';
-import type { Mlp } from './model.js';
 import {
   ExpertError,
   type ExpertHandlers,
   invalidTensorReason,
   MAX_FORWARD_ROWS,
   type WireTensor,
-} from './network.js';
+} from '@peerbench/mesh';
+import * as tf from '@tensorflow/tfjs';
+import { CallerBudget } from './caller-budget.js';
+import type { Mlp } from './model.js';
 
 export interface ExpertServerOptions {
   /** Apply gradients that callers send back. A trustless peer sets false: backward is refused with 'rejected'. */
@@ -161,10 +161,16 @@ export class ExpertServer implements ExpertHandlers {
     const rows = x.shape[0]!;
     if (rows === 0 || rows > MAX_FORWARD_ROWS) this.invalid(`forward batch of ${rows} rows`);
     const mask = this.maskFor(from);
-    const out = tf.tidy(() => {
-      const f = this.encoder.apply(tf.tensor2d(x.data, [rows, this.encoder.inputSize]));
-      return tf.mul(f, mask).dataSync() as Float32Array;
-    });
+    const answer = tf.tidy(() =>
+      tf.mul(this.encoder.apply(tf.tensor2d(x.data, [rows, this.encoder.inputSize])), mask),
+    );
+    let out: Float32Array;
+    try {
+      // Asynchronous: serving must not stall the device (or, on WebGPU, lose it: issue 19).
+      out = new Float32Array((await answer.data()) as Float32Array);
+    } finally {
+      answer.dispose();
+    }
     this.budget.save(from, requestId, {
       x: x.data,
       rows,

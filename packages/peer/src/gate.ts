@@ -13,6 +13,8 @@
  * per step, so the RPCs can go out; the differentiable gates are recomputed
  * inside the tape with the same noise and the same choice.
  */
+
+import { createRng, type Rng } from '@peerbench/mechanism';
 import * as tf from '@tensorflow/tfjs';
 import { exportVariables, importVariables, type NamedWeights, scoped } from './model.js';
 
@@ -28,6 +30,8 @@ export interface GateOptions {
   k: number;
   /** Process-unique variable scope (see Mlp). */
   scope?: string;
+  /** Seed of the routing noise ε (undefined: tfjs's unseeded generator). A seeded swarm run is reproducible only with it. */
+  noiseSeed?: number;
 }
 
 export interface Routing {
@@ -46,11 +50,13 @@ export class NoisyTopKGate {
   readonly k: number;
   readonly wGate: tf.Variable;
   readonly wNoise: tf.Variable;
+  private readonly noiseRng: Rng | null;
 
   constructor(opts: GateOptions) {
     if (!(opts.k >= 1)) throw new RangeError('gate k must be >= 1');
     this.slots = opts.slots;
     this.k = opts.k;
+    this.noiseRng = opts.noiseSeed === undefined ? null : createRng(opts.noiseSeed);
     // Zero gate weights (as in Shazeer et al.): every expert starts equal and
     // the noise alone spreads the first batches over all of them.
     // The tidy frees the initial zeros (variables keep their own reference).
@@ -75,25 +81,43 @@ export class NoisyTopKGate {
     });
   }
 
-  /** Chooses the top-k available slots per example. Not differentiable; call outside the tape. */
-  route(h: tf.Tensor2D, available: boolean[], training: boolean): Routing {
+  /**
+   * Chooses the top-k available slots per example. Not differentiable; call
+   * outside the tape. The chosen indices are read back asynchronously: a
+   * synchronous read stalls a GPU pipeline, and on tfjs-webgpu it goes
+   * through a canvas that can lose the device (issue 19).
+   */
+  async route(h: tf.Tensor2D, available: boolean[], training: boolean): Promise<Routing> {
     const batch = h.shape[0];
     const nAvailable = available.filter(Boolean).length;
     if (nAvailable === 0) throw new RangeError('no expert slot is available');
     const k = Math.min(this.k, nAvailable);
-    const noise = training ? tf.randomNormal<tf.Rank.R2>([batch, this.slots]) : null;
+    const noise = training ? this.drawNoise(batch) : null;
     const chosen = new Float32Array(batch * this.slots);
-    tf.tidy(() => {
-      const H = this.logits(h, noise, availableTensor(available));
-      const { indices } = tf.topk(H, k);
-      const idx = indices.dataSync();
+    const indices = tf.tidy(() => tf.topk(this.logits(h, noise, availableTensor(available)), k).indices);
+    try {
+      const idx = await indices.data();
       for (let b = 0; b < batch; b++)
         for (let r = 0; r < k; r++) chosen[b * this.slots + idx[b * k + r]!] = 1;
-    });
+    } catch (err) {
+      noise?.dispose();
+      throw err;
+    } finally {
+      indices.dispose();
+    }
     const rowsBySlot: number[][] = Array.from({ length: this.slots }, () => []);
     for (let b = 0; b < batch; b++)
       for (let s = 0; s < this.slots; s++) if (chosen[b * this.slots + s] === 1) rowsBySlot[s]!.push(b);
     return { batch, chosen, noise, rowsBySlot };
+  }
+
+  /** ε ~ N(0, 1) of shape [batch, slots], from the seeded generator when there is one. */
+  private drawNoise(batch: number): tf.Tensor2D {
+    const rng = this.noiseRng;
+    if (!rng) return tf.randomNormal<tf.Rank.R2>([batch, this.slots]);
+    const values = new Float32Array(batch * this.slots);
+    for (let q = 0; q < values.length; q++) values[q] = rng.normal();
+    return tf.tensor2d(values, [batch, this.slots]);
   }
 
   /** Differentiable gates g(x): softmax over the chosen logits, exactly 0 elsewhere. */
@@ -105,7 +129,7 @@ export class NoisyTopKGate {
     });
   }
 
-  exportWeights(into: NamedWeights = {}): NamedWeights {
+  exportWeights(into: NamedWeights = {}): Promise<NamedWeights> {
     return exportVariables(['gate/w_gate', 'gate/w_noise'], this.variables(), into);
   }
 

@@ -5,16 +5,17 @@
  * register and set-weights txs with the peer's identity, and keeps nonces
  * increasing even while earlier txs are still in the mempool.
  */
+
 import {
   boundedRowToward,
   type Chain,
   createRegisterTx,
   createSetWeightsTx,
-  type Identity,
   type LedgerStateView,
   rowFromPairs,
   solveRegistrationWork,
 } from '@peerbench/ledger';
+import type { Identity } from '@peerbench/protocol';
 import type { ChainClient, ChainState } from './chain.js';
 
 export class ChainError extends Error {
@@ -87,8 +88,8 @@ export class LedgerChainClient implements ChainClient {
     const result = await this.chain.submitTx(
       await createRegisterTx(this.identity, view.genesisHash, bits > 0 ? this.work?.nonce : undefined),
     );
-    // A register tx already waiting in the mempool is as good as ours.
-    if (!result.ok && !/duplicate|registered/.test(result.code))
+    // A register tx already waiting in the mempool (or already applied) is as good as ours.
+    if (!result.ok && result.code !== 'duplicate-key')
       throw new ChainError(result.code, `register: ${result.message}`);
   }
 

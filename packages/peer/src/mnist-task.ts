@@ -78,6 +78,11 @@ export interface MnistTaskOptions {
   shardSize?: number;
   /** Held-out examples per class in the balanced evaluation set. Default 50. */
   evalPerClass?: number;
+  /**
+   * Examples in the validation slice of D_i: drawn with the shard's class mix
+   * from digits the shard does not contain, never trained on. Default 100.
+   */
+  validationSize?: number;
   /** Seed of the shard draw and batch order. Default 1. */
   seed?: number;
   /** Pre-loaded digits (defaults to loadMnistDigits()). */
@@ -122,6 +127,7 @@ export class MnistTask implements Task {
   private readonly shardX: Float32Array;
   private readonly shardLabels: Uint8Array;
   private readonly evalBatch: Batch;
+  private readonly validationBatch: Batch;
   private readonly rng: Rng;
   private order: Uint32Array;
   private cursor = 0;
@@ -137,6 +143,13 @@ export class MnistTask implements Task {
     this.shardLabels = new Uint8Array(this.shardSize);
     const evalX = new Float32Array(evalPerClass * MNIST_CLASSES * MNIST_PIXELS);
     const evalY = new Float32Array(evalPerClass * MNIST_CLASSES * MNIST_CLASSES);
+    const validationSize = opts.validationSize ?? 100;
+    const validationCounts = classCounts(mix, Math.max(1, validationSize));
+    const valX = new Float32Array(validationSize * MNIST_PIXELS);
+    const valY = new Float32Array(validationSize * MNIST_CLASSES);
+    // Its own generator, so adding the slice left the shard draw and batch order as they were.
+    const valRng = createRng((opts.seed ?? 1) + 0x5eed);
+    let valRow = 0;
     let row = 0;
     for (let c = 0; c < MNIST_CLASSES; c++) {
       const pixels = digits[c];
@@ -145,11 +158,21 @@ export class MnistTask implements Task {
       const evalStart = Math.floor(count * (1 - EVAL_FRACTION));
       if (count - evalStart < evalPerClass) throw new RangeError(`class ${c}: not enough held-out digits`);
       // Training shard: random digits of the first 80% (peers may overlap, like real users' data).
+      const inShard = new Set<number>();
       for (let n = 0; n < this.shardCounts[c]!; n++) {
         const idx = this.rng.int(evalStart);
+        inShard.add(idx);
         this.shardX.set(pixels.subarray(idx * MNIST_PIXELS, (idx + 1) * MNIST_PIXELS), row * MNIST_PIXELS);
         this.shardLabels[row] = c;
         row++;
+      }
+      // Validation slice: same class mix, digits this shard does not hold (a few tries, then any).
+      for (let n = 0; n < (validationSize > 0 ? validationCounts[c]! : 0); n++) {
+        let idx = valRng.int(evalStart);
+        for (let t = 0; t < 20 && inShard.has(idx); t++) idx = valRng.int(evalStart);
+        valX.set(pixels.subarray(idx * MNIST_PIXELS, (idx + 1) * MNIST_PIXELS), valRow * MNIST_PIXELS);
+        valY[valRow * MNIST_CLASSES + c] = 1;
+        valRow++;
       }
       // Evaluation: the same last-20% digits for every peer, so accuracies compare.
       for (let n = 0; n < evalPerClass; n++) {
@@ -160,6 +183,7 @@ export class MnistTask implements Task {
       }
     }
     this.evalBatch = { x: evalX, y: evalY, size: evalPerClass * MNIST_CLASSES };
+    this.validationBatch = { x: valX, y: valY, size: validationSize };
     this.order = this.shuffled();
   }
 
@@ -198,4 +222,35 @@ export class MnistTask implements Task {
   evalSet(): Batch {
     return this.evalBatch;
   }
+
+  validationSet(): Batch {
+    return this.validationBatch;
+  }
+}
+
+/**
+ * `size` examples with the class mix `classMix`, drawn (seeded, with
+ * replacement) from the held-out 20 % of every digit that no shard and no
+ * validation slice ever contains: fresh data from a peer's own distribution,
+ * e.g. for measuring the ideal rank on D_i without reusing what it scored on.
+ */
+export function heldOutDraw(digits: MnistDigits, classMix: number[], size: number, seed: number): Batch {
+  const counts = classCounts(classMix, size);
+  const rng = createRng(seed);
+  const x = new Float32Array(size * MNIST_PIXELS);
+  const y = new Float32Array(size * MNIST_CLASSES);
+  let row = 0;
+  for (let c = 0; c < MNIST_CLASSES; c++) {
+    const pixels = digits[c];
+    if (!pixels) throw new RangeError(`no digits of class ${c}`);
+    const count = Math.floor(pixels.length / MNIST_PIXELS);
+    const evalStart = Math.floor(count * (1 - EVAL_FRACTION));
+    for (let n = 0; n < counts[c]!; n++) {
+      const idx = evalStart + rng.int(count - evalStart);
+      x.set(pixels.subarray(idx * MNIST_PIXELS, (idx + 1) * MNIST_PIXELS), row * MNIST_PIXELS);
+      y[row * MNIST_CLASSES + c] = 1;
+      row++;
+    }
+  }
+  return { x, y, size };
 }

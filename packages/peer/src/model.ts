@@ -13,6 +13,12 @@ export interface MlpSpec {
   sizes: number[];
   /** Activation after each layer (length sizes.length - 1). */
   activations: Activation[];
+  /**
+   * 0/1 per input feature (length sizes[0]): the features this model sees;
+   * the others are zeroed before the first layer. A peer's private view of
+   * the input (the swarm's known-quality design). Undefined: every feature.
+   */
+  inputMask?: Float32Array;
 }
 
 /** Named weights, the unit that storage persists. */
@@ -29,6 +35,7 @@ export class Mlp {
   readonly spec: MlpSpec;
   readonly weights: tf.Variable[] = [];
   readonly biases: tf.Variable[] = [];
+  private readonly inputMask: tf.Tensor1D | null;
 
   /**
    * `scope` makes the tfjs variable names unique when several peers live in
@@ -39,6 +46,9 @@ export class Mlp {
       throw new RangeError(`${name}: need ${spec.sizes.length - 1} activations`);
     this.name = name;
     this.spec = spec;
+    if (spec.inputMask && spec.inputMask.length !== spec.sizes[0])
+      throw new RangeError(`${name}: input mask has ${spec.inputMask.length} entries, need ${spec.sizes[0]}`);
+    this.inputMask = spec.inputMask ? tf.keep(tf.tensor1d(spec.inputMask)) : null;
     for (let l = 0; l + 1 < spec.sizes.length; l++) {
       const fanIn = spec.sizes[l]!;
       const fanOut = spec.sizes[l + 1]!;
@@ -69,7 +79,7 @@ export class Mlp {
 
   apply(x: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
-      let h: tf.Tensor2D = x;
+      let h: tf.Tensor2D = this.inputMask ? tf.mul(x, this.inputMask) : x;
       for (let l = 0; l < this.weights.length; l++) {
         h = tf.add(tf.matMul(h, this.weights[l]!), this.biases[l]!);
         const act = this.spec.activations[l];
@@ -93,7 +103,7 @@ export class Mlp {
     return out;
   }
 
-  exportWeights(into: NamedWeights = {}): NamedWeights {
+  exportWeights(into: NamedWeights = {}): Promise<NamedWeights> {
     return exportVariables(this.variableNames(), this.variables(), into);
   }
 
@@ -104,6 +114,7 @@ export class Mlp {
 
   dispose(): void {
     for (const v of this.variables()) v.dispose();
+    this.inputMask?.dispose();
   }
 }
 
@@ -117,11 +128,44 @@ export function uniqueScope(prefix = 'peer'): string {
   return `${prefix}${++scopeCounter}`;
 }
 
-export function exportVariables(names: string[], vars: tf.Variable[], into: NamedWeights = {}): NamedWeights {
+/**
+ * Copies the variables' values out, read back asynchronously in one transfer
+ * (a synchronous read stalls a GPU pipeline, and on tfjs-webgpu it can lose
+ * the device: issue 19).
+ */
+export async function exportVariables(
+  names: string[],
+  vars: tf.Variable[],
+  into: NamedWeights = {},
+): Promise<NamedWeights> {
+  const values = await readFlat(vars);
   vars.forEach((v, i) => {
-    into[names[i]!] = { shape: v.shape.slice(), data: new Float32Array(v.dataSync() as Float32Array) };
+    into[names[i]!] = { shape: v.shape.slice(), data: values[i]! };
   });
   return into;
+}
+
+/**
+ * The float32 values of several tensors with one asynchronous readback:
+ * they are flattened and concatenated on the device, read once, and split.
+ * Every returned array is a fresh copy.
+ */
+export async function readFlat(tensors: readonly tf.Tensor[]): Promise<Float32Array[]> {
+  if (tensors.length === 0) return [];
+  const packed = tf.tidy(() => tf.concat(tensors.map((t) => tf.cast(tf.reshape(t, [-1]), 'float32'))));
+  let all: Float32Array;
+  try {
+    all = (await packed.data()) as Float32Array;
+  } finally {
+    packed.dispose();
+  }
+  const out: Float32Array[] = [];
+  let offset = 0;
+  for (const t of tensors) {
+    out.push(all.slice(offset, offset + t.size));
+    offset += t.size;
+  }
+  return out;
 }
 
 export function importVariables(names: string[], vars: tf.Variable[], weights: NamedWeights): number {

@@ -1,6 +1,19 @@
 /**
  * Peer i's scores of its peers, its row of W (§1.3, eq 3; §1.7 "its weights
- * act as a proxy for importance"). Two signals per expert slot:
+ * act as a proxy for importance").
+ *
+ * Default (`removalSource: 'validation'`, DESIGN.md step 6): w_ij is the cost
+ * of removing j measured exactly on a validation slice of D_i that is never
+ * trained on (removal-cost.ts: per-example loss with slot j zeroed, the gate
+ * held fixed, minus the loss with it), summed over every scoring pass of the
+ * last `windowBlocks` complete blocks, clipped at 0 and normalised. Only
+ * slots answered by their peer count: a stand-in's contribution is not
+ * credited to the absent peer. Gate importance is kept for display and gets
+ * no share of the score by default: the CV² balance loss pushes Σ_b g_bj
+ * towards uniform, which is exactly what it would read (issue 13: per-row
+ * Spearman(gate_i, Δ_i) ≈ −0.07).
+ *
+ * Legacy (`removalSource: 'training'`), kept to compare against:
  *   - gate importance  Σ_batch g_j(x), an EMA of its per-batch share   (§1.7)
  *   - the removal cost of eq 3 WITH its first-order term, an EMA of
  *       mean_b ( −d_b + ½ d_b² ),   d_b = ∂L_i(x_b)/∂f_j(x_b) · f_j(x_b)
@@ -17,15 +30,32 @@
  */
 import { boundRowStep, projectToSimplex } from '@peerbench/mechanism';
 
+/** Where the removal costs come from (see the file comment). */
+export type RemovalSource = 'validation' | 'training';
+
 export interface ScorerOptions {
   slots: number;
-  /** EMA decay per step (0.95 ≈ the last 20 steps). */
+  /** EMA decay per step (0.95 ≈ the last 20 steps) of gate importance and of the 'training' removal cost. */
   emaDecay: number;
   /** Weight of gate importance vs the removal cost in the score, in [0, 1]. */
   importanceShare: number;
+  removalSource: RemovalSource;
+  /** 'validation': complete blocks whose measured costs make up the score. */
+  windowBlocks: number;
 }
 
-export const DEFAULT_SCORER_OPTIONS: Omit<ScorerOptions, 'slots'> = { emaDecay: 0.95, importanceShare: 0.5 };
+export const DEFAULT_SCORER_OPTIONS: Omit<ScorerOptions, 'slots'> = {
+  emaDecay: 0.95,
+  importanceShare: 0,
+  removalSource: 'validation',
+  windowBlocks: 3,
+};
+
+/** Summed per-example removal costs and how many examples were scored, per slot. */
+interface CostSums {
+  sum: Float64Array;
+  rows: Float64Array;
+}
 
 /** The ledger checks ‖ΔW_i‖₂ ≤ ε exactly after fixed-point rounding; stay a hair inside. */
 const EPSILON_MARGIN = 0.999;
@@ -61,10 +91,61 @@ export class Scorer {
   /** EMA of each slot's signed removal cost (`removalCost`), raw scale. */
   readonly removal: Float64Array;
   private observed = 0;
+  /** 'validation': the block being measured, then the complete blocks (newest first). */
+  private current: CostSums;
+  private readonly window: CostSums[] = [];
 
   constructor(private readonly opts: ScorerOptions) {
     this.importance = new Float64Array(opts.slots);
     this.removal = new Float64Array(opts.slots);
+    this.current = { sum: new Float64Array(opts.slots), rows: new Float64Array(opts.slots) };
+  }
+
+  get removalSource(): RemovalSource {
+    return this.opts.removalSource;
+  }
+
+  /**
+   * One validation pass: per slot, the summed per-example removal cost over
+   * `rows` examples (examples not routed to the slot cost 0 and still count),
+   * and whether the slot was answered by its own peer (false: absent, served
+   * by a stand-in, or ablated for another reason: nothing is credited).
+   */
+  observeValidation(costSums: ArrayLike<number>, rows: number, credited: ArrayLike<boolean>): void {
+    for (let s = 0; s < this.opts.slots; s++) {
+      if (!credited[s]) continue;
+      const c = costSums[s] ?? 0;
+      if (!Number.isFinite(c)) continue;
+      this.current.sum[s]! += c;
+      this.current.rows[s]! += rows;
+    }
+  }
+
+  /** A block ended: the costs measured since the last one join the window (the oldest leaves). */
+  closeBlock(): void {
+    this.window.unshift(this.current);
+    this.window.length = Math.min(this.window.length, Math.max(1, this.opts.windowBlocks));
+    this.current = { sum: new Float64Array(this.opts.slots), rows: new Float64Array(this.opts.slots) };
+  }
+
+  /**
+   * Mean removal cost per slot over the window's complete blocks (signed; 0
+   * where nothing was measured). Falls back to the block in progress while no
+   * block is complete.
+   */
+  validationCosts(): Float64Array {
+    const out = new Float64Array(this.opts.slots);
+    const parts = this.window.length > 0 ? this.window : [this.current];
+    for (let s = 0; s < this.opts.slots; s++) {
+      let sum = 0;
+      let rows = 0;
+      for (const p of parts) {
+        sum += p.sum[s]!;
+        rows += p.rows[s]!;
+      }
+      out[s] = rows > 0 ? sum / rows : 0;
+    }
+    return out;
   }
 
   /**
@@ -77,10 +158,11 @@ export class Scorer {
     const imp = normalise(importance);
     // The first observation seeds the EMA instead of being damped towards 0.
     const a = this.observed === 0 ? 0 : this.opts.emaDecay;
+    const training = this.opts.removalSource === 'training';
     for (let s = 0; s < this.opts.slots; s++) {
       const r = removal[s] ?? 0;
       this.importance[s] = a * this.importance[s]! + (1 - a) * imp[s]!;
-      this.removal[s] = a * this.removal[s]! + (1 - a) * (Number.isFinite(r) ? r : 0);
+      if (training) this.removal[s] = a * this.removal[s]! + (1 - a) * (Number.isFinite(r) ? r : 0);
     }
     this.observed++;
   }
@@ -89,11 +171,15 @@ export class Scorer {
   resetSlot(slot: number): void {
     this.importance[slot] = 0;
     this.removal[slot] = 0;
+    for (const p of [this.current, ...this.window]) {
+      p.sum[slot] = 0;
+      p.rows[slot] = 0;
+    }
   }
 
-  /** Removal cost share per slot: the EMA clipped at 0, normalised (an expert that hurts gets 0). */
+  /** Removal cost share per slot: the measured (or EMA) cost clipped at 0, normalised (an expert that hurts gets 0). */
   removalShares(): Float64Array {
-    return normalise(this.removal);
+    return normalise(this.opts.removalSource === 'validation' ? this.validationCosts() : this.removal);
   }
 
   /** Gate importance share per slot (sums to 1 once anything was observed). */
@@ -107,7 +193,7 @@ export class Scorer {
     const rem = this.removalShares();
     const beta = this.opts.importanceShare;
     const mixed = new Float64Array(this.opts.slots);
-    for (let s = 0; s < mixed.length; s++) mixed[s] = beta * imp[s]! + (1 - beta) * rem[s]!;
+    for (let s = 0; s < mixed.length; s++) mixed[s] = (beta > 0 ? beta * imp[s]! : 0) + (1 - beta) * rem[s]!;
     return normalise(mixed);
   }
 

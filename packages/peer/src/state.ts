@@ -11,6 +11,17 @@ export interface BackendAttempt {
   ok: boolean;
   /** Why it was not used (not available, failed to initialise, skipped because forced). */
   reason?: string;
+  /** What the start-up trial measured on it (backend-trial.ts), when one ran. */
+  trial?: BackendTrialTimes;
+}
+
+/** One backend's trial: the first step (kernel compilation included), then the median of the timed ones. */
+export interface BackendTrialTimes {
+  firstStepMs: number;
+  /** Median wall time of the timed steps, in ms; what the choice compares. */
+  stepMs: number;
+  /** Timed steps run (after the first). */
+  steps: number;
 }
 
 export interface BackendReport {
@@ -18,6 +29,12 @@ export interface BackendReport {
   /** True when the user forced this backend (`?backend=` or a CLI flag). */
   forced: boolean;
   attempts: BackendAttempt[];
+  /**
+   * How it was chosen: 'forced', 'order' (the first that initialises in
+   * WebGPU → WebGL → WASM → CPU), or 'trial' (the fastest measured step).
+   * Absent in reports from before the trial existed: 'order'.
+   */
+  basis?: 'forced' | 'order' | 'trial';
 }
 
 export type PeerStatus = 'stopped' | 'starting' | 'running' | 'paused' | 'stopping' | 'error';
@@ -56,6 +73,9 @@ export interface StepPoint {
   loss: number;
   /** Accuracy on the held-out set, when it was evaluated at this step. */
   accuracy?: number;
+  /** Loss and accuracy on the validation slice of D_i (never trained on), when it was scored at this step. */
+  validationLoss?: number;
+  validationAccuracy?: number;
 }
 
 export interface BlockPoint {
@@ -101,6 +121,8 @@ export interface PeerStats {
   forwardBytesPerStep: number;
   /** Wall time of the last training step. */
   lastStepMs: number | null;
+  /** tf.memory().numTensors after the latest step (flat while training: nothing leaks). */
+  numTensors?: number;
 }
 
 export interface PeerSnapshot {
@@ -115,6 +137,8 @@ export interface PeerSnapshot {
   step: number;
   loss: number | null;
   accuracy: number | null;
+  /** The latest loss/accuracy on the validation slice of D_i (absent before the first scoring pass). */
+  validation?: { step: number; loss: number; accuracy: number };
   /** Bounded history (the runtime keeps the latest few thousand points). */
   lossHistory: StepPoint[];
   blockHistory: BlockPoint[];

@@ -24,4 +24,11 @@ export interface Task {
   nextBatch(batchSize: number): Batch;
   /** The held-out evaluation set (balanced over classes), the same on every call. */
   evalSet(): Batch;
+  /**
+   * A validation slice of D_i: drawn like the private shard (same class mix)
+   * and never trained on, the same on every call. The scores of eq 3 are
+   * measured on it (DESIGN.md step 6). Optional: without it the peer scores
+   * on its training batches.
+   */
+  validationSet?(): Batch;
 }

@@ -20,18 +20,19 @@
  * Gradients w.r.t. the remote answers come out of the same tape as the
  * weights' gradients: the answers are inputs of the loss like any variable.
  */
-import * as tf from '@tensorflow/tfjs';
-import { StandIns } from './distillation.js';
-import { availableTensor, importanceCv2, NoisyTopKGate, type Routing } from './gate.js';
-import { Mlp, type NamedWeights, uniqueScope } from './model.js';
+import { createRng } from '@peerbench/mechanism';
 import {
   type ExpertNetwork,
   invalidTensorReason,
   MAX_FORWARD_ROWS,
   type WireDtype,
   type WireTensor,
-} from './network.js';
-import { removalCost, Scorer } from './scorer.js';
+} from '@peerbench/mesh';
+import * as tf from '@tensorflow/tfjs';
+import { StandIns } from './distillation.js';
+import { availableTensor, importanceCv2, NoisyTopKGate, type Routing } from './gate.js';
+import { exportVariables, Mlp, type NamedWeights, uniqueScope } from './model.js';
+import { DEFAULT_SCORER_OPTIONS, removalCost, Scorer, type ScorerOptions } from './scorer.js';
 import type { Batch, Task } from './task.js';
 
 export interface ModelOptions {
@@ -68,6 +69,16 @@ export interface ModelOptions {
   combine: CombineMode;
   /** Seed of the weight initialisation (undefined = random). */
   seed?: number;
+  /**
+   * Share of the input features the encoder sees, in (0, 1]: a seeded random
+   * subset (see `inputViewMask`); the rest is zeroed. A private view of the
+   * input bounds what f_i can know however much it is trained by others, so
+   * the swarm's `--quality views` gives peers a usefulness order sharing
+   * cannot erase. Undefined or 1: the whole input.
+   */
+  inputView?: number;
+  /** Scorer settings (removal source, window, gate-importance share); see scorer.ts. */
+  scoring?: Partial<Omit<ScorerOptions, 'slots'>>;
 }
 
 /** How G(x) joins the experts' answers (see ModelOptions.combine). */
@@ -158,6 +169,8 @@ export interface EvaluateLiveOptions {
    * no slot changes nothing. null/undefined: no ablation.
    */
   ablate?: string | null;
+  /** Evaluate on these examples instead of the task's balanced held-out set (e.g. its validation slice). */
+  data?: Batch;
   /** Aborts the outstanding forwards; the promise rejects with the signal's reason. */
   signal?: AbortSignal;
 }
@@ -182,6 +195,36 @@ function gatherRows(x: Float32Array, width: number, rows: number[]): Float32Arra
     out.set(x.subarray(r * width, (r + 1) * width), i * width);
   }
   return out;
+}
+
+/** 0/1 over `inputSize` features with round(view·inputSize) ones (at least one), a seeded random subset. */
+export function inputViewMask(inputSize: number, view: number, seed: number): Float32Array {
+  if (!(view > 0 && view <= 1)) throw new RangeError(`input view must be in (0, 1], got ${view}`);
+  const order = Array.from({ length: inputSize }, (_, i) => i);
+  const rng = createRng(seed);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const mask = new Float32Array(inputSize);
+  const count = Math.max(1, Math.round(view * inputSize));
+  for (let q = 0; q < count; q++) mask[order[q]!] = 1;
+  return mask;
+}
+
+/** [mean cross-entropy, correct predictions] of one evaluation batch, as one tensor to read. */
+function lossAndHits(y: tf.Tensor2D, logits: tf.Tensor2D): tf.Tensor1D {
+  const loss = tf.losses.softmaxCrossEntropy(y, logits);
+  const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(y, 1)), 'float32'));
+  return tf.stack([loss, hits]) as tf.Tensor1D;
+}
+
+async function readAndDispose(t: tf.Tensor): Promise<Float32Array> {
+  try {
+    return (await t.data()) as Float32Array;
+  } finally {
+    t.dispose();
+  }
 }
 
 export class Trainer {
@@ -219,9 +262,16 @@ export class Trainer {
     this.d = model.representationSize;
     const seed = model.seed;
     // tanh keeps every representation in [-1, 1]: answers from different peers share one scale.
+    const view = model.inputView;
     this.encoder = new Mlp(
       'encoder',
-      { sizes: [task.inputSize, model.encoderHidden, this.d], activations: ['relu', 'tanh'] },
+      {
+        sizes: [task.inputSize, model.encoderHidden, this.d],
+        activations: ['relu', 'tanh'],
+        ...(view !== undefined && view < 1
+          ? { inputMask: inputViewMask(task.inputSize, view, (seed ?? 0) + 300) }
+          : {}),
+      },
       seed,
       scope,
     );
@@ -238,7 +288,13 @@ export class Trainer {
       seed === undefined ? undefined : seed + 1,
       scope,
     );
-    this.gate = new NoisyTopKGate({ inputSize: this.d, slots: model.maxExperts, k: model.topK, scope });
+    this.gate = new NoisyTopKGate({
+      inputSize: this.d,
+      slots: model.maxExperts,
+      k: model.topK,
+      scope,
+      ...(seed === undefined ? {} : { noiseSeed: seed + 200 }),
+    });
     this.standIns = new StandIns({
       inputSize: task.inputSize,
       outputSize: this.d,
@@ -248,7 +304,7 @@ export class Trainer {
       scope,
       ...(seed === undefined ? {} : { seed: seed + 100 }),
     });
-    this.scorer = new Scorer({ slots: model.maxExperts, emaDecay: 0.95, importanceShare: 0.5 });
+    this.scorer = new Scorer({ slots: model.maxExperts, ...DEFAULT_SCORER_OPTIONS, ...model.scoring });
     this.slots = new Array<string | null>(model.maxExperts).fill(null);
     this.slots[0] = selfId;
     this.optimizer = tf.train.adam(model.learningRate);
@@ -269,7 +325,7 @@ export class Trainer {
    * concatenation of the N blocks g_s·f_s (zeros for null), or their sum.
    * Differentiable w.r.t. every contribution and the gates.
    */
-  private combine(B: number, g: tf.Tensor2D, contributions: ReadonlyArray<tf.Tensor2D | null>): tf.Tensor2D {
+  combine(B: number, g: tf.Tensor2D, contributions: ReadonlyArray<tf.Tensor2D | null>): tf.Tensor2D {
     const d = this.d;
     const blocks: tf.Tensor2D[] = [];
     for (let s = 0; s < this.slots.length; s++) {
@@ -299,7 +355,7 @@ export class Trainer {
   }
 
   /** Slots the gate may choose: self, reachable peers, and absent peers whose stand-in is trained. */
-  private availability(online: Set<string>): boolean[] {
+  availability(online: Set<string>): boolean[] {
     return this.slots.map((peerId, s) => {
       if (s === 0) return true;
       if (peerId === null) return false;
@@ -393,11 +449,13 @@ export class Trainer {
     const available = this.availability(online);
 
     // Routing is decided outside the tape so the RPCs can go out now.
-    const xRoute = tf.tensor2d(batch.x, [B, this.task.inputSize]);
-    const hRoute = this.encoder.apply(xRoute);
-    const routing: Routing = this.gate.route(hRoute, available, true);
-    xRoute.dispose();
-    hRoute.dispose();
+    const hRoute = tf.tidy(() => this.encoder.apply(tf.tensor2d(batch.x, [B, this.task.inputSize])));
+    let routing: Routing;
+    try {
+      routing = await this.gate.route(hRoute, available, true);
+    } finally {
+      hRoute.dispose();
+    }
 
     const pending: Pending[] = [];
     for (let s = 1; s < this.slots.length; s++) {
@@ -406,10 +464,13 @@ export class Trainer {
       if (peerId && rows.length > 0 && online.has(peerId))
         pending.push({ slot: s, peerId, rows, answer: null, outcome: 'pending' });
     }
-    await this.collect(pending, batch.x);
-
-    const result = this.learn(batch, routing, available, pending);
-    routing.noise?.dispose();
+    let result: Awaited<ReturnType<Trainer['learn']>>;
+    try {
+      await this.collect(pending, batch.x);
+      result = await this.learn(batch, routing, available, pending);
+    } finally {
+      routing.noise?.dispose();
+    }
     this.sendBackward(pending, result.answerGrads);
     this.stepCount++;
     return {
@@ -422,25 +483,41 @@ export class Trainer {
     };
   }
 
-  /** The synchronous part: distillation, the tape, the update, the scores. */
-  private learn(
+  /**
+   * Distillation, the tape, the update (all in one synchronous tidy), then
+   * the scores: everything the step needs on the host (loss, balance,
+   * importance, removal costs, the answer gradients, the stand-ins' losses)
+   * is packed into one tensor on the device and read back once, without
+   * blocking (issue 19: a synchronous read stalls a GPU pipeline, and on
+   * tfjs-webgpu it lost the device and the page never stepped again).
+   */
+  private async learn(
     batch: Batch,
     routing: Routing,
     available: boolean[],
     pending: Pending[],
-  ): { loss: number; balance: number; sources: ExpertSource[]; answerGrads: Map<number, Float32Array> } {
+  ): Promise<{
+    loss: number;
+    balance: number;
+    sources: ExpertSource[];
+    answerGrads: Map<number, Float32Array>;
+  }> {
     const B = batch.size;
     const N = this.slots.length;
     const d = this.d;
     const bySlot = new Map(pending.map((p) => [p.slot, p]));
     const sources: ExpertSource[] = new Array<ExpertSource>(N).fill('none');
     sources[0] = 'self';
-    const answerGrads = new Map<number, Float32Array>();
+    // The layout of the packed readback, in order: [loss, balance, importance (N)], then these.
+    const removalSlots: number[] = [];
+    const gradSlots: { slot: number; size: number }[] = [];
+    const distilled: number[] = [];
 
-    const out = tf.tidy(() => {
+    const packed = tf.tidy(() => {
       const x = tf.tensor2d(batch.x, [B, this.task.inputSize]);
       const y = tf.tensor2d(batch.y, [B, this.task.numClasses]);
       const avail = availableTensor(available);
+      const standInLosses: tf.Scalar[] = [];
       // Expert inputs of the loss, only for slots that contribute this step
       // (the others have g = 0 or nothing to give). Slot 0 is a zero "tap"
       // added to f_i(x), so its gradient is ∂L/∂f_i(x) through G alone; the
@@ -460,8 +537,10 @@ export class Trainer {
             this.task.inputSize,
           ]);
           // §1.8: the stand-in learns what this peer answers (detached).
-          if (this.stepCount % Math.max(1, this.model.distillEverySteps) === 0)
-            this.standIns.fit(s, rowsX, tf.tensor2d(p.answer.data, [p.rows.length, d]));
+          if (this.stepCount % Math.max(1, this.model.distillEverySteps) === 0) {
+            standInLosses.push(this.standIns.fit(s, rowsX, tf.tensor2d(p.answer.data, [p.rows.length, d])));
+            distilled.push(s);
+          }
           active.push(s);
           experts.push(tf.tensor2d(full, [B, d]));
         } else if (routing.rowsBySlot[s]!.length > 0 && this.standIns.ready(s)) {
@@ -472,10 +551,8 @@ export class Trainer {
         }
       }
       const vars = this.trainableVariables();
-      let gates: tf.Tensor2D | null = null;
-      let ce: tf.Scalar | null = null;
-      let bal: tf.Scalar | null = null;
-      let selfF: tf.Tensor2D | null = null;
+      // What the loss function computes on the way, kept past the tape to be read.
+      const seen: { gates?: tf.Tensor2D; ce?: tf.Scalar; balance?: tf.Scalar; selfF?: tf.Tensor2D } = {};
       const lossFn = () => {
         const h = this.encoder.apply(x);
         const g = this.gate.gates(h, routing, avail);
@@ -486,53 +563,75 @@ export class Trainer {
         const logits = this.head.apply(G);
         const c = tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
         const b = importanceCv2(g, avail);
-        gates = tf.keep(g);
-        ce = tf.keep(c);
-        bal = tf.keep(b);
-        selfF = tf.keep(h);
+        // tf.keep: the tape's own scope would free them; this tidy frees them.
+        seen.gates = tf.keep(g);
+        seen.ce = tf.keep(c);
+        seen.balance = tf.keep(b);
+        seen.selfF = tf.keep(h);
         return tf.add(c, tf.mul(b, this.model.balanceWeight)) as tf.Scalar;
       };
       const xs = [...vars, ...experts];
       const { grads } = tf.engine().gradients(lossFn, xs, undefined, true);
-      const varGrads: Record<string, tf.Tensor> = {};
-      vars.forEach((v, i) => {
-        const g = grads[i];
-        if (g) varGrads[v.name] = g;
-      });
-      this.optimizer.applyGradients(varGrads);
+      try {
+        const { gates, ce, balance, selfF } = seen;
+        if (!gates || !ce || !balance || !selfF) throw new Error('the loss function did not run');
+        const varGrads: Record<string, tf.Tensor> = {};
+        vars.forEach((v, i) => {
+          const g = grads[i];
+          if (g) varGrads[v.name] = g;
+        });
+        this.optimizer.applyGradients(varGrads);
 
-      // Scores: importance Σ_b g_bj and the removal cost of eq 3 with its
-      // first-order term, mean_b(−d_b + ½d_b²). The batch loss is a mean, so
-      // the per-example derivative is B·∂L/∂f_j(x_b): d_b = B·(∂L/∂f_j · f_j).
-      const g = gates as unknown as tf.Tensor2D;
-      const importance = tf.sum(g, 0).dataSync();
-      const removal = new Float64Array(N);
-      for (let a = 0; a < active.length; a++) {
-        const s = active[a]!;
-        const dA = grads[vars.length + a];
-        if (!dA) continue;
-        const value = a === 0 ? (selfF as unknown as tf.Tensor2D) : experts[a]!;
-        removal[s] = removalCost(tf.mul(tf.sum(tf.mul(dA, value), 1), B).dataSync());
-        if (sources[s] === 'remote') {
-          const p = bySlot.get(s)!;
-          answerGrads.set(s, gatherRows(dA.dataSync() as Float32Array, d, p.rows));
+        // Scores: importance Σ_b g_bj and the removal cost of eq 3 with its
+        // first-order term, mean_b(−d_b + ½d_b²). The batch loss is a mean, so
+        // the per-example derivative is B·∂L/∂f_j(x_b): d_b = B·(∂L/∂f_j · f_j).
+        const reads: tf.Tensor[] = [tf.reshape(ce, [1]), tf.reshape(balance, [1]), tf.sum(gates, 0)];
+        const gradReads: tf.Tensor[] = [];
+        for (let a = 0; a < active.length; a++) {
+          const s = active[a]!;
+          const dA = grads[vars.length + a];
+          if (!dA) continue;
+          const value = a === 0 ? selfF : experts[a]!;
+          removalSlots.push(s);
+          reads.push(tf.mul(tf.sum(tf.mul(dA, value), 1), B));
+          if (sources[s] === 'remote') {
+            const rows = bySlot.get(s)!.rows;
+            gradSlots.push({ slot: s, size: rows.length * d });
+            gradReads.push(tf.reshape(tf.gather(dA, rows), [-1]));
+          }
         }
+        for (const l of standInLosses) reads.push(tf.reshape(l, [1]));
+        return tf.concat([...reads, ...gradReads]);
+      } finally {
+        // tf.keep'd inside the tape: no tidy frees them.
+        for (const t of Object.values(seen)) t.dispose();
       }
-      this.scorer.observe(importance, removal);
-      const kept = [
-        g,
-        ce as unknown as tf.Scalar,
-        bal as unknown as tf.Scalar,
-        selfF as unknown as tf.Tensor2D,
-      ];
-      const loss = kept[1]!.dataSync()[0]!;
-      const balance = kept[2]!.dataSync()[0]!;
-      // tf.keep'd inside the tape to read them here; the tidy will not free them.
-      for (const t of kept) t.dispose();
-      return { loss, balance };
     });
-    return { ...out, sources, answerGrads };
+
+    let values: Float32Array;
+    try {
+      values = (await packed.data()) as Float32Array;
+    } finally {
+      packed.dispose();
+    }
+    let offset = 0;
+    const take = (n: number) => {
+      const out = values.slice(offset, offset + n);
+      offset += n;
+      return out;
+    };
+    const [loss, balance] = take(2);
+    const importance = take(N);
+    const removal = new Float64Array(N);
+    for (const s of removalSlots) removal[s] = removalCost(take(B));
+    for (const s of distilled) this.standIns.recordLoss(s, take(1)[0]!);
+    const answerGrads = new Map<number, Float32Array>();
+    for (const { slot, size } of gradSlots) answerGrads.set(slot, take(size));
+    this.scorer.observe(importance, removal);
+    return { loss: loss!, balance: balance!, sources, answerGrads };
   }
+
+  private readonly inflightBackwards = new Set<Promise<void>>();
 
   private sendBackward(pending: Pending[], answerGrads: Map<number, Float32Array>): void {
     const net = this.network;
@@ -542,7 +641,7 @@ export class Trainer {
       const requestId = (p as Pending & { requestId?: string }).requestId;
       if (!grad || !requestId) continue;
       this.answers.backwardSent++;
-      net
+      const sent: Promise<void> = net
         .backward(
           p.peerId,
           { shape: [p.rows.length, this.d], data: grad },
@@ -554,8 +653,20 @@ export class Trainer {
         )
         .catch(() => {
           this.answers.backwardFailed++;
-        });
+        })
+        .finally(() => this.inflightBackwards.delete(sent));
+      this.inflightBackwards.add(sent);
     }
+  }
+
+  /**
+   * Resolves when every backward sent so far has been answered or has failed.
+   * The step never waits for them (§1.6: a caller does not block on its
+   * experts' updates); a lockstep swarm does, so a seeded run does not depend
+   * on when the machine gets round to applying them.
+   */
+  async settleBackwards(): Promise<void> {
+    await Promise.allSettled([...this.inflightBackwards]);
   }
 
   /**
@@ -563,25 +674,27 @@ export class Trainer {
    * represented by their stand-ins (§1.8: private data is validated over the
    * distilled models instead of querying the network). No gate noise.
    */
-  evaluate(): EvalResult {
+  async evaluate(): Promise<EvalResult> {
     const ev = this.task.evalSet();
     const available = this.slots.map((p, s) => s === 0 || (p !== null && this.standIns.ready(s)));
-    return tf.tidy(() => {
-      const x = tf.tensor2d(ev.x, [ev.size, this.task.inputSize]);
-      const y = tf.tensor2d(ev.y, [ev.size, this.task.numClasses]);
-      const h = this.encoder.apply(x);
-      const routing = this.gate.route(h, available, false);
-      const g = this.gate.gates(h, routing, availableTensor(available));
-      const contributions = this.slots.map((_, s) =>
-        s === 0 ? h : available[s] ? this.standIns.predict(s, x) : null,
-      );
-      const logits = this.head.apply(this.combine(ev.size, g, contributions));
-      const loss = (tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar).dataSync()[0]!;
-      const correct = tf
-        .sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(y, 1)), 'float32'))
-        .dataSync()[0]!;
-      return { loss, accuracy: correct / ev.size };
-    });
+    const x = tf.tensor2d(ev.x, [ev.size, this.task.inputSize]);
+    const h = this.encoder.apply(x);
+    try {
+      const routing = await this.gate.route(h, available, false);
+      const sums = tf.tidy(() => {
+        const y = tf.tensor2d(ev.y, [ev.size, this.task.numClasses]);
+        const g = this.gate.gates(h, routing, availableTensor(available));
+        const contributions = this.slots.map((_, s) =>
+          s === 0 ? h : available[s] ? this.standIns.predict(s, x) : null,
+        );
+        const logits = this.head.apply(this.combine(ev.size, g, contributions));
+        return lossAndHits(y, logits);
+      });
+      const [loss, hits] = await readAndDispose(sums);
+      return { loss: loss!, accuracy: hits! / ev.size };
+    } finally {
+      tf.dispose([x, h]);
+    }
   }
 
   /**
@@ -597,7 +710,7 @@ export class Trainer {
   async evaluateLive(opts: EvaluateLiveOptions = {}): Promise<EvalResult> {
     const { signal } = opts;
     signal?.throwIfAborted();
-    const ev = this.task.evalSet();
+    const ev = opts.data ?? this.task.evalSet();
     const inputSize = this.task.inputSize;
     const d = this.d;
     const ablated = opts.ablate == null ? -1 : this.slots.indexOf(opts.ablate);
@@ -613,7 +726,7 @@ export class Trainer {
       const x = tf.tensor2d(xs, [rows, inputSize]);
       const h = this.encoder.apply(x);
       try {
-        const routing = this.gate.route(h, available, false);
+        const routing = await this.gate.route(h, available, false);
         const answers = await this.liveAnswers(routing, xs, online, ablated, signal);
         signal?.throwIfAborted();
         const chunk = tf.tidy(() => {
@@ -635,15 +748,12 @@ export class Trainer {
               : null;
           });
           const logits = this.head.apply(this.combine(rows, g, contributions));
-          // softmaxCrossEntropy averages over the chunk; weight it by its rows.
-          const loss = (tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar).dataSync()[0]! * rows;
-          const hits = tf
-            .sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(y, 1)), 'float32'))
-            .dataSync()[0]!;
-          return { loss, hits };
+          return lossAndHits(y, logits);
         });
-        lossSum += chunk.loss;
-        correct += chunk.hits;
+        const [loss, hits] = await readAndDispose(chunk);
+        // softmaxCrossEntropy averages over the chunk; weight it by its rows.
+        lossSum += loss! * rows;
+        correct += hits!;
       } finally {
         tf.dispose([x, h]);
       }
@@ -651,8 +761,13 @@ export class Trainer {
     return { loss: lossSum / Math.max(1, ev.size), accuracy: correct / Math.max(1, ev.size) };
   }
 
-  /** The valid live answers of one evaluation chunk, slot → [rows routed, d] values. */
-  private async liveAnswers(
+  /** The peers the network can reach now. */
+  onlinePeers(): Set<string> {
+    return new Set(this.network?.peers() ?? []);
+  }
+
+  /** The valid live answers of one evaluation chunk, slot → [rows routed, d] values (`ablated`: not asked). */
+  async liveAnswers(
     routing: Routing,
     xs: Float32Array,
     online: Set<string>,
@@ -693,13 +808,18 @@ export class Trainer {
     return out;
   }
 
-  exportWeights(): NamedWeights {
-    const w: NamedWeights = {};
-    this.encoder.exportWeights(w);
-    this.head.exportWeights(w);
-    this.gate.exportWeights(w);
-    this.standIns.exportWeights(w);
-    return w;
+  /** Every weight (encoder, head, gate, stand-ins), read back in one asynchronous transfer. */
+  async exportWeights(): Promise<NamedWeights> {
+    const names: string[] = [
+      ...this.encoder.variableNames(),
+      ...this.head.variableNames(),
+      'gate/w_gate',
+      'gate/w_noise',
+    ];
+    const vars = [...this.encoder.variables(), ...this.head.variables(), ...this.gate.variables()];
+    // Both reads are packed now, synchronously: a later step cannot change what is exported.
+    const [own, standIns] = await Promise.all([exportVariables(names, vars), this.standIns.exportWeights()]);
+    return { ...own, ...standIns };
   }
 
   /**

@@ -6,11 +6,11 @@ import { useWasm } from './helpers.js';
 beforeAll(useWasm);
 
 describe('noisy top-k gate', () => {
-  it('chooses exactly k available experts per example and gives the rest exactly zero', () => {
+  it('chooses exactly k available experts per example and gives the rest exactly zero', async () => {
     const gate = new NoisyTopKGate({ inputSize: 8, slots: 6, k: 2, scope: 'gate-test-1' });
     const available = [true, true, false, true, true, false];
     const h = tf.randomNormal<tf.Rank.R2>([50, 8]);
-    const routing = gate.route(h, available, true);
+    const routing = await gate.route(h, available, true);
     const g = gate.gates(h, routing, availableTensor(available));
     const gv = g.arraySync();
     for (let b = 0; b < 50; b++) {
@@ -29,10 +29,10 @@ describe('noisy top-k gate', () => {
     gate.dispose();
   });
 
-  it('caps k at the number of available experts', () => {
+  it('caps k at the number of available experts', async () => {
     const gate = new NoisyTopKGate({ inputSize: 4, slots: 4, k: 3, scope: 'gate-test-2' });
     const h = tf.ones<tf.Rank.R2>([5, 4]);
-    const routing = gate.route(h, [true, false, false, false], false);
+    const routing = await gate.route(h, [true, false, false, false], false);
     expect(routing.noise).toBeNull();
     expect(routing.rowsBySlot[0]).toEqual([0, 1, 2, 3, 4]);
     h.dispose();
@@ -54,7 +54,7 @@ describe('noisy top-k gate', () => {
     expect(importanceCv2(balanced, availableTensor([true, true, true])).dataSync()[0]).toBeGreaterThan(0.4);
   });
 
-  it('the load-balancing term, minimised alone, spreads importance over the experts', () => {
+  it('the load-balancing term, minimised alone, spreads importance over the experts', async () => {
     // k = 2: with k = 1 the softmax over one logit is constantly 1 and has no gradient.
     const gate = new NoisyTopKGate({ inputSize: 8, slots: 4, k: 2, scope: 'gate-test-3' });
     const available = [true, true, true, true];
@@ -62,16 +62,16 @@ describe('noisy top-k gate', () => {
     // Start badly unbalanced: everything prefers slot 0.
     gate.wGate.assign(tf.tensor2d(Array.from({ length: 8 }, () => [2, 0, 0, 0])));
     const h = tf.abs(tf.randomNormal<tf.Rank.R2>([64, 8], 0, 1, 'float32', 7)) as tf.Tensor2D;
-    const cv = () => {
-      const routing = gate.route(h, available, true);
+    const cv = async () => {
+      const routing = await gate.route(h, available, true);
       const v = tf.tidy(() => importanceCv2(gate.gates(h, routing, avail), avail).dataSync()[0]!);
       routing.noise?.dispose();
       return v;
     };
-    const before = cv();
+    const before = await cv();
     const opt = tf.train.adam(0.05);
     for (let i = 0; i < 60; i++) {
-      const routing = gate.route(h, available, true);
+      const routing = await gate.route(h, available, true);
       tf.tidy(() => {
         const { grads } = tf.variableGrads(
           () => importanceCv2(gate.gates(h, routing, avail), avail),
@@ -81,7 +81,7 @@ describe('noisy top-k gate', () => {
       });
       routing.noise?.dispose();
     }
-    const after = cv();
+    const after = await cv();
     expect(before).toBeGreaterThan(1);
     expect(after).toBeLessThan(before / 2);
     gate.dispose();

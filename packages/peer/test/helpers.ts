@@ -1,4 +1,5 @@
-import { BlockProducer, defaultGenesis, generateIdentity, LocalChain, MemoryStore } from '@peerbench/ledger';
+import { BlockProducer, defaultGenesis, LocalChain, MemoryStore } from '@peerbench/ledger';
+import { generateIdentity } from '@peerbench/protocol';
 import { selectBackend } from '../src/backend.js';
 import { loadMnistDigits, MnistTask, skewedClassMix } from '../src/mnist-task.js';
 import type { ModelOptions } from '../src/trainer.js';

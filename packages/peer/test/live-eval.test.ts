@@ -1,9 +1,9 @@
+import { InMemoryHub, MAX_FORWARD_ROWS } from '@peerbench/mesh';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { ExpertServer } from '../src/expert-server.js';
-import { InMemoryHub } from '../src/in-memory-network.js';
 import { loadMnistDigits, MnistTask, skewedClassMix } from '../src/mnist-task.js';
-import { MAX_FORWARD_ROWS } from '../src/network.js';
+import { measureRemovalCosts } from '../src/removal-cost.js';
 import { type CombineMode, DEFAULT_STEP_OPTIONS, Trainer } from '../src/trainer.js';
 import { SMALL_MODEL, skewedTask, useWasm } from './helpers.js';
 
@@ -65,7 +65,7 @@ describe('G(x) as eq 10', () => {
       losses.push(rs[0]!.loss);
       for (const r of rs) expect(Number.isFinite(r.loss)).toBe(true);
     }
-    const off = peers[0]!.trainer.evaluate();
+    const off = await peers[0]!.trainer.evaluate();
     const live = await peers[0]!.trainer.evaluateLive();
     for (const e of [off, live]) {
       expect(Number.isFinite(e.loss)).toBe(true);
@@ -84,7 +84,7 @@ describe('Trainer.evaluateLive', () => {
     await new Promise((r) => setTimeout(r, 30)); // the last backwards land
     const me = a.trainer;
 
-    const weights = me.exportWeights();
+    const weights = await me.exportWeights();
     const answers = { ...me.answers };
     const scores = Array.from(me.scorer.slotScores());
     const served = b.server.stats.forwardsServed + c.server.stats.forwardsServed;
@@ -107,7 +107,7 @@ describe('Trainer.evaluateLive', () => {
     // Read-only: no backward, no weight / score / stand-in / counter change.
     expect(a.net.traffic.backwardBytes).toBe(backwardBytes);
     expect(b.server.stats.backwardsApplied + c.server.stats.backwardsApplied).toBe(applied);
-    expect(me.exportWeights()).toEqual(weights);
+    expect(await me.exportWeights()).toEqual(weights);
     expect(me.answers).toEqual(answers);
     expect(Array.from(me.scorer.slotScores())).toEqual(scores);
 
@@ -125,8 +125,8 @@ describe('Trainer.evaluateLive', () => {
     // The same with the network away: the stand-ins answer, which is what evaluate() does offline.
     me.setNetwork(null);
     const offline = await me.evaluateLive();
-    expect(offline.loss).toBeCloseTo(me.evaluate().loss, 4);
-    expect(offline.accuracy).toBeCloseTo(me.evaluate().accuracy, 6);
+    expect(offline.loss).toBeCloseTo((await me.evaluate()).loss, 4);
+    expect(offline.accuracy).toBeCloseTo((await me.evaluate()).accuracy, 6);
     me.setNetwork(a.net);
 
     // Garbage from a used peer is not used: the stand-in answers, exactly as when that peer is gone.
@@ -174,7 +174,8 @@ describe('scores: eq 3 with the first-order term', () => {
         await skewedTask(fav, seed, 300),
         id,
         net,
-        { ...SMALL_MODEL, maxExperts: 3, topK: 2, seed },
+        // The legacy training-batch scores (the Peer's default measures on the validation slice, below).
+        { ...SMALL_MODEL, maxExperts: 3, topK: 2, seed, scoring: { removalSource: 'training' } },
         { ...DEFAULT_STEP_OPTIONS, batchSize: 32, kMin: 2, graceMs: 20, forwardTimeoutMs: 1000 },
       );
       net.serve(new ExpertServer(trainer.encoder, () => 1));
@@ -206,6 +207,30 @@ describe('scores: eq 3 with the first-order term', () => {
     expect(removal[noiseSlot]!).toBeLessThan(removal[helperSlot]!);
     // The signed EMA of a harmful expert is what the clip removes.
     expect(me.scorer.removal[noiseSlot]!).toBeLessThan(me.scorer.removal[helperSlot]!);
+
+    // The exact removal cost on the validation slice of D_i (removal-cost.ts) orders them the same way,
+    // credits both (they answered themselves), and leaves no tensor behind.
+    const validation = me.task.validationSet!();
+    expect(validation.size).toBeGreaterThan(0);
+    await measureRemovalCosts(me, validation);
+    const before = tf.memory().numTensors;
+    const pass = await measureRemovalCosts(me, validation);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(pass.rows).toBe(validation.size);
+    expect(pass.credited[helperSlot]).toBe(true);
+    expect(pass.credited[noiseSlot]).toBe(true);
+    expect(pass.costSums[noiseSlot]!).toBeLessThan(pass.costSums[helperSlot]!);
+    expect(pass.loss).toBeGreaterThan(0);
+    // The noise peer leaves: its stand-in answers in its place and its cost is not credited to it.
+    hub.leave('noise');
+    const absent = await measureRemovalCosts(me, validation);
+    expect(absent.credited[noiseSlot]).toBe(false);
+    expect(absent.credited[helperSlot]).toBe(true);
+    // Exact: the measured loss and removal cost equal evaluateLive's, with and without the helper.
+    const live = await me.evaluateLive({ data: validation });
+    expect(absent.loss).toBeCloseTo(live.loss, 4);
+    const ablated = await me.evaluateLive({ data: validation, ablate: 'helper' });
+    expect(absent.costSums[helperSlot]! / absent.rows).toBeCloseTo(ablated.loss - live.loss, 4);
     me.dispose();
     helper.dispose();
   });

@@ -94,6 +94,7 @@ describe('competitive mask (eq 7-8)', () => {
   });
 
   it('the expert server scales its answer by the mask for that caller', async () => {
+    const before = tf.memory().numTensors;
     const enc = new Mlp('enc', { sizes: [5, 4], activations: ['tanh'] }, 1, 'mask-test');
     const server = new ExpertServer(enc, (caller) => (caller === 'dim' ? 0.25 : 1));
     const x = { shape: [3, 5], data: Float32Array.from({ length: 15 }, (_, i) => (i % 7) / 7) };
@@ -102,6 +103,6 @@ describe('competitive mask (eq 7-8)', () => {
     for (let k = 0; k < full.data.length; k++) expect(dim.data[k]).toBeCloseTo(full.data[k]! * 0.25, 6);
     server.dispose();
     enc.dispose();
-    expect(tf.memory().numTensors).toBeGreaterThanOrEqual(0);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

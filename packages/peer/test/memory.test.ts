@@ -1,7 +1,7 @@
+import { InMemoryHub } from '@peerbench/mesh';
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { ExpertServer } from '../src/expert-server.js';
-import { InMemoryHub } from '../src/in-memory-network.js';
 import { Peer } from '../src/peer.js';
 import { DEFAULT_STEP_OPTIONS, Trainer } from '../src/trainer.js';
 import { SMALL_MODEL, skewedTask, useWasm } from './helpers.js';
@@ -16,10 +16,10 @@ describe('tensor memory', () => {
       batchSize: 4,
     });
     for (let s = 0; s < 10; s++) await trainer.step();
-    trainer.evaluate();
+    await trainer.evaluate();
     const base = tf.memory().numTensors;
     for (let s = 0; s < 1000; s++) await trainer.step();
-    trainer.evaluate();
+    await trainer.evaluate();
     expect(tf.memory().numTensors).toBe(base);
     trainer.dispose();
   }, 180_000);
@@ -46,9 +46,16 @@ describe('tensor memory', () => {
     for (let s = 0; s < 10; s++) await Promise.all(trainers.map((t) => t.step()));
     await new Promise((r) => setTimeout(r, 10));
     const base = tf.memory().numTensors;
-    for (let s = 0; s < 100; s++) await Promise.all(trainers.map((t) => t.step()));
-    await new Promise((r) => setTimeout(r, 10));
-    expect(tf.memory().numTensors).toBe(base);
+    for (let s = 0; s < 100; s++) {
+      // Every asynchronous readback path in the loop (issue 19): the step's packed read, the
+      // served forwards, and, interleaved with the steps, export, evaluation and live evaluation.
+      const extra: Promise<unknown>[] =
+        s % 25 === 0
+          ? [trainers[0]!.exportWeights(), trainers[1]!.evaluate(), trainers[2]!.evaluateLive()]
+          : [];
+      await Promise.all([...trainers.map((t) => t.step()), ...extra]);
+    }
+    await vi.waitFor(() => expect(tf.memory().numTensors).toBe(base));
     for (const t of trainers) t.dispose();
   }, 180_000);
 

@@ -1,6 +1,6 @@
+import { InMemoryHub } from '@peerbench/mesh';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { denseRow } from '../src/chain.js';
-import { InMemoryHub } from '../src/in-memory-network.js';
 import { LedgerChainClient } from '../src/ledger-chain.js';
 import { encodeWeights } from '../src/model.js';
 import { Peer } from '../src/peer.js';
@@ -39,12 +39,12 @@ describe('Peer.restore across model changes', () => {
     const r = await next.step();
     expect(Number.isFinite(r.loss)).toBe(true);
     // On stop it saves the new shape; a third start restores it without complaint.
-    const saved = next.runtime!.exportWeights();
+    const saved = await next.runtime!.exportWeights();
     await next.stop();
     const third = await Peer.create({ ...base, model: SMALL_MODEL });
     await third.start();
     expect(third.getSnapshot().error).toBeNull();
-    expect(third.runtime!.exportWeights()['head/w0']!.data).toEqual(saved['head/w0']!.data);
+    expect((await third.runtime!.exportWeights())['head/w0']!.data).toEqual(saved['head/w0']!.data);
     await third.stop();
   });
 
@@ -56,7 +56,7 @@ describe('Peer.restore across model changes', () => {
     const a = await Peer.create({ ...base, storage: garbage });
     await a.start();
     expect(a.getSnapshot().error?.code).toBe('weights-discarded');
-    const good = a.runtime!.exportWeights();
+    const good = await a.runtime!.exportWeights();
     await a.stop();
 
     const extra = new MemoryStorage();
@@ -66,7 +66,7 @@ describe('Peer.restore across model changes', () => {
     const b = await Peer.create({ ...base, storage: extra });
     await b.start();
     expect(b.getSnapshot().error).toMatchObject({ code: 'weights-discarded' });
-    expect(b.runtime!.exportWeights()['encoder/w0']!.data).not.toEqual(good['encoder/w0']!.data);
+    expect((await b.runtime!.exportWeights())['encoder/w0']!.data).not.toEqual(good['encoder/w0']!.data);
     await b.stop();
   });
 });

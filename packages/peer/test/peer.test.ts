@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { InMemoryHub } from '@peerbench/mesh';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { InMemoryHub } from '../src/in-memory-network.js';
 import { LedgerChainClient } from '../src/ledger-chain.js';
 import { Peer } from '../src/peer.js';
 import type { PeerSnapshot } from '../src/state.js';
@@ -60,7 +60,7 @@ describe('Peer', () => {
     const first = await Peer.create(opts);
     await first.start();
     for (let s = 0; s < 4; s++) await first.step();
-    const weights = first.runtime!.exportWeights();
+    const weights = await first.runtime!.exportWeights();
     const snap = first.getSnapshot();
     expect(snap.lossHistory).toHaveLength(4);
     expect(snap.accuracy).not.toBeNull();
@@ -72,7 +72,7 @@ describe('Peer', () => {
     await second.start();
     expect(second.getSnapshot().step).toBe(4);
     expect(second.getSnapshot().lossHistory).toEqual(snap.lossHistory);
-    const restored = second.runtime!.exportWeights();
+    const restored = await second.runtime!.exportWeights();
     expect(restored['encoder/w0']!.data).toEqual(weights['encoder/w0']!.data);
     expect(restored['head/w1']!.data).toEqual(weights['head/w1']!.data);
     await second.stop();

@@ -1,6 +1,6 @@
 import { projectToSimplex } from '@peerbench/mechanism';
 import { describe, expect, it } from 'vitest';
-import { nextWeightRow, Scorer, sparseRow } from '../src/scorer.js';
+import { DEFAULT_SCORER_OPTIONS, nextWeightRow, Scorer, sparseRow } from '../src/scorer.js';
 
 const sum = (a: ArrayLike<number>) => Array.from(a).reduce((x, y) => x + y, 0);
 const dist = (a: ArrayLike<number>, b: ArrayLike<number>) =>
@@ -8,7 +8,13 @@ const dist = (a: ArrayLike<number>, b: ArrayLike<number>) =>
 
 describe('scorer', () => {
   it('mixes importance and Fisher EMAs and projects the row onto the simplex', () => {
-    const scorer = new Scorer({ slots: 4, emaDecay: 0.9, importanceShare: 0.5 });
+    const scorer = new Scorer({
+      slots: 4,
+      emaDecay: 0.9,
+      importanceShare: 0.5,
+      removalSource: 'training',
+      windowBlocks: 1,
+    });
     for (let t = 0; t < 50; t++) scorer.observe([10, 5, 5, 0], [0, 3, 1, 0]);
     const scores = scorer.slotScores();
     expect(sum(scores)).toBeCloseTo(1, 9);
@@ -22,8 +28,32 @@ describe('scorer', () => {
   });
 
   it('an empty history scores all weight to self', () => {
-    const scorer = new Scorer({ slots: 3, emaDecay: 0.9, importanceShare: 0.5 });
+    const scorer = new Scorer({ slots: 3, ...DEFAULT_SCORER_OPTIONS });
     expect(Array.from(scorer.targetRow([1, 0, null], 1, 2))).toEqual([0, 1]);
+  });
+
+  it('validation source: the mean measured cost over the window of complete blocks, stand-ins not credited, gate importance ignored', () => {
+    const scorer = new Scorer({ slots: 3, ...DEFAULT_SCORER_OPTIONS, windowBlocks: 2 });
+    // Training-batch signals do not move a validation scorer's removal costs.
+    scorer.observe([100, 0, 0], [5, 5, 5]);
+    // Block 1: slot 1 costs 0.4 per example over 10 rows; slot 2 was a stand-in (not credited).
+    scorer.observeValidation([1, 4, 9], 10, [true, true, false]);
+    expect(Array.from(scorer.validationCosts())).toEqual([0.1, 0.4, 0].map((v) => expect.closeTo(v, 12)));
+    scorer.closeBlock();
+    // Block 2: slot 2 answered itself; slot 1 hurt (negative cost).
+    scorer.observeValidation([1, -2, 6], 10, [true, true, true]);
+    scorer.closeBlock();
+    expect(Array.from(scorer.validationCosts())).toEqual([0.1, 0.1, 0.6].map((v) => expect.closeTo(v, 12)));
+    // Block 3 pushes block 1 out of a 2-block window.
+    scorer.observeValidation([0, -2, 2], 10, [true, true, true]);
+    scorer.closeBlock();
+    expect(Array.from(scorer.validationCosts())).toEqual([0.05, -0.2, 0.4].map((v) => expect.closeTo(v, 12)));
+    // Negative cost clipped at 0; gate importance (all on slot 0) has no share.
+    expect(Array.from(scorer.slotScores())).toEqual(
+      [0.05 / 0.45, 0, 0.4 / 0.45].map((v) => expect.closeTo(v, 12)),
+    );
+    scorer.resetSlot(2);
+    expect(scorer.validationCosts()[2]).toBe(0);
   });
 
   it('moves the row at most ε per block, starting from self-weight when the ledger has no row', () => {

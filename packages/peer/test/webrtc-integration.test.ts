@@ -5,14 +5,14 @@
  * process. They train a few dozen steps: every loss falls, every gate routes
  * to the others, set-weights txs land in blocks and ranks leave uniform.
  */
-import { generateIdentity, type Identity } from '@peerbench/ledger';
+
+import { MeshExpertNetwork, PeerMesh, type WebSocketConstructor } from '@peerbench/mesh';
+import { generateIdentity, type Identity } from '@peerbench/protocol';
 import { createSignalingServer, type SignalingServer } from '@peerbench/signaling-server';
 import wrtc from '@roamhq/wrtc';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { LedgerChainClient } from '../src/ledger-chain.js';
-import { PeerMesh, type WebSocketConstructor } from '../src/mesh/index.js';
-import { MeshExpertNetwork } from '../src/mesh-network.js';
 import { Peer } from '../src/peer.js';
 import { localLedger, SMALL_MODEL, skewedTask, useWasm } from './helpers.js';
 

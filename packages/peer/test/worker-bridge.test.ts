@@ -6,9 +6,10 @@
  * cleanup; then a real Peer is hosted across a port and trains with a peer
  * on the hub.
  */
+
+import { ExpertError, InMemoryHub, type WireTensor } from '@peerbench/mesh';
+import { doubling, x } from '@peerbench/mesh/compliance';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { InMemoryHub } from '../src/in-memory-network.js';
-import { ExpertError, type ExpertHandlers, type WireTensor } from '../src/network.js';
 import { Peer } from '../src/peer.js';
 import type { PeerSnapshot } from '../src/state.js';
 import { exposeLedgerTransport, PortLedgerTransport } from '../src/worker/ledger-bridge.js';
@@ -30,19 +31,6 @@ afterEach(() => {
   }
 });
 
-function doubling(log: string[]): ExpertHandlers {
-  return {
-    async forward(from, rid, x) {
-      log.push(`forward ${from} ${rid} [${x.shape}]`);
-      return { shape: x.shape, data: x.data.map((v) => 2 * v) };
-    },
-    async backward(from, rid, grad) {
-      log.push(`backward ${from} ${rid} [${grad.shape}] ${grad.data[0]}`);
-    },
-  };
-}
-
-const x: WireTensor = { shape: [2, 3], data: Float32Array.of(0.1, 0.2, 0.3, -1, 0.5, 1 / 3) };
 const opts = (requestId: string, timeoutMs = 2000) => ({ requestId, timeoutMs });
 
 async function bridged(hub: InMemoryHub, id: string) {
@@ -51,6 +39,11 @@ async function bridged(hub: InMemoryHub, id: string) {
   const exposed = exposeExpertNetwork(main, () => hub.join(id), { onInvalid: (r) => invalid.push(r) });
   const net = await PortExpertNetwork.connect(worker, id);
   return { exposed, net, main, worker, invalid };
+}
+
+/** One round trip through the main thread (a ping to itself): the port delivers in order, so what was posted before has been handled. */
+async function settled(net: PortExpertNetwork): Promise<void> {
+  await net.ping(net.selfId).catch(() => undefined);
 }
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
@@ -87,13 +80,13 @@ describe('network bridge', () => {
     const { net, exposed } = await bridged(hub, 'a');
     const log: string[] = [];
     const unserve = net.serve(doubling(log));
-    await new Promise((r) => setTimeout(r, 10)); // the 'serve' message reaches the main side
+    await settled(net); // the 'serve' message reaches the main side
     const answer = await b.forward('a', x, opts('q1'));
     expect(Array.from(answer.data)).toEqual(Array.from(x.data).map((v) => Math.fround(2 * v)));
     await b.backward('a', { shape: [2, 3], data: new Float32Array(6).fill(-1) }, opts('q1'));
     expect(log).toEqual(['forward b q1 [2,3]', 'backward b q1 [2,3] -1']);
     unserve();
-    await new Promise((r) => setTimeout(r, 10));
+    await settled(net);
     expect(await codeOf(b.forward('a', x, opts('q2')))).toBe('rejected');
     expect(exposed.pendingCount).toBe(0);
   });
@@ -190,7 +183,7 @@ describe('network bridge', () => {
       forward: (_f, _r, t) => new Promise((r) => (release = () => r(t))),
       backward: async () => {},
     });
-    await new Promise((r) => setTimeout(r, 10));
+    await settled(net);
     const outgoing = codeOf(net.forward('slow', x, opts('p1')));
     const incoming = codeOf(slow.forward('a', x, opts('p2')));
     await vi.waitFor(() => expect(exposed.pendingCount).toBe(2));

@@ -42,9 +42,5 @@ export const MAX_PARTIAL_BYTES_PER_LINK = 64 * 1024 * 1024;
 /** Bytes held in partial messages by all the links of one peer together (a shared ReassemblyBudget). */
 export const MAX_PARTIAL_BYTES_TOTAL = 128 * 1024 * 1024;
 
-/** Default deadline of a `forward` request (the peer's training step waits at most this). */
-export const FORWARD_TIMEOUT_MS = 10_000;
-/** Default deadline of a `backward` request. */
-export const BACKWARD_TIMEOUT_MS = 10_000;
 /** Default deadline of any request that names none. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;

@@ -9,8 +9,8 @@
  *   cancel   {id}                                     → stop the handler (its ctx.signal aborts)
  *   ping     {id}  /  pong {id}                        RTT probe, answered by the mesh itself
  *
- * The paper's calls are methods: `forward` (x → f_j(x)) and `backward`
- * (∂L/∂f_j(x) → ack). The JSON header of a message (see codec.ts) is checked
+ * The paper's calls are methods: `expert.forward` (x → f_j(x)) and
+ * `expert.backward` (∂L/∂f_j(x) → ack), named once here. The JSON header of a message (see codec.ts) is checked
  * against `RpcHeaderSchema` with valibot before anything else is read.
  */
 import * as v from 'valibot';
@@ -25,8 +25,10 @@ import {
   MAX_TENSORS_PER_MESSAGE,
 } from './limits.js';
 
-export const RPC_METHOD_FORWARD = 'forward';
-export const RPC_METHOD_BACKWARD = 'backward';
+/** Ask an expert for its representation f_j(x) of a batch (the request id rides in `meta.rid`). */
+export const EXPERT_FORWARD_METHOD = 'expert.forward';
+/** Hand an expert the gradient ∂L/∂f_j(x) of an earlier forward (same `meta.rid`). */
+export const EXPERT_BACKWARD_METHOD = 'expert.backward';
 
 export const WIRE_DTYPES = ['fp32', 'fp16'] as const;
 export type WireDtype = (typeof WIRE_DTYPES)[number];

@@ -13,6 +13,7 @@
  * Heartbeats are WebSocket ping/pong frames (browsers answer them natively).
  */
 import * as v from 'valibot';
+import { LEDGER_SUBMIT_ERROR_CODES } from './ledger-codes.js';
 
 /** Largest signaling message either side accepts, in bytes of UTF-8 JSON. */
 export const MAX_SIGNALING_MESSAGE_BYTES = 64 * 1024;
@@ -75,10 +76,26 @@ export const SignalDataSchema = v.union([
 ]);
 export type SignalData = v.InferOutput<typeof SignalDataSchema>;
 
+/** Most STUN/TURN entries in a welcome. */
+export const MAX_ICE_SERVERS = 8;
+/** Most URLs in one entry. */
+export const MAX_ICE_URLS_PER_SERVER = 8;
+export const MAX_ICE_URL_CHARS = 512;
+/** TURN REST usernames are `<expiry>:<name>`; credentials base64 of a 20-byte HMAC (28 chars). */
+export const MAX_ICE_USERNAME_CHARS = 256;
+export const MAX_ICE_CREDENTIAL_CHARS = 256;
+/** stun:, stuns:, turn: or turns: (RFC 7064/7065), as RTCPeerConnection accepts them. */
+export const ICE_URL_PATTERN = /^(stun|stuns|turn|turns):[^\s]+$/;
+
+const IceUrl = v.pipe(
+  v.string(),
+  v.maxLength(MAX_ICE_URL_CHARS),
+  v.regex(ICE_URL_PATTERN, 'ICE server URLs start with stun:, stuns:, turn: or turns:'),
+);
 export const IceServerSchema = v.strictObject({
-  urls: v.union([v.string(), v.array(v.string())]),
-  username: v.optional(v.string()),
-  credential: v.optional(v.string()),
+  urls: v.union([IceUrl, v.pipe(v.array(IceUrl), v.minLength(1), v.maxLength(MAX_ICE_URLS_PER_SERVER))]),
+  username: v.optional(v.pipe(v.string(), v.maxLength(MAX_ICE_USERNAME_CHARS))),
+  credential: v.optional(v.pipe(v.string(), v.maxLength(MAX_ICE_CREDENTIAL_CHARS))),
 });
 export type IceServer = v.InferOutput<typeof IceServerSchema>;
 
@@ -121,7 +138,7 @@ export const ServerMessageSchema = v.variant('type', [
     room: RoomName,
     /** The other members of the room, not including the joining peer. */
     peers: v.array(PeerInfoSchema),
-    iceServers: v.array(IceServerSchema),
+    iceServers: v.pipe(v.array(IceServerSchema), v.maxLength(MAX_ICE_SERVERS)),
     heartbeatIntervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)),
   }),
   v.strictObject({ type: v.literal('peer-joined'), peer: PeerInfoSchema }),
@@ -138,8 +155,8 @@ export const ServerMessageSchema = v.variant('type', [
     type: v.literal('ledger-tx-result'),
     requestId: RequestId,
     ok: v.boolean(),
-    /** The ledger's error code when ok is false (see packages/ledger README). */
-    code: v.optional(v.pipe(v.string(), v.maxLength(64))),
+    /** Why the tx failed when ok is false (ledger-codes.ts; packages/ledger README says what each means). */
+    code: v.optional(v.picklist(LEDGER_SUBMIT_ERROR_CODES)),
     message: v.optional(v.pipe(v.string(), v.maxLength(1024))),
   }),
   /** A block in the ledger's JSON form, verified by the peer's light client. */

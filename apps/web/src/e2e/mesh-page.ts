@@ -4,10 +4,10 @@
  * result says who computed it, and call `forward` on the others. Only in the
  * e2e build (vite --mode e2e).
  */
+import { PeerMesh } from '@peerbench/mesh';
+import { generateIdentity } from '@peerbench/protocol';
 import '../node-globals.js';
-import { generateIdentity } from '@peerbench/ledger';
 // The mesh alone, without tfjs: this page only exchanges tensors.
-import { PeerMesh } from '@peerbench/peer/mesh';
 
 export const FORWARD_METHOD = 'forward';
 

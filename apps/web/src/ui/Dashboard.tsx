@@ -1,7 +1,7 @@
 import type { BlockPoint, ConnectionState, PeerStatus, StepPoint } from '@peerbench/peer';
 import { useShallow } from 'zustand/react/shallow';
-import { backendLabel, describeBackend } from '../backendProbe.js';
-import { type AppState, headline } from '../store.js';
+import { backendLabel, describeBackend, formatMs, trialFigures, trialRows } from '../backendProbe.js';
+import { type AppState, headline, rankSources } from '../store.js';
 import { RanksChart, WeightsHeatmap } from './CanvasCharts.js';
 import { CpuUse } from './CpuUse.js';
 import { useApp, useAppState } from './context.js';
@@ -55,6 +55,16 @@ function Header() {
   const status = useAppState((s) => s.snapshot?.status ?? 'stopped');
   const step = useAppState((s) => s.snapshot?.step ?? 0);
   const loss = useAppState((s) => s.snapshot?.loss ?? null);
+  const validation = useAppState((s) => s.snapshot?.validation ?? null);
+  const sources = useAppState(
+    useShallow((s) => {
+      const r = rankSources(s.snapshot?.network ?? null, s.snapshot?.uid ?? null);
+      return {
+        own: r?.ownShare ?? null,
+        from: r ? r.from.map((f) => `uid ${f.uid} ${Math.round(f.share * 100)} %`).join(', ') : '',
+      };
+    }),
+  );
   const uid = useAppState((s) => s.snapshot?.uid ?? null);
   const backend = useAppState((s) => s.snapshot?.backend ?? s.probe);
   const thread = useAppState((s) => s.peerThread);
@@ -126,10 +136,54 @@ function Header() {
         />
         <Stat label="Peers online" value={`${h.peersOnline} / ${h.peersKnown}`} testId="peers-online" />
         <Stat label="Step" value={String(step)} testId="step" />
-        <Stat label="Loss" value={fmt(loss)} testId="loss" />
+        <Stat label="Training loss" value={fmt(loss)} testId="loss" />
+        <Stat
+          label="Validation loss / accuracy"
+          value={validation ? `${fmt(validation.loss)} / ${Math.round(validation.accuracy * 100)} %` : '—'}
+          testId="validation"
+        />
       </div>
+      <p className="hint" data-testid="rank-sources">
+        {sources.own === null
+          ? 'Nobody has scored you yet.'
+          : `Your own row is ${Math.round(sources.own * 100)} % of the stake-weighted scores of you${sources.from ? `; from others: ${sources.from}` : '; no other peer values you yet'}.`}
+      </p>
+      <BackendTrial />
       <CpuUse compact />
     </section>
+  );
+}
+
+/** The start-up trial's figures: each backend's training step time, and why the one in use won. */
+function BackendTrial() {
+  const report = useAppState((s) => s.snapshot?.backend ?? null);
+  if (!report || report.basis !== 'trial') return null;
+  return (
+    <details className="backend-trial" data-testid="backend-trial">
+      <summary>
+        Backend: {backendLabel(report.chosen)}, the fastest step in a trial ({trialFigures(report)} per step)
+      </summary>
+      <table>
+        <thead>
+          <tr>
+            <th>backend</th>
+            <th>step</th>
+            <th>first step</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {trialRows(report).map((r) => (
+            <tr key={r.backend} data-testid={`trial-${r.backend}`} data-step-ms={r.stepMs ?? ''}>
+              <td>{r.label}</td>
+              <td>{formatMs(r.stepMs)}</td>
+              <td>{formatMs(r.firstStepMs)}</td>
+              <td className="hint">{r.note}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </details>
   );
 }
 
@@ -141,7 +195,7 @@ export function Dashboard() {
       <div className="charts">
         <LineChart
           title="Your training loss"
-          hint="Loss of your model on its own batches; lower is better."
+          hint="Loss of your model on its own batches; lower is better. The header's validation loss is on data it never trains on."
           select={selectLoss}
           x={lossX}
           y={lossY}

@@ -8,12 +8,16 @@
  */
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { Identity } from '@peerbench/protocol';
 import { type BlockJson, MAX_BLOCK_TXS } from '../block.js';
 import { openVerifiedChain } from '../block-builder.js';
-import { isLedgerError, LedgerError } from '../errors.js';
+import { isLedgerError, isTxErrorCode, LedgerError } from '../errors.js';
 import { type GenesisConfig, parseGenesis, producersOf } from '../genesis.js';
-import type { Identity } from '../identity.js';
 import { DEFAULT_BLOCK_INTERVAL_MS, DEFAULT_SNAPSHOT_EVERY_BLOCKS, type SubmitResult } from '../producer.js';
+
+/** The ledger's own verdicts, plus `unavailable` when JetStream did not acknowledge storing the tx. */
+export type ClusteredSubmitResult = SubmitResult | { ok: false; code: 'unavailable'; message: string };
+
 import { createLedgerHook, type LedgerHook, type LedgerHookSource } from '../server-hook.js';
 import type { LedgerState, LedgerStateView } from '../state.js';
 import { type LedgerStore, MemoryStore } from '../store.js';
@@ -243,7 +247,7 @@ export class ClusteredLedger implements LedgerHookSource {
    * its hash as msgID. ok only once JetStream acknowledged storing it (a
    * duplicate, already stored, is ok too). Never throws.
    */
-  async submitTx(input: unknown): Promise<SubmitResult> {
+  async submitTx(input: unknown): Promise<ClusteredSubmitResult> {
     try {
       const tx = parseTx(input);
       const state = this.follower.ledgerState;
@@ -259,16 +263,18 @@ export class ClusteredLedger implements LedgerHookSource {
           timeout: this.o.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS,
         });
       } catch (e) {
-        throw new LedgerError(
-          'unavailable',
-          `tx stream did not acknowledge: ${e instanceof Error ? e.message : String(e)}`,
-        );
+        // On the way to the ledger, not a verdict on the tx: retry (protocol's path codes).
+        return {
+          ok: false,
+          code: 'unavailable',
+          message: `tx stream did not acknowledge: ${e instanceof Error ? e.message : String(e)}`,
+        };
       } finally {
         this.inFlight--;
       }
       return { ok: true, hash: tx.hash };
     } catch (e) {
-      if (isLedgerError(e)) return { ok: false, code: e.code, message: e.message };
+      if (isLedgerError(e) && isTxErrorCode(e.code)) return { ok: false, code: e.code, message: e.message };
       return { ok: false, code: 'malformed', message: e instanceof Error ? e.message : String(e) };
     }
   }

@@ -11,8 +11,8 @@
  */
 import type { ConsumerMessages, JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
+import type { Identity } from '@peerbench/protocol';
 import { buildBlock } from '../block-builder.js';
-import type { Identity } from '../identity.js';
 import { type ParsedTx, parseTx } from '../transaction.js';
 import { type BlockFollower, PULL_EXPIRES_MS, RESUBSCRIBE_DELAY_MS } from './follower.js';
 import type { ProducerLease } from './lease.js';

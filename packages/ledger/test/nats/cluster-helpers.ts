@@ -1,11 +1,11 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { Identity } from '@peerbench/protocol';
 import {
   type BlockJson,
   createRegisterTx,
   defaultGenesis,
   type GenesisConfig,
-  type Identity,
   parseBlock,
   parseTx,
   replayChain,

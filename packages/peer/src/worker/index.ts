@@ -6,11 +6,9 @@
  * and Peer-like object; tested in Node with real MessageChannels.
  */
 
-// The main thread's side needs these without the rest of the package (which
-// loads tfjs): the mesh adapter it exposes to the worker, and the initial
-// snapshot a RemotePeer starts from.
-export { MeshExpertNetwork } from '../mesh-network.js';
-export { ExpertError, type ExpertNetwork } from '../network.js';
+// The main thread's side needs this without the rest of the package (which
+// loads tfjs): the initial snapshot a RemotePeer starts from. The network it
+// exposes to the worker comes from @peerbench/mesh.
 export { initialSnapshot, type PeerSnapshot } from '../state.js';
 export * from './ledger-bridge.js';
 export * from './network-bridge.js';

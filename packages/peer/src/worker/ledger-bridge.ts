@@ -13,10 +13,17 @@
  * Blocks cross as JSON-like values and are verified by the worker's light
  * client, which is the check that matters; here only the envelope is checked.
  */
-import type { LedgerTransport } from '@peerbench/ledger';
+import type { LedgerTransport } from '@peerbench/mesh';
+import { PendingCalls } from '@peerbench/protocol';
 import * as v from 'valibot';
-import type { BridgeOptions } from './network-bridge.js';
-import { CallIdSchema, issuesText, listen, type MessagePortLike, MessageTextSchema } from './port.js';
+import {
+  type BridgeOptions,
+  CallIdSchema,
+  issuesText,
+  listen,
+  type MessagePortLike,
+  MessageTextSchema,
+} from './port.js';
 
 /** Longest the worker waits for the main thread to answer a transaction. */
 export const LEDGER_TX_BRIDGE_TIMEOUT_MS = 30_000;
@@ -43,14 +50,25 @@ const DownSchema = v.variant('t', [
 
 type TxResult = v.InferOutput<typeof TxResultSchema>;
 
+/** A transaction that got no answer from the main thread: the code says why. */
+class TxNotAnswered extends Error {
+  constructor(
+    readonly code: 'timeout' | 'closed',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** Worker side: a LedgerTransport whose socket is on the main thread. */
 export class PortLedgerTransport implements LedgerTransport {
-  private readonly txs = new Map<
-    number,
-    { resolve(r: TxResult): void; timer: ReturnType<typeof setTimeout> }
-  >();
+  private readonly txs = new PendingCalls<TxResult>({
+    timeoutError: () => new TxNotAnswered('timeout', 'no answer from the main thread'),
+    abortError: () => new TxNotAnswered('closed', 'aborted'),
+  });
   private readonly subs = new Map<number, (block: unknown) => void>();
-  private nextId = 1;
+  /** Subscription ids (transactions take theirs from the table). */
+  private nextSubscriptionId = 1;
   private closed = false;
   private readonly unlisten: () => void;
   dropped = 0;
@@ -65,20 +83,18 @@ export class PortLedgerTransport implements LedgerTransport {
   sendTx(txJson: unknown): Promise<TxResult> {
     if (this.closed)
       return Promise.resolve({ ok: false, code: 'closed', message: 'the ledger bridge is closed' });
-    const id = this.nextId++;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.txs.delete(id);
-        resolve({ ok: false, code: 'timeout', message: 'no answer from the main thread' });
-      }, LEDGER_TX_BRIDGE_TIMEOUT_MS);
-      this.txs.set(id, { resolve, timer });
-      this.port.postMessage({ t: 'tx', id, tx: txJson }, []);
-    });
+    const call = this.txs.add({ timeoutMs: LEDGER_TX_BRIDGE_TIMEOUT_MS, context: undefined });
+    this.port.postMessage({ t: 'tx', id: call.id, tx: txJson }, []);
+    return call.promise.catch((e: unknown) => ({
+      ok: false,
+      code: e instanceof TxNotAnswered ? e.code : 'closed',
+      message: e instanceof Error ? e.message : String(e),
+    }));
   }
 
   subscribe(fromHeight: number, onBlockJson: (block: unknown) => void): () => void {
     if (this.closed) return () => {};
-    const id = this.nextId++;
+    const id = this.nextSubscriptionId++;
     this.subs.set(id, onBlockJson);
     this.port.postMessage({ t: 'subscribe', id, from: fromHeight }, []);
     return () => {
@@ -96,11 +112,7 @@ export class PortLedgerTransport implements LedgerTransport {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const { resolve, timer } of this.txs.values()) {
-      clearTimeout(timer);
-      resolve({ ok: false, code: 'closed', message: 'the ledger bridge was closed' });
-    }
-    this.txs.clear();
+    this.txs.rejectAll(new TxNotAnswered('closed', 'the ledger bridge was closed'));
     this.subs.clear();
     this.port.postMessage({ t: 'close' }, []);
     this.unlisten();
@@ -116,11 +128,7 @@ export class PortLedgerTransport implements LedgerTransport {
     }
     const msg = parsed.output;
     if (msg.t === 'tx-result') {
-      const tx = this.txs.get(msg.id);
-      if (!tx) return;
-      clearTimeout(tx.timer);
-      this.txs.delete(msg.id);
-      tx.resolve(msg.result);
+      this.txs.resolve(msg.id, msg.result);
       return;
     }
     this.subs.get(msg.sub)?.(msg.block);

@@ -10,10 +10,17 @@
  *    (start/stop/pause/resume/getSnapshot/subscribe) and rebuilds full
  *    snapshots from the deltas. Snapshots are validated on arrival.
  */
+import { PendingCalls } from '@peerbench/protocol';
 import * as v from 'valibot';
 import type { BlockPoint, PeerSnapshot, StepPoint } from '../state.js';
-import type { BridgeOptions } from './network-bridge.js';
-import { CallIdSchema, issuesText, listen, type MessagePortLike, MessageTextSchema } from './port.js';
+import {
+  type BridgeOptions,
+  CallIdSchema,
+  issuesText,
+  listen,
+  type MessagePortLike,
+  MessageTextSchema,
+} from './port.js';
 
 /** Snapshots posted per second at most: the UI coalesces to 5/s anyway. */
 export const SNAPSHOT_POST_MS = 100;
@@ -52,7 +59,15 @@ const SnapshotSchema = v.looseObject({
     v.looseObject({
       chosen: BackendName,
       forced: v.boolean(),
-      attempts: v.array(v.looseObject({ backend: BackendName, ok: v.boolean(), reason: v.optional(Text) })),
+      attempts: v.array(
+        v.looseObject({
+          backend: BackendName,
+          ok: v.boolean(),
+          reason: v.optional(Text),
+          trial: v.optional(v.looseObject({ firstStepMs: Num, stepMs: Num, steps: Num })),
+        }),
+      ),
+      basis: v.optional(v.picklist(['forced', 'order', 'trial'])),
     }),
   ),
   step: Num,
@@ -224,8 +239,11 @@ export function hostPeer(
 export class RemotePeer {
   private snapshot: PeerSnapshot;
   private readonly listeners = new Set<(s: PeerSnapshot) => void>();
-  private readonly pending = new Map<number, { resolve(): void; reject(err: Error): void }>();
-  private nextId = 1;
+  /** Commands waiting for the worker's answer; only `stop` has a deadline (the worker is terminated after). */
+  private readonly pending = new PendingCalls<void>({
+    timeoutError: (ms) => new Error(`the worker did not answer within ${ms} ms`),
+    abortError: () => new Error('aborted'),
+  });
   private closed = false;
   private readonly unlisten: () => void;
   dropped = 0;
@@ -254,15 +272,7 @@ export class RemotePeer {
 
   /** Resolves when the worker's peer has stopped (and saved), or after STOP_TIMEOUT_MS. */
   stop(): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, STOP_TIMEOUT_MS);
-      this.command('stop')
-        .catch(() => undefined)
-        .finally(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-    });
+    return this.command('stop', STOP_TIMEOUT_MS).catch(() => undefined);
   }
 
   pause(): Promise<void> {
@@ -275,8 +285,7 @@ export class RemotePeer {
 
   /** Marks the peer failed (e.g. its worker crashed) and fails pending commands; snapshots stop. */
   fail(code: string, message: string): void {
-    for (const p of [...this.pending.values()]) p.reject(new Error(message));
-    this.pending.clear();
+    this.pending.rejectAll(new Error(message));
     this.publish({ ...this.snapshot, status: 'error', error: { code, message } });
   }
 
@@ -284,8 +293,7 @@ export class RemotePeer {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const p of [...this.pending.values()]) p.reject(new Error('the worker connection was closed'));
-    this.pending.clear();
+    this.pending.rejectAll(new Error('the worker connection was closed'));
     this.unlisten();
   }
 
@@ -294,22 +302,11 @@ export class RemotePeer {
     return this.pending.size;
   }
 
-  private command(cmd: PeerCommand): Promise<void> {
+  private command(cmd: PeerCommand, timeoutMs?: number): Promise<void> {
     if (this.closed) return Promise.reject(new Error('the worker connection is closed'));
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, {
-        resolve: () => {
-          this.pending.delete(id);
-          resolve();
-        },
-        reject: (err) => {
-          this.pending.delete(id);
-          reject(err);
-        },
-      });
-      this.port.postMessage({ t: 'cmd', id, cmd }, []);
-    });
+    const call = this.pending.add({ timeoutMs, context: undefined });
+    this.port.postMessage({ t: 'cmd', id: call.id, cmd }, []);
+    return call.promise;
   }
 
   private publish(s: PeerSnapshot): void {
@@ -327,10 +324,8 @@ export class RemotePeer {
     }
     const msg = parsed.output;
     if (msg.t === 'cmd-result') {
-      const p = this.pending.get(msg.id);
-      if (!p) return;
-      if (msg.ok) p.resolve();
-      else p.reject(new Error(msg.message ?? 'the command failed'));
+      if (msg.ok) this.pending.resolve(msg.id, undefined);
+      else this.pending.reject(msg.id, new Error(msg.message ?? 'the command failed'));
       return;
     }
     const incoming = msg.snapshot as PeerSnapshot;

@@ -6,8 +6,15 @@
  * the mesh, and malformed messages are dropped with a reason, never thrown
  * into the port's event loop.
  */
+
+import {
+  EXPERT_ERROR_CODES,
+  type ExpertErrorCode,
+  invalidTensorReason,
+  toExpertError,
+  type WireTensor,
+} from '@peerbench/mesh';
 import * as v from 'valibot';
-import { ExpertError, type ExpertErrorCode, invalidTensorReason, type WireTensor } from '../network.js';
 
 /**
  * The structural part of a MessagePort (browser `MessagePort`, a dedicated
@@ -69,30 +76,17 @@ export function checkTensor(t: WireTensor): string | null {
   );
 }
 
-export const EXPERT_ERROR_CODES: readonly ExpertErrorCode[] = [
-  'timeout',
-  'peer-gone',
-  'rejected',
-  'invalid',
-  'cancelled',
-];
-
-export const ErrorCodeSchema = v.picklist(EXPERT_ERROR_CODES as ExpertErrorCode[]);
-
-/** An ExpertError from anything thrown: known codes pass through, the rest become 'rejected'. */
-export function toExpertError(err: unknown): ExpertError {
-  if (err instanceof ExpertError) return err;
-  const code = (err as { code?: unknown } | null)?.code;
-  const message = err instanceof Error ? err.message : String(err);
-  if (typeof code === 'string' && (EXPERT_ERROR_CODES as readonly string[]).includes(code))
-    return new ExpertError(code as ExpertErrorCode, message);
-  return new ExpertError('rejected', message);
-}
+export const ErrorCodeSchema = v.picklist(EXPERT_ERROR_CODES);
 
 /** The error as it crosses the port (Error objects lose their class in structured cloning). */
 export function errorFields(err: unknown): { code: ExpertErrorCode; message: string } {
   const e = toExpertError(err);
   return { code: e.code, message: e.message.slice(0, MAX_BRIDGE_MESSAGE_CHARS) };
+}
+
+export interface BridgeOptions {
+  /** Called with the reason whenever a malformed message from the other side is dropped. */
+  onInvalid?: (reason: string) => void;
 }
 
 /** Why a message from the other side was dropped; bridges count these and report them to `onInvalid`. */

@@ -1,0 +1,549 @@
+import { projectToSimplexPivot } from './simplex.js';
+
+/**
+ * The Nash solver of `nash.ts`, advancing several "lanes" of one world in
+ * lockstep: the same Hessians, stake, reference mask and W0, each lane with
+ * its own α and τ (the ratios of a Fig 4 sweep). The O(n³) product H_i d is
+ * the whole cost of a step; with the lanes side by side every load of H_i
+ * feeds one multiply-add per lane, so four ratios cost far less than four
+ * separate solves.
+ *
+ * Every lane's arithmetic is exactly that of `NashSolver.step` (same
+ * operations in the same order: each sum over k runs from 0 to n−1 into its
+ * own accumulator), so a lane gives the same bits as a single-trial solve,
+ * whatever the other lanes do and whichever lanes are still running.
+ * Nothing is allocated per step.
+ */
+
+/**
+ * How "the gradient terms are bounded by ε" (§3) is measured, on the
+ * projected gradient g̃ = (Π(W + λg) − W)/λ of every row:
+ * - 'row': max over rows of ‖g̃_i‖₂ (the first reading of this package);
+ * - 'entry': max over all entries |g̃_ij| (every term of eq 14 bounded by ε);
+ * - 'rms': ‖g̃‖_F / n, the root mean square entry.
+ */
+export type StoppingNorm = 'row' | 'entry' | 'rms';
+export const STOPPING_NORMS: readonly StoppingNorm[] = ['row', 'entry', 'rms'];
+
+/** One world, shared by every lane. */
+export interface BatchWorld {
+  readonly n: number;
+  readonly hessians: Float64Array;
+  readonly stake: Float64Array;
+  readonly referenceMask: Float64Array;
+  readonly W0: Float64Array;
+  readonly temperature: number;
+}
+
+export interface BatchLane {
+  alpha: number;
+  tau: number;
+}
+
+export interface BatchOptions {
+  lambda: number;
+  epsilon: number;
+  maxSteps: number;
+  stoppingNorm: StoppingNorm;
+  /** Called when a lane stops (for progress lines). */
+  onLaneDone?: (lane: number, result: BatchLaneResult) => void;
+}
+
+export interface BatchLaneResult {
+  W: Float64Array;
+  steps: number;
+  converged: boolean;
+  /** The stopping norm at the last step. */
+  finalNorm: number;
+}
+
+export class BatchNashSolver {
+  readonly n: number;
+  readonly maxLanes: number;
+  private cur: Float64Array;
+  private next: Float64Array;
+  private mu: Float64Array;
+  private muNext: Float64Array;
+  /** σ(−μ_j/T) per lane: the mask of every entry w_ij that is exactly 0. */
+  private readonly zeroMask: Float64Array;
+  private readonly mrow: Float64Array;
+  /** d of the active lanes, interleaved: dT[k·A + a]. */
+  private readonly dT: Float64Array;
+  private readonly acc: Float64Array;
+  private readonly trial: Float64Array;
+  private readonly projected: Float64Array;
+  private readonly active: Int32Array;
+  /** Per active slot: a row's support guess failed this step, so μ_next is re-summed. */
+  private readonly muDirty: Uint8Array;
+
+  constructor(n: number, maxLanes: number) {
+    if (!Number.isInteger(n) || n < 2) throw new RangeError(`n must be an integer >= 2, got ${n}`);
+    if (!Number.isInteger(maxLanes) || maxLanes < 1)
+      throw new RangeError(`maxLanes must be an integer >= 1, got ${maxLanes}`);
+    this.n = n;
+    this.maxLanes = maxLanes;
+    const nn = n * n;
+    this.cur = new Float64Array(maxLanes * nn);
+    this.next = new Float64Array(maxLanes * nn);
+    this.mu = new Float64Array(maxLanes * n);
+    this.muNext = new Float64Array(maxLanes * n);
+    this.zeroMask = new Float64Array(maxLanes * n);
+    this.mrow = new Float64Array(maxLanes * n);
+    this.dT = new Float64Array(maxLanes * n);
+    this.acc = new Float64Array(maxLanes * n);
+    this.trial = new Float64Array(n);
+    this.projected = new Float64Array(n);
+    this.active = new Int32Array(maxLanes);
+    this.muDirty = new Uint8Array(maxLanes);
+  }
+
+  solve(world: BatchWorld, lanes: readonly BatchLane[], options: BatchOptions): BatchLaneResult[] {
+    const { n } = this;
+    const nn = n * n;
+    const L = lanes.length;
+    if (world.n !== n) throw new RangeError(`solver built for n = ${n}, world has n = ${world.n}`);
+    if (L < 1 || L > this.maxLanes) throw new RangeError(`need 1..${this.maxLanes} lanes, got ${L}`);
+    if (world.hessians.length !== n * nn) throw new RangeError(`hessians need n^3 = ${n * nn} entries`);
+    if (world.W0.length !== nn || world.referenceMask.length !== nn || world.stake.length !== n)
+      throw new RangeError('W0, referenceMask and stake must match n');
+    if (!(world.temperature > 0)) throw new RangeError(`temperature must be > 0, got ${world.temperature}`);
+    const { lambda, epsilon, maxSteps, stoppingNorm } = options;
+    if (!(lambda > 0)) throw new RangeError(`lambda must be > 0, got ${lambda}`);
+    if (!(epsilon >= 0)) throw new RangeError(`epsilon must be >= 0, got ${epsilon}`);
+    for (const lane of lanes) {
+      if (!(lane.alpha >= 0 && Number.isFinite(lane.alpha) && lane.tau >= 0 && Number.isFinite(lane.tau)))
+        throw new RangeError(`lane alpha and tau must be finite and >= 0, got ${lane.alpha}, ${lane.tau}`);
+    }
+    const results: Array<BatchLaneResult | undefined> = new Array(L);
+    for (let l = 0; l < L; l++) {
+      this.cur.set(world.W0, l * nn);
+      this.active[l] = l;
+      this.columnShift(world, l);
+    }
+    let activeCount = L;
+    let steps = 0;
+    const norms = new Float64Array(L);
+    while (activeCount > 0 && steps < maxSteps) {
+      this.step(world, lanes, activeCount, lambda, stoppingNorm, norms);
+      steps++;
+      // A lane whose step moved it by less than λε keeps that step's result and stops (as NashSolver does).
+      let kept = 0;
+      for (let a = 0; a < activeCount; a++) {
+        const l = this.active[a]!;
+        const norm = norms[l]!;
+        if (norm < epsilon) {
+          const r = { W: this.next.slice(l * nn, l * nn + nn), steps, converged: true, finalNorm: norm };
+          results[l] = r;
+          options.onLaneDone?.(l, r);
+        } else this.active[kept++] = l;
+      }
+      activeCount = kept;
+      const t = this.cur;
+      this.cur = this.next;
+      this.next = t;
+      const m = this.mu;
+      this.mu = this.muNext;
+      this.muNext = m;
+    }
+    for (let a = 0; a < activeCount; a++) {
+      const l = this.active[a]!;
+      const r = { W: this.cur.slice(l * nn, l * nn + nn), steps, converged: false, finalNorm: norms[l]! };
+      results[l] = r;
+      options.onLaneDone?.(l, r);
+    }
+    return results as BatchLaneResult[];
+  }
+
+  /** μ of eq 7 for lane l's current W, exactly as `rank` computes it. */
+  private columnShift(world: BatchWorld, l: number): void {
+    const { n, cur, mu } = this;
+    const wb = l * n * n;
+    const mb = l * n;
+    mu.fill(0, mb, mb + n);
+    for (let i = 0; i < n; i++) {
+      const s = world.stake[i]!;
+      const base = wb + i * n;
+      for (let j = 0; j < n; j++) mu[mb + j]! += s * cur[base + j]!;
+    }
+    const invN = 1 / n;
+    for (let j = 0; j < n; j++) mu[mb + j]! *= invN;
+  }
+
+  /**
+   * One simultaneous projected-gradient step of the first `A` active lanes;
+   * norms[l] gets each lane's stopping norm, and muNext the μ of the new W
+   * (summed row by row as the rows are written: the same order as `rank`).
+   * Loops are fused so each row is read as few times as possible.
+   */
+  private step(
+    world: BatchWorld,
+    lanes: readonly BatchLane[],
+    A: number,
+    lambda: number,
+    stoppingNorm: StoppingNorm,
+    norms: Float64Array,
+  ): void {
+    const { n, cur, next, mu, muNext, zeroMask, mrow, dT, acc, trial, projected, active, muDirty } = this;
+    const nn = n * n;
+    const { stake, hessians, referenceMask } = world;
+    const invT = 1 / world.temperature;
+    const invN = 1 / n;
+    const invLambda = 1 / lambda;
+    for (let a = 0; a < A; a++) {
+      const l = active[a]!;
+      const mb = l * n;
+      for (let j = 0; j < n; j++) zeroMask[mb + j] = 1 / (1 + Math.exp(mu[mb + j]! * invT));
+      muNext.fill(0, mb, mb + n);
+      muDirty[a] = 0;
+      norms[l] = 0;
+    }
+    for (let i = 0; i < n; i++) {
+      const s = stake[i]!;
+      const rowBase = i * n;
+      for (let a = 0; a < A; a++) {
+        const l = active[a]!;
+        const wb = l * nn + rowBase;
+        const mb = l * n;
+        const ab = a * n;
+        for (let j = 0; j < n; j++) {
+          const w = cur[wb + j]!;
+          // (μ_j − s·0)·invT = μ_j·invT exactly, so the cached value is the same bits.
+          const m = w === 0 ? zeroMask[mb + j]! : 1 / (1 + Math.exp((mu[mb + j]! - s * w) * invT));
+          mrow[ab + j] = m;
+          dT[j * A + a] = m - referenceMask[rowBase + j]!;
+        }
+      }
+      productLanes(hessians, i * nn, n, dT, A, acc);
+      for (let a = 0; a < A; a++) {
+        const l = active[a]!;
+        const lane = lanes[l]!;
+        const wb = l * nn + rowBase;
+        const mb = l * n;
+        const ab = a * n;
+        const c = -lane.alpha * 2 * s * (1 - 1 / n) * invT;
+        const pull = (lane.tau * s) / n;
+        // trial = W_i + λ ∂P_i/∂W_i, and the sum over W_i's support for the projection guess
+        let supportSum = 0;
+        let supportCount = 0;
+        for (let j = 0; j < n; j++) {
+          const m = mrow[ab + j]!;
+          let g = c * acc[ab + j]! * m * (1 - m);
+          if (j === i) g += pull;
+          const w = cur[wb + j]!;
+          const v = w + lambda * g;
+          trial[j] = v;
+          if (w > 0) {
+            supportSum += v;
+            supportCount++;
+          }
+        }
+        // Projection with the support guess, fused with the norms, W_next and μ_next:
+        // θ from the current support; if the entries above θ are exactly that
+        // support, θ is Michelot's and this pass is the whole row.
+        let sq = 0;
+        let maxAbs = 0;
+        let disagree = 1;
+        if (supportCount > 0) {
+          disagree = 0;
+          const theta = (supportSum - 1) / supportCount;
+          for (let j = 0; j < n; j++) {
+            const t = trial[j]!;
+            const w = cur[wb + j]!;
+            const v = Math.max(t - theta, 0);
+            disagree |= (t > theta ? 1 : 0) ^ (w > 0 ? 1 : 0);
+            const dlt = v - w;
+            sq += dlt * dlt;
+            const ad = Math.abs(dlt);
+            if (ad > maxAbs) maxAbs = ad;
+            next[wb + j] = v;
+            muNext[mb + j]! += s * v;
+          }
+        }
+        if (disagree !== 0) {
+          // The support changed: full pivoting, and μ_next of this lane is
+          // summed again from scratch at the end of the step (same order, same bits).
+          projectToSimplexPivot(trial, projected, n);
+          sq = 0;
+          maxAbs = 0;
+          for (let j = 0; j < n; j++) {
+            const v = projected[j]!;
+            const dlt = v - cur[wb + j]!;
+            sq += dlt * dlt;
+            const ad = Math.abs(dlt);
+            if (ad > maxAbs) maxAbs = ad;
+            next[wb + j] = v;
+          }
+          muDirty[a] = 1;
+        }
+        if (stoppingNorm === 'row') {
+          const norm = Math.sqrt(sq) * invLambda;
+          if (norm > norms[l]!) norms[l] = norm;
+        } else if (stoppingNorm === 'entry') {
+          const norm = maxAbs * invLambda;
+          if (norm > norms[l]!) norms[l] = norm;
+        } else norms[l]! += sq; // summed here, finished below
+      }
+    }
+    for (let a = 0; a < A; a++) {
+      const l = active[a]!;
+      const mb = l * n;
+      if (muDirty[a] !== 0) {
+        const wb = l * nn;
+        muNext.fill(0, mb, mb + n);
+        for (let i = 0; i < n; i++) {
+          const s = stake[i]!;
+          const base = wb + i * n;
+          for (let j = 0; j < n; j++) muNext[mb + j]! += s * next[base + j]!;
+        }
+      }
+      for (let j = 0; j < n; j++) muNext[mb + j]! *= invN;
+      if (stoppingNorm === 'rms') norms[l] = (Math.sqrt(norms[l]!) * invLambda) / n;
+    }
+  }
+}
+
+/**
+ * acc[a·n + j] = Σ_k H[hb + j·n + k] · dT[k·A + a] for the A lanes, each sum
+ * in k order from 0 (the bits of `rowPayoffGradient`'s product). Lanes are
+ * taken four, then two, then one at a time so every H load feeds several
+ * independent multiply-adds.
+ */
+export function productLanes(
+  H: Float64Array,
+  hb: number,
+  n: number,
+  dT: Float64Array,
+  A: number,
+  acc: Float64Array,
+): void {
+  let a = 0;
+  for (; a + 3 < A; a += 4) product4(H, hb, n, dT, A, a, acc);
+  for (; a + 1 < A; a += 2) product2(H, hb, n, dT, A, a, acc);
+  if (a < A) product1(H, hb, n, dT, A, a, acc);
+}
+
+function product4(
+  H: Float64Array,
+  hb: number,
+  n: number,
+  dT: Float64Array,
+  A: number,
+  a: number,
+  acc: Float64Array,
+) {
+  const o0 = a * n;
+  const o1 = o0 + n;
+  const o2 = o1 + n;
+  const o3 = o2 + n;
+  let j = 0;
+  for (; j + 1 < n; j += 2) {
+    const h0 = hb + j * n;
+    const h1 = h0 + n;
+    let a00 = 0;
+    let a01 = 0;
+    let a02 = 0;
+    let a03 = 0;
+    let a10 = 0;
+    let a11 = 0;
+    let a12 = 0;
+    let a13 = 0;
+    for (let k = 0, dk = a; k < n; k++, dk += A) {
+      const x0 = H[h0 + k]!;
+      const x1 = H[h1 + k]!;
+      const d0 = dT[dk]!;
+      const d1 = dT[dk + 1]!;
+      const d2 = dT[dk + 2]!;
+      const d3 = dT[dk + 3]!;
+      a00 += x0 * d0;
+      a01 += x0 * d1;
+      a02 += x0 * d2;
+      a03 += x0 * d3;
+      a10 += x1 * d0;
+      a11 += x1 * d1;
+      a12 += x1 * d2;
+      a13 += x1 * d3;
+    }
+    acc[o0 + j] = a00;
+    acc[o1 + j] = a01;
+    acc[o2 + j] = a02;
+    acc[o3 + j] = a03;
+    acc[o0 + j + 1] = a10;
+    acc[o1 + j + 1] = a11;
+    acc[o2 + j + 1] = a12;
+    acc[o3 + j + 1] = a13;
+  }
+  for (; j < n; j++) {
+    const h0 = hb + j * n;
+    let a00 = 0;
+    let a01 = 0;
+    let a02 = 0;
+    let a03 = 0;
+    for (let k = 0, dk = a; k < n; k++, dk += A) {
+      const x0 = H[h0 + k]!;
+      a00 += x0 * dT[dk]!;
+      a01 += x0 * dT[dk + 1]!;
+      a02 += x0 * dT[dk + 2]!;
+      a03 += x0 * dT[dk + 3]!;
+    }
+    acc[o0 + j] = a00;
+    acc[o1 + j] = a01;
+    acc[o2 + j] = a02;
+    acc[o3 + j] = a03;
+  }
+}
+
+function product2(
+  H: Float64Array,
+  hb: number,
+  n: number,
+  dT: Float64Array,
+  A: number,
+  a: number,
+  acc: Float64Array,
+) {
+  const o0 = a * n;
+  const o1 = o0 + n;
+  let j = 0;
+  for (; j + 3 < n; j += 4) {
+    const h0 = hb + j * n;
+    const h1 = h0 + n;
+    const h2 = h1 + n;
+    const h3 = h2 + n;
+    let a00 = 0;
+    let a01 = 0;
+    let a10 = 0;
+    let a11 = 0;
+    let a20 = 0;
+    let a21 = 0;
+    let a30 = 0;
+    let a31 = 0;
+    for (let k = 0, dk = a; k < n; k++, dk += A) {
+      const d0 = dT[dk]!;
+      const d1 = dT[dk + 1]!;
+      const x0 = H[h0 + k]!;
+      const x1 = H[h1 + k]!;
+      const x2 = H[h2 + k]!;
+      const x3 = H[h3 + k]!;
+      a00 += x0 * d0;
+      a01 += x0 * d1;
+      a10 += x1 * d0;
+      a11 += x1 * d1;
+      a20 += x2 * d0;
+      a21 += x2 * d1;
+      a30 += x3 * d0;
+      a31 += x3 * d1;
+    }
+    acc[o0 + j] = a00;
+    acc[o1 + j] = a01;
+    acc[o0 + j + 1] = a10;
+    acc[o1 + j + 1] = a11;
+    acc[o0 + j + 2] = a20;
+    acc[o1 + j + 2] = a21;
+    acc[o0 + j + 3] = a30;
+    acc[o1 + j + 3] = a31;
+  }
+  for (; j < n; j++) {
+    const h0 = hb + j * n;
+    let a00 = 0;
+    let a01 = 0;
+    for (let k = 0, dk = a; k < n; k++, dk += A) {
+      const x0 = H[h0 + k]!;
+      a00 += x0 * dT[dk]!;
+      a01 += x0 * dT[dk + 1]!;
+    }
+    acc[o0 + j] = a00;
+    acc[o1 + j] = a01;
+  }
+}
+
+function product1(
+  H: Float64Array,
+  hb: number,
+  n: number,
+  dT: Float64Array,
+  A: number,
+  a: number,
+  acc: Float64Array,
+) {
+  const o0 = a * n;
+  let j = 0;
+  for (; j + 3 < n; j += 4) {
+    const h0 = hb + j * n;
+    const h1 = h0 + n;
+    const h2 = h1 + n;
+    const h3 = h2 + n;
+    let a0 = 0;
+    let a1 = 0;
+    let a2 = 0;
+    let a3 = 0;
+    for (let k = 0, dk = a; k < n; k++, dk += A) {
+      const d = dT[dk]!;
+      a0 += H[h0 + k]! * d;
+      a1 += H[h1 + k]! * d;
+      a2 += H[h2 + k]! * d;
+      a3 += H[h3 + k]! * d;
+    }
+    acc[o0 + j] = a0;
+    acc[o0 + j + 1] = a1;
+    acc[o0 + j + 2] = a2;
+    acc[o0 + j + 3] = a3;
+  }
+  for (; j < n; j++) {
+    const h0 = hb + j * n;
+    let a0 = 0;
+    for (let k = 0, dk = a; k < n; k++, dk += A) a0 += H[h0 + k]! * dT[dk]!;
+    acc[o0 + j] = a0;
+  }
+}
+
+/**
+ * `projectToSimplexPivot(row, out, n)`, started from a guess: the support of
+ * the current row W[wb..wb+n) (a projected-gradient step rarely changes it).
+ * θ = (Σ_{w_j>0} v_j − 1)/|support| summed in index order; if exactly the
+ * entries v_j > θ are the guessed ones, θ is the fixed point Michelot's
+ * pivoting ends on (the same set summed in the same order, so the same bits)
+ * and the projection is max(v − θ, 0). Otherwise the full pivoting runs.
+ * Saves the 3-4 passes with unpredictable branches that cost more than the
+ * rest of a sparse row's step.
+ */
+export function projectFromSupport(
+  row: Float64Array,
+  W: Float64Array,
+  wb: number,
+  out: Float64Array,
+  n: number,
+): void {
+  let sum = 0;
+  let count = 0;
+  for (let j = 0; j < n; j++) {
+    if (W[wb + j]! > 0) {
+      sum += row[j]!;
+      count++;
+    }
+  }
+  projectWithSupportSum(row, W, wb, out, n, sum, count);
+}
+
+/** `projectFromSupport` with the support's sum and size already taken (index order). */
+function projectWithSupportSum(
+  row: Float64Array,
+  W: Float64Array,
+  wb: number,
+  out: Float64Array,
+  n: number,
+  sum: number,
+  count: number,
+): void {
+  if (count > 0) {
+    const theta = (sum - 1) / count;
+    // One pass: write max(v − θ, 0) and check the guess (v > θ exactly on the support).
+    let disagree = 0;
+    for (let j = 0; j < n; j++) {
+      const x = row[j]! - theta;
+      out[j] = Math.max(x, 0);
+      disagree |= (row[j]! > theta ? 1 : 0) ^ (W[wb + j]! > 0 ? 1 : 0);
+    }
+    if (disagree === 0) return;
+  }
+  projectToSimplexPivot(row, out, n);
+}

@@ -1,0 +1,145 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { BatchNashSolver } from './batch.js';
+import {
+  checkSweep,
+  type Fig4Options,
+  type Fig4Result,
+  type Fig4Trial,
+  fig4TrialFromWeights,
+  summarizeFig4,
+} from './experiment.js';
+import { createWorld, DEFAULT_SETTINGS, referenceMask, type SimulationSettings, trialSeed } from './world.js';
+
+/**
+ * The fast Fig 4 sweep: every world's ratios advance together in one
+ * `BatchNashSolver` (one pass over H per step for all α/τ), and the worlds are
+ * shared out over worker threads. A world's result depends only on the sweep
+ * seed, its index and the settings, never on which worker solved it or when,
+ * so the output is the same bit for bit for any number of workers (and the
+ * same as `runFig4`, the single-trial path).
+ */
+
+export interface Fig4SweepOptions extends Fig4Options {
+  /** Worker threads (default: available cores, at most one per world); 0 solves in this thread. */
+  workers?: number;
+  /** Called as each (ratio, trial) finishes, in completion order. */
+  onLaneDone?: (ratio: number, trial: number, result: Fig4Trial) => void;
+}
+
+/** Everything a worker needs to solve worlds of one sweep (structured-clone safe). */
+export interface SweepJobSpec {
+  n: number;
+  ratios: number[];
+  seed: number;
+  settings: SimulationSettings;
+}
+
+/** Solves world `t` of a sweep at every ratio; calls `onLane` as lanes stop. */
+export function solveSweepWorld(
+  spec: SweepJobSpec,
+  t: number,
+  solver: BatchNashSolver = new BatchNashSolver(spec.n, spec.ratios.length),
+  onLane?: (ratioIndex: number, trial: Fig4Trial) => void,
+): Fig4Trial[] {
+  const { n, ratios, seed, settings } = spec;
+  const world = createWorld(n, trialSeed(seed, t), settings.hessianDofPerPeer, settings.world);
+  const out: Fig4Trial[] = new Array(ratios.length);
+  solver.solve(
+    {
+      n,
+      hessians: world.hessians,
+      stake: world.stake,
+      referenceMask: referenceMask(world, settings),
+      W0: world.W0,
+      temperature: settings.temperature,
+    },
+    ratios.map((alpha) => ({ alpha, tau: 1 })),
+    {
+      lambda: settings.lambda,
+      epsilon: settings.epsilon,
+      maxSteps: settings.stepsPerPeer * n,
+      stoppingNorm: settings.stoppingNorm,
+      onLaneDone: (lane, r) => {
+        const trial = fig4TrialFromWeights(world, r.W, r.steps, r.converged, trialSeed(seed, t));
+        out[lane] = trial;
+        onLane?.(lane, trial);
+      },
+    },
+  );
+  return out;
+}
+
+/** Messages between the sweep and its workers. */
+export type SweepToWorker = { type: 'solve'; trial: number } | { type: 'stop' };
+export type WorkerToSweep =
+  | { type: 'lane'; trial: number; ratioIndex: number; result: Fig4Trial }
+  | { type: 'done'; trial: number }
+  | { type: 'error'; message: string };
+
+export function defaultWorkerCount(): number {
+  return Math.max(1, availableParallelism());
+}
+
+export async function runFig4Sweep(options: Fig4SweepOptions): Promise<Fig4Result> {
+  const { n, trials, ratios, seed } = options;
+  const settings = options.settings ?? DEFAULT_SETTINGS;
+  checkSweep(n, trials, ratios);
+  const spec: SweepJobSpec = { n, ratios: [...ratios], seed, settings: { ...settings } };
+  const perRatio: Fig4Trial[][] = ratios.map(() => new Array<Fig4Trial>(trials));
+  const onLane = (t: number, r: number, result: Fig4Trial) => {
+    perRatio[r]![t] = result;
+    options.onLaneDone?.(ratios[r]!, t, result);
+  };
+  const workers = Math.min(options.workers ?? defaultWorkerCount(), trials);
+  if (!Number.isInteger(workers) || workers < 0)
+    throw new RangeError(`workers must be an integer >= 0, got ${options.workers}`);
+  if (workers === 0) {
+    const solver = new BatchNashSolver(n, ratios.length);
+    for (let t = 0; t < trials; t++) solveSweepWorld(spec, t, solver, (r, result) => onLane(t, r, result));
+  } else {
+    await runOnWorkers(spec, trials, workers, onLane);
+  }
+  return summarizeFig4(options, settings, perRatio);
+}
+
+/** Worlds handed out one at a time to whichever worker is free. */
+async function runOnWorkers(
+  spec: SweepJobSpec,
+  trials: number,
+  count: number,
+  onLane: (t: number, r: number, result: Fig4Trial) => void,
+): Promise<void> {
+  // The worker runs this package's TypeScript source: a plain .mjs entry
+  // loads it through tsx (the parent's loader hooks do not reach workers on Node 20).
+  const url = new URL('./sweep-worker-boot.mjs', import.meta.url);
+  let nextTrial = 0;
+  const pool: Worker[] = [];
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let finished = 0;
+      const give = (w: Worker) => {
+        if (nextTrial < trials) w.postMessage({ type: 'solve', trial: nextTrial++ } satisfies SweepToWorker);
+      };
+      for (let k = 0; k < count; k++) {
+        const w = new Worker(url, { workerData: spec });
+        pool.push(w);
+        w.on('message', (msg: WorkerToSweep) => {
+          if (msg.type === 'lane') onLane(msg.trial, msg.ratioIndex, msg.result);
+          else if (msg.type === 'done') {
+            finished++;
+            if (finished === trials) resolve();
+            else give(w);
+          } else reject(new Error(`sweep worker failed: ${msg.message}`));
+        });
+        w.on('error', reject);
+        w.on('exit', (code) => {
+          if (finished < trials) reject(new Error(`sweep worker exited with code ${code}`));
+        });
+        give(w);
+      }
+    });
+  } finally {
+    await Promise.all(pool.map((w) => w.terminate()));
+  }
+}

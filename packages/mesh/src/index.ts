@@ -1,0 +1,67 @@
+export { RpcError, type RpcErrorCode, type WireDtype, type WireTensor } from '@peerbench/protocol';
+export { Emitter } from './emitter.js';
+export { fetchGenesis, GenesisFetchError, httpBaseOf } from './http.js';
+export * from './in-memory-network.js';
+export {
+  type JoinNetworkOptions,
+  joinNetwork,
+  type NetworkSession,
+  type Observable,
+} from './join.js';
+export {
+  LEDGER_TX_TIMEOUT_MS,
+  type LedgerSignaling,
+  type LedgerTransport,
+  type LedgerTxResult,
+  signalingLedgerTransport,
+} from './ledger-channel.js';
+export {
+  createMemoryLinkPair,
+  type Link,
+  LinkClosedError,
+  type LinkListener,
+  type MemoryLinkPair,
+} from './link.js';
+export * from './mesh-network.js';
+export * from './network.js';
+export {
+  CONNECT_TIMEOUT_MS,
+  DEFAULT_MAX_PEERS,
+  LINK_RETRY_INITIAL_DELAY_MS,
+  LINK_RETRY_MAX_DELAY_MS,
+  type MeshConnectionState,
+  PEER_LEFT_PROBE_TIMEOUT_MS,
+  PeerMesh,
+  type PeerMeshEvents,
+  type PeerMeshOptions,
+} from './peer-mesh.js';
+export {
+  type HandlerContext,
+  INVALID_FRAME_WINDOW_MS,
+  MAX_CONCURRENT_HANDLERS_PER_PEER,
+  MAX_INVALID_FRAMES_PER_WINDOW,
+  REASSEMBLY_SWEEP_INTERVAL_MS,
+  type RequestOptions,
+  type RpcHandler,
+  RpcSession,
+  type RpcSessionOptions,
+  type RpcSessionStats,
+} from './rpc-session.js';
+export {
+  DRAIN_POLL_FALLBACK_MS,
+  DRAIN_POLL_MS,
+  SEND_HIGH_WATER_BYTES,
+  SEND_LOW_WATER_BYTES,
+} from './send-queue.js';
+export {
+  RECONNECT_INITIAL_DELAY_MS,
+  RECONNECT_MAX_DELAY_MS,
+  SignalingClient,
+  type SignalingClientOptions,
+  type SignalingEvents,
+  type SignalingState,
+  type Welcome,
+} from './signaling-client.js';
+export { DATA_CHANNEL_LABEL, WebRtcConnection, type WebRtcConnectionOptions } from './webrtc-link.js';
+export { createWebRtcLinkPair, type WebRtcLinkPair } from './webrtc-pair.js';
+export { backoffDelayMs, type WebSocketConstructor, type WebSocketLike } from './websocket.js';

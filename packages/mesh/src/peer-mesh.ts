@@ -1,0 +1,355 @@
+/**
+ * PeerMesh: this peer's WebRTC links to the other members of a room, found
+ * through the signaling server, and RPC over them.
+ *
+ * - Glare: only the peer with the lower id sends offers; the other answers.
+ *   An offer from a higher id is ignored, so two peers never offer at once.
+ * - Re-establishment: when a link drops while both peers are still in the
+ *   room, the lower id re-offers after an exponential backoff with jitter; a
+ *   fresh offer from the lower id replaces whatever the answerer still holds.
+ * - Presence: `peer-left` from the server means the peer's *signaling* socket
+ *   closed. That is either a crash or a brief signaling drop (a flaky
+ *   network, a proxy idle timeout) while its data channel is fine. So the
+ *   link is probed with one ping first (PEER_LEFT_PROBE_TIMEOUT_MS): an
+ *   answer keeps it, silence ends it, and requests to a crashed peer fail
+ *   with `peer-gone` within that probe instead of waiting for ICE to time
+ *   out. A server restart does not touch live links; the signaling client
+ *   reconnects by itself and missing links are offered again.
+ * - maxPeers caps links (connecting + connected); offers beyond it are ignored.
+ */
+import {
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  type Identity,
+  ReassemblyBudget,
+  RpcError,
+  type SignalData,
+  type WireTensor,
+} from '@peerbench/protocol';
+import { Emitter } from './emitter.js';
+import type { Link } from './link.js';
+import { type HandlerContext, type RequestOptions, type RpcHandler, RpcSession } from './rpc-session.js';
+import { SignalingClient, type SignalingState } from './signaling-client.js';
+import { WebRtcConnection } from './webrtc-link.js';
+import { backoffDelayMs, type WebSocketConstructor } from './websocket.js';
+
+export const DEFAULT_MAX_PEERS = 16;
+/** A WebRTC connection that is not open after this long is torn down and retried. */
+export const CONNECT_TIMEOUT_MS = 15_000;
+export const LINK_RETRY_INITIAL_DELAY_MS = 200;
+export const LINK_RETRY_MAX_DELAY_MS = 10_000;
+/** After `peer-left`, a link that answers a ping within this time is kept (only its signaling dropped). */
+export const PEER_LEFT_PROBE_TIMEOUT_MS = 1500;
+
+export type MeshConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
+
+export interface PeerMeshOptions {
+  signalingUrl: string;
+  room: string;
+  identity: Identity;
+  /** WebRTC implementation for Node (`@roamhq/wrtc`); browsers use their own. */
+  wrtc?: unknown;
+  /** Most WebRTC links at once (connecting + connected). */
+  maxPeers?: number;
+  /** WebSocket implementation for Node 20 (the `ws` package); browsers use their own. */
+  WebSocket?: WebSocketConstructor;
+  connectTimeoutMs?: number;
+  reconnectInitialDelayMs?: number;
+  reconnectMaxDelayMs?: number;
+  /** See PEER_LEFT_PROBE_TIMEOUT_MS. */
+  peerLeftProbeTimeoutMs?: number;
+}
+
+export type PeerMeshEvents = {
+  'peer-connected': [string];
+  'peer-disconnected': [string];
+  connection: [MeshConnectionState];
+};
+
+interface PeerEntry {
+  connection: WebRtcConnection | undefined;
+  session: RpcSession | undefined;
+  retryTimer: ReturnType<typeof setTimeout> | undefined;
+  connectTimer: ReturnType<typeof setTimeout> | undefined;
+  attempts: number;
+}
+
+export class PeerMesh {
+  readonly peerId: string;
+  readonly signaling: SignalingClient;
+  private readonly opts: PeerMeshOptions;
+  private readonly maxPeers: number;
+  private readonly events = new Emitter<PeerMeshEvents>();
+  private readonly handlers = new Map<string, RpcHandler>();
+  /** One budget for the partial messages of every link: many links cannot add up to unbounded memory. */
+  private readonly reassemblyBudget = new ReassemblyBudget();
+  private readonly entries = new Map<string, PeerEntry>();
+  private readonly unsubscribe: (() => void)[] = [];
+  private running = false;
+
+  constructor(opts: PeerMeshOptions) {
+    this.opts = opts;
+    this.peerId = opts.identity.peerId;
+    this.maxPeers = opts.maxPeers ?? DEFAULT_MAX_PEERS;
+    const clientOpts: ConstructorParameters<typeof SignalingClient>[0] = {
+      url: opts.signalingUrl,
+      room: opts.room,
+      identity: opts.identity,
+    };
+    if (opts.WebSocket) clientOpts.WebSocket = opts.WebSocket;
+    if (opts.reconnectInitialDelayMs !== undefined)
+      clientOpts.reconnectInitialDelayMs = opts.reconnectInitialDelayMs;
+    if (opts.reconnectMaxDelayMs !== undefined) clientOpts.reconnectMaxDelayMs = opts.reconnectMaxDelayMs;
+    this.signaling = new SignalingClient(clientOpts);
+  }
+
+  on(event: 'peer-connected' | 'peer-disconnected', cb: (peerId: string) => void): () => void;
+  on(event: 'connection', cb: (state: MeshConnectionState) => void): () => void;
+  on(event: keyof PeerMeshEvents, cb: (arg: never) => void): () => void {
+    return this.events.on(event, cb as (arg: string) => void);
+  }
+
+  /** Joins the room; resolves once the server has welcomed this peer. Links form in the background. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    const s = this.signaling;
+    this.unsubscribe.push(
+      s.on('state', (st) => this.onSignalingState(st)),
+      s.on('welcome', (w) => {
+        for (const p of w.peers) this.consider(p.peerId);
+      }),
+      s.on('peer-joined', (p) => this.consider(p.peerId)),
+      s.on('peer-left', (id) => this.onPeerLeft(id)),
+      s.on('signal', ({ from, data }) => this.onSignal(from, data)),
+    );
+    await s.start();
+  }
+
+  /** Leaves the room and closes every link; pending requests reject with `cancelled`. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    for (const u of this.unsubscribe.splice(0)) u();
+    for (const id of [...this.entries.keys()]) this.forget(id, 'mesh stopped', 'cancelled');
+    await this.signaling.stop();
+    this.events.emit('connection', 'closed');
+  }
+
+  /** Peers with an open data channel. */
+  connectedPeers(): string[] {
+    const out: string[] = [];
+    for (const [id, e] of this.entries) if (e.session?.isOpen) out.push(id);
+    return out;
+  }
+
+  handle(
+    method: string,
+    handler: (ctx: HandlerContext, tensors: WireTensor[]) => Promise<WireTensor[]>,
+  ): void {
+    this.handlers.set(method, handler);
+  }
+
+  request(
+    peerId: string,
+    method: string,
+    tensors: WireTensor[],
+    opts: RequestOptions = {},
+  ): Promise<WireTensor[]> {
+    const session = this.entries.get(peerId)?.session;
+    if (!session?.isOpen) {
+      return Promise.reject(new RpcError('peer-gone', `not connected to ${peerId.slice(0, 8)}`));
+    }
+    return session.request(method, tensors, opts);
+  }
+
+  /** Round-trip time in ms over the data channel. */
+  ping(peerId: string, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): Promise<number> {
+    const session = this.entries.get(peerId)?.session;
+    if (!session?.isOpen) {
+      return Promise.reject(new RpcError('peer-gone', `not connected to ${peerId.slice(0, 8)}`));
+    }
+    return session.ping(timeoutMs);
+  }
+
+  /** Per-peer RPC counters (invalid frames etc.), for dashboards and tests. */
+  linkStats(peerId: string): RpcSession['stats'] | undefined {
+    return this.entries.get(peerId)?.session?.stats;
+  }
+
+  // ---- connection management -------------------------------------------------
+
+  private onSignalingState(st: SignalingState): void {
+    if (st === 'connected') this.events.emit('connection', 'connected');
+    else if (st === 'connecting') this.events.emit('connection', 'connecting');
+    else if (st === 'reconnecting') this.events.emit('connection', 'reconnecting');
+  }
+
+  private linkCount(): number {
+    let n = 0;
+    for (const e of this.entries.values()) if (e.connection) n++;
+    return n;
+  }
+
+  private entry(peerId: string): PeerEntry {
+    let e = this.entries.get(peerId);
+    if (!e) {
+      e = {
+        connection: undefined,
+        session: undefined,
+        retryTimer: undefined,
+        connectTimer: undefined,
+        attempts: 0,
+      };
+      this.entries.set(peerId, e);
+    }
+    return e;
+  }
+
+  /** A room member we may link to: offer if we are the lower id, else wait for its offer. */
+  private consider(peerId: string): void {
+    if (!this.running || peerId === this.peerId) return;
+    const e = this.entry(peerId);
+    if (e.connection || e.retryTimer) return;
+    if (this.peerId < peerId && this.linkCount() < this.maxPeers) this.connect(peerId, true);
+  }
+
+  /** Offer to every known member we have no link to (after a slot frees up). */
+  private fill(): void {
+    for (const p of this.signaling.peers()) this.consider(p.peerId);
+  }
+
+  private connect(peerId: string, initiator: boolean): WebRtcConnection {
+    const e = this.entry(peerId);
+    const conn: WebRtcConnection = new WebRtcConnection({
+      remotePeerId: peerId,
+      initiator,
+      wrtc: this.opts.wrtc,
+      iceServers: this.signaling.iceServers(),
+      onSignal: (data) => {
+        this.signaling.sendSignal(peerId, data);
+      },
+      onConnect: (link) => this.onLinkOpen(peerId, conn, link),
+      onClose: (reason) => this.onLinkClosed(peerId, conn, reason),
+    });
+    e.connection = conn;
+    if (e.connectTimer) clearTimeout(e.connectTimer);
+    e.connectTimer = setTimeout(() => {
+      if (e.connection === conn && !e.session) conn.destroy('timed out connecting');
+    }, this.opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS);
+    return conn;
+  }
+
+  private onLinkOpen(peerId: string, conn: WebRtcConnection, link: Link): void {
+    const e = this.entries.get(peerId);
+    if (!e || e.connection !== conn || !this.running) {
+      conn.destroy('stale connection');
+      return;
+    }
+    if (e.connectTimer) clearTimeout(e.connectTimer);
+    e.connectTimer = undefined;
+    e.attempts = 0;
+    e.session = new RpcSession(link, {
+      handlers: this.handlers,
+      reassembler: { budget: this.reassemblyBudget },
+    });
+    this.events.emit('peer-connected', peerId);
+  }
+
+  private onLinkClosed(peerId: string, conn: WebRtcConnection, reason: string): void {
+    const e = this.entries.get(peerId);
+    if (!e || e.connection !== conn) return;
+    if (e.connectTimer) clearTimeout(e.connectTimer);
+    e.connectTimer = undefined;
+    e.connection = undefined;
+    const session = e.session;
+    e.session = undefined;
+    if (session) {
+      session.close('peer-gone', reason);
+      this.events.emit('peer-disconnected', peerId);
+    }
+    if (!this.running) return;
+    const stillMember = this.signaling.peers().some((p) => p.peerId === peerId);
+    if (stillMember && this.peerId < peerId) {
+      const delay = backoffDelayMs(
+        e.attempts++,
+        LINK_RETRY_INITIAL_DELAY_MS,
+        LINK_RETRY_MAX_DELAY_MS,
+        Math.random,
+      );
+      e.retryTimer = setTimeout(() => {
+        e.retryTimer = undefined;
+        if (this.entries.get(peerId) === e && !e.connection) this.consider(peerId);
+      }, delay);
+    } else if (!stillMember) {
+      this.entries.delete(peerId);
+    }
+    this.fill();
+  }
+
+  private onSignal(from: string, data: SignalData): void {
+    if (!this.running || from === this.peerId) return;
+    const e = this.entry(from);
+    if (data.type === 'offer') {
+      // Glare rule: only the lower id offers. A higher id's offer is ignored.
+      if (from > this.peerId) return;
+      if (e.connection) {
+        // The initiator started over (its side dropped or restarted): replace ours.
+        const old = e.connection;
+        e.connection = undefined;
+        const session = e.session;
+        e.session = undefined;
+        old.destroy('replaced by a new offer');
+        if (session) {
+          session.close('peer-gone', 'replaced by a new offer');
+          this.events.emit('peer-disconnected', from);
+        }
+      }
+      if (this.linkCount() >= this.maxPeers) return;
+      if (e.retryTimer) clearTimeout(e.retryTimer);
+      e.retryTimer = undefined;
+      this.connect(from, false).signal(data);
+      return;
+    }
+    e.connection?.signal(data);
+  }
+
+  /** The server says `peerId` left: keep its link only if the link itself still answers. */
+  private onPeerLeft(peerId: string): void {
+    const e = this.entries.get(peerId);
+    const session = e?.session;
+    if (!e || !session?.isOpen) {
+      this.forget(peerId, 'peer left the room');
+      return;
+    }
+    session.ping(this.opts.peerLeftProbeTimeoutMs ?? PEER_LEFT_PROBE_TIMEOUT_MS).then(
+      () => {
+        // Alive: only its signaling socket dropped. The link stays; once the
+        // peer rejoins, `consider` sees the live connection and leaves it be.
+        // If the channel closes later, onLinkClosed forgets it (not a member).
+      },
+      () => {
+        const now = this.entries.get(peerId);
+        const rejoined = this.signaling.peers().some((p) => p.peerId === peerId);
+        if (now === e && e.session === session && !rejoined) this.forget(peerId, 'peer left the room');
+      },
+    );
+  }
+
+  /** Ends the link to `peerId` and forgets it (it left the room, or the mesh stops). */
+  private forget(peerId: string, reason: string, code: 'peer-gone' | 'cancelled' = 'peer-gone'): void {
+    const e = this.entries.get(peerId);
+    if (!e) return;
+    this.entries.delete(peerId);
+    if (e.retryTimer) clearTimeout(e.retryTimer);
+    if (e.connectTimer) clearTimeout(e.connectTimer);
+    const session = e.session;
+    e.session = undefined;
+    e.connection?.destroy(reason);
+    e.connection = undefined;
+    if (session) {
+      session.close(code, reason);
+      this.events.emit('peer-disconnected', peerId);
+    }
+    if (this.running) this.fill();
+  }
+}

@@ -1,0 +1,16 @@
+/** Errors of the lab, each with a stable `code`. */
+export type NetlabErrorCode =
+  | 'unavailable' // not root, or `ip netns` / `nft` / `turnserver` / python3 missing
+  | 'command-failed' // a command of ours exited non-zero
+  | 'timeout' // something we waited for did not happen within its bound
+  | 'invalid-argument'
+  | 'destroyed'; // the lab was already torn down
+
+export class NetlabError extends Error {
+  readonly code: NetlabErrorCode;
+  constructor(code: NetlabErrorCode, message: string) {
+    super(message);
+    this.name = 'NetlabError';
+    this.code = code;
+  }
+}

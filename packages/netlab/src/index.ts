@@ -1,0 +1,51 @@
+/** @peerbench/netlab: dev-only. Nothing in the browser bundle imports it. */
+export type { AgentConfig, AgentIceServer, AgentSignal, FromAgent, ToAgent } from './agent-protocol.js';
+export {
+  COTURN_START_TIMEOUT_MS,
+  COTURN_STOP_GRACE_MS,
+  type Coturn,
+  type CoturnOptions,
+  coturnUnavailableReason,
+  DEFAULT_TURN_PORT,
+  PRIVATE_PEER_RANGES,
+  startCoturn,
+} from './coturn.js';
+export { NetlabError, type NetlabErrorCode } from './errors.js';
+export {
+  type CandidateSummary,
+  type CandidateType,
+  isTurnAuthError,
+  type SelectedPair,
+  type StatsReportLike,
+  selectedPairFromStats,
+} from './ice-stats.js';
+export {
+  DEFAULT_LAB_PREFIX,
+  Lab,
+  type LabOptions,
+  labToolsMissingReason,
+  labUnavailableReason,
+  Namespace,
+  sweepLeftovers,
+} from './lab.js';
+export {
+  countedPackets,
+  deleteTableRuleset,
+  LOSS_TABLE,
+  lossRuleset,
+  NAT_TABLE,
+  type NatMode,
+  natRouterRuleset,
+} from './nft.js';
+export { DEFAULT_STOP_GRACE_MS, type ExitStatus, LabProcess, type SpawnOptions } from './process.js';
+export {
+  buildNatTopology,
+  type Home,
+  type HomeSpec,
+  MAX_HOMES,
+  type NatTopology,
+  PUBLIC_IP,
+  PUBLIC_SUBNET,
+  type Shaping,
+} from './topology.js';
+export { AGENT_START_TIMEOUT_MS, pipeSignals, WrtcPeer } from './wrtc-peer.js';

@@ -1,0 +1,186 @@
+/**
+ * The signaling server's options: every limit is one, with the default
+ * `start` uses and the validation `createSignalingServer` applies (a bad value
+ * throws SignalingServerError 'invalid-options' before anything listens).
+ */
+import type { LedgerHook } from '@peerbench/ledger';
+import { type IceServer, MAX_SIGNALING_MESSAGE_BYTES } from '@peerbench/protocol';
+
+// ---- defaults (every limit is an option; these are what `start` uses) ------
+
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_PORT = 8787;
+/** The issue's heartbeat: a ping every 15 s. */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 15_000;
+/** A client that leaves this many pings in a row unanswered is dropped. */
+export const HEARTBEAT_MISSED_PINGS_BEFORE_DROP = 2;
+/**
+ * Sustained messages per second per connection. A peer meeting 20 others
+ * trickles ~10 ICE candidates each plus offers/answers, so bursts of a few
+ * hundred are normal at join time; the steady state is near zero.
+ */
+export const DEFAULT_MESSAGE_RATE_PER_S = 100;
+export const DEFAULT_MESSAGE_BURST = 300;
+export const DEFAULT_MAX_PEERS_PER_ROOM = 256;
+/**
+ * `welcome` lists every other member (~106 bytes each) and must fit in
+ * MAX_SIGNALING_MESSAGE_BYTES, which clients enforce: 500 members ≈ 53 KB.
+ */
+export const MAX_PEERS_PER_ROOM_CEILING = 500;
+export const DEFAULT_MAX_ROOMS = 1_000;
+/** Generous for a classroom behind one NAT, small enough to stop one host hogging the server. */
+export const DEFAULT_MAX_CONNECTIONS_PER_IP = 64;
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** Strikes tolerated; the next one closes the connection with 1008. */
+export const DEFAULT_MAX_ABUSE_STRIKES = 10;
+/** One strike is forgiven per interval, so rare mistakes never add up to a close. */
+export const DEFAULT_ABUSE_STRIKE_DECAY_MS = 60_000;
+/** A connection that has not joined a room by then is closed with 4001. */
+export const DEFAULT_JOIN_TIMEOUT_MS = 30_000;
+/** How long `stop()` waits for in-flight work and for clients to close. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
+/**
+ * Per client address, for /ledger/* HTTP requests (reads). A dashboard polls
+ * a few routes every block; a browser page catching up pages /ledger/blocks.
+ */
+export const DEFAULT_LEDGER_HTTP_RATE_PER_S = 20;
+export const DEFAULT_LEDGER_HTTP_BURST = 100;
+/** Per client address, for POST /ledger/tx on top of the above (every tx costs a signature check). */
+export const DEFAULT_LEDGER_TX_HTTP_RATE_PER_S = 5;
+export const DEFAULT_LEDGER_TX_HTTP_BURST = 40;
+
+// ---- fixed limits (not options) ---------------------------------------------
+
+/**
+ * ws's own hard cap. Messages between MAX_SIGNALING_MESSAGE_BYTES and this get
+ * a `message-too-large` error reply (and a strike); anything larger is never
+ * buffered: ws closes the socket with 1009 as soon as the frame header says so.
+ */
+export const HARD_MAX_PAYLOAD_BYTES = 4 * MAX_SIGNALING_MESSAGE_BYTES;
+/** A client that lets this much pile up unread is closed (1013) instead of growing our memory. */
+export const MAX_SEND_BUFFER_BYTES = 4 * 1024 * 1024;
+/** Messages queued behind a join that is still verifying its signature. */
+export const MAX_BACKLOG_MESSAGES = 64;
+/** Bytes of the server nonce (hex doubles it; the protocol wants 32-128 hex chars). */
+export const CHALLENGE_NONCE_BYTES = 16;
+
+// ---- options ----------------------------------------------------------------
+
+export interface SignalingServerOptions {
+  /** Interface to listen on; default DEFAULT_HOST (loopback only). */
+  host?: string;
+  /** TCP port; 0 picks a free one. Default DEFAULT_PORT. */
+  port?: number;
+  /** Handed to every client in `welcome`; none by default (loopback needs none). */
+  iceServers?: readonly IceServer[];
+  /** When set, each welcome's ICE servers come from here instead (fresh TURN credentials: turn-credentials.ts). */
+  iceServersForPeer?: (peerId: string) => IceServer[];
+  heartbeatIntervalMs?: number;
+  /** Largest accepted message; at most the protocol's MAX_SIGNALING_MESSAGE_BYTES. */
+  maxMessageBytes?: number;
+  messageRatePerS?: number;
+  messageBurst?: number;
+  maxPeersPerRoom?: number;
+  maxRooms?: number;
+  maxConnectionsPerIp?: number;
+  maxConnections?: number;
+  maxAbuseStrikes?: number;
+  abuseStrikeDecayMs?: number;
+  joinTimeoutMs?: number;
+  shutdownGraceMs?: number;
+  /** Directory of the built web app to serve (index.html for unknown routes). */
+  staticDir?: string;
+  /** The ledger; without one, ledger messages get `ledger-unavailable`. */
+  ledger?: LedgerHook;
+  /** /ledger/* HTTP requests per second and burst, per client address; over it: 429 `rate-limited`. */
+  ledgerHttpRatePerS?: number;
+  ledgerHttpBurst?: number;
+  /** POST /ledger/tx per second and burst, per client address (also counts against the above). */
+  ledgerTxHttpRatePerS?: number;
+  ledgerTxHttpBurst?: number;
+  /** Count connections per the last X-Forwarded-For hop (only behind your own reverse proxy). */
+  trustProxy?: boolean;
+  /** Where operational log lines go; default: nowhere. */
+  log?: (line: string) => void;
+}
+
+export type ResolvedSignalingServerOptions = Required<
+  Omit<SignalingServerOptions, 'staticDir' | 'ledger' | 'log' | 'iceServersForPeer'>
+> &
+  Pick<SignalingServerOptions, 'staticDir' | 'ledger' | 'log' | 'iceServersForPeer'>;
+
+export class SignalingServerError extends Error {
+  readonly code: 'invalid-options' | 'not-started' | 'already-started';
+  constructor(code: SignalingServerError['code'], message: string) {
+    super(message);
+    this.name = 'SignalingServerError';
+    this.code = code;
+  }
+}
+
+export function resolveOptions(opts: SignalingServerOptions = {}): ResolvedSignalingServerOptions {
+  const r: ResolvedSignalingServerOptions = {
+    host: opts.host ?? DEFAULT_HOST,
+    port: opts.port ?? DEFAULT_PORT,
+    iceServers: opts.iceServers ?? [],
+    heartbeatIntervalMs: opts.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS,
+    maxMessageBytes: opts.maxMessageBytes ?? MAX_SIGNALING_MESSAGE_BYTES,
+    messageRatePerS: opts.messageRatePerS ?? DEFAULT_MESSAGE_RATE_PER_S,
+    messageBurst: opts.messageBurst ?? DEFAULT_MESSAGE_BURST,
+    maxPeersPerRoom: opts.maxPeersPerRoom ?? DEFAULT_MAX_PEERS_PER_ROOM,
+    maxRooms: opts.maxRooms ?? DEFAULT_MAX_ROOMS,
+    maxConnectionsPerIp: opts.maxConnectionsPerIp ?? DEFAULT_MAX_CONNECTIONS_PER_IP,
+    maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    maxAbuseStrikes: opts.maxAbuseStrikes ?? DEFAULT_MAX_ABUSE_STRIKES,
+    abuseStrikeDecayMs: opts.abuseStrikeDecayMs ?? DEFAULT_ABUSE_STRIKE_DECAY_MS,
+    joinTimeoutMs: opts.joinTimeoutMs ?? DEFAULT_JOIN_TIMEOUT_MS,
+    shutdownGraceMs: opts.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
+    ledgerHttpRatePerS: opts.ledgerHttpRatePerS ?? DEFAULT_LEDGER_HTTP_RATE_PER_S,
+    ledgerHttpBurst: opts.ledgerHttpBurst ?? DEFAULT_LEDGER_HTTP_BURST,
+    ledgerTxHttpRatePerS: opts.ledgerTxHttpRatePerS ?? DEFAULT_LEDGER_TX_HTTP_RATE_PER_S,
+    ledgerTxHttpBurst: opts.ledgerTxHttpBurst ?? DEFAULT_LEDGER_TX_HTTP_BURST,
+    trustProxy: opts.trustProxy ?? false,
+    staticDir: opts.staticDir,
+    ledger: opts.ledger,
+    log: opts.log,
+    iceServersForPeer: opts.iceServersForPeer,
+  };
+  const positiveInts: (keyof ResolvedSignalingServerOptions)[] = [
+    'heartbeatIntervalMs',
+    'maxMessageBytes',
+    'messageBurst',
+    'maxPeersPerRoom',
+    'maxRooms',
+    'maxConnectionsPerIp',
+    'maxConnections',
+    'abuseStrikeDecayMs',
+    'joinTimeoutMs',
+    'ledgerHttpBurst',
+    'ledgerTxHttpBurst',
+  ];
+  for (const key of positiveInts) {
+    const value = r[key];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
+      throw new SignalingServerError('invalid-options', `${key} must be a positive integer, got ${value}`);
+  }
+  if (!Number.isInteger(r.port) || r.port < 0 || r.port > 65_535)
+    throw new SignalingServerError('invalid-options', `port must be 0-65535, got ${r.port}`);
+  for (const key of ['messageRatePerS', 'ledgerHttpRatePerS', 'ledgerTxHttpRatePerS'] as const)
+    if (!(r[key] > 0) || !Number.isFinite(r[key]))
+      throw new SignalingServerError('invalid-options', `${key} must be a finite number > 0`);
+  if (!Number.isInteger(r.maxAbuseStrikes) || r.maxAbuseStrikes < 0)
+    throw new SignalingServerError('invalid-options', 'maxAbuseStrikes must be an integer >= 0');
+  if (!(r.shutdownGraceMs >= 0))
+    throw new SignalingServerError('invalid-options', 'shutdownGraceMs must be >= 0');
+  if (r.maxMessageBytes > MAX_SIGNALING_MESSAGE_BYTES)
+    throw new SignalingServerError(
+      'invalid-options',
+      `maxMessageBytes cannot exceed the protocol's ${MAX_SIGNALING_MESSAGE_BYTES}: clients would reject the echo`,
+    );
+  if (r.maxPeersPerRoom > MAX_PEERS_PER_ROOM_CEILING)
+    throw new SignalingServerError(
+      'invalid-options',
+      `maxPeersPerRoom cannot exceed ${MAX_PEERS_PER_ROOM_CEILING}: the welcome message would outgrow the protocol's size limit`,
+    );
+  return r;
+}

@@ -1,0 +1,196 @@
+/**
+ * Rooms: who is in which room, the signed join, leave, presence
+ * (`welcome`/`peer-joined`/`peer-left`) and the SDP/ICE relay between two
+ * members of one room. A peer id is in a room at most once: a newer
+ * connection that proves the same key replaces the older one.
+ */
+import {
+  type ClientMessage,
+  CloseCode,
+  fromHex,
+  type IceServer,
+  joinChallengeBytes,
+  MAX_SIGNALING_MESSAGE_BYTES,
+  type PeerInfo,
+  publicKeyFromPeerId,
+  type ServerMessage,
+  verifySignature,
+} from '@peerbench/protocol';
+import { type ConnectionHost, errorMessage } from './host.js';
+
+export interface Room<C> {
+  readonly name: string;
+  readonly members: Map<string, C>;
+}
+
+export interface Membership<C> {
+  readonly room: Room<C>;
+  readonly peerId: string;
+  readonly joinedAtMs: number;
+}
+
+/** The part of the server's Connection that rooms read and write. */
+export interface RoomMember<C> {
+  /** The server's challenge nonce for this connection (the join signs it). */
+  readonly nonce: string;
+  readonly socket: { close(code: number, reason: string): void };
+  readonly closed: boolean;
+  membership: Membership<C> | null;
+}
+
+export interface RoomsOptions {
+  readonly maxRooms: number;
+  readonly maxPeersPerRoom: number;
+  readonly iceServers: readonly IceServer[];
+  /** Per-peer ICE servers (fresh TURN credentials in every welcome); overrides iceServers. */
+  readonly iceServersForPeer?: ((peerId: string) => IceServer[]) | undefined;
+  readonly heartbeatIntervalMs: number;
+}
+
+export type JoinMessage = Extract<ClientMessage, { type: 'join' }>;
+export type SignalMessage = Extract<ClientMessage, { type: 'signal' }>;
+
+export class Rooms<C extends RoomMember<C>> {
+  private readonly rooms = new Map<string, Room<C>>();
+
+  constructor(
+    private readonly host: ConnectionHost<C>,
+    private readonly options: RoomsOptions,
+    /** Called when a member leaves its room (the server stops its ledger subscription). */
+    private readonly onLeave: (conn: C) => void,
+  ) {}
+
+  get size(): number {
+    return this.rooms.size;
+  }
+
+  /** Members over all rooms. */
+  peerCount(): number {
+    let peers = 0;
+    for (const room of this.rooms.values()) peers += room.members.size;
+    return peers;
+  }
+
+  /**
+   * Verifies the join signature over the room and this connection's nonce,
+   * then admits `conn`. Resolves true if it joined (the server then stops its
+   * join timer); every refusal was already answered with an error.
+   */
+  async join(conn: C, msg: JoinMessage): Promise<boolean> {
+    if (conn.membership) {
+      this.host.reject(
+        conn,
+        'already-joined',
+        `already joined room ${conn.membership.room.name}; leave first`,
+      );
+      return false;
+    }
+    let valid = false;
+    try {
+      valid = await verifySignature(
+        publicKeyFromPeerId(msg.peerId),
+        joinChallengeBytes(msg.room, conn.nonce),
+        fromHex(msg.signature),
+      );
+    } catch {
+      valid = false;
+    }
+    if (conn.closed || !this.host.running()) return false;
+    if (!valid) {
+      this.host.reject(conn, 'bad-signature', 'signature does not verify for this peer id, room and nonce');
+      return false;
+    }
+    let room = this.rooms.get(msg.room);
+    const previous = room?.members.get(msg.peerId);
+    if (!room && this.rooms.size >= this.options.maxRooms) {
+      this.host.reject(conn, 'too-many-rooms', `the server is at its ${this.options.maxRooms} rooms`);
+      return false;
+    }
+    if (room && !previous && room.members.size >= this.options.maxPeersPerRoom) {
+      this.host.reject(conn, 'room-full', `room ${msg.room} has ${this.options.maxPeersPerRoom} peers`);
+      return false;
+    }
+    if (previous) {
+      // The newcomer proved the key with a fresh nonce just now; the old
+      // socket is most likely a half-dead one from before a reconnect that
+      // the heartbeat has not caught yet. Keeping the old one would lock the
+      // real owner out for up to three heartbeat intervals.
+      this.host.send(
+        previous,
+        errorMessage('duplicate-peer', 'this peer id joined the room on another connection'),
+      );
+      this.leave(previous);
+      previous.socket.close(CloseCode.replaced, 'replaced');
+    }
+    if (!room) {
+      room = { name: msg.room, members: new Map() };
+      this.rooms.set(msg.room, room);
+    }
+    const membership: Membership<C> = { room, peerId: msg.peerId, joinedAtMs: Date.now() };
+    const peers: PeerInfo[] = [];
+    for (const [peerId, member] of room.members) {
+      if (member.membership) peers.push({ peerId, joinedAtMs: member.membership.joinedAtMs });
+    }
+    room.members.set(msg.peerId, conn);
+    conn.membership = membership;
+    this.host.send(conn, {
+      type: 'welcome',
+      peerId: msg.peerId,
+      room: msg.room,
+      peers,
+      iceServers: this.options.iceServersForPeer?.(msg.peerId) ?? [...this.options.iceServers],
+      heartbeatIntervalMs: this.options.heartbeatIntervalMs,
+    });
+    this.broadcast(room, conn, {
+      type: 'peer-joined',
+      peer: { peerId: msg.peerId, joinedAtMs: membership.joinedAtMs },
+    });
+    return true;
+  }
+
+  /** Takes `conn` out of its room (if any) and tells the others. */
+  leave(conn: C): void {
+    const membership = conn.membership;
+    if (!membership) return;
+    conn.membership = null;
+    this.onLeave(conn);
+    const { room, peerId } = membership;
+    if (room.members.get(peerId) === conn) room.members.delete(peerId);
+    if (room.members.size === 0) {
+      if (this.rooms.get(room.name) === room) this.rooms.delete(room.name);
+      return;
+    }
+    this.broadcast(room, conn, { type: 'peer-left', peerId });
+  }
+
+  /** Relays an offer/answer/candidate to another member of the sender's room. */
+  relay(conn: C, to: string, data: SignalMessage['data']): void {
+    const membership = conn.membership;
+    if (!membership) {
+      this.host.reject(conn, 'not-joined', 'join a room before signaling');
+      return;
+    }
+    const target = to === membership.peerId ? undefined : membership.room.members.get(to);
+    // Not a strike: the target may have left a moment ago.
+    if (!target) {
+      this.host.reject(conn, 'unknown-peer', `no peer ${to} in room ${membership.room.name}`);
+      return;
+    }
+    const text = JSON.stringify({ type: 'signal', from: membership.peerId, data } satisfies ServerMessage);
+    // `from` is two bytes longer than `to`: a message just under the limit
+    // could come out just over it, and the target would refuse it.
+    if (
+      text.length * 3 > MAX_SIGNALING_MESSAGE_BYTES &&
+      Buffer.byteLength(text) > MAX_SIGNALING_MESSAGE_BYTES
+    ) {
+      this.host.reject(conn, 'message-too-large', 'the relayed signal would exceed the message limit');
+      return;
+    }
+    if (this.host.sendText(target, text)) this.host.counters.relayedMessagesTotal++;
+  }
+
+  private broadcast(room: Room<C>, except: C, msg: ServerMessage): void {
+    const text = JSON.stringify(msg);
+    for (const member of room.members.values()) if (member !== except) this.host.sendText(member, text);
+  }
+}
