@@ -254,6 +254,8 @@ export function notices(state: AppState, describeFallback: (r: BackendReport) =>
 export interface RankSources {
   /** s_j·w_jj over Σ_i s_i·w_ij: the part of the stake-weighted column that is this peer's own row. */
   ownShare: number;
+  /** Whether the ledger counts w_jj in R at all (false: ownShare is 0 and R comes from others only). */
+  ownCounted: boolean;
   /** The other peers that value it, largest first: uid and share of Σ_{i≠j} s_i·w_ij. */
   from: Array<{ uid: number; share: number }>;
 }
@@ -265,6 +267,7 @@ export interface RankSources {
  */
 export function rankSources(net: NetworkView | null, uid: number | null, top = 3): RankSources | null {
   if (!net || uid === null) return null;
+  const ownCounted = net.selfWeightsInRank !== false;
   let own = 0;
   let others = 0;
   const parts: Array<{ uid: number; value: number }> = [];
@@ -272,18 +275,20 @@ export function rankSources(net: NetworkView | null, uid: number | null, top = 3
     const s = net.peers[i]?.stake ?? 0;
     for (const [j, w] of row) {
       if (j !== uid || !(w > 0) || !(s > 0)) continue;
-      if (i === uid) own += s * w;
-      else {
+      if (i === uid) {
+        if (ownCounted) own += s * w;
+      } else {
         others += s * w;
         parts.push({ uid: i, value: s * w });
       }
     }
   });
   const total = own + others;
-  if (!(total > 0)) return null;
+  if (!(total > 0)) return ownCounted ? null : { ownShare: 0, ownCounted, from: [] };
   parts.sort((a, b) => b.value - a.value);
   return {
     ownShare: own / total,
+    ownCounted,
     from: parts.slice(0, top).map((p) => ({ uid: p.uid, share: p.value / Math.max(others, 1e-300) })),
   };
 }

@@ -281,4 +281,18 @@ describe('rankSources', () => {
     expect(rankSources({ ...net, weights: [[[0, 1]], [[1, 1]], [[2, 1]]] }, 2)!.ownShare).toBe(1);
     expect(rankSources({ ...net, weights: [[[0, 1]], [[1, 1]], []] }, 2)).toBeNull();
   });
+
+  it('on a ledger that leaves w_ii out of R, the own row counts for nothing', () => {
+    const masked = { ...net, selfWeightsInRank: false };
+    const r = rankSources(masked, 1)!;
+    expect(r.ownCounted).toBe(false);
+    expect(r.ownShare).toBe(0);
+    expect(r.from.map((f) => f.uid)).toEqual([0, 2]);
+    // Only its own row values uid 2: its rank comes from nobody.
+    expect(rankSources({ ...masked, weights: [[[0, 1]], [[1, 1]], [[2, 1]]] }, 2)).toEqual({
+      ownShare: 0,
+      ownCounted: false,
+      from: [],
+    });
+  });
 });

@@ -48,6 +48,8 @@ export interface LedgerStateView {
   activityCutoffBlocks: number;
   /** Leading zero bits a register tx's proof of work needs on this chain (0 = none). */
   registrationWorkBits: number;
+  /** Whether w_ii counts in R on this chain (genesis selfWeightsInRank; absent ⇒ true, the paper's eq 5). */
+  selfWeightsInRank: boolean;
 }
 
 export class LedgerState {
@@ -326,6 +328,7 @@ export class LedgerState {
       activeRows: this.rows.map((_, i) => this.isRowActive(i, this.height)),
       activityCutoffBlocks: activityCutoffOf(this.genesis),
       registrationWorkBits: this.genesis.registrationWorkBits ?? 0,
+      selfWeightsInRank: this.genesis.selfWeightsInRank !== false,
     };
   }
 }

@@ -24,6 +24,8 @@ export interface ChainState {
    * the ε bound of a uid's next row is measured from it.
    */
   activeRows?: boolean[];
+  /** Whether a row's self-weight w_ii counts in R (absent: it does, the paper's eq 5). */
+  selfWeightsInRank?: boolean;
 }
 
 export interface ChainClient {

@@ -38,6 +38,7 @@ export function chainStateFromLedger(view: LedgerStateView): ChainState {
     ranks: view.rank.slice(),
     weights: view.weights.map((row) => row.map(([j, w]) => [j, w / scale] as [number, number])),
     activeRows: view.activeRows.slice(),
+    selfWeightsInRank: view.selfWeightsInRank,
   };
 }
 

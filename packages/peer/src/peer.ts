@@ -480,6 +480,7 @@ export class Peer {
           rank: state.ranks[u] ?? 0,
         })),
         weights,
+        ...(state.selfWeightsInRank !== undefined ? { selfWeightsInRank: state.selfWeightsInRank } : {}),
       },
     });
   }

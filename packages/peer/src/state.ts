@@ -94,6 +94,8 @@ export interface NetworkView {
   peers: { uid: number; peerId: string; stake: number; rank: number }[];
   /** Sparse W: rows[uid] lists (column uid, weight) pairs. */
   weights: Array<Array<[number, number]>>;
+  /** Whether w_ii counts in R on this ledger (false: your own row earns you nothing). Absent: it does. */
+  selfWeightsInRank?: boolean;
 }
 
 /** Counters of the learning runtime (all since start). */

@@ -61,6 +61,7 @@ function Header() {
       const r = rankSources(s.snapshot?.network ?? null, s.snapshot?.uid ?? null);
       return {
         own: r?.ownShare ?? null,
+        ownCounted: r?.ownCounted ?? true,
         from: r ? r.from.map((f) => `uid ${f.uid} ${Math.round(f.share * 100)} %`).join(', ') : '',
       };
     }),
@@ -146,7 +147,11 @@ function Header() {
       <p className="hint" data-testid="rank-sources">
         {sources.own === null
           ? 'Nobody has scored you yet.'
-          : `Your own row is ${Math.round(sources.own * 100)} % of the stake-weighted scores of you${sources.from ? `; from others: ${sources.from}` : '; no other peer values you yet'}.`}
+          : !sources.ownCounted
+            ? sources.from
+              ? `Your rank comes only from the other peers' scores (this network does not count your own row): ${sources.from}.`
+              : 'No other peer values you yet, and this network does not count your own row: your rank stays 0 until one does.'
+            : `Your own row is ${Math.round(sources.own * 100)} % of the stake-weighted scores of you${sources.from ? `; from others: ${sources.from}` : '; no other peer values you yet'}.`}
       </p>
       <BackendTrial />
       <CpuUse compact />

@@ -97,6 +97,7 @@ const SnapshotSchema = v.looseObject({
       tau: Num,
       peers: v.array(v.looseObject({ uid: Num, peerId: Text, stake: Num, rank: Num })),
       weights: v.array(v.array(v.tuple([Num, Num]))),
+      selfWeightsInRank: v.optional(v.boolean()),
     }),
   ),
   stats: v.optional(v.looseObject({})),
