@@ -35,7 +35,7 @@ export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../.data/ledger', impo
 export const CLI_USAGE = `usage: pnpm --filter @peerbench/signaling-server start [--] [flags]   (or: tsx src/cli.ts [flags])
 flags: [--help] [--host HOST] [--port PORT] [--static DIR]
   [--max-connections-per-ip N] [--max-connections N] [--max-rooms N] [--max-peers-per-room N]
-  [--heartbeat-interval-ms MS] [--trust-proxy]
+  [--heartbeat-interval-ms MS] [--trust-proxy] [--allowed-origins ORIGIN,...]
   [--data-dir DIR | --memory-ledger] [--block-interval-ms MS]
   [--stun-urls URL,...] [--turn-urls URL,...] [--turn-secret-file FILE] [--turn-ttl-s S]
 env: PEERBENCH_HOST PEERBENCH_PORT PEERBENCH_STATIC_DIR PEERBENCH_DATA_DIR PEERBENCH_BLOCK_INTERVAL_MS
@@ -43,6 +43,7 @@ env: PEERBENCH_HOST PEERBENCH_PORT PEERBENCH_STATIC_DIR PEERBENCH_DATA_DIR PEERB
      PEERBENCH_TURN_TTL_S PEERBENCH_TURN_USERNAME PEERBENCH_TURN_CREDENTIAL
      PEERBENCH_MAX_CONNECTIONS_PER_IP PEERBENCH_MAX_CONNECTIONS PEERBENCH_MAX_ROOMS
      PEERBENCH_MAX_PEERS_PER_ROOM PEERBENCH_HEARTBEAT_INTERVAL_MS PEERBENCH_TRUST_PROXY
+     PEERBENCH_ALLOWED_ORIGINS
 flags win over env; relative paths are read from the directory the command was started in.`;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -202,6 +203,7 @@ function parseCli(
       'max-peers-per-room': { type: 'string' },
       'heartbeat-interval-ms': { type: 'string' },
       'trust-proxy': { type: 'boolean' },
+      'allowed-origins': { type: 'string' },
       'data-dir': { type: 'string' },
       'memory-ledger': { type: 'boolean' },
       'block-interval-ms': { type: 'string' },
@@ -276,6 +278,8 @@ function parseCli(
     integer('heartbeat-interval-ms', values['heartbeat-interval-ms'] ?? env.PEERBENCH_HEARTBEAT_INTERVAL_MS),
   );
   set('trustProxy', values['trust-proxy'] ?? flag(env.PEERBENCH_TRUST_PROXY));
+  const origins = urlList(values['allowed-origins'] ?? env.PEERBENCH_ALLOWED_ORIGINS);
+  if (origins.length > 0) opts.allowedOrigins = origins;
   const staticDir = values.static ?? (env.PEERBENCH_STATIC_DIR || undefined);
   if (staticDir !== undefined) opts.staticDir = userPath(staticDir, env);
   else if (existsSync(`${DEFAULT_STATIC_DIR}/index.html`)) opts.staticDir = DEFAULT_STATIC_DIR;

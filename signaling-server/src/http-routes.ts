@@ -8,6 +8,7 @@ import type { HttpErrorCode, LedgerSubmitErrorCode } from '@peerbench/protocol';
 import type { SignalingMetrics } from './metrics.js';
 import { renderPrometheus, type SignalingCounters } from './metrics.js';
 import type { ResolvedSignalingServerOptions } from './options.js';
+import { originAllowed } from './origin-policy.js';
 import type { StaticFiles } from './static-files.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -61,6 +62,12 @@ export class HttpRoutes {
         return;
       }
       if (pathname === '/ledger' || pathname.startsWith('/ledger/')) {
+        // Reads stay open to any origin; a tx may come only from the server's own app (or listed origins).
+        if (method === 'POST' && !originAllowed(req.headers.origin, req.headers.host, options)) {
+          req.resume();
+          counters.forbiddenOriginTotal++;
+          return sendError(res, 403, 'forbidden-origin');
+        }
         const limited = this.rateLimit(req, pathname === '/ledger/tx' && method === 'POST');
         if (limited !== undefined) {
           counters.httpRateLimitedTotal++;

@@ -30,6 +30,8 @@ export interface SignalingMetrics {
   readonly ledgerBlocksSentTotal: number;
   /** /ledger HTTP requests answered 429 rate-limited. */
   readonly httpRateLimitedTotal: number;
+  /** WebSocket upgrades and POST /ledger/tx refused for their Origin. */
+  readonly forbiddenOriginTotal: number;
   /** Of those, blocks too large for one signaling message that were sent in parts. */
   readonly ledgerBlocksSentInPartsTotal: number;
   /** Blocks too large for one message that could not be split (not a ledger block), not sent. */
@@ -50,6 +52,7 @@ export class SignalingCounters {
   readonly ledgerTxsTotal = { accepted: 0, rejected: 0, failed: 0 };
   ledgerBlocksSentTotal = 0;
   httpRateLimitedTotal = 0;
+  forbiddenOriginTotal = 0;
   ledgerBlocksSentInPartsTotal = 0;
   ledgerBlocksOversizedTotal = 0;
 }
@@ -74,6 +77,7 @@ export function snapshotMetrics(counters: SignalingCounters, gauges: Gauges): Si
     ledgerTxsTotal: { ...counters.ledgerTxsTotal },
     ledgerBlocksSentTotal: counters.ledgerBlocksSentTotal,
     httpRateLimitedTotal: counters.httpRateLimitedTotal,
+    forbiddenOriginTotal: counters.forbiddenOriginTotal,
     ledgerBlocksSentInPartsTotal: counters.ledgerBlocksSentInPartsTotal,
     ledgerBlocksOversizedTotal: counters.ledgerBlocksOversizedTotal,
   };
@@ -125,6 +129,9 @@ export function renderPrometheus(m: SignalingMetrics, rssBytes: number): string 
   ]);
   metric('http_rate_limited_total', 'counter', '/ledger HTTP requests refused with 429.', [
     ['', m.httpRateLimitedTotal],
+  ]);
+  metric('forbidden_origin_total', 'counter', 'Joins and txs refused for their Origin.', [
+    ['', m.forbiddenOriginTotal],
   ]);
   metric('ledger_blocks_sent_in_parts_total', 'counter', 'Blocks sent in parts (over one message).', [
     ['', m.ledgerBlocksSentInPartsTotal],

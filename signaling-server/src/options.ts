@@ -100,6 +100,12 @@ export interface SignalingServerOptions {
   ledgerTxHttpBurst?: number;
   /** Count connections per the last X-Forwarded-For hop (only behind your own reverse proxy). */
   trustProxy?: boolean;
+  /**
+   * Web origins besides the server's own that may open WebSocket joins and
+   * POST /ledger/tx ("*" = any). Requests without an Origin (Node peers, curl)
+   * are always allowed; see origin-policy.ts. Default: none.
+   */
+  allowedOrigins?: readonly string[];
   /** Where operational log lines go; default: nowhere. */
   log?: (line: string) => void;
 }
@@ -140,6 +146,7 @@ export function resolveOptions(opts: SignalingServerOptions = {}): ResolvedSigna
     ledgerTxHttpRatePerS: opts.ledgerTxHttpRatePerS ?? DEFAULT_LEDGER_TX_HTTP_RATE_PER_S,
     ledgerTxHttpBurst: opts.ledgerTxHttpBurst ?? DEFAULT_LEDGER_TX_HTTP_BURST,
     trustProxy: opts.trustProxy ?? false,
+    allowedOrigins: opts.allowedOrigins ?? [],
     staticDir: opts.staticDir,
     ledger: opts.ledger,
     log: opts.log,

@@ -35,6 +35,7 @@ import {
   SignalingServerError,
   type SignalingServerOptions,
 } from './options.js';
+import { originAllowed } from './origin-policy.js';
 import { type Membership, Rooms } from './rooms.js';
 import { StaticFiles } from './static-files.js';
 import { TokenBucket } from './token-bucket.js';
@@ -235,6 +236,12 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
       return;
     }
     socket.on('error', () => socket.destroy());
+    if (!originAllowed(req.headers.origin, req.headers.host, this.options)) {
+      // A page of another site must not make its visitors' browsers join or send txs.
+      this.counters.forbiddenOriginTotal++;
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
     wss.handleUpgrade(req, socket, head, (ws) =>
       this.onConnection(ws, clientIp(req, this.options.trustProxy)),
     );

@@ -9,6 +9,8 @@ export const HTTP_ERROR_CODES = [
   'not-found',
   'bad-request',
   'forbidden',
+  /** A mutating request (POST /ledger/tx) from a web origin the server does not allow. */
+  'forbidden-origin',
   'internal',
 ] as const;
 export type HttpErrorCode = (typeof HTTP_ERROR_CODES)[number];
