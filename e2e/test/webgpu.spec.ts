@@ -101,7 +101,11 @@ test('two pages pick WebGPU on their own, train 50+ steps, and exchange answers 
     await expect
       .poll(async () => (await state(wasmPage.page)).accepted, { timeout: 30_000 })
       .toBeGreaterThan(0);
-    // numTensors once everyone has met (every stand-in exists by now), then 15 steps later.
+    // numTensors after a warm-up of 10 more steps (stand-ins, the expert server's remote
+    // optimiser and the scorer's state are created lazily, the first time each is needed),
+    // then 15 steps later: a leak grows between the two, a late first use does not.
+    const metAt = await minStep();
+    await expect.poll(minStep, { timeout: 60_000, intervals: [1000] }).toBeGreaterThanOrEqual(metAt + 10);
     const early = await Promise.all(gpuPages.map((p) => state(p.page)));
     const earlyMin = Math.min(...early.map((s) => s.step));
     await expect.poll(minStep, { timeout: 60_000, intervals: [1000] }).toBeGreaterThanOrEqual(earlyMin + 15);
