@@ -121,6 +121,9 @@ export class Rooms<C extends RoomMember<C>> {
       );
       this.leave(previous);
       previous.socket.close(CloseCode.replaced, 'replaced');
+      // If it was the room's only member, leave() removed the room: look it
+      // up again, or the newcomer would land in a room nobody can find.
+      room = this.rooms.get(msg.room);
     }
     if (!room) {
       room = { name: msg.room, members: new Map() };

@@ -174,6 +174,24 @@ describe('relay and presence', () => {
     expect(server.metrics().peers).toBe(2);
   });
 
+  it("a room's only member that rejoins stays findable: the next peer meets it and the room is counted once", async () => {
+    // Issue 15: the room looked up before the old membership was removed was
+    // the one deleted, so the rejoining peer landed in a room nobody could find.
+    const server = await startServer();
+    const id = await generateIdentity();
+    const old = await connect(server);
+    await old.join('solo', id);
+    const fresh = await connect(server);
+    await fresh.join('solo', id);
+    expect(await old.closed).toEqual({ code: CloseCode.replaced, reason: 'replaced' });
+    expect(server.metrics()).toMatchObject({ rooms: 1, peers: 1 });
+    const { client: newcomer, welcome } = await joined(server, 'solo');
+    expect(welcome.peers.map((p) => p.peerId)).toEqual([id.peerId]);
+    await fresh.next((m) => m.type === 'peer-joined');
+    newcomer.signal(id.peerId, 'hello');
+    await fresh.next(isSignalFrom(newcomer.peerId, 'hello'));
+  });
+
   it('drops a client that misses two heartbeats and announces its leave', async () => {
     const server = await startServer({ heartbeatIntervalMs: 40 });
     const { client: alive } = await joined(server, 'hb');
