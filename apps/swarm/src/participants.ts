@@ -106,9 +106,13 @@ export async function createParticipant(
   const { index, kind } = record;
   const identity = await swarmIdentity(opts.seed, index);
   const { net, chain } = await ctx.connect(identity);
+  // Registered here, in participant order, before the next one is created:
+  // the Peer's own registration (sent without waiting, from start()) would
+  // race the next participant's, and uids (so R's summation order) would
+  // depend on the machine's load. The Peer's later one is a harmless duplicate.
+  await chain.ensureRegistered();
   if (kind === 'noise') {
     const unserve = net.serve(noiseHandlers(opts.dim, opts.seed * 31 + index));
-    await chain.ensureRegistered();
     return { index, kind, identity, peer: null, chain, unserve };
   }
   const dataIndex = record.twinOf ?? index;
