@@ -30,7 +30,7 @@ const ledgers: ClusteredLedger[] = [];
 afterAll(async () => {
   await Promise.all(ledgers.map((l) => l.stop().catch(() => undefined)));
   await cluster?.stop();
-});
+}, 30_000);
 
 describe('clustered ledger failover (3-node JetStream cluster)', () => {
   it('producer death and a NATS node kill -9 lose no acknowledged tx and produce no height twice', async () => {
@@ -95,7 +95,7 @@ describe('clustered ledger failover (3-node JetStream cluster)', () => {
       }
     };
     const load = Promise.all([0, 1, 2, 3].map(submitter));
-    await vi.waitFor(() => expect(acked.size).toBeGreaterThan(60), { timeout: 15_000 });
+    await vi.waitFor(() => expect(acked.size).toBeGreaterThan(60), { timeout: 30_000 });
 
     // 1. The producer dies.
     const dead = producerOf()!;
@@ -190,5 +190,5 @@ describe('clustered ledger failover (3-node JetStream cluster)', () => {
         `acked ${acked.size}, refused while NATS recovered ${refused}, height ${heights.length}, ` +
         `lease changes ${events.filter((e) => e.includes('lease-acquired')).length}`,
     );
-  }, 90_000);
+  }, 150_000);
 });
