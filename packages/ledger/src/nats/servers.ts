@@ -9,7 +9,7 @@
  * Needs Debian's `nats-server` (2.9+) on PATH, or NATS_SERVER_BIN.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +71,52 @@ function installExitHook(): void {
     }
     for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
   });
+}
+
+/** Whether a process with this pid exists (EPERM: it exists, not ours). */
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes what an earlier run left behind when it was SIGKILLed (its exit
+ * hook never ran, e.g. a test worker killed on a timeout): for every
+ * `peerbench-nats-<pid>-*` store whose owner pid is gone, the nats-server
+ * processes serving from it (found in /proc) and the directory itself.
+ */
+function sweepStaleNats(): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(tmpdir());
+  } catch {
+    return;
+  }
+  const stale = entries
+    .map((name) => ({ name, owner: /^peerbench-nats-(\d+)-/.exec(name)?.[1] }))
+    .filter((e) => e.owner !== undefined && !pidAlive(Number(e.owner)))
+    .map((e) => join(tmpdir(), e.name));
+  if (stale.length === 0) return;
+  let procs: string[] = [];
+  try {
+    procs = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    // no /proc: only the directories are removed
+  }
+  for (const pid of procs) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmd.includes('nats-server') && stale.some((dir) => cmd.includes(dir)))
+        process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  for (const dir of stale) rmSync(dir, { recursive: true, force: true });
 }
 
 export interface NatsNodeSpec {
@@ -216,7 +262,8 @@ export async function startNats(options: StartNatsOptions = {}): Promise<NatsClu
     );
   const size = Math.max(1, Math.floor(options.size ?? 1));
   const timeoutMs = options.readyTimeoutMs ?? DEFAULT_NATS_READY_TIMEOUT_MS;
-  const root = mkdtempSync(join(tmpdir(), 'peerbench-nats-'));
+  sweepStaleNats();
+  const root = mkdtempSync(join(tmpdir(), `peerbench-nats-${process.pid}-`));
   liveDirs.add(root);
   const nodes: NatsServerProcess[] = [];
   let stopped = false;
