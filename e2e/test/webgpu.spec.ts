@@ -88,7 +88,9 @@ test('two pages pick WebGPU on their own, train 50+ steps, and exchange answers 
       await expect
         .poll(async () => (await state(p.page)).backend, { timeout: 30_000 })
         .toMatchObject({ chosen: 'webgpu', forced: false, basis: 'order' });
-    expect((await state(wasmPage.page)).backend).toMatchObject({ chosen: 'wasm', forced: true });
+    await expect
+      .poll(async () => (await state(wasmPage.page)).backend, { timeout: 30_000 })
+      .toMatchObject({ chosen: 'wasm', forced: true });
 
     const t0 = Date.now();
     const minStep = async () =>
