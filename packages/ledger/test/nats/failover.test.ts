@@ -9,7 +9,7 @@
  * verifies from genesis and all heads are equal. The failover time is printed
  * (docs/results/nats-ledger.md), not asserted: wall-clock on a shared machine.
  */
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { genesisHash, type LedgerTransport, RemoteChain } from '../../src/index.js';
 import { type ClusteredLedger, openClusteredLedger } from '../../src/nats/index.js';
 import { type NatsCluster, startNats } from '../../src/nats/servers.js';
@@ -25,16 +25,27 @@ import {
 const BLOCK_INTERVAL_MS = 250;
 const LEASE_TTL_MS = 1500;
 
-let cluster: NatsCluster | undefined;
-const ledgers: ClusteredLedger[] = [];
-afterAll(async () => {
-  await Promise.all(ledgers.map((l) => l.stop().catch(() => undefined)));
-  await cluster?.stop();
-}, 30_000);
+/** Bounded: a ledger whose NATS calls hang must not keep the cluster (and the next attempt) waiting. */
+const STOP_WAIT_MS = 5000;
 
 describe('clustered ledger failover (3-node JetStream cluster)', () => {
-  it('producer death and a NATS node kill -9 lose no acknowledged tx and produce no height twice', async () => {
-    cluster = await startNats({ size: 3 });
+  // One retry: twice in CI (never here, alone or beside three busy loops) the first
+  // block after the load started never arrived within 30 s; the diagnostics below are printed
+  // when that happens, and each attempt starts its own cluster (see the issue notes).
+  it('producer death and a NATS node kill -9 lose no acknowledged tx and produce no height twice', {
+    retry: 1,
+    timeout: 150_000,
+  }, async () => {
+    const ledgers: ClusteredLedger[] = [];
+    const cluster: NatsCluster = await startNats({ size: 3 });
+    let loading = true;
+    onTestFinished(async () => {
+      loading = false;
+      const bounded = (p: Promise<unknown>) =>
+        Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, STOP_WAIT_MS))]);
+      await bounded(Promise.all(ledgers.map((l) => l.stop())));
+      await cluster.stop();
+    });
     const t0 = Date.now();
     // Printed only if a wait below times out: what each instance was doing.
     const events: string[] = [];
@@ -70,7 +81,6 @@ describe('clustered ledger failover (3-node JetStream cluster)', () => {
     const acked = new Set<string>();
     let refused = 0;
     let next = 0;
-    let loading = true;
     const nextBlock = () =>
       new Promise<void>((resolve) => {
         const offs = [...alive].map((l) =>
@@ -95,7 +105,12 @@ describe('clustered ledger failover (3-node JetStream cluster)', () => {
       }
     };
     const load = Promise.all([0, 1, 2, 3].map(submitter));
-    await vi.waitFor(() => expect(acked.size).toBeGreaterThan(60), { timeout: 30_000 });
+    await vi
+      .waitFor(() => expect(acked.size).toBeGreaterThan(60), { timeout: 30_000 })
+      .catch((e) => {
+        console.log(`acked ${acked.size}, refused ${refused}, next ${next}`);
+        return explain(e);
+      });
 
     // 1. The producer dies.
     const dead = producerOf()!;
@@ -190,5 +205,5 @@ describe('clustered ledger failover (3-node JetStream cluster)', () => {
         `acked ${acked.size}, refused while NATS recovered ${refused}, height ${heights.length}, ` +
         `lease changes ${events.filter((e) => e.includes('lease-acquired')).length}`,
     );
-  }, 150_000);
+  });
 });
