@@ -24,7 +24,8 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend.js';
 import { ExpertServer } from '../src/expert-server.js';
 import { loadMnistDigits, MnistTask, skewedClassMix } from '../src/mnist-task.js';
-import { DEFAULT_MODEL_OPTIONS, DEFAULT_STEP_OPTIONS, type ModelOptions, Trainer } from '../src/trainer.js';
+import { Trainer } from '../src/trainer.js';
+import { DEFAULT_MODEL_OPTIONS, DEFAULT_STEP_OPTIONS, type ModelOptions } from '../src/trainer-options.js';
 
 // `--help` answers without running the benchmark (the README entry-point test runs it).
 if (process.argv.includes('--help')) {

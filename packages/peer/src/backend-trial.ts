@@ -25,7 +25,8 @@ import {
 } from './backend.js';
 import type { BackendAttempt, BackendName, BackendReport, BackendTrialTimes } from './state.js';
 import type { Batch, Task } from './task.js';
-import { type ModelOptions, type StepOptions, Trainer } from './trainer.js';
+import { Trainer } from './trainer.js';
+import type { ModelOptions, StepOptions } from './trainer-options.js';
 
 /** Timed steps per backend after its first one. */
 export const DEFAULT_TRIAL_STEPS = 3;

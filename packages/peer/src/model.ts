@@ -4,6 +4,7 @@
  * to exactly the tensors it needs (its own weights and the remote answers) in
  * one tape, and so weights serialise to plain Float32Arrays for storage.
  */
+import { createRng } from '@peerbench/mechanism';
 import * as tf from '@tensorflow/tfjs';
 
 export type Activation = 'relu' | 'tanh' | 'linear';
@@ -19,6 +20,21 @@ export interface MlpSpec {
    * the input (the swarm's known-quality design). Undefined: every feature.
    */
   inputMask?: Float32Array;
+}
+
+/** 0/1 over `inputSize` features with round(view·inputSize) ones (at least one), a seeded random subset (MlpSpec.inputMask). */
+export function inputViewMask(inputSize: number, view: number, seed: number): Float32Array {
+  if (!(view > 0 && view <= 1)) throw new RangeError(`input view must be in (0, 1], got ${view}`);
+  const order = Array.from({ length: inputSize }, (_, i) => i);
+  const rng = createRng(seed);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const mask = new Float32Array(inputSize);
+  const count = Math.max(1, Math.round(view * inputSize));
+  for (let q = 0; q < count; q++) mask[order[q]!] = 1;
+  return mask;
 }
 
 /** Named weights, the unit that storage persists. */

@@ -8,135 +8,51 @@
  * Everything outside learning is plugged in: the network (ExpertNetwork),
  * the ledger (ChainClient), persistence (PeerStorage). Each may be absent: a
  * peer with no network trains alone, one with no chain serves unmasked.
+ *
+ * This file holds the life cycle (start, loop, stop), the step's periodic
+ * work (scoring pass, evaluation, save) and the reaction to new blocks.
+ * Around it: peer-options.ts (PeerOptions), weight-submission.ts (§1.3:
+ * the per-block set-weights tx), persistence.ts (identity, weights, history)
+ * and peer-view.ts (the snapshot's derived parts: peers table, network view,
+ * counters).
  */
 
-import { projectToSimplex } from '@peerbench/mechanism';
 import type { ExpertNetwork } from '@peerbench/mesh';
-import { generateIdentity, type Identity, identityFromSecretKey } from '@peerbench/protocol';
+import type { Identity } from '@peerbench/protocol';
 import * as tf from '@tensorflow/tfjs';
-import { type SelectBackendOptions, selectBackend } from './backend.js';
+import { selectBackend } from './backend.js';
 import { selectBackendByTrial, trainerTrialWorkload } from './backend-trial.js';
 import type { ChainClient, ChainState } from './chain.js';
-import { denseRow } from './chain.js';
 import { MaskTable } from './competitive-mask.js';
-import { DEFAULT_EXPERT_SERVER_OPTIONS, ExpertServer, type ExpertServerOptions } from './expert-server.js';
-import { decodeWeights, encodeWeights, type NamedWeights } from './model.js';
-import { measureRemovalCosts, type ScoreRouting, ValidationCycle } from './removal-cost.js';
-import { nextWeightRow, sparseRow } from './scorer.js';
+import type { EvalResult, EvaluateLiveOptions } from './evaluation.js';
+import { DEFAULT_EXPERT_SERVER_OPTIONS, ExpertServer } from './expert-server.js';
+import type { Factory, PeerOptions } from './peer-options.js';
 import {
-  type BlockPoint,
-  initialSnapshot,
-  type PeerError,
-  type PeerRow,
-  type PeerSnapshot,
-  type PeerStats,
-  type StepPoint,
-} from './state.js';
-import { type PeerStorage, STORAGE_KEYS } from './storage.js';
-import type { Task } from './task.js';
+  appendBounded,
+  blockPoint,
+  INITIAL_PEER_STATS,
+  networkView,
+  peerError,
+  peerRows,
+  stepStats,
+} from './peer-view.js';
+import { resolveIdentity, restorePeerState, savePeerState } from './persistence.js';
+import { measureRemovalCosts, ValidationCycle } from './removal-cost.js';
+import { initialSnapshot, type PeerSnapshot, type PeerStats, type StepPoint } from './state.js';
+import { Trainer } from './trainer.js';
 import {
   DEFAULT_MODEL_OPTIONS,
   DEFAULT_STEP_OPTIONS,
-  type EvalResult,
-  type EvaluateLiveOptions,
   type ModelOptions,
   type StepOptions,
   type StepResult,
-  Trainer,
-} from './trainer.js';
+} from './trainer-options.js';
+import { WeightSubmission } from './weight-submission.js';
+
+export type { PeerOptions, TargetRowContext } from './peer-options.js';
 
 /** A peer without a uid sends its registration again after this many blocks. */
 const REGISTER_RETRY_EVERY_BLOCKS = 3;
-
-type Factory<T> = T | ((identity: Identity) => T | Promise<T>);
-
-/** What `PeerOptions.targetRow` is given once per block. */
-export interface TargetRowContext {
-  /** The latest chain state (the block that triggered the submission). */
-  state: ChainState;
-  /** This peer's uid. */
-  uid: number;
-  /** The scorer's honest target row over all uids (on the simplex). */
-  scored: Float64Array;
-}
-
-export interface PeerOptions {
-  /** The private dataset and loss (or a factory, e.g. `() => MnistTask.create({...})`). */
-  task: Task | (() => Promise<Task>);
-  /** Identity to use; else the one in storage; else a new one (saved to storage). */
-  identity?: Identity;
-  /** Where identity, weights and history persist (IdbStorage, FileStorage, MemoryStorage). None: nothing persists. */
-  storage?: PeerStorage | null;
-  /** How to reach other peers (or a factory given the identity, for transports that sign in with it). None: train alone. */
-  network?: Factory<ExpertNetwork> | null;
-  /** The ledger (or a factory given the identity). None: no masks, no weight txs. */
-  chain?: Factory<ChainClient> | null;
-  /** Room name shown in the snapshot. Default 'default'. */
-  room?: string;
-  /** tfjs backend selection (force, wasm paths); false leaves tfjs as it is. Default {}. */
-  backend?: SelectBackendOptions | false;
-  /**
-   * Choose the backend by a short trial of this peer's own training step on
-   * each one (backend-trial.ts) instead of the fixed order. Ignored when the
-   * backend is forced or `backend` is false. Default false (the app and the
-   * swarm CLI turn it on).
-   */
-  backendTrial?: boolean | { timedSteps?: number; budgetMs?: number };
-  /** Model shape and learning rates (see ModelOptions). */
-  model?: Partial<ModelOptions>;
-  /** Batch size, k_min, grace, timeouts, wire dtype (see StepOptions). */
-  step?: Partial<StepOptions>;
-  /** Expert server: accept remote gradients, their clip norm and learning rate, saved-input bounds. */
-  server?: Partial<ExpertServerOptions>;
-  /** T of eq (8), the temperature of the competitive mask, relative to the mean stake (see MaskTable). Default 1. */
-  maskTemperature?: number;
-  /** Held-out evaluation every this many steps (0 = never). Default 25. */
-  evalEverySteps?: number;
-  /** Save weights and history every this many steps (0 = only on stop). Default 100. */
-  saveEverySteps?: number;
-  /** Pause between steps, in ms (yields to the event loop and to serving). Default 0. */
-  stepIntervalMs?: number;
-  /** Points kept in lossHistory / blockHistory. Default 2000. */
-  historyLimit?: number;
-  /** Latency probe period per connected peer, in ms (0 = off). Default 5000. */
-  pingEveryMs?: number;
-  /** Submit a set-weights tx once per block. Default true. */
-  submitWeights?: boolean;
-  /**
-   * The row to move towards each block instead of the scorer's `scored` row
-   * (length = number of uids; projected onto the simplex; the step is still
-   * bounded by ε). For adversaries (a weight copier) and experiments.
-   */
-  targetRow?: (ctx: TargetRowContext) => Float64Array;
-  /**
-   * Measure the removal costs on the validation slice of D_i every this many
-   * steps (removal-cost.ts; 0 = never). Default 2. Only with the scorer's
-   * 'validation' source and a task that has a validation slice.
-   */
-  scoreEverySteps?: number;
-  /** Validation examples per scoring pass. Default 32. */
-  scoreRows?: number;
-  /**
-   * How a scoring pass routes its draw (removal-cost.ts ScoreRouting). Default 'noisy': measured in
-   * apps/swarm (8 peers, known-quality design, 3 seeds) Spearman(R, known order) 0.91 vs 0.74 with
-   * 'clean', Spearman(R, ablation ideal) 0.54 vs 0.43 (docs/results/ranking-fidelity.md).
-   */
-  scoreRouting?: ScoreRouting;
-  /** Run the training loop after start(); false = the caller drives `step()`. Default true. */
-  autoRun?: boolean;
-}
-
-interface PersistedMeta {
-  version: 1;
-  step: number;
-  slots: (string | null)[];
-  lossHistory: StepPoint[];
-  blockHistory: BlockPoint[];
-}
-
-function errorOf(code: string, err: unknown): PeerError {
-  return { code, message: err instanceof Error ? err.message : String(err) };
-}
 
 export class Peer {
   readonly identity: Identity;
@@ -154,45 +70,34 @@ export class Peer {
   private readonly latency = new Map<string, number>();
   /** Height from which a peer without a uid sends its registration again. */
   private registerRetryAtHeight = 0;
-  private submitting = false;
   private validation: ValidationCycle | null = null;
   private heldMask: number | null = null;
-  /** Serialises public `submitRow` calls with the per-block submission. */
-  private submission: Promise<void> = Promise.resolve();
-  private stats: PeerStats = {
-    forwardRequested: 0,
-    answersAccepted: 0,
-    answersInvalid: 0,
-    answersLate: 0,
-    answersFailed: 0,
-    standInUsed: 0,
-    forwardsServed: 0,
-    remoteGradientsApplied: 0,
-    remoteGradientsRefused: 0,
-    weightTxsSubmitted: 0,
-    weightTxsFailed: 0,
-    forwardBytesPerStep: 0,
-    lastStepMs: null,
-  };
+  private readonly submission: WeightSubmission;
+  private stats: PeerStats = INITIAL_PEER_STATS;
 
   private constructor(identity: Identity, opts: PeerOptions) {
     this.identity = identity;
     this.opts = opts;
     this.snapshot = initialSnapshot(identity.peerId, opts.room ?? 'default');
+    this.submission = new WeightSubmission({
+      peerId: identity.peerId,
+      chain: () => this.chain,
+      trainer: () => this.trainer,
+      targetRow: opts.targetRow,
+      countTx: (outcome) => {
+        this.stats =
+          outcome === 'submitted'
+            ? { ...this.stats, weightTxsSubmitted: this.stats.weightTxsSubmitted + 1 }
+            : { ...this.stats, weightTxsFailed: this.stats.weightTxsFailed + 1 };
+      },
+      stats: () => this.stats,
+      publish: (patch) => this.publish(patch),
+    });
   }
 
   /** Resolves the identity (given, stored, or new) and builds a stopped peer. */
   static async create(opts: PeerOptions): Promise<Peer> {
-    let identity = opts.identity;
-    if (!identity && opts.storage) {
-      const stored = await opts.storage.get(STORAGE_KEYS.identity);
-      if (stored) identity = await identityFromSecretKey(stored);
-    }
-    if (!identity) {
-      identity = await generateIdentity();
-      await opts.storage?.set(STORAGE_KEYS.identity, identity.secretKey);
-    }
-    return new Peer(identity, opts);
+    return new Peer(await resolveIdentity(opts.identity, opts.storage), opts);
   }
 
   get peerId(): string {
@@ -250,7 +155,8 @@ export class Peer {
       this.chain = await resolve(this.opts.chain);
       const trainer = new Trainer(task, this.peerId, this.network, model, step);
       this.trainer = trainer;
-      await this.restore(trainer);
+      if (this.opts.storage)
+        await restorePeerState(this.opts.storage, trainer, (patch) => this.publish(patch));
 
       this.server = new ExpertServer(
         trainer.encoder,
@@ -276,7 +182,7 @@ export class Peer {
         this.registerRetryAtHeight = (state?.height ?? 0) + REGISTER_RETRY_EVERY_BLOCKS;
         chain
           .ensureRegistered()
-          .catch((err: unknown) => this.publish({ error: errorOf('register-failed', err) }));
+          .catch((err: unknown) => this.publish({ error: peerError('register-failed', err) }));
       }
       this.publish({
         status: 'running',
@@ -286,7 +192,7 @@ export class Peer {
       this.refreshRows();
       if (this.opts.autoRun !== false) this.loop = this.run();
     } catch (err) {
-      this.publish({ status: 'error', error: errorOf('start-failed', err) });
+      this.publish({ status: 'error', error: peerError('start-failed', err) });
       throw err;
     }
   }
@@ -334,16 +240,8 @@ export class Peer {
    * the latest chain state. Rejects when there is no chain or no uid yet, on a
    * bad target, or when the ledger refuses the tx.
    */
-  async submitRow(target: Float64Array): Promise<void> {
-    const chain = this.chain;
-    if (!this.trainer || !chain) throw new Error('submitRow: the peer is not started or has no chain');
-    const state = chain.state();
-    const uid = chain.uidOf(this.peerId);
-    if (!state || uid === null) throw new Error('submitRow: no chain state or uid yet (not registered)');
-    const previous = this.submission;
-    const run = previous.then(() => this.submitToward(state, uid, target));
-    this.submission = run.catch(() => undefined);
-    await run;
+  submitRow(target: Float64Array): Promise<void> {
+    return this.submission.submitRow(target);
   }
 
   /**
@@ -394,28 +292,19 @@ export class Peer {
       point.accuracy = ev.accuracy;
       accuracy = ev.accuracy;
     }
-    const a = trainer.answers;
-    const s = this.server?.stats;
-    this.stats = {
-      ...this.stats,
-      forwardRequested: a.requested,
-      answersAccepted: a.accepted,
-      answersInvalid: a.invalid,
-      answersLate: a.late,
-      answersFailed: a.failed,
-      standInUsed: a.standIn,
-      forwardsServed: s?.forwardsServed ?? 0,
-      remoteGradientsApplied: s?.backwardsApplied ?? 0,
-      remoteGradientsRefused: s?.backwardsRefused ?? 0,
-      forwardBytesPerStep: (a.forwardRequestBytes + a.forwardAnswerBytes) / Math.max(1, trainer.stepCount),
-      lastStepMs: result.durationMs,
-      numTensors: tf.memory().numTensors,
-    };
+    this.stats = stepStats(
+      this.stats,
+      trainer.answers,
+      this.server?.stats,
+      trainer.stepCount,
+      result.durationMs,
+      tf.memory().numTensors,
+    );
     this.publish({
       step: result.step,
       loss: result.loss,
       accuracy,
-      lossHistory: this.bounded(this.snapshot.lossHistory, point),
+      lossHistory: appendBounded(this.snapshot.lossHistory, point, this.historyLimit()),
       stats: this.stats,
     });
     this.refreshRows();
@@ -437,17 +326,14 @@ export class Peer {
         await this.step();
       } catch (err) {
         // A step only fails on a local fault (e.g. a lost GPU context): report it and keep going.
-        this.publish({ error: errorOf('step-failed', err) });
+        this.publish({ error: peerError('step-failed', err) });
       }
       await new Promise<void>((r) => setTimeout(r, this.opts.stepIntervalMs ?? 0));
     }
   }
 
-  private bounded<T>(history: T[], point: T): T[] {
-    const limit = this.opts.historyLimit ?? 2000;
-    const next = history.length >= limit ? history.slice(history.length - limit + 1) : history.slice();
-    next.push(point);
-    return next;
+  private historyLimit(): number {
+    return this.opts.historyLimit ?? 2000;
   }
 
   private async probeLatency(): Promise<void> {
@@ -467,22 +353,7 @@ export class Peer {
   private applyChainState(state: ChainState): void {
     const uid = this.chain?.uidOf(this.peerId) ?? null;
     this.masks = new MaskTable(state, uid, this.opts.maskTemperature ?? 1);
-    const weights = state.weights.map((row) => row.slice());
-    this.publish({
-      uid,
-      network: {
-        height: state.height,
-        tau: state.tau,
-        peers: state.peerIds.map((peerId, u) => ({
-          uid: u,
-          peerId,
-          stake: state.stakes[u] ?? 0,
-          rank: state.ranks[u] ?? 0,
-        })),
-        weights,
-        ...(state.selfWeightsInRank !== undefined ? { selfWeightsInRank: state.selfWeightsInRank } : {}),
-      },
-    });
+    this.publish({ uid, network: networkView(state) });
   }
 
   /** A caller's stake for the expert server: null while there is no ledger or no block yet. */
@@ -500,15 +371,9 @@ export class Peer {
     this.applyChainState(state);
     const uid = this.snapshot.uid;
     if (uid !== null) {
-      const point: BlockPoint = {
-        height: state.height,
-        timeMs: Date.now(),
-        stake: state.stakes[uid] ?? 0,
-        rank: state.ranks[uid] ?? 0,
-        tau: state.tau,
-      };
-      this.publish({ blockHistory: this.bounded(this.snapshot.blockHistory, point) });
-      if (this.opts.submitWeights !== false) void this.submitBlockRow(state, uid);
+      const point = blockPoint(state, uid, Date.now());
+      this.publish({ blockHistory: appendBounded(this.snapshot.blockHistory, point, this.historyLimit()) });
+      if (this.opts.submitWeights !== false) void this.submission.submitBlockRow(state, uid);
     } else if (this.chain && state.height >= this.registerRetryAtHeight) {
       // Still no uid: the registration may have been deferred, refused or lost
       // with a producer that crashed after acknowledging it. Send it again
@@ -516,154 +381,30 @@ export class Peer {
       this.registerRetryAtHeight = state.height + REGISTER_RETRY_EVERY_BLOCKS;
       this.chain
         .ensureRegistered()
-        .catch((err: unknown) => this.publish({ error: errorOf('register-failed', err) }));
+        .catch((err: unknown) => this.publish({ error: peerError('register-failed', err) }));
     }
     this.refreshRows();
-  }
-
-  /**
-   * Once per block: the scorer's target row (or `opts.targetRow`'s), moved at
-   * most ε from the ledger's row (§1.3), signed and sent. A block that comes
-   * while the previous submission is still out is skipped.
-   */
-  private async submitBlockRow(state: ChainState, uid: number): Promise<void> {
-    const trainer = this.trainer;
-    const chain = this.chain;
-    if (!trainer || !chain || this.submitting) return;
-    this.submitting = true;
-    const run = this.submission.then(async () => {
-      const slotUid = trainer.slots.map((p) => (p === null ? null : chain.uidOf(p)));
-      const scored = trainer.scorer.targetRow(slotUid, uid, state.peerIds.length);
-      let target = scored;
-      if (this.opts.targetRow) {
-        try {
-          target = this.opts.targetRow({ state, uid, scored });
-        } catch (err) {
-          this.stats = { ...this.stats, weightTxsFailed: this.stats.weightTxsFailed + 1 };
-          this.publish({ error: errorOf('target-row-failed', err), stats: this.stats });
-          return;
-        }
-      }
-      await this.submitToward(state, uid, target);
-    });
-    this.submission = run.catch(() => undefined);
-    try {
-      await run;
-    } catch {
-      // counted and published by submitToward
-    } finally {
-      this.submitting = false;
-    }
-  }
-
-  /** The bounded step from the ledger's row towards `target`, signed and sent; counted and published. */
-  private async submitToward(state: ChainState, uid: number, target: Float64Array): Promise<void> {
-    const chain = this.chain;
-    try {
-      if (!chain) throw new Error('no chain');
-      const n = state.peerIds.length;
-      if (target.length !== n)
-        throw new RangeError(`target row has ${target.length} entries, the chain has ${n} uids`);
-      if (!target.every((w) => Number.isFinite(w)))
-        throw new RangeError('target row has a NaN or infinite entry');
-      const next = nextWeightRow(denseRow(state, uid), projectToSimplex(target), uid, state.epsilon);
-      await chain.submitWeights(sparseRow(next));
-      this.stats = { ...this.stats, weightTxsSubmitted: this.stats.weightTxsSubmitted + 1 };
-    } catch (err) {
-      this.stats = { ...this.stats, weightTxsFailed: this.stats.weightTxsFailed + 1 };
-      this.publish({ error: errorOf('weights-rejected', err) });
-      throw err;
-    } finally {
-      this.publish({ stats: this.stats });
-    }
   }
 
   /** Rebuilds the peers table: self and every slot, with gate weight, our w_ij, stake and rank. */
   private refreshRows(): void {
     const trainer = this.trainer;
     if (!trainer) return;
-    const online = new Set(this.network?.peers() ?? []);
-    const gate = trainer.scorer.gateWeights();
-    const net = this.snapshot.network;
-    const myUid = this.snapshot.uid;
-    const myRow = new Map<number, number>(myUid !== null && net ? (net.weights[myUid] ?? []) : []);
-    const rows: PeerRow[] = [];
-    trainer.slots.forEach((peerId, s) => {
-      if (peerId === null) return;
-      const uid = this.chain?.uidOf(peerId) ?? null;
-      const onChain = uid !== null ? net?.peers[uid] : undefined;
-      rows.push({
-        peerId,
-        uid,
-        online: s === 0 || online.has(peerId),
-        isSelf: s === 0,
-        latencyMs: s === 0 ? 0 : (this.latency.get(peerId) ?? null),
-        gateWeight: gate[s] ?? 0,
-        weight: uid !== null ? (myRow.get(uid) ?? 0) : 0,
-        stake: onChain?.stake ?? 0,
-        rank: onChain?.rank ?? 0,
-      });
+    const peers = peerRows({
+      slots: trainer.slots,
+      gateWeights: trainer.scorer.gateWeights(),
+      online: new Set(this.network?.peers() ?? []),
+      latencyMs: this.latency,
+      uidOf: (peerId) => this.chain?.uidOf(peerId) ?? null,
+      network: this.snapshot.network,
+      uid: this.snapshot.uid,
     });
-    this.publish({ peers: rows });
-  }
-
-  private async restore(trainer: Trainer): Promise<void> {
-    const storage = this.opts.storage;
-    if (!storage) return;
-    const meta = await storage.get(STORAGE_KEYS.meta);
-    if (meta) {
-      try {
-        const m = JSON.parse(new TextDecoder().decode(meta)) as PersistedMeta;
-        if (m.version === 1) {
-          trainer.restoreSlots(m.slots);
-          trainer.stepCount = m.step;
-          this.publish({
-            step: m.step,
-            lossHistory: m.lossHistory,
-            blockHistory: m.blockHistory,
-            loss: m.lossHistory.at(-1)?.loss ?? null,
-          });
-        }
-      } catch {
-        // A corrupt history is not worth refusing to start over.
-      }
-    }
-    const weights = await storage.get(STORAGE_KEYS.weights);
-    if (!weights) return;
-    // Weights saved by another model shape (e.g. the sum head of d inputs
-    // before G(x) became the concatenation) must not be half-imported: start
-    // from fresh weights, keep identity and history, and say so.
-    let reason: string | null;
-    let decoded: NamedWeights | null = null;
-    try {
-      decoded = decodeWeights(weights);
-      reason = trainer.weightsMismatch(decoded);
-    } catch (err) {
-      reason = `unreadable: ${err instanceof Error ? err.message : String(err)}`;
-    }
-    if (decoded && reason === null) {
-      trainer.importWeights(decoded);
-      return;
-    }
-    this.publish({
-      error: {
-        code: 'weights-discarded',
-        message: `stored weights do not fit this model (${reason}); training starts from fresh weights`,
-      },
-    });
+    this.publish({ peers });
   }
 
   private async save(trainer: Trainer): Promise<void> {
     const storage = this.opts.storage;
     if (!storage) return;
-    await storage.set(STORAGE_KEYS.weights, encodeWeights(await trainer.exportWeights()));
-    const meta: PersistedMeta = {
-      version: 1,
-      step: trainer.stepCount,
-      slots: trainer.slots.slice(),
-      lossHistory: this.snapshot.lossHistory,
-      blockHistory: this.snapshot.blockHistory,
-    };
-    await storage.set(STORAGE_KEYS.meta, new TextEncoder().encode(JSON.stringify(meta)));
+    await savePeerState(storage, trainer, () => this.snapshot);
   }
 }

@@ -19,213 +19,37 @@
  *
  * Gradients w.r.t. the remote answers come out of the same tape as the
  * weights' gradients: the answers are inputs of the loss like any variable.
+ *
+ * This file holds the model, the slot table, the step and its tape. Around
+ * it: trainer-options.ts (settings and defaults), expert-calls.ts (steps 3
+ * and 5: forwards, stand-ins, backwards), combine.ts (G(x) of eq 10),
+ * evaluation.ts (held-out loss and accuracy), persistence.ts (the weight set).
  */
-import { createRng } from '@peerbench/mechanism';
-import {
-  type ExpertNetwork,
-  invalidTensorReason,
-  MAX_FORWARD_ROWS,
-  type WireDtype,
-  type WireTensor,
-} from '@peerbench/mesh';
+import type { ExpertNetwork } from '@peerbench/mesh';
 import * as tf from '@tensorflow/tfjs';
+import { type CombineMode, combineExperts } from './combine.js';
 import { StandIns } from './distillation.js';
+import { type EvalResult, type EvaluateLiveOptions, evaluateLive, evaluateOffline } from './evaluation.js';
+import {
+  type AnswerStats,
+  ExpertCalls,
+  type ExpertSource,
+  expertContributions,
+  type PendingCall,
+  pendingCalls,
+} from './expert-calls.js';
 import { availableTensor, importanceCv2, NoisyTopKGate, type Routing } from './gate.js';
-import { exportVariables, Mlp, type NamedWeights, uniqueScope } from './model.js';
-import { DEFAULT_SCORER_OPTIONS, removalCost, Scorer, type ScorerOptions } from './scorer.js';
+import { inputViewMask, Mlp, type NamedWeights, uniqueScope } from './model.js';
+import { exportTrainerWeights, importTrainerWeights, trainerWeightsMismatch } from './persistence.js';
+import { DEFAULT_SCORER_OPTIONS, removalCost, Scorer } from './scorer.js';
 import type { Batch, Task } from './task.js';
-
-export interface ModelOptions {
-  /** Network-wide representation width d of f_i(x) (every peer must agree). */
-  representationSize: number;
-  /** Hidden width of the encoder f_i. */
-  encoderHidden: number;
-  /** Hidden width of the head on G(x). */
-  headHidden: number;
-  /** Expert slots including self: at most this many peers can be gated. */
-  maxExperts: number;
-  /** Experts per example (k of top-k), self included. */
-  topK: number;
-  /** Adam learning rate of the local model. */
-  learningRate: number;
-  /** Weight of the CV² importance term in the loss (Shazeer et al. use 0.1). */
-  balanceWeight: number;
-  /** Hidden width of each distilled stand-in. */
-  standInHidden: number;
-  standInLearningRate: number;
-  /** A stand-in answers only after this many distillation steps. */
-  standInMinSteps: number;
-  /** Distil the stand-ins on every n-th step only (each fit is a full optimiser step per remote peer). */
-  distillEverySteps: number;
-  /**
-   * How G(x) joins the experts (eq 10). 'concat': [g_0 f_0, …, g_{N−1} f_{N−1}]
-   * over the N = maxExperts slots (slot 0 = self; a slot with nothing to give
-   * is zeros), so the head reads N·d values and can tell the experts' spaces
-   * apart — measured: sharing lowered B by 28% against isolated training.
-   * 'sum': Σ_j g_j f_j (head input d) — measured: sharing did not beat
-   * isolated training, one head cannot read a sum of independently learned
-   * spaces.
-   */
-  combine: CombineMode;
-  /** Seed of the weight initialisation (undefined = random). */
-  seed?: number;
-  /**
-   * Share of the input features the encoder sees, in (0, 1]: a seeded random
-   * subset (see `inputViewMask`); the rest is zeroed. A private view of the
-   * input bounds what f_i can know however much it is trained by others, so
-   * the swarm's `--quality views` gives peers a usefulness order sharing
-   * cannot erase. Undefined or 1: the whole input.
-   */
-  inputView?: number;
-  /** Scorer settings (removal source, window, gate-importance share); see scorer.ts. */
-  scoring?: Partial<Omit<ScorerOptions, 'slots'>>;
-}
-
-/** How G(x) joins the experts' answers (see ModelOptions.combine). */
-export type CombineMode = 'concat' | 'sum';
-
-export interface StepOptions {
-  batchSize: number;
-  /** Proceed once this many remote answers are in (capped at the number of requests)... */
-  kMin: number;
-  /** ...plus this grace period for the others, in ms. */
-  graceMs: number;
-  /** A forward that takes longer than this is abandoned, in ms. */
-  forwardTimeoutMs: number;
-  backwardTimeoutMs: number;
-  /** Precision on the wire of the forward request (x) and answer, and of the gradient sent back. */
-  wireDtype: WireDtype;
-}
-
-export const DEFAULT_MODEL_OPTIONS: ModelOptions = {
-  representationSize: 64,
-  encoderHidden: 128,
-  headHidden: 64,
-  maxExperts: 8,
-  topK: 2,
-  learningRate: 0.003,
-  balanceWeight: 0.1,
-  standInHidden: 64,
-  standInLearningRate: 0.003,
-  standInMinSteps: 5,
-  distillEverySteps: 2,
-  combine: 'concat',
-};
-
-export const DEFAULT_STEP_OPTIONS: StepOptions = {
-  batchSize: 32,
-  kMin: 1,
-  graceMs: 50,
-  forwardTimeoutMs: 2000,
-  backwardTimeoutMs: 2000,
-  wireDtype: 'fp32',
-};
-
-/** Where each expert's contribution in a step came from. */
-export type ExpertSource = 'self' | 'remote' | 'stand-in' | 'none';
-
-/** Counters of remote answers since start (the caller's defences). */
-export interface AnswerStats {
-  requested: number;
-  accepted: number;
-  /** NaN/Inf or wrong shape: ignored. */
-  invalid: number;
-  /** Not back within k_min + grace or the timeout: stand-in used. */
-  late: number;
-  /** Peer gone, refused, or any transport error. */
-  failed: number;
-  /** Contributions served by a distilled stand-in (for any reason). */
-  standIn: number;
-  backwardSent: number;
-  backwardFailed: number;
-  /** Forward payload bytes sent (inputs) and received (answers, at the wire dtype). */
-  forwardRequestBytes: number;
-  forwardAnswerBytes: number;
-}
-
-export interface StepResult {
-  step: number;
-  /** Cross-entropy L_i of this batch. */
-  loss: number;
-  /** The importance balance term (before weighting). */
-  balance: number;
-  /** Per slot: which source answered (slot 0 = self). */
-  sources: ExpertSource[];
-  /** Per slot: rows routed to it in this batch. */
-  routed: number[];
-  /** Wall time of the step, in ms. */
-  durationMs: number;
-}
-
-export interface EvalResult {
-  loss: number;
-  accuracy: number;
-}
-
-export interface EvaluateLiveOptions {
-  /**
-   * Zero this peer's contribution f_j in G(x) (ΔF = −f_j of eq 2), the gate
-   * left unchanged. May be the trainer's own selfId (slot 0). A peer that has
-   * no slot changes nothing. null/undefined: no ablation.
-   */
-  ablate?: string | null;
-  /** Evaluate on these examples instead of the task's balanced held-out set (e.g. its validation slice). */
-  data?: Batch;
-  /** Aborts the outstanding forwards; the promise rejects with the signal's reason. */
-  signal?: AbortSignal;
-}
-
-interface Pending {
-  slot: number;
-  peerId: string;
-  rows: number[];
-  answer: WireTensor | null;
-  outcome: 'pending' | 'ok' | 'invalid' | 'late' | 'failed';
-}
-
-let requestCounter = 0;
-function newRequestId(): string {
-  return `${Date.now().toString(36)}-${(++requestCounter).toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-}
-
-function gatherRows(x: Float32Array, width: number, rows: number[]): Float32Array {
-  const out = new Float32Array(rows.length * width);
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i]!;
-    out.set(x.subarray(r * width, (r + 1) * width), i * width);
-  }
-  return out;
-}
-
-/** 0/1 over `inputSize` features with round(view·inputSize) ones (at least one), a seeded random subset. */
-export function inputViewMask(inputSize: number, view: number, seed: number): Float32Array {
-  if (!(view > 0 && view <= 1)) throw new RangeError(`input view must be in (0, 1], got ${view}`);
-  const order = Array.from({ length: inputSize }, (_, i) => i);
-  const rng = createRng(seed);
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
-  const mask = new Float32Array(inputSize);
-  const count = Math.max(1, Math.round(view * inputSize));
-  for (let q = 0; q < count; q++) mask[order[q]!] = 1;
-  return mask;
-}
-
-/** [mean cross-entropy, correct predictions] of one evaluation batch, as one tensor to read. */
-function lossAndHits(y: tf.Tensor2D, logits: tf.Tensor2D): tf.Tensor1D {
-  const loss = tf.losses.softmaxCrossEntropy(y, logits);
-  const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(y, 1)), 'float32'));
-  return tf.stack([loss, hits]) as tf.Tensor1D;
-}
-
-async function readAndDispose(t: tf.Tensor): Promise<Float32Array> {
-  try {
-    return (await t.data()) as Float32Array;
-  } finally {
-    t.dispose();
-  }
-}
+import {
+  DEFAULT_MODEL_OPTIONS,
+  DEFAULT_STEP_OPTIONS,
+  type ModelOptions,
+  type StepOptions,
+  type StepResult,
+} from './trainer-options.js';
 
 export class Trainer {
   readonly encoder: Mlp;
@@ -235,26 +59,16 @@ export class Trainer {
   readonly scorer: Scorer;
   /** slot → peerId; slot 0 is self. */
   readonly slots: (string | null)[];
-  readonly answers: AnswerStats = {
-    requested: 0,
-    accepted: 0,
-    invalid: 0,
-    late: 0,
-    failed: 0,
-    standIn: 0,
-    backwardSent: 0,
-    backwardFailed: 0,
-    forwardRequestBytes: 0,
-    forwardAnswerBytes: 0,
-  };
   stepCount = 0;
+  /** The forwards and backwards to remote experts, and their counters. */
+  private readonly calls: ExpertCalls;
   private readonly optimizer: tf.Optimizer;
   private readonly d: number;
 
   constructor(
     readonly task: Task,
     readonly selfId: string,
-    private network: ExpertNetwork | null,
+    network: ExpertNetwork | null,
     readonly model: ModelOptions = DEFAULT_MODEL_OPTIONS,
     public stepOptions: StepOptions = DEFAULT_STEP_OPTIONS,
   ) {
@@ -308,10 +122,16 @@ export class Trainer {
     this.slots = new Array<string | null>(model.maxExperts).fill(null);
     this.slots[0] = selfId;
     this.optimizer = tf.train.adam(model.learningRate);
+    this.calls = new ExpertCalls(network, task.inputSize, this.d, () => this.stepOptions);
   }
 
   setNetwork(network: ExpertNetwork | null): void {
-    this.network = network;
+    this.calls.setNetwork(network);
+  }
+
+  /** Counters of remote answers since start (the caller's defences). */
+  get answers(): AnswerStats {
+    return this.calls.answers;
   }
 
   /** 'concat' unless the options say 'sum' (options built before `combine` existed mean the paper's form). */
@@ -319,23 +139,9 @@ export class Trainer {
     return this.model.combine === 'sum' ? 'sum' : 'concat';
   }
 
-  /**
-   * G(x) of eq 10 from per-slot contributions f_s (null = nothing to give,
-   * e.g. an unavailable or ablated slot) and the gates g [B, N]: the
-   * concatenation of the N blocks g_s·f_s (zeros for null), or their sum.
-   * Differentiable w.r.t. every contribution and the gates.
-   */
+  /** G(x) of eq 10 over this trainer's slots (see combineExperts). */
   combine(B: number, g: tf.Tensor2D, contributions: ReadonlyArray<tf.Tensor2D | null>): tf.Tensor2D {
-    const d = this.d;
-    const blocks: tf.Tensor2D[] = [];
-    for (let s = 0; s < this.slots.length; s++) {
-      const f = contributions[s];
-      if (f) blocks.push(tf.mul(f, tf.slice(g, [0, s], [B, 1])));
-      else if (this.combineMode() === 'concat') blocks.push(tf.zeros([B, d]));
-    }
-    if (this.combineMode() === 'concat') return tf.concat(blocks, 1);
-    if (blocks.length === 0) return tf.zeros([B, d]);
-    return blocks.length === 1 ? blocks[0]! : (tf.addN(blocks) as tf.Tensor2D);
+    return combineExperts(this.combineMode(), this.slots.length, this.d, B, g, contributions);
   }
 
   private trainableVariables(): tf.Variable[] {
@@ -363,88 +169,12 @@ export class Trainer {
     });
   }
 
-  /** Sends the forwards and waits: k_min answers, then a grace period (or until all are in, or the timeout). */
-  private async collect(pending: Pending[], x: Float32Array): Promise<void> {
-    const net = this.network;
-    if (!net || pending.length === 0) return;
-    const opts = this.stepOptions;
-    const controller = new AbortController();
-    const kMin = Math.min(opts.kMin, pending.length);
-    let answered = 0;
-    let settled = 0;
-    let wake: (() => void) | null = null;
-    const poke = () => wake?.();
-    for (const p of pending) {
-      const input: WireTensor = {
-        shape: [p.rows.length, this.task.inputSize],
-        data: gatherRows(x, this.task.inputSize, p.rows),
-      };
-      this.answers.requested++;
-      this.answers.forwardRequestBytes += input.data.length * (opts.wireDtype === 'fp16' ? 2 : 4);
-      const requestId = newRequestId();
-      (p as Pending & { requestId: string }).requestId = requestId;
-      net
-        .forward(p.peerId, input, {
-          requestId,
-          timeoutMs: opts.forwardTimeoutMs,
-          signal: controller.signal,
-          wireDtype: opts.wireDtype,
-        })
-        .then(
-          (answer) => {
-            if (p.outcome !== 'pending') return;
-            this.answers.forwardAnswerBytes += answer.data.length * (opts.wireDtype === 'fp16' ? 2 : 4);
-            if (invalidTensorReason(answer, [p.rows.length, this.d])) {
-              p.outcome = 'invalid';
-              this.answers.invalid++;
-            } else {
-              p.outcome = 'ok';
-              p.answer = answer;
-              answered++;
-            }
-          },
-          (err: unknown) => {
-            if (p.outcome !== 'pending') return;
-            // A transport timeout is lateness, like an answer that misses the grace period.
-            p.outcome = (err as { code?: string } | null)?.code === 'timeout' ? 'late' : 'failed';
-          },
-        )
-        .finally(() => {
-          settled++;
-          poke();
-        });
-    }
-    const waitUntil = (cond: () => boolean, ms: number) =>
-      new Promise<void>((resolve) => {
-        if (cond()) return resolve();
-        const timer = setTimeout(done, ms);
-        function done() {
-          clearTimeout(timer);
-          wake = null;
-          resolve();
-        }
-        wake = () => {
-          if (cond()) done();
-        };
-      });
-    const t0 = performance.now();
-    await waitUntil(() => answered >= kMin || settled === pending.length, opts.forwardTimeoutMs);
-    const left = Math.max(0, opts.forwardTimeoutMs - (performance.now() - t0));
-    await waitUntil(() => settled === pending.length, Math.min(opts.graceMs, left));
-    controller.abort();
-    for (const p of pending) {
-      if (p.outcome === 'pending') p.outcome = 'late';
-      if (p.outcome === 'late') this.answers.late++;
-      else if (p.outcome === 'failed') this.answers.failed++;
-    }
-  }
-
   /** One training step; never throws because a peer misbehaved or left. */
   async step(): Promise<StepResult> {
     const t0 = performance.now();
     const batch = this.task.nextBatch(this.stepOptions.batchSize);
     const B = batch.size;
-    const online = new Set(this.network?.peers() ?? []);
+    const online = this.calls.online();
     this.assignSlots([...online]);
     const available = this.availability(online);
 
@@ -457,21 +187,15 @@ export class Trainer {
       hRoute.dispose();
     }
 
-    const pending: Pending[] = [];
-    for (let s = 1; s < this.slots.length; s++) {
-      const peerId = this.slots[s];
-      const rows = routing.rowsBySlot[s]!;
-      if (peerId && rows.length > 0 && online.has(peerId))
-        pending.push({ slot: s, peerId, rows, answer: null, outcome: 'pending' });
-    }
+    const pending = pendingCalls(this.slots, routing, online);
     let result: Awaited<ReturnType<Trainer['learn']>>;
     try {
-      await this.collect(pending, batch.x);
+      await this.calls.collect(pending, batch.x);
       result = await this.learn(batch, routing, available, pending);
     } finally {
       routing.noise?.dispose();
     }
-    this.sendBackward(pending, result.answerGrads);
+    this.calls.sendBackward(pending, result.answerGrads);
     this.stepCount++;
     return {
       step: this.stepCount,
@@ -495,7 +219,7 @@ export class Trainer {
     batch: Batch,
     routing: Routing,
     available: boolean[],
-    pending: Pending[],
+    pending: PendingCall[],
   ): Promise<{
     loss: number;
     balance: number;
@@ -511,45 +235,29 @@ export class Trainer {
     // The layout of the packed readback, in order: [loss, balance, importance (N)], then these.
     const removalSlots: number[] = [];
     const gradSlots: { slot: number; size: number }[] = [];
-    const distilled: number[] = [];
+    let distilled: number[] = [];
 
     const packed = tf.tidy(() => {
       const x = tf.tensor2d(batch.x, [B, this.task.inputSize]);
       const y = tf.tensor2d(batch.y, [B, this.task.numClasses]);
       const avail = availableTensor(available);
-      const standInLosses: tf.Scalar[] = [];
       // Expert inputs of the loss, only for slots that contribute this step
-      // (the others have g = 0 or nothing to give). Slot 0 is a zero "tap"
-      // added to f_i(x), so its gradient is ∂L/∂f_i(x) through G alone; the
-      // remote answers and stand-in outputs are constants of the tape.
-      const active: number[] = [0];
-      const experts: tf.Tensor2D[] = [tf.zeros([B, d])];
-      for (let s = 1; s < N; s++) {
-        const p = bySlot.get(s);
-        if (p?.outcome === 'ok' && p.answer) {
-          sources[s] = 'remote';
-          this.answers.accepted++;
-          const full = new Float32Array(B * d);
-          for (let i = 0; i < p.rows.length; i++)
-            full.set(p.answer.data.subarray(i * d, (i + 1) * d), p.rows[i]! * d);
-          const rowsX = tf.tensor2d(gatherRows(batch.x, this.task.inputSize, p.rows), [
-            p.rows.length,
-            this.task.inputSize,
-          ]);
-          // §1.8: the stand-in learns what this peer answers (detached).
-          if (this.stepCount % Math.max(1, this.model.distillEverySteps) === 0) {
-            standInLosses.push(this.standIns.fit(s, rowsX, tf.tensor2d(p.answer.data, [p.rows.length, d])));
-            distilled.push(s);
-          }
-          active.push(s);
-          experts.push(tf.tensor2d(full, [B, d]));
-        } else if (routing.rowsBySlot[s]!.length > 0 && this.standIns.ready(s)) {
-          sources[s] = 'stand-in';
-          this.answers.standIn++;
-          active.push(s);
-          experts.push(this.standIns.predict(s, x));
-        }
-      }
+      // (the others have g = 0 or nothing to give): answers or stand-ins.
+      const contributed = expertContributions({
+        x,
+        batchX: batch.x,
+        inputSize: this.task.inputSize,
+        d,
+        slots: N,
+        pending,
+        routing,
+        standIns: this.standIns,
+        distill: this.stepCount % Math.max(1, this.model.distillEverySteps) === 0,
+        sources,
+        answers: this.calls.answers,
+      });
+      const { active, experts, standInLosses } = contributed;
+      distilled = contributed.distilled;
       const vars = this.trainableVariables();
       // What the loss function computes on the way, kept past the tape to be read.
       const seen: { gates?: tf.Tensor2D; ce?: tf.Scalar; balance?: tf.Scalar; selfF?: tf.Tensor2D } = {};
@@ -631,248 +339,54 @@ export class Trainer {
     return { loss: loss!, balance: balance!, sources, answerGrads };
   }
 
-  private readonly inflightBackwards = new Set<Promise<void>>();
-
-  private sendBackward(pending: Pending[], answerGrads: Map<number, Float32Array>): void {
-    const net = this.network;
-    if (!net) return;
-    for (const p of pending) {
-      const grad = answerGrads.get(p.slot);
-      const requestId = (p as Pending & { requestId?: string }).requestId;
-      if (!grad || !requestId) continue;
-      this.answers.backwardSent++;
-      const sent: Promise<void> = net
-        .backward(
-          p.peerId,
-          { shape: [p.rows.length, this.d], data: grad },
-          {
-            requestId,
-            timeoutMs: this.stepOptions.backwardTimeoutMs,
-            wireDtype: this.stepOptions.wireDtype,
-          },
-        )
-        .catch(() => {
-          this.answers.backwardFailed++;
-        })
-        .finally(() => this.inflightBackwards.delete(sent));
-      this.inflightBackwards.add(sent);
-    }
-  }
-
   /**
    * Resolves when every backward sent so far has been answered or has failed.
    * The step never waits for them (§1.6: a caller does not block on its
    * experts' updates); a lockstep swarm does, so a seeded run does not depend
    * on when the machine gets round to applying them.
    */
-  async settleBackwards(): Promise<void> {
-    await Promise.allSettled([...this.inflightBackwards]);
+  settleBackwards(): Promise<void> {
+    return this.calls.settleBackwards();
   }
 
-  /**
-   * Loss and accuracy on the task's held-out set, offline: remote experts are
-   * represented by their stand-ins (§1.8: private data is validated over the
-   * distilled models instead of querying the network). No gate noise.
-   */
-  async evaluate(): Promise<EvalResult> {
-    const ev = this.task.evalSet();
-    const available = this.slots.map((p, s) => s === 0 || (p !== null && this.standIns.ready(s)));
-    const x = tf.tensor2d(ev.x, [ev.size, this.task.inputSize]);
-    const h = this.encoder.apply(x);
-    try {
-      const routing = await this.gate.route(h, available, false);
-      const sums = tf.tidy(() => {
-        const y = tf.tensor2d(ev.y, [ev.size, this.task.numClasses]);
-        const g = this.gate.gates(h, routing, availableTensor(available));
-        const contributions = this.slots.map((_, s) =>
-          s === 0 ? h : available[s] ? this.standIns.predict(s, x) : null,
-        );
-        const logits = this.head.apply(this.combine(ev.size, g, contributions));
-        return lossAndHits(y, logits);
-      });
-      const [loss, hits] = await readAndDispose(sums);
-      return { loss: loss!, accuracy: hits! / ev.size };
-    } finally {
-      tf.dispose([x, h]);
-    }
+  /** Loss and accuracy on the task's held-out set, offline: stand-ins for the remote experts (evaluation.ts). */
+  evaluate(): Promise<EvalResult> {
+    return evaluateOffline(this);
   }
 
-  /**
-   * Loss and accuracy on the task's held-out set with the live network: no
-   * gate noise; every slot the gate routes to is answered by its peer over the
-   * network (`forward`, at most MAX_FORWARD_ROWS rows per request), or by its
-   * stand-in when the peer is absent, fails, is late or answers garbage
-   * (validated as in `step`). `ablate` zeroes one peer's f_j in G(x) with the
-   * gate unchanged — eq 2's ΔF = −f_j, measured instead of estimated.
-   * Read-only: no backward is sent (the experts' saved inputs expire by their
-   * TTL / count bound), no weight, score, stand-in or counter changes.
-   */
-  async evaluateLive(opts: EvaluateLiveOptions = {}): Promise<EvalResult> {
-    const { signal } = opts;
-    signal?.throwIfAborted();
-    const ev = opts.data ?? this.task.evalSet();
-    const inputSize = this.task.inputSize;
-    const d = this.d;
-    const ablated = opts.ablate == null ? -1 : this.slots.indexOf(opts.ablate);
-    const online = new Set(this.network?.peers() ?? []);
-    // Same availability as a training step, without giving newcomers slots (read-only).
-    const available = this.availability(online);
-    let lossSum = 0;
-    let correct = 0;
-    for (let start = 0; start < ev.size; start += MAX_FORWARD_ROWS) {
-      const rows = Math.min(MAX_FORWARD_ROWS, ev.size - start);
-      const xs = ev.x.subarray(start * inputSize, (start + rows) * inputSize);
-      const ys = ev.y.subarray(start * this.task.numClasses, (start + rows) * this.task.numClasses);
-      const x = tf.tensor2d(xs, [rows, inputSize]);
-      const h = this.encoder.apply(x);
-      try {
-        const routing = await this.gate.route(h, available, false);
-        const answers = await this.liveAnswers(routing, xs, online, ablated, signal);
-        signal?.throwIfAborted();
-        const chunk = tf.tidy(() => {
-          const y = tf.tensor2d(ys, [rows, this.task.numClasses]);
-          const g = this.gate.gates(h, routing, availableTensor(available));
-          const contributions: (tf.Tensor2D | null)[] = this.slots.map((_, s) => {
-            if (s === ablated) return null;
-            if (s === 0) return h;
-            const answer = answers.get(s);
-            if (answer) {
-              const full = new Float32Array(rows * d);
-              const rs = routing.rowsBySlot[s]!;
-              for (let i = 0; i < rs.length; i++) full.set(answer.subarray(i * d, (i + 1) * d), rs[i]! * d);
-              return tf.tensor2d(full, [rows, d]);
-            }
-            // Absent, failed or garbage: the stand-in, when it is trained; else nothing.
-            return routing.rowsBySlot[s]!.length > 0 && this.standIns.ready(s)
-              ? this.standIns.predict(s, x)
-              : null;
-          });
-          const logits = this.head.apply(this.combine(rows, g, contributions));
-          return lossAndHits(y, logits);
-        });
-        const [loss, hits] = await readAndDispose(chunk);
-        // softmaxCrossEntropy averages over the chunk; weight it by its rows.
-        lossSum += loss! * rows;
-        correct += hits!;
-      } finally {
-        tf.dispose([x, h]);
-      }
-    }
-    return { loss: lossSum / Math.max(1, ev.size), accuracy: correct / Math.max(1, ev.size) };
+  /** Loss and accuracy with the live network, optionally one peer ablated (evaluation.ts). Read-only. */
+  evaluateLive(opts: EvaluateLiveOptions = {}): Promise<EvalResult> {
+    return evaluateLive(this, opts);
   }
 
   /** The peers the network can reach now. */
   onlinePeers(): Set<string> {
-    return new Set(this.network?.peers() ?? []);
+    return this.calls.online();
   }
 
   /** The valid live answers of one evaluation chunk, slot → [rows routed, d] values (`ablated`: not asked). */
-  async liveAnswers(
+  liveAnswers(
     routing: Routing,
     xs: Float32Array,
     online: Set<string>,
     ablated: number,
     signal: AbortSignal | undefined,
   ): Promise<Map<number, Float32Array>> {
-    const out = new Map<number, Float32Array>();
-    const net = this.network;
-    if (!net) return out;
-    const controller = new AbortController();
-    const abort = () => controller.abort(signal?.reason);
-    signal?.addEventListener('abort', abort, { once: true });
-    try {
-      await Promise.all(
-        this.slots.map(async (peerId, s) => {
-          const rs = routing.rowsBySlot[s]!;
-          if (s === 0 || s === ablated || !peerId || rs.length === 0 || !online.has(peerId)) return;
-          try {
-            const answer = await net.forward(
-              peerId,
-              { shape: [rs.length, this.task.inputSize], data: gatherRows(xs, this.task.inputSize, rs) },
-              {
-                requestId: newRequestId(),
-                timeoutMs: this.stepOptions.forwardTimeoutMs,
-                signal: controller.signal,
-                wireDtype: this.stepOptions.wireDtype,
-              },
-            );
-            if (!invalidTensorReason(answer, [rs.length, this.d])) out.set(s, answer.data);
-          } catch {
-            // absent, refused, late: the stand-in answers in its place
-          }
-        }),
-      );
-    } finally {
-      signal?.removeEventListener('abort', abort);
-    }
-    return out;
+    return this.calls.liveAnswers(this.slots, routing, xs, online, ablated, signal);
   }
 
   /** Every weight (encoder, head, gate, stand-ins), read back in one asynchronous transfer. */
-  async exportWeights(): Promise<NamedWeights> {
-    const names: string[] = [
-      ...this.encoder.variableNames(),
-      ...this.head.variableNames(),
-      'gate/w_gate',
-      'gate/w_noise',
-    ];
-    const vars = [...this.encoder.variables(), ...this.head.variables(), ...this.gate.variables()];
-    // Both reads are packed now, synchronously: a later step cannot change what is exported.
-    const [own, standIns] = await Promise.all([exportVariables(names, vars), this.standIns.exportWeights()]);
-    return { ...own, ...standIns };
+  exportWeights(): Promise<NamedWeights> {
+    return exportTrainerWeights(this);
   }
 
-  /**
-   * Why `w` does not fit this model (a missing encoder/gate/head weight, a
-   * shape that differs, a stand-in of another shape or for a slot that does
-   * not exist), or null when every weight fits.
-   */
+  /** Why `w` does not fit this model, or null when every weight fits (persistence.ts). */
   weightsMismatch(w: NamedWeights): string | null {
-    const expected: Record<string, number[]> = {};
-    for (const m of [this.encoder, this.head]) {
-      const names = m.variableNames();
-      m.variables().forEach((v, i) => {
-        expected[names[i]!] = v.shape;
-      });
-    }
-    expected['gate/w_gate'] = this.gate.wGate.shape;
-    expected['gate/w_noise'] = this.gate.wNoise.shape;
-    const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((x, k) => x === b[k]);
-    for (const [name, shape] of Object.entries(expected)) {
-      const got = w[name];
-      if (!got) return `missing ${name}`;
-      if (!sameShape(got.shape, shape) || got.data.length !== shape.reduce((a, b) => a * b, 1))
-        return `${name} is [${got.shape.join(', ')}], the model needs [${shape.join(', ')}]`;
-    }
-    const inputSize = this.task.inputSize;
-    const hidden = this.model.standInHidden;
-    for (const [name, got] of Object.entries(w)) {
-      if (name in expected) continue;
-      const m = /^standin(\d+)\/(w0|b0|w1|b1|steps)$/.exec(name);
-      if (!m) return `unknown weight ${name}`;
-      const slot = Number(m[1]);
-      if (slot < 1 || slot >= this.slots.length) return `stand-in for slot ${slot} of ${this.slots.length}`;
-      const shape =
-        m[2] === 'w0'
-          ? [inputSize, hidden]
-          : m[2] === 'b0'
-            ? [hidden]
-            : m[2] === 'w1'
-              ? [hidden, this.d]
-              : m[2] === 'b1'
-                ? [this.d]
-                : [1];
-      if (!sameShape(got.shape, shape) || got.data.length !== shape.reduce((a, b) => a * b, 1))
-        return `${name} is [${got.shape.join(', ')}], the model needs [${shape.join(', ')}]`;
-    }
-    return null;
+    return trainerWeightsMismatch(this, w);
   }
 
   importWeights(w: NamedWeights): void {
-    this.encoder.importWeights(w);
-    this.head.importWeights(w);
-    this.gate.importWeights(w);
-    this.standIns.importWeights(w);
+    importTrainerWeights(this, w);
   }
 
   /** Restores the slot table (so restored stand-ins keep meaning the same peers). */

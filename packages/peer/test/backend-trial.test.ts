@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { BackendEnvironment } from '../src/backend.js';
 import { selectBackendByTrial, trainerTrialWorkload } from '../src/backend-trial.js';
 import type { BackendName } from '../src/state.js';
-import { DEFAULT_STEP_OPTIONS } from '../src/trainer.js';
+import { DEFAULT_STEP_OPTIONS } from '../src/trainer-options.js';
 import { SMALL_MODEL, skewedTask } from './helpers.js';
 
 /**

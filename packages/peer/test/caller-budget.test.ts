@@ -3,7 +3,8 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { CallerBudget } from '../src/caller-budget.js';
 import { ExpertServer, type ExpertServerOptions } from '../src/expert-server.js';
 import { Mlp } from '../src/model.js';
-import { DEFAULT_STEP_OPTIONS, Trainer } from '../src/trainer.js';
+import { Trainer } from '../src/trainer.js';
+import { DEFAULT_STEP_OPTIONS } from '../src/trainer-options.js';
 import { SMALL_MODEL, skewedTask, useWasm } from './helpers.js';
 
 beforeAll(useWasm);

@@ -2,7 +2,7 @@ import { BlockProducer, defaultGenesis, LocalChain, MemoryStore } from '@peerben
 import { generateIdentity } from '@peerbench/protocol';
 import { selectBackend } from '../src/backend.js';
 import { loadMnistDigits, MnistTask, skewedClassMix } from '../src/mnist-task.js';
-import type { ModelOptions } from '../src/trainer.js';
+import type { ModelOptions } from '../src/trainer-options.js';
 
 let backendReady: Promise<unknown> | undefined;
 /** WASM, as the issue asks for Node (≈5× the pure-JS CPU backend). */

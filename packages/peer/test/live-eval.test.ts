@@ -1,10 +1,12 @@
 import { InMemoryHub, MAX_FORWARD_ROWS } from '@peerbench/mesh';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
+import type { CombineMode } from '../src/combine.js';
 import { ExpertServer } from '../src/expert-server.js';
 import { loadMnistDigits, MnistTask, skewedClassMix } from '../src/mnist-task.js';
 import { measureRemovalCosts } from '../src/removal-cost.js';
-import { type CombineMode, DEFAULT_STEP_OPTIONS, Trainer } from '../src/trainer.js';
+import { Trainer } from '../src/trainer.js';
+import { DEFAULT_STEP_OPTIONS } from '../src/trainer-options.js';
 import { SMALL_MODEL, skewedTask, useWasm } from './helpers.js';
 
 beforeAll(useWasm);

@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { ExpertServer } from '../src/expert-server.js';
 import { Peer } from '../src/peer.js';
-import { DEFAULT_STEP_OPTIONS, Trainer } from '../src/trainer.js';
+import { Trainer } from '../src/trainer.js';
+import { DEFAULT_STEP_OPTIONS } from '../src/trainer-options.js';
 import { SMALL_MODEL, skewedTask, useWasm } from './helpers.js';
 
 beforeAll(useWasm);

@@ -2,7 +2,8 @@ import { InMemoryHub } from '@peerbench/mesh';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { ExpertServer } from '../src/expert-server.js';
-import { DEFAULT_STEP_OPTIONS, type StepOptions, Trainer } from '../src/trainer.js';
+import { Trainer } from '../src/trainer.js';
+import { DEFAULT_STEP_OPTIONS, type StepOptions } from '../src/trainer-options.js';
 import { SMALL_MODEL, skewedTask, useWasm } from './helpers.js';
 
 beforeAll(useWasm);
