@@ -6,13 +6,9 @@
  * isolated mode side by side (the ratio is the cost of sharing). In-memory
  * transport, embedded ledger. Writes $PEERBENCH_BENCH_DIR/swarm.json.
  */
-import events from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
-import { join, resolve } from 'node:path';
-import { parseArgs, type SwarmOptions } from '../src/args.js';
 import { initBackend } from '../src/backend.js';
-import { Swarm } from '../src/swarm.js';
+import { runTimedSwarm, writeBenchResult } from './common.js';
 
 // `--help` answers without running the benchmark (the README entry-point test runs it).
 if (process.argv.includes('--help')) {
@@ -28,50 +24,24 @@ const STEPS: Record<number, number> = { 4: 40, 8: 24, 16: 12 };
 const WARMUP_STEPS = 3;
 
 async function measure(peers: number, mode: 'shared' | 'isolated') {
-  const steps = STEPS[peers]!;
-  const opts = parseArgs(
-    [
-      '--peers',
-      String(peers),
-      '--steps',
-      String(steps + WARMUP_STEPS),
-      '--mode',
-      mode,
-      '--quiet',
-      '--eval-every',
-      '100000',
-      '--eval-size',
-      '10',
-      '--block-steps',
-      '10',
-      '--shard-sizes',
-      'uniform',
-    ],
-    process.cwd(),
-  ) as SwarmOptions;
-  const swarm = await Swarm.create(opts);
-  try {
-    const rec = await swarm.run();
-    const timed = rec.steps.filter((s) => s.step > WARMUP_STEPS);
-    const ms = timed.reduce((a, s) => a + s.ms, 0);
-    return {
-      peers,
-      mode,
-      steps: timed.length,
-      stepsPerSecond: (timed.length / ms) * 1000,
-      peerStepsPerSecond: ((timed.length * peers) / ms) * 1000,
-      meanSwarmStepMs: ms / timed.length,
-      rpcShare: rec.summary.networkShare,
-      computeShare: 1 - rec.summary.networkShare,
-      servingShare: rec.summary.servingShare,
-    };
-  } finally {
-    await swarm.dispose();
-  }
+  const {
+    record: rec,
+    timed,
+    ms,
+  } = await runTimedSwarm(peers, STEPS[peers]!, WARMUP_STEPS, ['--mode', mode]);
+  return {
+    peers,
+    mode,
+    steps: timed.length,
+    stepsPerSecond: (timed.length / ms) * 1000,
+    peerStepsPerSecond: ((timed.length * peers) / ms) * 1000,
+    meanSwarmStepMs: ms / timed.length,
+    rpcShare: rec.summary.networkShare,
+    computeShare: 1 - rec.summary.networkShare,
+    servingShare: rec.summary.servingShare,
+  };
 }
 
-// As in the CLI: a Peer step's n−1 forwards share one AbortSignal (Node warns above 10 listeners).
-events.defaultMaxListeners = Math.max(events.defaultMaxListeners, 256);
 const backend = await initBackend();
 const results = [];
 for (const peers of SIZES) {
@@ -87,13 +57,15 @@ for (const peers of SIZES) {
     `[bench swarm] ${peers} peers: ${row.stepsPerSecond.toFixed(2)} swarm steps/s (${row.peerStepsPerSecond.toFixed(1)} peer steps/s), RPC ${(row.rpcShare * 100).toFixed(1)}%, isolated ${row.isolatedStepsPerSecond.toFixed(2)} steps/s → sharing costs ${row.sharedOverIsolatedTime.toFixed(2)}×\n`,
   );
 }
-const dir = resolve(
-  process.env.PEERBENCH_BENCH_DIR ?? join(import.meta.dirname, '..', '..', '..', 'bench-results'),
-);
-mkdirSync(dir, { recursive: true });
-const out = join(dir, 'swarm.json');
-writeFileSync(
-  out,
-  `${JSON.stringify({ package: '@peerbench/swarm', backend: backend.chosen, backendTrial: backend, runtime: 'peer (packages/peer Peer, embedded ledger)', transport: 'memory', cpus: availableParallelism(), loadAverage: loadavg(), createdAt: new Date().toISOString(), results }, null, 2)}\n`,
-);
+const out = writeBenchResult('swarm.json', {
+  package: '@peerbench/swarm',
+  backend: backend.chosen,
+  backendTrial: backend,
+  runtime: 'peer (packages/peer Peer, embedded ledger)',
+  transport: 'memory',
+  cpus: availableParallelism(),
+  loadAverage: loadavg(),
+  createdAt: new Date().toISOString(),
+  results,
+});
 process.stderr.write(`[bench swarm] wrote ${out}\n`);

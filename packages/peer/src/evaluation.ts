@@ -85,7 +85,7 @@ export async function evaluateLive(trainer: Trainer, opts: EvaluateLiveOptions =
   const inputSize = task.inputSize;
   const d = trainer.model.representationSize;
   const ablated = opts.ablate == null ? -1 : trainer.slots.indexOf(opts.ablate);
-  const online = trainer.onlinePeers();
+  const online = trainer.calls.online();
   // Same availability as a training step, without giving newcomers slots (read-only).
   const available = trainer.availability(online);
   let lossSum = 0;
@@ -98,7 +98,7 @@ export async function evaluateLive(trainer: Trainer, opts: EvaluateLiveOptions =
     const h = trainer.encoder.apply(x);
     try {
       const routing = await trainer.gate.route(h, available, false);
-      const answers = await trainer.liveAnswers(routing, xs, online, ablated, signal);
+      const answers = await trainer.calls.liveAnswers(routing, xs, online, ablated, signal);
       signal?.throwIfAborted();
       const chunk = tf.tidy(() => {
         const y = tf.tensor2d(ys, [rows, task.numClasses]);

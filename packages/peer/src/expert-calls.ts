@@ -185,11 +185,14 @@ export class ExpertCalls {
   private readonly inflightBackwards = new Set<Promise<void>>();
 
   /**
-   * `inputSize` is the width of x, `d` of an answer; `options` is read on
-   * every call (the trainer's step options may be replaced between steps).
+   * `slots` is the trainer's slot table (slot → peerId, slot 0 = self; the
+   * trainer changes it in place); `inputSize` is the width of x, `d` of an
+   * answer; `options` is read on every call (the trainer's step options may
+   * be replaced between steps).
    */
   constructor(
     private network: ExpertNetwork | null,
+    private readonly slots: ReadonlyArray<string | null>,
     private readonly inputSize: number,
     private readonly d: number,
     private readonly options: () => StepOptions,
@@ -310,14 +313,13 @@ export class ExpertCalls {
   }
 
   /**
-   * The valid live answers for the rows `routing` sends to each remote slot
-   * of `slots`, slot → [rows routed, d] values; read-only (no backward, no
+   * The valid live answers for the rows `routing` sends to each remote slot,
+   * slot → [rows routed, d] values; read-only (no backward, no
    * counter). Slot `ablated`, offline peers and slots with no rows are not
    * asked; a refused, late or invalid answer is left out (its stand-in
    * answers in its place). `signal` aborts the outstanding forwards.
    */
   async liveAnswers(
-    slots: ReadonlyArray<string | null>,
     routing: Routing,
     xs: Float32Array,
     online: Set<string>,
@@ -333,7 +335,7 @@ export class ExpertCalls {
     signal?.addEventListener('abort', abort, { once: true });
     try {
       await Promise.all(
-        slots.map(async (peerId, s) => {
+        this.slots.map(async (peerId, s) => {
           const rs = routing.rowsBySlot[s]!;
           if (s === 0 || s === ablated || !peerId || rs.length === 0 || !online.has(peerId)) return;
           try {

@@ -13,6 +13,17 @@ export const MNIST_CLASSES = 10;
 /** Share of each class reserved for evaluation (never in a training shard). */
 const EVAL_FRACTION = 0.2;
 
+/** Class c's digits: the pixels, how many, and where its held-out part (the last EVAL_FRACTION) starts. */
+function classDigits(
+  digits: MnistDigits,
+  c: number,
+): { pixels: Float32Array; count: number; evalStart: number } {
+  const pixels = digits[c];
+  if (!pixels) throw new RangeError(`no digits of class ${c}`);
+  const count = Math.floor(pixels.length / MNIST_PIXELS);
+  return { pixels, count, evalStart: Math.floor(count * (1 - EVAL_FRACTION)) };
+}
+
 /** Pixels per class: digits[c] is row-major [count, 784] in [0, 1]. */
 export type MnistDigits = Float32Array[];
 
@@ -152,10 +163,7 @@ export class MnistTask implements Task {
     let valRow = 0;
     let row = 0;
     for (let c = 0; c < MNIST_CLASSES; c++) {
-      const pixels = digits[c];
-      if (!pixels) throw new RangeError(`no digits of class ${c}`);
-      const count = Math.floor(pixels.length / MNIST_PIXELS);
-      const evalStart = Math.floor(count * (1 - EVAL_FRACTION));
+      const { pixels, count, evalStart } = classDigits(digits, c);
       if (count - evalStart < evalPerClass) throw new RangeError(`class ${c}: not enough held-out digits`);
       // Training shard: random digits of the first 80% (peers may overlap, like real users' data).
       const inShard = new Set<number>();
@@ -241,10 +249,7 @@ export function heldOutDraw(digits: MnistDigits, classMix: number[], size: numbe
   const y = new Float32Array(size * MNIST_CLASSES);
   let row = 0;
   for (let c = 0; c < MNIST_CLASSES; c++) {
-    const pixels = digits[c];
-    if (!pixels) throw new RangeError(`no digits of class ${c}`);
-    const count = Math.floor(pixels.length / MNIST_PIXELS);
-    const evalStart = Math.floor(count * (1 - EVAL_FRACTION));
+    const { pixels, count, evalStart } = classDigits(digits, c);
     for (let n = 0; n < counts[c]!; n++) {
       const idx = evalStart + rng.int(count - evalStart);
       x.set(pixels.subarray(idx * MNIST_PIXELS, (idx + 1) * MNIST_PIXELS), row * MNIST_PIXELS);

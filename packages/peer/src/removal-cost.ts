@@ -57,7 +57,7 @@ export async function measureRemovalCosts(
   const inputSize = trainer.task.inputSize;
   const d = trainer.model.representationSize;
   const rows = batch.size;
-  const online = trainer.onlinePeers();
+  const online = trainer.calls.online();
   const available = trainer.availability(online);
   const x = tf.tensor2d(batch.x, [rows, inputSize]);
   const h = trainer.encoder.apply(x);
@@ -65,7 +65,7 @@ export async function measureRemovalCosts(
   try {
     const routing = await trainer.gate.route(h, available, routingMode === 'noisy');
     noise = routing.noise;
-    const answers = await trainer.liveAnswers(routing, batch.x, online, -1, signal);
+    const answers = await trainer.calls.liveAnswers(routing, batch.x, online, -1, signal);
     const credited = trainer.slots.map((_, s) => s === 0 || answers.has(s));
     // Slots that take part in G(x) for this draw, in order; row 0 of `losses` is the full G.
     const removable: number[] = [];

@@ -60,8 +60,8 @@ export class Trainer {
   /** slot → peerId; slot 0 is self. */
   readonly slots: (string | null)[];
   stepCount = 0;
-  /** The forwards and backwards to remote experts, and their counters. */
-  private readonly calls: ExpertCalls;
+  /** The forwards and backwards to remote experts over the slot table, and their counters. */
+  readonly calls: ExpertCalls;
   private readonly optimizer: tf.Optimizer;
   private readonly d: number;
 
@@ -122,7 +122,7 @@ export class Trainer {
     this.slots = new Array<string | null>(model.maxExperts).fill(null);
     this.slots[0] = selfId;
     this.optimizer = tf.train.adam(model.learningRate);
-    this.calls = new ExpertCalls(network, task.inputSize, this.d, () => this.stepOptions);
+    this.calls = new ExpertCalls(network, this.slots, task.inputSize, this.d, () => this.stepOptions);
   }
 
   setNetwork(network: ExpertNetwork | null): void {
@@ -357,22 +357,6 @@ export class Trainer {
   /** Loss and accuracy with the live network, optionally one peer ablated (evaluation.ts). Read-only. */
   evaluateLive(opts: EvaluateLiveOptions = {}): Promise<EvalResult> {
     return evaluateLive(this, opts);
-  }
-
-  /** The peers the network can reach now. */
-  onlinePeers(): Set<string> {
-    return this.calls.online();
-  }
-
-  /** The valid live answers of one evaluation chunk, slot → [rows routed, d] values (`ablated`: not asked). */
-  liveAnswers(
-    routing: Routing,
-    xs: Float32Array,
-    online: Set<string>,
-    ablated: number,
-    signal: AbortSignal | undefined,
-  ): Promise<Map<number, Float32Array>> {
-    return this.calls.liveAnswers(this.slots, routing, xs, online, ablated, signal);
   }
 
   /** Every weight (encoder, head, gate, stand-ins), read back in one asynchronous transfer. */

@@ -1,7 +1,10 @@
 import { BlockProducer, defaultGenesis, LocalChain, MemoryStore } from '@peerbench/ledger';
+import type { ExpertNetwork } from '@peerbench/mesh';
 import { generateIdentity } from '@peerbench/protocol';
 import { selectBackend } from '../src/backend.js';
+import { ExpertServer } from '../src/expert-server.js';
 import { loadMnistDigits, MnistTask, skewedClassMix } from '../src/mnist-task.js';
+import type { Trainer } from '../src/trainer.js';
 import type { ModelOptions } from '../src/trainer-options.js';
 
 let backendReady: Promise<unknown> | undefined;
@@ -46,4 +49,25 @@ export async function localLedger(epsilon = 0.25) {
     genesis: defaultGenesis(producerId.peerId, { stepBoundL2: epsilon }),
   });
   return { producer, chain: new LocalChain(producer) };
+}
+
+/**
+ * `trainer` serving its encoder on `net` with mask 1 and the expert-server
+ * settings the trainer tests share (remote gradients clipped to norm 1,
+ * lr 0.01, inputs kept 10 s, at most 64).
+ */
+export function serveTrainer<N extends ExpertNetwork>(
+  net: N,
+  trainer: Trainer,
+  acceptRemoteGradients = true,
+) {
+  const server = new ExpertServer(trainer.encoder, () => 1, {
+    acceptRemoteGradients,
+    remoteGradMaxNorm: 1,
+    remoteLearningRate: 0.01,
+    savedInputTtlMs: 10_000,
+    maxSavedInputs: 64,
+  });
+  net.serve(server);
+  return { net, trainer, server };
 }

@@ -7,7 +7,7 @@ import { loadMnistDigits, MnistTask, skewedClassMix } from '../src/mnist-task.js
 import { measureRemovalCosts } from '../src/removal-cost.js';
 import { Trainer } from '../src/trainer.js';
 import { DEFAULT_STEP_OPTIONS } from '../src/trainer-options.js';
-import { SMALL_MODEL, skewedTask, useWasm } from './helpers.js';
+import { SMALL_MODEL, serveTrainer, skewedTask, useWasm } from './helpers.js';
 
 beforeAll(useWasm);
 vi.setConfig({ testTimeout: 90_000 });
@@ -40,15 +40,7 @@ async function trio(combine: CombineMode = 'concat') {
       { ...SMALL_MODEL, maxExperts: 4, topK: 2, seed: i + 1, combine },
       { ...DEFAULT_STEP_OPTIONS, batchSize: 16, kMin: 2, graceMs: 20, forwardTimeoutMs: 1000 },
     );
-    const server = new ExpertServer(trainer.encoder, () => 1, {
-      acceptRemoteGradients: true,
-      remoteGradMaxNorm: 1,
-      remoteLearningRate: 0.01,
-      savedInputTtlMs: 10_000,
-      maxSavedInputs: 64,
-    });
-    net.serve(server);
-    peers.push({ net, trainer, server });
+    peers.push(serveTrainer(net, trainer));
   }
   return { hub, peers };
 }

@@ -1,10 +1,9 @@
 import { InMemoryHub } from '@peerbench/mesh';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { ExpertServer } from '../src/expert-server.js';
 import { Trainer } from '../src/trainer.js';
 import { DEFAULT_STEP_OPTIONS, type StepOptions } from '../src/trainer-options.js';
-import { SMALL_MODEL, skewedTask, useWasm } from './helpers.js';
+import { SMALL_MODEL, serveTrainer, skewedTask, useWasm } from './helpers.js';
 
 beforeAll(useWasm);
 // The machine may be shared; these steps are real tfjs work.
@@ -23,15 +22,7 @@ async function swarm(n: number, step: Partial<StepOptions> = {}, acceptRemoteGra
       { ...SMALL_MODEL, maxExperts: n + 1, topK: n, seed: i + 1 },
       { ...DEFAULT_STEP_OPTIONS, batchSize: 16, kMin: n - 1, graceMs: 20, forwardTimeoutMs: 400, ...step },
     );
-    const server = new ExpertServer(trainer.encoder, () => 1, {
-      acceptRemoteGradients,
-      remoteGradMaxNorm: 1,
-      remoteLearningRate: 0.01,
-      savedInputTtlMs: 10_000,
-      maxSavedInputs: 64,
-    });
-    net.serve(server);
-    peers.push({ net, trainer, server });
+    peers.push(serveTrainer(net, trainer, acceptRemoteGradients));
   }
   return { hub, peers };
 }

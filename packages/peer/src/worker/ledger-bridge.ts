@@ -19,10 +19,10 @@ import * as v from 'valibot';
 import {
   type BridgeOptions,
   CallIdSchema,
-  issuesText,
   listen,
   type MessagePortLike,
   MessageTextSchema,
+  parseMessage,
 } from './port.js';
 
 /** Longest the worker waits for the main thread to answer a transaction. */
@@ -120,13 +120,11 @@ export class PortLedgerTransport implements LedgerTransport {
 
   private onMessage(data: unknown): void {
     if (this.closed) return;
-    const parsed = v.safeParse(DownSchema, data);
-    if (!parsed.success) {
+    const msg = parseMessage(DownSchema, data, (reason) => {
       this.dropped++;
-      this.opts.onInvalid?.(issuesText(parsed.issues));
-      return;
-    }
-    const msg = parsed.output;
+      this.opts.onInvalid?.(reason);
+    });
+    if (!msg) return;
     if (msg.t === 'tx-result') {
       this.txs.resolve(msg.id, msg.result);
       return;
@@ -163,13 +161,11 @@ export function exposeLedgerTransport(
   };
   const unlisten = listen(port, (data) => {
     if (stopped) return;
-    const parsed = v.safeParse(UpSchema, data);
-    if (!parsed.success) {
+    const msg = parseMessage(UpSchema, data, (reason) => {
       dropped++;
-      opts.onInvalid?.(issuesText(parsed.issues));
-      return;
-    }
-    const msg = parsed.output;
+      opts.onInvalid?.(reason);
+    });
+    if (!msg) return;
     switch (msg.t) {
       case 'tx':
         transport.sendTx(msg.tx).then(

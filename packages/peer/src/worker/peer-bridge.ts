@@ -16,10 +16,10 @@ import type { BlockPoint, PeerSnapshot, StepPoint } from '../state.js';
 import {
   type BridgeOptions,
   CallIdSchema,
-  issuesText,
   listen,
   type MessagePortLike,
   MessageTextSchema,
+  parseMessage,
 } from './port.js';
 
 /** Snapshots posted per second at most: the UI coalesces to 5/s anyway. */
@@ -184,12 +184,9 @@ export function hostPeer(
   const unsubscribe = peer.subscribe(onSnapshot);
   const unlisten = listen(port, (data) => {
     if (stopped) return;
-    const parsed = v.safeParse(DownSchema, data);
-    if (!parsed.success) {
-      opts.onInvalid?.(issuesText(parsed.issues));
-      return;
-    }
-    const { id, cmd } = parsed.output;
+    const msg = parseMessage(DownSchema, data, (reason) => opts.onInvalid?.(reason));
+    if (!msg) return;
+    const { id, cmd } = msg;
     const run = async () => {
       switch (cmd) {
         case 'start':
@@ -317,13 +314,11 @@ export class RemotePeer {
 
   private onMessage(data: unknown): void {
     if (this.closed) return;
-    const parsed = v.safeParse(UpSchema, data);
-    if (!parsed.success) {
+    const msg = parseMessage(UpSchema, data, (reason) => {
       this.dropped++;
-      this.opts.onInvalid?.(issuesText(parsed.issues));
-      return;
-    }
-    const msg = parsed.output;
+      this.opts.onInvalid?.(reason);
+    });
+    if (!msg) return;
     if (msg.t === 'cmd-result') {
       if (msg.ok) this.pending.resolve(msg.id, undefined);
       else this.pending.reject(msg.id, new Error(msg.message ?? 'the command failed'));

@@ -94,6 +94,21 @@ export interface BridgeDrop {
   reason: string;
 }
 
+/**
+ * `data` as `schema` reads it, or undefined after `drop` was given the
+ * reason: the one way a bridge takes in a message from the other side.
+ */
+export function parseMessage<S extends v.GenericSchema>(
+  schema: S,
+  data: unknown,
+  drop: (reason: string) => void,
+): v.InferOutput<S> | undefined {
+  const parsed = v.safeParse(schema, data);
+  if (parsed.success) return parsed.output;
+  drop(issuesText(parsed.issues));
+  return undefined;
+}
+
 export function issuesText(
   issues: readonly { message: string; path?: readonly { key: unknown }[] }[],
 ): string {
