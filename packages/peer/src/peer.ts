@@ -9,12 +9,8 @@
  * the ledger (ChainClient), persistence (PeerStorage). Each may be absent: a
  * peer with no network trains alone, one with no chain serves unmasked.
  *
- * This file holds the life cycle (start, loop, stop), the step's periodic
- * work (scoring pass, evaluation, save) and the reaction to new blocks.
- * Around it: peer-options.ts (PeerOptions), weight-submission.ts (§1.3:
- * the per-block set-weights tx), persistence.ts (identity, weights, history)
- * and peer-view.ts (the snapshot's derived parts: peers table, network view,
- * counters).
+ * Here: life cycle, the step's periodic work, new blocks. Beside it:
+ * peer-options.ts, weight-submission.ts (§1.3), persistence.ts, peer-view.ts.
  */
 
 import type { ExpertNetwork } from '@peerbench/mesh';
@@ -37,7 +33,7 @@ import {
   stepStats,
 } from './peer-view.js';
 import { resolveIdentity, restorePeerState, savePeerState } from './persistence.js';
-import { measureRemovalCosts, ValidationCycle } from './removal-cost.js';
+import { scoreOnValidation, ValidationCycle } from './removal-cost.js';
 import { initialSnapshot, type PeerSnapshot, type PeerStats, type StepPoint } from './state.js';
 import { Trainer } from './trainer.js';
 import {
@@ -275,13 +271,8 @@ export class Peer {
       valSet.size > 0
     ) {
       this.validation ??= new ValidationCycle(valSet);
-      const draw = this.validation.next(
-        this.opts.scoreRows ?? 32,
-        trainer.task.inputSize,
-        trainer.task.numClasses,
-      );
-      const pass = await measureRemovalCosts(trainer, draw, undefined, this.opts.scoreRouting ?? 'noisy');
-      trainer.scorer.observeValidation(pass.costSums, pass.rows, pass.credited);
+      const routing = this.opts.scoreRouting ?? 'noisy';
+      const pass = await scoreOnValidation(trainer, this.validation, this.opts.scoreRows ?? 32, routing);
       point.validationLoss = pass.loss;
       point.validationAccuracy = pass.accuracy;
       this.publish({ validation: { step: result.step, loss: pass.loss, accuracy: pass.accuracy } });
@@ -403,8 +394,6 @@ export class Peer {
   }
 
   private async save(trainer: Trainer): Promise<void> {
-    const storage = this.opts.storage;
-    if (!storage) return;
-    await savePeerState(storage, trainer, () => this.snapshot);
+    if (this.opts.storage) await savePeerState(this.opts.storage, trainer, () => this.snapshot);
   }
 }

@@ -21,6 +21,7 @@
  * lost). Readbacks are async (`await t.data()`), none in a step path.
  */
 import * as tf from '@tensorflow/tfjs';
+import { scatterRows } from './expert-calls.js';
 import { availableTensor } from './gate.js';
 import type { Batch } from './task.js';
 import type { Trainer } from './trainer.js';
@@ -77,11 +78,7 @@ export async function measureRemovalCosts(
         const rs = routing.rowsBySlot[s]!;
         if (rs.length === 0) return null;
         const answer = answers.get(s);
-        if (answer) {
-          const full = new Float32Array(rows * d);
-          for (let i = 0; i < rs.length; i++) full.set(answer.subarray(i * d, (i + 1) * d), rs[i]! * d);
-          return tf.tensor2d(full, [rows, d]);
-        }
+        if (answer) return tf.tensor2d(scatterRows(answer, d, rs, rows), [rows, d]);
         return trainer.standIns.ready(s) ? trainer.standIns.predict(s, x) : null;
       });
       const perExample = (parts: ReadonlyArray<tf.Tensor2D | null>): tf.Tensor1D => {
@@ -123,6 +120,24 @@ export async function measureRemovalCosts(
     tf.dispose([x, h]);
     noise?.dispose();
   }
+}
+
+/**
+ * One scoring pass: the next `rows` examples of `cycle` (the trainer's
+ * validation slice), their removal costs measured and recorded in the
+ * trainer's scorer for the current block. Returns the pass (its loss and
+ * accuracy are the validation figures).
+ */
+export async function scoreOnValidation(
+  trainer: Trainer,
+  cycle: ValidationCycle,
+  rows: number,
+  routing: ScoreRouting,
+): Promise<RemovalCostPass> {
+  const draw = cycle.next(rows, trainer.task.inputSize, trainer.task.numClasses);
+  const pass = await measureRemovalCosts(trainer, draw, undefined, routing);
+  trainer.scorer.observeValidation(pass.costSums, pass.rows, pass.credited);
+  return pass;
 }
 
 /**
