@@ -12,7 +12,7 @@ export * from './ledger-chain.js';
 export * from './mnist-task.js';
 export * from './model.js';
 export * from './peer.js';
-export { appendBounded } from './peer-view.js';
+export { appendBounded, appendNewPoints } from './peer-view.js';
 export * from './removal-cost.js';
 export * from './scorer.js';
 export * from './state.js';

@@ -38,6 +38,26 @@ export function appendBounded<T>(history: readonly T[], point: T, limit: number)
   return next;
 }
 
+/**
+ * The points of `incoming` after the last key of `existing` appended to
+ * `existing`, capped to the last `max`; `existing` itself when nothing is
+ * new (subscribers comparing references skip work). Histories only grow at
+ * the end, so only the tail of `incoming` is scanned: O(new points).
+ */
+export function appendNewPoints<T>(
+  existing: T[],
+  incoming: readonly T[],
+  key: (p: T) => number,
+  max: number,
+): T[] {
+  const last = existing.length > 0 ? key(existing[existing.length - 1]!) : Number.NEGATIVE_INFINITY;
+  let start = incoming.length;
+  while (start > 0 && key(incoming[start - 1]!) > last) start--;
+  if (start === incoming.length) return existing;
+  const merged = existing.concat(incoming.slice(start));
+  return merged.length > max ? merged.slice(merged.length - max) : merged;
+}
+
 /** The network as of `state`: height, τ, every uid's stake and rank, and a copy of W. */
 export function networkView(state: ChainState): NetworkView {
   return {

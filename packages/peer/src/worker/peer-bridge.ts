@@ -12,6 +12,7 @@
  */
 import { PendingCalls } from '@peerbench/protocol';
 import * as v from 'valibot';
+import { appendNewPoints } from '../peer-view.js';
 import type { BlockPoint, PeerSnapshot, StepPoint } from '../state.js';
 import {
   type BridgeOptions,
@@ -124,15 +125,6 @@ function tailAfter<T>(history: readonly T[], key: (p: T) => number, lastKey: num
   let start = history.length;
   while (start > 0 && key(history[start - 1]!) > lastKey) start--;
   return history.slice(start);
-}
-
-/** Appends `incoming` points beyond the last key of `existing`, bounded; `existing` itself when none. */
-function appendAfter<T>(existing: T[], incoming: readonly T[], key: (p: T) => number, max: number): T[] {
-  const last = existing.length > 0 ? key(existing[existing.length - 1]!) : Number.NEGATIVE_INFINITY;
-  const fresh = incoming.filter((p) => key(p) > last);
-  if (fresh.length === 0) return existing;
-  const merged = existing.concat(fresh);
-  return merged.length > max ? merged.slice(merged.length - max) : merged;
 }
 
 const lossKey = (p: StepPoint) => p.timeMs;
@@ -328,8 +320,8 @@ export class RemotePeer {
     const limit = this.opts.historyLimit ?? REMOTE_HISTORY_LIMIT;
     this.publish({
       ...incoming,
-      lossHistory: appendAfter(this.snapshot.lossHistory, incoming.lossHistory, lossKey, limit),
-      blockHistory: appendAfter(this.snapshot.blockHistory, incoming.blockHistory, blockKey, limit),
+      lossHistory: appendNewPoints(this.snapshot.lossHistory, incoming.lossHistory, lossKey, limit),
+      blockHistory: appendNewPoints(this.snapshot.blockHistory, incoming.blockHistory, blockKey, limit),
     });
   }
 }
