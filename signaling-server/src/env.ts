@@ -37,13 +37,17 @@ flags: [--help] [--host HOST] [--port PORT] [--static DIR]
   [--max-connections-per-ip N] [--max-connections N] [--max-rooms N] [--max-peers-per-room N]
   [--heartbeat-interval-ms MS] [--trust-proxy] [--allowed-origins ORIGIN,...]
   [--data-dir DIR | --memory-ledger] [--block-interval-ms MS]
+  [--nats URL,... --genesis FILE [--key-file FILE] [--nats-replicas N] [--lease-ttl-ms MS] [--instance-id NAME]]
+  [--print-peer-id]
   [--stun-urls URL,...] [--turn-urls URL,...] [--turn-secret-file FILE] [--turn-ttl-s S]
 env: PEERBENCH_HOST PEERBENCH_PORT PEERBENCH_STATIC_DIR PEERBENCH_DATA_DIR PEERBENCH_BLOCK_INTERVAL_MS
      PEERBENCH_STUN_URLS PEERBENCH_TURN_URLS PEERBENCH_TURN_SECRET PEERBENCH_TURN_SECRET_FILE
      PEERBENCH_TURN_TTL_S PEERBENCH_TURN_USERNAME PEERBENCH_TURN_CREDENTIAL
      PEERBENCH_MAX_CONNECTIONS_PER_IP PEERBENCH_MAX_CONNECTIONS PEERBENCH_MAX_ROOMS
      PEERBENCH_MAX_PEERS_PER_ROOM PEERBENCH_HEARTBEAT_INTERVAL_MS PEERBENCH_TRUST_PROXY
-     PEERBENCH_ALLOWED_ORIGINS
+     PEERBENCH_ALLOWED_ORIGINS PEERBENCH_NATS_URL PEERBENCH_GENESIS_FILE PEERBENCH_KEY_FILE
+     PEERBENCH_NATS_REPLICAS PEERBENCH_LEASE_TTL_MS PEERBENCH_INSTANCE_ID
+--nats (clustered mode) needs --genesis and its own --data-dir (or --memory-ledger); see the README.
 flags win over env; relative paths are read from the directory the command was started in.`;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -148,7 +152,29 @@ function flag(value: string | undefined): boolean | undefined {
 export interface LedgerSettings {
   dataDir: string | null;
   blockIntervalMs: number | undefined;
+  /** Clustered mode (ledger-backend.ts) when set; null: the embedded producer (the default). */
+  cluster: ClusterSettings | null;
+  /** Key file for --print-peer-id (and the clustered instance's key): --key-file, else <dataDir>/producer.key. */
+  keyFile: string | null;
 }
+
+/** A clustered instance: its ledger follows (and may produce) one chain shared through NATS JetStream. */
+export interface ClusterSettings {
+  /** Client URLs of the NATS cluster (all of them, so the client fails over). */
+  natsUrls: string[];
+  /** The shared genesis (JSON GenesisConfig, the same file on every instance; `producers` lists their keys). */
+  genesisFile: string;
+  /** JetStream replicas of the streams; default 3 when 3+ URLs are given, else 1. */
+  replicas: number;
+  leaseTtlMs: number | undefined;
+  instanceId: string | undefined;
+}
+
+/** Lowest accepted --lease-ttl-ms: a renewal every TTL/4 must fit between two blocks' JetStream round trips. */
+export const MIN_LEASE_TTL_MS = 500;
+/** The most JetStream replicas a stream can have. */
+export const MAX_NATS_REPLICAS = 5;
+const NATS_URL_PATTERN = /^((nats|tls|ws|wss):\/\/)?[^\s,/]+(:\d{1,5})?\/?$/;
 
 /** Server options from flags and env (flags win). Throws on unknown flags or bad numbers. */
 export function optionsFromEnv(argv: readonly string[], env: Env): SignalingServerOptions {
@@ -207,20 +233,38 @@ function parseCli(
       'data-dir': { type: 'string' },
       'memory-ledger': { type: 'boolean' },
       'block-interval-ms': { type: 'string' },
+      nats: { type: 'string' },
+      genesis: { type: 'string' },
+      'key-file': { type: 'string' },
+      'nats-replicas': { type: 'string' },
+      'lease-ttl-ms': { type: 'string' },
+      'instance-id': { type: 'string' },
+      'print-peer-id': { type: 'boolean' },
       'stun-urls': { type: 'string' },
       'turn-urls': { type: 'string' },
       'turn-secret-file': { type: 'string' },
       'turn-ttl-s': { type: 'string' },
     },
   });
+  const cluster = clusterSettings(values, env);
+  const explicitDataDir = values['data-dir'] ?? (env.PEERBENCH_DATA_DIR || undefined);
+  if (cluster && explicitDataDir === undefined && !values['memory-ledger'])
+    // Two instances on one machine must not share a key and a SQLite file: no default dir here.
+    throw new SignalingServerError(
+      'invalid-options',
+      '--nats needs --data-dir DIR (one per instance: its key and its copy of the chain) or --memory-ledger',
+    );
+  const dataDir = values['memory-ledger'] ? null : userPath(explicitDataDir ?? DEFAULT_DATA_DIR, env);
+  const keyFlag = values['key-file'] ?? (env.PEERBENCH_KEY_FILE || undefined);
   const ledger: LedgerSettings = {
-    dataDir: values['memory-ledger']
-      ? null
-      : userPath(values['data-dir'] ?? (env.PEERBENCH_DATA_DIR || DEFAULT_DATA_DIR), env),
+    dataDir,
     blockIntervalMs: integer(
       'block-interval-ms',
       values['block-interval-ms'] ?? env.PEERBENCH_BLOCK_INTERVAL_MS,
     ),
+    cluster,
+    keyFile:
+      keyFlag !== undefined ? userPath(keyFlag, env) : dataDir !== null ? `${dataDir}/producer.key` : null,
   };
   if (ledger.blockIntervalMs !== undefined && ledger.blockIntervalMs < 100) {
     throw new SignalingServerError('invalid-options', 'block-interval-ms must be at least 100');
@@ -284,6 +328,64 @@ function parseCli(
   if (staticDir !== undefined) opts.staticDir = userPath(staticDir, env);
   else if (existsSync(`${DEFAULT_STATIC_DIR}/index.html`)) opts.staticDir = DEFAULT_STATIC_DIR;
   return { server: opts, ledger };
+}
+
+type CliValues = Record<string, string | boolean | undefined>;
+
+/** The clustered-mode settings, or null without --nats / PEERBENCH_NATS_URL (then none of its flags may be set). */
+function clusterSettings(values: CliValues, env: Env): ClusterSettings | null {
+  const str = (flagName: string, envName: string): string | undefined => {
+    const v = values[flagName];
+    return typeof v === 'string' ? v : env[envName] || undefined;
+  };
+  const natsUrls = urlList(str('nats', 'PEERBENCH_NATS_URL'));
+  const genesisFile = str('genesis', 'PEERBENCH_GENESIS_FILE');
+  const replicas = integer('nats-replicas', str('nats-replicas', 'PEERBENCH_NATS_REPLICAS'));
+  const leaseTtlMs = integer('lease-ttl-ms', str('lease-ttl-ms', 'PEERBENCH_LEASE_TTL_MS'));
+  const instanceId = str('instance-id', 'PEERBENCH_INSTANCE_ID');
+  if (natsUrls.length === 0) {
+    const stray = [
+      ['genesis', genesisFile],
+      ['nats-replicas', replicas],
+      ['lease-ttl-ms', leaseTtlMs],
+      ['instance-id', instanceId],
+    ].find(([, v]) => v !== undefined);
+    if (stray)
+      throw new SignalingServerError(
+        'invalid-options',
+        `--${stray[0]} is for clustered mode: give --nats too`,
+      );
+    return null;
+  }
+  for (const url of natsUrls)
+    if (!NATS_URL_PATTERN.test(url))
+      throw new SignalingServerError(
+        'invalid-options',
+        `nats: ${url.slice(0, 80)} is not a NATS URL (nats://host:port)`,
+      );
+  if (genesisFile === undefined)
+    throw new SignalingServerError(
+      'invalid-options',
+      '--nats needs --genesis FILE (the same genesis on every instance; see `pnpm cluster-genesis`)',
+    );
+  if (replicas !== undefined && (replicas < 1 || replicas > MAX_NATS_REPLICAS))
+    throw new SignalingServerError('invalid-options', `nats-replicas must be 1-${MAX_NATS_REPLICAS}`);
+  if (leaseTtlMs !== undefined && leaseTtlMs < MIN_LEASE_TTL_MS)
+    throw new SignalingServerError('invalid-options', `lease-ttl-ms must be at least ${MIN_LEASE_TTL_MS}`);
+  if (instanceId !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(instanceId))
+    throw new SignalingServerError('invalid-options', 'instance-id: 1-64 letters, digits, - or _');
+  return {
+    natsUrls,
+    genesisFile: userPath(genesisFile, env),
+    replicas: replicas ?? (natsUrls.length >= 3 ? 3 : 1),
+    leaseTtlMs,
+    instanceId,
+  };
+}
+
+/** True when the command line asks only for this instance's key (`--print-peer-id`). */
+export function wantsPeerId(argv: readonly string[]): boolean {
+  return flagsOf(argv).includes('--print-peer-id');
 }
 
 export interface BuildServerInput {

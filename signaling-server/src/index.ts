@@ -7,6 +7,7 @@ export {
   MAX_INFLIGHT_LEDGER_TXS_PER_CONNECTION,
   MAX_LEDGER_LIVE_BACKLOG_BLOCKS,
 } from './ledger-relay.js';
+export * from './ledger-status.js';
 export * from './metrics.js';
 export * from './options.js';
 export * from './server.js';
