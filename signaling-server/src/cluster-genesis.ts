@@ -66,8 +66,13 @@ export function clusterGenesisFromArgs(
 }
 
 function main(): void {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(CLUSTER_GENESIS_USAGE);
+    return;
+  }
   try {
-    const { genesis, out } = clusterGenesisFromArgs(process.argv.slice(2), Date.now(), process.env.INIT_CWD);
+    const { genesis, out } = clusterGenesisFromArgs(argv, Date.now(), process.env.INIT_CWD);
     const text = `${JSON.stringify(genesis, null, 2)}\n`;
     if (out) {
       writeFileSync(out, text);
