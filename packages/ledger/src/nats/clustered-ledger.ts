@@ -335,6 +335,11 @@ export class ClusteredLedger implements LedgerHookSource {
         this.lease.drop();
         await this.endTerm();
         this.o.onEvent?.({ type: 'lease-lost' });
+      } else if (!this.session) {
+        // A lease with no producing session behind it would stop the chain for
+        // as long as this instance lives: hand it on.
+        await this.lease.release();
+        this.o.onEvent?.({ type: 'lease-lost' });
       }
       return;
     }
