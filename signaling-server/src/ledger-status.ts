@@ -43,7 +43,7 @@ export function renderLedgerPrometheus(ledger: LedgerHook | undefined): string {
   };
   gauge(
     'role',
-    'This instance's ledger role (1 for the current one).',
+    'The ledger role of this instance (1 for the current one).',
     LEDGER_ROLES.map((role) => [`{role="${role}"}`, s.role === role ? 1 : 0]),
   );
   gauge('height', 'Height of the last block applied here.', [['', s.height]]);
