@@ -51,7 +51,11 @@ async function main(): Promise<void> {
   }
   let server: SignalingServer;
   try {
-    server = buildServerFromEnv({ ledger: ledger.hook, log });
+    server = buildServerFromEnv({
+      ledger: ledger.hook,
+      ...(ledger.roomBridge ? { roomBridge: ledger.roomBridge } : {}),
+      log,
+    });
   } catch (err) {
     console.error(`${(err as Error).message}\n${CLI_USAGE}`);
     await ledger.stop();

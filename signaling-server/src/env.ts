@@ -16,6 +16,7 @@ import {
   MAX_ICE_URLS_PER_SERVER,
 } from '@peerbench/protocol';
 import { SignalingServerError, type SignalingServerOptions } from './options.js';
+import type { RoomBridge } from './room-bridge.js';
 import { createSignalingServer, type SignalingServer } from './server.js';
 import {
   checkTurnSecret,
@@ -393,6 +394,8 @@ export interface BuildServerInput {
   env?: Env;
   /** Mounted as the server's ledger (the CLI wires the SQLite ledger here). */
   ledger?: LedgerHook;
+  /** Clustered mode: rooms across instances (ledger-backend.ts opens it). */
+  roomBridge?: RoomBridge;
   log?: (line: string) => void;
 }
 
@@ -400,6 +403,7 @@ export interface BuildServerInput {
 export function buildServerFromEnv(input: BuildServerInput = {}): SignalingServer {
   const options = optionsFromEnv(input.argv ?? process.argv.slice(2), input.env ?? process.env);
   if (input.ledger) options.ledger = input.ledger;
+  if (input.roomBridge) options.roomBridge = input.roomBridge;
   if (input.log) options.log = input.log;
   return createSignalingServer(options);
 }

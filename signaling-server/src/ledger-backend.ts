@@ -39,6 +39,7 @@ import type { ClusteredLedger } from '@peerbench/ledger/nats';
 import { generateIdentity, type Identity } from '@peerbench/protocol';
 import type { ClusterSettings, LedgerSettings } from './env.js';
 import { SignalingServerError } from './options.js';
+import type { NatsRoomBridge, RoomBridge } from './room-bridge.js';
 
 export interface LedgerBackend {
   readonly mode: 'embedded' | 'clustered';
@@ -49,7 +50,9 @@ export interface LedgerBackend {
   status(): LedgerStatus;
   /** One line for the startup log. */
   describe(): string;
-  /** Stops producing/following and closes the store (and the NATS connection). */
+  /** Clustered mode: rooms shared with the other instances over NATS (the server's roomBridge option). */
+  readonly roomBridge?: RoomBridge;
+  /** Stops producing/following and closes the store (and the NATS connections). Call after the server stopped. */
   stop(): Promise<void>;
 }
 
@@ -185,9 +188,25 @@ async function openClustered(
     await store?.close().catch(() => undefined);
     throw err;
   }
+  let roomBridge: NatsRoomBridge;
+  try {
+    const { NatsRoomBridge } = await import('./room-bridge.js');
+    roomBridge = await NatsRoomBridge.open({
+      servers: cluster.natsUrls,
+      instanceId: ledger.instanceId,
+      // One network per genesis: instances of another chain on the same NATS never share rooms.
+      prefix: `pb.rooms.${ledger.names.tag}`,
+      onInvalid: (subject, reason) => options.log?.(`rooms: dropped a message on ${subject}: ${reason}`),
+    });
+  } catch (err) {
+    await ledger.stop();
+    await store?.close().catch(() => undefined);
+    throw err;
+  }
   return {
     mode: 'clustered',
     hook: ledger.hook,
+    roomBridge,
     identity,
     status: () => ledger.status(),
     describe: () =>
@@ -195,6 +214,7 @@ async function openClustered(
       `key ${identity.peerId.slice(0, 12)}… (${eligible ? 'may produce' : 'observer'}), ` +
       `${settings.dataDir ? `SQLite in ${settings.dataDir}` : 'in memory'}, chain ${ledger.names.tag}`,
     stop: async () => {
+      await roomBridge.stop();
       await ledger.stop();
       // The ledger closes only a store it opened itself.
       await store?.close().catch(() => undefined);

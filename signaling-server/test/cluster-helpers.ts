@@ -89,7 +89,12 @@ export interface Instance {
 /** A clustered instance in this process, from CLI flags, as cli.ts puts it together. */
 export async function startInstance(argv: string[]): Promise<Instance> {
   const backend = await openLedgerBackend(ledgerSettingsFromEnv(argv, {}));
-  const server = createSignalingServer({ host: '127.0.0.1', port: 0, ledger: backend.hook });
+  const server = createSignalingServer({
+    host: '127.0.0.1',
+    port: 0,
+    ledger: backend.hook,
+    ...(backend.roomBridge ? { roomBridge: backend.roomBridge } : {}),
+  });
   await server.start();
   let stopped: Promise<void> | undefined;
   return {

@@ -156,6 +156,8 @@ describe('three clustered signaling servers on one JetStream server', () => {
     // A page on instance b: RemoteChain verifies every block it is sent.
     const { client: page } = await TestClient.joined(b.server.url, 'cluster');
     clients.push(page);
+    // One room across the two instances (the CLI wiring opened a room bridge for each).
+    await member.next((m) => m.type === 'peer-joined' && m.peer.peerId === page.peerId);
     const invalid: string[] = [];
     const remote = new RemoteChain({
       transport: wsLedgerTransport(page),
