@@ -15,6 +15,7 @@ import {
   MAX_ICE_URL_CHARS,
   MAX_ICE_URLS_PER_SERVER,
 } from '@peerbench/protocol';
+import { type ClusterSettings, checkClusterSettings } from './cluster-settings.js';
 import { SignalingServerError, type SignalingServerOptions } from './options.js';
 import type { RoomBridge } from './room-bridge.js';
 import { createSignalingServer, type SignalingServer } from './server.js';
@@ -158,24 +159,6 @@ export interface LedgerSettings {
   /** Key file for --print-peer-id (and the clustered instance's key): --key-file, else <dataDir>/producer.key. */
   keyFile: string | null;
 }
-
-/** A clustered instance: its ledger follows (and may produce) one chain shared through NATS JetStream. */
-export interface ClusterSettings {
-  /** Client URLs of the NATS cluster (all of them, so the client fails over). */
-  natsUrls: string[];
-  /** The shared genesis (JSON GenesisConfig, the same file on every instance; `producers` lists their keys). */
-  genesisFile: string;
-  /** JetStream replicas of the streams; default 3 when 3+ URLs are given, else 1. */
-  replicas: number;
-  leaseTtlMs: number | undefined;
-  instanceId: string | undefined;
-}
-
-/** Lowest accepted --lease-ttl-ms: a renewal every TTL/4 must fit between two blocks' JetStream round trips. */
-export const MIN_LEASE_TTL_MS = 500;
-/** The most JetStream replicas a stream can have. */
-export const MAX_NATS_REPLICAS = 5;
-const NATS_URL_PATTERN = /^((nats|tls|ws|wss):\/\/)?[^\s,/]+(:\d{1,5})?\/?$/;
 
 /** Server options from flags and env (flags win). Throws on unknown flags or bad numbers. */
 export function optionsFromEnv(argv: readonly string[], env: Env): SignalingServerOptions {
@@ -333,61 +316,31 @@ function parseCli(
 
 type CliValues = Record<string, string | boolean | undefined>;
 
-/** The clustered-mode settings, or null without --nats / PEERBENCH_NATS_URL (then none of its flags may be set). */
+/** The clustered-mode flags and env as given (checked in cluster-settings.ts). */
 function clusterSettings(values: CliValues, env: Env): ClusterSettings | null {
   const str = (flagName: string, envName: string): string | undefined => {
     const v = values[flagName];
     return typeof v === 'string' ? v : env[envName] || undefined;
   };
-  const natsUrls = urlList(str('nats', 'PEERBENCH_NATS_URL'));
-  const genesisFile = str('genesis', 'PEERBENCH_GENESIS_FILE');
-  const replicas = integer('nats-replicas', str('nats-replicas', 'PEERBENCH_NATS_REPLICAS'));
-  const leaseTtlMs = integer('lease-ttl-ms', str('lease-ttl-ms', 'PEERBENCH_LEASE_TTL_MS'));
-  const instanceId = str('instance-id', 'PEERBENCH_INSTANCE_ID');
-  if (natsUrls.length === 0) {
-    const stray = [
-      ['genesis', genesisFile],
-      ['nats-replicas', replicas],
-      ['lease-ttl-ms', leaseTtlMs],
-      ['instance-id', instanceId],
-    ].find(([, v]) => v !== undefined);
-    if (stray)
-      throw new SignalingServerError(
-        'invalid-options',
-        `--${stray[0]} is for clustered mode: give --nats too`,
-      );
-    return null;
-  }
-  for (const url of natsUrls)
-    if (!NATS_URL_PATTERN.test(url))
-      throw new SignalingServerError(
-        'invalid-options',
-        `nats: ${url.slice(0, 80)} is not a NATS URL (nats://host:port)`,
-      );
-  if (genesisFile === undefined)
-    throw new SignalingServerError(
-      'invalid-options',
-      '--nats needs --genesis FILE (the same genesis on every instance; see `pnpm cluster-genesis`)',
-    );
-  if (replicas !== undefined && (replicas < 1 || replicas > MAX_NATS_REPLICAS))
-    throw new SignalingServerError('invalid-options', `nats-replicas must be 1-${MAX_NATS_REPLICAS}`);
-  if (leaseTtlMs !== undefined && leaseTtlMs < MIN_LEASE_TTL_MS)
-    throw new SignalingServerError('invalid-options', `lease-ttl-ms must be at least ${MIN_LEASE_TTL_MS}`);
-  if (instanceId !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(instanceId))
-    throw new SignalingServerError('invalid-options', 'instance-id: 1-64 letters, digits, - or _');
-  return {
-    natsUrls,
-    genesisFile: userPath(genesisFile, env),
-    replicas: replicas ?? (natsUrls.length >= 3 ? 3 : 1),
-    leaseTtlMs,
-    instanceId,
-  };
+  return checkClusterSettings(
+    {
+      natsUrls: urlList(str('nats', 'PEERBENCH_NATS_URL')),
+      genesisFile: str('genesis', 'PEERBENCH_GENESIS_FILE'),
+      replicas: integer('nats-replicas', str('nats-replicas', 'PEERBENCH_NATS_REPLICAS')),
+      leaseTtlMs: integer('lease-ttl-ms', str('lease-ttl-ms', 'PEERBENCH_LEASE_TTL_MS')),
+      instanceId: str('instance-id', 'PEERBENCH_INSTANCE_ID'),
+    },
+    (path) => userPath(path, env),
+  );
 }
 
 /** True when the command line asks only for this instance's key (`--print-peer-id`). */
 export function wantsPeerId(argv: readonly string[]): boolean {
   return flagsOf(argv).includes('--print-peer-id');
 }
+
+export type { ClusterSettings } from './cluster-settings.js';
+export { MAX_NATS_REPLICAS, MIN_LEASE_TTL_MS } from './cluster-settings.js';
 
 export interface BuildServerInput {
   argv?: readonly string[];
