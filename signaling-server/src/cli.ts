@@ -20,6 +20,24 @@ import {
 import { instanceIdentity, type LedgerBackend, openLedgerBackend } from './ledger-backend.js';
 import type { SignalingServer } from './server.js';
 
+/**
+ * How long shutdown waits for the ledger: a clustered one whose NATS nodes are
+ * all gone waits out request timeouts (lease release, consumers); its lease
+ * then expires by itself. The embedded one finishes its block well within.
+ */
+const LEDGER_STOP_BOUND_MS = 8_000;
+
+async function stopWithin(ledger: LedgerBackend, boundMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const bounded = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), boundMs);
+  });
+  const r = await Promise.race([ledger.stop().then(() => 'stopped' as const), bounded]);
+  clearTimeout(timer);
+  if (r === 'timeout')
+    console.error(`ledger: not stopped after ${boundMs} ms (NATS unreachable?); exiting anyway`);
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (wantsHelp(argv)) {
@@ -75,7 +93,7 @@ async function main(): Promise<void> {
     console.error(`${signal}: shutting down`);
     server
       .stop()
-      .then(() => ledger.stop())
+      .then(() => stopWithin(ledger, LEDGER_STOP_BOUND_MS))
       .then(
         () => process.exit(0),
         (err: unknown) => {
