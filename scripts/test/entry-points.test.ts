@@ -24,6 +24,7 @@ const ENTRY_POINTS = new Set([
   'pnpm bench',
   'pnpm --filter @peerbench/signaling-server start',
   'pnpm --filter @peerbench/signaling-server bench',
+  'pnpm --filter @peerbench/signaling-server cluster-genesis',
   'pnpm --filter @peerbench/ledger bench',
   'pnpm --filter @peerbench/ledger fixture',
   'npx tsx src/cli.ts',
@@ -193,6 +194,30 @@ describe('README entry points', () => {
       const r = await done;
       expect(r.stderr).toContain('SIGTERM: shutting down');
       expect(r.signal).not.toBe('SIGKILL');
+    },
+  );
+
+  it(
+    'clustered mode setup: --print-peer-id per instance, then cluster-genesis over those ids',
+    T,
+    async () => {
+      const ids: string[] = [];
+      for (const i of [1, 2]) {
+        // As the README has it: the last line printed is the peer id.
+        const r = await run('pnpm', [
+          ...['--filter', '@peerbench/signaling-server', 'start', '--'],
+          ...['--data-dir', join(tmp, `cluster-i${i}`), '--print-peer-id'],
+        ]);
+        ids.push(r.stdout.trim().split('\n').at(-1) ?? '');
+      }
+      expect(ids[0]).toMatch(/^[0-9a-f]{64}$/);
+      expect(ids[1]).not.toBe(ids[0]);
+      const out = join(tmp, 'genesis.json');
+      await run('pnpm', [
+        ...['--filter', '@peerbench/signaling-server', 'cluster-genesis', '--'],
+        ...['--producers', ids.join(','), '--out', out],
+      ]);
+      expect(JSON.parse(readFileSync(out, 'utf8'))).toMatchObject({ producer: ids[0], producers: ids });
     },
   );
 

@@ -15,7 +15,9 @@ import {
   MAX_ICE_URL_CHARS,
   MAX_ICE_URLS_PER_SERVER,
 } from '@peerbench/protocol';
+import { type ClusterSettings, checkClusterSettings } from './cluster-settings.js';
 import { SignalingServerError, type SignalingServerOptions } from './options.js';
+import type { RoomBridge } from './room-bridge.js';
 import { createSignalingServer, type SignalingServer } from './server.js';
 import {
   checkTurnSecret,
@@ -37,13 +39,17 @@ flags: [--help] [--host HOST] [--port PORT] [--static DIR]
   [--max-connections-per-ip N] [--max-connections N] [--max-rooms N] [--max-peers-per-room N]
   [--heartbeat-interval-ms MS] [--trust-proxy] [--allowed-origins ORIGIN,...]
   [--data-dir DIR | --memory-ledger] [--block-interval-ms MS]
+  [--nats URL,... --genesis FILE [--key-file FILE] [--nats-replicas N] [--lease-ttl-ms MS] [--instance-id NAME]]
+  [--print-peer-id]
   [--stun-urls URL,...] [--turn-urls URL,...] [--turn-secret-file FILE] [--turn-ttl-s S]
 env: PEERBENCH_HOST PEERBENCH_PORT PEERBENCH_STATIC_DIR PEERBENCH_DATA_DIR PEERBENCH_BLOCK_INTERVAL_MS
      PEERBENCH_STUN_URLS PEERBENCH_TURN_URLS PEERBENCH_TURN_SECRET PEERBENCH_TURN_SECRET_FILE
      PEERBENCH_TURN_TTL_S PEERBENCH_TURN_USERNAME PEERBENCH_TURN_CREDENTIAL
      PEERBENCH_MAX_CONNECTIONS_PER_IP PEERBENCH_MAX_CONNECTIONS PEERBENCH_MAX_ROOMS
      PEERBENCH_MAX_PEERS_PER_ROOM PEERBENCH_HEARTBEAT_INTERVAL_MS PEERBENCH_TRUST_PROXY
-     PEERBENCH_ALLOWED_ORIGINS
+     PEERBENCH_ALLOWED_ORIGINS PEERBENCH_NATS_URL PEERBENCH_GENESIS_FILE PEERBENCH_KEY_FILE
+     PEERBENCH_NATS_REPLICAS PEERBENCH_LEASE_TTL_MS PEERBENCH_INSTANCE_ID
+--nats (clustered mode) needs --genesis and its own --data-dir (or --memory-ledger); see the README.
 flags win over env; relative paths are read from the directory the command was started in.`;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -148,6 +154,10 @@ function flag(value: string | undefined): boolean | undefined {
 export interface LedgerSettings {
   dataDir: string | null;
   blockIntervalMs: number | undefined;
+  /** Clustered mode (ledger-backend.ts) when set; null: the embedded producer (the default). */
+  cluster: ClusterSettings | null;
+  /** Key file for --print-peer-id (and the clustered instance's key): --key-file, else <dataDir>/producer.key. */
+  keyFile: string | null;
 }
 
 /** Server options from flags and env (flags win). Throws on unknown flags or bad numbers. */
@@ -207,20 +217,38 @@ function parseCli(
       'data-dir': { type: 'string' },
       'memory-ledger': { type: 'boolean' },
       'block-interval-ms': { type: 'string' },
+      nats: { type: 'string' },
+      genesis: { type: 'string' },
+      'key-file': { type: 'string' },
+      'nats-replicas': { type: 'string' },
+      'lease-ttl-ms': { type: 'string' },
+      'instance-id': { type: 'string' },
+      'print-peer-id': { type: 'boolean' },
       'stun-urls': { type: 'string' },
       'turn-urls': { type: 'string' },
       'turn-secret-file': { type: 'string' },
       'turn-ttl-s': { type: 'string' },
     },
   });
+  const cluster = clusterSettings(values, env);
+  const explicitDataDir = values['data-dir'] ?? (env.PEERBENCH_DATA_DIR || undefined);
+  if (cluster && explicitDataDir === undefined && !values['memory-ledger'])
+    // Two instances on one machine must not share a key and a SQLite file: no default dir here.
+    throw new SignalingServerError(
+      'invalid-options',
+      '--nats needs --data-dir DIR (one per instance: its key and its copy of the chain) or --memory-ledger',
+    );
+  const dataDir = values['memory-ledger'] ? null : userPath(explicitDataDir ?? DEFAULT_DATA_DIR, env);
+  const keyFlag = values['key-file'] ?? (env.PEERBENCH_KEY_FILE || undefined);
   const ledger: LedgerSettings = {
-    dataDir: values['memory-ledger']
-      ? null
-      : userPath(values['data-dir'] ?? (env.PEERBENCH_DATA_DIR || DEFAULT_DATA_DIR), env),
+    dataDir,
     blockIntervalMs: integer(
       'block-interval-ms',
       values['block-interval-ms'] ?? env.PEERBENCH_BLOCK_INTERVAL_MS,
     ),
+    cluster,
+    keyFile:
+      keyFlag !== undefined ? userPath(keyFlag, env) : dataDir !== null ? `${dataDir}/producer.key` : null,
   };
   if (ledger.blockIntervalMs !== undefined && ledger.blockIntervalMs < 100) {
     throw new SignalingServerError('invalid-options', 'block-interval-ms must be at least 100');
@@ -286,11 +314,41 @@ function parseCli(
   return { server: opts, ledger };
 }
 
+type CliValues = Record<string, string | boolean | undefined>;
+
+/** The clustered-mode flags and env as given (checked in cluster-settings.ts). */
+function clusterSettings(values: CliValues, env: Env): ClusterSettings | null {
+  const str = (flagName: string, envName: string): string | undefined => {
+    const v = values[flagName];
+    return typeof v === 'string' ? v : env[envName] || undefined;
+  };
+  return checkClusterSettings(
+    {
+      natsUrls: urlList(str('nats', 'PEERBENCH_NATS_URL')),
+      genesisFile: str('genesis', 'PEERBENCH_GENESIS_FILE'),
+      replicas: integer('nats-replicas', str('nats-replicas', 'PEERBENCH_NATS_REPLICAS')),
+      leaseTtlMs: integer('lease-ttl-ms', str('lease-ttl-ms', 'PEERBENCH_LEASE_TTL_MS')),
+      instanceId: str('instance-id', 'PEERBENCH_INSTANCE_ID'),
+    },
+    (path) => userPath(path, env),
+  );
+}
+
+/** True when the command line asks only for this instance's key (`--print-peer-id`). */
+export function wantsPeerId(argv: readonly string[]): boolean {
+  return flagsOf(argv).includes('--print-peer-id');
+}
+
+export type { ClusterSettings } from './cluster-settings.js';
+export { MAX_NATS_REPLICAS, MIN_LEASE_TTL_MS } from './cluster-settings.js';
+
 export interface BuildServerInput {
   argv?: readonly string[];
   env?: Env;
   /** Mounted as the server's ledger (the CLI wires the SQLite ledger here). */
   ledger?: LedgerHook;
+  /** Clustered mode: rooms across instances (ledger-backend.ts opens it). */
+  roomBridge?: RoomBridge;
   log?: (line: string) => void;
 }
 
@@ -298,6 +356,7 @@ export interface BuildServerInput {
 export function buildServerFromEnv(input: BuildServerInput = {}): SignalingServer {
   const options = optionsFromEnv(input.argv ?? process.argv.slice(2), input.env ?? process.env);
   if (input.ledger) options.ledger = input.ledger;
+  if (input.roomBridge) options.roomBridge = input.roomBridge;
   if (input.log) options.log = input.log;
   return createSignalingServer(options);
 }

@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpErrorCode, LedgerSubmitErrorCode } from '@peerbench/protocol';
+import { ledgerHealth, renderLedgerPrometheus } from './ledger-status.js';
 import type { SignalingMetrics } from './metrics.js';
 import { renderPrometheus, type SignalingCounters } from './metrics.js';
 import type { ResolvedSignalingServerOptions } from './options.js';
@@ -53,10 +54,13 @@ export class HttpRoutes {
           connections: m.connections,
           rooms: m.rooms,
           peers: m.peers,
+          ...ledgerHealth(options.ledger),
         });
       }
       if (pathname === '/metrics' && (method === 'GET' || method === 'HEAD')) {
-        const body = renderPrometheus(this.ctx.metrics(), process.memoryUsage.rss());
+        const body =
+          renderPrometheus(this.ctx.metrics(), process.memoryUsage.rss()) +
+          renderLedgerPrometheus(options.ledger);
         res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
         res.end(method === 'HEAD' ? undefined : body);
         return;

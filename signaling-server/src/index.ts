@@ -1,4 +1,5 @@
 export type { LedgerHook } from '@peerbench/ledger';
+export { ClusteredRooms } from './clustered-rooms.js';
 export * from './env.js';
 export { clientIp, HttpRoutes, MAX_HTTP_RATE_LIMITED_ADDRESSES } from './http-routes.js';
 export {
@@ -7,8 +8,11 @@ export {
   MAX_INFLIGHT_LEDGER_TXS_PER_CONNECTION,
   MAX_LEDGER_LIVE_BACKLOG_BLOCKS,
 } from './ledger-relay.js';
+export * from './ledger-status.js';
 export * from './metrics.js';
 export * from './options.js';
+// NatsRoomBridge itself: @peerbench/signaling-server/room-bridge (it loads the NATS client).
+export type { NatsRoomBridgeOptions, RoomBridge } from './room-bridge.js';
 export * from './server.js';
 export { CONTENT_TYPES, StaticFiles } from './static-files.js';
 export { TokenBucket } from './token-bucket.js';

@@ -5,6 +5,7 @@
  */
 import type { LedgerHook } from '@peerbench/ledger';
 import { type IceServer, MAX_SIGNALING_MESSAGE_BYTES } from '@peerbench/protocol';
+import type { RoomBridge } from './room-bridge.js';
 
 // ---- defaults (every limit is an option; these are what `start` uses) ------
 
@@ -108,12 +109,18 @@ export interface SignalingServerOptions {
   allowedOrigins?: readonly string[];
   /** Where operational log lines go; default: nowhere. */
   log?: (line: string) => void;
+  /**
+   * Rooms across instances (clustered mode): presence and signals of rooms
+   * shared with other instances through this bridge (room-bridge.ts). The
+   * bridge's owner starts it before and stops it after the server.
+   */
+  roomBridge?: RoomBridge;
 }
 
 export type ResolvedSignalingServerOptions = Required<
-  Omit<SignalingServerOptions, 'staticDir' | 'ledger' | 'log' | 'iceServersForPeer'>
+  Omit<SignalingServerOptions, 'staticDir' | 'ledger' | 'log' | 'iceServersForPeer' | 'roomBridge'>
 > &
-  Pick<SignalingServerOptions, 'staticDir' | 'ledger' | 'log' | 'iceServersForPeer'>;
+  Pick<SignalingServerOptions, 'staticDir' | 'ledger' | 'log' | 'iceServersForPeer' | 'roomBridge'>;
 
 export class SignalingServerError extends Error {
   readonly code: 'invalid-options' | 'not-started' | 'already-started';
@@ -151,6 +158,7 @@ export function resolveOptions(opts: SignalingServerOptions = {}): ResolvedSigna
     ledger: opts.ledger,
     log: opts.log,
     iceServersForPeer: opts.iceServersForPeer,
+    roomBridge: opts.roomBridge,
   };
   const positiveInts: (keyof ResolvedSignalingServerOptions)[] = [
     'heartbeatIntervalMs',

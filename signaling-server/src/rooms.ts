@@ -51,10 +51,11 @@ export type JoinMessage = Extract<ClientMessage, { type: 'join' }>;
 export type SignalMessage = Extract<ClientMessage, { type: 'signal' }>;
 
 export class Rooms<C extends RoomMember<C>> {
-  private readonly rooms = new Map<string, Room<C>>();
+  /** Local rooms (protected: ClusteredRooms in room-bridge.ts extends them across instances). */
+  protected readonly rooms = new Map<string, Room<C>>();
 
   constructor(
-    private readonly host: ConnectionHost<C>,
+    protected readonly host: ConnectionHost<C>,
     private readonly options: RoomsOptions,
     /** Called when a member leaves its room (the server stops its ledger subscription). */
     private readonly onLeave: (conn: C) => void,
@@ -106,7 +107,8 @@ export class Rooms<C extends RoomMember<C>> {
       this.host.reject(conn, 'too-many-rooms', `the server is at its ${this.options.maxRooms} rooms`);
       return false;
     }
-    if (room && !previous && room.members.size >= this.options.maxPeersPerRoom) {
+    const size = (room?.members.size ?? 0) + this.remotePeers(msg.room, msg.peerId).length;
+    if (!previous && size >= this.options.maxPeersPerRoom) {
       this.host.reject(conn, 'room-full', `room ${msg.room} has ${this.options.maxPeersPerRoom} peers`);
       return false;
     }
@@ -134,6 +136,7 @@ export class Rooms<C extends RoomMember<C>> {
     for (const [peerId, member] of room.members) {
       if (member.membership) peers.push({ peerId, joinedAtMs: member.membership.joinedAtMs });
     }
+    peers.push(...this.remotePeers(msg.room, msg.peerId));
     room.members.set(msg.peerId, conn);
     conn.membership = membership;
     this.host.send(conn, {
@@ -192,7 +195,12 @@ export class Rooms<C extends RoomMember<C>> {
     if (this.host.sendText(target, text)) this.host.counters.relayedMessagesTotal++;
   }
 
-  private broadcast(room: Room<C>, except: C, msg: ServerMessage): void {
+  /** Members of `room` on other instances (none here; see ClusteredRooms), except `peerId`. */
+  protected remotePeers(_room: string, _exceptPeerId: string): PeerInfo[] {
+    return [];
+  }
+
+  protected broadcast(room: Room<C>, except: C | undefined, msg: ServerMessage): void {
     const text = JSON.stringify(msg);
     for (const member of room.members.values()) if (member !== except) this.host.sendText(member, text);
   }

@@ -20,6 +20,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { CloseCode, type ServerMessage, type SignalingErrorCode } from '@peerbench/protocol';
 import { WebSocket, WebSocketServer } from 'ws';
+import { ClusteredRooms } from './clustered-rooms.js';
 import { errorMessage } from './host.js';
 import { clientIp, HttpRoutes } from './http-routes.js';
 import { type IncomingConnection, type IntakeHost, MessageIntake } from './intake.js';
@@ -110,7 +111,9 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
     this.options = options;
     this.staticFiles = options.staticDir ? new StaticFiles(options.staticDir) : undefined;
     this.ledger = new LedgerRelay(this, options.ledger);
-    this.rooms = new Rooms(this, options, (conn) => this.ledger.cancel(conn));
+    this.rooms = options.roomBridge
+      ? new ClusteredRooms(this, options, (conn) => this.ledger.cancel(conn), options.roomBridge)
+      : new Rooms(this, options, (conn) => this.ledger.cancel(conn));
     this.intake = new MessageIntake(this, this.rooms, this.ledger);
     this.routes = new HttpRoutes({
       options,

@@ -17,7 +17,12 @@ import { SqliteStore } from './sqlite-store.js';
 
 export type { EmbeddedLedger, EmbeddedLedgerOptions };
 
-async function loadOrCreateKey(path: string): Promise<Identity> {
+/**
+ * The key kept in `path` (hex secret key, one line), created (mode 0600) when
+ * the file does not exist. The embedded producer keeps its key this way; a
+ * clustered instance (signaling-server --nats) too.
+ */
+export async function loadOrCreateIdentity(path: string): Promise<Identity> {
   if (existsSync(path)) return identityFromSecretKey(fromHex(readFileSync(path, 'utf8').trim()));
   const id = await generateIdentity();
   writeFileSync(path, `${toHex(id.secretKey)}\n`, { mode: 0o600 });
@@ -42,7 +47,7 @@ export interface EmbeddedNodeLedgerOptions extends EmbeddedLedgerOptions {
 
 async function openInDir(dataDir: string, rest: EmbeddedLedgerOptions): Promise<EmbeddedLedger> {
   mkdirSync(dataDir, { recursive: true });
-  const identity = rest.identity ?? (await loadOrCreateKey(join(dataDir, 'producer.key')));
+  const identity = rest.identity ?? (await loadOrCreateIdentity(join(dataDir, 'producer.key')));
   const store = rest.store ?? new SqliteStore(join(dataDir, 'ledger.db'));
   try {
     return await openInMemoryOrInjected({ ...rest, identity, store });

@@ -32,6 +32,30 @@ export interface LedgerHook {
   onBlock(cb: (block: unknown) => void): () => void;
   /** Handles /ledger/* HTTP routes; resolves true if it answered. */
   handleHttp(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+  /** What the server's /health and /metrics report about the ledger (absent: a hook with nothing to say). */
+  status?(): LedgerStatus;
+}
+
+/**
+ * How this server's ledger takes part in the chain: `embedded` (this process
+ * produces alone, SQLite), or in clustered mode (`@peerbench/ledger/nats`)
+ * `producer` (holds the lease), `follower` (may produce, waits for the lease)
+ * or `observer` (its key is not in the genesis' producers: only follows).
+ */
+export type LedgerRole = 'embedded' | 'producer' | 'follower' | 'observer';
+
+/** A ledger's operator view (cheap: read synchronously on every /health and /metrics). */
+export interface LedgerStatus {
+  role: LedgerRole;
+  /** Height of the last block applied here. */
+  height: number;
+  /**
+   * Blocks on the shared block stream not yet applied here, as of the last
+   * check (about once a second); -1 when the stream did not answer; always 0 embedded.
+   */
+  lagBlocks: number;
+  /** NATS connection state in clustered mode; null for the embedded ledger (no NATS). */
+  natsConnected: boolean | null;
 }
 
 /**
@@ -46,6 +70,8 @@ export interface LedgerHookSource {
   onBlock(cb: (b: { block: BlockJson }) => void): () => void;
   state(): LedgerStateView;
   head(): BlockJson | undefined;
+  /** Absent ⇒ the hook reports an embedded producer at head().height. */
+  status?(): LedgerStatus;
 }
 
 function sendError(res: ServerResponse, status: number, code: LedgerHttpErrorCode, message: string): void {
@@ -109,9 +135,18 @@ export function createLedgerHook(producer: LedgerHookSource): LedgerHook {
       Math.min(MAX_BLOCKS_PER_PAGE, Math.max(0, Math.floor(limit))),
     );
 
+  const status = (): LedgerStatus =>
+    producer.status?.() ?? {
+      role: 'embedded',
+      height: producer.head()?.height ?? 0,
+      lagBlocks: 0,
+      natsConnected: null,
+    };
+
   return {
     submitTx,
     blocksFrom,
+    status,
     onBlock: (cb) => producer.onBlock(({ block }) => cb(block)),
     async handleHttp(req, res) {
       const url = new URL(req.url ?? '/', 'http://localhost');

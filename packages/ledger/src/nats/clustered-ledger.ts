@@ -18,7 +18,12 @@ import { DEFAULT_BLOCK_INTERVAL_MS, DEFAULT_SNAPSHOT_EVERY_BLOCKS, type SubmitRe
 /** The ledger's own verdicts, plus `unavailable` when JetStream did not acknowledge storing the tx. */
 export type ClusteredSubmitResult = SubmitResult | { ok: false; code: 'unavailable'; message: string };
 
-import { createLedgerHook, type LedgerHook, type LedgerHookSource } from '../server-hook.js';
+import {
+  createLedgerHook,
+  type LedgerHook,
+  type LedgerHookSource,
+  type LedgerStatus,
+} from '../server-hook.js';
 import type { LedgerState, LedgerStateView } from '../state.js';
 import { type LedgerStore, MemoryStore } from '../store.js';
 import { parseTx, verifyTxSignature } from '../transaction.js';
@@ -69,11 +74,11 @@ export type ClusterEvent =
   /** blockTimeMs: build + sign + JetStream append + own follower applied it. */
   | { type: 'block-produced'; height: number; txCount: number; blockTimeMs: number };
 
-export interface ClusterStatus {
+export interface ClusterStatus extends LedgerStatus {
   role: ClusterRole;
   instanceId: string;
   height: number;
-  /** Block stream messages not yet applied here (from the last stream info read). */
+  /** Block stream messages not yet applied here (from the last stream info read, about once a second; -1: it failed). */
   lagBlocks: number;
   natsConnected: boolean;
   blocksProduced: number;
@@ -307,7 +312,8 @@ export class ClusteredLedger implements LedgerHookSource {
       if (this.lastLag > 0 && applied === this.appliedAtLastCheck && this.follower.lastSeq === applied)
         this.follower.kick();
     } catch {
-      // no JetStream answer now (election): next check
+      // No JetStream answer now (an election, or NATS is gone): unknown until the next check.
+      this.lastLag = -1;
     }
     this.appliedAtLastCheck = applied;
   }
@@ -328,6 +334,11 @@ export class ClusteredLedger implements LedgerHookSource {
       if (!(await this.lease.renew()) || this.session?.signal.aborted) {
         this.lease.drop();
         await this.endTerm();
+        this.o.onEvent?.({ type: 'lease-lost' });
+      } else if (!this.session) {
+        // A lease with no producing session behind it would stop the chain for
+        // as long as this instance lives: hand it on.
+        await this.lease.release();
         this.o.onEvent?.({ type: 'lease-lost' });
       }
       return;

@@ -20,6 +20,8 @@ export interface LeaseHolder {
 export class ProducerLease {
   private revision: number | undefined;
   private validUntilMs = 0;
+  /** Bumped by drop()/release(): a renew in flight across one must not bring the lease back. */
+  private epoch = 0;
   private readonly value: Uint8Array;
 
   constructor(
@@ -61,17 +63,30 @@ export class ProducerLease {
   async renew(): Promise<boolean> {
     if (this.revision === undefined) return false;
     const startedAt = this.now();
+    const epoch = this.epoch;
+    let revision: number;
     try {
-      this.grant(await this.kv.update(this.key, this.value, this.revision), startedAt);
-      return true;
+      revision = await this.kv.update(this.key, this.value, this.revision);
     } catch {
-      this.drop();
+      if (this.epoch === epoch) this.drop();
       return false;
     }
+    if (this.epoch !== epoch) {
+      // Given up (released or dropped) while this update was in flight: the
+      // update landed first, so the key is ours again at `revision` and the
+      // release's delete (at the old revision) was refused. Granting it now
+      // would hold the lease with no producer behind it, renewed forever (the
+      // failover test's "no block after the load started"); free it instead.
+      await this.kv.delete(this.key, { previousSeq: revision }).catch(() => undefined);
+      return false;
+    }
+    this.grant(revision, startedAt);
+    return true;
   }
 
   /** Forgets the lease locally (after a failed renew, or a crash test). */
   drop(): void {
+    this.epoch++;
     this.revision = undefined;
     this.validUntilMs = 0;
   }

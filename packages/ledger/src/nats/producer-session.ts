@@ -20,6 +20,8 @@ import { type ClusterNames, TX_FLOOR_HEADER } from './streams.js';
 
 /** Pending txs read from the stream but not yet decided; reading pauses above this. */
 export const DEFAULT_MAX_PENDING_TXS = 16_384;
+/** A block of our own not applied here by then (or by 2 block intervals) gets the follower resubscribed. */
+export const OWN_BLOCK_KICK_MS = 1000;
 /** Room left in a NATS message for the block header and JSON framing. */
 const BLOCK_FRAMING_BYTES = 64 * 1024;
 
@@ -218,10 +220,24 @@ export class ProducerSession {
       headers: h,
       timeout: this.o.publishTimeoutMs,
     });
+    // Usually applied within milliseconds. If not soon, the own follower's consumer
+    // likely sat on a NATS node that died: resubscribe now rather than at the
+    // watchdog's second look, then wait out the rest of the bound.
+    const kickAfterMs = Math.min(
+      this.o.publishTimeoutMs,
+      Math.max(OWN_BLOCK_KICK_MS, 2 * this.o.blockIntervalMs),
+    );
     await follower.waitForSeq(
       ack.seq,
-      AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.o.publishTimeoutMs)]),
+      AbortSignal.any([this.abort.signal, AbortSignal.timeout(kickAfterMs)]),
     );
+    if (follower.lastSeq < ack.seq && !this.abort.signal.aborted) {
+      follower.kick();
+      await follower.waitForSeq(
+        ack.seq,
+        AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.o.publishTimeoutMs - kickAfterMs)]),
+      );
+    }
     if (follower.lastSeq < ack.seq && !this.abort.signal.aborted) {
       // The own follower is stuck: a producer that cannot see its blocks must not go on; end the term.
       this.abort.abort();

@@ -9,11 +9,17 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { buildBlock } from '../../src/block-builder.js';
 import { genesisHash, LightClient } from '../../src/index.js';
-import { type ClusteredLedger, type InvalidBlockReport, openClusteredLedger } from '../../src/nats/index.js';
+import {
+  type ClusteredLedger,
+  type InvalidBlockReport,
+  openClusteredLedger,
+  ProducerLease,
+} from '../../src/nats/index.js';
 import { type NatsCluster, startNats } from '../../src/nats/servers.js';
 import { SqliteStore } from '../../src/sqlite-store.js';
 import { identities } from '../helpers.js';
@@ -217,4 +223,32 @@ describe('clustered ledger on one JetStream server', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 30_000);
+});
+
+describe('producer lease', () => {
+  it('a renew still in flight when the lease is released does not bring it back', async () => {
+    const c = await nats(1);
+    const nc = await connect({ servers: c.urls });
+    try {
+      const kv = await new Kvm(nc).create(`LEASE_RACE_${Math.random().toString(36).slice(2, 8)}`, {
+        ttl: 60_000,
+        history: 1,
+      });
+      const a = new ProducerLease(kv, 'producer', { instanceId: 'a', peerId: 'a' }, 60_000);
+      const b = new ProducerLease(kv, 'producer', { instanceId: 'b', peerId: 'b' }, 60_000);
+      expect(await a.tryAcquire()).toBe(true);
+      // The renew's update reaches JetStream before the release's delete (one
+      // connection keeps order), so the delete at the old revision is refused:
+      // the race that left an instance renewing a lease it produced nothing under.
+      const renewing = a.renew();
+      await a.release();
+      expect(await renewing).toBe(false);
+      expect(a.held).toBe(false);
+      // The key is free: another instance takes it at once, not after the (60 s) TTL.
+      expect(await b.tryAcquire()).toBe(true);
+      expect(await a.holder()).toEqual({ instanceId: 'b', peerId: 'b' });
+    } finally {
+      await nc.close();
+    }
+  });
 });
