@@ -16,6 +16,12 @@
  *   out. A server restart does not touch live links; the signaling client
  *   reconnects by itself and missing links are offered again.
  * - maxPeers caps links (connecting + connected); offers beyond it are ignored.
+ * - Link status (`links()`, the `link` event): each link is connecting,
+ *   connected with its connection type (direct-host/srflx/prflx or relay,
+ *   read from the selected candidate pair after it opens and after every ICE
+ *   change), or failed with a reason. A link not open by
+ *   LINK_CONNECT_DEADLINE_MS is closed and reported failed on whichever side
+ *   holds it (both, when the offer got through), never left connecting.
  */
 import {
   DEFAULT_REQUEST_TIMEOUT_MS,
@@ -27,14 +33,21 @@ import {
 } from '@peerbench/protocol';
 import { Emitter } from './emitter.js';
 import type { Link } from './link.js';
+import { type LinkInfo, LinkTable, readConnectionType } from './link-status.js';
 import { type HandlerContext, type RequestOptions, type RpcHandler, RpcSession } from './rpc-session.js';
 import { SignalingClient, type SignalingState } from './signaling-client.js';
 import { WebRtcConnection } from './webrtc-link.js';
 import { backoffDelayMs, type WebSocketConstructor } from './websocket.js';
 
 export const DEFAULT_MAX_PEERS = 16;
-/** A WebRTC connection that is not open after this long is torn down and retried. */
-export const CONNECT_TIMEOUT_MS = 15_000;
+/**
+ * A WebRTC connection whose data channel is not open after this long is
+ * closed and reported `failed` (the lower id then retries with backoff).
+ * Measured across a symmetric NAT without TURN, wrtc's own ICE failure came
+ * after ~15-20 s, and on one side sometimes not within 40 s (packages/netlab).
+ */
+export const LINK_CONNECT_DEADLINE_MS = 15_000;
+
 export const LINK_RETRY_INITIAL_DELAY_MS = 200;
 export const LINK_RETRY_MAX_DELAY_MS = 10_000;
 /** After `peer-left`, a link that answers a ping within this time is kept (only its signaling dropped). */
@@ -52,6 +65,7 @@ export interface PeerMeshOptions {
   maxPeers?: number;
   /** WebSocket implementation for Node 20 (the `ws` package); browsers use their own. */
   WebSocket?: WebSocketConstructor;
+  /** See LINK_CONNECT_DEADLINE_MS. */
   connectTimeoutMs?: number;
   reconnectInitialDelayMs?: number;
   reconnectMaxDelayMs?: number;
@@ -63,6 +77,7 @@ export type PeerMeshEvents = {
   'peer-connected': [string];
   'peer-disconnected': [string];
   connection: [MeshConnectionState];
+  link: [LinkInfo];
 };
 
 interface PeerEntry {
@@ -83,6 +98,7 @@ export class PeerMesh {
   /** One budget for the partial messages of every link: many links cannot add up to unbounded memory. */
   private readonly reassemblyBudget = new ReassemblyBudget();
   private readonly entries = new Map<string, PeerEntry>();
+  private readonly linkTable = new LinkTable();
   private readonly unsubscribe: (() => void)[] = [];
   private running = false;
 
@@ -104,8 +120,16 @@ export class PeerMesh {
 
   on(event: 'peer-connected' | 'peer-disconnected', cb: (peerId: string) => void): () => void;
   on(event: 'connection', cb: (state: MeshConnectionState) => void): () => void;
+  /** Every change of a link's status (state, connection type, failure); `closed` when its entry goes. */
+  on(event: 'link', cb: (info: LinkInfo) => void): () => void;
   on(event: keyof PeerMeshEvents, cb: (arg: never) => void): () => void {
+    if (event === 'link') return this.linkTable.onChange(cb as (info: LinkInfo) => void);
     return this.events.on(event, cb as (arg: string) => void);
+  }
+
+  /** The status of every link this mesh holds or is trying to make (see link-status.ts). */
+  links(): LinkInfo[] {
+    return this.linkTable.list();
   }
 
   /** Joins the room; resolves once the server has welcomed this peer. Links form in the background. */
@@ -230,12 +254,19 @@ export class PeerMesh {
       },
       onConnect: (link) => this.onLinkOpen(peerId, conn, link),
       onClose: (reason) => this.onLinkClosed(peerId, conn, reason),
+      onIceState: (state) => {
+        // A new path after an ICE change (restart, network switch) may be of another type.
+        if ((state === 'connected' || state === 'completed') && e.connection === conn && e.session)
+          void this.readConnectionType(peerId, conn);
+      },
     });
     e.connection = conn;
+    this.linkTable.update(peerId, { state: 'connecting', type: null, pair: null });
     if (e.connectTimer) clearTimeout(e.connectTimer);
+    const deadlineMs = this.opts.connectTimeoutMs ?? LINK_CONNECT_DEADLINE_MS;
     e.connectTimer = setTimeout(() => {
-      if (e.connection === conn && !e.session) conn.destroy('timed out connecting');
-    }, this.opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS);
+      if (e.connection === conn && !e.session) conn.destroy(`not connected within ${deadlineMs} ms`);
+    }, deadlineMs);
     return conn;
   }
 
@@ -252,7 +283,14 @@ export class PeerMesh {
       handlers: this.handlers,
       reassembler: { budget: this.reassemblyBudget },
     });
+    this.linkTable.update(peerId, { state: 'connected', failures: 0, reason: null });
     this.events.emit('peer-connected', peerId);
+    void this.readConnectionType(peerId, conn);
+  }
+
+  private readConnectionType(peerId: string, conn: WebRtcConnection): Promise<void> {
+    const current = () => this.running && this.entries.get(peerId)?.connection === conn;
+    return readConnectionType(this.linkTable, peerId, conn, current);
   }
 
   private onLinkClosed(peerId: string, conn: WebRtcConnection, reason: string): void {
@@ -269,6 +307,12 @@ export class PeerMesh {
     }
     if (!this.running) return;
     const stillMember = this.signaling.peers().some((p) => p.peerId === peerId);
+    if (stillMember) {
+      const failures = (this.linkTable.get(peerId)?.failures ?? 0) + 1;
+      this.linkTable.update(peerId, { state: 'failed', reason, failures });
+    } else {
+      this.linkTable.remove(peerId, reason);
+    }
     if (stillMember && this.peerId < peerId) {
       const delay = backoffDelayMs(
         e.attempts++,
@@ -340,6 +384,7 @@ export class PeerMesh {
     const e = this.entries.get(peerId);
     if (!e) return;
     this.entries.delete(peerId);
+    this.linkTable.remove(peerId, reason);
     if (e.retryTimer) clearTimeout(e.retryTimer);
     if (e.connectTimer) clearTimeout(e.connectTimer);
     const session = e.session;

@@ -1,4 +1,16 @@
 /** @peerbench/netlab: dev-only. Nothing in the browser bundle imports it. */
+
+/** Moved to @peerbench/mesh (the mesh reports each link's type with them); re-exported for lab code. */
+export {
+  type CandidateSummary,
+  type CandidateType,
+  type ConnectionType,
+  connectionTypeOf,
+  isTurnAuthError,
+  type SelectedPair,
+  type StatsReportLike,
+  selectedPairFromStats,
+} from '@peerbench/mesh';
 export type { AgentConfig, AgentIceServer, AgentSignal, FromAgent, ToAgent } from './agent-protocol.js';
 export {
   COTURN_START_TIMEOUT_MS,
@@ -11,14 +23,6 @@ export {
   startCoturn,
 } from './coturn.js';
 export { NetlabError, type NetlabErrorCode } from './errors.js';
-export {
-  type CandidateSummary,
-  type CandidateType,
-  isTurnAuthError,
-  type SelectedPair,
-  type StatsReportLike,
-  selectedPairFromStats,
-} from './ice-stats.js';
 export {
   DEFAULT_LAB_PREFIX,
   Lab,
