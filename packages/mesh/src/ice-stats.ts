@@ -5,6 +5,7 @@
  * mesh uses it on every link in a browser and in Node, and packages/netlab on
  * its raw wrtc agents.
  */
+import { LINK_CONNECTION_TYPES, type LinkConnectionType } from '@peerbench/protocol';
 
 export type CandidateType = 'host' | 'srflx' | 'prflx' | 'relay';
 
@@ -32,8 +33,8 @@ export interface SelectedPair {
  * (`srflx`: a NAT's mapping learned from STUN; `prflx`: a mapping learned from
  * the connectivity checks themselves; `host`: both ends' own addresses).
  */
-export const CONNECTION_TYPES = ['direct-host', 'direct-srflx', 'direct-prflx', 'relay'] as const;
-export type ConnectionType = (typeof CONNECTION_TYPES)[number];
+export const CONNECTION_TYPES = LINK_CONNECTION_TYPES;
+export type ConnectionType = LinkConnectionType;
 
 export function connectionTypeOf(pair: SelectedPair): ConnectionType {
   if (pair.relayed) return 'relay';

@@ -16,69 +16,42 @@
  *   out. A server restart does not touch live links; the signaling client
  *   reconnects by itself and missing links are offered again.
  * - maxPeers caps links (connecting + connected); offers beyond it are ignored.
- * - Link status (`links()`, the `link` event): each link is connecting,
- *   connected with its connection type (direct-host/srflx/prflx or relay,
- *   read from the selected candidate pair after it opens and after every ICE
- *   change), or failed with a reason. A link not open by
+ * - Link status (`links()`, `link` events; link-status.ts): connecting,
+ *   connected with its type (from the selected pair, after open and every ICE
+ *   change), or failed with a reason: a link not open by
  *   LINK_CONNECT_DEADLINE_MS is closed and reported failed on whichever side
- *   holds it (both, when the offer got through), never left connecting.
+ *   holds it. Reported to the server too (link-reporter.ts). A TURN 401 gets
+ *   fresh credentials and a retry of unconnected links (turn-refresh.ts).
  */
 import {
   DEFAULT_REQUEST_TIMEOUT_MS,
-  type Identity,
   ReassemblyBudget,
   RpcError,
   type SignalData,
   type WireTensor,
 } from '@peerbench/protocol';
 import { Emitter } from './emitter.js';
+import { isTurnAuthError } from './ice-stats.js';
 import type { Link } from './link.js';
+import { startLinkReporter } from './link-reporter.js';
 import { type LinkInfo, LinkTable, readConnectionType } from './link-status.js';
+import {
+  DEFAULT_MAX_PEERS,
+  LINK_CONNECT_DEADLINE_MS,
+  LINK_RETRY_INITIAL_DELAY_MS,
+  LINK_RETRY_MAX_DELAY_MS,
+  type MeshConnectionState,
+  PEER_LEFT_PROBE_TIMEOUT_MS,
+  type PeerMeshEvents,
+  type PeerMeshOptions,
+} from './peer-mesh-options.js';
 import { type HandlerContext, type RequestOptions, type RpcHandler, RpcSession } from './rpc-session.js';
 import { SignalingClient, type SignalingState } from './signaling-client.js';
+import { TurnCredentialRefresher } from './turn-refresh.js';
 import { WebRtcConnection } from './webrtc-link.js';
-import { backoffDelayMs, type WebSocketConstructor } from './websocket.js';
+import { backoffDelayMs } from './websocket.js';
 
-export const DEFAULT_MAX_PEERS = 16;
-/**
- * A WebRTC connection whose data channel is not open after this long is
- * closed and reported `failed` (the lower id then retries with backoff).
- * Measured across a symmetric NAT without TURN, wrtc's own ICE failure came
- * after ~15-20 s, and on one side sometimes not within 40 s (packages/netlab).
- */
-export const LINK_CONNECT_DEADLINE_MS = 15_000;
-
-export const LINK_RETRY_INITIAL_DELAY_MS = 200;
-export const LINK_RETRY_MAX_DELAY_MS = 10_000;
-/** After `peer-left`, a link that answers a ping within this time is kept (only its signaling dropped). */
-export const PEER_LEFT_PROBE_TIMEOUT_MS = 1500;
-
-export type MeshConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
-
-export interface PeerMeshOptions {
-  signalingUrl: string;
-  room: string;
-  identity: Identity;
-  /** WebRTC implementation for Node (`@roamhq/wrtc`); browsers use their own. */
-  wrtc?: unknown;
-  /** Most WebRTC links at once (connecting + connected). */
-  maxPeers?: number;
-  /** WebSocket implementation for Node 20 (the `ws` package); browsers use their own. */
-  WebSocket?: WebSocketConstructor;
-  /** See LINK_CONNECT_DEADLINE_MS. */
-  connectTimeoutMs?: number;
-  reconnectInitialDelayMs?: number;
-  reconnectMaxDelayMs?: number;
-  /** See PEER_LEFT_PROBE_TIMEOUT_MS. */
-  peerLeftProbeTimeoutMs?: number;
-}
-
-export type PeerMeshEvents = {
-  'peer-connected': [string];
-  'peer-disconnected': [string];
-  connection: [MeshConnectionState];
-  link: [LinkInfo];
-};
+export * from './peer-mesh-options.js';
 
 interface PeerEntry {
   connection: WebRtcConnection | undefined;
@@ -86,6 +59,8 @@ interface PeerEntry {
   retryTimer: ReturnType<typeof setTimeout> | undefined;
   connectTimer: ReturnType<typeof setTimeout> | undefined;
   attempts: number;
+  /** The connection's TURN server refused its credentials (401). */
+  turnRefused: boolean;
 }
 
 export class PeerMesh {
@@ -101,6 +76,7 @@ export class PeerMesh {
   private readonly linkTable = new LinkTable();
   private readonly unsubscribe: (() => void)[] = [];
   private running = false;
+  private turn: TurnCredentialRefresher | undefined;
 
   constructor(opts: PeerMeshOptions) {
     this.opts = opts;
@@ -145,7 +121,15 @@ export class PeerMesh {
       s.on('peer-joined', (p) => this.consider(p.peerId)),
       s.on('peer-left', (id) => this.onPeerLeft(id)),
       s.on('signal', ({ from, data }) => this.onSignal(from, data)),
+      startLinkReporter(s, this.linkTable, this.opts.linkReportDebounceMs),
     );
+    const turn = new TurnCredentialRefresher(
+      s,
+      () => this.retryTurnRefused(),
+      this.opts.turnRefreshMinIntervalMs,
+    );
+    this.turn = turn;
+    this.unsubscribe.push(() => turn.stop());
     await s.start();
   }
 
@@ -195,6 +179,11 @@ export class PeerMesh {
     return session.ping(timeoutMs);
   }
 
+  /** Fresh-credential requests this mesh sent after TURN 401s. */
+  get turnRefreshes(): number {
+    return this.turn?.requests ?? 0;
+  }
+
   /** Per-peer RPC counters (invalid frames etc.), for dashboards and tests. */
   linkStats(peerId: string): RpcSession['stats'] | undefined {
     return this.entries.get(peerId)?.session?.stats;
@@ -223,6 +212,7 @@ export class PeerMesh {
         retryTimer: undefined,
         connectTimer: undefined,
         attempts: 0,
+        turnRefused: false,
       };
       this.entries.set(peerId, e);
     }
@@ -254,6 +244,11 @@ export class PeerMesh {
       },
       onConnect: (link) => this.onLinkOpen(peerId, conn, link),
       onClose: (reason) => this.onLinkClosed(peerId, conn, reason),
+      onCandidateError: (err) => {
+        if (!isTurnAuthError(err) || e.connection !== conn) return;
+        e.turnRefused = true;
+        this.turn?.refused();
+      },
       onIceState: (state) => {
         // A new path after an ICE change (restart, network switch) may be of another type.
         if ((state === 'connected' || state === 'completed') && e.connection === conn && e.session)
@@ -261,6 +256,7 @@ export class PeerMesh {
       },
     });
     e.connection = conn;
+    e.turnRefused = false;
     this.linkTable.update(peerId, { state: 'connecting', type: null, pair: null });
     if (e.connectTimer) clearTimeout(e.connectTimer);
     const deadlineMs = this.opts.connectTimeoutMs ?? LINK_CONNECT_DEADLINE_MS;
@@ -291,6 +287,14 @@ export class PeerMesh {
   private readConnectionType(peerId: string, conn: WebRtcConnection): Promise<void> {
     const current = () => this.running && this.entries.get(peerId)?.connection === conn;
     return readConnectionType(this.linkTable, peerId, conn, current);
+  }
+
+  /** Fresh ICE servers came: links we offer that a TURN server refused start over with them. */
+  private retryTurnRefused(): void {
+    for (const [peerId, e] of this.entries) {
+      if (e.connection && !e.session && e.turnRefused && this.peerId < peerId)
+        e.connection.destroy('TURN refused the credentials (401): retrying with fresh ones');
+    }
   }
 
   private onLinkClosed(peerId: string, conn: WebRtcConnection, reason: string): void {

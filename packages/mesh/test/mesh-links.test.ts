@@ -66,9 +66,9 @@ describe('PeerMesh link status', () => {
     return { mesh: m, seen };
   }
 
-  it('two peers on 127.0.0.1 both report a connected direct-host link, read from the selected pair', async () => {
-    const a = await mesh('links-host');
-    const b = await mesh('links-host');
+  it('two peers on 127.0.0.1 both report a connected direct-host link, read from the selected pair, to the server too', async () => {
+    const a = await mesh('links-host', { linkReportDebounceMs: 20 });
+    const b = await mesh('links-host', { linkReportDebounceMs: 20 });
     for (const [self, other] of [
       [a, b],
       [b, a],
@@ -93,11 +93,21 @@ describe('PeerMesh link status', () => {
       expect(states).not.toContain('failed');
     }
 
-    // The peer leaves: its entry goes, with a `closed` event.
+    // Both ends reported their link: the server counts two direct-host ends.
+    await vi.waitFor(() => expect(server.metrics().links.connectedByType['direct-host']).toBe(2), {
+      timeout: 5_000,
+      interval: 20,
+    });
+
+    // The peer leaves: its entry goes, with a `closed` event, and the server counts no link.
     const leaving = b.mesh.peerId;
     await b.mesh.stop();
     await vi.waitFor(() => expect(a.mesh.links()).toEqual([]), { timeout: 10_000, interval: 20 });
     expect(a.seen.at(-1)).toMatchObject({ peerId: leaving, state: 'closed' });
+    await vi.waitFor(() => expect(server.metrics().links.byState.connected).toBe(0), {
+      timeout: 5_000,
+      interval: 20,
+    });
   }, 30_000);
 
   it('a link that cannot be made is closed at the deadline and reported failed, with the reason, on both sides', async () => {
@@ -125,6 +135,7 @@ describe('PeerMesh link status', () => {
         { timeout: 20_000, interval: 20 },
       );
       const failed = self.seen.find((l) => l.state === 'failed');
+      expect(self.mesh.turnRefreshes).toBe(0);
       expect(failed?.failures).toBeGreaterThanOrEqual(1);
       expect(self.seen.some((l) => l.state === 'connected')).toBe(false);
       expect(self.mesh.connectedPeers()).toEqual([]);
