@@ -23,6 +23,7 @@ export {
   startCoturn,
 } from './coturn.js';
 export { NetlabError, type NetlabErrorCode } from './errors.js';
+export { IPC_AGENT_START_TIMEOUT_MS, IPC_AGENT_STOP_GRACE_MS, IpcAgent } from './ipc-agent.js';
 export {
   DEFAULT_LAB_PREFIX,
   Lab,
@@ -32,6 +33,15 @@ export {
   Namespace,
   sweepLeftovers,
 } from './lab.js';
+export type {
+  FromMeshAgent,
+  FromSignalingAgent,
+  MeshAgentStart,
+  SignalingAgentConfig,
+  ToMeshAgent,
+  ToSignalingAgent,
+} from './mesh-agent-protocol.js';
+export { LabSignaling, MeshPeer } from './mesh-peer.js';
 export {
   countedPackets,
   deleteTableRuleset,
