@@ -71,6 +71,8 @@ export {
   DRAIN_POLL_MS,
   SEND_HIGH_WATER_BYTES,
   SEND_LOW_WATER_BYTES,
+  SEND_QUEUE_MAX_BYTES,
+  SendQueueFullError,
 } from './send-queue.js';
 export {
   RECONNECT_INITIAL_DELAY_MS,

@@ -184,9 +184,10 @@ export class PeerMesh {
     return this.turn?.requests ?? 0;
   }
 
-  /** Per-peer RPC counters (invalid frames etc.), for dashboards and tests. */
-  linkStats(peerId: string): RpcSession['stats'] | undefined {
-    return this.entries.get(peerId)?.session?.stats;
+  /** Per-peer RPC counters (invalid frames etc.) and the bytes in its send queue, for dashboards and tests. */
+  linkStats(peerId: string): (RpcSession['stats'] & { queuedBytes: number }) | undefined {
+    const session = this.entries.get(peerId)?.session;
+    return session && { ...session.stats, queuedBytes: session.queuedBytes };
   }
 
   // ---- connection management -------------------------------------------------
@@ -278,6 +279,9 @@ export class PeerMesh {
     e.session = new RpcSession(link, {
       handlers: this.handlers,
       reassembler: { budget: this.reassemblyBudget },
+      ...(this.opts.sendQueueMaxBytes !== undefined
+        ? { sendQueueMaxBytes: this.opts.sendQueueMaxBytes }
+        : {}),
     });
     this.linkTable.update(peerId, { state: 'connected', failures: 0, reason: null });
     this.events.emit('peer-connected', peerId);
