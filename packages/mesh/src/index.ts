@@ -33,6 +33,8 @@ export {
   type LinkListener,
   type MemoryLinkPair,
 } from './link.js';
+export { LINK_HEARTBEAT_INTERVAL_MS, LINK_HEARTBEAT_MISSES, startLinkHeartbeat } from './link-heartbeat.js';
+export { LINK_REPORT_DEBOUNCE_MS } from './link-reporter.js';
 export {
   CONNECTION_TYPE_MAX_READS,
   CONNECTION_TYPE_RETRY_MS,
@@ -83,6 +85,7 @@ export {
   type SignalingState,
   type Welcome,
 } from './signaling-client.js';
+export { TURN_REFRESH_MIN_INTERVAL_MS, TurnCredentialRefresher } from './turn-refresh.js';
 export {
   DATA_CHANNEL_LABEL,
   type IceCandidateErrorLike,

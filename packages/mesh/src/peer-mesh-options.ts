@@ -38,6 +38,8 @@ export interface PeerMeshOptions {
   /** See LINK_REPORT_DEBOUNCE_MS and TURN_REFRESH_MIN_INTERVAL_MS. */
   linkReportDebounceMs?: number;
   turnRefreshMinIntervalMs?: number;
+  /** See LINK_HEARTBEAT_INTERVAL_MS. */
+  linkHeartbeatIntervalMs?: number;
   /** Per-link send queue cap (SEND_QUEUE_MAX_BYTES). */
   sendQueueMaxBytes?: number;
 }

@@ -16,11 +16,9 @@
  *   out. A server restart does not touch live links; the signaling client
  *   reconnects by itself and missing links are offered again.
  * - maxPeers caps links (connecting + connected); offers beyond it are ignored.
- * - Link status (`links()`, `link` events; link-status.ts): connecting,
- *   connected with its type (from the selected pair, after open and every ICE
- *   change), or failed with a reason: a link not open by
- *   LINK_CONNECT_DEADLINE_MS is closed and reported failed on whichever side
- *   holds it. Reported to the server too (link-reporter.ts). A TURN 401 gets
+ * - Link status (`links()`, `link` events; link-status.ts), reported to the
+ *   server (link-reporter.ts); a link not open by LINK_CONNECT_DEADLINE_MS is
+ *   closed and reported failed on whichever side holds it. A TURN 401 gets
  *   fresh credentials and a retry of unconnected links (turn-refresh.ts).
  */
 import {
@@ -33,8 +31,10 @@ import {
 import { Emitter } from './emitter.js';
 import { isTurnAuthError } from './ice-stats.js';
 import type { Link } from './link.js';
+import { startLinkHeartbeat } from './link-heartbeat.js';
 import { startLinkReporter } from './link-reporter.js';
 import { type LinkInfo, LinkTable, readConnectionType } from './link-status.js';
+import { newPeerEntry, type PeerEntry, signalingClientOptions } from './peer-entry.js';
 import {
   DEFAULT_MAX_PEERS,
   LINK_CONNECT_DEADLINE_MS,
@@ -52,16 +52,6 @@ import { WebRtcConnection } from './webrtc-link.js';
 import { backoffDelayMs } from './websocket.js';
 
 export * from './peer-mesh-options.js';
-
-interface PeerEntry {
-  connection: WebRtcConnection | undefined;
-  session: RpcSession | undefined;
-  retryTimer: ReturnType<typeof setTimeout> | undefined;
-  connectTimer: ReturnType<typeof setTimeout> | undefined;
-  attempts: number;
-  /** The connection's TURN server refused its credentials (401). */
-  turnRefused: boolean;
-}
 
 export class PeerMesh {
   readonly peerId: string;
@@ -82,16 +72,7 @@ export class PeerMesh {
     this.opts = opts;
     this.peerId = opts.identity.peerId;
     this.maxPeers = opts.maxPeers ?? DEFAULT_MAX_PEERS;
-    const clientOpts: ConstructorParameters<typeof SignalingClient>[0] = {
-      url: opts.signalingUrl,
-      room: opts.room,
-      identity: opts.identity,
-    };
-    if (opts.WebSocket) clientOpts.WebSocket = opts.WebSocket;
-    if (opts.reconnectInitialDelayMs !== undefined)
-      clientOpts.reconnectInitialDelayMs = opts.reconnectInitialDelayMs;
-    if (opts.reconnectMaxDelayMs !== undefined) clientOpts.reconnectMaxDelayMs = opts.reconnectMaxDelayMs;
-    this.signaling = new SignalingClient(clientOpts);
+    this.signaling = new SignalingClient(signalingClientOptions(opts));
   }
 
   on(event: 'peer-connected' | 'peer-disconnected', cb: (peerId: string) => void): () => void;
@@ -193,9 +174,8 @@ export class PeerMesh {
   // ---- connection management -------------------------------------------------
 
   private onSignalingState(st: SignalingState): void {
-    if (st === 'connected') this.events.emit('connection', 'connected');
-    else if (st === 'connecting') this.events.emit('connection', 'connecting');
-    else if (st === 'reconnecting') this.events.emit('connection', 'reconnecting');
+    // 'closed' is emitted by stop() itself, after the links are gone.
+    if (st !== 'idle' && st !== 'closed') this.events.emit('connection', st);
   }
 
   private linkCount(): number {
@@ -207,14 +187,7 @@ export class PeerMesh {
   private entry(peerId: string): PeerEntry {
     let e = this.entries.get(peerId);
     if (!e) {
-      e = {
-        connection: undefined,
-        session: undefined,
-        retryTimer: undefined,
-        connectTimer: undefined,
-        attempts: 0,
-        turnRefused: false,
-      };
+      e = newPeerEntry();
       this.entries.set(peerId, e);
     }
     return e;
@@ -284,6 +257,8 @@ export class PeerMesh {
         : {}),
     });
     this.linkTable.update(peerId, { state: 'connected', failures: 0, reason: null });
+    const heartbeat = this.opts.linkHeartbeatIntervalMs;
+    startLinkHeartbeat(e.session, (why) => e.connection === conn && conn.destroy(why), heartbeat);
     this.events.emit('peer-connected', peerId);
     void this.readConnectionType(peerId, conn);
   }
@@ -317,7 +292,8 @@ export class PeerMesh {
     const stillMember = this.signaling.peers().some((p) => p.peerId === peerId);
     if (stillMember) {
       const failures = (this.linkTable.get(peerId)?.failures ?? 0) + 1;
-      this.linkTable.update(peerId, { state: 'failed', reason, failures });
+      // Nothing travels over a failed link: no type until a new one connects.
+      this.linkTable.update(peerId, { state: 'failed', reason, failures, type: null, pair: null });
     } else {
       this.linkTable.remove(peerId, reason);
     }
@@ -332,15 +308,43 @@ export class PeerMesh {
         e.retryTimer = undefined;
         if (this.entries.get(peerId) === e && !e.connection) this.consider(peerId);
       }, delay);
-    } else if (!stillMember) {
+    } else if (stillMember) {
+      this.askForOffer(peerId, e);
+    } else {
       this.entries.delete(peerId);
     }
     this.fill();
   }
 
+  /**
+   * The answering side lost its link to a member. The offerer may not have
+   * noticed (measured in netlab: after a 20 s outage one side's ICE failed
+   * and the other's never did, so nobody re-offered), so ask it for a new
+   * offer (simple-peer's `renegotiate` signal), again every connect deadline
+   * until one comes.
+   */
+  private askForOffer(peerId: string, e: PeerEntry): void {
+    this.signaling.sendSignal(peerId, { type: 'renegotiate', renegotiate: true });
+    e.retryTimer = setTimeout(() => {
+      e.retryTimer = undefined;
+      if (this.running && this.entries.get(peerId) === e && !e.connection) this.askForOffer(peerId, e);
+    }, this.opts.connectTimeoutMs ?? LINK_CONNECT_DEADLINE_MS);
+  }
+
+  /** The answerer asks for a new offer: a link it lost is dead here too; one still connecting is left be. */
+  private onOfferRequested(from: string, e: PeerEntry): void {
+    if (from < this.peerId) return; // only the higher id answers, so only it asks
+    if (e.connection && e.session) e.connection.destroy('the other side lost the link');
+    else if (!e.connection && !e.retryTimer) this.consider(from);
+  }
+
   private onSignal(from: string, data: SignalData): void {
     if (!this.running || from === this.peerId) return;
     const e = this.entry(from);
+    if (data.type === 'renegotiate') {
+      this.onOfferRequested(from, e);
+      return;
+    }
     if (data.type === 'offer') {
       // Glare rule: only the lower id offers. A higher id's offer is ignored.
       if (from > this.peerId) return;

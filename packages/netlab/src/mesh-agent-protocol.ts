@@ -21,6 +21,8 @@ export type FromMeshAgent =
   | { type: 'ready' }
   | { type: 'started'; peerId: string }
   | { type: 'link'; info: LinkInfo; atMs: number }
+  /** The mesh's signaling connection changed state (connecting, connected, reconnecting, closed). */
+  | { type: 'signaling'; state: string; atMs: number }
   /** Fresh ICE servers arrived (after a TURN 401); `turnRefreshes` requests were sent so far. */
   | { type: 'ice-servers'; usernames: string[]; turnRefreshes: number; atMs: number }
   | { type: 'pong'; requestId: number; rttMs: number | null; error?: string }

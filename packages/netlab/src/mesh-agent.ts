@@ -28,6 +28,7 @@ async function start(msg: MeshAgentStart): Promise<void> {
   });
   mesh = m;
   m.on('link', (info) => send({ type: 'link', info, atMs: now() }));
+  m.signaling.on('state', (state) => send({ type: 'signaling', state, atMs: now() }));
   m.signaling.on('ice-servers', (servers) =>
     send({
       type: 'ice-servers',
