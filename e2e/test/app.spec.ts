@@ -173,6 +173,17 @@ test('three pages join by the share link, train, and see ranks move over blocks'
       .toEqual(others);
   }
 
+  // Each page's peers table says how its links to the others travel: directly, on one machine.
+  for (const [i, p] of pages.entries()) {
+    for (const other of ids.filter((_, j) => j !== i)) {
+      await expect(p.page.locator(`tr[data-peer-id="${other}"] [data-link-kind]`)).toHaveAttribute(
+        'data-link-kind',
+        'direct',
+        { timeout: 30_000 },
+      );
+    }
+  }
+
   // Every page gets a uid and at least three blocks of its own stake/rank, drawn in the rank chart.
   for (const p of pages) {
     await expect

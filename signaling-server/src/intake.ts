@@ -9,6 +9,7 @@ import { type ClientMessage, parseClientMessage, SignalingMessageError } from '@
 import type { RawData } from 'ws';
 import type { ConnectionHost } from './host.js';
 import type { LedgerRelay, LedgerSubscriber } from './ledger-relay.js';
+import type { LinkReports } from './link-reports.js';
 import { MAX_BACKLOG_MESSAGES } from './options.js';
 import type { JoinMessage, Membership, RoomMember, Rooms } from './rooms.js';
 import type { TokenBucket } from './token-bucket.js';
@@ -37,6 +38,7 @@ export class MessageIntake<C extends IncomingConnection<C>> {
     private readonly host: IntakeHost<C>,
     private readonly rooms: Rooms<C>,
     private readonly ledger: LedgerRelay<C>,
+    private readonly links: LinkReports<C>,
   ) {}
 
   /** One WebSocket message as received: checked, queued behind a verifying join, or handled. */
@@ -116,6 +118,10 @@ export class MessageIntake<C extends IncomingConnection<C>> {
           return;
         case 'ledger-subscribe':
           this.ledger.subscribe(conn, msg.fromHeight);
+          return;
+        case 'link-report':
+        case 'ice-refresh':
+          this.links.handle(conn, msg);
           return;
       }
     } catch (err) {

@@ -3,7 +3,13 @@
  * Gauges (connections, rooms, peers) are read from the live server state when
  * rendered, so they can never drift from it.
  */
-import { SIGNALING_ERROR_CODES, type SignalingErrorCode } from '@peerbench/protocol';
+import {
+  LINK_CONNECTION_TYPES,
+  REPORTED_LINK_STATES,
+  SIGNALING_ERROR_CODES,
+  type SignalingErrorCode,
+} from '@peerbench/protocol';
+import type { LinkCounts } from './link-reports.js';
 
 export interface SignalingMetrics {
   /** Open WebSocket connections (joined or not). */
@@ -12,6 +18,8 @@ export interface SignalingMetrics {
   readonly rooms: number;
   /** Joined peers summed over all rooms. */
   readonly peers: number;
+  /** WebRTC link ends as the peers last reported them (link-reports.ts). */
+  readonly links: LinkCounts;
   readonly connectionsAcceptedTotal: number;
   /** WebSocket messages received from clients, valid or not. */
   readonly messagesReceivedTotal: number;
@@ -61,6 +69,7 @@ export interface Gauges {
   connections: number;
   rooms: number;
   peers: number;
+  links: LinkCounts;
   uptimeSeconds: number;
 }
 
@@ -95,6 +104,21 @@ export function renderPrometheus(m: SignalingMetrics, rssBytes: number): string 
   metric('connections', 'gauge', 'Open WebSocket connections.', [['', m.connections]]);
   metric('rooms', 'gauge', 'Rooms with at least one peer.', [['', m.rooms]]);
   metric('peers', 'gauge', 'Joined peers over all rooms.', [['', m.peers]]);
+  metric(
+    'reported_links',
+    'gauge',
+    'WebRTC link ends as peers report them, by state (a link reported by both peers counts twice).',
+    REPORTED_LINK_STATES.map((state) => [`{state="${state}"}`, m.links.byState[state]]),
+  );
+  metric(
+    'reported_connected_links',
+    'gauge',
+    'Connected WebRTC link ends as peers report them, by connection type (direct or via a TURN relay).',
+    [...LINK_CONNECTION_TYPES, 'unknown' as const].map((type) => [
+      `{type="${type}"}`,
+      m.links.connectedByType[type],
+    ]),
+  );
   metric('connections_accepted_total', 'counter', 'WebSocket connections accepted.', [
     ['', m.connectionsAcceptedTotal],
   ]);

@@ -25,6 +25,7 @@ import { errorMessage } from './host.js';
 import { clientIp, HttpRoutes } from './http-routes.js';
 import { type IncomingConnection, type IntakeHost, MessageIntake } from './intake.js';
 import { LedgerRelay } from './ledger-relay.js';
+import { LinkReports } from './link-reports.js';
 import { SignalingCounters, type SignalingMetrics, snapshotMetrics } from './metrics.js';
 import {
   CHALLENGE_NONCE_BYTES,
@@ -95,6 +96,7 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
   private readonly connectionsPerIp = new Map<string, number>();
   private readonly rooms: Rooms<Connection>;
   private readonly ledger: LedgerRelay<Connection>;
+  private readonly linkReports: LinkReports<Connection>;
   private readonly routes: HttpRoutes;
   private readonly intake: MessageIntake<Connection>;
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -111,10 +113,15 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
     this.options = options;
     this.staticFiles = options.staticDir ? new StaticFiles(options.staticDir) : undefined;
     this.ledger = new LedgerRelay(this, options.ledger);
+    this.linkReports = new LinkReports(this, options);
+    const onLeave = (conn: Connection) => {
+      this.ledger.cancel(conn);
+      this.linkReports.drop(conn);
+    };
     this.rooms = options.roomBridge
-      ? new ClusteredRooms(this, options, (conn) => this.ledger.cancel(conn), options.roomBridge)
-      : new Rooms(this, options, (conn) => this.ledger.cancel(conn));
-    this.intake = new MessageIntake(this, this.rooms, this.ledger);
+      ? new ClusteredRooms(this, options, onLeave, options.roomBridge)
+      : new Rooms(this, options, onLeave);
+    this.intake = new MessageIntake(this, this.rooms, this.ledger, this.linkReports);
     this.routes = new HttpRoutes({
       options,
       counters: this.counters,
@@ -218,6 +225,7 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
       connections: this.connections.size,
       rooms: this.rooms.size,
       peers: this.rooms.peerCount(),
+      links: this.linkReports.counts(),
       uptimeSeconds: this.startedAtMs === 0 ? 0 : Math.round((Date.now() - this.startedAtMs) / 1000),
     });
   }

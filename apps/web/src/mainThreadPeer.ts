@@ -55,10 +55,17 @@ export const createMainThreadPeer: PeerFactory = async (options: PeerLaunchOptio
     await network.stop();
     throw err;
   }
-  return withSignalingOverlay(peer, network.connection, serverUrl, 'main', async () => {
-    await peer.stop();
-    chain?.stop();
-    chain = null;
-    await network.stop();
-  });
+  return withSignalingOverlay(
+    peer,
+    network.connection,
+    serverUrl,
+    'main',
+    async () => {
+      await peer.stop();
+      chain?.stop();
+      chain = null;
+      await network.stop();
+    },
+    network.mesh,
+  );
 };

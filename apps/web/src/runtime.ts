@@ -7,11 +7,13 @@
  * No React here; components call the methods below and read the store.
  */
 
+import type { LinkInfo } from '@peerbench/mesh';
 import type { BackendName, PeerSnapshot } from '@peerbench/peer';
 import type { Identity } from '@peerbench/protocol';
 import { type ProbeEnv, probeBackends } from './backendProbe.js';
 import { type CpuLevel, DEFAULT_CPU_LEVEL, parseCpuLevel, shownValue } from './cpuUse.js';
 import { claimIdentity } from './identitySlots.js';
+import { linkViews } from './links.js';
 import type { PeerThread } from './peerConfig.js';
 import { historyKey, type KeyValueStore, loadState, putHistory, updateState } from './persistence.js';
 import { type AppStore, reduceRestoredHistory, reduceSnapshot } from './store.js';
@@ -37,6 +39,8 @@ export interface PeerHandle {
   readonly cpuApplied?: CpuLevel;
   /** Changes the CPU use live; resolves with the level the loop now runs at. */
   setCpu?(level: CpuLevel): Promise<{ level: CpuLevel; note?: string }>;
+  /** This peer's WebRTC links (the mesh's `links()`); a change also emits a snapshot. */
+  links?(): readonly LinkInfo[];
 }
 
 export interface PeerLaunchOptions {
@@ -285,6 +289,7 @@ export class AppRuntime {
       snapshot: null,
       appError: null,
       peerThread: null,
+      links: {},
       cpu: { ...s.cpu, applied: null },
     }));
   }
@@ -299,7 +304,12 @@ export class AppRuntime {
     this.flushTimer = null;
     const snap = this.pending;
     this.pending = null;
-    if (snap && this.peer) this.deps.store.setState((s) => reduceSnapshot(s, snap));
+    const peer = this.peer;
+    if (snap && peer)
+      this.deps.store.setState((s) => ({
+        ...reduceSnapshot(s, snap),
+        links: linkViews(peer.links?.() ?? []),
+      }));
   }
 
   private startSaving(): void {

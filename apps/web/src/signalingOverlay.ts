@@ -3,7 +3,7 @@
  * connection's state (and "server unreachable") on the Peer's snapshots,
  * since the Peer itself only knows whether it has a network at all.
  */
-import type { Observable, SignalingState } from '@peerbench/mesh';
+import type { LinkInfo, Observable, SignalingState } from '@peerbench/mesh';
 import type { PeerError, PeerSnapshot } from '@peerbench/peer';
 import type { HostedPeer } from '@peerbench/peer/worker';
 import type { PeerThread } from './peerConfig.js';
@@ -20,13 +20,23 @@ const CONNECTION_OF: Record<SignalingState, PeerSnapshot['connection']> = {
 /** What both Peer placements give before the signaling overlay: the surface hostPeer drives. */
 export type PeerSource = HostedPeer;
 
-/** The app's PeerHandle: `source`'s snapshots with the signaling state (and "server unreachable") overlaid. */
+/** The mesh's link status (PeerMesh satisfies it): read on every snapshot, and a change emits one. */
+export interface LinkSource {
+  links(): LinkInfo[];
+  on(event: 'link', cb: (info: LinkInfo) => void): () => void;
+}
+
+/**
+ * The app's PeerHandle: `source`'s snapshots with the signaling state (and
+ * "server unreachable") overlaid, and the links of `mesh`.
+ */
 export function withSignalingOverlay(
   source: PeerSource,
   connection: Observable<SignalingState>,
   serverUrl: string,
   thread: PeerThread,
   stop: () => Promise<void>,
+  mesh?: LinkSource,
 ): PeerHandle {
   let signalingState: SignalingState = connection.get();
   const listeners = new Set<(s: PeerSnapshot) => void>();
@@ -53,6 +63,7 @@ export function withSignalingOverlay(
     signalingState = st;
     emit();
   });
+  mesh?.on('link', emit);
   return {
     thread,
     start: () => source.start(),
@@ -60,6 +71,7 @@ export function withSignalingOverlay(
     pause: () => source.pause(),
     resume: () => source.resume(),
     getSnapshot: () => current,
+    ...(mesh ? { links: () => mesh.links() } : {}),
     subscribe: (cb) => {
       listeners.add(cb);
       return () => listeners.delete(cb);

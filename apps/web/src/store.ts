@@ -4,6 +4,7 @@
  * Everything that decides what the state becomes is a pure function here, so
  * it is tested without a browser.
  */
+
 import type {
   BackendReport,
   BlockPoint,
@@ -15,6 +16,7 @@ import type {
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { LaunchConfig } from './config.js';
 import { type CpuLevel, DEFAULT_CPU_LEVEL } from './cpuUse.js';
+import type { LinkView } from './links.js';
 import type { PeerThread } from './peerConfig.js';
 import { MAX_BLOCK_POINTS, MAX_LOSS_POINTS } from './persistence.js';
 
@@ -43,6 +45,8 @@ export interface AppState {
   /** Where the running Peer trains: a background worker or this page's main thread (null before it starts). */
   peerThread: PeerThread | null;
   cpu: CpuState;
+  /** This peer's WebRTC links by remote peer id, from the mesh (links.ts). */
+  links: Record<string, LinkView>;
 }
 
 /** The "CPU use" setting: what the person wants, where that came from, and what the worker confirmed. */
@@ -70,6 +74,7 @@ export function initialAppState(launch: LaunchConfig, shareUrl: string): AppStat
     notes: [...launch.warnings],
     savedBlockCount: 0,
     peerThread: null,
+    links: {},
     cpu: launch.forcedCpu
       ? { level: launch.forcedCpu, source: 'url', applied: null }
       : { level: DEFAULT_CPU_LEVEL, source: 'default', applied: null },

@@ -222,11 +222,18 @@ export async function createWorkerPeer(options: PeerLaunchOptions): Promise<Peer
     throw err;
   }
 
-  const handle = withSignalingOverlay(remote, network.connection, serverUrl, 'worker', async () => {
-    // The worker's Peer stops and saves its model first; then the threads are torn down.
-    await remote.stop();
-    teardown();
-    await network.stop();
-  });
+  const handle = withSignalingOverlay(
+    remote,
+    network.connection,
+    serverUrl,
+    'worker',
+    async () => {
+      // The worker's Peer stops and saves its model first; then the threads are torn down.
+      await remote.stop();
+      teardown();
+      await network.stop();
+    },
+    network.mesh,
+  );
   return { ...handle, cpuApplied: startedAtCpu, setCpu: (level) => cpuControl.set(level) };
 }

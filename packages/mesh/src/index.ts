@@ -1,6 +1,17 @@
 export { RpcError, type RpcErrorCode, type WireDtype, type WireTensor } from '@peerbench/protocol';
 export { Emitter } from './emitter.js';
 export { fetchGenesis, GenesisFetchError, httpBaseOf } from './http.js';
+export {
+  type CandidateSummary,
+  type CandidateType,
+  CONNECTION_TYPES,
+  type ConnectionType,
+  connectionTypeOf,
+  isTurnAuthError,
+  type SelectedPair,
+  type StatsReportLike,
+  selectedPairFromStats,
+} from './ice-stats.js';
 export * from './in-memory-network.js';
 export {
   type JoinNetworkOptions,
@@ -22,11 +33,21 @@ export {
   type LinkListener,
   type MemoryLinkPair,
 } from './link.js';
+export { LINK_HEARTBEAT_INTERVAL_MS, LINK_HEARTBEAT_MISSES, startLinkHeartbeat } from './link-heartbeat.js';
+export { LINK_REPORT_DEBOUNCE_MS } from './link-reporter.js';
+export {
+  CONNECTION_TYPE_MAX_READS,
+  CONNECTION_TYPE_RETRY_MS,
+  type LinkInfo,
+  type LinkPatch,
+  type LinkState,
+  LinkTable,
+} from './link-status.js';
 export * from './mesh-network.js';
 export * from './network.js';
 export {
-  CONNECT_TIMEOUT_MS,
   DEFAULT_MAX_PEERS,
+  LINK_CONNECT_DEADLINE_MS,
   LINK_RETRY_INITIAL_DELAY_MS,
   LINK_RETRY_MAX_DELAY_MS,
   type MeshConnectionState,
@@ -52,6 +73,8 @@ export {
   DRAIN_POLL_MS,
   SEND_HIGH_WATER_BYTES,
   SEND_LOW_WATER_BYTES,
+  SEND_QUEUE_MAX_BYTES,
+  SendQueueFullError,
 } from './send-queue.js';
 export {
   RECONNECT_INITIAL_DELAY_MS,
@@ -62,6 +85,12 @@ export {
   type SignalingState,
   type Welcome,
 } from './signaling-client.js';
-export { DATA_CHANNEL_LABEL, WebRtcConnection, type WebRtcConnectionOptions } from './webrtc-link.js';
+export { TURN_REFRESH_MIN_INTERVAL_MS, TurnCredentialRefresher } from './turn-refresh.js';
+export {
+  DATA_CHANNEL_LABEL,
+  type IceCandidateErrorLike,
+  WebRtcConnection,
+  type WebRtcConnectionOptions,
+} from './webrtc-link.js';
 export { createWebRtcLinkPair, type WebRtcLinkPair } from './webrtc-pair.js';
 export { backoffDelayMs, type WebSocketConstructor, type WebSocketLike } from './websocket.js';

@@ -16,62 +16,42 @@
  *   out. A server restart does not touch live links; the signaling client
  *   reconnects by itself and missing links are offered again.
  * - maxPeers caps links (connecting + connected); offers beyond it are ignored.
+ * - Link status (`links()`, `link` events; link-status.ts), reported to the
+ *   server (link-reporter.ts); a link not open by LINK_CONNECT_DEADLINE_MS is
+ *   closed and reported failed on whichever side holds it. A TURN 401 gets
+ *   fresh credentials and a retry of unconnected links (turn-refresh.ts).
  */
 import {
   DEFAULT_REQUEST_TIMEOUT_MS,
-  type Identity,
   ReassemblyBudget,
   RpcError,
   type SignalData,
   type WireTensor,
 } from '@peerbench/protocol';
 import { Emitter } from './emitter.js';
+import { isTurnAuthError } from './ice-stats.js';
 import type { Link } from './link.js';
+import { startLinkHeartbeat } from './link-heartbeat.js';
+import { startLinkReporter } from './link-reporter.js';
+import { type LinkInfo, LinkTable, readConnectionType } from './link-status.js';
+import { newPeerEntry, type PeerEntry, signalingClientOptions } from './peer-entry.js';
+import {
+  DEFAULT_MAX_PEERS,
+  LINK_CONNECT_DEADLINE_MS,
+  LINK_RETRY_INITIAL_DELAY_MS,
+  LINK_RETRY_MAX_DELAY_MS,
+  type MeshConnectionState,
+  PEER_LEFT_PROBE_TIMEOUT_MS,
+  type PeerMeshEvents,
+  type PeerMeshOptions,
+} from './peer-mesh-options.js';
 import { type HandlerContext, type RequestOptions, type RpcHandler, RpcSession } from './rpc-session.js';
 import { SignalingClient, type SignalingState } from './signaling-client.js';
+import { TurnCredentialRefresher } from './turn-refresh.js';
 import { WebRtcConnection } from './webrtc-link.js';
-import { backoffDelayMs, type WebSocketConstructor } from './websocket.js';
+import { backoffDelayMs } from './websocket.js';
 
-export const DEFAULT_MAX_PEERS = 16;
-/** A WebRTC connection that is not open after this long is torn down and retried. */
-export const CONNECT_TIMEOUT_MS = 15_000;
-export const LINK_RETRY_INITIAL_DELAY_MS = 200;
-export const LINK_RETRY_MAX_DELAY_MS = 10_000;
-/** After `peer-left`, a link that answers a ping within this time is kept (only its signaling dropped). */
-export const PEER_LEFT_PROBE_TIMEOUT_MS = 1500;
-
-export type MeshConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
-
-export interface PeerMeshOptions {
-  signalingUrl: string;
-  room: string;
-  identity: Identity;
-  /** WebRTC implementation for Node (`@roamhq/wrtc`); browsers use their own. */
-  wrtc?: unknown;
-  /** Most WebRTC links at once (connecting + connected). */
-  maxPeers?: number;
-  /** WebSocket implementation for Node 20 (the `ws` package); browsers use their own. */
-  WebSocket?: WebSocketConstructor;
-  connectTimeoutMs?: number;
-  reconnectInitialDelayMs?: number;
-  reconnectMaxDelayMs?: number;
-  /** See PEER_LEFT_PROBE_TIMEOUT_MS. */
-  peerLeftProbeTimeoutMs?: number;
-}
-
-export type PeerMeshEvents = {
-  'peer-connected': [string];
-  'peer-disconnected': [string];
-  connection: [MeshConnectionState];
-};
-
-interface PeerEntry {
-  connection: WebRtcConnection | undefined;
-  session: RpcSession | undefined;
-  retryTimer: ReturnType<typeof setTimeout> | undefined;
-  connectTimer: ReturnType<typeof setTimeout> | undefined;
-  attempts: number;
-}
+export * from './peer-mesh-options.js';
 
 export class PeerMesh {
   readonly peerId: string;
@@ -83,29 +63,30 @@ export class PeerMesh {
   /** One budget for the partial messages of every link: many links cannot add up to unbounded memory. */
   private readonly reassemblyBudget = new ReassemblyBudget();
   private readonly entries = new Map<string, PeerEntry>();
+  private readonly linkTable = new LinkTable();
   private readonly unsubscribe: (() => void)[] = [];
   private running = false;
+  private turn: TurnCredentialRefresher | undefined;
 
   constructor(opts: PeerMeshOptions) {
     this.opts = opts;
     this.peerId = opts.identity.peerId;
     this.maxPeers = opts.maxPeers ?? DEFAULT_MAX_PEERS;
-    const clientOpts: ConstructorParameters<typeof SignalingClient>[0] = {
-      url: opts.signalingUrl,
-      room: opts.room,
-      identity: opts.identity,
-    };
-    if (opts.WebSocket) clientOpts.WebSocket = opts.WebSocket;
-    if (opts.reconnectInitialDelayMs !== undefined)
-      clientOpts.reconnectInitialDelayMs = opts.reconnectInitialDelayMs;
-    if (opts.reconnectMaxDelayMs !== undefined) clientOpts.reconnectMaxDelayMs = opts.reconnectMaxDelayMs;
-    this.signaling = new SignalingClient(clientOpts);
+    this.signaling = new SignalingClient(signalingClientOptions(opts));
   }
 
   on(event: 'peer-connected' | 'peer-disconnected', cb: (peerId: string) => void): () => void;
   on(event: 'connection', cb: (state: MeshConnectionState) => void): () => void;
+  /** Every change of a link's status (state, connection type, failure); `closed` when its entry goes. */
+  on(event: 'link', cb: (info: LinkInfo) => void): () => void;
   on(event: keyof PeerMeshEvents, cb: (arg: never) => void): () => void {
+    if (event === 'link') return this.linkTable.onChange(cb as (info: LinkInfo) => void);
     return this.events.on(event, cb as (arg: string) => void);
+  }
+
+  /** The status of every link this mesh holds or is trying to make (see link-status.ts). */
+  links(): LinkInfo[] {
+    return this.linkTable.list();
   }
 
   /** Joins the room; resolves once the server has welcomed this peer. Links form in the background. */
@@ -121,7 +102,15 @@ export class PeerMesh {
       s.on('peer-joined', (p) => this.consider(p.peerId)),
       s.on('peer-left', (id) => this.onPeerLeft(id)),
       s.on('signal', ({ from, data }) => this.onSignal(from, data)),
+      startLinkReporter(s, this.linkTable, this.opts.linkReportDebounceMs),
     );
+    const turn = new TurnCredentialRefresher(
+      s,
+      () => this.retryTurnRefused(),
+      this.opts.turnRefreshMinIntervalMs,
+    );
+    this.turn = turn;
+    this.unsubscribe.push(() => turn.stop());
     await s.start();
   }
 
@@ -171,17 +160,22 @@ export class PeerMesh {
     return session.ping(timeoutMs);
   }
 
-  /** Per-peer RPC counters (invalid frames etc.), for dashboards and tests. */
-  linkStats(peerId: string): RpcSession['stats'] | undefined {
-    return this.entries.get(peerId)?.session?.stats;
+  /** Fresh-credential requests this mesh sent after TURN 401s. */
+  get turnRefreshes(): number {
+    return this.turn?.requests ?? 0;
+  }
+
+  /** Per-peer RPC counters (invalid frames etc.) and the bytes in its send queue, for dashboards and tests. */
+  linkStats(peerId: string): (RpcSession['stats'] & { queuedBytes: number }) | undefined {
+    const session = this.entries.get(peerId)?.session;
+    return session && { ...session.stats, queuedBytes: session.queuedBytes };
   }
 
   // ---- connection management -------------------------------------------------
 
   private onSignalingState(st: SignalingState): void {
-    if (st === 'connected') this.events.emit('connection', 'connected');
-    else if (st === 'connecting') this.events.emit('connection', 'connecting');
-    else if (st === 'reconnecting') this.events.emit('connection', 'reconnecting');
+    // 'closed' is emitted by stop() itself, after the links are gone.
+    if (st !== 'idle' && st !== 'closed') this.events.emit('connection', st);
   }
 
   private linkCount(): number {
@@ -193,13 +187,7 @@ export class PeerMesh {
   private entry(peerId: string): PeerEntry {
     let e = this.entries.get(peerId);
     if (!e) {
-      e = {
-        connection: undefined,
-        session: undefined,
-        retryTimer: undefined,
-        connectTimer: undefined,
-        attempts: 0,
-      };
+      e = newPeerEntry();
       this.entries.set(peerId, e);
     }
     return e;
@@ -230,12 +218,25 @@ export class PeerMesh {
       },
       onConnect: (link) => this.onLinkOpen(peerId, conn, link),
       onClose: (reason) => this.onLinkClosed(peerId, conn, reason),
+      onCandidateError: (err) => {
+        if (!isTurnAuthError(err) || e.connection !== conn) return;
+        e.turnRefused = true;
+        this.turn?.refused();
+      },
+      onIceState: (state) => {
+        // A new path after an ICE change (restart, network switch) may be of another type.
+        if ((state === 'connected' || state === 'completed') && e.connection === conn && e.session)
+          void this.readConnectionType(peerId, conn);
+      },
     });
     e.connection = conn;
+    e.turnRefused = false;
+    this.linkTable.update(peerId, { state: 'connecting', type: null, pair: null });
     if (e.connectTimer) clearTimeout(e.connectTimer);
+    const deadlineMs = this.opts.connectTimeoutMs ?? LINK_CONNECT_DEADLINE_MS;
     e.connectTimer = setTimeout(() => {
-      if (e.connection === conn && !e.session) conn.destroy('timed out connecting');
-    }, this.opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS);
+      if (e.connection === conn && !e.session) conn.destroy(`not connected within ${deadlineMs} ms`);
+    }, deadlineMs);
     return conn;
   }
 
@@ -251,8 +252,28 @@ export class PeerMesh {
     e.session = new RpcSession(link, {
       handlers: this.handlers,
       reassembler: { budget: this.reassemblyBudget },
+      ...(this.opts.sendQueueMaxBytes !== undefined
+        ? { sendQueueMaxBytes: this.opts.sendQueueMaxBytes }
+        : {}),
     });
+    this.linkTable.update(peerId, { state: 'connected', failures: 0, reason: null });
+    const heartbeat = this.opts.linkHeartbeatIntervalMs;
+    startLinkHeartbeat(e.session, (why) => e.connection === conn && conn.destroy(why), heartbeat);
     this.events.emit('peer-connected', peerId);
+    void this.readConnectionType(peerId, conn);
+  }
+
+  private readConnectionType(peerId: string, conn: WebRtcConnection): Promise<void> {
+    const current = () => this.running && this.entries.get(peerId)?.connection === conn;
+    return readConnectionType(this.linkTable, peerId, conn, current);
+  }
+
+  /** Fresh ICE servers came: links we offer that a TURN server refused start over with them. */
+  private retryTurnRefused(): void {
+    for (const [peerId, e] of this.entries) {
+      if (e.connection && !e.session && e.turnRefused && this.peerId < peerId)
+        e.connection.destroy('TURN refused the credentials (401): retrying with fresh ones');
+    }
   }
 
   private onLinkClosed(peerId: string, conn: WebRtcConnection, reason: string): void {
@@ -269,6 +290,13 @@ export class PeerMesh {
     }
     if (!this.running) return;
     const stillMember = this.signaling.peers().some((p) => p.peerId === peerId);
+    if (stillMember) {
+      const failures = (this.linkTable.get(peerId)?.failures ?? 0) + 1;
+      // Nothing travels over a failed link: no type until a new one connects.
+      this.linkTable.update(peerId, { state: 'failed', reason, failures, type: null, pair: null });
+    } else {
+      this.linkTable.remove(peerId, reason);
+    }
     if (stillMember && this.peerId < peerId) {
       const delay = backoffDelayMs(
         e.attempts++,
@@ -280,15 +308,43 @@ export class PeerMesh {
         e.retryTimer = undefined;
         if (this.entries.get(peerId) === e && !e.connection) this.consider(peerId);
       }, delay);
-    } else if (!stillMember) {
+    } else if (stillMember) {
+      this.askForOffer(peerId, e);
+    } else {
       this.entries.delete(peerId);
     }
     this.fill();
   }
 
+  /**
+   * The answering side lost its link to a member. The offerer may not have
+   * noticed (measured in netlab: after a 20 s outage one side's ICE failed
+   * and the other's never did, so nobody re-offered), so ask it for a new
+   * offer (simple-peer's `renegotiate` signal), again every connect deadline
+   * until one comes.
+   */
+  private askForOffer(peerId: string, e: PeerEntry): void {
+    this.signaling.sendSignal(peerId, { type: 'renegotiate', renegotiate: true });
+    e.retryTimer = setTimeout(() => {
+      e.retryTimer = undefined;
+      if (this.running && this.entries.get(peerId) === e && !e.connection) this.askForOffer(peerId, e);
+    }, this.opts.connectTimeoutMs ?? LINK_CONNECT_DEADLINE_MS);
+  }
+
+  /** The answerer asks for a new offer: a link it lost is dead here too; one still connecting is left be. */
+  private onOfferRequested(from: string, e: PeerEntry): void {
+    if (from < this.peerId) return; // only the higher id answers, so only it asks
+    if (e.connection && e.session) e.connection.destroy('the other side lost the link');
+    else if (!e.connection && !e.retryTimer) this.consider(from);
+  }
+
   private onSignal(from: string, data: SignalData): void {
     if (!this.running || from === this.peerId) return;
     const e = this.entry(from);
+    if (data.type === 'renegotiate') {
+      this.onOfferRequested(from, e);
+      return;
+    }
     if (data.type === 'offer') {
       // Glare rule: only the lower id offers. A higher id's offer is ignored.
       if (from > this.peerId) return;
@@ -340,6 +396,7 @@ export class PeerMesh {
     const e = this.entries.get(peerId);
     if (!e) return;
     this.entries.delete(peerId);
+    this.linkTable.remove(peerId, reason);
     if (e.retryTimer) clearTimeout(e.retryTimer);
     if (e.connectTimer) clearTimeout(e.connectTimer);
     const session = e.session;

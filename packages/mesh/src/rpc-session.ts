@@ -21,7 +21,7 @@ import {
   type WireTensor,
 } from '@peerbench/protocol';
 import type { Link } from './link.js';
-import { type Outgoing, SEND_LOW_WATER_BYTES, SendQueue } from './send-queue.js';
+import { type Outgoing, SEND_LOW_WATER_BYTES, SendQueue, SendQueueFullError } from './send-queue.js';
 /** Handlers one peer may have running at once; more are answered `rejected` (busy). */
 export const MAX_CONCURRENT_HANDLERS_PER_PEER = 32;
 /** Invalid frames/messages tolerated per window before the link is closed. */
@@ -55,6 +55,8 @@ export interface RpcSessionStats {
   requestsHandled: number;
   bytesSent: number;
   bytesReceived: number;
+  /** Messages refused because the send queue was at its cap (the remote stopped reading). */
+  sendQueueRefusals: number;
 }
 
 export interface RpcSessionOptions {
@@ -63,6 +65,8 @@ export interface RpcSessionOptions {
   reassembler?: ReassemblerOptions;
   highWaterBytes?: number;
   lowWaterBytes?: number;
+  /** See SEND_QUEUE_MAX_BYTES. */
+  sendQueueMaxBytes?: number;
   maxInvalidFramesPerWindow?: number;
   /** Called once when the session ends, with why. */
   onClose?: (reason: string) => void;
@@ -82,6 +86,7 @@ export class RpcSession {
     requestsHandled: 0,
     bytesSent: 0,
     bytesReceived: 0,
+    sendQueueRefusals: 0,
   };
   private readonly link: Link;
   private readonly opts: RpcSessionOptions;
@@ -105,6 +110,7 @@ export class RpcSession {
     this.reassembler = new Reassembler(opts.reassembler);
     this.queue = new SendQueue(link, {
       ...(opts.highWaterBytes !== undefined ? { highWaterBytes: opts.highWaterBytes } : {}),
+      ...(opts.sendQueueMaxBytes !== undefined ? { maxQueuedBytes: opts.sendQueueMaxBytes } : {}),
       onSendError: (e) => this.close('peer-gone', `send failed: ${e.message}`),
       onSent: (bytes) => {
         this.stats.bytesSent += bytes;
@@ -117,7 +123,7 @@ export class RpcSession {
       onGiveUp: (id, _reason, ctx) => {
         if (!this.isOpen) return;
         this.queue.abort(ctx.outgoing);
-        this.queue.enqueue(encodeRpcMessage({ kind: 'cancel', id }));
+        this.tryEnqueue(encodeRpcMessage({ kind: 'cancel', id }));
       },
     });
     link.lowWaterBytes = opts.lowWaterBytes ?? SEND_LOW_WATER_BYTES;
@@ -132,6 +138,11 @@ export class RpcSession {
 
   get isOpen(): boolean {
     return !this.closed && this.link.isOpen;
+  }
+
+  /** Bytes of messages held in this link's send queue (bounded by its cap). */
+  get queuedBytes(): number {
+    return this.queue.queuedBytes;
   }
 
   /** Requests waiting for an answer. */
@@ -164,8 +175,13 @@ export class RpcSession {
       this.pending.reject(call.id, new RpcError('invalid', `cannot send request: ${(e as Error).message}`));
       return call.promise;
     }
+    try {
+      context.outgoing = this.queue.enqueue(bytes);
+    } catch (e) {
+      this.refuse(call.id, this.pending, e);
+      return call.promise;
+    }
     this.stats.requestsSent++;
-    context.outgoing = this.queue.enqueue(bytes);
     return call.promise;
   }
 
@@ -173,8 +189,29 @@ export class RpcSession {
   ping(timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): Promise<number> {
     if (!this.isOpen) return Promise.reject(new RpcError('peer-gone', `no link to ${this.remotePeerId}`));
     const call = this.pings.add({ timeoutMs, context: performance.now() });
-    this.queue.enqueue(encodeRpcMessage({ kind: 'ping', id: call.id }));
+    try {
+      this.queue.enqueue(encodeRpcMessage({ kind: 'ping', id: call.id }));
+    } catch (e) {
+      this.refuse(call.id, this.pings, e);
+    }
     return call.promise;
+  }
+
+  /** A call whose message the send queue refused fails at once with `send-queue-full`. */
+  private refuse(id: number, calls: { reject(id: number, err: Error): void }, e: unknown): void {
+    if (!(e instanceof SendQueueFullError)) throw e;
+    this.stats.sendQueueRefusals++;
+    calls.reject(id, new RpcError('send-queue-full', e.message));
+  }
+
+  /** Queues a message nobody waits on (answers, cancels, pongs); over the cap it is dropped and counted. */
+  private tryEnqueue(bytes: Uint8Array): void {
+    try {
+      this.queue.enqueue(bytes);
+    } catch (e) {
+      if (!(e instanceof SendQueueFullError)) throw e;
+      this.stats.sendQueueRefusals++;
+    }
   }
 
   /** Ends the session: pending requests reject with `code`, running handlers abort, the link closes. */
@@ -251,7 +288,7 @@ export class RpcSession {
         this.running.get(msg.id)?.abort(new RpcError('cancelled', 'cancelled by the caller'));
         return;
       case 'ping':
-        this.queue.enqueue(encodeRpcMessage({ kind: 'pong', id: msg.id }));
+        this.tryEnqueue(encodeRpcMessage({ kind: 'pong', id: msg.id }));
         return;
       case 'pong': {
         const sentAt = this.pings.context(msg.id);
@@ -297,7 +334,7 @@ export class RpcSession {
           errorMessage(msg.id, 'rejected', `handler returned bad tensors (${code}): ${(e as Error).message}`),
         );
       }
-      this.queue.enqueue(bytes);
+      this.tryEnqueue(bytes);
     };
     let result: Promise<WireTensor[]>;
     try {
@@ -314,7 +351,7 @@ export class RpcSession {
 
   private sendError(id: number, code: RpcErrorCode, message: string): void {
     if (!this.isOpen) return;
-    this.queue.enqueue(encodeRpcMessage(errorMessage(id, code, message)));
+    this.tryEnqueue(encodeRpcMessage(errorMessage(id, code, message)));
   }
 }
 

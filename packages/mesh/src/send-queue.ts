@@ -5,6 +5,11 @@
  * (RTCDataChannel 'bufferedamountlow'), or on a short poll where the link has
  * none. Small messages (one frame) jump ahead of the remaining chunks of big
  * ones, so pings, cancels and small answers never wait behind a 30 MiB tensor.
+ *
+ * The queue itself is capped (SEND_QUEUE_MAX_BYTES of messages not yet fully
+ * written): when the remote stops reading, its transport buffer stays full,
+ * nothing leaves the queue, and `enqueue` throws SendQueueFullError (code
+ * `send-queue-full`) instead of holding every later message in memory.
  */
 import { encodeAbortFrame, encodeFrame, FRAME_CHUNK_BYTES, frameCount } from '@peerbench/protocol';
 import type { Link } from './link.js';
@@ -21,7 +26,24 @@ export const DRAIN_POLL_MS = 50;
  */
 export const DRAIN_POLL_FALLBACK_MS = 1;
 
+/**
+ * Most bytes of messages held by one link's queue (whole messages, until their
+ * last frame is written). Several of the largest answers the peers send (a
+ * batch's representation is ~1-4 MiB) fit; a remote that reads nothing
+ * cannot make this peer hold more.
+ */
+export const SEND_QUEUE_MAX_BYTES = 32 * 1024 * 1024;
+
 const MAX_U32 = 0xffff_ffff;
+
+/** The queue holds SEND_QUEUE_MAX_BYTES (or its configured cap): the remote is not reading. */
+export class SendQueueFullError extends Error {
+  readonly code = 'send-queue-full';
+  constructor(message: string) {
+    super(message);
+    this.name = 'SendQueueFullError';
+  }
+}
 
 /** One message on its way out; `abort` it to drop its unsent chunks. */
 export interface Outgoing {
@@ -36,6 +58,8 @@ export interface Outgoing {
 
 export interface SendQueueOptions {
   highWaterBytes?: number;
+  /** See SEND_QUEUE_MAX_BYTES. */
+  maxQueuedBytes?: number;
   /** Called when a write to the link throws (the session then closes). */
   onSendError(err: Error): void;
   /** Called with every frame's size once written. */
@@ -46,6 +70,8 @@ export class SendQueue {
   private readonly control: Outgoing[] = [];
   private readonly bulk: Outgoing[] = [];
   private readonly highWater: number;
+  private readonly maxQueued: number;
+  private queued = 0;
   private nextMessageId = 1;
   private pollTimer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
@@ -55,10 +81,22 @@ export class SendQueue {
     private readonly opts: SendQueueOptions,
   ) {
     this.highWater = opts.highWaterBytes ?? SEND_HIGH_WATER_BYTES;
+    this.maxQueued = opts.maxQueuedBytes ?? SEND_QUEUE_MAX_BYTES;
   }
 
-  /** Queues an encoded message and writes what the link takes now. */
+  /** Bytes of the messages held (queued or partly written). */
+  get queuedBytes(): number {
+    return this.queued;
+  }
+
+  /** Queues an encoded message and writes what the link takes now; throws SendQueueFullError over the cap. */
   enqueue(bytes: Uint8Array): Outgoing {
+    if (this.queued + bytes.length > this.maxQueued) {
+      throw new SendQueueFullError(
+        `${this.queued} bytes already queued to ${this.link.remotePeerId.slice(0, 8)} (cap ${this.maxQueued}): the remote is not reading`,
+      );
+    }
+    this.queued += bytes.length;
     const out: Outgoing = { bytes, messageId: 0, nextChunk: 0, chunks: frameCount(bytes.length), raw: false };
     if (bytes.length <= FRAME_CHUNK_BYTES) this.control.push(out);
     else this.bulk.push(out);
@@ -73,6 +111,7 @@ export class SendQueue {
     if (i >= 0) this.bulk.splice(i, 1);
     const ci = this.control.indexOf(out);
     if (ci >= 0) this.control.splice(ci, 1);
+    if (i >= 0 || ci >= 0) this.queued -= out.bytes.length;
     // Only a partly sent message has state at the receiver to drop.
     if (out.nextChunk > 0) {
       this.control.push({
@@ -93,6 +132,7 @@ export class SendQueue {
     this.pollTimer = undefined;
     this.control.length = 0;
     this.bulk.length = 0;
+    this.queued = 0;
   }
 
   /** Writes frames while the link's buffer is below the high-water mark. */
@@ -124,6 +164,7 @@ export class SendQueue {
 
   private nextFrame(out: Outgoing): Uint8Array {
     if (out.raw) {
+      // Abort frames are a few bytes, made by the queue itself: never counted, never refused.
       out.nextChunk = 1;
       return out.bytes;
     }
@@ -133,7 +174,10 @@ export class SendQueue {
     }
     const frame = encodeFrame(out.messageId, out.bytes, out.nextChunk);
     out.nextChunk++;
-    if (out.nextChunk >= out.chunks && this.bulk[0] === out) this.bulk.shift();
+    if (out.nextChunk >= out.chunks) {
+      this.queued -= out.bytes.length;
+      if (this.bulk[0] === out) this.bulk.shift();
+    }
     return frame;
   }
 }

@@ -11,6 +11,7 @@ import {
   type IceServer,
   type Identity,
   joinChallengeBytes,
+  type LinkReportEntry,
   type PeerInfo,
   parseServerMessage,
   type ServerMessage,
@@ -56,6 +57,8 @@ export type SignalingEvents = {
   signal: [{ from: string; data: SignalData }];
   'ledger-block': [unknown];
   'ledger-tx-result': [{ requestId: string } & LedgerTxResult];
+  /** Fresh ICE servers (the answer to `refreshIceServers`); `iceServers()` returns them from now on. */
+  'ice-servers': [IceServer[]];
   error: [{ code: string; message: string }];
 };
 
@@ -104,9 +107,19 @@ export class SignalingClient {
     return [...this.members.values()];
   }
 
-  /** ICE servers from the latest welcome (empty before). */
+  /** ICE servers from the latest welcome or `ice-servers` answer (empty before). */
   iceServers(): IceServer[] {
     return this.welcome?.iceServers ?? [];
+  }
+
+  /** Asks the server for fresh ICE servers (new TURN credentials); false when not connected. */
+  refreshIceServers(): boolean {
+    return this.send({ type: 'ice-refresh' });
+  }
+
+  /** Tells the server this peer's links (counted in its /metrics); false when not connected. */
+  sendLinkReport(links: LinkReportEntry[]): boolean {
+    return this.send({ type: 'link-report', links });
   }
 
   on<K extends keyof SignalingEvents>(event: K, cb: (...args: SignalingEvents[K]) => void): () => void {
@@ -317,6 +330,11 @@ export class SignalingClient {
       case 'ledger-block': {
         this.ledger.sawBlock(msg.block);
         this.events.emit('ledger-block', msg.block);
+        return;
+      }
+      case 'ice-servers': {
+        if (this.welcome) this.welcome = { ...this.welcome, iceServers: msg.iceServers };
+        this.events.emit('ice-servers', msg.iceServers);
         return;
       }
     }

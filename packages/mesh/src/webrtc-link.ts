@@ -12,6 +12,7 @@
  */
 import type { IceServer, SignalData } from '@peerbench/protocol';
 import SimplePeer from 'simple-peer';
+import { type SelectedPair, selectedPairFromStats } from './ice-stats.js';
 import { type Link, LinkClosedError, type LinkListener } from './link.js';
 
 /** The RTCDataChannel members used here (browser, @roamhq/wrtc). */
@@ -22,8 +23,22 @@ interface DataChannelLike {
   send(data: Uint8Array): void;
 }
 
+/** What an `icecandidateerror` event carries (the fields read here). */
+export interface IceCandidateErrorLike {
+  errorCode: number;
+  errorText?: string;
+  url: string;
+}
+
+/** The RTCPeerConnection members used here. */
+interface PeerConnectionLike {
+  getStats(): Promise<Iterable<readonly [string, unknown]>>;
+  addEventListener(type: 'icecandidateerror', cb: (e: IceCandidateErrorLike) => void): void;
+}
+
 /** simple-peer internals this file relies on (simple-peer 9.11.x). */
 interface SimplePeerInternals {
+  _pc?: PeerConnectionLike | null;
   _channel?: DataChannelLike | null;
   _onChannelMessage(event: { data: unknown }): void;
   _onChannelBufferedAmountLow(): void;
@@ -126,6 +141,10 @@ export interface WebRtcConnectionOptions {
   onConnect(link: Link): void;
   /** The connection ended, before or after connecting. Fires once. */
   onClose(reason: string): void;
+  /** ICE connection state changed (new, checking, connected, completed, disconnected, failed, closed). */
+  onIceState?(state: string): void;
+  /** An ICE server refused or failed a candidate (a TURN 401 means stale credentials: `isTurnAuthError`). */
+  onCandidateError?(e: IceCandidateErrorLike): void;
 }
 
 /** One RTCPeerConnection + one data channel to one remote peer. */
@@ -158,6 +177,14 @@ export class WebRtcConnection {
       this.dcLink.lowWaterBytes = this.dcLink.lowWaterBytes;
       opts.onConnect(this.link);
     });
+    this.peer.on('iceStateChange', (state: string) => {
+      if (!this.ended) opts.onIceState?.(state);
+    });
+    // simple-peer does not forward icecandidateerror; listen on its RTCPeerConnection.
+    this.peer._pc?.addEventListener('icecandidateerror', (e) => {
+      if (!this.ended)
+        opts.onCandidateError?.({ errorCode: e.errorCode, errorText: e.errorText ?? '', url: e.url });
+    });
     this.peer.on('close', () => this.end('data channel closed'));
     this.peer.on('error', (err: Error & { code?: string }) =>
       this.end(`webrtc error: ${err.code ?? err.message}`),
@@ -175,6 +202,17 @@ export class WebRtcConnection {
       this.peer.signal(data as SimplePeer.SignalData);
     } catch (e) {
       this.end(`bad signal: ${(e as Error).message}`);
+    }
+  }
+
+  /** The selected candidate pair from the connection's stats, or null (none yet, or ended). */
+  async selectedPair(): Promise<SelectedPair | null> {
+    const pc = this.peer._pc;
+    if (this.ended || !pc) return null;
+    try {
+      return selectedPairFromStats(await pc.getStats());
+    } catch {
+      return null; // closed while reading
     }
   }
 

@@ -1,5 +1,5 @@
 /** Messages between the test process and a wrtc agent (src/wrtc-agent.ts) over Node IPC. */
-import type { SelectedPair } from './ice-stats.js';
+import type { SelectedPair } from '@peerbench/mesh';
 
 export interface AgentIceServer {
   urls: string | string[];

@@ -1,4 +1,16 @@
 /** @peerbench/netlab: dev-only. Nothing in the browser bundle imports it. */
+
+/** Moved to @peerbench/mesh (the mesh reports each link's type with them); re-exported for lab code. */
+export {
+  type CandidateSummary,
+  type CandidateType,
+  type ConnectionType,
+  connectionTypeOf,
+  isTurnAuthError,
+  type SelectedPair,
+  type StatsReportLike,
+  selectedPairFromStats,
+} from '@peerbench/mesh';
 export type { AgentConfig, AgentIceServer, AgentSignal, FromAgent, ToAgent } from './agent-protocol.js';
 export {
   COTURN_START_TIMEOUT_MS,
@@ -11,14 +23,7 @@ export {
   startCoturn,
 } from './coturn.js';
 export { NetlabError, type NetlabErrorCode } from './errors.js';
-export {
-  type CandidateSummary,
-  type CandidateType,
-  isTurnAuthError,
-  type SelectedPair,
-  type StatsReportLike,
-  selectedPairFromStats,
-} from './ice-stats.js';
+export { IPC_AGENT_START_TIMEOUT_MS, IPC_AGENT_STOP_GRACE_MS, IpcAgent } from './ipc-agent.js';
 export {
   DEFAULT_LAB_PREFIX,
   Lab,
@@ -28,6 +33,15 @@ export {
   Namespace,
   sweepLeftovers,
 } from './lab.js';
+export type {
+  FromMeshAgent,
+  FromSignalingAgent,
+  MeshAgentStart,
+  SignalingAgentConfig,
+  ToMeshAgent,
+  ToSignalingAgent,
+} from './mesh-agent-protocol.js';
+export { LabSignaling, MeshPeer } from './mesh-peer.js';
 export {
   countedPackets,
   deleteTableRuleset,

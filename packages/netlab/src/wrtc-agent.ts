@@ -5,9 +5,10 @@
  * its own: descriptions and candidates go to the parent, which hands them to
  * the other agent. Timestamps are this process's performance.now().
  */
+
+import { selectedPairFromStats } from '@peerbench/mesh';
 import wrtc from '@roamhq/wrtc';
 import type { AgentSignal, FromAgent, ToAgent } from './agent-protocol.js';
-import { selectedPairFromStats } from './ice-stats.js';
 
 const send = (msg: FromAgent): void => {
   process.send?.(msg);

@@ -6,9 +6,9 @@
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { SelectedPair } from '@peerbench/mesh';
 import type { AgentConfig, FromAgent, ToAgent } from './agent-protocol.js';
 import { NetlabError } from './errors.js';
-import type { SelectedPair } from './ice-stats.js';
 import type { Namespace } from './lab.js';
 import type { LabProcess } from './process.js';
 

@@ -26,7 +26,7 @@ const unavailable = labUnavailableReason();
 if (unavailable) console.warn(`netlab NAT tests skipped: ${unavailable}`);
 
 const SECRET = 'netlab-test-secret-0123456789';
-/** A link that is not connected after this reports so (the mesh should do the same). */
+/** A link that is not connected after this reports so (PeerMesh's LINK_CONNECT_DEADLINE_MS: mesh-nat.test.ts). */
 const CONNECT_DEADLINE_MS = 15_000;
 /** Bound on waiting for that clear state: the deadline plus room for a loaded machine. */
 const CLEAR_STATE_WAIT_MS = 25_000;

@@ -59,6 +59,11 @@ export const RPC_ERROR_CODES = [
   'invalid',
   /** The caller aborted the request (AbortSignal) or the mesh stopped. */
   'cancelled',
+  /**
+   * Not sent: the link's send queue is at its byte cap because the remote
+   * has stopped reading (local only; never sent over the wire).
+   */
+  'send-queue-full',
 ] as const;
 export type RpcErrorCode = (typeof RPC_ERROR_CODES)[number];
 

@@ -106,6 +106,26 @@ export const PeerInfoSchema = v.strictObject({
 });
 export type PeerInfo = v.InferOutput<typeof PeerInfoSchema>;
 
+/**
+ * How a WebRTC link's data travels (from its selected candidate pair): through
+ * a TURN relay, or directly, named by the most public candidate in the pair.
+ */
+export const LINK_CONNECTION_TYPES = ['direct-host', 'direct-srflx', 'direct-prflx', 'relay'] as const;
+export type LinkConnectionType = (typeof LINK_CONNECTION_TYPES)[number];
+/** What peers report of a link (`closed` links are simply left out). */
+export const REPORTED_LINK_STATES = ['connecting', 'connected', 'failed'] as const;
+export type ReportedLinkState = (typeof REPORTED_LINK_STATES)[number];
+/** Most links in one report (a mesh holds at most its maxPeers, 16 by default, plus ones failing). */
+export const MAX_REPORTED_LINKS = 64;
+
+export const LinkReportEntrySchema = v.strictObject({
+  peerId: PeerId,
+  state: v.picklist(REPORTED_LINK_STATES),
+  /** null while unknown (not connected yet, or the stats did not name a pair). */
+  type: v.nullable(v.picklist(LINK_CONNECTION_TYPES)),
+});
+export type LinkReportEntry = v.InferOutput<typeof LinkReportEntrySchema>;
+
 // ---- client → server -------------------------------------------------------
 
 export const ClientMessageSchema = v.variant('type', [
@@ -125,6 +145,13 @@ export const ClientMessageSchema = v.variant('type', [
     type: v.literal('ledger-subscribe'),
     fromHeight: v.pipe(v.number(), v.integer(), v.minValue(0)),
   }),
+  /** This peer's links as it sees them now (replaces its previous report); counted in /metrics. */
+  v.strictObject({
+    type: v.literal('link-report'),
+    links: v.pipe(v.array(LinkReportEntrySchema), v.maxLength(MAX_REPORTED_LINKS)),
+  }),
+  /** Fresh ICE servers, please (a TURN server refused the credentials with 401); answered by `ice-servers`. */
+  v.strictObject({ type: v.literal('ice-refresh') }),
 ]);
 export type ClientMessage = v.InferOutput<typeof ClientMessageSchema>;
 
@@ -161,6 +188,11 @@ export const ServerMessageSchema = v.variant('type', [
   }),
   /** A block in the ledger's JSON form, verified by the peer's light client. */
   v.strictObject({ type: v.literal('ledger-block'), block: v.unknown() }),
+  /** The answer to `ice-refresh`: what a new welcome would carry (fresh TURN credentials). */
+  v.strictObject({
+    type: v.literal('ice-servers'),
+    iceServers: v.pipe(v.array(IceServerSchema), v.maxLength(MAX_ICE_SERVERS)),
+  }),
 ]);
 export type ServerMessage = v.InferOutput<typeof ServerMessageSchema>;
 

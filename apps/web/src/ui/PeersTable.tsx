@@ -1,4 +1,5 @@
 import type { PeerRow } from '@peerbench/peer';
+import { linkLabel } from '../links.js';
 import { useAppState } from './context.js';
 import { fmt, fmtPercent, shortId } from './format.js';
 
@@ -8,8 +9,18 @@ function sortRows(rows: readonly PeerRow[]): PeerRow[] {
   );
 }
 
+function LinkCell({ view }: { view: Parameters<typeof linkLabel>[0] }) {
+  const label = linkLabel(view);
+  return (
+    <span className={`link link-${label.kind}`} title={label.title} data-link-kind={label.kind}>
+      {label.text}
+    </span>
+  );
+}
+
 export function PeersTable() {
   const rows = useAppState((s) => s.snapshot?.peers ?? null);
+  const links = useAppState((s) => s.links);
   if (!rows) return null;
   const sorted = sortRows(rows);
   return (
@@ -17,7 +28,8 @@ export function PeersTable() {
       <h2 id="peers-title">Peers</h2>
       <p className="hint">
         Gate weight: how much your model routes to that peer. w<sub>ij</sub>: the score you sign onto the
-        ledger for it. Stake and rank come from the latest block.
+        ledger for it. Stake and rank come from the latest block. Link: how your WebRTC connection to that
+        peer travels (direct, or through the TURN relay when your networks cannot reach each other).
       </p>
       <div className="table-scroll">
         <table>
@@ -26,6 +38,7 @@ export function PeersTable() {
               <th scope="col">Peer</th>
               <th scope="col">uid</th>
               <th scope="col">Status</th>
+              <th scope="col">Link</th>
               <th scope="col" className="num">
                 Latency
               </th>
@@ -46,7 +59,7 @@ export function PeersTable() {
           <tbody>
             {sorted.length === 0 ? (
               <tr>
-                <td colSpan={8} className="hint">
+                <td colSpan={9} className="hint">
                   No peers yet.
                 </td>
               </tr>
@@ -62,6 +75,7 @@ export function PeersTable() {
                     <span className={`dot ${p.online ? 'on' : 'off'}`} aria-hidden="true" />
                     {p.online ? 'online' : 'offline'}
                   </td>
+                  <td>{p.isSelf ? '—' : <LinkCell view={links[p.peerId]} />}</td>
                   <td className="num">
                     {p.isSelf ? '—' : p.latencyMs === null ? '—' : `${p.latencyMs.toFixed(0)} ms`}
                   </td>

@@ -1,9 +1,11 @@
 /**
  * Which candidate pair a connection uses, from `getStats()`: the transport's
  * `selectedCandidatePairId` → that `candidate-pair` → its local and remote
- * `candidate`s' `candidateType`. Pure (a stats report in, a summary out) so
- * the mesh can use the same function in a browser and in Node.
+ * `candidate`s' `candidateType`. Pure (a stats report in, a summary out): the
+ * mesh uses it on every link in a browser and in Node, and packages/netlab on
+ * its raw wrtc agents.
  */
+import { LINK_CONNECTION_TYPES, type LinkConnectionType } from '@peerbench/protocol';
 
 export type CandidateType = 'host' | 'srflx' | 'prflx' | 'relay';
 
@@ -23,6 +25,23 @@ export interface SelectedPair {
   relayed: boolean;
   /** Round-trip time of the pair's last STUN check, when the stack reports it. */
   currentRoundTripTimeS?: number;
+}
+
+/**
+ * How a link's data travels, from the selected pair: through a TURN relay, or
+ * directly; a direct path is named by the most "public" candidate in the pair
+ * (`srflx`: a NAT's mapping learned from STUN; `prflx`: a mapping learned from
+ * the connectivity checks themselves; `host`: both ends' own addresses).
+ */
+export const CONNECTION_TYPES = LINK_CONNECTION_TYPES;
+export type ConnectionType = LinkConnectionType;
+
+export function connectionTypeOf(pair: SelectedPair): ConnectionType {
+  if (pair.relayed) return 'relay';
+  const types = [pair.local.candidateType, pair.remote.candidateType];
+  if (types.includes('srflx')) return 'direct-srflx';
+  if (types.includes('prflx')) return 'direct-prflx';
+  return 'direct-host';
 }
 
 /** A stats entry as the browser and wrtc give it (a loose record). */
