@@ -5,6 +5,7 @@
  * hands it to the part that handles it:
  *
  *   options.ts       defaults, limits and their validation
+ *   admission.ts     Origin check, handshake, connection slots per address and in all
  *   rooms.ts         the signed join, presence, SDP/ICE relay inside a room
  *   ledger-relay.ts  ledger txs to the LedgerHook, block streaming to subscribers
  *   http-routes.ts   /health, /metrics, /ledger/* (rate limited), the web app
@@ -15,13 +16,13 @@
  * 1008 without touching anyone else.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { CloseCode, type ServerMessage, type SignalingErrorCode } from '@peerbench/protocol';
 import { WebSocket, WebSocketServer } from 'ws';
+import { Admission } from './admission.js';
 import { errorMessage } from './host.js';
-import { clientIp, HttpRoutes } from './http-routes.js';
+import { HttpRoutes } from './http-routes.js';
 import { type IncomingConnection, type IntakeHost, MessageIntake } from './intake.js';
 import { LedgerRelay } from './ledger-relay.js';
 import { SignalingCounters, type SignalingMetrics, snapshotMetrics } from './metrics.js';
@@ -35,7 +36,6 @@ import {
   SignalingServerError,
   type SignalingServerOptions,
 } from './options.js';
-import { originAllowed } from './origin-policy.js';
 import { type Membership, Rooms } from './rooms.js';
 import { StaticFiles } from './static-files.js';
 import { TokenBucket } from './token-bucket.js';
@@ -91,7 +91,6 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
   private readonly connections = new Set<Connection>();
   /** Every open or closing socket, including ones refused or closed for abuse, for stop(). */
   private readonly sockets = new Set<WebSocket>();
-  private readonly connectionsPerIp = new Map<string, number>();
   private readonly rooms: Rooms<Connection>;
   private readonly ledger: LedgerRelay<Connection>;
   private readonly routes: HttpRoutes;
@@ -100,6 +99,7 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
   private readonly staticFiles: StaticFiles | undefined;
   private http: Server | undefined;
   private wss: WebSocketServer | undefined;
+  private admission: Admission | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private boundPort = 0;
   private startedAtMs = 0;
@@ -155,11 +155,13 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
       // Compression costs CPU and memory per socket for tiny SDP messages.
       perMessageDeflate: false,
     });
-    http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+    const admission = new Admission(this, wss);
+    http.on('upgrade', (req, socket, head) => admission.onUpgrade(req, socket, head));
     // Malformed HTTP from a client must not become an unhandled error.
     http.on('clientError', (_err, socket) => socket.destroy());
     this.http = http;
     this.wss = wss;
+    this.admission = admission;
     await new Promise<void>((resolveListen, rejectListen) => {
       http.once('error', rejectListen);
       http.listen(this.options.port, this.options.host, () => {
@@ -219,6 +221,11 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
     });
   }
 
+  opened(ws: WebSocket): void {
+    this.sockets.add(ws);
+    ws.on('close', () => this.sockets.delete(ws));
+  }
+
   running(): boolean {
     return this.state === 'running';
   }
@@ -229,48 +236,8 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
 
   // ---- connections ----------------------------------------------------------
 
-  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const wss = this.wss;
-    if (!wss || this.state !== 'running') {
-      socket.destroy();
-      return;
-    }
-    socket.on('error', () => socket.destroy());
-    if (!originAllowed(req.headers.origin, req.headers.host, this.options)) {
-      // A page of another site must not make its visitors' browsers join or send txs.
-      this.counters.forbiddenOriginTotal++;
-      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return;
-    }
-    wss.handleUpgrade(req, socket, head, (ws) =>
-      this.onConnection(ws, clientIp(req, this.options.trustProxy)),
-    );
-  }
-
-  private onConnection(ws: WebSocket, ip: string): void {
-    // ws emits 'error' (e.g. payload over maxPayload) before closing; without
-    // a listener that would crash the process.
-    ws.on('error', () => {});
-    this.sockets.add(ws);
-    ws.on('close', () => this.sockets.delete(ws));
-    if (this.state !== 'running') {
-      ws.close(CloseCode.goingAway, 'server shutting down');
-      return;
-    }
-    const perIp = this.connectionsPerIp.get(ip) ?? 0;
-    if (perIp >= this.options.maxConnectionsPerIp || this.connections.size >= this.options.maxConnections) {
-      // Accept, explain with a stable code, close: browsers cannot see an
-      // HTTP status on a refused upgrade, but they do see this message.
-      this.counters.rejectedMessagesTotal['too-many-connections']++;
-      const reason =
-        perIp >= this.options.maxConnectionsPerIp
-          ? `at most ${this.options.maxConnectionsPerIp} connections per address`
-          : `the server is at its ${this.options.maxConnections} connections`;
-      ws.send(JSON.stringify(errorMessage('too-many-connections', reason)));
-      ws.close(CloseCode.tryAgainLater, 'too many connections');
-      return;
-    }
-    this.connectionsPerIp.set(ip, perIp + 1);
+  /** Admission (admission.ts) hands over each connection it admitted. */
+  accept(ws: WebSocket, ip: string): void {
     const conn: Connection = {
       socket: ws,
       ip,
@@ -328,9 +295,7 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
     this.clearJoinTimer(conn);
     this.ledger.cancel(conn);
     this.connections.delete(conn);
-    const perIp = (this.connectionsPerIp.get(conn.ip) ?? 1) - 1;
-    if (perIp <= 0) this.connectionsPerIp.delete(conn.ip);
-    else this.connectionsPerIp.set(conn.ip, perIp);
+    this.admission?.release(conn.ip);
     this.rooms.leave(conn);
   }
 
