@@ -20,25 +20,44 @@ export interface Rate {
 export type AddressBudgetLimits = Record<BudgetKind, Rate>;
 
 /**
- * Defaults per address. Generous for a classroom behind one NAT (dozens of
- * tabs), small enough that one host cannot crowd out the rest.
+ * Defaults per address. Generous for a classroom behind one NAT or a swarm of
+ * peers on one host (dozens of tabs or processes), small enough that one host
+ * cannot crowd out the rest. The server's options override each of them
+ * (options.ts `addressBudgets`; `ledgerHttp*` and `ledgerTxHttp*` set
+ * 'ledger-read' and 'tx').
  */
 export const DEFAULT_ADDRESS_BUDGET_LIMITS: AddressBudgetLimits = {
-  /** New WebSocket upgrades (counted from the moment the socket opens). */
-  connection: { ratePerS: 2, burst: 64 },
-  /** Signaling messages of every kind, all connections of the address together. */
-  message: { ratePerS: 400, burst: 2_000 },
+  /** New WebSocket upgrades, counted when the upgrade request arrives (before the handshake). */
+  connection: { ratePerS: 10, burst: 200 },
+  /**
+   * Signaling messages of every kind, all connections of the address
+   * together (each connection also has its own messageRatePerS). A peer
+   * meeting 20 others sends ~250 at join time.
+   */
+  message: { ratePerS: 2_000, burst: 6_000 },
   /** Ledger txs, over WebSocket and POST /ledger/tx together (each costs a signature check). */
-  tx: { ratePerS: 5, burst: 40 },
-  /** Room joins and leaves (each one fans presence out to a room). */
-  join: { ratePerS: 1, burst: 30 },
-  /** /ledger/* HTTP reads. */
+  tx: { ratePerS: 20, burst: 200 },
+  /** Room joins (signature verified) and leaves: each one fans presence out to a room. */
+  join: { ratePerS: 5, burst: 100 },
+  /** /ledger/* HTTP requests. */
   'ledger-read': { ratePerS: 20, burst: 100 },
 };
 
 export const DEFAULT_MAX_TRACKED_ADDRESSES = 65_536;
 
 type Buckets = Record<BudgetKind, TokenBucket>;
+
+/** Why `limits` cannot be used (a message), or undefined when every kind has a finite rate ≥ 0 and a burst ≥ 1. */
+export function budgetLimitsProblem(limits: AddressBudgetLimits): string | undefined {
+  for (const kind of BUDGET_KINDS) {
+    const r = limits[kind];
+    if (typeof r?.ratePerS !== 'number' || typeof r.burst !== 'number')
+      return `address budget '${kind}' needs numbers`;
+    if (!(r.ratePerS >= 0) || !Number.isFinite(r.ratePerS) || !(r.burst >= 1) || !Number.isFinite(r.burst))
+      return `address budget '${kind}' needs a finite ratePerS >= 0 and a finite burst >= 1`;
+  }
+  return undefined;
+}
 
 export class AddressBudgets {
   private readonly byAddress = new Map<string, Buckets>();
@@ -48,11 +67,8 @@ export class AddressBudgets {
     private readonly maxAddresses = DEFAULT_MAX_TRACKED_ADDRESSES,
     private readonly nowMs: () => number = () => performance.now(),
   ) {
-    for (const kind of BUDGET_KINDS) {
-      const r = limits[kind];
-      if (!(r.ratePerS >= 0) || !(r.burst >= 1))
-        throw new RangeError(`budget ${kind} needs ratePerS >= 0 and burst >= 1`);
-    }
+    const problem = budgetLimitsProblem(limits);
+    if (problem) throw new RangeError(problem);
   }
 
   /** Addresses currently tracked. */

@@ -2,7 +2,8 @@
  * Admission: which HTTP upgrade requests become signaling connections. The
  * Origin check (origin-policy.ts), the WebSocket handshake, and the
  * connection slots: at most `maxConnectionsPerIp` per client address and
- * `maxConnections` in all. A refused client is told why with a stable code
+ * `maxConnections` in all, and the address's budget of new connections
+ * (address-budget.ts), spent when the upgrade request arrives. A refused client is told why with a stable code
  * before it is closed (browsers cannot see an HTTP status on a refused
  * upgrade, but they do see a message).
  *
@@ -12,6 +13,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CloseCode, type SignalingErrorCode } from '@peerbench/protocol';
 import type { WebSocket, WebSocketServer } from 'ws';
+import type { AddressBudgets } from './address-budget.js';
 import { errorMessage } from './host.js';
 import { clientIp } from './http-routes.js';
 import type { SignalingCounters } from './metrics.js';
@@ -21,6 +23,8 @@ import { originAllowed } from './origin-policy.js';
 export interface AdmissionContext {
   readonly options: Readonly<ResolvedSignalingServerOptions>;
   readonly counters: SignalingCounters;
+  /** The server's per-address budgets ('connection' is spent here). */
+  readonly budgets: AddressBudgets;
   running(): boolean;
   /** Every upgraded socket, admitted or about to be refused (stop() terminates them). */
   opened(ws: WebSocket): void;
@@ -56,16 +60,23 @@ export class Admission {
       return;
     }
     const ip = clientIp(req, this.ctx.options.trustProxy);
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onWebSocket(ws, ip));
+    // Spent when the upgrade request arrives, before the handshake: a client
+    // that reconnects in a loop runs out whatever happens to its sockets.
+    const withinBudget = this.ctx.budgets.take(ip, 'connection');
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onWebSocket(ws, ip, withinBudget));
   }
 
-  private onWebSocket(ws: WebSocket, ip: string): void {
+  private onWebSocket(ws: WebSocket, ip: string, withinBudget: boolean): void {
     // ws emits 'error' (e.g. payload over maxPayload) before closing; without
     // a listener that would crash the process.
     ws.on('error', () => {});
     this.ctx.opened(ws);
     if (!this.ctx.running()) {
       ws.close(CloseCode.goingAway, 'server shutting down');
+      return;
+    }
+    if (!withinBudget) {
+      this.refuse(ws, 'rate-limited', 'this address opens new connections faster than its budget');
       return;
     }
     const o = this.ctx.options;

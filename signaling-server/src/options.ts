@@ -5,6 +5,12 @@
  */
 import type { LedgerHook } from '@peerbench/ledger';
 import { type IceServer, MAX_SIGNALING_MESSAGE_BYTES } from '@peerbench/protocol';
+import {
+  type AddressBudgetLimits,
+  BUDGET_KINDS,
+  budgetLimitsProblem,
+  DEFAULT_ADDRESS_BUDGET_LIMITS,
+} from './address-budget.js';
 
 // ---- defaults (every limit is an option; these are what `start` uses) ------
 
@@ -43,11 +49,15 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
  * Per client address, for /ledger/* HTTP requests (reads). A dashboard polls
  * a few routes every block; a browser page catching up pages /ledger/blocks.
  */
-export const DEFAULT_LEDGER_HTTP_RATE_PER_S = 20;
-export const DEFAULT_LEDGER_HTTP_BURST = 100;
-/** Per client address, for POST /ledger/tx on top of the above (every tx costs a signature check). */
-export const DEFAULT_LEDGER_TX_HTTP_RATE_PER_S = 5;
-export const DEFAULT_LEDGER_TX_HTTP_BURST = 40;
+export const DEFAULT_LEDGER_HTTP_RATE_PER_S = DEFAULT_ADDRESS_BUDGET_LIMITS['ledger-read'].ratePerS;
+export const DEFAULT_LEDGER_HTTP_BURST = DEFAULT_ADDRESS_BUDGET_LIMITS['ledger-read'].burst;
+/**
+ * Per client address, for ledger txs over POST /ledger/tx and WebSocket
+ * `ledger-tx` together (every tx costs a signature check); a POST also counts
+ * as a /ledger request above.
+ */
+export const DEFAULT_LEDGER_TX_HTTP_RATE_PER_S = DEFAULT_ADDRESS_BUDGET_LIMITS.tx.ratePerS;
+export const DEFAULT_LEDGER_TX_HTTP_BURST = DEFAULT_ADDRESS_BUDGET_LIMITS.tx.burst;
 
 // ---- fixed limits (not options) ---------------------------------------------
 
@@ -92,10 +102,14 @@ export interface SignalingServerOptions {
   staticDir?: string;
   /** The ledger; without one, ledger messages get `ledger-unavailable`. */
   ledger?: LedgerHook;
-  /** /ledger/* HTTP requests per second and burst, per client address; over it: 429 `rate-limited`. */
+  /** /ledger/* HTTP requests per second and burst, per client address; over it: 429 `rate-limited`. Same as addressBudgets['ledger-read']. */
   ledgerHttpRatePerS?: number;
   ledgerHttpBurst?: number;
-  /** POST /ledger/tx per second and burst, per client address (also counts against the above). */
+  /**
+   * Ledger txs per second and burst, per client address, POST /ledger/tx and
+   * WebSocket `ledger-tx` together (a POST also counts against the above).
+   * Same as addressBudgets.tx.
+   */
   ledgerTxHttpRatePerS?: number;
   ledgerTxHttpBurst?: number;
   /** Count connections per the last X-Forwarded-For hop (only behind your own reverse proxy). */
@@ -108,12 +122,24 @@ export interface SignalingServerOptions {
   allowedOrigins?: readonly string[];
   /** Where operational log lines go; default: nowhere. */
   log?: (line: string) => void;
+  /**
+   * Budgets per client address (address-budget.ts), shared by all its
+   * connections and not refilled by reconnecting: new connections, messages,
+   * ledger txs (both paths), joins/leaves, /ledger reads. Kinds left out keep
+   * their defaults (DEFAULT_ADDRESS_BUDGET_LIMITS; the message budget is never
+   * below one connection's messageRatePerS/messageBurst). Over budget: the
+   * stable code `rate-limited` (HTTP 429).
+   */
+  addressBudgets?: Partial<AddressBudgetLimits>;
 }
 
 export type ResolvedSignalingServerOptions = Required<
-  Omit<SignalingServerOptions, 'staticDir' | 'ledger' | 'log' | 'iceServersForPeer'>
+  Omit<SignalingServerOptions, 'staticDir' | 'ledger' | 'log' | 'iceServersForPeer' | 'addressBudgets'>
 > &
-  Pick<SignalingServerOptions, 'staticDir' | 'ledger' | 'log' | 'iceServersForPeer'>;
+  Pick<SignalingServerOptions, 'staticDir' | 'ledger' | 'log' | 'iceServersForPeer'> & {
+    /** Every kind filled in (defaults, then ledgerHttp*, ledgerTxHttp*, then addressBudgets). */
+    addressBudgets: AddressBudgetLimits;
+  };
 
 export class SignalingServerError extends Error {
   readonly code: 'invalid-options' | 'not-started' | 'already-started';
@@ -151,7 +177,21 @@ export function resolveOptions(opts: SignalingServerOptions = {}): ResolvedSigna
     ledger: opts.ledger,
     log: opts.log,
     iceServersForPeer: opts.iceServersForPeer,
+    addressBudgets: DEFAULT_ADDRESS_BUDGET_LIMITS,
   };
+  r.addressBudgets = {
+    ...DEFAULT_ADDRESS_BUDGET_LIMITS,
+    message: {
+      ratePerS: Math.max(DEFAULT_ADDRESS_BUDGET_LIMITS.message.ratePerS, r.messageRatePerS),
+      burst: Math.max(DEFAULT_ADDRESS_BUDGET_LIMITS.message.burst, r.messageBurst),
+    },
+    tx: { ratePerS: r.ledgerTxHttpRatePerS, burst: r.ledgerTxHttpBurst },
+    'ledger-read': { ratePerS: r.ledgerHttpRatePerS, burst: r.ledgerHttpBurst },
+  };
+  for (const kind of BUDGET_KINDS) {
+    const given = opts.addressBudgets?.[kind];
+    if (given !== undefined) r.addressBudgets[kind] = { ratePerS: given.ratePerS, burst: given.burst };
+  }
   const positiveInts: (keyof ResolvedSignalingServerOptions)[] = [
     'heartbeatIntervalMs',
     'maxMessageBytes',
@@ -179,6 +219,8 @@ export function resolveOptions(opts: SignalingServerOptions = {}): ResolvedSigna
     throw new SignalingServerError('invalid-options', 'maxAbuseStrikes must be an integer >= 0');
   if (!(r.shutdownGraceMs >= 0))
     throw new SignalingServerError('invalid-options', 'shutdownGraceMs must be >= 0');
+  const budgetProblem = budgetLimitsProblem(r.addressBudgets);
+  if (budgetProblem) throw new SignalingServerError('invalid-options', budgetProblem);
   if (r.maxMessageBytes > MAX_SIGNALING_MESSAGE_BYTES)
     throw new SignalingServerError(
       'invalid-options',

@@ -20,6 +20,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CloseCode, type ServerMessage, type SignalingErrorCode } from '@peerbench/protocol';
 import { WebSocket, WebSocketServer } from 'ws';
+import { AddressBudgets, type BudgetKind } from './address-budget.js';
 import { Admission } from './admission.js';
 import { errorMessage } from './host.js';
 import { HttpRoutes } from './http-routes.js';
@@ -88,6 +89,7 @@ export function createSignalingServer(opts: SignalingServerOptions = {}): Signal
 class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
   readonly options: Readonly<ResolvedSignalingServerOptions>;
   readonly counters = new SignalingCounters();
+  readonly budgets: AddressBudgets;
   private readonly connections = new Set<Connection>();
   /** Every open or closing socket, including ones refused or closed for abuse, for stop(). */
   private readonly sockets = new Set<WebSocket>();
@@ -108,6 +110,7 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
 
   constructor(options: ResolvedSignalingServerOptions) {
     this.options = options;
+    this.budgets = new AddressBudgets(options.addressBudgets);
     this.staticFiles = options.staticDir ? new StaticFiles(options.staticDir) : undefined;
     this.ledger = new LedgerRelay(this, options.ledger);
     this.rooms = new Rooms(this, options, (conn) => this.ledger.cancel(conn));
@@ -116,6 +119,7 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
       options,
       counters: this.counters,
       staticFiles: this.staticFiles,
+      budgets: this.budgets,
       running: () => this.running(),
       metrics: () => this.metrics(),
     });
@@ -300,7 +304,7 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
   }
 
   private heartbeat(): void {
-    this.routes.pruneRateLimits();
+    this.budgets.prune();
     for (const conn of this.connections) {
       if (conn.awaitingPong) {
         conn.missedPings++;
@@ -360,6 +364,10 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
       // close handshake; the later 'close' event finds nothing left to do.
       this.onClose(conn);
     }
+  }
+
+  spend(conn: Connection, kind: BudgetKind): boolean {
+    return this.budgets.take(conn.ip, kind);
   }
 
   track(work: Promise<unknown>): void {
