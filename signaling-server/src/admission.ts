@@ -1,5 +1,8 @@
 /**
- * Admission: which HTTP upgrade requests become signaling connections. The
+ * The front door. `createGuardedHttpServer` puts every accepted TCP socket
+ * through socket-guard.ts (descriptor limits, header timeout) and every
+ * upgrade request through `Admission`: which upgrades become signaling
+ * connections. The
  * Origin check (origin-policy.ts), the WebSocket handshake, and the
  * connection slots: at most `maxConnectionsPerIp` per client address and
  * `maxConnections` in all, and the address's budget of new connections
@@ -9,16 +12,17 @@
  *
  * The server owns what happens after admission (server.ts `accept`).
  */
-import type { IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CloseCode, type SignalingErrorCode } from '@peerbench/protocol';
-import type { WebSocket, WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import type { AddressBudgets } from './address-budget.js';
 import { errorMessage } from './host.js';
 import { clientIp } from './http-routes.js';
 import type { SignalingCounters } from './metrics.js';
-import type { ResolvedSignalingServerOptions } from './options.js';
+import { HARD_MAX_PAYLOAD_BYTES, type ResolvedSignalingServerOptions } from './options.js';
 import { originAllowed } from './origin-policy.js';
+import type { SocketGuard } from './socket-guard.js';
 
 export interface AdmissionContext {
   readonly options: Readonly<ResolvedSignalingServerOptions>;
@@ -30,6 +34,46 @@ export interface AdmissionContext {
   opened(ws: WebSocket): void;
   /** An admitted connection from `ip`; the server calls `release(ip)` once when it is done with it. */
   accept(ws: WebSocket, ip: string): void;
+}
+
+/**
+ * The HTTP server with its front door wired: every TCP socket through
+ * `guard` from the moment it is accepted, upgrades through an Admission,
+ * requests to `onRequest`. Not listening yet.
+ */
+export function createGuardedHttpServer(
+  ctx: AdmissionContext,
+  guard: SocketGuard,
+  onRequest: (req: IncomingMessage, res: ServerResponse) => void,
+): { http: Server; wss: WebSocketServer; admission: Admission } {
+  const { upgradeTimeoutMs } = ctx.options;
+  const checkingIntervalMs = Math.min(1_000, upgradeTimeoutMs);
+  const http = createServer(
+    // Node checks its header timeout this often; the first request's is the guard's own timer.
+    { connectionsCheckingInterval: checkingIntervalMs },
+    (req, res) => {
+      guard.headersArrived(req.socket);
+      onRequest(req, res);
+    },
+  );
+  // Later requests on a kept-alive socket get about the same header timeout
+  // as the first (a little later than the guard's, so the guard's fires first).
+  http.headersTimeout = upgradeTimeoutMs + checkingIntervalMs;
+  http.on('connection', (socket) => guard.onSocket(socket));
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: HARD_MAX_PAYLOAD_BYTES,
+    // Compression costs CPU and memory per socket for tiny SDP messages.
+    perMessageDeflate: false,
+  });
+  const admission = new Admission(ctx, wss);
+  http.on('upgrade', (req, socket, head) => {
+    guard.headersArrived(req.socket);
+    admission.onUpgrade(req, socket, head);
+  });
+  // Malformed HTTP from a client must not become an unhandled error.
+  http.on('clientError', (_err, socket) => socket.destroy());
+  return { http, wss, admission };
 }
 
 export class Admission {

@@ -3,6 +3,7 @@
  * `start` uses and the validation `createSignalingServer` applies (a bad value
  * throws SignalingServerError 'invalid-options' before anything listens).
  */
+import { readFileSync } from 'node:fs';
 import type { LedgerHook } from '@peerbench/ledger';
 import { type IceServer, MAX_SIGNALING_MESSAGE_BYTES } from '@peerbench/protocol';
 import {
@@ -58,6 +59,19 @@ export const DEFAULT_LEDGER_HTTP_BURST = DEFAULT_ADDRESS_BUDGET_LIMITS['ledger-r
  */
 export const DEFAULT_LEDGER_TX_HTTP_RATE_PER_S = DEFAULT_ADDRESS_BUDGET_LIMITS.tx.ratePerS;
 export const DEFAULT_LEDGER_TX_HTTP_BURST = DEFAULT_ADDRESS_BUDGET_LIMITS.tx.burst;
+
+/**
+ * A new socket has this long to send complete request headers (an HTTP
+ * request or a WebSocket upgrade); Node's default is 60 s, which let
+ * half-open upgrades pile up to the descriptor limit.
+ */
+export const DEFAULT_UPGRADE_TIMEOUT_MS = 5_000;
+/** Sockets per address still waiting for their first complete request headers. */
+export const DEFAULT_MAX_PENDING_SOCKETS_PER_IP = 64;
+/** Open TCP sockets in all (pending, HTTP, WebSocket), unless the descriptor limit is lower (below). */
+export const DEFAULT_MAX_OPEN_SOCKETS = 12_000;
+/** Descriptors left for everything else (the ledger's files, logs, DNS) when the default cap follows `ulimit -n`. */
+export const FD_RESERVE = 256;
 
 // ---- fixed limits (not options) ---------------------------------------------
 
@@ -131,6 +145,16 @@ export interface SignalingServerOptions {
    * stable code `rate-limited` (HTTP 429).
    */
   addressBudgets?: Partial<AddressBudgetLimits>;
+  /** How long a new socket has to send complete request headers (socket-guard.ts); then it is closed. */
+  upgradeTimeoutMs?: number;
+  /**
+   * Open TCP sockets in all, pending ones included; over it a new socket is
+   * closed at once. Default: DEFAULT_MAX_OPEN_SOCKETS, or the process's open
+   * file limit less FD_RESERVE when that is lower (Linux: /proc/self/limits).
+   */
+  maxOpenSockets?: number;
+  /** Sockets per address still waiting for complete request headers (not applied with trustProxy). */
+  maxPendingSocketsPerIp?: number;
 }
 
 export type ResolvedSignalingServerOptions = Required<
@@ -178,6 +202,9 @@ export function resolveOptions(opts: SignalingServerOptions = {}): ResolvedSigna
     log: opts.log,
     iceServersForPeer: opts.iceServersForPeer,
     addressBudgets: DEFAULT_ADDRESS_BUDGET_LIMITS,
+    upgradeTimeoutMs: opts.upgradeTimeoutMs ?? DEFAULT_UPGRADE_TIMEOUT_MS,
+    maxOpenSockets: opts.maxOpenSockets ?? defaultMaxOpenSockets(),
+    maxPendingSocketsPerIp: opts.maxPendingSocketsPerIp ?? DEFAULT_MAX_PENDING_SOCKETS_PER_IP,
   };
   r.addressBudgets = {
     ...DEFAULT_ADDRESS_BUDGET_LIMITS,
@@ -204,6 +231,9 @@ export function resolveOptions(opts: SignalingServerOptions = {}): ResolvedSigna
     'joinTimeoutMs',
     'ledgerHttpBurst',
     'ledgerTxHttpBurst',
+    'upgradeTimeoutMs',
+    'maxOpenSockets',
+    'maxPendingSocketsPerIp',
   ];
   for (const key of positiveInts) {
     const value = r[key];
@@ -232,4 +262,24 @@ export function resolveOptions(opts: SignalingServerOptions = {}): ResolvedSigna
       `maxPeersPerRoom cannot exceed ${MAX_PEERS_PER_ROOM_CEILING}: the welcome message would outgrow the protocol's size limit`,
     );
   return r;
+}
+
+/** The soft open-file limit of this process, or undefined where it cannot be read. */
+export function openFileLimit(): number | undefined {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
+    const soft = line?.slice('Max open files'.length).trim().split(/\s+/)[0];
+    const n = Number(soft);
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function defaultMaxOpenSockets(): number {
+  const limit = openFileLimit();
+  if (limit === undefined) return DEFAULT_MAX_OPEN_SOCKETS;
+  return Math.max(1, Math.min(DEFAULT_MAX_OPEN_SOCKETS, limit - FD_RESERVE));
 }

@@ -5,10 +5,13 @@
  * hands it to the part that handles it:
  *
  *   options.ts       defaults, limits and their validation
- *   admission.ts     Origin check, handshake, connection slots per address and in all
+ *   socket-guard.ts  every TCP socket: server-wide cap, pending per address, header timeout
+ *   admission.ts     the HTTP server's front door; upgrades: Origin, connection budget and slots
+ *   address-budget.ts  per-address budgets (connections, messages, txs, joins, reads)
+ *   intake.ts        each message: rate, size, order behind a verifying join, routing
  *   rooms.ts         the signed join, presence, SDP/ICE relay inside a room
  *   ledger-relay.ts  ledger txs to the LedgerHook, block streaming to subscribers
- *   http-routes.ts   /health, /metrics, /ledger/* (rate limited), the web app
+ *   http-routes.ts   /health, /metrics, /ledger/* (budgeted), the web app
  *
  * One HTTP server carries everything; WebSocket upgrades on any path become
  * signaling connections. Everything a client can do wrong is answered with a
@@ -16,12 +19,12 @@
  * 1008 without touching anyone else.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CloseCode, type ServerMessage, type SignalingErrorCode } from '@peerbench/protocol';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket, type WebSocketServer } from 'ws';
 import { AddressBudgets, type BudgetKind } from './address-budget.js';
-import { Admission } from './admission.js';
+import { type Admission, createGuardedHttpServer } from './admission.js';
 import { errorMessage } from './host.js';
 import { HttpRoutes } from './http-routes.js';
 import { type IncomingConnection, type IntakeHost, MessageIntake } from './intake.js';
@@ -29,7 +32,6 @@ import { LedgerRelay } from './ledger-relay.js';
 import { SignalingCounters, type SignalingMetrics, snapshotMetrics } from './metrics.js';
 import {
   CHALLENGE_NONCE_BYTES,
-  HARD_MAX_PAYLOAD_BYTES,
   HEARTBEAT_MISSED_PINGS_BEFORE_DROP,
   MAX_SEND_BUFFER_BYTES,
   type ResolvedSignalingServerOptions,
@@ -38,6 +40,7 @@ import {
   type SignalingServerOptions,
 } from './options.js';
 import { type Membership, Rooms } from './rooms.js';
+import { SocketGuard } from './socket-guard.js';
 import { StaticFiles } from './static-files.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -90,6 +93,7 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
   readonly options: Readonly<ResolvedSignalingServerOptions>;
   readonly counters = new SignalingCounters();
   readonly budgets: AddressBudgets;
+  private readonly guard: SocketGuard;
   private readonly connections = new Set<Connection>();
   /** Every open or closing socket, including ones refused or closed for abuse, for stop(). */
   private readonly sockets = new Set<WebSocket>();
@@ -111,6 +115,7 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
   constructor(options: ResolvedSignalingServerOptions) {
     this.options = options;
     this.budgets = new AddressBudgets(options.addressBudgets);
+    this.guard = new SocketGuard(options, this.counters);
     this.staticFiles = options.staticDir ? new StaticFiles(options.staticDir) : undefined;
     this.ledger = new LedgerRelay(this, options.ledger);
     this.rooms = new Rooms(this, options, (conn) => this.ledger.cancel(conn));
@@ -152,17 +157,9 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
     if (this.state !== 'new') throw new SignalingServerError('already-started', 'start() was already called');
     this.state = 'starting';
     await this.staticFiles?.init();
-    const http = createServer((req, res) => void this.routes.handle(req, res));
-    const wss = new WebSocketServer({
-      noServer: true,
-      maxPayload: HARD_MAX_PAYLOAD_BYTES,
-      // Compression costs CPU and memory per socket for tiny SDP messages.
-      perMessageDeflate: false,
+    const { http, wss, admission } = createGuardedHttpServer(this, this.guard, (req, res) => {
+      void this.routes.handle(req, res);
     });
-    const admission = new Admission(this, wss);
-    http.on('upgrade', (req, socket, head) => admission.onUpgrade(req, socket, head));
-    // Malformed HTTP from a client must not become an unhandled error.
-    http.on('clientError', (_err, socket) => socket.destroy());
     this.http = http;
     this.wss = wss;
     this.admission = admission;
@@ -211,6 +208,7 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
     for (const ws of this.sockets) ws.terminate();
     this.wss?.close();
     http?.closeIdleConnections();
+    this.guard.destroyPending();
     await withTimeout(httpClosed, grace);
     http?.closeAllConnections();
     this.state = 'stopped';
@@ -222,6 +220,8 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
       rooms: this.rooms.size,
       peers: this.rooms.peerCount(),
       uptimeSeconds: this.startedAtMs === 0 ? 0 : Math.round((Date.now() - this.startedAtMs) / 1000),
+      openSockets: this.guard.openSockets,
+      pendingSockets: this.guard.pendingSockets,
     });
   }
 
