@@ -74,12 +74,17 @@ export class HttpRoutes {
           return sendJson(res, 429, {
             ok: false,
             code,
-            message: `too many /ledger requests from this address; retry in ${limited} s`,
+            message: `this address is over its /ledger budget (requests, txs or bytes); retry in ${limited} s`,
           });
         }
         const ledger = options.ledger;
         if (!ledger) return sendError(res, 503, 'ledger-unavailable');
+        // The answer's size (headers and body, as handed to the socket) against the address's byte budget.
+        const bytesBefore = req.socket.bytesWritten;
         const answered = await ledger.handleHttp(req, res);
+        const sentBytes = req.socket.bytesWritten - bytesBefore;
+        if (sentBytes > 0)
+          this.ctx.budgets.charge(clientIp(req, options.trustProxy), 'ledger-read-bytes', sentBytes);
         if (!answered && !res.headersSent) sendError(res, 404, 'not-found');
         return;
       }
@@ -108,6 +113,7 @@ export class HttpRoutes {
     const ip = clientIp(req, this.ctx.options.trustProxy);
     // Check the tx budget first so a refused tx does not also spend a read.
     if (isTx && !budgets.has(ip, 'tx')) return budgets.retryAfterS('tx');
+    if (!budgets.has(ip, 'ledger-read-bytes')) return budgets.retryAfterS('ledger-read-bytes', ip);
     if (!budgets.take(ip, 'ledger-read')) return budgets.retryAfterS('ledger-read');
     if (isTx) budgets.take(ip, 'tx');
     return undefined;
