@@ -85,6 +85,12 @@ export const HARD_MAX_PAYLOAD_BYTES = 4 * MAX_SIGNALING_MESSAGE_BYTES;
 export const MAX_SEND_BUFFER_BYTES = 4 * 1024 * 1024;
 /** Messages queued behind a join that is still verifying its signature. */
 export const MAX_BACKLOG_MESSAGES = 64;
+/**
+ * Connections the kernel queues for accept (capped by net.core.somaxconn).
+ * Node's default, 511, overflowed under a flood of half-open upgrades, and a
+ * dropped SYN costs an honest client a 1 s retransmit.
+ */
+export const LISTEN_BACKLOG = 4_096;
 /** Bytes of the server nonce (hex doubles it; the protocol wants 32-128 hex chars). */
 export const CHALLENGE_NONCE_BYTES = 16;
 

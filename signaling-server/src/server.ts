@@ -32,6 +32,7 @@ import { LedgerRelay } from './ledger-relay.js';
 import { SignalingCounters, type SignalingMetrics, snapshotMetrics } from './metrics.js';
 import {
   CHALLENGE_NONCE_BYTES,
+  LISTEN_BACKLOG,
   HEARTBEAT_MISSED_PINGS_BEFORE_DROP,
   MAX_SEND_BUFFER_BYTES,
   type ResolvedSignalingServerOptions,
@@ -165,7 +166,7 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
     this.admission = admission;
     await new Promise<void>((resolveListen, rejectListen) => {
       http.once('error', rejectListen);
-      http.listen(this.options.port, this.options.host, () => {
+      http.listen({ port: this.options.port, host: this.options.host, backlog: LISTEN_BACKLOG }, () => {
         http.off('error', rejectListen);
         resolveListen();
       });
