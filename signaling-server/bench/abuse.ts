@@ -35,7 +35,7 @@ import type { SignalingServerOptions } from '../src/index.js';
 
 if (process.argv.includes('--help')) {
   console.log(
-    'usage: pnpm --filter @peerbench/signaling-server exec tsx bench/abuse.ts\n  half-open upgrades and reconnecting flooders on 127.0.0.1, with and without the per-address budgets → $PEERBENCH_BENCH_DIR/signaling-abuse.json',
+    'usage: pnpm --filter @peerbench/signaling-server bench:abuse\n  half-open upgrades and reconnecting flooders on 127.0.0.1, with and without the per-address budgets → $PEERBENCH_BENCH_DIR/signaling-abuse.json',
   );
   process.exit(0);
 }
@@ -80,11 +80,17 @@ interface Child {
 }
 
 async function startServer(options: SignalingServerOptions): Promise<Child> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(here, 'server-child.ts')], {
-    cwd: join(here, '..'),
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, BENCH_SERVER_OPTIONS: JSON.stringify(options) },
-  });
+  // BENCH_SERVER_NODE_ARGS, e.g. "--cpu-prof", to profile the server under attack.
+  const extra = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...extra, '--import', 'tsx', join(here, 'server-child.ts')],
+    {
+      cwd: join(here, '..'),
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, BENCH_SERVER_OPTIONS: JSON.stringify(options) },
+    },
+  );
   const info = await new Promise<{ url: string; httpUrl: string }>((resolve, reject) => {
     const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream });
     rl.once('line', (line) => resolve(JSON.parse(line)));
@@ -338,14 +344,20 @@ async function runFlooderProcess(
   });
 }
 
-async function flood(label: string, options: SignalingServerOptions) {
+/**
+ * One flood run. With `floodElsewhere` (the control), the flooders and their
+ * target use a second server child and the pair's server sees no flood at
+ * all: what is left of the pair's latency is this machine's CPU contention.
+ */
+async function flood(label: string, options: SignalingServerOptions, floodElsewhere = false) {
   const server = await startServer(options);
+  const floodServer = floodElsewhere ? await startServer(options) : server;
   const [targetId, aId, bId] = (await Promise.all([
     generateIdentity(),
     generateIdentity(),
     generateIdentity(),
   ])) as [Identity, Identity, Identity];
-  const target = await joined(server.url, TARGET_ADDRESS, 'victim', targetId);
+  const target = await joined(floodServer.url, TARGET_ADDRESS, 'victim', targetId);
   let targetReceived = 0;
   target.on('message', () => targetReceived++);
   const a = await joined(server.url, BYSTANDER, 'calm', aId);
@@ -367,7 +379,7 @@ async function flood(label: string, options: SignalingServerOptions) {
   }, 1000 / PAIR_SIGNALS_PER_S);
   await sleep(BASELINE_DURATION_MS);
   let receivedBefore = 0;
-  const flooderRun = await runFlooderProcess({ url: server.url, targetPeerId: targetId.peerId }, () => {
+  const flooderRun = await runFlooderProcess({ url: floodServer.url, targetPeerId: targetId.peerId }, () => {
     phase = 'flood';
     receivedBefore = targetReceived;
   });
@@ -376,6 +388,7 @@ async function flood(label: string, options: SignalingServerOptions) {
   await sleep(500);
   for (const ws of [target, a, b]) ws.terminate();
   await server.stop();
+  if (floodServer !== server) await floodServer.stop();
   const budget = options.addressBudgets?.message ?? { ratePerS: 2_000, burst: 6_000 };
   const result = {
     label,
@@ -416,7 +429,11 @@ const halfOpenRuns = [
     true,
   ),
 ];
-const floodRuns = [await flood('budgets (defaults)', {}), await flood('lifted', LIFTED_OPTIONS)];
+const floodRuns = [
+  await flood('budgets (defaults)', {}),
+  await flood('lifted', LIFTED_OPTIONS),
+  await flood('control: budgets, the flood on another server child', {}, true),
+];
 const result = {
   date: new Date().toISOString(),
   machine: {

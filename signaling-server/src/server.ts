@@ -32,8 +32,8 @@ import { LedgerRelay } from './ledger-relay.js';
 import { SignalingCounters, type SignalingMetrics, snapshotMetrics } from './metrics.js';
 import {
   CHALLENGE_NONCE_BYTES,
-  LISTEN_BACKLOG,
   HEARTBEAT_MISSED_PINGS_BEFORE_DROP,
+  LISTEN_BACKLOG,
   MAX_SEND_BUFFER_BYTES,
   type ResolvedSignalingServerOptions,
   resolveOptions,
