@@ -65,6 +65,10 @@ export function createGuardedHttpServer(
     maxPayload: HARD_MAX_PAYLOAD_BYTES,
     // Compression costs CPU and memory per socket for tiny SDP messages.
     perMessageDeflate: false,
+    // One message per event-loop turn per connection: a flooder's 64 KiB
+    // chunk (hundreds of messages, all within its burst) is then interleaved
+    // with everyone else's instead of holding the loop for ~100 ms.
+    allowSynchronousEvents: false,
   });
   const admission = new Admission(ctx, wss);
   http.on('upgrade', (req, socket, head) => {
