@@ -79,6 +79,12 @@ interface Child {
   stop(): Promise<void>;
 }
 
+/** Every child this run started: killed when it exits, however it exits (an OOM once left one behind). */
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
 async function startServer(options: SignalingServerOptions): Promise<Child> {
   // BENCH_SERVER_NODE_ARGS, e.g. "--cpu-prof", to profile the server under attack.
   const extra = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -91,6 +97,8 @@ async function startServer(options: SignalingServerOptions): Promise<Child> {
       env: { ...process.env, BENCH_SERVER_OPTIONS: JSON.stringify(options) },
     },
   );
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   const info = await new Promise<{ url: string; httpUrl: string }>((resolve, reject) => {
     const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream });
     rl.once('line', (line) => resolve(JSON.parse(line)));
@@ -333,6 +341,8 @@ async function runFlooderProcess(
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ABUSE_FLOODERS: JSON.stringify(params) },
   });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   return new Promise((resolve, reject) => {
     const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream });
     rl.on('line', (line) => {
