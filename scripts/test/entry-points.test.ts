@@ -25,6 +25,7 @@ const ENTRY_POINTS = new Set([
   'pnpm --filter @peerbench/signaling-server start',
   'pnpm --filter @peerbench/signaling-server bench',
   'pnpm --filter @peerbench/signaling-server cluster-genesis',
+  'pnpm --filter @peerbench/signaling-server bench:abuse',
   'pnpm --filter @peerbench/ledger bench',
   'pnpm --filter @peerbench/ledger fixture',
   'npx tsx src/cli.ts',
@@ -255,6 +256,21 @@ describe('README entry points', () => {
       expect(r.stdout, `${dir}/${file}`).toContain('usage:');
     }
   });
+
+  it(
+    'pnpm --filter @peerbench/signaling-server bench:abuse --help answers without attacking',
+    T,
+    async () => {
+      const r = await run('pnpm', [
+        '--silent',
+        '--filter',
+        '@peerbench/signaling-server',
+        'bench:abuse',
+        '--help',
+      ]);
+      expect(r.stdout).toContain('usage:');
+    },
+  );
 
   it('pnpm --filter @peerbench/ledger fixture regenerates the committed fixture exactly', T, async () => {
     const out = join(tmp, 'chain.json');

@@ -5,6 +5,7 @@
  * through this.
  */
 import type { ServerMessage, SignalingErrorCode } from '@peerbench/protocol';
+import type { BudgetKind } from './address-budget.js';
 import type { SignalingCounters } from './metrics.js';
 
 export interface ConnectionHost<C> {
@@ -22,6 +23,12 @@ export interface ConnectionHost<C> {
   closeSlowConsumer(conn: C): void;
   /** Work that stop() waits for (within the shutdown grace). */
   track(work: Promise<unknown>): void;
+  /**
+   * Spends one unit of the connection's address budget (address-budget.ts);
+   * false, nothing spent, when the address is over it (the caller answers
+   * `rate-limited`).
+   */
+  spend(conn: C, kind: BudgetKind): boolean;
 }
 
 export function errorMessage(

@@ -1,25 +1,25 @@
 /**
  * The server's HTTP side: `/health`, `/metrics`, `/ledger/*` (handed to the
- * LedgerHook behind a per-address rate limit) and the built web app.
+ * LedgerHook behind the per-address budgets of address-budget.ts) and the
+ * built web app.
  * WebSocket upgrades never come here (server.ts takes them).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpErrorCode, LedgerSubmitErrorCode } from '@peerbench/protocol';
 import { ledgerHealth, renderLedgerPrometheus } from './ledger-status.js';
+import type { AddressBudgets } from './address-budget.js';
 import type { SignalingMetrics } from './metrics.js';
 import { renderPrometheus, type SignalingCounters } from './metrics.js';
 import type { ResolvedSignalingServerOptions } from './options.js';
 import { originAllowed } from './origin-policy.js';
 import type { StaticFiles } from './static-files.js';
-import { TokenBucket } from './token-bucket.js';
-
-/** Addresses whose HTTP buckets are kept; beyond that the oldest is forgotten (memory bound). */
-export const MAX_HTTP_RATE_LIMITED_ADDRESSES = 65_536;
 
 export interface HttpRoutesContext {
   readonly options: Readonly<ResolvedSignalingServerOptions>;
   readonly counters: SignalingCounters;
   readonly staticFiles: StaticFiles | undefined;
+  /** The server's per-address budgets ('ledger-read', 'tx'). */
+  readonly budgets: AddressBudgets;
   running(): boolean;
   metrics(): SignalingMetrics;
 }
@@ -36,9 +36,6 @@ export function clientIp(req: IncomingMessage, trustProxy: boolean): string {
 }
 
 export class HttpRoutes {
-  /** HTTP token buckets per client address (insertion order = age, for the memory bound). */
-  private readonly buckets = new Map<string, { ledger: TokenBucket; tx: TokenBucket }>();
-
   constructor(private readonly ctx: HttpRoutesContext) {}
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -81,12 +78,17 @@ export class HttpRoutes {
           return sendJson(res, 429, {
             ok: false,
             code,
-            message: `too many /ledger requests from this address; retry in ${limited} s`,
+            message: `this address is over its /ledger budget (requests, txs or bytes); retry in ${limited} s`,
           });
         }
         const ledger = options.ledger;
         if (!ledger) return sendError(res, 503, 'ledger-unavailable');
+        // The answer's size (headers and body, as handed to the socket) against the address's byte budget.
+        const bytesBefore = req.socket.bytesWritten;
         const answered = await ledger.handleHttp(req, res);
+        const sentBytes = req.socket.bytesWritten - bytesBefore;
+        if (sentBytes > 0)
+          this.ctx.budgets.charge(clientIp(req, options.trustProxy), 'ledger-read-bytes', sentBytes);
         if (!answered && !res.headersSent) sendError(res, 404, 'not-found');
         return;
       }
@@ -106,38 +108,19 @@ export class HttpRoutes {
   }
 
   /**
-   * Takes a token for a /ledger request from this address (and one from the
-   * tx bucket for POST /ledger/tx). Undefined when allowed, else the seconds
-   * until a token is back (for Retry-After).
+   * Spends the address's budgets for a /ledger request ('ledger-read', and
+   * 'tx' for POST /ledger/tx, shared with WebSocket txs). Undefined when
+   * allowed, else the seconds until a unit is back (for Retry-After).
    */
   private rateLimit(req: IncomingMessage, isTx: boolean): number | undefined {
-    const o = this.ctx.options;
-    const ip = clientIp(req, o.trustProxy);
-    let b = this.buckets.get(ip);
-    if (!b) {
-      if (this.buckets.size >= MAX_HTTP_RATE_LIMITED_ADDRESSES) {
-        const oldest = this.buckets.keys().next().value;
-        if (oldest !== undefined) this.buckets.delete(oldest);
-      }
-      b = {
-        ledger: new TokenBucket(o.ledgerHttpRatePerS, o.ledgerHttpBurst),
-        tx: new TokenBucket(o.ledgerTxHttpRatePerS, o.ledgerTxHttpBurst),
-      };
-      this.buckets.set(ip, b);
-    }
-    // Check the tx bucket first so a refused tx does not also spend a read token.
-    if (isTx && b.tx.available() < 1) return Math.max(1, Math.ceil(1 / o.ledgerTxHttpRatePerS));
-    if (!b.ledger.take()) return Math.max(1, Math.ceil(1 / o.ledgerHttpRatePerS));
-    if (isTx) b.tx.take();
+    const budgets = this.ctx.budgets;
+    const ip = clientIp(req, this.ctx.options.trustProxy);
+    // Check the tx budget first so a refused tx does not also spend a read.
+    if (isTx && !budgets.has(ip, 'tx')) return budgets.retryAfterS('tx');
+    if (!budgets.has(ip, 'ledger-read-bytes')) return budgets.retryAfterS('ledger-read-bytes', ip);
+    if (!budgets.take(ip, 'ledger-read')) return budgets.retryAfterS('ledger-read');
+    if (isTx) budgets.take(ip, 'tx');
     return undefined;
-  }
-
-  /** Forgets addresses whose buckets are full again (idle clients cost no memory). */
-  pruneRateLimits(): void {
-    const o = this.ctx.options;
-    for (const [ip, b] of this.buckets)
-      if (b.ledger.available() >= o.ledgerHttpBurst && b.tx.available() >= o.ledgerTxHttpBurst)
-        this.buckets.delete(ip);
   }
 }
 

@@ -1,7 +1,16 @@
 export type { LedgerHook } from '@peerbench/ledger';
 export { ClusteredRooms } from './clustered-rooms.js';
+export {
+  type AddressBudgetLimits,
+  AddressBudgets,
+  BUDGET_KINDS,
+  type BudgetKind,
+  DEFAULT_ADDRESS_BUDGET_LIMITS,
+  DEFAULT_MAX_TRACKED_ADDRESSES,
+  type Rate,
+} from './address-budget.js';
 export * from './env.js';
-export { clientIp, HttpRoutes, MAX_HTTP_RATE_LIMITED_ADDRESSES } from './http-routes.js';
+export { clientIp, HttpRoutes } from './http-routes.js';
 export {
   LEDGER_CATCH_UP_BUFFER_BYTES,
   LEDGER_PAGE_BLOCKS,

@@ -49,6 +49,11 @@ export class MessageIntake<C extends IncomingConnection<C>> {
       this.host.reject(conn, 'rate-limited', `more than ${this.host.options.messageRatePerS} messages/s`);
       return;
     }
+    // Per address too: more connections (or reconnecting) does not buy more messages.
+    if (!this.host.spend(conn, 'message')) {
+      this.host.reject(conn, 'rate-limited', 'this address is over its message budget');
+      return;
+    }
     const size = rawByteLength(data);
     if (size > this.host.options.maxMessageBytes) {
       this.host.reject(
@@ -105,6 +110,11 @@ export class MessageIntake<C extends IncomingConnection<C>> {
         case 'leave':
           if (!conn.membership) {
             this.host.reject(conn, 'not-joined', 'leave before join');
+            return;
+          }
+          // A leave fans out to the room like a join: both spend the address's join budget.
+          if (!this.host.spend(conn, 'join')) {
+            this.host.reject(conn, 'rate-limited', 'this address is over its join/leave budget');
             return;
           }
           this.rooms.leave(conn);

@@ -62,6 +62,11 @@ export class LedgerRelay<C extends LedgerSubscriber> {
       host.reject(conn, 'rate-limited', why, requestId);
       return;
     }
+    // The same per-address budget as POST /ledger/tx: the two paths together.
+    if (!host.spend(conn, 'tx')) {
+      host.reject(conn, 'rate-limited', 'this address is over its ledger tx budget', requestId);
+      return;
+    }
     conn.ledgerTxsInFlight++;
     // Not serialized behind each other: submitTx is called in arrival order,
     // and a slow ledger must not hold up this client's signaling.

@@ -45,6 +45,14 @@ export interface SignalingMetrics {
   /** Blocks too large for one message that could not be split (not a ledger block), not sent. */
   readonly ledgerBlocksOversizedTotal: number;
   readonly uptimeSeconds: number;
+  /** Open TCP sockets (pending, HTTP, WebSocket). */
+  readonly openSockets: number;
+  /** Sockets still waiting for their first complete request headers. */
+  readonly pendingSockets: number;
+  /** New sockets destroyed at once: the server at maxOpenSockets, or the address at maxPendingSocketsPerIp. */
+  readonly socketsRefusedTotal: Readonly<{ server: number; address: number }>;
+  /** Sockets closed for not sending complete request headers within upgradeTimeoutMs. */
+  readonly upgradeTimeoutsTotal: number;
 }
 
 export class SignalingCounters {
@@ -63,6 +71,8 @@ export class SignalingCounters {
   forbiddenOriginTotal = 0;
   ledgerBlocksSentInPartsTotal = 0;
   ledgerBlocksOversizedTotal = 0;
+  readonly socketsRefusedTotal = { server: 0, address: 0 };
+  upgradeTimeoutsTotal = 0;
 }
 
 export interface Gauges {
@@ -71,6 +81,8 @@ export interface Gauges {
   peers: number;
   links: LinkCounts;
   uptimeSeconds: number;
+  openSockets: number;
+  pendingSockets: number;
 }
 
 export function snapshotMetrics(counters: SignalingCounters, gauges: Gauges): SignalingMetrics {
@@ -89,6 +101,8 @@ export function snapshotMetrics(counters: SignalingCounters, gauges: Gauges): Si
     forbiddenOriginTotal: counters.forbiddenOriginTotal,
     ledgerBlocksSentInPartsTotal: counters.ledgerBlocksSentInPartsTotal,
     ledgerBlocksOversizedTotal: counters.ledgerBlocksOversizedTotal,
+    socketsRefusedTotal: { ...counters.socketsRefusedTotal },
+    upgradeTimeoutsTotal: counters.upgradeTimeoutsTotal,
   };
 }
 
@@ -162,6 +176,22 @@ export function renderPrometheus(m: SignalingMetrics, rssBytes: number): string 
   ]);
   metric('ledger_blocks_oversized_total', 'counter', 'Blocks too large for one message and not splittable.', [
     ['', m.ledgerBlocksOversizedTotal],
+  ]);
+  metric('open_sockets', 'gauge', 'Open TCP sockets (pending, HTTP, WebSocket).', [['', m.openSockets]]);
+  metric('pending_sockets', 'gauge', 'Sockets waiting for their first complete request headers.', [
+    ['', m.pendingSockets],
+  ]);
+  metric(
+    'sockets_refused_total',
+    'counter',
+    'New sockets destroyed at once, by the limit that refused them.',
+    [
+      ['{limit="server"}', m.socketsRefusedTotal.server],
+      ['{limit="address"}', m.socketsRefusedTotal.address],
+    ],
+  );
+  metric('upgrade_timeouts_total', 'counter', 'Sockets closed for incomplete request headers.', [
+    ['', m.upgradeTimeoutsTotal],
   ]);
   metric('uptime_seconds', 'gauge', 'Seconds since the server started.', [['', m.uptimeSeconds]]);
   lines.push(

@@ -3,8 +3,15 @@
  * `start` uses and the validation `createSignalingServer` applies (a bad value
  * throws SignalingServerError 'invalid-options' before anything listens).
  */
+import { readFileSync } from 'node:fs';
 import type { LedgerHook } from '@peerbench/ledger';
 import { type IceServer, MAX_SIGNALING_MESSAGE_BYTES } from '@peerbench/protocol';
+import {
+  type AddressBudgetLimits,
+  BUDGET_KINDS,
+  budgetLimitsProblem,
+  DEFAULT_ADDRESS_BUDGET_LIMITS,
+} from './address-budget.js';
 import type { RoomBridge } from './room-bridge.js';
 
 // ---- defaults (every limit is an option; these are what `start` uses) ------
@@ -44,11 +51,28 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
  * Per client address, for /ledger/* HTTP requests (reads). A dashboard polls
  * a few routes every block; a browser page catching up pages /ledger/blocks.
  */
-export const DEFAULT_LEDGER_HTTP_RATE_PER_S = 20;
-export const DEFAULT_LEDGER_HTTP_BURST = 100;
-/** Per client address, for POST /ledger/tx on top of the above (every tx costs a signature check). */
-export const DEFAULT_LEDGER_TX_HTTP_RATE_PER_S = 5;
-export const DEFAULT_LEDGER_TX_HTTP_BURST = 40;
+export const DEFAULT_LEDGER_HTTP_RATE_PER_S = DEFAULT_ADDRESS_BUDGET_LIMITS['ledger-read'].ratePerS;
+export const DEFAULT_LEDGER_HTTP_BURST = DEFAULT_ADDRESS_BUDGET_LIMITS['ledger-read'].burst;
+/**
+ * Per client address, for ledger txs over POST /ledger/tx and WebSocket
+ * `ledger-tx` together (every tx costs a signature check); a POST also counts
+ * as a /ledger request above.
+ */
+export const DEFAULT_LEDGER_TX_HTTP_RATE_PER_S = DEFAULT_ADDRESS_BUDGET_LIMITS.tx.ratePerS;
+export const DEFAULT_LEDGER_TX_HTTP_BURST = DEFAULT_ADDRESS_BUDGET_LIMITS.tx.burst;
+
+/**
+ * A new socket has this long to send complete request headers (an HTTP
+ * request or a WebSocket upgrade); Node's default is 60 s, which let
+ * half-open upgrades pile up to the descriptor limit.
+ */
+export const DEFAULT_UPGRADE_TIMEOUT_MS = 5_000;
+/** Sockets per address still waiting for their first complete request headers. */
+export const DEFAULT_MAX_PENDING_SOCKETS_PER_IP = 64;
+/** Open TCP sockets in all (pending, HTTP, WebSocket), unless the descriptor limit is lower (below). */
+export const DEFAULT_MAX_OPEN_SOCKETS = 12_000;
+/** Descriptors left for everything else (the ledger's files, logs, DNS) when the default cap follows `ulimit -n`. */
+export const FD_RESERVE = 256;
 
 // ---- fixed limits (not options) ---------------------------------------------
 
@@ -62,6 +86,12 @@ export const HARD_MAX_PAYLOAD_BYTES = 4 * MAX_SIGNALING_MESSAGE_BYTES;
 export const MAX_SEND_BUFFER_BYTES = 4 * 1024 * 1024;
 /** Messages queued behind a join that is still verifying its signature. */
 export const MAX_BACKLOG_MESSAGES = 64;
+/**
+ * Connections the kernel queues for accept (capped by net.core.somaxconn).
+ * Node's default, 511, overflowed under a flood of half-open upgrades, and a
+ * dropped SYN costs an honest client a 1 s retransmit.
+ */
+export const LISTEN_BACKLOG = 4_096;
 /** Bytes of the server nonce (hex doubles it; the protocol wants 32-128 hex chars). */
 export const CHALLENGE_NONCE_BYTES = 16;
 
@@ -93,10 +123,14 @@ export interface SignalingServerOptions {
   staticDir?: string;
   /** The ledger; without one, ledger messages get `ledger-unavailable`. */
   ledger?: LedgerHook;
-  /** /ledger/* HTTP requests per second and burst, per client address; over it: 429 `rate-limited`. */
+  /** /ledger/* HTTP requests per second and burst, per client address; over it: 429 `rate-limited`. Same as addressBudgets['ledger-read']. */
   ledgerHttpRatePerS?: number;
   ledgerHttpBurst?: number;
-  /** POST /ledger/tx per second and burst, per client address (also counts against the above). */
+  /**
+   * Ledger txs per second and burst, per client address, POST /ledger/tx and
+   * WebSocket `ledger-tx` together (a POST also counts against the above).
+   * Same as addressBudgets.tx.
+   */
   ledgerTxHttpRatePerS?: number;
   ledgerTxHttpBurst?: number;
   /** Count connections per the last X-Forwarded-For hop (only behind your own reverse proxy). */
@@ -115,12 +149,37 @@ export interface SignalingServerOptions {
    * bridge's owner starts it before and stops it after the server.
    */
   roomBridge?: RoomBridge;
+  /**
+   * Budgets per client address (address-budget.ts), shared by all its
+   * connections and not refilled by reconnecting: new connections, messages,
+   * ledger txs (both paths), joins/leaves, /ledger reads. Kinds left out keep
+   * their defaults (DEFAULT_ADDRESS_BUDGET_LIMITS; the message budget is never
+   * below one connection's messageRatePerS/messageBurst). Over budget: the
+   * stable code `rate-limited` (HTTP 429).
+   */
+  addressBudgets?: Partial<AddressBudgetLimits>;
+  /** How long a new socket has to send complete request headers (socket-guard.ts); then it is closed. */
+  upgradeTimeoutMs?: number;
+  /**
+   * Open TCP sockets in all, pending ones included; over it a new socket is
+   * closed at once. Default: DEFAULT_MAX_OPEN_SOCKETS, or the process's open
+   * file limit less FD_RESERVE when that is lower (Linux: /proc/self/limits).
+   */
+  maxOpenSockets?: number;
+  /** Sockets per address still waiting for complete request headers (not applied with trustProxy). */
+  maxPendingSocketsPerIp?: number;
 }
 
 export type ResolvedSignalingServerOptions = Required<
-  Omit<SignalingServerOptions, 'staticDir' | 'ledger' | 'log' | 'iceServersForPeer' | 'roomBridge'>
+  Omit<
+    SignalingServerOptions,
+    'staticDir' | 'ledger' | 'log' | 'iceServersForPeer' | 'roomBridge' | 'addressBudgets'
+  >
 > &
-  Pick<SignalingServerOptions, 'staticDir' | 'ledger' | 'log' | 'iceServersForPeer' | 'roomBridge'>;
+  Pick<SignalingServerOptions, 'staticDir' | 'ledger' | 'log' | 'iceServersForPeer' | 'roomBridge'> & {
+    /** Every kind filled in (defaults, then ledgerHttp*, ledgerTxHttp*, then addressBudgets). */
+    addressBudgets: AddressBudgetLimits;
+  };
 
 export class SignalingServerError extends Error {
   readonly code: 'invalid-options' | 'not-started' | 'already-started';
@@ -159,7 +218,24 @@ export function resolveOptions(opts: SignalingServerOptions = {}): ResolvedSigna
     log: opts.log,
     iceServersForPeer: opts.iceServersForPeer,
     roomBridge: opts.roomBridge,
+    addressBudgets: DEFAULT_ADDRESS_BUDGET_LIMITS,
+    upgradeTimeoutMs: opts.upgradeTimeoutMs ?? DEFAULT_UPGRADE_TIMEOUT_MS,
+    maxOpenSockets: opts.maxOpenSockets ?? defaultMaxOpenSockets(),
+    maxPendingSocketsPerIp: opts.maxPendingSocketsPerIp ?? DEFAULT_MAX_PENDING_SOCKETS_PER_IP,
   };
+  r.addressBudgets = {
+    ...DEFAULT_ADDRESS_BUDGET_LIMITS,
+    message: {
+      ratePerS: Math.max(DEFAULT_ADDRESS_BUDGET_LIMITS.message.ratePerS, r.messageRatePerS),
+      burst: Math.max(DEFAULT_ADDRESS_BUDGET_LIMITS.message.burst, r.messageBurst),
+    },
+    tx: { ratePerS: r.ledgerTxHttpRatePerS, burst: r.ledgerTxHttpBurst },
+    'ledger-read': { ratePerS: r.ledgerHttpRatePerS, burst: r.ledgerHttpBurst },
+  };
+  for (const kind of BUDGET_KINDS) {
+    const given = opts.addressBudgets?.[kind];
+    if (given !== undefined) r.addressBudgets[kind] = { ratePerS: given.ratePerS, burst: given.burst };
+  }
   const positiveInts: (keyof ResolvedSignalingServerOptions)[] = [
     'heartbeatIntervalMs',
     'maxMessageBytes',
@@ -172,6 +248,9 @@ export function resolveOptions(opts: SignalingServerOptions = {}): ResolvedSigna
     'joinTimeoutMs',
     'ledgerHttpBurst',
     'ledgerTxHttpBurst',
+    'upgradeTimeoutMs',
+    'maxOpenSockets',
+    'maxPendingSocketsPerIp',
   ];
   for (const key of positiveInts) {
     const value = r[key];
@@ -187,6 +266,8 @@ export function resolveOptions(opts: SignalingServerOptions = {}): ResolvedSigna
     throw new SignalingServerError('invalid-options', 'maxAbuseStrikes must be an integer >= 0');
   if (!(r.shutdownGraceMs >= 0))
     throw new SignalingServerError('invalid-options', 'shutdownGraceMs must be >= 0');
+  const budgetProblem = budgetLimitsProblem(r.addressBudgets);
+  if (budgetProblem) throw new SignalingServerError('invalid-options', budgetProblem);
   if (r.maxMessageBytes > MAX_SIGNALING_MESSAGE_BYTES)
     throw new SignalingServerError(
       'invalid-options',
@@ -198,4 +279,24 @@ export function resolveOptions(opts: SignalingServerOptions = {}): ResolvedSigna
       `maxPeersPerRoom cannot exceed ${MAX_PEERS_PER_ROOM_CEILING}: the welcome message would outgrow the protocol's size limit`,
     );
   return r;
+}
+
+/** The soft open-file limit of this process, or undefined where it cannot be read. */
+export function openFileLimit(): number | undefined {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
+    const soft = line?.slice('Max open files'.length).trim().split(/\s+/)[0];
+    const n = Number(soft);
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function defaultMaxOpenSockets(): number {
+  const limit = openFileLimit();
+  if (limit === undefined) return DEFAULT_MAX_OPEN_SOCKETS;
+  return Math.max(1, Math.min(DEFAULT_MAX_OPEN_SOCKETS, limit - FD_RESERVE));
 }

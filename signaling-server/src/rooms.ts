@@ -101,6 +101,13 @@ export class Rooms<C extends RoomMember<C>> {
       this.host.reject(conn, 'bad-signature', 'signature does not verify for this peer id, room and nonce');
       return false;
     }
+    // Counted once the signature verifies (a bad one is a strike instead):
+    // a join fans presence out to the room, so joining and leaving in a loop
+    // must not be free, whichever connection of the address does it.
+    if (!this.host.spend(conn, 'join')) {
+      this.host.reject(conn, 'rate-limited', 'this address is over its join/leave budget');
+      return false;
+    }
     let room = this.rooms.get(msg.room);
     const previous = room?.members.get(msg.peerId);
     if (!room && this.rooms.size >= this.options.maxRooms) {

@@ -5,9 +5,13 @@
  * hands it to the part that handles it:
  *
  *   options.ts       defaults, limits and their validation
+ *   socket-guard.ts  every TCP socket: server-wide cap, pending per address, header timeout
+ *   admission.ts     the HTTP server's front door; upgrades: Origin, connection budget and slots
+ *   address-budget.ts  per-address budgets (connections, messages, txs, joins, reads)
+ *   intake.ts        each message: rate, size, order behind a verifying join, routing
  *   rooms.ts         the signed join, presence, SDP/ICE relay inside a room
  *   ledger-relay.ts  ledger txs to the LedgerHook, block streaming to subscribers
- *   http-routes.ts   /health, /metrics, /ledger/* (rate limited), the web app
+ *   http-routes.ts   /health, /metrics, /ledger/* (budgeted), the web app
  *
  * One HTTP server carries everything; WebSocket upgrades on any path become
  * signaling connections. Everything a client can do wrong is answered with a
@@ -15,30 +19,31 @@
  * 1008 without touching anyone else.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { CloseCode, type ServerMessage, type SignalingErrorCode } from '@peerbench/protocol';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket, type WebSocketServer } from 'ws';
+import { AddressBudgets, type BudgetKind } from './address-budget.js';
+import { type Admission, createGuardedHttpServer } from './admission.js';
 import { ClusteredRooms } from './clustered-rooms.js';
 import { errorMessage } from './host.js';
-import { clientIp, HttpRoutes } from './http-routes.js';
+import { HttpRoutes } from './http-routes.js';
 import { type IncomingConnection, type IntakeHost, MessageIntake } from './intake.js';
 import { LedgerRelay } from './ledger-relay.js';
 import { LinkReports } from './link-reports.js';
 import { SignalingCounters, type SignalingMetrics, snapshotMetrics } from './metrics.js';
 import {
   CHALLENGE_NONCE_BYTES,
-  HARD_MAX_PAYLOAD_BYTES,
   HEARTBEAT_MISSED_PINGS_BEFORE_DROP,
+  LISTEN_BACKLOG,
   MAX_SEND_BUFFER_BYTES,
   type ResolvedSignalingServerOptions,
   resolveOptions,
   SignalingServerError,
   type SignalingServerOptions,
 } from './options.js';
-import { originAllowed } from './origin-policy.js';
 import { type Membership, Rooms } from './rooms.js';
+import { SocketGuard } from './socket-guard.js';
 import { StaticFiles } from './static-files.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -90,10 +95,11 @@ export function createSignalingServer(opts: SignalingServerOptions = {}): Signal
 class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
   readonly options: Readonly<ResolvedSignalingServerOptions>;
   readonly counters = new SignalingCounters();
+  readonly budgets: AddressBudgets;
+  private readonly guard: SocketGuard;
   private readonly connections = new Set<Connection>();
   /** Every open or closing socket, including ones refused or closed for abuse, for stop(). */
   private readonly sockets = new Set<WebSocket>();
-  private readonly connectionsPerIp = new Map<string, number>();
   private readonly rooms: Rooms<Connection>;
   private readonly ledger: LedgerRelay<Connection>;
   private readonly linkReports: LinkReports<Connection>;
@@ -103,6 +109,7 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
   private readonly staticFiles: StaticFiles | undefined;
   private http: Server | undefined;
   private wss: WebSocketServer | undefined;
+  private admission: Admission | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private boundPort = 0;
   private startedAtMs = 0;
@@ -111,6 +118,8 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
 
   constructor(options: ResolvedSignalingServerOptions) {
     this.options = options;
+    this.budgets = new AddressBudgets(options.addressBudgets);
+    this.guard = new SocketGuard(options, this.counters);
     this.staticFiles = options.staticDir ? new StaticFiles(options.staticDir) : undefined;
     this.ledger = new LedgerRelay(this, options.ledger);
     this.linkReports = new LinkReports(this, options);
@@ -126,6 +135,7 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
       options,
       counters: this.counters,
       staticFiles: this.staticFiles,
+      budgets: this.budgets,
       running: () => this.running(),
       metrics: () => this.metrics(),
     });
@@ -158,21 +168,15 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
     if (this.state !== 'new') throw new SignalingServerError('already-started', 'start() was already called');
     this.state = 'starting';
     await this.staticFiles?.init();
-    const http = createServer((req, res) => void this.routes.handle(req, res));
-    const wss = new WebSocketServer({
-      noServer: true,
-      maxPayload: HARD_MAX_PAYLOAD_BYTES,
-      // Compression costs CPU and memory per socket for tiny SDP messages.
-      perMessageDeflate: false,
+    const { http, wss, admission } = createGuardedHttpServer(this, this.guard, (req, res) => {
+      void this.routes.handle(req, res);
     });
-    http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
-    // Malformed HTTP from a client must not become an unhandled error.
-    http.on('clientError', (_err, socket) => socket.destroy());
     this.http = http;
     this.wss = wss;
+    this.admission = admission;
     await new Promise<void>((resolveListen, rejectListen) => {
       http.once('error', rejectListen);
-      http.listen(this.options.port, this.options.host, () => {
+      http.listen({ port: this.options.port, host: this.options.host, backlog: LISTEN_BACKLOG }, () => {
         http.off('error', rejectListen);
         resolveListen();
       });
@@ -215,6 +219,7 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
     for (const ws of this.sockets) ws.terminate();
     this.wss?.close();
     http?.closeIdleConnections();
+    this.guard.destroyPending();
     await withTimeout(httpClosed, grace);
     http?.closeAllConnections();
     this.state = 'stopped';
@@ -227,7 +232,14 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
       peers: this.rooms.peerCount(),
       links: this.linkReports.counts(),
       uptimeSeconds: this.startedAtMs === 0 ? 0 : Math.round((Date.now() - this.startedAtMs) / 1000),
+      openSockets: this.guard.openSockets,
+      pendingSockets: this.guard.pendingSockets,
     });
+  }
+
+  opened(ws: WebSocket): void {
+    this.sockets.add(ws);
+    ws.on('close', () => this.sockets.delete(ws));
   }
 
   running(): boolean {
@@ -240,48 +252,8 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
 
   // ---- connections ----------------------------------------------------------
 
-  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const wss = this.wss;
-    if (!wss || this.state !== 'running') {
-      socket.destroy();
-      return;
-    }
-    socket.on('error', () => socket.destroy());
-    if (!originAllowed(req.headers.origin, req.headers.host, this.options)) {
-      // A page of another site must not make its visitors' browsers join or send txs.
-      this.counters.forbiddenOriginTotal++;
-      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return;
-    }
-    wss.handleUpgrade(req, socket, head, (ws) =>
-      this.onConnection(ws, clientIp(req, this.options.trustProxy)),
-    );
-  }
-
-  private onConnection(ws: WebSocket, ip: string): void {
-    // ws emits 'error' (e.g. payload over maxPayload) before closing; without
-    // a listener that would crash the process.
-    ws.on('error', () => {});
-    this.sockets.add(ws);
-    ws.on('close', () => this.sockets.delete(ws));
-    if (this.state !== 'running') {
-      ws.close(CloseCode.goingAway, 'server shutting down');
-      return;
-    }
-    const perIp = this.connectionsPerIp.get(ip) ?? 0;
-    if (perIp >= this.options.maxConnectionsPerIp || this.connections.size >= this.options.maxConnections) {
-      // Accept, explain with a stable code, close: browsers cannot see an
-      // HTTP status on a refused upgrade, but they do see this message.
-      this.counters.rejectedMessagesTotal['too-many-connections']++;
-      const reason =
-        perIp >= this.options.maxConnectionsPerIp
-          ? `at most ${this.options.maxConnectionsPerIp} connections per address`
-          : `the server is at its ${this.options.maxConnections} connections`;
-      ws.send(JSON.stringify(errorMessage('too-many-connections', reason)));
-      ws.close(CloseCode.tryAgainLater, 'too many connections');
-      return;
-    }
-    this.connectionsPerIp.set(ip, perIp + 1);
+  /** Admission (admission.ts) hands over each connection it admitted. */
+  accept(ws: WebSocket, ip: string): void {
     const conn: Connection = {
       socket: ws,
       ip,
@@ -339,14 +311,12 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
     this.clearJoinTimer(conn);
     this.ledger.cancel(conn);
     this.connections.delete(conn);
-    const perIp = (this.connectionsPerIp.get(conn.ip) ?? 1) - 1;
-    if (perIp <= 0) this.connectionsPerIp.delete(conn.ip);
-    else this.connectionsPerIp.set(conn.ip, perIp);
+    this.admission?.release(conn.ip);
     this.rooms.leave(conn);
   }
 
   private heartbeat(): void {
-    this.routes.pruneRateLimits();
+    this.budgets.prune();
     for (const conn of this.connections) {
       if (conn.awaitingPong) {
         conn.missedPings++;
@@ -406,6 +376,10 @@ class SignalingServerImpl implements SignalingServer, IntakeHost<Connection> {
       // close handshake; the later 'close' event finds nothing left to do.
       this.onClose(conn);
     }
+  }
+
+  spend(conn: Connection, kind: BudgetKind): boolean {
+    return this.budgets.take(conn.ip, kind);
   }
 
   track(work: Promise<unknown>): void {

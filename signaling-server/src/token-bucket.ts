@@ -27,6 +27,17 @@ export class TokenBucket {
     return true;
   }
 
+  /**
+   * Spends `n` tokens after the fact (e.g. the bytes of an answer already
+   * sent): the bucket may go into debt, and `take` and `available` see
+   * nothing until it has refilled past it. Callers serve only while not in
+   * debt, so a debt is at most the answers that were in flight at once.
+   */
+  charge(n: number): void {
+    this.refill();
+    this.tokens -= n;
+  }
+
   /** Tokens available now (fractional while refilling). */
   available(): number {
     this.refill();

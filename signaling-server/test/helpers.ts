@@ -1,4 +1,6 @@
 /** A real `ws` client speaking the signaling protocol, for tests and the fuzz run. */
+
+import { request } from 'node:http';
 import {
   generateIdentity,
   type Identity,
@@ -51,9 +53,13 @@ export class TestClient {
 
   static async connect(
     url: string,
-    opts: { identity?: Identity; autoPong?: boolean } = {},
+    opts: { identity?: Identity; autoPong?: boolean; localAddress?: string } = {},
   ): Promise<TestClient> {
-    const ws = new WebSocket(url, { autoPong: opts.autoPong ?? true });
+    const ws = new WebSocket(url, {
+      autoPong: opts.autoPong ?? true,
+      // Another loopback address (127.0.0.2, …) is another client address to the server.
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+    });
     const client = new TestClient(ws, opts.identity);
     const challenge = client.next((m) => m.type === 'challenge' || m.type === 'error');
     await new Promise<void>((resolve, reject) => {
@@ -71,9 +77,10 @@ export class TestClient {
     url: string,
     room: string,
     identity?: Identity,
+    localAddress?: string,
   ): Promise<{ client: TestClient; welcome: Extract<ServerMessage, { type: 'welcome' }> }> {
     const id = identity ?? (await generateIdentity());
-    const client = await TestClient.connect(url, { identity: id });
+    const client = await TestClient.connect(url, { identity: id, ...(localAddress ? { localAddress } : {}) });
     const welcome = await client.join(room, id);
     return { client, welcome };
   }
@@ -155,4 +162,41 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await delay(10);
   }
+}
+
+export interface HttpAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** One HTTP request from a chosen local address (fetch cannot bind one). */
+export function httpFrom(
+  url: string,
+  opts: { method?: string; body?: string; localAddress?: string } = {},
+): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: opts.method ?? 'GET',
+        agent: false,
+        ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString(),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(opts.body);
+  });
 }

@@ -71,6 +71,27 @@ describe('HTTP rate limits on /ledger', () => {
     expect(server.metrics().httpRateLimitedTotal).toBe(3);
   });
 
+  it('charges the bytes of /ledger answers to the address: one in debt waits, others read on', async () => {
+    // A byte budget of 1: the first read is served whole, then the address is in debt.
+    const server = await serve({
+      trustProxy: true,
+      addressBudgets: { 'ledger-read-bytes': { ratePerS: 1, burst: 1 } },
+    });
+    const read = (from: string) =>
+      fetch(`${server.httpUrl}/ledger/state`, { headers: { 'x-forwarded-for': from } });
+    const first = await read('10.0.0.1');
+    expect(first.status).toBe(200);
+    const stateBytes = (await first.text()).length;
+    expect(stateBytes).toBeGreaterThan(100);
+    const limited = await read('10.0.0.1');
+    expect(limited.status).toBe(429);
+    expect(await limited.json()).toMatchObject({ ok: false, code: 'rate-limited' });
+    // Retry-After counts the debt: about the answer's size at 1 byte/s.
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(100);
+    expect((await read('10.0.0.2')).status).toBe(200);
+    expect((await fetch(`${server.httpUrl}/health`)).status).toBe(200);
+  });
+
   it('validates the limit options', () => {
     expect(() => resolveOptions({ ledgerHttpRatePerS: 0 })).toThrow(/ledgerHttpRatePerS/);
     expect(() => resolveOptions({ ledgerTxHttpRatePerS: Number.POSITIVE_INFINITY })).toThrow(
@@ -78,5 +99,22 @@ describe('HTTP rate limits on /ledger', () => {
     );
     expect(() => resolveOptions({ ledgerTxHttpBurst: 0 })).toThrow(/ledgerTxHttpBurst/);
     expect(resolveOptions({}).ledgerTxHttpBurst).toBeGreaterThan(1);
+    expect(() => resolveOptions({ addressBudgets: { join: { ratePerS: -1, burst: 5 } } })).toThrow(/join/);
+    expect(() => resolveOptions({ addressBudgets: { message: { ratePerS: 1, burst: 0 } } })).toThrow(
+      /message/,
+    );
+    expect(() => resolveOptions({ upgradeTimeoutMs: 0 })).toThrow(/upgradeTimeoutMs/);
+    // The flat ledger options set the budgets they name; addressBudgets wins over them.
+    const r = resolveOptions({ ledgerTxHttpRatePerS: 3, ledgerTxHttpBurst: 7 });
+    expect(r.addressBudgets.tx).toEqual({ ratePerS: 3, burst: 7 });
+    expect(
+      resolveOptions({ ledgerTxHttpBurst: 7, addressBudgets: { tx: { ratePerS: 1, burst: 2 } } })
+        .addressBudgets.tx,
+    ).toEqual({ ratePerS: 1, burst: 2 });
+    // The message budget is never below one connection's.
+    expect(resolveOptions({ messageRatePerS: 1e6, messageBurst: 1e6 }).addressBudgets.message).toEqual({
+      ratePerS: 1e6,
+      burst: 1e6,
+    });
   });
 });

@@ -4,8 +4,12 @@
  *
  *   POST /ledger/tx                     body: tx JSON (≤ MAX_HTTP_BODY_BYTES) → { ok } | { ok:false, code, message }
  *   GET  /ledger/head                   → { height, hash, block } (block null before height 1)
- *   GET  /ledger/blocks?from=&limit=    → { blocks } (limit ≤ MAX_BLOCKS_PER_PAGE)
- *   GET  /ledger/state                  → LedgerStateView (S, R, τ, sparse W, peers)
+ *   GET  /ledger/blocks?from=&limit=    → { blocks, next? } (limit ≤ MAX_BLOCKS_PER_PAGE; the page
+ *                                         also stops before maxBlocksPageBytes of blocks, always
+ *                                         holding at least one: then `next` is the height to ask
+ *                                         for next; without `next` the page was not cut short)
+ *   GET  /ledger/state                  → LedgerStateView (S, R, τ, sparse W, peers), serialised
+ *                                         once per block however many read it
  *   GET  /ledger/genesis                → GenesisConfig (what a RemoteChain needs)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -16,6 +20,19 @@ import type { LedgerStateView } from './state.js';
 
 export const MAX_HTTP_BODY_BYTES = 16 * 1024;
 export const MAX_BLOCKS_PER_PAGE = 100;
+/**
+ * Default byte cap of one /ledger/blocks page. 100 blocks of a 65,536-uid
+ * chain were 21 MB per request; a page now stops before this (a single block
+ * larger than it still goes out alone, or the reader could never pass it).
+ */
+export const DEFAULT_MAX_BLOCKS_PAGE_BYTES = 1024 * 1024;
+/** Blocks read from the store at a time while a page fills (a page never loads more than it may send, plus this). */
+const BLOCKS_PAGE_READ_CHUNK = 16;
+
+export interface LedgerHookOptions {
+  /** Byte cap of one GET /ledger/blocks page (the blocks' JSON); default DEFAULT_MAX_BLOCKS_PAGE_BYTES. */
+  maxBlocksPageBytes?: number;
+}
 
 /**
  * How a ledger plugs into the signaling server (declared here only; the
@@ -79,7 +96,11 @@ function sendError(res: ServerResponse, status: number, code: LedgerHttpErrorCod
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
+  sendText(res, status, JSON.stringify(body));
+}
+
+/** Sends JSON that is already serialised. */
+function sendText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'cache-control': 'no-store',
@@ -124,7 +145,10 @@ function intParam(value: string | null, fallback: number): number | undefined {
   return Number(value);
 }
 
-export function createLedgerHook(producer: LedgerHookSource): LedgerHook {
+export function createLedgerHook(producer: LedgerHookSource, options: LedgerHookOptions = {}): LedgerHook {
+  const maxPageBytes = options.maxBlocksPageBytes ?? DEFAULT_MAX_BLOCKS_PAGE_BYTES;
+  if (!Number.isInteger(maxPageBytes) || maxPageBytes < 1)
+    throw new RangeError('maxBlocksPageBytes must be a positive integer');
   const submitTx = async (tx: unknown): Promise<LedgerSubmitResult> => {
     const r = await producer.submitTx(tx);
     return r.ok ? ({ ok: true } as const) : ({ ok: false, code: r.code, message: r.message } as const);
@@ -142,6 +166,40 @@ export function createLedgerHook(producer: LedgerHookSource): LedgerHook {
       lagBlocks: 0,
       natsConnected: null,
     };
+  /** The state's JSON, made once per block (keyed by height and head hash) and shared by every reader. */
+  let stateCache: { key: string; text: string } | undefined;
+  const stateText = (): string => {
+    const view = producer.state();
+    const key = `${view.height}:${view.headHash}`;
+    if (stateCache?.key !== key) stateCache = { key, text: JSON.stringify(view) };
+    return stateCache.text;
+  };
+
+  /** A /ledger/blocks page as JSON text: up to `limit` blocks from `from`, cut before maxPageBytes. */
+  const blocksPage = async (from: number, limit: number): Promise<string> => {
+    const wanted = Math.min(MAX_BLOCKS_PER_PAGE, limit);
+    const texts: string[] = [];
+    let bytes = 0;
+    let next: number | undefined;
+    let height = Math.max(1, from);
+    while (texts.length < wanted && next === undefined) {
+      const asked = Math.min(BLOCKS_PAGE_READ_CHUNK, wanted - texts.length);
+      const chunk = await producer.blocksFrom(height, asked);
+      for (const block of chunk) {
+        const text = JSON.stringify(block);
+        const size = Buffer.byteLength(text);
+        if (texts.length > 0 && bytes + size > maxPageBytes) {
+          next = block.height;
+          break;
+        }
+        texts.push(text);
+        bytes += size;
+        height = block.height + 1;
+      }
+      if (chunk.length < asked) break; // the end of the chain
+    }
+    return `{"blocks":[${texts.join(',')}]${next === undefined ? '' : `,"next":${next}`}}`;
+  };
 
   return {
     submitTx,
@@ -195,11 +253,11 @@ export function createLedgerHook(producer: LedgerHookSource): LedgerHook {
             sendError(res, 400, 'malformed', 'from and limit must be non-negative integers');
             return true;
           }
-          send(res, 200, { blocks: await blocksFrom(from, limit) });
+          sendText(res, 200, await blocksPage(from, limit));
           return true;
         }
         if (route === 'state') {
-          send(res, 200, producer.state());
+          sendText(res, 200, stateText());
           return true;
         }
         if (route === 'genesis') {

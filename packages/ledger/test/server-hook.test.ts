@@ -2,7 +2,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type BlockJson, createRegisterTx, LightClient } from '../src/index.js';
-import { createLedgerHook, MAX_BLOCKS_PER_PAGE, MAX_HTTP_BODY_BYTES } from '../src/server-hook.js';
+import {
+  createLedgerHook,
+  type LedgerHookOptions,
+  type LedgerHookSource,
+  MAX_BLOCKS_PER_PAGE,
+  MAX_HTTP_BODY_BYTES,
+} from '../src/server-hook.js';
+import type { LedgerStateView } from '../src/state.js';
 import { harness, identities, SCALE, setWeights } from './helpers.js';
 
 let server: Server | undefined;
@@ -11,8 +18,12 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function serve(h: Awaited<ReturnType<typeof harness>>) {
-  const hook = createLedgerHook(h.producer);
+async function serve(
+  h: Awaited<ReturnType<typeof harness>>,
+  options: LedgerHookOptions = {},
+  source: LedgerHookSource = h.producer,
+) {
+  const hook = createLedgerHook(source, options);
   server = createServer((req, res) => {
     void hook.handleHttp(req, res).then((handled) => {
       if (!handled) {
@@ -99,5 +110,91 @@ describe('ledger server hook over real HTTP', () => {
     await h.producer.produceBlock();
     expect(got).toHaveLength(1);
     expect(JSON.parse(JSON.stringify(got[0]))).toMatchObject({ height: 2, txs: [{ type: 'register' }] });
+  });
+
+  it('serialises /ledger/state once per block however many read it', async () => {
+    const h = await harness(2);
+    // The producer's own view, counted each time JSON.stringify serialises it.
+    let serialisations = 0;
+    const counted = new WeakMap<LedgerStateView, LedgerStateView>();
+    const source: LedgerHookSource = {
+      genesis: h.genesis,
+      submitTx: (tx) => h.producer.submitTx(tx),
+      blocksFrom: (from, limit) => h.producer.blocksFrom(from, limit),
+      onBlock: (cb) => h.producer.onBlock(cb),
+      head: () => h.producer.head(),
+      state: () => {
+        const view = h.producer.state();
+        let wrapped = counted.get(view);
+        if (!wrapped) {
+          wrapped = Object.assign(Object.create(null) as object, view, {
+            toJSON: () => {
+              serialisations++;
+              return view;
+            },
+          }) as LedgerStateView;
+          counted.set(view, wrapped);
+        }
+        return wrapped;
+      },
+    };
+    const { base } = await serve(h, {}, source);
+    const read = async () => (await (await fetch(`${base}/ledger/state`)).json()) as { height: number };
+    for (let i = 0; i < 5; i++) expect((await read()).height).toBe(1);
+    expect(serialisations).toBe(1);
+    await h.producer.produceBlock();
+    for (let i = 0; i < 5; i++) expect((await read()).height).toBe(2);
+    expect(serialisations).toBe(2);
+  });
+
+  it('cuts /ledger/blocks pages by bytes, says where to go on, and paging with `next` yields every block', async () => {
+    const h = await harness(3);
+    for (let i = 0; i < 20; i++) await h.producer.produceBlock();
+    const all = await h.producer.blocksFrom(1, 1_000);
+    expect(all).toHaveLength(21);
+    const sizes = all.map((b) => Buffer.byteLength(JSON.stringify(b)));
+    // Exactly blocks 2, 3 and 4 fit.
+    const cap = sizes[1]! + sizes[2]! + sizes[3]!;
+    const { base } = await serve(h, { maxBlocksPageBytes: cap });
+    type Page = { blocks: BlockJson[]; next?: number };
+    const page = async (from: number, limit = 100) =>
+      (await (await fetch(`${base}/ledger/blocks?from=${from}&limit=${limit}`)).json()) as Page;
+    const first = await page(2);
+    expect(first.blocks.map((b) => b.height)).toEqual([2, 3, 4]);
+    expect(first.next).toBe(5);
+    // Not cut by bytes: no `next` (the limit or the chain's end stopped it).
+    expect(await page(2, 2)).toEqual({ blocks: all.slice(1, 3) });
+    // Paging on with `next` reads the whole chain once, each page within the cap.
+    const heights: number[] = [];
+    let from: number | undefined = 1;
+    let pages = 0;
+    while (from !== undefined) {
+      const p = await page(from);
+      heights.push(...p.blocks.map((b) => b.height));
+      const bytes = p.blocks.reduce((n, b) => n + Buffer.byteLength(JSON.stringify(b)), 0);
+      expect(bytes).toBeLessThanOrEqual(cap);
+      from = p.next;
+      pages++;
+    }
+    expect(heights).toEqual(all.map((b) => b.height));
+    expect(pages).toBeGreaterThan(5);
+  });
+
+  it('sends a block larger than the byte cap alone rather than never', async () => {
+    const h = await harness(2);
+    await h.producer.produceBlock();
+    const { base } = await serve(h, { maxBlocksPageBytes: 10 });
+    const p = (await (await fetch(`${base}/ledger/blocks?from=1`)).json()) as {
+      blocks: BlockJson[];
+      next?: number;
+    };
+    expect(p.blocks.map((b) => b.height)).toEqual([1]);
+    expect(p.next).toBe(2);
+    const last = (await (await fetch(`${base}/ledger/blocks?from=2`)).json()) as {
+      blocks: BlockJson[];
+      next?: number;
+    };
+    expect(last.blocks.map((b) => b.height)).toEqual([2]);
+    expect(last.next).toBeUndefined();
   });
 });
