@@ -6,8 +6,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpErrorCode, LedgerSubmitErrorCode } from '@peerbench/protocol';
-import { ledgerHealth, renderLedgerPrometheus } from './ledger-status.js';
 import type { AddressBudgets } from './address-budget.js';
+import { ledgerHealth, renderLedgerPrometheus } from './ledger-status.js';
 import type { SignalingMetrics } from './metrics.js';
 import { renderPrometheus, type SignalingCounters } from './metrics.js';
 import type { ResolvedSignalingServerOptions } from './options.js';

@@ -1,5 +1,4 @@
 export type { LedgerHook } from '@peerbench/ledger';
-export { ClusteredRooms } from './clustered-rooms.js';
 export {
   type AddressBudgetLimits,
   AddressBudgets,
@@ -9,6 +8,7 @@ export {
   DEFAULT_MAX_TRACKED_ADDRESSES,
   type Rate,
 } from './address-budget.js';
+export { ClusteredRooms } from './clustered-rooms.js';
 export * from './env.js';
 export { clientIp, HttpRoutes } from './http-routes.js';
 export {
