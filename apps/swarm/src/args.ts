@@ -92,6 +92,8 @@ export interface SwarmOptions {
   validationSize: number;
   /** Held-out draws of each peer's own data the ablation ideal is averaged over. */
   ablationDraws: number;
+  /** The one value every competitive mask is held at while the ablation ideal is measured (independent of W). */
+  ablationMask: number;
 }
 
 /** Smallest share of the pixels a peer sees under --quality views. */
@@ -166,6 +168,7 @@ export const USAGE = `usage: pnpm swarm [flags]
   --score-routing R    clean | noisy: gate noise in the validation scoring passes (default noisy)
   --validation-size N  validation examples per peer, 10..1000 (default 100)
   --ablation-draws N   held-out draws of each peer's data for the ideal, 1..20 (default 3)
+  --ablation-mask F    value every competitive mask is held at while measuring the ideal, (0, 1] (default 1)
   --churn N@STEP       stop N honest peers at STEP
   --quiet              no progress lines
   --help               this text`;
@@ -339,5 +342,6 @@ export function parseArgs(argv: readonly string[], baseDir: string): SwarmOption
     scoreEvery: int('--score-every', get('--score-every') ?? '2', 0, 100_000),
     validationSize: int('--validation-size', get('--validation-size') ?? '100', 10, 1000),
     ablationDraws: int('--ablation-draws', get('--ablation-draws') ?? '3', 1, 20),
+    ablationMask: num('--ablation-mask', get('--ablation-mask') ?? '1', 0.001, 1),
   };
 }
