@@ -7,9 +7,11 @@
  * - on each peer's OWN data (eq 2 sums L_i over D_i): fresh held-out draws
  *   with peer i's class mix (`heldOutDraw`, digits no shard or validation
  *   slice contains), averaged over `--ablation-draws` draws;
- * - with every competitive mask held at 1 (`Peer.holdMasks`): the masks are
- *   computed from W, so an ideal measured through them would partly restate
- *   what it is meant to judge;
+ * - with every competitive mask held at one value, `--ablation-mask`
+ *   (`Peer.holdMasks`): the masks are computed from W, so an ideal measured
+ *   through them would partly restate what it is meant to judge. The value is
+ *   0.5 by default, near the masks the callers trained with; at 1 the ideal
+ *   measured a network that never ran (DEFAULT_ABLATION_MASK in args.ts);
  * - f_j zeroed in G(x) with i's gate unchanged (Peer.evaluateLive's
  *   `ablate`), live answers from every other expert, no gate noise.
  *
@@ -55,7 +57,7 @@ export async function measureIdeal(input: AblationInput): Promise<AblationRecord
   const { opts, participants, records, alive, last } = input;
   const n = participants.length;
   const evaluators = alive.filter((i) => participants[i]!.peer !== null);
-  for (const i of alive) participants[i]!.peer?.holdMasks(1);
+  for (const i of alive) participants[i]!.peer?.holdMasks(opts.ablationMask);
   const sum: number[][] = participants.map(() => new Array<number>(n).fill(0));
   const sumSq: number[][] = participants.map(() => new Array<number>(n).fill(0));
   const count: number[][] = participants.map(() => new Array<number>(n).fill(0));
@@ -133,7 +135,7 @@ export async function measureIdeal(input: AblationInput): Promise<AblationRecord
     deltaSe,
     draws: opts.ablationDraws,
     drawSize: ABLATION_DRAW_SIZE,
-    masks: 'held at 1',
+    masks: `held at ${opts.ablationMask}`,
     ideal,
     idealOthers,
     ledgerR: R,

@@ -1,31 +1,17 @@
 /**
- * The two adversaries of issue 7, by composition with the real parts:
- *  - noise: an endpoint on the swarm's network that answers every forward with
- *    uniform noise in [-1, 1] (the range of an honest tanh encoder, so shape
- *    and scale checks pass), ignores gradients, registers on the ledger with
- *    its own signed tx and never scores (never sets weights);
+ * The adversaries of issue 7, by composition with the real parts:
+ *  - noise: an endpoint on the swarm's network serving packages/peer's
+ *    `noiseHandlers` (uniform noise in [-1, 1], gradients ignored; shared with
+ *    apps/web's test-only `?adversary=noise`), registered on the ledger with
+ *    its own signed tx, never scoring (never setting weights);
  *  - copy: a real Peer that trains like any other but, once per block,
  *    submits (within ε, through PeerOptions.targetRow) the stake-weighted mean
  *    of the other rows on chain instead of its own scorer's row: the
  *    weight-copying attack of Bittensor.
  */
 
-import { createRng, projectToSimplex } from '@peerbench/mechanism';
-import type { ExpertHandlers, WireTensor } from '@peerbench/mesh';
+import { projectToSimplex } from '@peerbench/mechanism';
 import { type ChainState, denseRow } from '@peerbench/peer';
-
-export function noiseHandlers(d: number, seed: number): ExpertHandlers {
-  const rng = createRng(seed);
-  return {
-    async forward(_from, _requestId, x: WireTensor): Promise<WireTensor> {
-      const rows = x.shape[0] ?? 0;
-      const data = new Float32Array(rows * d);
-      for (let q = 0; q < data.length; q++) data[q] = rng.next() * 2 - 1;
-      return { shape: [rows, d], data };
-    },
-    async backward() {},
-  };
-}
 
 /**
  * The copier's target: Σ_i S_i W_i / Σ_i S_i over the other uids whose row

@@ -92,7 +92,21 @@ export interface SwarmOptions {
   validationSize: number;
   /** Held-out draws of each peer's own data the ablation ideal is averaged over. */
   ablationDraws: number;
+  /** The one value every competitive mask is held at while the ablation ideal is measured (independent of W). */
+  ablationMask: number;
 }
+
+/**
+ * The value every competitive mask is held at while the ablation ideal is
+ * measured: σ(0), eq 7's mask for a caller whose stake-weighted weight equals
+ * the column mean, and about the mean off-diagonal mask the callers trained
+ * with (0.47-0.50 at the last block of the 8-peer known-quality runs). Held
+ * at 1, every answer came in ~2× (up to 14×) larger than the callers' heads
+ * were trained on: their own held-out loss rose from ~0.50 to ~0.74 and
+ * removing about half of the experts, even a peer's own, looked like a gain
+ * (docs/results/ranking-fidelity.md, "The ideal's masks").
+ */
+export const DEFAULT_ABLATION_MASK = 0.5;
 
 /** Smallest share of the pixels a peer sees under --quality views. */
 export const MIN_QUALITY_VIEW = 0.02;
@@ -166,6 +180,7 @@ export const USAGE = `usage: pnpm swarm [flags]
   --score-routing R    clean | noisy: gate noise in the validation scoring passes (default noisy)
   --validation-size N  validation examples per peer, 10..1000 (default 100)
   --ablation-draws N   held-out draws of each peer's data for the ideal, 1..20 (default 3)
+  --ablation-mask F    value every competitive mask is held at while measuring the ideal, (0, 1] (default 0.5)
   --churn N@STEP       stop N honest peers at STEP
   --quiet              no progress lines
   --help               this text`;
@@ -339,5 +354,6 @@ export function parseArgs(argv: readonly string[], baseDir: string): SwarmOption
     scoreEvery: int('--score-every', get('--score-every') ?? '2', 0, 100_000),
     validationSize: int('--validation-size', get('--validation-size') ?? '100', 10, 1000),
     ablationDraws: int('--ablation-draws', get('--ablation-draws') ?? '3', 1, 20),
+    ablationMask: num('--ablation-mask', get('--ablation-mask') ?? String(DEFAULT_ABLATION_MASK), 0.001, 1),
   };
 }

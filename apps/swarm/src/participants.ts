@@ -12,11 +12,12 @@ import {
   type MnistDigits,
   MnistTask,
   type ModelOptions,
+  noiseHandlers,
   Peer,
   type StepOptions,
 } from '@peerbench/peer';
 import { type Identity, identityFromSecretKey } from '@peerbench/protocol';
-import { consensusRow, noiseHandlers, selfDealRow } from './adversaries.js';
+import { consensusRow, selfDealRow } from './adversaries.js';
 import { qualityViews, type SwarmOptions } from './args.js';
 import { classMixOf, dominantDigits } from './data.js';
 import type { ParticipantKind, ParticipantRecord } from './record.js';

@@ -66,7 +66,7 @@ export interface BlockRecord {
 export interface AblationRecord {
   /** Mean loss of each peer on its own held-out draws with nothing removed (null: not evaluated). */
   baseLoss: (number | null)[];
-  /** delta[i][j]: mean rise of L_i over the draws when f_j is zeroed in peer i's G(x) (masks held at 1). */
+  /** delta[i][j]: mean rise of L_i over the draws when f_j is zeroed in peer i's G(x) (masks held at one value, `masks`). */
   delta: (number | null)[][];
   /** Standard error of each delta over the draws (null: one draw). */
   deltaSe: (number | null)[][];
@@ -74,7 +74,7 @@ export interface AblationRecord {
   draws: number;
   drawSize: number;
   /** How the competitive masks were set while measuring (independent of W). */
-  masks: 'held at 1';
+  masks: `held at ${number}`;
   /** Ideal rank of eq 2 by ablation: (1/n) Σ_i delta[i][j]. */
   ideal: number[];
   /** Same, counting only the other peers' losses (i ≠ j). */

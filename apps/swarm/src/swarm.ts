@@ -280,7 +280,7 @@ export class Swarm {
   /** Eq 2 by ablation, independent of W (ablation.ts). */
   private async runAblation(): Promise<void> {
     this.say(
-      "ablation: zeroing each participant in every G(x), masks held at 1, on each peer's own held-out draws…",
+      `ablation: zeroing each participant in every G(x), masks held at ${this.opts.ablationMask}, on each peer's own held-out draws…`,
     );
     this.ablation = await measureIdeal({
       opts: this.opts,

@@ -169,6 +169,9 @@ describe('flag helpers', () => {
     expect(v[3]).toBeCloseTo(MIN_QUALITY_VIEW, 12);
     for (let i = 1; i < v.length; i++) expect(v[i]!).toBeLessThan(v[i - 1]!);
     const d = parseArgs([], '/tmp') as SwarmOptions;
+    expect(d.ablationMask).toBe(0.5);
+    expect((parseArgs(['--ablation-mask', '1'], '/tmp') as SwarmOptions).ablationMask).toBe(1);
+    expect(() => parseArgs(['--ablation-mask', '0'], '/tmp')).toThrow(/out of range/);
     expect([d.selfWeights, d.remoteGradients, d.scoring, d.scoreRouting, d.scoreEvery]).toEqual([
       'exclude',
       true,

@@ -65,7 +65,7 @@ describe('swarm run: 4 peers + 1 noise peer', () => {
     expect(record.summary.networkShare).toBeLessThan(1);
     // The ideal is per pair: 4 evaluators × the 4 other running participants (the noise peer included).
     expect(record.ablation?.pairs).toBe(16);
-    expect(record.ablation?.masks).toBe('held at 1');
+    expect(record.ablation?.masks).toBe('held at 0.5');
     // Fidelity that could fail: R orders the participants like the ideal does (the noise peer last in both).
     expect(record.ablation?.spearman).toBeGreaterThan(0);
     // Self-weights are left out of R by default: no rank comes from a peer's own row.

@@ -13,6 +13,10 @@ export const ROOM_NAME_RE = /^[A-Za-z0-9_-]{1,64}$/;
 /** Path of the signaling WebSocket on the server that serves the app. */
 export const SIGNALING_PATH = '/ws';
 
+/** TEST ONLY: the adversaries a tab can be made to play (`?adversary=`). */
+export const TEST_ADVERSARIES = ['noise'] as const;
+export type TestAdversary = (typeof TEST_ADVERSARIES)[number];
+
 export interface LaunchConfig {
   room: string;
   /** Where the room came from, so the UI can say "joining the room of your link". */
@@ -34,6 +38,14 @@ export interface LaunchConfig {
   useWorker: boolean;
   /** `?cpu=light|balanced|full`: the CPU use for this page, over the saved choice (null: not in the URL or not valid). */
   forcedCpu: CpuLevel | null;
+  /**
+   * TEST ONLY. `?adversary=noise` makes this tab a noise peer: it trains and
+   * scores like any other, but answers every other peer's expert calls with
+   * uniform noise (packages/peer's `withNoiseAnswers`). The e2e suite uses it
+   * to check that the ledger's rank finds such a peer out (issue 13). Never in
+   * share links; the page says it is on. null: an honest peer.
+   */
+  testAdversary: TestAdversary | null;
   /** Problems with the query string a person should see (bad room, unknown backend). */
   warnings: string[];
 }
@@ -164,7 +176,34 @@ export function parseLaunchConfig(
       );
     }
   }
-  return { room, roomSource, forcedBackend, backendTrial, serverUrl, useWorker, forcedCpu, warnings };
+  const testAdversary = parseTestAdversary(params.get('adversary'), warnings);
+  return {
+    room,
+    roomSource,
+    forcedBackend,
+    backendTrial,
+    serverUrl,
+    useWorker,
+    forcedCpu,
+    testAdversary,
+    warnings,
+  };
+}
+
+/** TEST ONLY: `?adversary=`; an unknown value is ignored with a warning, a known one is announced. */
+function parseTestAdversary(value: string | null, warnings: string[]): TestAdversary | null {
+  if (value === null || value === '') return null;
+  const name = value.trim().toLowerCase();
+  if (!(TEST_ADVERSARIES as readonly string[]).includes(name)) {
+    warnings.push(
+      `Unknown test adversary "${value.slice(0, 20)}" in the link; this tab runs as an honest peer.`,
+    );
+    return null;
+  }
+  warnings.push(
+    'Test mode (?adversary=noise): this tab answers other peers with noise, to check that the network ranks it last. Remove it from the address to contribute.',
+  );
+  return name as TestAdversary;
 }
 
 /** ws(s)://<this page's host>/ws — the server that served the page. */

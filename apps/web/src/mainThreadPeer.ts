@@ -35,6 +35,7 @@ export const createMainThreadPeer: PeerFactory = async (options: PeerLaunchOptio
         backendTrial: options.backendTrial,
         wasmPaths: options.wasmPaths,
         thread: 'main',
+        testAdversary: options.testAdversary ?? null,
         network: async () => {
           await network.joined;
           return network.experts;

@@ -12,12 +12,15 @@ import type { ExpertNetwork } from '@peerbench/mesh';
 import {
   type BackendName,
   type ChainClient,
+  DEFAULT_MODEL_OPTIONS,
   IdbStorage,
   MnistTask,
   type PeerOptions,
   skewedClassMix,
+  withNoiseAnswers,
 } from '@peerbench/peer';
 import type { Identity } from '@peerbench/protocol';
+import type { TestAdversary } from './config.js';
 
 /** Where the Peer (tfjs training, expert serving, scoring, ledger client) runs. */
 export type PeerThread = 'worker' | 'main';
@@ -83,6 +86,8 @@ export interface AppPeerSettings {
   thread: PeerThread;
   network: (id: Identity) => Promise<ExpertNetwork>;
   chain: (id: Identity) => Promise<ChainClient>;
+  /** TEST ONLY (`?adversary=noise`): answer the others with noise; null: honest. */
+  testAdversary: TestAdversary | null;
 }
 
 export function appPeerOptions(s: AppPeerSettings): PeerOptions {
@@ -99,7 +104,12 @@ export function appPeerOptions(s: AppPeerSettings): PeerOptions {
     storage: new IdbStorage(`peerbench-peer-${s.identity.peerId.slice(0, 16)}`, 'peer'),
     backend: { ...(s.backend ? { force: s.backend } : {}), wasmPaths: s.wasmPaths },
     backendTrial: s.backendTrial ? { budgetMs: BACKEND_TRIAL_BUDGET_MS } : false,
-    network: s.network,
+    network:
+      s.testAdversary === 'noise'
+        ? // TEST ONLY: the same Peer, but every expert call from others gets seeded noise of the model's width.
+          async (id) =>
+            withNoiseAnswers(await s.network(id), DEFAULT_MODEL_OPTIONS.representationSize, seedOf(id.peerId))
+        : s.network,
     chain: s.chain,
     stepIntervalMs: cadence.stepIntervalMs,
     step: { batchSize: cadence.batchSize },

@@ -11,6 +11,7 @@ import type { LinkInfo } from '@peerbench/mesh';
 import type { BackendName, PeerSnapshot } from '@peerbench/peer';
 import type { Identity } from '@peerbench/protocol';
 import { type ProbeEnv, probeBackends } from './backendProbe.js';
+import type { TestAdversary } from './config.js';
 import { type CpuLevel, DEFAULT_CPU_LEVEL, parseCpuLevel, shownValue } from './cpuUse.js';
 import { claimIdentity } from './identitySlots.js';
 import { linkViews } from './links.js';
@@ -55,6 +56,8 @@ export interface PeerLaunchOptions {
   wasmPaths: string;
   /** The "CPU use" level to start at (the worker's loop; the main thread keeps its fixed pause). */
   cpu: CpuLevel;
+  /** TEST ONLY (`?adversary=`): serve the others noise instead of this Peer's expert. Absent or null: honest. */
+  testAdversary?: TestAdversary | null;
   /** Tells the person something about how the Peer was started (e.g. the worker fell back to the page). */
   notify?: (note: string) => void;
 }
@@ -154,6 +157,7 @@ export class AppRuntime {
         backendTrial: launch.backendTrial,
         wasmPaths: this.deps.wasmPaths,
         cpu: store.getState().cpu.level,
+        testAdversary: launch.testAdversary,
         notify: (note) => store.setState((s) => ({ notes: [...s.notes, note] })),
       });
       this.peer = peer;

@@ -197,6 +197,7 @@ export async function createWorkerPeer(options: PeerLaunchOptions): Promise<Peer
     backendTrial: options.backendTrial,
     wasmPaths: new URL(options.wasmPaths, window.location.href).toString(),
     cpu: options.cpu,
+    testAdversary: options.testAdversary ?? null,
   };
   const ports = PORT_ORDER.map((name) => channels[name].port2);
   worker.postMessage(init, ports);

@@ -7,6 +7,7 @@
  * like any other boundary.
  */
 import type { BackendName } from '@peerbench/peer';
+import { TEST_ADVERSARIES, type TestAdversary } from './config.js';
 import { type CpuLevel, DEFAULT_CPU_LEVEL, parseCpuLevel, shownValue } from './cpuUse.js';
 
 export const BACKEND_VALUES: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
@@ -26,6 +27,8 @@ export interface InitMessage {
   wasmPaths: string;
   /** The "CPU use" level the worker's loop starts at. */
   cpu: CpuLevel;
+  /** TEST ONLY (`?adversary=`): null for an honest peer. */
+  testAdversary: TestAdversary | null;
 }
 
 /**
@@ -68,8 +71,12 @@ export function parseInit(data: unknown): InitMessage | string {
   if (typeof m.backendTrial !== 'boolean') return 'bad backendTrial';
   const cpu = parseCpuLevel(m.cpu);
   if (cpu === null) return 'bad cpu level';
+  const adversary = m.testAdversary ?? null;
+  if (adversary !== null && !(TEST_ADVERSARIES as readonly unknown[]).includes(adversary))
+    return 'bad testAdversary';
   return {
     cpu,
+    testAdversary: adversary as TestAdversary | null,
     t: 'init',
     secretKey: m.secretKey,
     room: m.room,

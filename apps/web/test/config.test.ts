@@ -61,6 +61,25 @@ describe('parseLaunchConfig', () => {
   });
 });
 
+describe('?adversary= (test only)', () => {
+  it('makes the tab a noise peer and says so; unknown values stay honest with a warning; absent is honest', () => {
+    const noise = parseLaunchConfig(u('http://h/?room=r&adversary=noise'), { lastRoom: null });
+    expect(noise.testAdversary).toBe('noise');
+    expect(noise.warnings.join(' ')).toMatch(/Test mode.*noise/);
+    const bad = parseLaunchConfig(u('http://h/?room=r&adversary=evil'), { lastRoom: null });
+    expect(bad.testAdversary).toBeNull();
+    expect(bad.warnings.join(' ')).toMatch(/Unknown test adversary "evil".*honest/);
+    expect(parseLaunchConfig(u('http://h/?room=r'), { lastRoom: null })).toMatchObject({
+      testAdversary: null,
+      warnings: [],
+    });
+  });
+
+  it('is never carried by share links', () => {
+    expect(shareUrlFor(u('http://h/?room=r&adversary=noise'), 'r')).toBe('http://h/?room=r');
+  });
+});
+
 describe('share links', () => {
   it('carry the room and a server override but not a forced backend', () => {
     expect(shareUrlFor(u('http://h/app/?backend=cpu#x'), 'r1')).toBe('http://h/app/?room=r1');

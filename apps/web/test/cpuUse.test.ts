@@ -71,6 +71,15 @@ describe('worker protocol: cpu', () => {
     expect(parseInit({ ...without, cpu: 'light' })).toBe('bad backendTrial');
   });
 
+  it('the init message may carry a known test adversary and nothing else (absent: honest)', () => {
+    expect(parseInit({ ...init, cpu: 'light' })).toMatchObject({ testAdversary: null });
+    expect(parseInit({ ...init, cpu: 'light', testAdversary: 'noise' })).toMatchObject({
+      testAdversary: 'noise',
+    });
+    expect(parseInit({ ...init, cpu: 'light', testAdversary: 'evil' })).toBe('bad testAdversary');
+    expect(parseInit({ ...init, cpu: 'light', testAdversary: 1 })).toBe('bad testAdversary');
+  });
+
   it('set-cpu: a bad id is refused, an unknown level becomes the default with a note', () => {
     expect(parseSetCpu({ t: 'set-cpu', id: 1, level: 'balanced' })).toEqual({
       msg: { t: 'set-cpu', id: 1, level: 'balanced' },

@@ -11,6 +11,7 @@ export * from './gate.js';
 export * from './ledger-chain.js';
 export * from './mnist-task.js';
 export * from './model.js';
+export * from './noise-adversary.js';
 export * from './peer.js';
 export { appendBounded, appendNewPoints } from './peer-view.js';
 export * from './removal-cost.js';
