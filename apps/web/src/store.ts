@@ -13,6 +13,7 @@ import type {
   PeerSnapshot,
   StepPoint,
 } from '@peerbench/peer';
+import { appendNewPoints } from '@peerbench/peer/view';
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { LaunchConfig } from './config.js';
 import { type CpuLevel, DEFAULT_CPU_LEVEL } from './cpuUse.js';
@@ -85,25 +86,8 @@ export function createAppStore(initial: AppState): AppStore {
   return createStore<AppState>()(() => initial);
 }
 
-/**
- * Appends the points of `incoming` whose key is beyond the last key of
- * `existing`, capped to `max`. Returns `existing` itself when nothing is new,
- * so subscribers comparing references skip work. Only the tail of `incoming`
- * is scanned: O(new points), not O(history), per snapshot.
- */
-export function appendNewPoints<T>(
-  existing: T[],
-  incoming: readonly T[],
-  key: (p: T) => number,
-  max: number,
-): T[] {
-  const last = existing.length > 0 ? key(existing[existing.length - 1]!) : Number.NEGATIVE_INFINITY;
-  let start = incoming.length;
-  while (start > 0 && key(incoming[start - 1]!) > last) start--;
-  if (start === incoming.length) return existing;
-  const merged = existing.concat(incoming.slice(start));
-  return merged.length > max ? merged.slice(merged.length - max) : merged;
-}
+/** The capped history merge the worker bridge uses too (type-only imports: no tfjs in this bundle). */
+export { appendNewPoints };
 
 const lossKey = (p: StepPoint) => p.timeMs;
 const blockKey = (p: BlockPoint) => p.height;
