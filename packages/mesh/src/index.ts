@@ -76,6 +76,7 @@ export {
   SEND_QUEUE_MAX_BYTES,
   SendQueueFullError,
 } from './send-queue.js';
+export { parseServerUrls, ServerUrlError, ServerUrlRotation, type ServerUrls } from './server-urls.js';
 export {
   RECONNECT_INITIAL_DELAY_MS,
   RECONNECT_MAX_DELAY_MS,

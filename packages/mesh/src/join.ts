@@ -12,6 +12,7 @@ import { type LedgerTransport, signalingLedgerTransport } from './ledger-channel
 import { MeshExpertNetwork } from './mesh-network.js';
 import type { ExpertNetwork } from './network.js';
 import { PeerMesh, type PeerMeshOptions } from './peer-mesh.js';
+import type { ServerUrls } from './server-urls.js';
 import type { SignalingState } from './signaling-client.js';
 import type { WebSocketConstructor } from './websocket.js';
 
@@ -23,7 +24,13 @@ export interface Observable<T> {
 }
 
 export interface JoinNetworkOptions {
-  signalingUrl: string;
+  /**
+   * One server URL (a single server, or instances behind a balancer), or
+   * clustered instances as a list or comma-separated string: when the
+   * connection drops the client rejoins on the next one and the ledger
+   * subscription resumes after the last block received.
+   */
+  signalingUrl: ServerUrls;
   room: string;
   identity: Identity;
   /** WebRTC implementation for Node (`@roamhq/wrtc`); browsers use their own. */

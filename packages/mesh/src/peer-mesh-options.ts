@@ -1,6 +1,7 @@
 /** PeerMesh's options, events and the constants behind their defaults (peer-mesh.ts). */
 import type { Identity } from '@peerbench/protocol';
 import type { LinkInfo } from './link-status.js';
+import type { ServerUrls } from './server-urls.js';
 import type { WebSocketConstructor } from './websocket.js';
 
 export const DEFAULT_MAX_PEERS = 16;
@@ -20,7 +21,8 @@ export const PEER_LEFT_PROBE_TIMEOUT_MS = 1500;
 export type MeshConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
 
 export interface PeerMeshOptions {
-  signalingUrl: string;
+  /** One server, or clustered instances to fail over between (SignalingClientOptions.url). */
+  signalingUrl: ServerUrls;
   room: string;
   identity: Identity;
   /** WebRTC implementation for Node (`@roamhq/wrtc`); browsers use their own. */

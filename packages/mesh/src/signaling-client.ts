@@ -21,6 +21,7 @@ import {
 } from '@peerbench/protocol';
 import { Emitter } from './emitter.js';
 import { LEDGER_TX_TIMEOUT_MS, LedgerChannel, type LedgerTxResult } from './ledger-channel.js';
+import { ServerUrlRotation, type ServerUrls } from './server-urls.js';
 import {
   backoffDelayMs,
   messageText,
@@ -63,7 +64,14 @@ export type SignalingEvents = {
 };
 
 export interface SignalingClientOptions {
-  url: string;
+  /**
+   * The server, or clustered instances of one network (a list, or one
+   * comma-separated string): the client starts on the first and, whenever its
+   * connection drops or cannot be opened, tries the next one (round robin,
+   * with the reconnect backoff), rejoins its room there and renews its ledger
+   * subscription from the block after the last one it received.
+   */
+  url: ServerUrls;
   room: string;
   identity: Identity;
   /** WebSocket implementation; default the global one (browsers, Node ≥ 22). In Node 20 pass `ws`'s. */
@@ -80,6 +88,7 @@ export class SignalingClient {
   private readonly opts: SignalingClientOptions;
   private readonly events = new Emitter<SignalingEvents>();
   private readonly WS: WebSocketConstructor;
+  private readonly servers: ServerUrlRotation;
   private ws: WebSocketLike | undefined;
   private _state: SignalingState = 'idle';
   private attempt = 0;
@@ -91,6 +100,7 @@ export class SignalingClient {
 
   constructor(opts: SignalingClientOptions) {
     this.opts = opts;
+    this.servers = new ServerUrlRotation(opts.url);
     this.peerId = opts.identity.peerId;
     const WS = opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!WS) throw new TypeError('no WebSocket implementation: pass the `ws` package as opts.WebSocket');
@@ -100,6 +110,16 @@ export class SignalingClient {
 
   get state(): SignalingState {
     return this._state;
+  }
+
+  /** The server URL this client is connected to, or tries next. */
+  get serverUrl(): string {
+    return this.servers.current;
+  }
+
+  /** Every server URL this client may use, in the order it tries them. */
+  get serverUrls(): readonly string[] {
+    return this.servers.urls;
   }
 
   /** Room members other than this peer, as last told by the server. */
@@ -200,7 +220,7 @@ export class SignalingClient {
     this.setState(state);
     let ws: WebSocketLike;
     try {
-      ws = new this.WS(this.opts.url);
+      ws = new this.WS(this.servers.current);
     } catch (e) {
       this.events.emit('error', { code: 'connect-failed', message: (e as Error).message });
       this.scheduleReconnect();
@@ -243,6 +263,8 @@ export class SignalingClient {
   private scheduleReconnect(): void {
     if (this._state === 'closed') return;
     this.setState('reconnecting');
+    // This server dropped us or cannot be reached: the next attempt goes to the next one.
+    this.servers.advance();
     const delay = backoffDelayMs(
       this.attempt++,
       this.opts.reconnectInitialDelayMs ?? RECONNECT_INITIAL_DELAY_MS,
