@@ -4,13 +4,16 @@
  * instances opened through the CLI's own parsing and ledger-backend.ts, and a
  * RemoteChain transport over a real signaling WebSocket.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { type GenesisConfig, type LedgerTransport, parseBlock } from '@peerbench/ledger';
 import { parseServerMessage, type ServerMessage } from '@peerbench/protocol';
 import { clusterGenesisFromArgs } from '../src/cluster-genesis.js';
-import { ledgerSettingsFromEnv } from '../src/env.js';
+import { ledgerSettingsFromEnv, optionsFromEnv } from '../src/env.js';
 import { instanceIdentity, type LedgerBackend, openLedgerBackend } from '../src/ledger-backend.js';
 import { createSignalingServer, type SignalingServer } from '../src/server.js';
 import type { TestClient } from './helpers.js';
@@ -86,12 +89,14 @@ export interface Instance {
   stop(): Promise<void>;
 }
 
-/** A clustered instance in this process, from CLI flags, as cli.ts puts it together. */
+/** A clustered instance in this process, from CLI flags (ledger ones and --heartbeat-interval-ms), as cli.ts puts it together. */
 export async function startInstance(argv: string[]): Promise<Instance> {
   const backend = await openLedgerBackend(ledgerSettingsFromEnv(argv, {}));
+  const { heartbeatIntervalMs } = optionsFromEnv(argv, {});
   const server = createSignalingServer({
     host: '127.0.0.1',
     port: 0,
+    ...(heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs } : {}),
     ledger: backend.hook,
     ...(backend.roomBridge ? { roomBridge: backend.roomBridge } : {}),
   });
@@ -153,4 +158,29 @@ export function wsLedgerTransport(client: TestClient): LedgerTransport {
       return () => client.ws.off('message', listener);
     },
   };
+}
+
+const cliPath = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+
+/** Starts the CLI with these flags; resolves with its HTTP URL once it printed it. */
+export async function spawnCli(
+  args: string[],
+): Promise<{ child: ChildProcess; httpUrl: string; stderr: string[] }> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', cliPath, '--host', '127.0.0.1', '--port', '0', ...args],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PEERBENCH_STATIC_DIR: '' },
+    },
+  );
+  const stderr: string[] = [];
+  child.stderr?.setEncoding('utf8').on('data', (s: string) => stderr.push(s));
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`cli exited early with ${code}: ${stderr.join('')}`)));
+  });
+  const url = /listening on ws:\/\/(\S+)/.exec(line)?.[1];
+  if (!url) throw new Error(`unexpected first line: ${line}`);
+  return { child, httpUrl: `http://${url}`, stderr };
 }

@@ -7,9 +7,7 @@
  * vitest.config.ts): it waits on a lease, so it should not share the 2 cores
  * with the whole suite.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import {
   type BlockJson,
   createRegisterTx,
@@ -30,34 +28,13 @@ import {
   type Instance,
   instanceArgs,
   LEASE_TTL_MS,
+  spawnCli,
   startInstance,
   wsLedgerTransport,
 } from './cluster-helpers.js';
 import { TestClient } from './helpers.js';
 
-const cliPath = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const WAIT = { timeout: 30_000, interval: 50 };
-
-/** Starts the CLI with these flags; resolves with its HTTP URL once it printed it. */
-async function spawnCli(args: string[]): Promise<{ child: ChildProcess; httpUrl: string; stderr: string[] }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', cliPath, '--host', '127.0.0.1', '--port', '0', ...args],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, PEERBENCH_STATIC_DIR: '' },
-    },
-  );
-  const stderr: string[] = [];
-  child.stderr?.setEncoding('utf8').on('data', (s: string) => stderr.push(s));
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`cli exited early with ${code}: ${stderr.join('')}`)));
-  });
-  const url = /listening on ws:\/\/(\S+)/.exec(line)?.[1];
-  if (!url) throw new Error(`unexpected first line: ${line}`);
-  return { child, httpUrl: `http://${url}`, stderr };
-}
 
 async function postTx(httpUrl: string, tx: unknown): Promise<unknown> {
   const res = await fetch(`${httpUrl}/ledger/tx`, {
