@@ -28,8 +28,14 @@ export interface LaunchConfig {
    * initialises). A forced backend needs neither.
    */
   backendTrial: boolean;
-  /** WebSocket URL of the signaling server. */
+  /** WebSocket URL of the signaling server (the first of `serverUrls`: ledger HTTP calls go there). */
   serverUrl: string;
+  /**
+   * Every signaling server of the network, from `?server=a,b,c` (clustered
+   * instances): the page joins the first and, when its connection drops,
+   * rejoins on the next. One entry by default (the page's own origin).
+   */
+  serverUrls: string[];
   /**
    * Run the Peer in a background worker (default). `?worker=0` keeps it on the
    * page's main thread: the escape hatch for browsers without module workers
@@ -149,16 +155,17 @@ export function parseLaunchConfig(
       );
   }
 
-  let serverUrl = defaultServerUrl(pageUrl);
+  let serverUrls = [defaultServerUrl(pageUrl)];
   const serverParam = params.get('server');
   if (serverParam !== null && serverParam !== '') {
-    const parsed = parseServerParam(serverParam, pageUrl);
-    if (parsed) serverUrl = parsed;
+    const parsed = parseServerList(serverParam, pageUrl);
+    if (parsed) serverUrls = parsed;
     else
       warnings.push(
-        `The server in the link ("${serverParam.slice(0, 60)}") is not a ws://, wss://, http:// or https:// URL; using ${serverUrl}.`,
+        `The server in the link ("${serverParam.slice(0, 60)}") is not a ws://, wss://, http:// or https:// URL (or a comma-separated list of them); using ${serverUrls[0]}.`,
       );
   }
+  const serverUrl = serverUrls[0] as string;
   const trialParam = params.get('trial');
   const backendTrial = trialParam === null || !['0', 'false', 'no', 'off'].includes(trialParam.toLowerCase());
   const workerParam = params.get('worker');
@@ -183,6 +190,7 @@ export function parseLaunchConfig(
     forcedBackend,
     backendTrial,
     serverUrl,
+    serverUrls,
     useWorker,
     forcedCpu,
     testAdversary,
@@ -207,6 +215,9 @@ function parseTestAdversary(value: string | null, warnings: string[]): TestAdver
 }
 
 /** ws(s)://<this page's host>/ws — the server that served the page. */
+/** Most servers a `?server=` list may name. */
+export const MAX_SERVER_URLS = 16;
+
 export function defaultServerUrl(pageUrl: URL): string {
   const protocol = pageUrl.protocol === 'https:' ? 'wss:' : 'ws:';
   return `${protocol}//${pageUrl.host}${SIGNALING_PATH}`;
@@ -229,6 +240,22 @@ export function parseServerParam(value: string, pageUrl: URL): string | null {
     return `${ws}//${url.host}${path}`;
   }
   return null;
+}
+
+/** A comma-separated list of servers (parseServerParam each), duplicates dropped; null if any is bad. */
+export function parseServerList(value: string, pageUrl: URL): string[] | null {
+  const items = value
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+  if (items.length === 0 || items.length > MAX_SERVER_URLS) return null;
+  const out: string[] = [];
+  for (const item of items) {
+    const parsed = parseServerParam(item, pageUrl);
+    if (parsed === null) return null;
+    if (!out.includes(parsed)) out.push(parsed);
+  }
+  return out;
 }
 
 /**

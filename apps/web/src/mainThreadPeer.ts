@@ -23,7 +23,11 @@ env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
 export const createMainThreadPeer: PeerFactory = async (options: PeerLaunchOptions): Promise<PeerHandle> => {
   const { identity, serverUrl } = options;
   // Joins the room now, retrying with backoff until the server answers.
-  const network = joinNetwork({ signalingUrl: serverUrl, room: options.room, identity });
+  const network = joinNetwork({
+    signalingUrl: options.serverUrls ?? serverUrl,
+    room: options.room,
+    identity,
+  });
   let chain: RemoteChain | null = null;
   let peer: Peer;
   try {

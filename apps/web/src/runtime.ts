@@ -48,6 +48,8 @@ export interface PeerLaunchOptions {
   identity: Identity;
   room: string;
   serverUrl: string;
+  /** Every server of the network, first = serverUrl (the signaling client fails over between them); absent: serverUrl alone. */
+  serverUrls?: readonly string[];
   /** null: the Peer chooses (WebGPU → WebGL → WASM → CPU). */
   backend: BackendName | null;
   /** Choose the backend by a trial step on each (else by the fixed order). */
@@ -153,6 +155,7 @@ export class AppRuntime {
         identity: this.identity,
         room: launch.room,
         serverUrl: launch.serverUrl,
+        serverUrls: launch.serverUrls,
         backend: launch.forcedBackend,
         backendTrial: launch.backendTrial,
         wasmPaths: this.deps.wasmPaths,

@@ -114,7 +114,11 @@ export async function createWorkerPeer(options: PeerLaunchOptions): Promise<Peer
   }
   const worker = taken.worker;
   // Joins the room now, retrying with backoff until the server answers.
-  const network = joinNetwork({ signalingUrl: serverUrl, room: options.room, identity });
+  const network = joinNetwork({
+    signalingUrl: options.serverUrls ?? serverUrl,
+    room: options.room,
+    identity,
+  });
   const channels = {
     control: new MessageChannel(),
     network: new MessageChannel(),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   generateRoomName,
+  MAX_SERVER_URLS,
   parseLaunchConfig,
   ROOM_NAME_RE,
   shareUrlFor,
@@ -58,6 +59,28 @@ describe('parseLaunchConfig', () => {
     const bad = parseLaunchConfig(u('http://h/?server=ftp://x'), { lastRoom: null });
     expect(bad.serverUrl).toBe('ws://h/ws');
     expect(bad.warnings).toHaveLength(1);
+  });
+
+  it('takes a comma-separated ?server= list of clustered instances, the first used first', () => {
+    expect(parseLaunchConfig(u('http://h/?room=a'), { lastRoom: null }).serverUrls).toEqual(['ws://h/ws']);
+    const two = parseLaunchConfig(u('http://h/?server=ws://a:1/ws, https://b ,a:1,ws://a:1/ws'), {
+      lastRoom: null,
+    });
+    expect(two.serverUrls).toEqual(['ws://a:1/ws', 'wss://b/ws']);
+    expect(two.serverUrl).toBe('ws://a:1/ws');
+    expect(two.warnings).toEqual([]);
+    const bad = parseLaunchConfig(u('http://h/?server=ws://a:1,ftp://b'), { lastRoom: null });
+    expect(bad.serverUrls).toEqual(['ws://h/ws']);
+    expect(bad.warnings).toHaveLength(1);
+    const many = Array.from({ length: MAX_SERVER_URLS + 1 }, (_, i) => `ws://s${i}`).join(',');
+    expect(parseLaunchConfig(u(`http://h/?server=${many}`), { lastRoom: null }).serverUrls).toEqual([
+      'ws://h/ws',
+    ]);
+  });
+
+  it('keeps a ?server= list in the share link', () => {
+    const link = new URL(shareUrlFor(u('http://h/?server=ws://a:1,ws://b:2&backend=cpu'), 'r'));
+    expect(link.searchParams.get('server')).toBe('ws://a:1,ws://b:2');
   });
 });
 
