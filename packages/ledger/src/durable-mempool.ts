@@ -46,24 +46,35 @@ interface Waiter<T> {
 }
 
 /**
- * Group commit: items added during one event-loop turn are written by one
- * `write` call (scheduled with setImmediate); each add() resolves once the
- * write holding its item resolved, and rejects with its error. Writes run one
- * after another, in the order the items were added.
+ * Default group-commit window: items added within this many ms of the first
+ * one of a batch share one store write (one fsync). 0 means one write per
+ * event-loop turn.
+ */
+export const DEFAULT_GROUP_COMMIT_WINDOW_MS = 4;
+
+/**
+ * Group commit: items added within `windowMs` of the batch's first item (or,
+ * with 0, during one event-loop turn) are written by one `write` call; each
+ * add() resolves once the write holding its item resolved, and rejects with
+ * its error. Writes run one after another, in the order the items were added.
  */
 export class GroupCommit<T> {
   private batch: Array<Waiter<T>> = [];
   private scheduled = false;
   private tail: Promise<void> = Promise.resolve();
 
-  constructor(private readonly write: (items: T[]) => Promise<void>) {}
+  constructor(
+    private readonly write: (items: T[]) => Promise<void>,
+    private readonly windowMs = 0,
+  ) {}
 
   add(item: T): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.batch.push({ item, resolve, reject });
       if (this.scheduled) return;
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      if (this.windowMs > 0) setTimeout(() => this.flush(), this.windowMs);
+      else setImmediate(() => this.flush());
     });
   }
 

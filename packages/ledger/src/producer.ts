@@ -17,6 +17,7 @@ import type { Identity } from '@peerbench/protocol';
 import { type BlockJson, MAX_BLOCK_TXS } from './block.js';
 import { buildBlock, openVerifiedChain } from './block-builder.js';
 import {
+  DEFAULT_GROUP_COMMIT_WINDOW_MS,
   type DurableMempoolStore,
   GroupCommit,
   hasDurableMempool,
@@ -51,6 +52,8 @@ export interface BlockProducerOptions {
   /** Clock for block timestamps (ms). */
   now?: () => number;
   snapshotEveryBlocks?: number;
+  /** With a store that keeps the mempool: how long a group commit gathers txs before its one write (default 4 ms). */
+  groupCommitWindowMs?: number;
 }
 
 export interface ProducedBlock {
@@ -104,7 +107,11 @@ export class BlockProducer {
     this.committed = client.state;
     this.headBlock = head;
     const store = this.store;
-    if (hasDurableMempool(store)) this.commit = new GroupCommit((rows) => store.persistPending(rows));
+    if (hasDurableMempool(store))
+      this.commit = new GroupCommit(
+        (rows) => store.persistPending(rows),
+        options.groupCommitWindowMs ?? DEFAULT_GROUP_COMMIT_WINDOW_MS,
+      );
   }
 
   /**
