@@ -5,6 +5,7 @@
  *     end a restart without load drains the mempool, and every acknowledged tx hash is looked up in
  *     the chain. Done twice: with the durable mempool, and with it hidden (--no-durable: the
  *     behaviour before), same seeds.
+ *     Per round: ack latency (submitTx call → answer, in the child) p50/p99.
  *  2. Admission throughput (acks/s, as fast as the submitter can sign) with and without the
  *     durable mempool, alternated A B A B A B in one run on the same machine.
  * Usage: pnpm --filter @peerbench/ledger exec tsx bench/durable-ack.ts [--kills N] [--rate R]
@@ -48,7 +49,7 @@ function mulberry32(seed: number) {
 interface Run {
   proc: ChildProcess;
   ready: Promise<{ restored: number; dropped: number }>;
-  acks: Array<{ hash: string; atMs: number }>;
+  acks: Array<{ hash: string; atMs: number; latencyMs: number }>;
   drained: Promise<void>;
   exited: Promise<void>;
 }
@@ -72,7 +73,8 @@ function start(dataDir: string, rate: number, peers: number, durable: boolean): 
     for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
       const [kind, a, b, c] = buf.slice(0, nl).split(' ');
       buf = buf.slice(nl + 1);
-      if (kind === 'ack') acks.push({ hash: a!, atMs: performance.now() });
+      if (kind === 'ack')
+        acks.push({ hash: a!, atMs: performance.now(), latencyMs: Number(b ?? Number.NaN) });
       else if (kind === 'ready') onReady({ restored: Number(b), dropped: Number(c) });
       else if (kind === 'block' && c === '0') onDrained();
     }
@@ -110,6 +112,13 @@ async function chainTxHashes(dbPath: string): Promise<Set<string>> {
   return hashes;
 }
 
+function latency(acks: Run['acks']): { ackP50Ms: number; ackP99Ms: number } {
+  const xs = acks.map((a) => a.latencyMs).filter((x) => Number.isFinite(x));
+  xs.sort((a, b) => a - b);
+  const q = (p: number) => Math.round(xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]! * 100) / 100;
+  return { ackP50Ms: q(0.5), ackP99Ms: q(0.99) };
+}
+
 async function killRounds(durable: boolean) {
   const dir = mkdtempSync(join(tmpdir(), 'durable-ack-'));
   const dataDir = join(dir, 'data');
@@ -138,6 +147,7 @@ async function killRounds(durable: boolean) {
         killAfterAcks,
         acked: r.acks.length,
         ackRateTxPerS: Math.round(r.acks.length / span),
+        ...latency(r.acks),
         restoredAtNextStart: 0,
         droppedAtNextStart: 0,
         hashes: r.acks.map((a) => a.hash),
