@@ -127,6 +127,8 @@ async function killRounds(durable: boolean) {
     killAfterAcks: number;
     acked: number;
     ackRateTxPerS: number;
+    ackP50Ms: number;
+    ackP99Ms: number;
     restoredAtNextStart: number;
     droppedAtNextStart: number;
     hashes: string[];
@@ -152,8 +154,9 @@ async function killRounds(durable: boolean) {
         droppedAtNextStart: 0,
         hashes: r.acks.map((a) => a.hash),
       });
+      const round = rounds.at(-1)!;
       log(
-        `${durable ? 'durable' : 'before'} kill ${k + 1}: ${r.acks.length} acked at ${rounds.at(-1)!.ackRateTxPerS} tx/s`,
+        `${durable ? 'durable' : 'before'} kill ${k + 1}: ${r.acks.length} acked at ${round.ackRateTxPerS} tx/s, ack p50/p99 ${round.ackP50Ms}/${round.ackP99Ms} ms`,
       );
     }
     const last = start(dataDir, 0, PEERS, durable);
