@@ -32,6 +32,19 @@ describe('GroupCommit', () => {
     expect(writes[1]).toEqual([100, 101]);
     await gc.idle();
   });
+
+  it('with a window, items added over several event-loop turns share one write', async () => {
+    const writes: number[][] = [];
+    const gc = new GroupCommit<number>(async (items) => {
+      writes.push(items);
+    }, 20);
+    const a = gc.add(1);
+    // The next turn's check phase always runs before the window's timer can fire.
+    await new Promise((r) => setImmediate(r));
+    const b = gc.add(2);
+    await Promise.all([a, b]);
+    expect(writes).toEqual([[1, 2]]);
+  });
 });
 
 describe('durable mempool ("ok means on disk") on SQLite', () => {
