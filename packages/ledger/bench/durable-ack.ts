@@ -8,7 +8,7 @@
  *     Per round: ack latency (submitTx call → answer, in the child) p50/p99.
  *  2. Admission throughput (acks/s, as fast as the submitter can sign) with and without the
  *     durable mempool, alternated A B A B A B in one run on the same machine.
- * Usage: pnpm --filter @peerbench/ledger exec tsx bench/durable-ack.ts [--kills N] [--rate R]
+ * Usage: pnpm --filter @peerbench/ledger bench:durable [--kills N] [--rate R] [--only-throughput]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +17,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseTx } from '../src/index.js';
 import { SqliteStore } from '../src/sqlite-store.js';
+
+// `--help` answers without running anything (the README entry-point test runs it).
+if (process.argv.includes('--help')) {
+  console.log(
+    'usage: pnpm --filter @peerbench/ledger bench:durable [--kills N] [--rate R] [--only-throughput]\n  kill -9 × N of the embedded ledger under R tx/s (durable mempool vs hidden), admission throughput before/after → $PEERBENCH_BENCH_DIR/durable-ack.json',
+  );
+  process.exit(0);
+}
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(name);
