@@ -27,6 +27,7 @@ const ENTRY_POINTS = new Set([
   'pnpm --filter @peerbench/signaling-server cluster-genesis',
   'pnpm --filter @peerbench/signaling-server bench:abuse',
   'pnpm --filter @peerbench/ledger bench',
+  'pnpm --filter @peerbench/ledger bench:durable',
   'pnpm --filter @peerbench/ledger fixture',
   'npx tsx src/cli.ts',
   'npx tsx src/compare.ts',
@@ -271,6 +272,11 @@ describe('README entry points', () => {
       expect(r.stdout).toContain('usage:');
     },
   );
+
+  it('pnpm --filter @peerbench/ledger bench:durable --help answers without killing anything', T, async () => {
+    const r = await run('pnpm', ['--silent', '--filter', '@peerbench/ledger', 'bench:durable', '--help']);
+    expect(r.stdout).toContain('usage:');
+  });
 
   it('pnpm --filter @peerbench/ledger fixture regenerates the committed fixture exactly', T, async () => {
     const out = join(tmp, 'chain.json');

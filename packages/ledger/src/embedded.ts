@@ -19,6 +19,8 @@ export interface EmbeddedLedgerOptions {
   blockIntervalMs?: number;
   /** Overrides of the default genesis, used only when the store is new. */
   genesis?: Partial<Omit<GenesisConfig, 'producer'>>;
+  /** Group-commit window of the durable mempool (stores that keep it; default DEFAULT_GROUP_COMMIT_WINDOW_MS). */
+  groupCommitWindowMs?: number;
   /** Start producing immediately (default true). */
   autoStart?: boolean;
 }
@@ -43,6 +45,9 @@ export async function openEmbeddedLedger(options: EmbeddedLedgerOptions = {}): P
       ? undefined
       : defaultGenesis(identity.peerId, { timestampMs: Date.now(), ...options.genesis }),
     blockIntervalMs: options.blockIntervalMs ?? DEFAULT_BLOCK_INTERVAL_MS,
+    ...(options.groupCommitWindowMs === undefined
+      ? {}
+      : { groupCommitWindowMs: options.groupCommitWindowMs }),
   });
   if (options.autoStart ?? true) producer.start();
   return {

@@ -7,6 +7,7 @@
 export * from './block.js';
 export * from './block-parts.js';
 export * from './chain.js';
+export * from './durable-mempool.js';
 export * from './embedded.js';
 export * from './errors.js';
 export * from './genesis.js';

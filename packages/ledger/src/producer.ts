@@ -6,10 +6,24 @@
  * built (dropping those that no longer fit, e.g. a second step of the same
  * uid that would exceed ε), computes R and inflation, signs the block,
  * persists it, and only then announces it to subscribers.
+ *
+ * With a store that keeps the mempool (SqliteStore), "ok means on disk":
+ * admitted txs are written in a group commit (one store transaction per
+ * event-loop turn) and submitTx answers ok only after that commit; a block
+ * deletes the txs it settled in its own store transaction; open() re-admits
+ * the stored txs (see ./durable-mempool.ts).
  */
 import type { Identity } from '@peerbench/protocol';
 import { type BlockJson, MAX_BLOCK_TXS } from './block.js';
 import { buildBlock, openVerifiedChain } from './block-builder.js';
+import {
+  DEFAULT_GROUP_COMMIT_WINDOW_MS,
+  type DurableMempoolStore,
+  GroupCommit,
+  hasDurableMempool,
+  type MempoolRecovery,
+  type PendingTxRow,
+} from './durable-mempool.js';
 import { isLedgerError, isTxErrorCode, LedgerError, type TxErrorCode } from './errors.js';
 import { type GenesisConfig, parseGenesis, producersOf } from './genesis.js';
 import type { LightClient } from './light-client.js';
@@ -38,6 +52,8 @@ export interface BlockProducerOptions {
   /** Clock for block timestamps (ms). */
   now?: () => number;
   snapshotEveryBlocks?: number;
+  /** With a store that keeps the mempool: how long a group commit gathers txs before its one write (default 4 ms). */
+  groupCommitWindowMs?: number;
 }
 
 export interface ProducedBlock {
@@ -67,6 +83,11 @@ export class BlockProducer {
   private running = false;
   private producing: Promise<unknown> = Promise.resolve();
   private cachedView: LedgerStateView | undefined;
+  /** Present when the store keeps the mempool: admitted txs wait here for their group commit. */
+  private readonly commit: GroupCommit<PendingTxRow> | undefined;
+  /** Admitted txs whose group commit has not finished (they count against the mempool cap). */
+  private staging = 0;
+  private recoveryCounts: MempoolRecovery = { restored: 0, dropped: 0 };
 
   private constructor(
     options: BlockProducerOptions,
@@ -85,6 +106,12 @@ export class BlockProducer {
     this.snapshotEvery = Math.max(1, options.snapshotEveryBlocks ?? DEFAULT_SNAPSHOT_EVERY_BLOCKS);
     this.committed = client.state;
     this.headBlock = head;
+    const store = this.store;
+    if (hasDurableMempool(store))
+      this.commit = new GroupCommit(
+        (rows) => store.persistPending(rows),
+        options.groupCommitWindowMs ?? DEFAULT_GROUP_COMMIT_WINDOW_MS,
+      );
   }
 
   /**
@@ -101,7 +128,38 @@ export class BlockProducer {
     if (!producersOf(genesis).includes(options.identity.peerId))
       throw new LedgerError('genesis-mismatch', 'producer identity is not a genesis producer');
     const { client, head } = await openVerifiedChain(options.store, parseGenesis(genesis));
-    return new BlockProducer(options, client.genesis, client, head);
+    const producer = new BlockProducer(options, client.genesis, client, head);
+    if (hasDurableMempool(options.store)) await producer.recoverMempool(options.store);
+    return producer;
+  }
+
+  /**
+   * Re-admits the txs the store kept (acknowledged, not yet in a block), in
+   * their original order, with the same checks as submitTx against the state
+   * at the head; those that no longer apply are deleted and counted.
+   */
+  private async recoverMempool(store: DurableMempoolStore): Promise<void> {
+    const rows = await store.pendingTxs();
+    const dropped: string[] = [];
+    for (const row of rows) {
+      try {
+        const tx = parseTx(row.json);
+        this.admit(tx);
+        if (!(await verifyTxSignature(tx, this.committed.signerKey(tx))))
+          throw new LedgerError('bad-signature', 'stored tx signature does not verify');
+        this.reserve(tx);
+        this.mempool.push(tx);
+      } catch {
+        dropped.push(row.hash);
+      }
+    }
+    await store.removePending(dropped);
+    this.recoveryCounts = { restored: rows.length - dropped.length, dropped: dropped.length };
+  }
+
+  /** What open() found in the stored mempool: re-admitted txs and dropped ones (0/0 without a durable store). */
+  get recovery(): MempoolRecovery {
+    return this.recoveryCounts;
   }
 
   start(): void {
@@ -110,12 +168,13 @@ export class BlockProducer {
     this.schedule();
   }
 
-  /** Stops the timer and waits for a block in progress to be persisted and announced. */
+  /** Stops the timer and waits for a block in progress to be persisted and announced, and for pending group commits. */
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.producing.catch(() => undefined);
+    await this.commit?.idle();
   }
 
   private schedule(): void {
@@ -161,7 +220,7 @@ export class BlockProducer {
 
   /** Admission checks that need no signature; throws LedgerError. */
   private admit(tx: ParsedTx): void {
-    if (this.mempool.length >= this.maxMempoolTxs)
+    if (this.mempool.length + this.staging >= this.maxMempoolTxs)
       throw new LedgerError(
         'mempool-full',
         `mempool holds its maximum of ${this.maxMempoolTxs} txs; retry next block`,
@@ -200,14 +259,23 @@ export class BlockProducer {
         throw new LedgerError('bad-signature', 'signature does not verify against the signer key');
       // The state may have moved while the signature was checked: check again before queuing.
       this.admit(tx);
-      this.mempool.push(tx);
-      if (tx.kind === 'register') this.pendingKeys.add(tx.peerId);
-      else {
-        const p = this.pendingPerUid.get(tx.uid) ?? { count: 0, maxNonce: 0 };
-        p.count++;
-        p.maxNonce = Math.max(p.maxNonce, tx.nonce);
-        this.pendingPerUid.set(tx.uid, p);
+      this.reserve(tx);
+      if (this.commit) {
+        // "ok means on disk": answer only after the group commit holding this tx.
+        this.staging++;
+        try {
+          await this.commit.add({ hash: tx.hash, json: JSON.stringify(tx.json) });
+        } catch (e) {
+          this.release(tx);
+          throw new LedgerError(
+            'mempool-full',
+            `the tx could not be stored (${e instanceof Error ? e.message : String(e)}); it is not kept, retry`,
+          );
+        } finally {
+          this.staging--;
+        }
       }
+      this.mempool.push(tx);
       return { ok: true, hash: tx.hash };
     } catch (e) {
       if (isLedgerError(e) && isTxErrorCode(e.code)) return { ok: false, code: e.code, message: e.message };
@@ -231,7 +299,10 @@ export class BlockProducer {
       this.now(),
       this.snapshotEvery,
     );
-    await this.store.appendBlock(block.json, block.hash, snapshot);
+    // Included or dropped txs leave the stored mempool in the block's own transaction.
+    const kept = new Set(deferred);
+    const settled = this.commit ? taken.filter((tx) => !kept.has(tx)).map((tx) => tx.hash) : undefined;
+    await this.store.appendBlock(block.json, block.hash, snapshot, settled);
     // Persisted: now it is safe to commit and announce.
     this.committed = next;
     this.headBlock = block.json;
@@ -261,13 +332,25 @@ export class BlockProducer {
   private removeFromMempool(count: number, deferred: ParsedTx[]): void {
     const kept = new Set(deferred);
     const removed = this.mempool.splice(0, count, ...deferred);
-    for (const tx of removed) {
-      if (kept.has(tx)) continue;
-      if (tx.kind === 'register') this.pendingKeys.delete(tx.peerId);
-      else {
-        const p = this.pendingPerUid.get(tx.uid);
-        if (p && --p.count <= 0) this.pendingPerUid.delete(tx.uid);
-      }
+    for (const tx of removed) if (!kept.has(tx)) this.release(tx);
+  }
+
+  /** Counts an admitted tx against its key or uid (undone by release). */
+  private reserve(tx: ParsedTx): void {
+    if (tx.kind === 'register') this.pendingKeys.add(tx.peerId);
+    else {
+      const p = this.pendingPerUid.get(tx.uid) ?? { count: 0, maxNonce: 0 };
+      p.count++;
+      p.maxNonce = Math.max(p.maxNonce, tx.nonce);
+      this.pendingPerUid.set(tx.uid, p);
+    }
+  }
+
+  private release(tx: ParsedTx): void {
+    if (tx.kind === 'register') this.pendingKeys.delete(tx.peerId);
+    else {
+      const p = this.pendingPerUid.get(tx.uid);
+      if (p && --p.count <= 0) this.pendingPerUid.delete(tx.uid);
     }
   }
 }

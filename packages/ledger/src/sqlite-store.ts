@@ -4,9 +4,13 @@
  * synchronous=FULL so a block is on disk before appendBlock returns, i.e.
  * before the producer announces it (announced blocks survive kill -9 and
  * power loss). Each block is one INSERT inside one transaction.
+ * It also keeps the mempool (DurableMempoolStore): admitted txs are written
+ * in group commits before they are acknowledged, and deleted in the block's
+ * own transaction when a block includes or drops them.
  */
 import Database from 'better-sqlite3';
 import type { BlockJson } from './block.js';
+import type { DurableMempoolStore, PendingTxRow } from './durable-mempool.js';
 import { LedgerError } from './errors.js';
 import { canonicalJson, type GenesisConfig } from './genesis.js';
 import type { LedgerStore, StateSnapshot } from './store.js';
@@ -36,9 +40,19 @@ const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
         state BLOB NOT NULL
       ) STRICT;`,
   },
+  {
+    // v3: the durable mempool — acknowledged txs not yet in a block, in arrival order.
+    version: 3,
+    sql: `
+      CREATE TABLE mempool (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        hash TEXT NOT NULL UNIQUE,
+        json TEXT NOT NULL
+      ) STRICT;`,
+  },
 ];
 
-export class SqliteStore implements LedgerStore {
+export class SqliteStore implements LedgerStore, DurableMempoolStore {
   readonly kind = 'sqlite';
   private readonly db: Database.Database;
   private readonly stmts: {
@@ -53,8 +67,18 @@ export class SqliteStore implements LedgerStore {
       [],
       { height: number; head_hash: string; timestamp_ms: number; state: Uint8Array }
     >;
+    putPending: Database.Statement<[string, string]>;
+    delPending: Database.Statement<[string]>;
+    allPending: Database.Statement<[], PendingTxRow>;
   };
-  private readonly appendTx: (block: BlockJson, hash: string, snapshot?: StateSnapshot) => void;
+  private readonly appendTx: (
+    block: BlockJson,
+    hash: string,
+    snapshot: StateSnapshot | undefined,
+    settled: readonly string[],
+  ) => void;
+  private readonly putPendingTx: (rows: readonly PendingTxRow[]) => void;
+  private readonly delPendingTx: (hashes: readonly string[]) => void;
 
   constructor(readonly path: string) {
     this.db = new Database(path);
@@ -75,17 +99,36 @@ export class SqliteStore implements LedgerStore {
       getSnapshot: this.db.prepare(
         'SELECT height, head_hash, timestamp_ms, state FROM snapshot WHERE id = 1',
       ),
+      putPending: this.db.prepare('INSERT OR IGNORE INTO mempool (hash, json) VALUES (?, ?)'),
+      delPending: this.db.prepare('DELETE FROM mempool WHERE hash = ?'),
+      allPending: this.db.prepare('SELECT hash, json FROM mempool ORDER BY seq'),
     };
     // IMMEDIATE: take the write lock up front so the head check and insert are one atomic step.
-    const append = this.db.transaction((block: BlockJson, hash: string, snapshot?: StateSnapshot) => {
-      const head = this.stmts.head.get()?.h ?? 0;
-      if (block.height !== head + 1)
-        throw new LedgerError('store-conflict', `cannot append height ${block.height} after ${head}`);
-      this.stmts.insert.run(block.height, hash, block.txs.length, JSON.stringify(block));
-      if (snapshot)
-        this.stmts.putSnapshot.run(snapshot.height, snapshot.headHash, snapshot.timestampMs, snapshot.state);
+    const append = this.db.transaction(
+      (block: BlockJson, hash: string, snapshot: StateSnapshot | undefined, settled: readonly string[]) => {
+        const head = this.stmts.head.get()?.h ?? 0;
+        if (block.height !== head + 1)
+          throw new LedgerError('store-conflict', `cannot append height ${block.height} after ${head}`);
+        this.stmts.insert.run(block.height, hash, block.txs.length, JSON.stringify(block));
+        if (snapshot)
+          this.stmts.putSnapshot.run(
+            snapshot.height,
+            snapshot.headHash,
+            snapshot.timestampMs,
+            snapshot.state,
+          );
+        for (const h of settled) this.stmts.delPending.run(h);
+      },
+    );
+    this.appendTx = (block, hash, snapshot, settled) => append.immediate(block, hash, snapshot, settled);
+    const put = this.db.transaction((rows: readonly PendingTxRow[]) => {
+      for (const r of rows) this.stmts.putPending.run(r.hash, r.json);
     });
-    this.appendTx = (block, hash, snapshot) => append.immediate(block, hash, snapshot);
+    this.putPendingTx = (rows) => put.immediate(rows);
+    const del = this.db.transaction((hashes: readonly string[]) => {
+      for (const h of hashes) this.stmts.delPending.run(h);
+    });
+    this.delPendingTx = (hashes) => del.immediate(hashes);
   }
 
   private migrate(): void {
@@ -146,9 +189,29 @@ export class SqliteStore implements LedgerStore {
     return this.stmts.head.get()?.h ?? 0;
   }
 
-  async appendBlock(block: BlockJson, hash: string, snapshot?: StateSnapshot): Promise<void> {
+  async appendBlock(
+    block: BlockJson,
+    hash: string,
+    snapshot?: StateSnapshot,
+    settledTxHashes: readonly string[] = [],
+  ): Promise<void> {
     this.live();
-    this.appendTx(block, hash, snapshot);
+    this.appendTx(block, hash, snapshot, settledTxHashes);
+  }
+
+  async persistPending(rows: readonly PendingTxRow[]): Promise<void> {
+    this.live();
+    if (rows.length > 0) this.putPendingTx(rows);
+  }
+
+  async pendingTxs(): Promise<PendingTxRow[]> {
+    this.live();
+    return this.stmts.allPending.all();
+  }
+
+  async removePending(hashes: readonly string[]): Promise<void> {
+    this.live();
+    if (hashes.length > 0) this.delPendingTx(hashes);
   }
 
   async latestSnapshot(): Promise<StateSnapshot | undefined> {

@@ -26,9 +26,16 @@ export interface LedgerStore {
   /**
    * Appends block head+1 atomically (all of it or nothing); any other height
    * throws store-conflict. A snapshot, if given, is stored in the same
-   * transaction and replaces the previous one.
+   * transaction and replaces the previous one. A store that keeps the
+   * mempool (DurableMempoolStore) deletes `settledTxHashes` (txs the block
+   * included or dropped) in that same transaction; others ignore them.
    */
-  appendBlock(block: BlockJson, hash: string, snapshot?: StateSnapshot): Promise<void>;
+  appendBlock(
+    block: BlockJson,
+    hash: string,
+    snapshot?: StateSnapshot,
+    settledTxHashes?: readonly string[],
+  ): Promise<void>;
   /** The latest snapshot stored with appendBlock, if any. */
   latestSnapshot(): Promise<StateSnapshot | undefined>;
   getBlock(height: number): Promise<BlockJson | undefined>;

@@ -155,10 +155,10 @@ describe('SqliteStore specifics', () => {
   it('uses WAL and records its migrations once', async () => {
     const path = join(dir, 'wal.db');
     const a = new SqliteStore(path);
-    expect(a.migrations()).toEqual([1, 2]);
+    expect(a.migrations()).toEqual([1, 2, 3]);
     await a.close();
     const b = new SqliteStore(path);
-    expect(b.migrations()).toEqual([1, 2]);
+    expect(b.migrations()).toEqual([1, 2, 3]);
     await b.close();
     const Database = (await import('better-sqlite3')).default;
     const db = new Database(path, { readonly: true });
