@@ -13,14 +13,13 @@
  *
  * Writes $PEERBENCH_BENCH_DIR/signaling-server.json (default <repo>/bench-results).
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { generateIdentity, type Identity, joinChallengeBytes, toHex } from '@peerbench/protocol';
 import WebSocket from 'ws';
+import { cpuMsOf, procStatusKiB, serverRssBytes, startServerChild } from './server-process.js';
 
 // `--help` answers without running the benchmark (the README entry-point test runs it).
 if (process.argv.includes('--help')) {
@@ -142,80 +141,6 @@ async function connectClient(url: string, index: number, room: number, identity:
     });
   });
   return client;
-}
-
-async function startServerChild(): Promise<{
-  url: string;
-  httpUrl: string;
-  pid: number;
-  stop: () => Promise<void>;
-}> {
-  // BENCH_SERVER_NODE_ARGS, e.g. "--cpu-prof", to profile the server under load.
-  const extra = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...extra, '--import', 'tsx', join(here, 'server-child.ts')], {
-    cwd: join(here, '..'),
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  // The server's first JSON line carries its URLs; anything else it prints
-  // (e.g. --trace-gc) is forwarded to stderr so its pipe never fills up.
-  const info = await new Promise<{ url: string; httpUrl: string; pid: number }>((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout });
-    let found = false;
-    rl.on('line', (line) => {
-      if (!found && line.startsWith('{"url"')) {
-        found = true;
-        resolve(JSON.parse(line));
-      } else process.stderr.write(`${line}\n`);
-    });
-    child.once('exit', (code) => reject(new Error(`server exited early (${code})`)));
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return {
-    ...info,
-    stop: async () => {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
-
-async function serverRssBytes(httpUrl: string): Promise<number> {
-  const text = await (await fetch(`${httpUrl}/metrics`)).text();
-  const m = /^process_resident_memory_bytes (\d+)$/m.exec(text);
-  return m ? Number(m[1]) : Number.NaN;
-}
-
-function procStatusKiB(pid: number, field: 'VmHWM' | 'VmRSS'): number | undefined {
-  try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** CPU time (user + system) a process has used, from /proc; NaN where unavailable. */
-function procCpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return (ticks * 1000) / CLOCK_TICKS_PER_S;
-  } catch {
-    return Number.NaN;
-  }
-}
-const CLOCK_TICKS_PER_S = 100;
-
-function cpuMsOf(pid: number) {
-  const server0 = procCpuMs(pid);
-  const self0 = process.cpuUsage();
-  return () => {
-    const self = process.cpuUsage(self0);
-    return { serverCpuMs: procCpuMs(pid) - server0, loadGeneratorCpuMs: (self.user + self.system) / 1000 };
-  };
 }
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

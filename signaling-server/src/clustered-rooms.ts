@@ -96,14 +96,8 @@ export class ClusteredRooms<C extends RoomMember<C>> extends Rooms<C> implements
       super.relay(conn, to, data);
       return;
     }
-    const text = JSON.stringify({ type: 'signal', from: membership.peerId, data } satisfies ServerMessage);
-    if (
-      text.length * 3 > MAX_SIGNALING_MESSAGE_BYTES &&
-      Buffer.byteLength(text) > MAX_SIGNALING_MESSAGE_BYTES
-    ) {
-      this.host.reject(conn, 'message-too-large', 'the relayed signal would exceed the message limit');
-      return;
-    }
+    const text = this.relayedSignalText(conn, membership.peerId, data);
+    if (text === undefined) return;
     this.bridge.sendSignal(remote.instanceId, {
       room: membership.room.name,
       from: membership.peerId,

@@ -115,6 +115,8 @@ export function renderPrometheus(m: SignalingMetrics, rssBytes: number): string 
     lines.push(`# HELP ${PREFIX}${name} ${help}`, `# TYPE ${PREFIX}${name} ${type}`);
     for (const [labels, value] of samples) lines.push(`${PREFIX}${name}${labels} ${value}`);
   };
+  /** A counter with one unlabelled sample. */
+  const counter = (name: string, help: string, value: number) => metric(name, 'counter', help, [['', value]]);
   metric('connections', 'gauge', 'Open WebSocket connections.', [['', m.connections]]);
   metric('rooms', 'gauge', 'Rooms with at least one peer.', [['', m.rooms]]);
   metric('peers', 'gauge', 'Joined peers over all rooms.', [['', m.peers]]);
@@ -133,50 +135,44 @@ export function renderPrometheus(m: SignalingMetrics, rssBytes: number): string 
       m.links.connectedByType[type],
     ]),
   );
-  metric('connections_accepted_total', 'counter', 'WebSocket connections accepted.', [
-    ['', m.connectionsAcceptedTotal],
-  ]);
-  metric('messages_received_total', 'counter', 'Messages received from clients, valid or not.', [
-    ['', m.messagesReceivedTotal],
-  ]);
-  metric('relayed_messages_total', 'counter', 'Signal messages relayed between peers.', [
-    ['', m.relayedMessagesTotal],
-  ]);
+  counter('connections_accepted_total', 'WebSocket connections accepted.', m.connectionsAcceptedTotal);
+  counter(
+    'messages_received_total',
+    'Messages received from clients, valid or not.',
+    m.messagesReceivedTotal,
+  );
+  counter('relayed_messages_total', 'Signal messages relayed between peers.', m.relayedMessagesTotal);
   metric(
     'rejected_messages_total',
     'counter',
     'Messages answered with an error, by error code.',
     SIGNALING_ERROR_CODES.map((code) => [`{code="${code}"}`, m.rejectedMessagesTotal[code]]),
   );
-  metric('abuse_closes_total', 'counter', 'Connections closed with 1008 for abuse.', [
-    ['', m.abuseClosesTotal],
-  ]);
-  metric('heartbeat_drops_total', 'counter', 'Connections dropped for missed heartbeats.', [
-    ['', m.heartbeatDropsTotal],
-  ]);
-  metric('slow_consumer_closes_total', 'counter', 'Connections closed for not reading their messages.', [
-    ['', m.slowConsumerClosesTotal],
-  ]);
+  counter('abuse_closes_total', 'Connections closed with 1008 for abuse.', m.abuseClosesTotal);
+  counter('heartbeat_drops_total', 'Connections dropped for missed heartbeats.', m.heartbeatDropsTotal);
+  counter(
+    'slow_consumer_closes_total',
+    'Connections closed for not reading their messages.',
+    m.slowConsumerClosesTotal,
+  );
   metric('ledger_txs_total', 'counter', 'Ledger transactions submitted, by result.', [
     ['{result="accepted"}', m.ledgerTxsTotal.accepted],
     ['{result="rejected"}', m.ledgerTxsTotal.rejected],
     ['{result="failed"}', m.ledgerTxsTotal.failed],
   ]);
-  metric('ledger_blocks_sent_total', 'counter', 'Ledger blocks sent to subscribers.', [
-    ['', m.ledgerBlocksSentTotal],
-  ]);
-  metric('http_rate_limited_total', 'counter', '/ledger HTTP requests refused with 429.', [
-    ['', m.httpRateLimitedTotal],
-  ]);
-  metric('forbidden_origin_total', 'counter', 'Joins and txs refused for their Origin.', [
-    ['', m.forbiddenOriginTotal],
-  ]);
-  metric('ledger_blocks_sent_in_parts_total', 'counter', 'Blocks sent in parts (over one message).', [
-    ['', m.ledgerBlocksSentInPartsTotal],
-  ]);
-  metric('ledger_blocks_oversized_total', 'counter', 'Blocks too large for one message and not splittable.', [
-    ['', m.ledgerBlocksOversizedTotal],
-  ]);
+  counter('ledger_blocks_sent_total', 'Ledger blocks sent to subscribers.', m.ledgerBlocksSentTotal);
+  counter('http_rate_limited_total', '/ledger HTTP requests refused with 429.', m.httpRateLimitedTotal);
+  counter('forbidden_origin_total', 'Joins and txs refused for their Origin.', m.forbiddenOriginTotal);
+  counter(
+    'ledger_blocks_sent_in_parts_total',
+    'Blocks sent in parts (over one message).',
+    m.ledgerBlocksSentInPartsTotal,
+  );
+  counter(
+    'ledger_blocks_oversized_total',
+    'Blocks too large for one message and not splittable.',
+    m.ledgerBlocksOversizedTotal,
+  );
   metric('open_sockets', 'gauge', 'Open TCP sockets (pending, HTTP, WebSocket).', [['', m.openSockets]]);
   metric('pending_sockets', 'gauge', 'Sockets waiting for their first complete request headers.', [
     ['', m.pendingSockets],
@@ -190,9 +186,7 @@ export function renderPrometheus(m: SignalingMetrics, rssBytes: number): string 
       ['{limit="address"}', m.socketsRefusedTotal.address],
     ],
   );
-  metric('upgrade_timeouts_total', 'counter', 'Sockets closed for incomplete request headers.', [
-    ['', m.upgradeTimeoutsTotal],
-  ]);
+  counter('upgrade_timeouts_total', 'Sockets closed for incomplete request headers.', m.upgradeTimeoutsTotal);
   metric('uptime_seconds', 'gauge', 'Seconds since the server started.', [['', m.uptimeSeconds]]);
   lines.push(
     '# HELP process_resident_memory_bytes Resident memory size in bytes.',

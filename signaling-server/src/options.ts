@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { LedgerHook } from '@peerbench/ledger';
-import { type IceServer, MAX_SIGNALING_MESSAGE_BYTES } from '@peerbench/protocol';
+import { CodedError, type IceServer, MAX_SIGNALING_MESSAGE_BYTES } from '@peerbench/protocol';
 import {
   type AddressBudgetLimits,
   BUDGET_KINDS,
@@ -181,13 +181,8 @@ export type ResolvedSignalingServerOptions = Required<
     addressBudgets: AddressBudgetLimits;
   };
 
-export class SignalingServerError extends Error {
-  readonly code: 'invalid-options' | 'not-started' | 'already-started';
-  constructor(code: SignalingServerError['code'], message: string) {
-    super(message);
-    this.name = 'SignalingServerError';
-    this.code = code;
-  }
+export class SignalingServerError extends CodedError<'invalid-options' | 'not-started' | 'already-started'> {
+  override readonly name = 'SignalingServerError';
 }
 
 export function resolveOptions(opts: SignalingServerOptions = {}): ResolvedSignalingServerOptions {

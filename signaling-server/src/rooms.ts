@@ -189,22 +189,31 @@ export class Rooms<C extends RoomMember<C>> {
       this.host.reject(conn, 'unknown-peer', `no peer ${to} in room ${membership.room.name}`);
       return;
     }
-    const text = JSON.stringify({ type: 'signal', from: membership.peerId, data } satisfies ServerMessage);
-    // `from` is two bytes longer than `to`: a message just under the limit
-    // could come out just over it, and the target would refuse it.
-    if (
-      text.length * 3 > MAX_SIGNALING_MESSAGE_BYTES &&
-      Buffer.byteLength(text) > MAX_SIGNALING_MESSAGE_BYTES
-    ) {
-      this.host.reject(conn, 'message-too-large', 'the relayed signal would exceed the message limit');
-      return;
-    }
+    const text = this.relayedSignalText(conn, membership.peerId, data);
+    if (text === undefined) return;
     if (this.host.sendText(target, text)) this.host.counters.relayedMessagesTotal++;
   }
 
   /** Members of `room` on other instances (none here; see ClusteredRooms), except `peerId`. */
   protected remotePeers(_room: string, _exceptPeerId: string): PeerInfo[] {
     return [];
+  }
+
+  /**
+   * The signal as the target receives it, or undefined once `conn` is told it
+   * is too large: `from` is two bytes longer than `to`, so a message just
+   * under the limit could come out just over it, and the target would refuse it.
+   */
+  protected relayedSignalText(conn: C, from: string, data: SignalMessage['data']): string | undefined {
+    const text = JSON.stringify({ type: 'signal', from, data } satisfies ServerMessage);
+    if (
+      text.length * 3 > MAX_SIGNALING_MESSAGE_BYTES &&
+      Buffer.byteLength(text) > MAX_SIGNALING_MESSAGE_BYTES
+    ) {
+      this.host.reject(conn, 'message-too-large', 'the relayed signal would exceed the message limit');
+      return undefined;
+    }
+    return text;
   }
 
   protected broadcast(room: Room<C>, except: C | undefined, msg: ServerMessage): void {

@@ -11,7 +11,7 @@
  * signaling server never talks to coturn. Pure: the clock is an argument.
  */
 import { createHmac } from 'node:crypto';
-import type { IceServer } from '@peerbench/protocol';
+import { CodedError, type IceServer } from '@peerbench/protocol';
 
 /** Default lifetime of issued credentials: long enough for a session's reconnects, short if leaked. */
 export const DEFAULT_TURN_CREDENTIAL_TTL_S = 12 * 3600;
@@ -23,13 +23,8 @@ export const MAX_TURN_SECRET_CHARS = 256;
 /** The name part is free text for coturn's logs; we keep it short and colon-free. */
 export const MAX_TURN_NAME_CHARS = 64;
 
-export class TurnCredentialError extends Error {
-  readonly code: 'invalid-secret' | 'invalid-ttl' | 'invalid-name';
-  constructor(code: TurnCredentialError['code'], message: string) {
-    super(message);
-    this.name = 'TurnCredentialError';
-    this.code = code;
-  }
+export class TurnCredentialError extends CodedError<'invalid-secret' | 'invalid-ttl' | 'invalid-name'> {
+  override readonly name = 'TurnCredentialError';
 }
 
 export interface TurnCredential {

@@ -5,7 +5,6 @@ export {
   BatchNashSolver,
   type BatchOptions,
   type BatchWorld,
-  projectFromSupport,
   STOPPING_NORMS,
   type StoppingNorm,
 } from './batch.js';
@@ -65,7 +64,13 @@ export {
 export { randomPsdHessians, randomSimplexMatrix } from './random.js';
 export { checkSquare, rank } from './rank.js';
 export { createRng, type Rng } from './rng.js';
-export { boundRowStep, projectToSimplex, projectToSimplexPivot, rowDistance } from './simplex.js';
+export {
+  boundRowStep,
+  projectFromSupport,
+  projectToSimplex,
+  projectToSimplexPivot,
+  rowDistance,
+} from './simplex.js';
 export { diagonalToOffDiagonalRatio, sparsity } from './sparsity.js';
 export { averageRanks, meanStd, pearson, spearman } from './stats.js';
 // The parallel sweep (`runFig4Sweep`) uses node:worker_threads, so it is not

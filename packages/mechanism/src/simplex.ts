@@ -121,3 +121,55 @@ export function projectToSimplexPivot(row: Float64Array, out?: Float64Array, n =
   for (let j = 0; j < n; j++) result[j] = Math.max(row[j]! - theta, 0);
   return result;
 }
+
+/**
+ * `projectToSimplexPivot(row, out, n)`, started from a guess: the support of
+ * the current row W[wb..wb+n) (a projected-gradient step rarely changes it).
+ * θ = (Σ_{w_j>0} v_j − 1)/|support| summed in index order; if exactly the
+ * entries v_j > θ are the guessed ones, θ is the fixed point Michelot's
+ * pivoting ends on (the same set summed in the same order, so the same bits)
+ * and the projection is max(v − θ, 0). Otherwise the full pivoting runs.
+ * Saves the 3-4 passes with unpredictable branches that cost more than the
+ * rest of a sparse row's step.
+ */
+export function projectFromSupport(
+  row: Float64Array,
+  W: Float64Array,
+  wb: number,
+  out: Float64Array,
+  n: number,
+): void {
+  let sum = 0;
+  let count = 0;
+  for (let j = 0; j < n; j++) {
+    if (W[wb + j]! > 0) {
+      sum += row[j]!;
+      count++;
+    }
+  }
+  projectWithSupportSum(row, W, wb, out, n, sum, count);
+}
+
+/** `projectFromSupport` with the support's sum and size already taken (index order). */
+function projectWithSupportSum(
+  row: Float64Array,
+  W: Float64Array,
+  wb: number,
+  out: Float64Array,
+  n: number,
+  sum: number,
+  count: number,
+): void {
+  if (count > 0) {
+    const theta = (sum - 1) / count;
+    // One pass: write max(v − θ, 0) and check the guess (v > θ exactly on the support).
+    let disagree = 0;
+    for (let j = 0; j < n; j++) {
+      const x = row[j]! - theta;
+      out[j] = Math.max(x, 0);
+      disagree |= (row[j]! > theta ? 1 : 0) ^ (W[wb + j]! > 0 ? 1 : 0);
+    }
+    if (disagree === 0) return;
+  }
+  projectToSimplexPivot(row, out, n);
+}

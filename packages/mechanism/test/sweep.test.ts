@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BatchNashSolver, projectFromSupport, STOPPING_NORMS } from '../src/batch.js';
+import { BatchNashSolver, STOPPING_NORMS } from '../src/batch.js';
 import { main } from '../src/cli.js';
 import {
   createWorld,
@@ -18,6 +18,7 @@ import {
   spearman,
   trialSeed,
 } from '../src/index.js';
+import { projectFromSupport } from '../src/simplex.js';
 import { runFig4Sweep } from '../src/sweep.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mechanism-sweep-'));

@@ -7,7 +7,13 @@
  * The trainer never sees anything else of the transport.
  */
 
-import { RPC_ERROR_CODES, type RpcErrorCode, type WireDtype, type WireTensor } from '@peerbench/protocol';
+import {
+  CodedError,
+  RPC_ERROR_CODES,
+  type RpcErrorCode,
+  type WireDtype,
+  type WireTensor,
+} from '@peerbench/protocol';
 
 /**
  * A dense float tensor as it crosses a wire, and its precision there (fp16
@@ -59,13 +65,8 @@ export type ExpertErrorCode = RpcErrorCode;
 export const EXPERT_ERROR_CODES = RPC_ERROR_CODES;
 
 /** Error with a stable code, matching the mesh's RpcError codes. */
-export class ExpertError extends Error {
-  readonly code: ExpertErrorCode;
-  constructor(code: ExpertErrorCode, message: string) {
-    super(message);
-    this.name = 'ExpertError';
-    this.code = code;
-  }
+export class ExpertError extends CodedError<ExpertErrorCode> {
+  override readonly name = 'ExpertError';
 }
 
 /** An ExpertError from anything thrown: known codes (RpcError's too) pass through, the rest become 'rejected'. */

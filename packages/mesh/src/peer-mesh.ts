@@ -5,8 +5,9 @@
  * - Glare: only the peer with the lower id sends offers; the other answers.
  *   An offer from a higher id is ignored, so two peers never offer at once.
  * - Re-establishment: when a link drops while both peers are still in the
- *   room, the lower id re-offers after an exponential backoff with jitter; a
- *   fresh offer from the lower id replaces whatever the answerer still holds.
+ *   room, the lower id re-offers after an exponential backoff with jitter,
+ *   the answerer asks it to (relink.ts); a fresh offer from the lower id
+ *   replaces whatever the answerer still holds.
  * - Presence: `peer-left` from the server means the peer's *signaling* socket
  *   closed. That is either a crash or a brief signaling drop (a flaky
  *   network, a proxy idle timeout) while its data channel is fine. So the
@@ -38,18 +39,16 @@ import { newPeerEntry, type PeerEntry, signalingClientOptions } from './peer-ent
 import {
   DEFAULT_MAX_PEERS,
   LINK_CONNECT_DEADLINE_MS,
-  LINK_RETRY_INITIAL_DELAY_MS,
-  LINK_RETRY_MAX_DELAY_MS,
   type MeshConnectionState,
   PEER_LEFT_PROBE_TIMEOUT_MS,
   type PeerMeshEvents,
   type PeerMeshOptions,
 } from './peer-mesh-options.js';
+import { askForOffer, scheduleReoffer } from './relink.js';
 import { type HandlerContext, type RequestOptions, type RpcHandler, RpcSession } from './rpc-session.js';
 import { SignalingClient, type SignalingState } from './signaling-client.js';
 import { TurnCredentialRefresher } from './turn-refresh.js';
 import { WebRtcConnection } from './webrtc-link.js';
-import { backoffDelayMs } from './websocket.js';
 
 export * from './peer-mesh-options.js';
 
@@ -298,37 +297,17 @@ export class PeerMesh {
       this.linkTable.remove(peerId, reason);
     }
     if (stillMember && this.peerId < peerId) {
-      const delay = backoffDelayMs(
-        e.attempts++,
-        LINK_RETRY_INITIAL_DELAY_MS,
-        LINK_RETRY_MAX_DELAY_MS,
-        Math.random,
-      );
-      e.retryTimer = setTimeout(() => {
-        e.retryTimer = undefined;
+      scheduleReoffer(e, () => {
         if (this.entries.get(peerId) === e && !e.connection) this.consider(peerId);
-      }, delay);
+      });
     } else if (stillMember) {
-      this.askForOffer(peerId, e);
+      const intervalMs = this.opts.connectTimeoutMs ?? LINK_CONNECT_DEADLINE_MS;
+      const stillWanted = () => this.running && this.entries.get(peerId) === e && !e.connection;
+      askForOffer(this.signaling, peerId, e, intervalMs, stillWanted);
     } else {
       this.entries.delete(peerId);
     }
     this.fill();
-  }
-
-  /**
-   * The answering side lost its link to a member. The offerer may not have
-   * noticed (measured in netlab: after a 20 s outage one side's ICE failed
-   * and the other's never did, so nobody re-offered), so ask it for a new
-   * offer (simple-peer's `renegotiate` signal), again every connect deadline
-   * until one comes.
-   */
-  private askForOffer(peerId: string, e: PeerEntry): void {
-    this.signaling.sendSignal(peerId, { type: 'renegotiate', renegotiate: true });
-    e.retryTimer = setTimeout(() => {
-      e.retryTimer = undefined;
-      if (this.running && this.entries.get(peerId) === e && !e.connection) this.askForOffer(peerId, e);
-    }, this.opts.connectTimeoutMs ?? LINK_CONNECT_DEADLINE_MS);
   }
 
   /** The answerer asks for a new offer: a link it lost is dead here too; one still connecting is left be. */

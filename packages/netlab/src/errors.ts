@@ -1,4 +1,6 @@
 /** Errors of the lab, each with a stable `code`. */
+import { CodedError } from '@peerbench/protocol';
+
 export type NetlabErrorCode =
   | 'unavailable' // not root, or `ip netns` / `nft` / `turnserver` / python3 missing
   | 'command-failed' // a command of ours exited non-zero
@@ -6,11 +8,6 @@ export type NetlabErrorCode =
   | 'invalid-argument'
   | 'destroyed'; // the lab was already torn down
 
-export class NetlabError extends Error {
-  readonly code: NetlabErrorCode;
-  constructor(code: NetlabErrorCode, message: string) {
-    super(message);
-    this.name = 'NetlabError';
-    this.code = code;
-  }
+export class NetlabError extends CodedError<NetlabErrorCode> {
+  override readonly name = 'NetlabError';
 }

@@ -34,10 +34,11 @@ export class IpcAgent<In extends object, Out extends { type: string }> {
     ns: Namespace,
     script: string,
     cwd: string,
+    startTimeoutMs = IPC_AGENT_START_TIMEOUT_MS,
   ): Promise<IpcAgent<In, Out>> {
     const proc = ns.spawn([process.execPath, '--import', 'tsx', script], { ipc: true, cwd });
     const agent = new IpcAgent<In, Out>(ns, proc);
-    const ready = agent.waitFor((m) => m.type === 'ready', IPC_AGENT_START_TIMEOUT_MS);
+    const ready = agent.waitFor((m) => m.type === 'ready', startTimeoutMs);
     const exitedFirst = await Promise.race([ready.then(() => false), proc.exited.then(() => true)]);
     if (exitedFirst) {
       ready.catch(() => {});

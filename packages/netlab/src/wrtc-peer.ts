@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SelectedPair } from '@peerbench/mesh';
 import type { AgentConfig, FromAgent, ToAgent } from './agent-protocol.js';
-import { NetlabError } from './errors.js';
+import { IpcAgent } from './ipc-agent.js';
 import type { Namespace } from './lab.js';
 import type { LabProcess } from './process.js';
 
@@ -23,46 +23,38 @@ const AGENT_CLOSE_GRACE_MS = 3_000;
 
 type Listener = (msg: FromAgent) => void;
 
+/** One wrtc agent: an IpcAgent (ipc-agent.ts) speaking agent-protocol.ts. */
 export class WrtcPeer {
-  /** Every message the agent sent, in order. */
-  readonly events: FromAgent[] = [];
-  private readonly listeners = new Set<Listener>();
   private nextRequestId = 1;
 
-  private constructor(
-    readonly ns: Namespace,
-    readonly process: LabProcess,
-  ) {
-    process.child.on('message', (raw) => {
-      const msg = raw as FromAgent;
-      this.events.push(msg);
-      for (const l of this.listeners) l(msg);
-    });
-  }
+  private constructor(private readonly agent: IpcAgent<ToAgent, FromAgent>) {}
 
   /** Starts the agent in ns; resolves when it is ready for `open`. */
   static async start(ns: Namespace): Promise<WrtcPeer> {
-    const proc = ns.spawn([process.execPath, '--import', 'tsx', AGENT_SCRIPT], {
-      ipc: true,
-      cwd: PACKAGE_DIR,
-    });
-    const peer = new WrtcPeer(ns, proc);
-    const ready = peer.waitFor((m) => m.type === 'ready', AGENT_START_TIMEOUT_MS);
-    const exitedFirst = await Promise.race([ready.then(() => false), proc.exited.then(() => true)]);
-    if (exitedFirst) {
-      ready.catch(() => {}); // its timeout would otherwise reject unhandled
-      throw new NetlabError('command-failed', `wrtc agent exited at start: ${proc.tail()}`);
-    }
-    return peer;
+    return new WrtcPeer(
+      await IpcAgent.spawn<ToAgent, FromAgent>(ns, AGENT_SCRIPT, PACKAGE_DIR, AGENT_START_TIMEOUT_MS),
+    );
+  }
+
+  /** Every message the agent sent, in order. */
+  get events(): FromAgent[] {
+    return this.agent.events;
+  }
+
+  get ns(): Namespace {
+    return this.agent.ns;
+  }
+
+  get process(): LabProcess {
+    return this.agent.process;
   }
 
   on(listener: Listener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.agent.on(listener);
   }
 
   post(msg: ToAgent): void {
-    if (this.process.running && this.process.child.connected) this.process.child.send(msg);
+    this.agent.post(msg);
   }
 
   /** Creates the connection; the initiator makes the data channel and the offer. echo: bounce messages back. */
@@ -81,26 +73,7 @@ export class WrtcPeer {
 
   /** The first message (already received or future) matching pred; rejects after timeoutMs. */
   waitFor(pred: (m: FromAgent) => boolean, timeoutMs: number): Promise<FromAgent> {
-    const seen = this.events.find(pred);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        off();
-        const last = this.events.slice(-6).map((m) => JSON.stringify(m).slice(0, 160));
-        reject(
-          new NetlabError(
-            'timeout',
-            `agent in ${this.ns.label}: nothing matching within ${timeoutMs} ms; last events: ${last.join(' ')}`,
-          ),
-        );
-      }, timeoutMs);
-      const off = this.on((m) => {
-        if (!pred(m)) return;
-        clearTimeout(timer);
-        off();
-        resolve(m);
-      });
-    });
+    return this.agent.waitFor(pred, timeoutMs);
   }
 
   /** What the agent reported as failed (a signal it could not apply, …): empty when all went well. */

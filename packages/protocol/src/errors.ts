@@ -33,6 +33,18 @@ export const CODEC_ERROR_CODES = [
 ] as const;
 export type CodecErrorCode = (typeof CODEC_ERROR_CODES)[number];
 
+/**
+ * Base of the coded errors: a stable `code` to match on instead of the
+ * message; each subclass sets its `name` (`override readonly name = 'XError'`).
+ */
+export class CodedError<C extends string> extends Error {
+  readonly code: C;
+  constructor(code: C, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
 /** Anything wrong with bytes received (or tensors about to be sent). */
 export class CodecError extends Error {
   readonly code: CodecErrorCode;
@@ -68,13 +80,8 @@ export const RPC_ERROR_CODES = [
 export type RpcErrorCode = (typeof RPC_ERROR_CODES)[number];
 
 /** What `PeerMesh.request` rejects with. */
-export class RpcError extends Error {
-  readonly code: RpcErrorCode;
-  constructor(code: RpcErrorCode, message: string) {
-    super(message);
-    this.name = 'RpcError';
-    this.code = code;
-  }
+export class RpcError extends CodedError<RpcErrorCode> {
+  override readonly name = 'RpcError';
 }
 
 export function isCodecError(e: unknown): e is CodecError {

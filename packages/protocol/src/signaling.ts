@@ -13,6 +13,7 @@
  * Heartbeats are WebSocket ping/pong frames (browsers answer them natively).
  */
 import * as v from 'valibot';
+import { CodedError } from './errors.js';
 import { LEDGER_SUBMIT_ERROR_CODES } from './ledger-codes.js';
 
 /** Largest signaling message either side accepts, in bytes of UTF-8 JSON. */
@@ -196,13 +197,8 @@ export const ServerMessageSchema = v.variant('type', [
 ]);
 export type ServerMessage = v.InferOutput<typeof ServerMessageSchema>;
 
-export class SignalingMessageError extends Error {
-  readonly code: 'invalid-message' | 'message-too-large';
-  constructor(code: 'invalid-message' | 'message-too-large', message: string) {
-    super(message);
-    this.name = 'SignalingMessageError';
-    this.code = code;
-  }
+export class SignalingMessageError extends CodedError<'invalid-message' | 'message-too-large'> {
+  override readonly name = 'SignalingMessageError';
 }
 
 const textEncoder = new TextEncoder();

@@ -67,23 +67,19 @@ export async function ensureLedgerStreams(
   names: ClusterNames,
   options: EnsureStreamsOptions,
 ): Promise<KV> {
+  const both = {
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    num_replicas: options.replicas,
+    duplicate_window: nanos(TX_DUPLICATE_WINDOW_MS),
+  };
   await addOrKeep(jsm, {
     name: names.txStream,
     subjects: [names.txSubject],
-    retention: RetentionPolicy.Limits,
-    storage: StorageType.File,
-    num_replicas: options.replicas,
-    duplicate_window: nanos(TX_DUPLICATE_WINDOW_MS),
+    ...both,
     max_age: nanos(options.txMaxAgeMs ?? DEFAULT_TX_MAX_AGE_MS),
   });
-  await addOrKeep(jsm, {
-    name: names.blockStream,
-    subjects: [names.blockSubject],
-    retention: RetentionPolicy.Limits,
-    storage: StorageType.File,
-    num_replicas: options.replicas,
-    duplicate_window: nanos(TX_DUPLICATE_WINDOW_MS),
-  });
+  await addOrKeep(jsm, { name: names.blockStream, subjects: [names.blockSubject], ...both });
   const kvm = new Kvm(nc);
   const config = { ttl: options.leaseTtlMs, replicas: options.replicas, history: 1 };
   try {
