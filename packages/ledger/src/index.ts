@@ -17,6 +17,7 @@ export * from './registration-work.js';
 export * from './server-hook.js';
 export * from './stake.js';
 export * from './state.js';
+export * from './state-pages.js';
 export * from './store.js';
 export * from './transaction.js';
 export * from './weights.js';

@@ -10,6 +10,11 @@
  *                                         for next; without `next` the page was not cut short)
  *   GET  /ledger/state                  → LedgerStateView (S, R, τ, sparse W, peers), serialised
  *                                         once per block however many read it
+ *   GET  /ledger/state?from=&limit=     → LedgerStatePage: the same chain fields, the per-uid arrays
+ *                                         for uids [from, from+limit) (limit ≤ MAX_STATE_PAGE_UIDS)
+ *                                         and `next` while more uids follow (state-pages.ts)
+ *   GET  /ledger/summary                → LedgerStateSummary: chain fields, uid count and the top
+ *                                         ranks, small at any size; serialised once per block
  *   GET  /ledger/genesis                → GenesisConfig (what a RemoteChain needs)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -17,6 +22,7 @@ import type { LedgerHttpErrorCode, LedgerSubmitResult } from '@peerbench/protoco
 import type { BlockJson } from './block.js';
 import type { GenesisConfig } from './genesis.js';
 import type { LedgerStateView } from './state.js';
+import { MAX_STATE_PAGE_UIDS, statePage, stateSummary } from './state-pages.js';
 
 export const MAX_HTTP_BODY_BYTES = 16 * 1024;
 export const MAX_BLOCKS_PER_PAGE = 100;
@@ -166,6 +172,14 @@ export function createLedgerHook(producer: LedgerHookSource, options: LedgerHook
       lagBlocks: 0,
       natsConnected: null,
     };
+  /** /ledger/summary's JSON, made once per block like the state's. */
+  let summaryCache: { key: string; text: string } | undefined;
+  const summaryText = (): string => {
+    const view = producer.state();
+    const key = `${view.height}:${view.headHash}`;
+    if (summaryCache?.key !== key) summaryCache = { key, text: JSON.stringify(stateSummary(view)) };
+    return summaryCache.text;
+  };
   /** The state's JSON, made once per block (keyed by height and head hash) and shared by every reader. */
   let stateCache: { key: string; text: string } | undefined;
   const stateText = (): string => {
@@ -257,7 +271,21 @@ export function createLedgerHook(producer: LedgerHookSource, options: LedgerHook
           return true;
         }
         if (route === 'state') {
-          sendText(res, 200, stateText());
+          if (!url.searchParams.has('from') && !url.searchParams.has('limit')) {
+            sendText(res, 200, stateText());
+            return true;
+          }
+          const from = intParam(url.searchParams.get('from'), 0);
+          const limit = intParam(url.searchParams.get('limit'), MAX_STATE_PAGE_UIDS);
+          if (from === undefined || limit === undefined) {
+            sendError(res, 400, 'malformed', 'from and limit must be non-negative integers');
+            return true;
+          }
+          send(res, 200, statePage(producer.state(), from, limit));
+          return true;
+        }
+        if (route === 'summary') {
+          sendText(res, 200, summaryText());
           return true;
         }
         if (route === 'genesis') {

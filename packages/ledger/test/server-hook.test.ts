@@ -10,6 +10,12 @@ import {
   MAX_HTTP_BODY_BYTES,
 } from '../src/server-hook.js';
 import type { LedgerStateView } from '../src/state.js';
+import {
+  type LedgerStatePage,
+  type LedgerStateSummary,
+  MAX_STATE_PAGE_UIDS,
+  SUMMARY_TOP_UIDS,
+} from '../src/state-pages.js';
 import { harness, identities, SCALE, setWeights } from './helpers.js';
 
 let server: Server | undefined;
@@ -145,6 +151,65 @@ describe('ledger server hook over real HTTP', () => {
     await h.producer.produceBlock();
     for (let i = 0; i < 5; i++) expect((await read()).height).toBe(2);
     expect(serialisations).toBe(2);
+  });
+
+  it('pages /ledger/state by uid and serves a small /ledger/summary, both matching the whole state', async () => {
+    const h = await harness(5);
+    // Weights from uid 0 so ranks differ, then a block to apply them.
+    const tx = await setWeights(h.keys[0]!, 0, 1, [
+      [0, 0.9 * SCALE],
+      [3, 0.1 * SCALE],
+    ]);
+    expect(await h.producer.submitTx(tx)).toMatchObject({ ok: true });
+    await h.producer.produceBlock();
+    const { base } = await serve(h);
+    const get = async (path: string) => {
+      const r = await fetch(`${base}${path}`);
+      return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+    };
+    const whole = (await get('/ledger/state')).body as unknown as LedgerStateView;
+    expect(whole.peers).toHaveLength(5);
+    // Pages of 2: uids 0-1, 2-3, 4; concatenated they are the whole arrays.
+    const pages: LedgerStatePage[] = [];
+    let from: number | undefined = 0;
+    while (from !== undefined) {
+      const page = (await get(`/ledger/state?from=${from}&limit=2`)).body as unknown as LedgerStatePage;
+      pages.push(page);
+      from = page.next;
+    }
+    expect(pages.map((p) => [p.from, p.peers.length])).toEqual([
+      [0, 2],
+      [2, 2],
+      [4, 1],
+    ]);
+    for (const key of ['peers', 'stake', 'rank', 'nonces', 'weights', 'lastSetHeight', 'activeRows'] as const)
+      expect(pages.flatMap((p) => p[key] as unknown[])).toEqual(whole[key]);
+    expect(pages[0]).toMatchObject({
+      uids: 5,
+      height: whole.height,
+      stateRoot: whole.stateRoot,
+      tau: whole.tau,
+    });
+    // A page asks for at most MAX_STATE_PAGE_UIDS; past the end is an empty last page.
+    expect((await get('/ledger/state?from=9&limit=99999')).body).toMatchObject({
+      from: 5,
+      peers: [],
+      uids: 5,
+    });
+    expect((await get('/ledger/state?from=-1')).status).toBe(400);
+    expect((await get('/ledger/state?limit=abc')).status).toBe(400);
+    // The summary: uid count and the top ranks, highest first, equal to the state's.
+    const summary = (await get('/ledger/summary')).body as unknown as LedgerStateSummary;
+    expect(summary).toMatchObject({ uids: 5, height: whole.height, stateRoot: whole.stateRoot });
+    expect(summary).not.toHaveProperty('weights');
+    const expected = whole.rank
+      .map((rank, uid) => ({ uid, rank }))
+      .sort((a, b) => b.rank - a.rank || a.uid - b.uid)
+      .slice(0, Math.min(SUMMARY_TOP_UIDS, 5));
+    expect(summary.top.map((t) => [t.uid, t.rank])).toEqual(expected.map((t) => [t.uid, t.rank]));
+    expect(summary.top[0]!.peerId).toBe(whole.peers[expected[0]!.uid]);
+    expect(summary.top[0]!.rank).toBeGreaterThan(summary.top[4]!.rank);
+    expect(MAX_STATE_PAGE_UIDS).toBeGreaterThan(2);
   });
 
   it('cuts /ledger/blocks pages by bytes, says where to go on, and paging with `next` yields every block', async () => {
