@@ -72,6 +72,36 @@ export function budgetLimitsProblem(limits: AddressBudgetLimits): string | undef
   return undefined;
 }
 
+/**
+ * Budgets as an operator writes them on the command line or in env:
+ * `KIND=RATE/BURST[,KIND=RATE/BURST…]`, e.g. `tx=5/50,join=1/20` (rates per
+ * second). Returns the kinds given; throws a RangeError naming the bad part.
+ */
+export function parseBudgetSpec(spec: string): Partial<AddressBudgetLimits> {
+  const out: Partial<AddressBudgetLimits> = {};
+  for (const part of spec
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0)) {
+    const m = /^([a-z-]+)=([0-9.eE+]+)\/([0-9.eE+]+)$/.exec(part);
+    const kind = m?.[1] as BudgetKind | undefined;
+    if (!m || !kind || !(BUDGET_KINDS as readonly string[]).includes(kind))
+      throw new RangeError(
+        `address budget '${part}': expected KIND=RATE/BURST with KIND one of ${BUDGET_KINDS.join(', ')}`,
+      );
+    const rate = { ratePerS: Number(m[2]), burst: Number(m[3]) };
+    if (
+      !(rate.ratePerS >= 0) ||
+      !Number.isFinite(rate.ratePerS) ||
+      !(rate.burst >= 1) ||
+      !Number.isFinite(rate.burst)
+    )
+      throw new RangeError(`address budget '${part}': RATE must be a finite number >= 0 and BURST >= 1`);
+    out[kind] = rate;
+  }
+  return out;
+}
+
 export class AddressBudgets {
   private readonly byAddress = new Map<string, Buckets>();
 

@@ -15,6 +15,7 @@ import {
   MAX_ICE_URL_CHARS,
   MAX_ICE_URLS_PER_SERVER,
 } from '@peerbench/protocol';
+import { parseBudgetSpec } from './address-budget.js';
 import { type ClusterSettings, checkClusterSettings } from './cluster-settings.js';
 import { SignalingServerError, type SignalingServerOptions } from './options.js';
 import type { RoomBridge } from './room-bridge.js';
@@ -38,6 +39,7 @@ export const CLI_USAGE = `usage: pnpm --filter @peerbench/signaling-server start
 flags: [--help] [--host HOST] [--port PORT] [--static DIR]
   [--max-connections-per-ip N] [--max-connections N] [--max-rooms N] [--max-peers-per-room N]
   [--heartbeat-interval-ms MS] [--trust-proxy] [--allowed-origins ORIGIN,...]
+  [--address-budgets KIND=RATE/BURST,...] [--upgrade-timeout-ms MS] [--max-open-sockets N]
   [--data-dir DIR | --memory-ledger] [--block-interval-ms MS]
   [--nats URL,... --genesis FILE [--key-file FILE] [--nats-replicas N] [--lease-ttl-ms MS] [--instance-id NAME]]
   [--print-peer-id]
@@ -49,6 +51,8 @@ env: PEERBENCH_HOST PEERBENCH_PORT PEERBENCH_STATIC_DIR PEERBENCH_DATA_DIR PEERB
      PEERBENCH_MAX_PEERS_PER_ROOM PEERBENCH_HEARTBEAT_INTERVAL_MS PEERBENCH_TRUST_PROXY
      PEERBENCH_ALLOWED_ORIGINS PEERBENCH_NATS_URL PEERBENCH_GENESIS_FILE PEERBENCH_KEY_FILE
      PEERBENCH_NATS_REPLICAS PEERBENCH_LEASE_TTL_MS PEERBENCH_INSTANCE_ID
+     PEERBENCH_ADDRESS_BUDGETS PEERBENCH_UPGRADE_TIMEOUT_MS PEERBENCH_MAX_OPEN_SOCKETS
+budget kinds: connection message tx join ledger-read ledger-read-bytes (rates per second).
 --nats (clustered mode) needs --genesis and its own --data-dir (or --memory-ledger); see the README.
 flags win over env; relative paths are read from the directory the command was started in.`;
 
@@ -214,6 +218,9 @@ function parseCli(
       'heartbeat-interval-ms': { type: 'string' },
       'trust-proxy': { type: 'boolean' },
       'allowed-origins': { type: 'string' },
+      'address-budgets': { type: 'string' },
+      'upgrade-timeout-ms': { type: 'string' },
+      'max-open-sockets': { type: 'string' },
       'data-dir': { type: 'string' },
       'memory-ledger': { type: 'boolean' },
       'block-interval-ms': { type: 'string' },
@@ -306,6 +313,22 @@ function parseCli(
     integer('heartbeat-interval-ms', values['heartbeat-interval-ms'] ?? env.PEERBENCH_HEARTBEAT_INTERVAL_MS),
   );
   set('trustProxy', values['trust-proxy'] ?? flag(env.PEERBENCH_TRUST_PROXY));
+  const budgets = values['address-budgets'] ?? env.PEERBENCH_ADDRESS_BUDGETS;
+  if (budgets) {
+    try {
+      opts.addressBudgets = parseBudgetSpec(budgets);
+    } catch (e) {
+      throw new SignalingServerError('invalid-options', e instanceof Error ? e.message : String(e));
+    }
+  }
+  set(
+    'upgradeTimeoutMs',
+    integer('upgrade-timeout-ms', values['upgrade-timeout-ms'] ?? env.PEERBENCH_UPGRADE_TIMEOUT_MS),
+  );
+  set(
+    'maxOpenSockets',
+    integer('max-open-sockets', values['max-open-sockets'] ?? env.PEERBENCH_MAX_OPEN_SOCKETS),
+  );
   const origins = urlList(values['allowed-origins'] ?? env.PEERBENCH_ALLOWED_ORIGINS);
   if (origins.length > 0) opts.allowedOrigins = origins;
   const staticDir = values.static ?? (env.PEERBENCH_STATIC_DIR || undefined);

@@ -142,6 +142,31 @@ describe('options from flags and env', () => {
     });
   });
 
+  it('reads per-address budgets, the upgrade timeout and the socket cap from flags or env, and names a bad budget', () => {
+    expect(
+      optionsFromEnv(['--address-budgets', 'tx=5/50, join=1/20', '--upgrade-timeout-ms', '2000'], {
+        PEERBENCH_ADDRESS_BUDGETS: 'message=1/1',
+        PEERBENCH_MAX_OPEN_SOCKETS: '900',
+      }),
+    ).toEqual(
+      expect.objectContaining({
+        addressBudgets: { tx: { ratePerS: 5, burst: 50 }, join: { ratePerS: 1, burst: 20 } },
+        upgradeTimeoutMs: 2000,
+        maxOpenSockets: 900,
+      }),
+    );
+    expect(
+      optionsFromEnv([], { PEERBENCH_ADDRESS_BUDGETS: 'ledger-read-bytes=1048576/8388608' }).addressBudgets,
+    ).toEqual({
+      'ledger-read-bytes': { ratePerS: 1_048_576, burst: 8_388_608 },
+    });
+    expect(() => optionsFromEnv(['--address-budgets', 'txs=5/50'], {})).toThrow(
+      /'txs=5\/50'.*KIND one of connection/,
+    );
+    expect(() => optionsFromEnv(['--address-budgets', 'tx=5'], {})).toThrow(/expected KIND=RATE\/BURST/);
+    expect(() => optionsFromEnv(['--address-budgets', 'tx=5/0'], {})).toThrow(/BURST >= 1/);
+  });
+
   it('takes the flags after the `--` that `pnpm … start -- …` passes through, paths relative to where it was typed', () => {
     const argv = ['--', '--host', '0.0.0.0', '--port', '9000', '--static', 'apps/web/dist'];
     expect(optionsFromEnv(argv, { INIT_CWD: '/repo' })).toMatchObject({
