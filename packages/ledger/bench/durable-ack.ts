@@ -15,8 +15,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseTx } from '../src/index.js';
-import { SqliteStore } from '../src/sqlite-store.js';
+import { chainTxHashes } from '../test/fixtures/chain-tx-hashes.js';
 
 // `--help` answers without running anything (the README entry-point test runs it).
 if (process.argv.includes('--help')) {
@@ -108,16 +107,6 @@ function when(r: Run, pred: () => boolean): Promise<void> {
     r.proc.stdout!.on('data', check);
     r.exited.then(() => reject(new Error('child exited')));
   });
-}
-
-async function chainTxHashes(dbPath: string): Promise<Set<string>> {
-  const store = new SqliteStore(dbPath);
-  const hashes = new Set<string>();
-  const head = await store.headHeight();
-  for (let from = 1; from <= head; from += 500)
-    for (const b of await store.blocksFrom(from, 500)) for (const tx of b.txs) hashes.add(parseTx(tx).hash);
-  await store.close();
-  return hashes;
 }
 
 function latency(acks: Run['acks']): { ackP50Ms: number; ackP99Ms: number } {

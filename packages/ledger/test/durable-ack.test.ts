@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { parseTx } from '../src/index.js';
-import { SqliteStore } from '../src/sqlite-store.js';
+import { chainTxHashes } from './fixtures/chain-tx-hashes.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '../../..');
@@ -66,16 +65,6 @@ async function kill9(c: Child): Promise<void> {
   const gone = new Promise((res) => c.child.once('exit', res));
   c.child.kill('SIGKILL');
   await gone;
-}
-
-async function chainTxHashes(dbPath: string): Promise<Set<string>> {
-  const store = new SqliteStore(dbPath);
-  const hashes = new Set<string>();
-  const head = await store.headHeight();
-  for (let from = 1; from <= head; from += 500)
-    for (const b of await store.blocksFrom(from, 500)) for (const tx of b.txs) hashes.add(parseTx(tx).hash);
-  await store.close();
-  return hashes;
 }
 
 describe('durable acknowledgement (kill -9 of the embedded ledger under tx load)', () => {
