@@ -44,6 +44,7 @@ export {
   LinkTable,
 } from './link-status.js';
 export * from './mesh-network.js';
+export * from './neighbourhood.js';
 export * from './network.js';
 export {
   DEFAULT_MAX_PEERS,

@@ -14,6 +14,7 @@ import {
   type WireDtype,
   type WireTensor,
 } from '@peerbench/protocol';
+import type { Neighbourhood } from './neighbourhood.js';
 
 /**
  * A dense float tensor as it crosses a wire, and its precision there (fp16
@@ -58,6 +59,11 @@ export interface ExpertNetwork {
   ping?(peerId: string): Promise<number>;
   /** Subscribes to membership changes; returns an unsubscribe function. */
   on?(event: NetworkEvent, cb: (peerId: string) => void): () => void;
+  /**
+   * Present when links are chosen by the peer (bounded neighbourhoods, issue
+   * 14) rather than formed with every member of the room.
+   */
+  readonly neighbourhood?: Neighbourhood;
 }
 
 /** The same codes as the mesh's RpcError (one list, in packages/protocol). */

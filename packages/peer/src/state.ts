@@ -148,6 +148,32 @@ export interface PeerSnapshot {
   network: NetworkView | null;
   /** Runtime counters (absent before the runtime fills them). */
   stats?: PeerStats;
+  /** Bounded neighbourhoods (issue 14): present when the peer chooses its links. */
+  neighbourhood?: NeighbourhoodView;
+}
+
+/** Why a neighbour holds one of this peer's D places (issue 14). */
+export type NeighbourReason = 'kept' | 'exploring';
+
+export interface NeighbourEntry {
+  peerId: string;
+  reason: NeighbourReason;
+  /** The block at which it took the place. */
+  sinceHeight: number;
+  /** This peer's own score for it (its w_ij), null before the first scoring pass. */
+  score: number | null;
+  /** The ledger's rank of it, null when it has no uid yet. */
+  rank: number | null;
+}
+
+export interface NeighbourhoodView {
+  /** D: most neighbours at once. */
+  maxLinks: number;
+  /** Members of the room, when known (the server's count), else null. */
+  networkSize: number | null;
+  neighbours: NeighbourEntry[];
+  /** Peers ever tried (linked at least once) since start. */
+  triedCount: number;
 }
 
 export function initialSnapshot(peerId: string, room: string): PeerSnapshot {
