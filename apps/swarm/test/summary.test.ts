@@ -92,9 +92,16 @@ describe('summarize: weightBelowHonestFromBlock', () => {
   it('is the first block from which sparse honest rows keep every noise peer at 0 (ties at 0 count)', () => {
     const summary = summarize({
       opts: { quality: 'none' } as unknown as SwarmOptions,
-      records: [0, 1, 2].map((i) => participant(i, 'honest')).concat([3, 4].map((i) => participant(i, 'noise'))),
+      records: [0, 1, 2]
+        .map((i) => participant(i, 'honest'))
+        .concat([3, 4].map((i) => participant(i, 'noise'))),
       steps: [],
-      blocks: [block(1, noisyRow, noisyRow), block(2, noisyRow, gate), block(3, sparse, gate), block(4, sparse, gate)],
+      blocks: [
+        block(1, noisyRow, noisyRow),
+        block(2, noisyRow, gate),
+        block(3, sparse, gate),
+        block(4, sparse, gate),
+      ],
       stepsDone: 40,
       interrupted: false,
       wallMs: 1,
