@@ -1,5 +1,5 @@
 import { createProductKernel, type KernelKind, type ProductKernel } from './batch-kernels.js';
-import { projectToSimplexPivot } from './simplex.js';
+import { projectToSimplexPivot, takeProjectedRow } from './simplex.js';
 
 /**
  * The Nash solver of `nash.ts`, advancing several "lanes" of one world in
@@ -73,6 +73,8 @@ export class BatchNashSolver {
   private readonly kernel: ProductKernel;
   private readonly trial: Float64Array;
   private readonly projected: Float64Array;
+  /** [Σ Δ², max |Δ|] of a row projected by full pivoting. */
+  private readonly rowNorms = new Float64Array(2);
   private readonly active: Int32Array;
   /** Per active slot: a row's support guess failed this step, so μ_next is re-summed. */
   private readonly muDirty: Uint8Array;
@@ -185,7 +187,8 @@ export class BatchNashSolver {
     stoppingNorm: StoppingNorm,
     norms: Float64Array,
   ): void {
-    const { n, cur, next, mu, muNext, zeroMask, mrow, kernel, trial, projected, active, muDirty } = this;
+    const { n, cur, next, mu, muNext, zeroMask, mrow, kernel, trial, projected, rowNorms, active, muDirty } =
+      this;
     const { d, acc, np } = kernel;
     const nn = n * n;
     const { stake, referenceMask } = world;
@@ -275,16 +278,9 @@ export class BatchNashSolver {
           // The support changed: full pivoting, and μ_next of this lane is
           // summed again from scratch at the end of the step (same order, same bits).
           projectToSimplexPivot(trial, projected, n);
-          sq = 0;
-          maxAbs = 0;
-          for (let j = 0; j < n; j++) {
-            const v = projected[j]!;
-            const dlt = v - cur[wb + j]!;
-            sq += dlt * dlt;
-            const ad = Math.abs(dlt);
-            if (ad > maxAbs) maxAbs = ad;
-            next[wb + j] = v;
-          }
+          takeProjectedRow(projected, cur, next, wb, n, rowNorms);
+          sq = rowNorms[0]!;
+          maxAbs = rowNorms[1]!;
           muDirty[a] = 1;
         }
         if (stoppingNorm === 'row') {

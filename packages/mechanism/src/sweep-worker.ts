@@ -6,7 +6,7 @@ import { type SweepJobSpec, type SweepToWorker, solveSweepWorld, type WorkerToSw
 const port = parentPort;
 if (!port) throw new Error('sweep-worker must run in a worker thread');
 const spec = workerData as SweepJobSpec;
-const solver = new BatchNashSolver(spec.n, spec.ratios.length);
+const solver = new BatchNashSolver(spec.n, spec.ratios.length, spec.kernel);
 const send = (msg: WorkerToSweep) => port.postMessage(msg);
 port.on('message', (msg: SweepToWorker) => {
   if (msg.type === 'stop') {

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { BatchNashSolver } from './batch.js';
+import type { KernelKind } from './batch-kernels.js';
 import {
   checkSweep,
   type Fig4Options,
@@ -12,12 +13,13 @@ import {
 import { createWorld, DEFAULT_SETTINGS, referenceMask, type SimulationSettings, trialSeed } from './world.js';
 
 /**
- * The fast Fig 4 sweep: in this thread every world's ratios advance together
- * in one `BatchNashSolver` (one pass over H per step for all α/τ); on worker
- * threads each (world, ratio) is a job of its own, handed to whichever worker
- * is free, so no worker idles while another finishes a world's slowest ratio
- * alone (with the WebAssembly product, lanes gain little from sharing a pass).
- * A lane's result depends only on the sweep seed, its world's index, its
+ * The fast Fig 4 sweep: every world's ratios advance together in one
+ * `BatchNashSolver` (one pass over H per step for all α/τ), and the worlds
+ * are handed to whichever worker thread is free. Worlds cost about the same
+ * (n = 32: 1.5-1.7 s of CPU each), so ten of them split evenly over two
+ * workers; one job per (world, ratio) (`jobs: 'lane'`) balances finer but
+ * costs ~6 % more CPU (a lane alone gets less from each load of H_i), and
+ * measured no faster. A lane's result depends only on the sweep seed, its world's index, its
  * ratio and the settings, never on which worker solved it, when, or beside
  * which other lanes, so the output is the same bit for bit for any number of
  * workers (and the same as `runFig4`, the single-trial path).
@@ -26,8 +28,10 @@ import { createWorld, DEFAULT_SETTINGS, referenceMask, type SimulationSettings, 
 export interface Fig4SweepOptions extends Fig4Options {
   /** Worker threads (default: available cores, at most one per job); 0 solves in this thread. */
   workers?: number;
-  /** Jobs for the workers: one per (world, ratio) ('lane', default) or one per world, all its ratios together. */
+  /** Jobs for the workers: one per world, all its ratios together ('world', default), or one per (world, ratio). */
   jobs?: SweepJobKind;
+  /** The H_i d product: 'wasm' (default; JS where WebAssembly SIMD is missing) or 'js' (the benchmark's reference). */
+  kernel?: KernelKind;
   /** Called as each (ratio, trial) finishes, in completion order. */
   onLaneDone?: (ratio: number, trial: number, result: Fig4Trial) => void;
 }
@@ -38,6 +42,7 @@ export interface SweepJobSpec {
   ratios: number[];
   seed: number;
   settings: SimulationSettings;
+  kernel: KernelKind;
 }
 
 export type SweepJobKind = 'lane' | 'world';
@@ -49,7 +54,7 @@ export type SweepJobKind = 'lane' | 'world';
 export function solveSweepWorld(
   spec: SweepJobSpec,
   t: number,
-  solver: BatchNashSolver = new BatchNashSolver(spec.n, spec.ratios.length),
+  solver: BatchNashSolver = new BatchNashSolver(spec.n, spec.ratios.length, spec.kernel),
   onLane?: (ratioIndex: number, trial: Fig4Trial) => void,
   ratioIndices: readonly number[] = spec.ratios.map((_, r) => r),
 ): Fig4Trial[] {
@@ -98,7 +103,13 @@ export async function runFig4Sweep(options: Fig4SweepOptions): Promise<Fig4Resul
   const { n, trials, ratios, seed } = options;
   const settings = options.settings ?? DEFAULT_SETTINGS;
   checkSweep(n, trials, ratios);
-  const spec: SweepJobSpec = { n, ratios: [...ratios], seed, settings: { ...settings } };
+  const spec: SweepJobSpec = {
+    n,
+    ratios: [...ratios],
+    seed,
+    settings: { ...settings },
+    kernel: options.kernel ?? 'wasm',
+  };
   const perRatio: Fig4Trial[][] = ratios.map(() => new Array<Fig4Trial>(trials));
   const onLane = (t: number, r: number, result: Fig4Trial) => {
     perRatio[r]![t] = result;
@@ -106,14 +117,14 @@ export async function runFig4Sweep(options: Fig4SweepOptions): Promise<Fig4Resul
   };
   const jobs: Array<{ trial: number; ratioIndices: number[] }> = [];
   for (let t = 0; t < trials; t++) {
-    if (options.jobs === 'world') jobs.push({ trial: t, ratioIndices: ratios.map((_, r) => r) });
+    if ((options.jobs ?? 'world') === 'world') jobs.push({ trial: t, ratioIndices: ratios.map((_, r) => r) });
     else for (let r = 0; r < ratios.length; r++) jobs.push({ trial: t, ratioIndices: [r] });
   }
   const workers = Math.min(options.workers ?? defaultWorkerCount(), jobs.length);
   if (!Number.isInteger(workers) || workers < 0)
     throw new RangeError(`workers must be an integer >= 0, got ${options.workers}`);
   if (workers === 0) {
-    const solver = new BatchNashSolver(n, ratios.length);
+    const solver = new BatchNashSolver(n, ratios.length, spec.kernel);
     for (let t = 0; t < trials; t++) solveSweepWorld(spec, t, solver, (r, result) => onLane(t, r, result));
   } else {
     await runOnWorkers(spec, jobs, workers, onLane);

@@ -143,6 +143,75 @@ function productBody(): number[] {
     c.push(op.brIf, 0, op.end);
   };
 
+  /** Pushes base + vI + a·rowB: where lane a of the current row i starts in d or acc. */
+  const laneStart = (base: number) => {
+    get(base);
+    get(L.vI);
+    addI();
+    get(L.a);
+    get(L.rowB);
+    c.push(op.i32Mul);
+    addI();
+  };
+  /**
+   * Lanes a .. a + lanes − 1 of row i over the whole row, 8 / lanes vectors
+   * (16 / lanes j's) at a time: eight accumulators either way.
+   */
+  const laneBlock = (lanes: 1 | 2) => {
+    const V = 8 / lanes;
+    const dps = [L.dp0, L.dp1].slice(0, lanes);
+    const es = [E0, E1].slice(0, lanes);
+    i32(0);
+    set(L.jb);
+    forLoop(
+      L.jb,
+      () => get(L.rowB),
+      () => {
+        zeroAccs();
+        get(L.hI);
+        get(L.jb);
+        addI();
+        set(L.hp);
+        laneStart(P.d);
+        set(L.dp0);
+        if (lanes === 2) {
+          get(L.dp0);
+          get(L.rowB);
+          addI();
+          set(L.dp1);
+        }
+        kLoop(() => {
+          dps.forEach((dp, q) => {
+            get(dp);
+            splat();
+            set(es[q]!);
+          });
+          for (let v = 0; v < V; v++) {
+            get(L.hp);
+            vload(16 * v);
+            set(X);
+            for (let q = 0; q < lanes; q++) fmadd(ACC0 + q * V + v, es[q]!);
+          }
+          inc(L.hp, () => get(L.rowB));
+          for (const dp of dps) inc(dp, 8);
+        });
+        laneStart(P.acc);
+        get(L.jb);
+        addI();
+        set(L.out);
+        for (let q = 0; q < lanes; q++) {
+          if (q > 0) inc(L.out, () => get(L.rowB));
+          for (let v = 0; v < V; v++) {
+            get(L.out);
+            get(ACC0 + q * V + v);
+            vstore(16 * v);
+          }
+        }
+        inc(L.jb, 16 * V);
+      },
+    );
+  };
+
   // rowB = np·8, matB = n·rowB
   get(P.np);
   i32(3);
@@ -180,73 +249,7 @@ function productBody(): number[] {
       addI();
       get(P.lanes);
       c.push(op.i32GeU, op.brIf, 1);
-      i32(0);
-      set(L.jb);
-      forLoop(
-        L.jb,
-        () => get(L.rowB),
-        () => {
-          zeroAccs();
-          get(L.hI);
-          get(L.jb);
-          addI();
-          set(L.hp);
-          // dp0 = dPtr + vI + a·rowB; dp1 = dp0 + rowB
-          get(P.d);
-          get(L.vI);
-          addI();
-          get(L.a);
-          get(L.rowB);
-          c.push(op.i32Mul);
-          addI();
-          set(L.dp0);
-          get(L.dp0);
-          get(L.rowB);
-          addI();
-          set(L.dp1);
-          kLoop(() => {
-            get(L.dp0);
-            splat();
-            set(E0);
-            get(L.dp1);
-            splat();
-            set(E1);
-            for (let v = 0; v < 4; v++) {
-              get(L.hp);
-              vload(16 * v);
-              set(X);
-              fmadd(ACC0 + v, E0);
-              fmadd(ACC0 + 4 + v, E1);
-            }
-            inc(L.hp, () => get(L.rowB));
-            inc(L.dp0, 8);
-            inc(L.dp1, 8);
-          });
-          // out = accPtr + vI + a·rowB + jb
-          get(P.acc);
-          get(L.vI);
-          addI();
-          get(L.a);
-          get(L.rowB);
-          c.push(op.i32Mul);
-          addI();
-          get(L.jb);
-          addI();
-          set(L.out);
-          for (let v = 0; v < 4; v++) {
-            get(L.out);
-            get(ACC0 + v);
-            vstore(16 * v);
-          }
-          inc(L.out, () => get(L.rowB));
-          for (let v = 0; v < 4; v++) {
-            get(L.out);
-            get(ACC0 + 4 + v);
-            vstore(16 * v);
-          }
-          inc(L.jb, 64);
-        },
-      );
+      laneBlock(2);
       inc(L.a, 2);
       c.push(op.br, 0, op.end, op.end);
       // The odd last lane, alone over 16 j's at a time.
@@ -254,56 +257,7 @@ function productBody(): number[] {
       get(L.a);
       get(P.lanes);
       c.push(op.i32GeU, op.brIf, 0);
-      i32(0);
-      set(L.jb);
-      forLoop(
-        L.jb,
-        () => get(L.rowB),
-        () => {
-          zeroAccs();
-          get(L.hI);
-          get(L.jb);
-          addI();
-          set(L.hp);
-          get(P.d);
-          get(L.vI);
-          addI();
-          get(L.a);
-          get(L.rowB);
-          c.push(op.i32Mul);
-          addI();
-          set(L.dp0);
-          kLoop(() => {
-            get(L.dp0);
-            splat();
-            set(E0);
-            for (let v = 0; v < 8; v++) {
-              get(L.hp);
-              vload(16 * v);
-              set(X);
-              fmadd(ACC0 + v, E0);
-            }
-            inc(L.hp, () => get(L.rowB));
-            inc(L.dp0, 8);
-          });
-          get(P.acc);
-          get(L.vI);
-          addI();
-          get(L.a);
-          get(L.rowB);
-          c.push(op.i32Mul);
-          addI();
-          get(L.jb);
-          addI();
-          set(L.out);
-          for (let v = 0; v < 8; v++) {
-            get(L.out);
-            get(ACC0 + v);
-            vstore(16 * v);
-          }
-          inc(L.jb, 128);
-        },
-      );
+      laneBlock(1);
       c.push(op.end);
       inc(L.i, 1);
     },

@@ -120,9 +120,9 @@ describe('runFig4Sweep', () => {
     const inThread = JSON.stringify(await runFig4Sweep({ ...options, workers: 0 }));
     const one = JSON.stringify(await runFig4Sweep({ ...options, workers: 1 }));
     const two = JSON.stringify(await runFig4Sweep({ ...options, workers: 2 }));
-    const twoByWorld = JSON.stringify(await runFig4Sweep({ ...options, workers: 2, jobs: 'world' }));
+    const twoByLane = JSON.stringify(await runFig4Sweep({ ...options, workers: 2, jobs: 'lane' }));
     expect(inThread).toBe(single);
-    expect(twoByWorld).toBe(single);
+    expect(twoByLane).toBe(single);
     expect(one).toBe(single);
     expect(two).toBe(single);
   }, 60_000);
