@@ -25,7 +25,8 @@ export const PRODUCT_ROW_MULTIPLE = 16;
 const I32 = 0x7f;
 const V128 = 0x7b;
 
-// Opcodes used (WebAssembly core 2.0 + fixed-width SIMD).
+// Opcodes used: WebAssembly core 2.0, and after the SIMD prefix 0xfd the
+// fixed-width SIMD ones (v128*, f64x2*, encoded as LEB128 after the prefix).
 const op = {
   block: 0x02,
   loop: 0x03,
@@ -34,19 +35,18 @@ const op = {
   brIf: 0x0d,
   localGet: 0x20,
   localSet: 0x21,
+  localTee: 0x22,
   i32Const: 0x41,
   i32GeU: 0x4f,
   i32Add: 0x6a,
   i32Sub: 0x6b,
   i32Mul: 0x6c,
   i32Shl: 0x74,
-} as const;
-const SIMD = 0xfd;
-const simd = {
-  load: 0x00,
-  load64Splat: 0x0a,
-  store: 0x0b,
-  const: 0x0c,
+  simdPrefix: 0xfd,
+  v128Load: 0x00,
+  v128Load64Splat: 0x0a,
+  v128Store: 0x0b,
+  v128Const: 0x0c,
   f64x2Add: 0xf0,
   f64x2Mul: 0xf2,
 } as const;
@@ -97,20 +97,20 @@ function productBody(): number[] {
   const i32 = (v: number) => c.push(op.i32Const, ...sleb(v));
   const addI = () => c.push(op.i32Add);
   const memarg = (alignLog2: number, offset: number) => [alignLog2, ...uleb(offset)];
-  const vload = (offset: number) => c.push(SIMD, simd.load, ...memarg(4, offset));
-  const vstore = (offset: number) => c.push(SIMD, ...uleb(simd.store), ...memarg(4, offset));
-  const splat = () => c.push(SIMD, simd.load64Splat, ...memarg(3, 0));
+  const vload = (offset: number) => c.push(op.simdPrefix, op.v128Load, ...memarg(4, offset));
+  const vstore = (offset: number) => c.push(op.simdPrefix, ...uleb(op.v128Store), ...memarg(4, offset));
+  const splat = () => c.push(op.simdPrefix, op.v128Load64Splat, ...memarg(3, 0));
   const fmadd = (acc: number, e: number) => {
     // acc = acc + x·e (two ops, never fused)
     get(acc);
     get(X);
     get(e);
-    c.push(SIMD, ...uleb(simd.f64x2Mul), SIMD, ...uleb(simd.f64x2Add));
+    c.push(op.simdPrefix, ...uleb(op.f64x2Mul), op.simdPrefix, ...uleb(op.f64x2Add));
     set(acc);
   };
   const zeroAccs = () => {
     for (let r = 0; r < 8; r++) {
-      c.push(SIMD, simd.const, ...new Array(16).fill(0));
+      c.push(op.simdPrefix, op.v128Const, ...new Array(16).fill(0));
       set(ACC0 + r);
     }
   };
@@ -139,7 +139,7 @@ function productBody(): number[] {
     get(L.k);
     i32(1);
     c.push(op.i32Sub);
-    c.push(0x22, L.k); // local.tee k
+    c.push(op.localTee, L.k);
     c.push(op.brIf, 0, op.end);
   };
 
