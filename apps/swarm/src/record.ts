@@ -117,6 +117,9 @@ export interface SwarmSummary {
     rankBelowHonestFromBlock: number | null;
     weightBelowHonestFromBlock: number | null;
     gateBelowHonestFromBlock: number | null;
+    /** At the last block: the share of (honest row, noise peer) pairs where noise gets 0 or less than the weakest other honest peer. */
+    weightBelowHonestPairShareLast: number | null;
+    gateBelowHonestPairShareLast: number | null;
     finalRankNoise: number[];
     finalMinRankHonest: number;
   };

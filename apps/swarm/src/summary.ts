@@ -31,6 +31,39 @@ function holdsFrom(blocks: BlockRecord[], below: (b: BlockRecord) => boolean): n
   return from;
 }
 
+/**
+ * The per-row criterion for W and the gate: in every honest peer i's row,
+ * each noise peer j gets nothing (M[i][j] = 0) or strictly less than the
+ * weakest other honest peer in that row. Rows are sparse (scores from the
+ * removal cost, clipped at 0), so an honest row often gives 0 to some honest
+ * peers too; a noise weight of 0 then ties them and still counts as below,
+ * while a positive noise weight must be strictly under every honest one.
+ */
+export function noiseBelowHonestInRows(M: number[][], honest: number[], noise: number[]): boolean {
+  const { below, pairs } = noiseBelowHonestPairs(M, honest, noise);
+  return below === pairs;
+}
+
+/** How many (honest row, noise peer) pairs meet that criterion, of how many. */
+export function noiseBelowHonestPairs(
+  M: number[][],
+  honest: number[],
+  noise: number[],
+): { below: number; pairs: number } {
+  let below = 0;
+  let pairs = 0;
+  for (const i of honest) {
+    const others = honest.filter((j) => j !== i).map((j) => M[i]![j]!);
+    const weakest = others.length === 0 ? Number.POSITIVE_INFINITY : Math.min(...others);
+    for (const j of noise) {
+      const w = M[i]![j]!;
+      pairs++;
+      if (w === 0 || w < weakest) below++;
+    }
+  }
+  return { below, pairs };
+}
+
 export function summarize(input: SummaryInput): SwarmSummary {
   const { records, steps, blocks } = input;
   const withB = steps.filter((s) => s.B !== undefined);
@@ -66,12 +99,11 @@ export function summarize(input: SummaryInput): SwarmSummary {
   const last = blocks[blocks.length - 1];
   const first = blocks[0];
   if (noise.length > 0 && last && honest.length > 0) {
-    // For W and the gate: in every honest peer's row, each noise peer gets less than every other honest peer.
-    const colBelow = (M: number[][]) =>
-      honest.every((i) => {
-        const others = honest.filter((j) => j !== i).map((j) => M[i]![j]!);
-        return others.length === 0 || Math.max(...noise.map((j) => M[i]![j]!)) < Math.min(...others);
-      });
+    const colBelow = (M: number[][]) => noiseBelowHonestInRows(M, honest, noise);
+    const pairShare = (M: number[][]) => {
+      const { below, pairs } = noiseBelowHonestPairs(M, honest, noise);
+      return pairs > 0 ? below / pairs : null;
+    };
     s.noise = {
       peers: noise,
       rankBelowHonestFromBlock: holdsFrom(
@@ -80,6 +112,8 @@ export function summarize(input: SummaryInput): SwarmSummary {
       ),
       weightBelowHonestFromBlock: holdsFrom(blocks, (b) => colBelow(b.W)),
       gateBelowHonestFromBlock: holdsFrom(blocks, (b) => colBelow(b.gateWeight)),
+      weightBelowHonestPairShareLast: pairShare(last.W),
+      gateBelowHonestPairShareLast: pairShare(last.gateWeight),
       finalRankNoise: noise.map((j) => last.R[j]!),
       finalMinRankHonest: Math.min(...honest.map((j) => last.R[j]!)),
     };

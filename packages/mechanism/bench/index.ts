@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { createWorld, DEFAULT_SETTINGS, referenceMask, runFig4, trialSeed } from '../src/experiment.js';
 import { NashSolver } from '../src/nash.js';
 import type { PayoffModel } from '../src/payoff.js';
-import { runFig4Sweep } from '../src/sweep.js';
+import { type Fig4SweepOptions, runFig4Sweep } from '../src/sweep.js';
 import { naiveStep } from './naive.js';
 
 // `--help` answers without running the benchmark (the README entry-point test runs it).
@@ -113,13 +113,12 @@ log(
 
 // The n = 32 sweep of issue 13 (10 trials, ratios 1,10,25,50), side by side in
 // this run: the old single-trial path (runFig4: one NashSolver per trial, one
-// thread), the batched path in one thread, and the batched path on two
-// workers. All three must give the same result, bit for bit.
+// thread), the batched path in one thread with the JS product kernel and with
+// the WebAssembly SIMD one, and the WebAssembly path on two workers with one
+// job per world (the default) and one job per (world, ratio).
+// All must give the same result, bit for bit.
 const SWEEP_TRIALS = Number(process.env.MECHANISM_BENCH_SWEEP_TRIALS ?? 10);
 const sweep32Options = { n: 32, trials: SWEEP_TRIALS, ratios: [1, 10, 25, 50], seed: 1 };
-log(`n=32 sweep (${SWEEP_TRIALS} trials): old single-trial path...`);
-const oldPath = time(() => runFig4(sweep32Options));
-log(`  ${(oldPath.wallMs / 1000).toFixed(2)} s wall, ${(oldPath.cpuMs / 1000).toFixed(2)} s CPU`);
 
 async function timeAsync<T>(f: () => Promise<T>): Promise<{ value: T } & Timing> {
   const c0 = process.cpuUsage();
@@ -129,19 +128,44 @@ async function timeAsync<T>(f: () => Promise<T>): Promise<{ value: T } & Timing>
   const cpu = process.cpuUsage(c0);
   return { value, wallMs, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
-const batched = await timeAsync(() => runFig4Sweep({ ...sweep32Options, workers: 0 }));
-log(`  batched, this thread: ${(batched.wallMs / 1000).toFixed(2)} s wall`);
-const parallel = await timeAsync(() => runFig4Sweep({ ...sweep32Options, workers: 2 }));
-log(
-  `  batched, 2 workers: ${(parallel.wallMs / 1000).toFixed(2)} s wall (worker CPU not in this process's figure)`,
+// name → sweep options (null: the old single-trial path, runFig4); workers 0 and runFig4 run in this thread.
+const sweepPaths: Array<[string, Partial<Fig4SweepOptions> | null]> = [
+  ['oldSingleTrialPath', null],
+  ['batchedJsKernelOneThread', { workers: 0, kernel: 'js' }],
+  ['batchedWasmOneThread', { workers: 0 }],
+  ['wasmTwoWorkersWorldJobs', { workers: 2 }],
+  ['wasmTwoWorkersLaneJobs', { workers: 2, jobs: 'lane' }],
+];
+const sweepTimings: Record<string, Record<string, number | number[]>> = {};
+let reference: string | null = null;
+let sweepIdentical = true;
+let sweepLaneSteps = 0;
+for (const [name, opts] of sweepPaths) {
+  const loadBefore = loadavg()[0]!;
+  const t = await timeAsync(async () =>
+    opts ? runFig4Sweep({ ...sweep32Options, ...opts }) : runFig4(sweep32Options),
+  );
+  const json = JSON.stringify(t.value);
+  reference ??= json;
+  sweepIdentical &&= json === reference;
+  sweepLaneSteps = t.value.ratios.reduce((a, r) => a + r.meanSteps * r.trials.length, 0);
+  const row: Record<string, number | number[]> = {
+    wallSeconds: Number((t.wallMs / 1000).toFixed(3)),
+    loadAverage1m: [loadBefore, loadavg()[0]!],
+  };
+  // Worker CPU is not in this process's figure: CPU per lane-step only for the in-thread paths.
+  if (!opts || opts.workers === 0) {
+    row.cpuSeconds = Number((t.cpuMs / 1000).toFixed(3));
+    row.cpuMicrosecondsPerLaneStep = Number(((t.cpuMs * 1000) / sweepLaneSteps).toFixed(2));
+  }
+  sweepTimings[name] = row;
+  log(`n=32 sweep, ${name}: ${JSON.stringify(row)}`);
+}
+const wall = (name: string) => sweepTimings[name]!.wallSeconds as number;
+const speedups = Object.fromEntries(
+  sweepPaths.map(([name]) => [name, Number((wall('oldSingleTrialPath') / wall(name)).toFixed(2))]),
 );
-const oldJson = JSON.stringify(oldPath.value);
-const sweepIdentical =
-  JSON.stringify(batched.value) === oldJson && JSON.stringify(parallel.value) === oldJson;
-const sweepLaneSteps = oldPath.value.ratios.reduce((a, r) => a + r.meanSteps * r.trials.length, 0);
-log(
-  `  speed-up vs old path: batched ${(oldPath.wallMs / batched.wallMs).toFixed(2)}x, batched+2 workers ${(oldPath.wallMs / parallel.wallMs).toFixed(2)}x; identical results: ${sweepIdentical}`,
-);
+log(`  wall speed-up vs the old path: ${JSON.stringify(speedups)}; identical results: ${sweepIdentical}`);
 
 const result = {
   package: '@peerbench/mechanism',
@@ -176,17 +200,8 @@ const result = {
     stoppingNorm: DEFAULT_SETTINGS.stoppingNorm,
     epsilon: DEFAULT_SETTINGS.epsilon,
     laneSteps: sweepLaneSteps,
-    oldSingleTrialPath: {
-      wallSeconds: Number((oldPath.wallMs / 1000).toFixed(3)),
-      cpuSeconds: Number((oldPath.cpuMs / 1000).toFixed(3)),
-    },
-    batchedOneThread: {
-      wallSeconds: Number((batched.wallMs / 1000).toFixed(3)),
-      cpuSeconds: Number((batched.cpuMs / 1000).toFixed(3)),
-    },
-    batchedTwoWorkers: { wallSeconds: Number((parallel.wallMs / 1000).toFixed(3)) },
-    speedupBatched: Number((oldPath.wallMs / batched.wallMs).toFixed(2)),
-    speedupBatchedTwoWorkers: Number((oldPath.wallMs / parallel.wallMs).toFixed(2)),
+    ...sweepTimings,
+    wallSpeedupVsOldPath: speedups,
     identicalResults: sweepIdentical,
     targetSeconds: 12,
     loadAverage1mAfter: loadavg()[0],

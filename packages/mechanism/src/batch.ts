@@ -1,5 +1,5 @@
-import { productLanes } from './batch-kernels.js';
-import { projectToSimplexPivot } from './simplex.js';
+import { createProductKernel, type KernelKind, type ProductKernel } from './batch-kernels.js';
+import { projectToSimplexPivot, takeProjectedRow } from './simplex.js';
 
 /**
  * The Nash solver of `nash.ts`, advancing several "lanes" of one world in
@@ -67,17 +67,20 @@ export class BatchNashSolver {
   private muNext: Float64Array;
   /** σ(−μ_j/T) per lane: the mask of every entry w_ij that is exactly 0. */
   private readonly zeroMask: Float64Array;
+  /** The mask rows of a step: mrow[(i·A + a)·n + j] for active slot a. */
   private readonly mrow: Float64Array;
-  /** d of the active lanes, interleaved: dT[k·A + a]. */
-  private readonly dT: Float64Array;
-  private readonly acc: Float64Array;
+  /** H_i d for every row and active lane (d and acc live in the kernel). */
+  private readonly kernel: ProductKernel;
   private readonly trial: Float64Array;
   private readonly projected: Float64Array;
+  /** [Σ Δ², max |Δ|] of a row projected by full pivoting. */
+  private readonly rowNorms = new Float64Array(2);
   private readonly active: Int32Array;
   /** Per active slot: a row's support guess failed this step, so μ_next is re-summed. */
   private readonly muDirty: Uint8Array;
 
-  constructor(n: number, maxLanes: number) {
+  /** `kernel`: the product's implementation ('wasm', the default, falls back to 'js' without WebAssembly SIMD). */
+  constructor(n: number, maxLanes: number, kernel: KernelKind = 'wasm') {
     if (!Number.isInteger(n) || n < 2) throw new RangeError(`n must be an integer >= 2, got ${n}`);
     if (!Number.isInteger(maxLanes) || maxLanes < 1)
       throw new RangeError(`maxLanes must be an integer >= 1, got ${maxLanes}`);
@@ -89,9 +92,8 @@ export class BatchNashSolver {
     this.mu = new Float64Array(maxLanes * n);
     this.muNext = new Float64Array(maxLanes * n);
     this.zeroMask = new Float64Array(maxLanes * n);
-    this.mrow = new Float64Array(maxLanes * n);
-    this.dT = new Float64Array(maxLanes * n);
-    this.acc = new Float64Array(maxLanes * n);
+    this.mrow = new Float64Array(n * maxLanes * n);
+    this.kernel = createProductKernel(n, maxLanes, kernel);
     this.trial = new Float64Array(n);
     this.projected = new Float64Array(n);
     this.active = new Int32Array(maxLanes);
@@ -116,6 +118,7 @@ export class BatchNashSolver {
         throw new RangeError(`lane alpha and tau must be finite and >= 0, got ${lane.alpha}, ${lane.tau}`);
     }
     const results: Array<BatchLaneResult | undefined> = new Array(L);
+    this.kernel.load(world.hessians);
     for (let l = 0; l < L; l++) {
       this.cur.set(world.W0, l * nn);
       this.active[l] = l;
@@ -184,9 +187,11 @@ export class BatchNashSolver {
     stoppingNorm: StoppingNorm,
     norms: Float64Array,
   ): void {
-    const { n, cur, next, mu, muNext, zeroMask, mrow, dT, acc, trial, projected, active, muDirty } = this;
+    const { n, cur, next, mu, muNext, zeroMask, mrow, kernel, trial, projected, rowNorms, active, muDirty } =
+      this;
+    const { d, acc, np } = kernel;
     const nn = n * n;
-    const { stake, hessians, referenceMask } = world;
+    const { stake, referenceMask } = world;
     const invT = 1 / world.temperature;
     const invN = 1 / n;
     const invLambda = 1 / lambda;
@@ -198,6 +203,7 @@ export class BatchNashSolver {
       muDirty[a] = 0;
       norms[l] = 0;
     }
+    // Pass 1: the mask rows and d = m − m⁰ of every row and lane (all read the W and μ of the step's start).
     for (let i = 0; i < n; i++) {
       const s = stake[i]!;
       const rowBase = i * n;
@@ -205,30 +211,38 @@ export class BatchNashSolver {
         const l = active[a]!;
         const wb = l * nn + rowBase;
         const mb = l * n;
-        const ab = a * n;
+        const rb = (i * A + a) * n;
+        const vb = (i * A + a) * np;
         for (let j = 0; j < n; j++) {
           const w = cur[wb + j]!;
           // (μ_j − s·0)·invT = μ_j·invT exactly, so the cached value is the same bits.
           const m = w === 0 ? zeroMask[mb + j]! : 1 / (1 + Math.exp((mu[mb + j]! - s * w) * invT));
-          mrow[ab + j] = m;
-          dT[j * A + a] = m - referenceMask[rowBase + j]!;
+          mrow[rb + j] = m;
+          d[vb + j] = m - referenceMask[rowBase + j]!;
         }
       }
-      productLanes(hessians, i * nn, n, dT, A, acc);
+    }
+    // The O(n³) part: H_i d for every row and lane at once.
+    kernel.run(A);
+    // Pass 2, row by row (μ_next is summed in row order, as `rank` does): gradient, projection, norms.
+    for (let i = 0; i < n; i++) {
+      const s = stake[i]!;
+      const rowBase = i * n;
       for (let a = 0; a < A; a++) {
         const l = active[a]!;
         const lane = lanes[l]!;
         const wb = l * nn + rowBase;
         const mb = l * n;
-        const ab = a * n;
+        const rb = (i * A + a) * n;
+        const vb = (i * A + a) * np;
         const c = -lane.alpha * 2 * s * (1 - 1 / n) * invT;
         const pull = (lane.tau * s) / n;
         // trial = W_i + λ ∂P_i/∂W_i, and the sum over W_i's support for the projection guess
         let supportSum = 0;
         let supportCount = 0;
         for (let j = 0; j < n; j++) {
-          const m = mrow[ab + j]!;
-          let g = c * acc[ab + j]! * m * (1 - m);
+          const m = mrow[rb + j]!;
+          let g = c * acc[vb + j]! * m * (1 - m);
           if (j === i) g += pull;
           const w = cur[wb + j]!;
           const v = w + lambda * g;
@@ -264,16 +278,9 @@ export class BatchNashSolver {
           // The support changed: full pivoting, and μ_next of this lane is
           // summed again from scratch at the end of the step (same order, same bits).
           projectToSimplexPivot(trial, projected, n);
-          sq = 0;
-          maxAbs = 0;
-          for (let j = 0; j < n; j++) {
-            const v = projected[j]!;
-            const dlt = v - cur[wb + j]!;
-            sq += dlt * dlt;
-            const ad = Math.abs(dlt);
-            if (ad > maxAbs) maxAbs = ad;
-            next[wb + j] = v;
-          }
+          takeProjectedRow(projected, cur, next, wb, n, rowNorms);
+          sq = rowNorms[0]!;
+          maxAbs = rowNorms[1]!;
           muDirty[a] = 1;
         }
         if (stoppingNorm === 'row') {

@@ -13,16 +13,29 @@
  * `hessians` holds H_0 … H_{n−1} back to back, each n×n row-major.
  */
 export function idealRank(hessians: Float64Array, n: number, out?: Float64Array): Float64Array {
+  return meanOverPeers(hessians, n, out, (base, i) => hessians[base + i * n + i]!);
+}
+
+/**
+ * out[x] = (1/n) Σ_p entry(H_p, x), summed over peers p in order (H_p starts
+ * at `base` = p·n²): the shape of both ranks here.
+ */
+function meanOverPeers(
+  hessians: Float64Array,
+  n: number,
+  out: Float64Array | undefined,
+  entry: (base: number, x: number) => number,
+): Float64Array {
   const nn = n * n;
   if (hessians.length < n * nn)
     throw new RangeError(`need n Hessians of n*n entries (${n * nn}), got ${hessians.length}`);
   const R = out ?? new Float64Array(n);
   R.fill(0, 0, n);
-  for (let j = 0; j < n; j++) {
-    const base = j * nn;
-    for (let i = 0; i < n; i++) R[i]! += hessians[base + i * n + i]!;
+  for (let p = 0; p < n; p++) {
+    const base = p * nn;
+    for (let x = 0; x < n; x++) R[x]! += entry(base, x);
   }
-  for (let i = 0; i < n; i++) R[i]! /= n;
+  for (let x = 0; x < n; x++) R[x]! /= n;
   return R;
 }
 
@@ -44,19 +57,9 @@ export function idealWeights(hessians: Float64Array, n: number, out?: Float64Arr
  * with both shows how much of the gap comes from off-diagonal curvature.
  */
 export function coupledRank(hessians: Float64Array, n: number, out?: Float64Array): Float64Array {
-  const nn = n * n;
-  if (hessians.length < n * nn)
-    throw new RangeError(`need n Hessians of n*n entries (${n * nn}), got ${hessians.length}`);
-  const C = out ?? new Float64Array(n);
-  C.fill(0, 0, n);
-  for (let i = 0; i < n; i++) {
-    const base = i * nn;
-    for (let j = 0; j < n; j++) {
-      let s = 0;
-      for (let k = 0; k < n; k++) s += hessians[base + j * n + k]!;
-      C[j]! += s;
-    }
-  }
-  for (let j = 0; j < n; j++) C[j]! /= n;
-  return C;
+  return meanOverPeers(hessians, n, out, (base, j) => {
+    let s = 0;
+    for (let k = 0; k < n; k++) s += hessians[base + j * n + k]!;
+    return s;
+  });
 }

@@ -1,7 +1,7 @@
 import type { StoppingNorm } from './batch.js';
 import { columnShift } from './mask.js';
 import { type PayoffModel, PayoffWorkspace, rowPayoffGradient, validateModel } from './payoff.js';
-import { projectToSimplexPivot } from './simplex.js';
+import { projectToSimplexPivot, takeProjectedRow } from './simplex.js';
 
 /**
  * The competitive equilibrium of section 3: every peer simultaneously takes a
@@ -58,6 +58,8 @@ export class NashSolver {
   private readonly grad: Float64Array;
   private readonly trial: Float64Array;
   private readonly projected: Float64Array;
+  /** [Σ Δ², max |Δ|] of the row just taken. */
+  private readonly rowNorms = new Float64Array(2);
 
   constructor(n: number) {
     this.n = n;
@@ -118,7 +120,7 @@ export class NashSolver {
     stoppingNorm: StoppingNorm = 'row',
   ): number {
     const n = this.n;
-    const { ws, grad, trial, projected } = this;
+    const { ws, grad, trial, projected, rowNorms } = this;
     const invLambda = 1 / lambda;
     columnShift(W, model.stake, n, ws.mu);
     let maxNorm = 0;
@@ -129,15 +131,9 @@ export class NashSolver {
       const base = i * n;
       for (let j = 0; j < n; j++) trial[j] = W[base + j]! + lambda * grad[j]!;
       projectToSimplexPivot(trial, projected, n);
-      let sq = 0;
-      for (let j = 0; j < n; j++) {
-        const v = projected[j]!;
-        const dlt = v - W[base + j]!;
-        sq += dlt * dlt;
-        const ad = Math.abs(dlt);
-        if (ad > maxAbs) maxAbs = ad;
-        Wnext[base + j] = v;
-      }
+      takeProjectedRow(projected, W, Wnext, base, n, rowNorms);
+      const sq = rowNorms[0]!;
+      if (rowNorms[1]! > maxAbs) maxAbs = rowNorms[1]!;
       const norm = Math.sqrt(sq) * invLambda;
       if (norm > maxNorm) maxNorm = norm;
       totalSq += sq;

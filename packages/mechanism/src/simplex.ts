@@ -173,3 +173,30 @@ function projectWithSupportSum(
   }
   projectToSimplexPivot(row, out, n);
 }
+
+/**
+ * Takes a projected row as the next W: Wnext[base + j] = projected[j], and
+ * the step's size into norms: norms[0] = Σ_j Δ_j², norms[1] = max_j |Δ_j|
+ * with Δ = projected − W[base..base+n) (the stopping norms' raw parts).
+ */
+export function takeProjectedRow(
+  projected: Float64Array,
+  W: Float64Array,
+  Wnext: Float64Array,
+  base: number,
+  n: number,
+  norms: Float64Array,
+): void {
+  let sq = 0;
+  let maxAbs = 0;
+  for (let j = 0; j < n; j++) {
+    const v = projected[j]!;
+    const dlt = v - W[base + j]!;
+    sq += dlt * dlt;
+    const ad = Math.abs(dlt);
+    if (ad > maxAbs) maxAbs = ad;
+    Wnext[base + j] = v;
+  }
+  norms[0] = sq;
+  norms[1] = maxAbs;
+}

@@ -25,13 +25,15 @@ const tmp = mkdtempSync(join(tmpdir(), 'mechanism-sweep-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('BatchNashSolver', () => {
-  it.each(STOPPING_NORMS)('gives every lane the bits of a single-trial solve (stop norm %s)', (norm) => {
+  it.each(
+    STOPPING_NORMS.flatMap((norm) => (['wasm', 'js'] as const).map((kernel) => [norm, kernel] as const)),
+  )('gives every lane the bits of a single-trial solve (stop norm %s, %s kernel)', (norm, kernel) => {
     const n = 7;
     const ratios = [1, 10, 25, 50, 3];
     const world = createWorld(n, trialSeed(5, 2));
     const ref = referenceMask(world, DEFAULT_SETTINGS);
     const options = { lambda: 0.005, epsilon: 1e-4, maxSteps: 3000, stoppingNorm: norm };
-    const lanes = new BatchNashSolver(n, ratios.length).solve(
+    const lanes = new BatchNashSolver(n, ratios.length, kernel).solve(
       { ...world, referenceMask: ref, temperature: 2 },
       ratios.map((alpha) => ({ alpha, tau: 1 })),
       options,
@@ -118,7 +120,9 @@ describe('runFig4Sweep', () => {
     const inThread = JSON.stringify(await runFig4Sweep({ ...options, workers: 0 }));
     const one = JSON.stringify(await runFig4Sweep({ ...options, workers: 1 }));
     const two = JSON.stringify(await runFig4Sweep({ ...options, workers: 2 }));
+    const twoByLane = JSON.stringify(await runFig4Sweep({ ...options, workers: 2, jobs: 'lane' }));
     expect(inThread).toBe(single);
+    expect(twoByLane).toBe(single);
     expect(one).toBe(single);
     expect(two).toBe(single);
   }, 60_000);
