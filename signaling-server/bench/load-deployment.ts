@@ -10,12 +10,24 @@
 import { generateIdentity, type Identity } from '@peerbench/protocol';
 import { type Client, connectClient, round } from './load-clients.js';
 import { type PhaseSettings, runPhases } from './load-phases.js';
-import { procStatusKiB, type ServerChild, serverRssBytes, startServerChild } from './server-process.js';
+import {
+  cpuMsOf,
+  procStatusKiB,
+  type ServerChild,
+  serverRssBytes,
+  startServerChild,
+} from './server-process.js';
 
 const CONNECT_CONCURRENCY = 100;
 const RSS_SAMPLE_MS = 500;
 const PRESENCE_TIMEOUT_MS = 60_000;
 const MIB = 1024 * 1024;
+/**
+ * After the joins, this long without any client traffic: each instance's CPU
+ * then is its background work (heartbeats; clustered: presence `alive` lists,
+ * three per room per heartbeat period, and validating the others').
+ */
+const QUIET_MS = 5_000;
 
 export interface DeploymentSettings extends Omit<PhaseSettings, 'serverPids' | 'instances'> {
   instances: number;
@@ -83,7 +95,8 @@ export async function runDeployment(d: DeploymentSettings) {
     rss = watchRss(servers);
     const rssIdle = await Promise.all(servers.map((s) => serverRssBytes(s.httpUrl)));
 
-    // ---- connect and join: client j in room j % R, on instance ⌊j / R⌋ mod instances
+    // ---- connect and join: client j in room r = j % R, on instance (⌊j / R⌋ + r) mod instances
+    // (each room's members round-robin over the instances, rotated per room so each gets clientsPerInstance)
     const total = d.instances * d.clientsPerInstance;
     const rooms = d.instances * d.roomsPerInstance;
     const identities = await Promise.all(Array.from({ length: total }, () => generateIdentity()));
@@ -91,7 +104,7 @@ export async function runDeployment(d: DeploymentSettings) {
     for (let i = 0; i < total; i += CONNECT_CONCURRENCY) {
       const batch = [];
       for (let j = i; j < Math.min(total, i + CONNECT_CONCURRENCY); j++) {
-        const instance = Math.floor(j / rooms) % d.instances;
+        const instance = (Math.floor(j / rooms) + (j % rooms)) % d.instances;
         const url = (servers[instance] as ServerChild).url;
         batch.push(connectClient(url, j, j % rooms, instance, identities[j] as Identity));
       }
@@ -116,6 +129,11 @@ export async function runDeployment(d: DeploymentSettings) {
       `all ${total} joined in ${joinS.toFixed(1)} s (presence complete ${presenceS.toFixed(1)} s later); RSS ${rssJoined.map((r) => (r / MIB).toFixed(0)).join('/')} MiB`,
     );
 
+    const quietClocks = servers.map((s) => cpuMsOf(s.pid));
+    await new Promise((r) => setTimeout(r, QUIET_MS));
+    const quietCpuPercent = quietClocks.map((read) => round((read().serverCpuMs / QUIET_MS) * 100));
+    log(`quiet for ${QUIET_MS} ms: server CPU ${quietCpuPercent.join('/')} % of a core`);
+
     const phases = await runPhases(clients, {
       ...d,
       log,
@@ -130,6 +148,7 @@ export async function runDeployment(d: DeploymentSettings) {
         rssIdleMiB: round((rssIdle[i] ?? Number.NaN) / MIB),
         rssJoinedMiB: round((rssJoined[i] ?? Number.NaN) / MIB),
         rssPeakMiB: rss?.peakMiB(i, rssEnd[i] ?? 0) ?? Number.NaN,
+        quietCpuPercentOfCore: quietCpuPercent[i],
         ...(await instanceCounters(s.httpUrl)),
       })),
     );
