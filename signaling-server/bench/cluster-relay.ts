@@ -2,14 +2,15 @@
  * Relay latency across instances vs within one instance, side by side in one
  * run → $PEERBENCH_BENCH_DIR/signaling-cluster-relay.json (default <repo>/bench-results).
  *
- * A 3-node NATS cluster on loopback; two signaling servers in this process,
- * each with its own NatsRoomBridge connected to a different NATS node (so a
- * cross-instance signal goes server → node 1 → route → node 2 → server).
+ * A 3-node NATS cluster on loopback; two signaling servers, each a process of
+ * its own (server-child.ts) with its own NatsRoomBridge connected to a
+ * different NATS node (so a cross-instance signal goes server process 1 →
+ * node 1 → route → node 2 → server process 2).
  * PAIRS pairs of ws clients have both peers on instance 1 ("within"), PAIRS
  * more have one peer on each ("across"). Each round every sender sends one
  * signal carrying its send time to its partner, the two kinds interleaved;
  * the next round starts when all arrived (or ROUND_TIMEOUT_MS passed: counted
- * as lost). One clock: the clients are in this process too.
+ * as lost). One clock: the clients are all in this process.
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -19,9 +20,8 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { startNats } from '@peerbench/ledger/nats-servers';
 import { parseServerMessage } from '@peerbench/protocol';
-import { NatsRoomBridge } from '../src/room-bridge.js';
-import { createSignalingServer } from '../src/server.js';
 import { TestClient } from '../test/helpers.js';
+import { type ServerChild, startServerChild } from './server-process.js';
 
 if (process.argv.includes('--help')) {
   console.log(
@@ -58,30 +58,13 @@ function summary(samples: number[]) {
 async function main(): Promise<void> {
   const loadBefore = loadavg()[0] ?? 0;
   const nats = await startNats({ size: 3 });
-  const bridges: NatsRoomBridge[] = [];
-  const servers = [];
+  const servers: ServerChild[] = [];
   const clients: TestClient[] = [];
   try {
-    for (const [i, url] of nats.urls.slice(0, 2).entries()) {
-      const bridge = await NatsRoomBridge.open({
-        servers: url,
-        instanceId: `s${i + 1}`,
-        prefix: 'bench.rooms',
-      });
-      bridges.push(bridge);
-      const server = createSignalingServer({
-        port: 0,
-        roomBridge: bridge,
-        messageRatePerS: 10_000,
-        messageBurst: 10_000,
-      });
-      await server.start();
-      servers.push(server);
-    }
-    const [s1, s2] = servers as [
-      ReturnType<typeof createSignalingServer>,
-      ReturnType<typeof createSignalingServer>,
-    ];
+    // server-child.ts's load-test options: per-address budgets and message rate lifted (one client address).
+    for (const [i, url] of nats.urls.slice(0, 2).entries())
+      servers.push(await startServerChild(undefined, 10_000, { natsUrls: [url], instanceId: `s${i + 1}` }));
+    const [s1, s2] = servers as [ServerChild, ServerChild];
     type Pair = { kind: 'within' | 'across'; from: TestClient; to: TestClient };
     const pairs: Pair[] = [];
     for (let i = 0; i < PAIRS; i++) {
@@ -150,7 +133,14 @@ async function main(): Promise<void> {
       commit,
       node: process.version,
       loadAverage1m: { before: loadBefore, after: loadavg()[0] ?? 0 },
-      setup: { natsNodes: 3, instances: 2, pairsPerKind: PAIRS, rounds: ROUNDS, warmupRounds: WARMUP_ROUNDS },
+      setup: {
+        natsNodes: 3,
+        instances: 2,
+        instanceProcesses: 'separate',
+        pairsPerKind: PAIRS,
+        rounds: ROUNDS,
+        warmupRounds: WARMUP_ROUNDS,
+      },
       within,
       across,
       lost,
@@ -163,7 +153,6 @@ async function main(): Promise<void> {
   } finally {
     for (const c of clients) c.ws.terminate();
     await Promise.all(servers.map((s) => s.stop()));
-    await Promise.all(bridges.map((b) => b.stop()));
     await nats.stop();
   }
 }

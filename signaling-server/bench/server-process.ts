@@ -26,15 +26,29 @@ process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');
 });
 
+/** What makes a server child a clustered instance (server-child.ts opens a NatsRoomBridge). */
+export interface ClusterInstance {
+  /** NATS client URLs, the first one tried first. */
+  natsUrls: readonly string[];
+  instanceId: string;
+}
+
 /**
  * Starts server-child.ts. `options` (JSON in BENCH_SERVER_OPTIONS) replace
  * the child's lifted load-test defaults; `stop()` sends SIGTERM, then SIGKILL
- * after `killAfterMs`.
+ * after `killAfterMs`. With `cluster`, its rooms span instances over NATS.
  */
 export async function startServerChild(
   options?: SignalingServerOptions,
   killAfterMs = 10_000,
+  cluster?: ClusterInstance,
 ): Promise<ServerChild> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (options) env.BENCH_SERVER_OPTIONS = JSON.stringify(options);
+  if (cluster) {
+    env.BENCH_NATS_URL = cluster.natsUrls.join(',');
+    env.BENCH_INSTANCE_ID = cluster.instanceId;
+  }
   // BENCH_SERVER_NODE_ARGS, e.g. "--cpu-prof", to profile the server under load.
   const extra = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child: ChildProcess = spawn(
@@ -43,7 +57,7 @@ export async function startServerChild(
     {
       cwd: join(here, '..'),
       stdio: ['ignore', 'pipe', 'inherit'],
-      env: options ? { ...process.env, BENCH_SERVER_OPTIONS: JSON.stringify(options) } : process.env,
+      env,
     },
   );
   children.add(child);

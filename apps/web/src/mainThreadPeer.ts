@@ -49,7 +49,7 @@ export const createMainThreadPeer: PeerFactory = async (options: PeerLaunchOptio
           chain?.stop();
           chain = new RemoteChain({
             transport: network.ledger,
-            genesis: await fetchGenesis(serverUrl, parseGenesis),
+            genesis: await fetchGenesis(options.serverUrls ?? serverUrl, parseGenesis),
           });
           chain.start();
           return new LedgerChainClient(chain, id);

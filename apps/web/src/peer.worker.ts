@@ -94,7 +94,7 @@ async function init(
         });
         chain = new RemoteChain({
           transport: ledger,
-          genesis: await fetchGenesis(msg.serverUrl, parseGenesis),
+          genesis: await fetchGenesis(msg.serverUrls ?? msg.serverUrl, parseGenesis),
         });
         chain.start();
         return new LedgerChainClient(chain, id);

@@ -197,6 +197,7 @@ export async function createWorkerPeer(options: PeerLaunchOptions): Promise<Peer
     secretKey: identity.secretKey,
     room: options.room,
     serverUrl,
+    serverUrls: [...(options.serverUrls ?? [serverUrl])],
     backend: options.backend,
     backendTrial: options.backendTrial,
     wasmPaths: new URL(options.wasmPaths, window.location.href).toString(),

@@ -7,7 +7,7 @@
  * like any other boundary.
  */
 import type { BackendName } from '@peerbench/peer';
-import { TEST_ADVERSARIES, type TestAdversary } from './config.js';
+import { MAX_SERVER_URLS, TEST_ADVERSARIES, type TestAdversary } from './config.js';
 import { type CpuLevel, DEFAULT_CPU_LEVEL, parseCpuLevel, shownValue } from './cpuUse.js';
 
 export const BACKEND_VALUES: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
@@ -21,6 +21,8 @@ export interface InitMessage {
   secretKey: Uint8Array;
   room: string;
   serverUrl: string;
+  /** Every server of the network, first = serverUrl (the genesis is asked of each in turn); absent: serverUrl alone. */
+  serverUrls?: string[];
   backend: BackendName | null;
   /** Choose the backend by a trial step on each (else by the fixed order). */
   backendTrial: boolean;
@@ -66,6 +68,14 @@ export function parseInit(data: unknown): InitMessage | string {
   if (!(m.secretKey instanceof Uint8Array) || m.secretKey.length !== 32) return 'secretKey must be 32 bytes';
   if (!isText(m.room, 64) || m.room.length === 0) return 'bad room';
   if (!isText(m.serverUrl, 2048)) return 'bad serverUrl';
+  const serverUrls = m.serverUrls ?? [m.serverUrl];
+  if (
+    !Array.isArray(serverUrls) ||
+    serverUrls.length === 0 ||
+    serverUrls.length > MAX_SERVER_URLS ||
+    !serverUrls.every((u) => isText(u, 2048))
+  )
+    return 'bad serverUrls';
   if (!isText(m.wasmPaths, 2048)) return 'bad wasmPaths';
   if (m.backend !== null && !BACKEND_VALUES.includes(m.backend as BackendName)) return 'bad backend';
   if (typeof m.backendTrial !== 'boolean') return 'bad backendTrial';
@@ -81,6 +91,7 @@ export function parseInit(data: unknown): InitMessage | string {
     secretKey: m.secretKey,
     room: m.room,
     serverUrl: m.serverUrl,
+    serverUrls: serverUrls as string[],
     wasmPaths: m.wasmPaths,
     backend: m.backend as BackendName | null,
     backendTrial: m.backendTrial,

@@ -80,6 +80,14 @@ describe('worker protocol: cpu', () => {
     expect(parseInit({ ...init, cpu: 'light', testAdversary: 1 })).toBe('bad testAdversary');
   });
 
+  it('the init message carries every server of the network (the genesis is asked of each in turn; absent: serverUrl alone)', () => {
+    expect(parseInit({ ...init, cpu: 'light' })).toMatchObject({ serverUrls: ['ws://h/ws'] });
+    const two = ['ws://a/ws', 'ws://b/ws'];
+    expect(parseInit({ ...init, cpu: 'light', serverUrls: two })).toMatchObject({ serverUrls: two });
+    for (const bad of [[], 'ws://a/ws', [1], Array.from({ length: 17 }, () => 'ws://a/ws')])
+      expect(parseInit({ ...init, cpu: 'light', serverUrls: bad })).toBe('bad serverUrls');
+  });
+
   it('set-cpu: a bad id is refused, an unknown level becomes the default with a note', () => {
     expect(parseSetCpu({ t: 'set-cpu', id: 1, level: 'balanced' })).toEqual({
       msg: { t: 'set-cpu', id: 1, level: 'balanced' },

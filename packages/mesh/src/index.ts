@@ -1,6 +1,6 @@
 export { RpcError, type RpcErrorCode, type WireDtype, type WireTensor } from '@peerbench/protocol';
 export { Emitter } from './emitter.js';
-export { fetchGenesis, GenesisFetchError, httpBaseOf } from './http.js';
+export { fetchGenesis, GENESIS_FETCH_TIMEOUT_MS, GenesisFetchError, httpBaseOf } from './http.js';
 export {
   type CandidateSummary,
   type CandidateType,

@@ -65,6 +65,8 @@ export class ProducerSession {
   private readonly roomWaiters = new Set<() => void>();
   private kickReader: (() => void) | undefined;
   private seenAtLastCheck = -1;
+  /** A watchdog stream-info request still out (at most one). */
+  private checking = false;
   private done: Promise<void> | undefined;
   /** Blocks this session got onto the stream. */
   produced = 0;
@@ -169,24 +171,37 @@ export class ProducerSession {
    * Watchdog, once per block: if the tx stream holds messages past what the
    * reader saw and the reader saw nothing new since the previous block, its
    * ordered consumer stalled (its node died): resubscribe from the next sequence.
+   * Not awaited by the block: while the tx stream elects a new leader (4-9 s on
+   * nats-server 2.9 after its leader's node died) the stream-info request waits
+   * out its whole timeout, and awaiting it stopped production that long even
+   * though blocks need only the block stream.
    */
-  private async checkReader(): Promise<void> {
+  private checkReader(): void {
     const seen = this.maxSeqSeen;
     const stalled = seen === this.seenAtLastCheck;
     this.seenAtLastCheck = seen;
-    if (!stalled) return;
-    try {
-      const info = await this.o.jsm.streams.info(this.o.names.txStream);
-      if (info.state.last_seq > seen && this.maxSeqSeen === seen) this.kickReader?.();
-    } catch {
-      // no answer now: check again next block
-    }
+    if (!stalled || this.checking) return;
+    this.checking = true;
+    this.o.jsm.streams
+      .info(this.o.names.txStream)
+      .then(
+        (info) => {
+          if (info.state.last_seq > seen && this.maxSeqSeen === seen && !this.abort.signal.aborted)
+            this.kickReader?.();
+        },
+        () => {
+          // no answer now: check again next block
+        },
+      )
+      .finally(() => {
+        this.checking = false;
+      });
   }
 
   private async produceOne(): Promise<void> {
     const { follower, lease, identity } = this.o;
     const started = this.o.now();
-    await this.checkReader();
+    this.checkReader();
     const expectSeq = follower.lastSeq;
     const base = follower.ledgerState;
     // Txs another term already put into a block are decided.
