@@ -151,23 +151,27 @@ export class Trainer {
     return [...this.encoder.variables(), ...this.gate.variables(), ...this.head.variables()];
   }
 
-  /** Gives every newly seen peer a free, reset slot (first come; with `followLinks` the policy picks the links). */
+  /** Gives every newly seen peer a free slot (first come; with `followLinks` the policy picks the links). */
   private assignSlots(online: string[]): void {
     if (this.followLinks)
       for (let s = 1; s < this.slots.length; s++) {
         const peerId = this.slots[s];
-        if (peerId && !online.includes(peerId)) this.slots[s] = null;
+        if (peerId && !online.includes(peerId)) {
+          this.slots[s] = null;
+          this.resetSlot(s);
+        }
       }
     for (const peerId of online) {
       if (this.slots.includes(peerId)) continue;
       const free = this.slots.indexOf(null);
       if (free < 0) return;
       this.slots[free] = peerId;
-      this.resetSlot(free);
+      this.standIns.drop(free);
+      this.scorer.resetSlot(free);
     }
   }
 
-  /** Forgets what slot `slot` learned about its previous holder: gate column, head block, stand-in, scores. */
+  /** Forgets what slot `slot` learned about its holder (slot-handover.ts): gate column, head block, stand-in, scores. */
   resetSlot(slot: number): void {
     const { gate, head, standIns, scorer, optimizer, d } = this;
     resetSlotState({ gate, head, standIns, scorer, optimizer, d, combine: this.combineMode() }, slot);
