@@ -11,6 +11,7 @@ import { LedgerChainClient } from '../src/ledger-chain.js';
 import { noiseHandlers } from '../src/noise-adversary.js';
 import { Peer } from '../src/peer.js';
 import { Trainer } from '../src/trainer.js';
+import type { StepOptions } from '../src/trainer-options.js';
 import { localLedger, SMALL_MODEL, skewedTask, useWasm } from './helpers.js';
 
 beforeAll(async () => {
@@ -24,19 +25,22 @@ const column = async (v: tf.Variable, slot: number) => {
   return out;
 };
 
+/** Wait for every answer (no grace): the steps do not depend on the machine's load. */
+const STEP: StepOptions = {
+  batchSize: 16,
+  kMin: 99,
+  graceMs: 0,
+  forwardTimeoutMs: 2000,
+  backwardTimeoutMs: 2000,
+  wireDtype: 'fp32',
+};
+
 describe('a slot that changes hands', () => {
   it('resets the gate column, the head block, their Adam moments, the stand-in and the scores of that slot only', async () => {
     const hub = new InMemoryHub({ maxLinks: 3 });
     const net = hub.join('a');
     for (const id of ['b', 'c']) hub.join(id).serve(noiseHandlers(SMALL_MODEL.representationSize, 3));
-    const trainer = new Trainer(await skewedTask([1, 2], 1, 120), 'a', net, SMALL_MODEL, {
-      batchSize: 16,
-      kMin: 99,
-      graceMs: 0,
-      forwardTimeoutMs: 2000,
-      backwardTimeoutMs: 2000,
-      wireDtype: 'fp32',
-    });
+    const trainer = new Trainer(await skewedTask([1, 2], 1, 120), 'a', net, SMALL_MODEL, STEP);
     trainer.followLinks = true;
     await net.neighbourhood!.link('b');
     await net.neighbourhood!.link('c');
@@ -80,14 +84,7 @@ describe('a slot that changes hands', () => {
     const net = hub.join('a');
     const others = ['b', 'c', 'd'];
     for (const id of others) hub.join(id).serve(noiseHandlers(SMALL_MODEL.representationSize, 5));
-    const trainer = new Trainer(await skewedTask([3, 4], 2, 120), 'a', net, SMALL_MODEL, {
-      batchSize: 16,
-      kMin: 99,
-      graceMs: 0,
-      forwardTimeoutMs: 2000,
-      backwardTimeoutMs: 2000,
-      wireDtype: 'fp32',
-    });
+    const trainer = new Trainer(await skewedTask([3, 4], 2, 120), 'a', net, SMALL_MODEL, STEP);
     trainer.followLinks = true;
     const counts: number[] = [];
     for (let round = 0; round < 24; round++) {
