@@ -4,6 +4,7 @@
  * stderr and exit code 2.
  */
 import { isAbsolute, resolve } from 'node:path';
+import { type NewcomerSpec, parseNewcomers } from './newcomers.js';
 
 export type SwarmMode = 'shared' | 'isolated';
 export type TransportName = 'memory' | 'webrtc';
@@ -92,6 +93,10 @@ export interface SwarmOptions {
   validationSize: number;
   /** Held-out draws of each peer's own data the ablation ideal is averaged over. */
   ablationDraws: number;
+  /** Bounded neighbourhoods (issue 14): at most this many links and D+1 gate slots per peer; null: everyone links to everyone. */
+  degree: number | null;
+  /** Peers that join late (issue 14's newcomer experiment), else null. */
+  newcomers: NewcomerSpec | null;
   /** The one value every competitive mask is held at while the ablation ideal is measured (independent of W). */
   ablationMask: number;
 }
@@ -125,7 +130,7 @@ export class UsageError extends Error {
 }
 
 export const SHARD_PRESETS = ['graded', 'uniform'] as const;
-export const MAX_PEERS = 64;
+export const MAX_PEERS = 256;
 
 /**
  * graded: shard sizes grow geometrically from 40 to 640 examples, so peers
@@ -182,6 +187,8 @@ export const USAGE = `usage: pnpm swarm [flags]
   --ablation-draws N   held-out draws of each peer's data for the ideal, 1..20 (default 3)
   --ablation-mask F    value every competitive mask is held at while measuring the ideal, (0, 1] (default 0.5)
   --churn N@STEP       stop N honest peers at STEP
+  --degree D           bounded neighbourhoods: at most D links and D+1 gate slots per peer, chosen by the neighbour policy (memory transport)
+  --newcomers G,N@STEP G good peers (median shard) and N noise peers join at STEP (e.g. 2,2@200)
   --quiet              no progress lines
   --help               this text`;
 
@@ -314,7 +321,14 @@ export function parseArgs(argv: readonly string[], baseDir: string): SwarmOption
     if (churn.atStep < 1 || churn.atStep >= steps)
       throw new UsageError(`--churn: step must be in 1..${steps - 1}, got ${churn.atStep}`);
   }
-  const totalPeers = peers + adversaries.reduce((s, a) => s + a.count, 0);
+  const degreeRaw = get('--degree');
+  const degree = degreeRaw === undefined ? null : int('--degree', degreeRaw, 1, MAX_PEERS);
+  if (degree !== null && transport !== 'memory')
+    throw new UsageError('--degree needs --transport memory (the WebRTC neighbourhood is joinNetwork’s)');
+  const newcomersRaw = get('--newcomers');
+  const newcomers = newcomersRaw === undefined ? null : parseNewcomers(newcomersRaw, steps, UsageError);
+  const totalPeers =
+    peers + adversaries.reduce((s, a) => s + a.count, 0) + (newcomers ? newcomers.good + newcomers.noise : 0);
   if (totalPeers > MAX_PEERS) throw new UsageError(`too many peers in total (${totalPeers} > ${MAX_PEERS})`);
   if (k > totalPeers) throw new UsageError(`--k: ${k} is more than the ${totalPeers} peers`);
 
@@ -355,5 +369,7 @@ export function parseArgs(argv: readonly string[], baseDir: string): SwarmOption
     validationSize: int('--validation-size', get('--validation-size') ?? '100', 10, 1000),
     ablationDraws: int('--ablation-draws', get('--ablation-draws') ?? '3', 1, 20),
     ablationMask: num('--ablation-mask', get('--ablation-mask') ?? String(DEFAULT_ABLATION_MASK), 0.001, 1),
+    degree,
+    newcomers,
   };
 }

@@ -27,7 +27,8 @@ export async function openEnvironment(opts: SwarmOptions): Promise<SwarmEnvironm
     tau: opts.tau,
     selfWeightsInRank: opts.selfWeights === 'count',
   });
-  if (opts.transport !== 'webrtc') return { ledger: local, transport: new MemoryTransport(), server: null };
+  if (opts.transport !== 'webrtc')
+    return { ledger: local, transport: new MemoryTransport(opts.degree), server: null };
   // The same server a deployment runs (rooms, signaling, ledger routes), on a free local port.
   const server = createSignalingServer({
     host: '127.0.0.1',

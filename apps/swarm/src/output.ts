@@ -62,5 +62,33 @@ export function writeOutputs(dir: string, record: SwarmRecord): string[] {
       labels: Array.from({ length: n }, (_, j) => participantLabel(record, j)),
     }),
   );
+  if (record.newcomers) write('newcomers.svg', newcomerChart(record));
   return files;
+}
+
+/** --newcomers: each newcomer's R by block (dashed: noise), beside the trained peers' median. */
+function newcomerChart(record: SwarmRecord): string {
+  const rep = record.newcomers!;
+  const trained = record.participants.filter(
+    (p) => p.kind === 'honest' && !rep.newcomers.some((t) => t.index === p.index),
+  );
+  const medianOf = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] ?? 0;
+  return lineChart({
+    title: `Newcomers joining at step ${rep.spec.atStep}: ledger R per block`,
+    xLabel: 'block',
+    yLabel: 'R_j',
+    series: [
+      {
+        name: 'trained median',
+        points: record.blocks.map(
+          (b) => [b.height, medianOf(trained.map((p) => b.R[p.index]!))] as [number, number],
+        ),
+      },
+      ...rep.newcomers.map((t) => ({
+        name: `${t.kind} ${participantLabel(record, t.index)}`,
+        dashed: t.kind === 'noise',
+        points: t.blocks.map((b) => [b.height, b.rank] as [number, number]),
+      })),
+    ],
+  });
 }

@@ -50,6 +50,9 @@ export interface Participant {
 export function participantKinds(opts: SwarmOptions): ParticipantKind[] {
   const kinds: ParticipantKind[] = Array.from({ length: opts.peers }, () => 'honest');
   for (const a of opts.adversaries) for (let c = 0; c < a.count; c++) kinds.push(a.kind);
+  // Newcomers last (newcomers.ts): good ones are honest Peers, then noise endpoints.
+  for (let c = 0; c < (opts.newcomers?.good ?? 0); c++) kinds.push('honest');
+  for (let c = 0; c < (opts.newcomers?.noise ?? 0); c++) kinds.push('noise');
   return kinds;
 }
 
@@ -81,7 +84,7 @@ export function participantRecord(
   return {
     index,
     kind,
-    shardSize: kind === 'noise' ? 0 : kind === 'copy' ? medianShard : opts.shardSizes[dataIndex]!,
+    shardSize: kind === 'noise' ? 0 : (opts.shardSizes[dataIndex] ?? medianShard),
     dominantDigits: kind === 'noise' ? null : dominantDigits(dataIndex),
     stoppedAtStep: null,
     view: kind === 'noise' ? null : (views?.[dataIndex] ?? 1),
@@ -147,7 +150,8 @@ export async function createParticipant(
       topK: opts.k,
       learningRate: opts.learningRate,
       balanceWeight: opts.balance,
-      maxExperts: Math.max(2, ctx.slots),
+      // Bounded neighbourhoods: one slot per link (and self); else one per participant.
+      maxExperts: opts.degree !== null ? opts.degree + 1 : Math.max(2, ctx.slots),
       combine: opts.combine,
       seed: opts.seed * 1000 + dataIndex,
       ...(view < 1 ? { inputView: view } : {}),

@@ -6,6 +6,7 @@
 
 import type { BackendReport } from '@peerbench/peer';
 import type { SwarmOptions } from './args.js';
+import type { NewcomerReport } from './newcomers.js';
 
 /** Record version 2: produced by the real Peer runtime (v1 came from this package's own trainer, removed). */
 export const RECORD_VERSION = 2;
@@ -43,6 +44,8 @@ export interface StepRecord {
   failedSteps: number;
   /** Wall time of the whole swarm step. */
   ms: number;
+  /** CPU time of this process (user + system) during the swarm step, in ms (absent in older records). */
+  cpuMs?: number;
 }
 
 export interface BlockRecord {
@@ -172,4 +175,6 @@ export interface SwarmRecord {
   summary: SwarmSummary;
   /** The tfjs backend the process used and the start-up trial that chose it (absent in older records). */
   backend?: BackendReport;
+  /** --newcomers: each newcomer's slots and rank by block, and issue 14's targets (absent otherwise). */
+  newcomers?: NewcomerReport;
 }

@@ -14,6 +14,7 @@ import { measureIdeal } from './ablation.js';
 import type { SwarmOptions } from './args.js';
 import { openEnvironment } from './environment.js';
 import type { SwarmLedger } from './ledger.js';
+import { NewcomerArrivals } from './newcomer-arrivals.js';
 import { createParticipant, type Participant, participantKinds, participantRecord } from './participants.js';
 import type { AblationRecord, BlockRecord, ParticipantRecord, StepRecord, SwarmRecord } from './record.js';
 import { RECORD_VERSION } from './record.js';
@@ -52,6 +53,8 @@ export class Swarm {
   private disposed = false;
   private unsubscribeHeads: (() => void) | null = null;
   private digits: MnistDigits = [];
+  /** --newcomers: who joins late, their deferred networks, and what happens to them. */
+  private readonly newcomers: NewcomerArrivals | null;
 
   private constructor(
     readonly opts: SwarmOptions,
@@ -59,7 +62,9 @@ export class Swarm {
     readonly transport: SwarmTransport,
     readonly ledger: SwarmLedger,
     private readonly server: SignalingServer | null,
-  ) {}
+  ) {
+    this.newcomers = NewcomerArrivals.forSwarm(opts, participantKinds(opts).length);
+  }
 
   /** Opens the ledger (and signaling server), creates and starts every participant, registers them on chain. */
   static async create(opts: SwarmOptions, hooks: SwarmHooks = {}): Promise<Swarm> {
@@ -88,7 +93,9 @@ export class Swarm {
       slots: kinds.length,
       clock: this.clock,
       connect: async (identity: Parameters<SwarmTransport['connect']>[0]) => {
-        const net = await this.transport.connect(identity);
+        const net =
+          this.newcomers?.defer(identity, this.participants.length) ??
+          (await this.transport.connect(identity));
         const chain = await this.ledger.clientFor(identity, this.transport.ledgerOf(identity.peerId));
         return { net, chain };
       },
@@ -129,7 +136,7 @@ export class Swarm {
   }
 
   private running(p: Participant): boolean {
-    return !this.stopped.has(p.index);
+    return !this.stopped.has(p.index) && !this.newcomers?.waiting(p.index);
   }
 
   private trainers(): Participant[] {
@@ -150,7 +157,9 @@ export class Swarm {
       }
       this.currentStep = step;
       if (opts.churn && step === opts.churn.atStep) await this.applyChurn(step);
+      if (this.newcomers?.dueAt(step)) await this.newcomers.admit(this.transport, (l) => this.say(l));
       const ts = performance.now();
+      const cpu0 = process.cpuUsage();
       const trainLoss: (number | null)[] = this.participants.map(() => null);
       let standIns = 0;
       let failedSteps = 0;
@@ -171,9 +180,17 @@ export class Swarm {
       }
       this.clock.counting = false;
       const ms = performance.now() - ts;
+      const cpu = process.cpuUsage(cpu0);
       this.trainMs += ms;
       this.stepsDone = step;
-      const rec: StepRecord = { step, trainLoss, standIns, failedSteps, ms };
+      const rec: StepRecord = {
+        step,
+        trainLoss,
+        standIns,
+        failedSteps,
+        ms,
+        cpuMs: (cpu.user + cpu.system) / 1000,
+      };
       this.steps.push(rec);
       if (this.ledger.producer && step % opts.blockSteps === 0) await this.produceBlock(step);
       if (step % opts.evalEvery === 0 || step === opts.steps) await this.evaluateAll(step, rec);
@@ -238,6 +255,7 @@ export class Swarm {
       }),
       ownRowShare: [],
     });
+    this.newcomers?.observe(state, step, this.participants, (p) => this.running(p));
     const b = this.blocks[this.blocks.length - 1]!;
     const counted = this.opts.selfWeights === 'count';
     b.ownRowShare = ids.map((_, j) => {
@@ -308,6 +326,13 @@ export class Swarm {
       steps: this.steps,
       blocks: this.blocks,
       ablation: this.ablation,
+      ...(this.newcomers
+        ? {
+            newcomers: this.newcomers.report(this.observer().state(), this.participants, (p) =>
+              this.running(p),
+            ),
+          }
+        : {}),
       summary: summarize({
         opts: this.opts,
         records: this.records,

@@ -3,6 +3,7 @@ import type {
   ExpertHandlers,
   ExpertNetwork,
   ForwardOptions,
+  Neighbourhood,
   NetworkEvent,
   WireTensor,
 } from '@peerbench/mesh';
@@ -50,6 +51,11 @@ export class TimedNetwork implements ExpertNetwork {
 
   peers(): string[] {
     return this.inner.peers();
+  }
+
+  /** The inner network's bounded neighbourhood (issue 14), when it has one. */
+  get neighbourhood(): Neighbourhood | undefined {
+    return this.inner.neighbourhood;
   }
 
   async forward(peerId: string, x: WireTensor, opts: ForwardOptions): Promise<WireTensor> {

@@ -33,7 +33,12 @@ export interface SwarmTransport {
 
 export class MemoryTransport implements SwarmTransport {
   readonly name = 'memory (packages/peer InMemoryHub)';
-  private readonly hub = new InMemoryHub();
+  private readonly hub: InMemoryHub;
+
+  /** `maxLinks`: bounded neighbourhoods of at most that many links per peer (issue 14); null: full mesh. */
+  constructor(maxLinks: number | null = null) {
+    this.hub = new InMemoryHub(maxLinks === null ? {} : { maxLinks });
+  }
 
   async connect(identity: Identity): Promise<ExpertNetwork> {
     return this.hub.join(identity.peerId);

@@ -6,6 +6,7 @@
  */
 import { decodeFloat16Array, encodeFloat16Array, type WireDtype } from '@peerbench/protocol';
 import { Emitter } from './emitter.js';
+import type { Neighbourhood, NeighbourhoodCandidates } from './neighbourhood.js';
 import {
   type BackwardOptions,
   cloneTensor,
@@ -29,6 +30,18 @@ export interface InMemoryFault {
 export interface InMemoryHubOptions {
   /** One-way delay added to every call, in ms (0 = next macrotask). */
   latencyMs?: number;
+  /**
+   * Bounded neighbourhoods (issue 14): every endpoint gets a `neighbourhood`
+   * with at most this many links, `peers()` lists only linked peers and calls
+   * to anyone else fail with 'peer-gone'. Undefined: everyone is linked to
+   * everyone (the full mesh of a small room).
+   */
+  maxLinks?: number;
+}
+
+export interface InMemoryJoinOptions {
+  /** This endpoint's own cap on links (default: the hub's `maxLinks`). */
+  maxLinks?: number;
 }
 
 /** Traffic counters of one endpoint, in payload bytes. */
@@ -42,24 +55,42 @@ export interface TrafficCounters {
 export class InMemoryHub {
   private readonly endpoints = new Map<string, InMemoryExpertNetwork>();
   readonly latencyMs: number;
+  readonly maxLinks: number | undefined;
 
   constructor(opts: InMemoryHubOptions = {}) {
     this.latencyMs = opts.latencyMs ?? 0;
+    if (opts.maxLinks !== undefined && !(Number.isSafeInteger(opts.maxLinks) && opts.maxLinks >= 0))
+      throw new RangeError(`maxLinks must be a non-negative integer, got ${opts.maxLinks}`);
+    this.maxLinks = opts.maxLinks;
   }
 
-  /** Connects a new endpoint; every other endpoint sees it as connected. */
-  join(peerId: string): InMemoryExpertNetwork {
+  /**
+   * Connects a new endpoint. Full mesh: every other endpoint sees it as
+   * connected. Bounded neighbourhoods: it is a candidate for the others and
+   * linked to no one until someone calls `link`.
+   */
+  join(peerId: string, opts: InMemoryJoinOptions = {}): InMemoryExpertNetwork {
     if (this.endpoints.has(peerId)) throw new Error(`peer ${peerId} already joined`);
-    const net = new InMemoryExpertNetwork(this, peerId);
+    const maxLinks = opts.maxLinks ?? this.maxLinks;
+    const net = new InMemoryExpertNetwork(this, peerId, maxLinks);
     this.endpoints.set(peerId, net);
-    for (const [id, other] of this.endpoints) if (id !== peerId) other.emit('peer-connected', peerId);
+    if (maxLinks === undefined)
+      for (const [id, other] of this.endpoints)
+        if (id !== peerId && !other.neighbourhood) other.emit('peer-connected', peerId);
     return net;
   }
 
-  /** Disconnects an endpoint (a tab closed): calls to it fail with 'peer-gone'. */
+  /** Disconnects an endpoint (a tab closed): calls to it fail with 'peer-gone'; its links close. */
   leave(peerId: string): void {
-    if (!this.endpoints.delete(peerId)) return;
-    for (const other of this.endpoints.values()) other.emit('peer-disconnected', peerId);
+    const net = this.endpoints.get(peerId);
+    if (!net) return;
+    const linked = net.neighbourhood ? new Set(net.peers()) : null;
+    this.endpoints.delete(peerId);
+    for (const [id, other] of this.endpoints) {
+      if (other.neighbourhood) {
+        if (other.dropLink(peerId)) other.emit('peer-disconnected', peerId);
+      } else if (!linked || linked.has(id)) other.emit('peer-disconnected', peerId);
+    }
   }
 
   endpoint(peerId: string): InMemoryExpertNetwork | undefined {
@@ -110,19 +141,52 @@ export class InMemoryExpertNetwork implements ExpertNetwork {
     backwardBytes: 0,
     forwardCalls: 0,
   };
+  /** Present when the hub (or this join) bounds the links: see InMemoryHubOptions.maxLinks. */
+  readonly neighbourhood?: Neighbourhood;
   private handlers: ExpertHandlers | null = null;
   private readonly events = new Emitter<Record<NetworkEvent, [string]>>();
+  /** Bounded mode: the peers linked to this one (symmetric: each side holds the other). */
+  private readonly links: Set<string> | null;
 
   constructor(
     private readonly hub: InMemoryHub,
     selfId: string,
+    maxLinks?: number,
   ) {
     this.selfId = selfId;
+    this.links = maxLinks === undefined ? null : new Set();
+    if (maxLinks !== undefined) this.neighbourhood = new InMemoryNeighbourhood(hub, this, maxLinks);
   }
 
   peers(): string[] {
     if (!this.hub.endpoint(this.selfId)) return [];
-    return this.hub.ids().filter((id) => id !== this.selfId);
+    if (this.links) return [...this.links];
+    return this.hub.ids().filter((id) => id !== this.selfId && !this.hub.endpoint(id)?.links);
+  }
+
+  /** Whether this endpoint may call `peerId` (linked, or both in the full mesh). */
+  reaches(peerId: string): boolean {
+    const remote = this.hub.endpoint(peerId);
+    if (!remote || !this.hub.endpoint(this.selfId)) return false;
+    if (this.links) return this.links.has(peerId);
+    return !remote.links;
+  }
+
+  /** @internal the neighbourhood's side of a link: true when it was new. */
+  addLink(peerId: string): boolean {
+    if (!this.links || this.links.has(peerId)) return false;
+    this.links.add(peerId);
+    return true;
+  }
+
+  /** @internal true when there was a link to drop. */
+  dropLink(peerId: string): boolean {
+    return this.links?.delete(peerId) ?? false;
+  }
+
+  /** @internal links held (bounded mode). */
+  linkCount(): number {
+    return this.links?.size ?? 0;
   }
 
   /** Runs a call against the remote handler with a timeout, cancellation and wire-like copying. */
@@ -132,8 +196,7 @@ export class InMemoryExpertNetwork implements ExpertNetwork {
     run: (remote: InMemoryExpertNetwork, handlers: ExpertHandlers, signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
     const remote = this.hub.endpoint(peerId);
-    if (!remote || !this.hub.endpoint(this.selfId))
-      throw new ExpertError('peer-gone', `${peerId} is not connected`);
+    if (!remote || !this.reaches(peerId)) throw new ExpertError('peer-gone', `${peerId} is not connected`);
     const handlers = remote.handlers;
     if (!handlers) throw new ExpertError('rejected', `${peerId} does not serve`);
     const controller = new AbortController();
@@ -152,7 +215,7 @@ export class InMemoryExpertNetwork implements ExpertNetwork {
           await delay(this.hub.latencyMs, controller.signal);
           const result = await run(remote, handlers, controller.signal);
           await delay(this.hub.latencyMs + (remote.fault.delayMs ?? 0), controller.signal);
-          if (!this.hub.endpoint(peerId)) throw new ExpertError('peer-gone', `${peerId} left`);
+          if (!this.reaches(peerId)) throw new ExpertError('peer-gone', `${peerId} left`);
           return result;
         })(),
         new Promise<never>((_, reject) => {
@@ -210,7 +273,7 @@ export class InMemoryExpertNetwork implements ExpertNetwork {
   }
 
   async ping(peerId: string): Promise<number> {
-    if (!this.hub.endpoint(peerId)) throw new ExpertError('peer-gone', `${peerId} is not connected`);
+    if (!this.reaches(peerId)) throw new ExpertError('peer-gone', `${peerId} is not connected`);
     const t0 = performance.now();
     await delay(2 * this.hub.latencyMs);
     return performance.now() - t0;
@@ -223,5 +286,49 @@ export class InMemoryExpertNetwork implements ExpertNetwork {
   /** @internal called by the hub */
   emit(event: NetworkEvent, peerId: string): void {
     this.events.emit(event, peerId);
+  }
+}
+
+/**
+ * The in-memory side of the Neighbourhood contract: every member of the hub
+ * is a candidate, links open at once (or are refused when either side holds
+ * its cap), and both sides hear 'peer-connected' / 'peer-disconnected'.
+ */
+class InMemoryNeighbourhood implements Neighbourhood {
+  constructor(
+    private readonly hub: InMemoryHub,
+    private readonly self: InMemoryExpertNetwork,
+    readonly maxLinks: number,
+  ) {}
+
+  candidates(): NeighbourhoodCandidates {
+    const ids = this.hub.ids();
+    return { peerIds: ids.filter((id) => id !== this.self.selfId), roomSize: ids.length };
+  }
+
+  async refreshCandidates(): Promise<NeighbourhoodCandidates> {
+    return this.candidates();
+  }
+
+  async link(peerId: string): Promise<boolean> {
+    const self = this.self;
+    const remote = this.hub.endpoint(peerId);
+    if (!remote?.neighbourhood || peerId === self.selfId || !this.hub.endpoint(self.selfId)) return false;
+    if (self.peers().includes(peerId)) return true;
+    if (self.linkCount() >= this.maxLinks || remote.linkCount() >= remote.neighbourhood.maxLinks)
+      return false;
+    self.addLink(peerId);
+    remote.addLink(self.selfId);
+    self.emit('peer-connected', peerId);
+    remote.emit('peer-connected', self.selfId);
+    return true;
+  }
+
+  unlink(peerId: string): void {
+    const remote = this.hub.endpoint(peerId);
+    const mine = this.self.dropLink(peerId);
+    const theirs = remote?.dropLink(this.self.selfId) ?? false;
+    if (mine) this.self.emit('peer-disconnected', peerId);
+    if (theirs) remote?.emit('peer-disconnected', this.self.selfId);
   }
 }

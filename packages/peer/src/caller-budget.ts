@@ -118,6 +118,14 @@ export class CallerBudget {
     }
   }
 
+  /** Forgets one caller: its saved inputs and its block budget (its link closed). */
+  forget(caller: string): void {
+    const s = this.callers.get(caller);
+    if (!s) return;
+    for (const id of [...s.saved.keys()]) this.drop(caller, id);
+    this.callers.delete(caller);
+  }
+
   clear(): void {
     this.callers.clear();
     this.totalSaved = 0;

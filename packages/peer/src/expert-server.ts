@@ -145,6 +145,11 @@ export class ExpertServer implements ExpertHandlers {
     this.budget.newBlock();
   }
 
+  /** A caller's link closed (issue 14): its saved inputs and backward budget go. */
+  forgetCaller(peerId: string): void {
+    this.budget.forget(peerId);
+  }
+
   private invalid(message: string): never {
     this.stats.invalidRequests++;
     throw new ExpertError('invalid', message);

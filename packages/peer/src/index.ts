@@ -11,6 +11,8 @@ export * from './gate.js';
 export * from './ledger-chain.js';
 export * from './mnist-task.js';
 export * from './model.js';
+export * from './neighbour-policy.js';
+export * from './neighbourhood-runner.js';
 export * from './noise-adversary.js';
 export * from './peer.js';
 export { appendBounded, appendNewPoints } from './peer-view.js';

@@ -45,6 +45,7 @@ export function withNoiseAnswers(network: ExpertNetwork, d: number, seed: number
     forward: (peerId, x, opts) => network.forward(peerId, x, opts),
     backward: (peerId, grad, opts) => network.backward(peerId, grad, opts),
     serve: (_honest: ExpertHandlers) => network.serve(noise),
+    ...(network.neighbourhood ? { neighbourhood: network.neighbourhood } : {}),
   };
   if (network.ping) wrapped.ping = network.ping.bind(network);
   if (network.on) wrapped.on = network.on.bind(network);

@@ -8,6 +8,7 @@ import type { Identity } from '@peerbench/protocol';
 import type { SelectBackendOptions } from './backend.js';
 import type { ChainClient, ChainState } from './chain.js';
 import type { ExpertServerOptions } from './expert-server.js';
+import type { NeighbourSettings } from './neighbourhood-runner.js';
 import type { ScoreRouting } from './removal-cost.js';
 import type { PeerStorage } from './storage.js';
 import type { Task } from './task.js';
@@ -88,6 +89,12 @@ export interface PeerOptions {
    * 'clean', Spearman(R, ablation ideal) 0.54 vs 0.43 (docs/results/ranking-fidelity.md).
    */
   scoreRouting?: ScoreRouting;
+  /**
+   * The neighbour policy (issue 14), used when the network has a
+   * `neighbourhood`: D, K blocks before the lowest is released, trial blocks,
+   * the share of R in a neighbour's merit, the exploration seed.
+   */
+  neighbours?: NeighbourSettings;
   /** Run the training loop after start(); false = the caller drives `step()`. Default true. */
   autoRun?: boolean;
 }

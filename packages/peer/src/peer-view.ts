@@ -2,8 +2,10 @@
  * The Peer's dashboard view: pure functions from the runtime's state (the
  * trainer's slots and counters, the expert server's counters, the latest
  * chain state) to the parts of a PeerSnapshot (state.ts) that the web app
- * renders and the swarm CLI records. Nothing here keeps state or publishes.
+ * renders and the swarm CLI records. Nothing here publishes; `probeLatency`
+ * fills the latency map the rows read.
  */
+import type { ExpertNetwork } from '@peerbench/mesh';
 import type { ChainState } from './chain.js';
 import type { AnswerStats } from './expert-calls.js';
 import type { ExpertServerStats } from './expert-server.js';
@@ -149,4 +151,18 @@ export function peerRows(input: PeerRowsInput): PeerRow[] {
     });
   });
   return rows;
+}
+
+/** Pings every linked peer once; records each round trip in `into` (a failed ping removes the entry). */
+export async function probeLatency(net: ExpertNetwork | null, into: Map<string, number>): Promise<void> {
+  if (!net?.ping) return;
+  await Promise.all(
+    net.peers().map(async (p) => {
+      try {
+        into.set(p, await net.ping!(p));
+      } catch {
+        into.delete(p);
+      }
+    }),
+  );
 }

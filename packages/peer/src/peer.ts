@@ -22,6 +22,7 @@ import type { ChainClient, ChainState } from './chain.js';
 import { MaskTable } from './competitive-mask.js';
 import type { EvalResult, EvaluateLiveOptions } from './evaluation.js';
 import { DEFAULT_EXPERT_SERVER_OPTIONS, ExpertServer } from './expert-server.js';
+import { NeighbourhoodRunner } from './neighbourhood-runner.js';
 import type { Factory, PeerOptions } from './peer-options.js';
 import {
   appendBounded,
@@ -30,6 +31,7 @@ import {
   networkView,
   peerError,
   peerRows,
+  probeLatency,
   stepStats,
 } from './peer-view.js';
 import { resolveIdentity, restorePeerState, savePeerState } from './persistence.js';
@@ -70,6 +72,7 @@ export class Peer {
   private heldMask: number | null = null;
   private readonly submission: WeightSubmission;
   private stats: PeerStats = INITIAL_PEER_STATS;
+  private neighbours: ReturnType<typeof NeighbourhoodRunner.forPeer> = null;
 
   private constructor(identity: Identity, opts: PeerOptions) {
     this.identity = identity;
@@ -166,10 +169,19 @@ export class Peer {
         this.publish({ connection: 'connected' });
         const pingMs = this.opts.pingEveryMs ?? 5000;
         if (pingMs > 0 && this.network.ping) {
-          const timer = setInterval(() => void this.probeLatency(), pingMs);
+          const timer = setInterval(() => void probeLatency(this.network, this.latency), pingMs);
           this.cleanups.push(() => clearInterval(timer));
         }
       }
+      this.neighbours = NeighbourhoodRunner.forPeer({
+        network: this.network,
+        trainer,
+        server: this.server,
+        settings: this.opts.neighbours,
+        uidOf: (id) => this.chain?.uidOf(id) ?? null,
+        publish: (neighbourhood) => this.publish({ neighbourhood }),
+        state: this.chain?.state() ?? null,
+      });
       if (this.chain) {
         const chain = this.chain;
         this.cleanups.push(chain.onHead((state) => this.onHead(state)));
@@ -211,6 +223,7 @@ export class Peer {
     await this.loop;
     this.loop = null;
     for (const c of this.cleanups.splice(0)) c();
+    this.neighbours?.stop();
     if (this.trainer) await this.save(this.trainer).catch(() => undefined);
     this.server?.dispose();
     this.trainer?.dispose();
@@ -327,20 +340,6 @@ export class Peer {
     return this.opts.historyLimit ?? 2000;
   }
 
-  private async probeLatency(): Promise<void> {
-    const net = this.network;
-    if (!net?.ping) return;
-    await Promise.all(
-      net.peers().map(async (p) => {
-        try {
-          this.latency.set(p, await net.ping!(p));
-        } catch {
-          this.latency.delete(p);
-        }
-      }),
-    );
-  }
-
   private applyChainState(state: ChainState): void {
     const uid = this.chain?.uidOf(this.peerId) ?? null;
     this.masks = new MaskTable(state, uid, this.opts.maskTemperature ?? 1);
@@ -359,6 +358,7 @@ export class Peer {
     this.server?.newBlock();
     // The costs measured since the previous head make one complete block of the scorer's window.
     this.trainer?.scorer.closeBlock();
+    this.neighbours?.onBlock(state);
     this.applyChainState(state);
     const uid = this.snapshot.uid;
     if (uid !== null) {

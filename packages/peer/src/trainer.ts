@@ -42,6 +42,7 @@ import { availableTensor, importanceCv2, NoisyTopKGate, type Routing } from './g
 import { inputViewMask, Mlp, type NamedWeights, uniqueScope } from './model.js';
 import { exportTrainerWeights, importTrainerWeights, trainerWeightsMismatch } from './persistence.js';
 import { DEFAULT_SCORER_OPTIONS, removalCost, Scorer } from './scorer.js';
+import { resetSlotState } from './slot-handover.js';
 import type { Batch, Task } from './task.js';
 import {
   DEFAULT_MODEL_OPTIONS,
@@ -60,6 +61,8 @@ export class Trainer {
   /** slot → peerId; slot 0 is self. */
   readonly slots: (string | null)[];
   stepCount = 0;
+  /** Issue 14: a slot whose peer is no longer linked is freed at the next step (else its stand-in answers). */
+  followLinks = false;
   /** The forwards and backwards to remote experts over the slot table, and their counters. */
   readonly calls: ExpertCalls;
   private readonly optimizer: tf.Optimizer;
@@ -148,8 +151,16 @@ export class Trainer {
     return [...this.encoder.variables(), ...this.gate.variables(), ...this.head.variables()];
   }
 
-  /** Gives every newly seen peer a free slot (first come; a full table ignores newcomers). */
+  /** Gives every newly seen peer a free slot (first come; with `followLinks` the policy picks the links). */
   private assignSlots(online: string[]): void {
+    if (this.followLinks)
+      for (let s = 1; s < this.slots.length; s++) {
+        const peerId = this.slots[s];
+        if (peerId && !online.includes(peerId)) {
+          this.slots[s] = null;
+          this.resetSlot(s);
+        }
+      }
     for (const peerId of online) {
       if (this.slots.includes(peerId)) continue;
       const free = this.slots.indexOf(null);
@@ -158,6 +169,12 @@ export class Trainer {
       this.standIns.drop(free);
       this.scorer.resetSlot(free);
     }
+  }
+
+  /** Forgets what slot `slot` learned about its holder (slot-handover.ts): gate column, head block, stand-in, scores. */
+  resetSlot(slot: number): void {
+    const { gate, head, standIns, scorer, optimizer, d } = this;
+    resetSlotState({ gate, head, standIns, scorer, optimizer, d, combine: this.combineMode() }, slot);
   }
 
   /** Slots the gate may choose: self, reachable peers, and absent peers whose stand-in is trained. */
