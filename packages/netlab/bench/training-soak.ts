@@ -21,6 +21,7 @@ import {
   runTrainingSoak,
   soakSummary,
   soakSvg,
+  withShortPeerIds,
 } from '../src/index.js';
 
 const { values } = parseArgs({
@@ -68,7 +69,11 @@ const result = await runTrainingSoak({
 const findings = evaluateSoak(result);
 console.log(soakSummary(result, findings));
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), result, findings })}\n`);
+// Records with short peer ids (the findings were computed on the full ones).
+writeFileSync(
+  out,
+  `${JSON.stringify({ date: new Date().toISOString(), result: withShortPeerIds(result), findings })}\n`,
+);
 mkdirSync(dirname(svgPath), { recursive: true });
 writeFileSync(
   svgPath,

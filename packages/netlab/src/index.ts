@@ -57,6 +57,7 @@ export { LOSS_SMOOTHING_STEPS, soakSvg } from './soak-plot.js';
 export {
   evaluateSoak,
   LINK_BACK_WITHIN_MS,
+  SHORT_PEER_ID_CHARS,
   type SoakChainRow,
   type SoakFindings,
   type SoakPeerResult,
@@ -64,6 +65,7 @@ export {
   TENSOR_WARMUP_SHARE,
   type TensorTrace,
   type TrainingSoakResult,
+  withShortPeerIds,
 } from './soak-report.js';
 export {
   buildNatTopology,

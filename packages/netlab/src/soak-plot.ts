@@ -30,6 +30,7 @@ function movingMean(values: readonly number[], window: number): number[] {
 }
 
 function shadeOutage(panel: Panel, r: TrainingSoakResult, y0: number, y1: number): void {
+  if (!r.outage) return;
   const x0 = panel.px((r.outage.startMs - r.runStartMs) / 1000);
   const x1 = panel.px((r.outage.endMs - r.runStartMs) / 1000);
   const top = Math.min(panel.py(y0), panel.py(y1));
@@ -67,7 +68,7 @@ export function soakSvg(r: TrainingSoakResult, title: string): string {
     xRange,
     yRange: { min: Math.max(0, lossRange.min), max: lossRange.max },
     title,
-    subtitle: `training loss (mean of ${LOSS_SMOOTHING_STEPS} steps); shaded: home ${r.outage.home} cut off`,
+    subtitle: `training loss (mean of ${LOSS_SMOOTHING_STEPS} steps); ${r.outage ? `shaded: home ${r.outage.home} cut off` : 'no outage'}`,
     xLabel: 'time since training started (s)',
     yLabel: 'loss',
   });
@@ -89,16 +90,17 @@ export function soakSvg(r: TrainingSoakResult, title: string): string {
   curves.forEach((c, i) => {
     const color = PALETTE[i % PALETTE.length]!;
     lossPanel.polyline(c.xs, c.loss, color);
-    standInPanel.points(
+    // Offset a little per peer so equal counts stay visible side by side.
+    standInPanel.polyline(
       c.xs,
       c.standIns.map((n) => n + (i - (curves.length - 1) / 2) * 0.06),
       color,
-      2,
+      { 'stroke-width': 1.2 },
     );
   });
   lossPanel.legend(
     r.peers.map((p, i) => ({
-      label: `peer ${i + 1}${p.peerId === r.outage.peerId ? ' (cut off)' : ''}`,
+      label: `peer ${i + 1}${p.peerId === r.outage?.peerId ? ' (cut off)' : ''}`,
       color: PALETTE[i % PALETTE.length]!,
     })),
   );

@@ -37,7 +37,8 @@ export interface TrainingSoakResult {
   /** Epoch ms: the training loops were told to start / to stop. */
   runStartMs: number;
   runEndMs: number;
-  outage: { home: number; peerId: string; startMs: number; endMs: number };
+  /** The one host cut off, and when (epoch ms); null when the run had no outage. */
+  outage: { home: number; peerId: string; startMs: number; endMs: number } | null;
   peers: SoakPeerResult[];
   chain: { height: number; rows: SoakChainRow[] };
 }
@@ -92,8 +93,45 @@ function firstAnswerAfter(steps: readonly StepRecord[], callee: string, fromMs: 
   return null;
 }
 
+type Outage = NonNullable<TrainingSoakResult['outage']>;
+
+/**
+ * When each pair involving the cut peer carried answers again after the
+ * outage (backAt: caller>callee → end of that step), and when the mesh
+ * re-made its links to the cut peer.
+ */
+function linkBack(r: TrainingSoakResult, outage: Outage, f: SoakFindings): Map<string, number | null> {
+  const cut = outage.peerId;
+  const backAt = new Map<string, number | null>();
+  for (const caller of r.peers) {
+    const callees =
+      caller.peerId === cut
+        ? r.peers.filter((p) => p.peerId !== cut)
+        : r.peers.filter((p) => p.peerId === cut);
+    for (const callee of callees) {
+      const at = firstAnswerAfter(caller.steps, callee.peerId, outage.endMs);
+      backAt.set(`${caller.peerId}>${callee.peerId}`, at);
+      f.linkBack.push({
+        caller: caller.peerId,
+        callee: callee.peerId,
+        ms: at === null ? null : at - outage.endMs,
+      });
+    }
+  }
+  const backs = f.linkBack.map((b) => b.ms);
+  f.linkBackMs = backs.some((ms) => ms === null) ? null : Math.max(0, ...(backs as number[]));
+  for (const p of r.peers) {
+    if (p.peerId === cut) continue;
+    const toCut = p.links.filter((l) => l.info.peerId === cut);
+    const dropped = toCut.some((l) => l.atMs >= outage.startMs && l.info.state !== 'connected');
+    const back = toCut.find((l) => l.atMs >= outage.endMs && l.info.state === 'connected');
+    f.meshRelinkMs.push({ peerId: p.peerId, dropped, ms: dropped && back ? back.atMs - outage.endMs : null });
+  }
+  return backAt;
+}
+
+/** Judges a run against the issue's targets; without an outage every stand-in answer is a violation. */
 export function evaluateSoak(r: TrainingSoakResult): SoakFindings {
-  const cut = r.outage.peerId;
   const all = r.peers.flatMap((p) => p.steps);
   const findings: SoakFindings = {
     stepsByPeer: r.peers.map((p) => p.steps.length),
@@ -110,31 +148,14 @@ export function evaluateSoak(r: TrainingSoakResult): SoakFindings {
       .map((row) => row.peerId),
     violations: [],
   };
-  // When each pair involving the cut peer carried answers again.
-  const backAt = new Map<string, number | null>();
-  for (const caller of r.peers) {
-    const callees =
-      caller.peerId === cut
-        ? r.peers.filter((p) => p.peerId !== cut)
-        : r.peers.filter((p) => p.peerId === cut);
-    for (const callee of callees) {
-      const at = firstAnswerAfter(caller.steps, callee.peerId, r.outage.endMs);
-      backAt.set(`${caller.peerId}>${callee.peerId}`, at);
-      findings.linkBack.push({
-        caller: caller.peerId,
-        callee: callee.peerId,
-        ms: at === null ? null : at - r.outage.endMs,
-      });
-    }
-  }
-  const backs = findings.linkBack.map((b) => b.ms);
-  findings.linkBackMs = backs.some((ms) => ms === null) ? null : Math.max(0, ...(backs as number[]));
+  const backAt = r.outage ? linkBack(r, r.outage, findings) : new Map<string, number | null>();
   // Stand-ins: allowed for a pair involving the cut peer in steps overlapping [outage start, that pair's link back].
   for (const caller of r.peers) {
     for (const s of caller.steps) {
       for (const callee of s.standIns) {
         const until = backAt.get(`${caller.peerId}>${callee}`);
         const allowed =
+          r.outage !== null &&
           until !== undefined &&
           s.endMs >= r.outage.startMs &&
           s.startMs < (until ?? Number.POSITIVE_INFINITY);
@@ -149,25 +170,14 @@ export function evaluateSoak(r: TrainingSoakResult): SoakFindings {
       }
     }
   }
-  for (const p of r.peers) {
-    if (p.peerId === cut) continue;
-    const toCut = p.links.filter((l) => l.info.peerId === cut);
-    const dropped = toCut.some((l) => l.atMs >= r.outage.startMs && l.info.state !== 'connected');
-    const back = toCut.find((l) => l.atMs >= r.outage.endMs && l.info.state === 'connected');
-    findings.meshRelinkMs.push({
-      peerId: p.peerId,
-      dropped,
-      ms: dropped && back ? back.atMs - r.outage.endMs : null,
-    });
-  }
   const v = findings.violations;
   if (findings.failedSteps > 0) v.push(`${findings.failedSteps} training steps failed`);
   if (findings.nanLosses > 0) v.push(`${findings.nanLosses} NaN losses`);
   if (findings.standInsOutside.length > 0)
     v.push(`${findings.standInsOutside.length} stand-in answers outside the outage`);
-  if (findings.standInsDuring === 0) v.push('no stand-in answered during the outage');
-  if (findings.linkBackMs === null) v.push('a link to the cut host never carried answers again');
-  else if (findings.linkBackMs > LINK_BACK_WITHIN_MS)
+  if (r.outage && findings.standInsDuring === 0) v.push('no stand-in answered during the outage');
+  if (r.outage && findings.linkBackMs === null) v.push('a link to the cut host never carried answers again');
+  else if (findings.linkBackMs !== null && findings.linkBackMs > LINK_BACK_WITHIN_MS)
     v.push(`the link came back ${findings.linkBackMs} ms after the outage (> ${LINK_BACK_WITHIN_MS})`);
   findings.tensors.forEach((t, i) => {
     if (t.growth > 0) v.push(`peer ${i + 1}: numTensors grew by ${t.growth} after its first steps`);
@@ -189,7 +199,7 @@ export function soakSummary(r: TrainingSoakResult, f: SoakFindings): string {
   const short = (id: string) => id.slice(0, 8);
   const lines: string[] = [];
   lines.push(
-    `training ${((r.runEndMs - r.runStartMs) / 1000).toFixed(0)} s; outage of home ${r.outage.home} (${short(r.outage.peerId)}) from ${secs(r.outage.startMs)} s to ${secs(r.outage.endMs)} s`,
+    `training ${((r.runEndMs - r.runStartMs) / 1000).toFixed(0)} s; ${r.outage ? `outage of home ${r.outage.home} (${short(r.outage.peerId)}) from ${secs(r.outage.startMs)} s to ${secs(r.outage.endMs)} s` : 'no outage'}`,
   );
   lines.push(
     '| peer | steps | step ms p50 / p90 | loss first 50 → last 50 | stand-ins | late / failed calls | numTensors ref → last (max) | chain row set at / others |',
@@ -202,7 +212,7 @@ export function soakSummary(r: TrainingSoakResult, f: SoakFindings): string {
     const t = f.tensors[i]!;
     const row = r.chain.rows.find((c) => c.peerId === p.peerId);
     lines.push(
-      `| ${i + 1}${p.peerId === r.outage.peerId ? ' (cut)' : ''} | ${p.steps.length} | ${quantile(durations, 0.5)} / ${quantile(durations, 0.9)} | ${mean(losses.slice(0, 50)).toFixed(3)} → ${mean(losses.slice(-50)).toFixed(3)} | ${p.steps.reduce((a, s) => a + s.standIns.length, 0)} | ${p.steps.reduce((a, s) => a + s.late, 0)} / ${p.steps.reduce((a, s) => a + s.failedCalls, 0)} | ${t.reference} → ${t.last} (${t.max}) | ${row ? `${row.lastSetHeight} / ${row.othersInRow}` : 'none'} |`,
+      `| ${i + 1}${p.peerId === r.outage?.peerId ? ' (cut)' : ''} | ${p.steps.length} | ${quantile(durations, 0.5)} / ${quantile(durations, 0.9)} | ${mean(losses.slice(0, 50)).toFixed(3)} → ${mean(losses.slice(-50)).toFixed(3)} | ${p.steps.reduce((a, s) => a + s.standIns.length, 0)} | ${p.steps.reduce((a, s) => a + s.late, 0)} / ${p.steps.reduce((a, s) => a + s.failedCalls, 0)} | ${t.reference} → ${t.last} (${t.max}) | ${row ? `${row.lastSetHeight} / ${row.othersInRow}` : 'none'} |`,
     );
   });
   lines.push('');
@@ -223,4 +233,23 @@ export function soakSummary(r: TrainingSoakResult, f: SoakFindings): string {
   lines.push(`chain height ${r.chain.height}; peers without a weight row: ${f.chainRowsMissing.length}`);
   lines.push(f.violations.length === 0 ? 'TARGETS MET' : `TARGETS MISSED: ${f.violations.join('; ')}`);
   return lines.join('\n');
+}
+
+/** Characters of a peer id kept in written records (the full ids make most of a soak's JSON). */
+export const SHORT_PEER_ID_CHARS = 8;
+
+/** The result with every peer id cut to SHORT_PEER_ID_CHARS (records, links, outage, chain rows), for writing. */
+export function withShortPeerIds<R extends TrainingSoakResult>(r: R): R {
+  const short = (id: string) => id.slice(0, SHORT_PEER_ID_CHARS);
+  return {
+    ...r,
+    outage: r.outage ? { ...r.outage, peerId: short(r.outage.peerId) } : null,
+    peers: r.peers.map((p) => ({
+      ...p,
+      peerId: short(p.peerId),
+      steps: p.steps.map((s) => ({ ...s, standIns: s.standIns.map(short), remote: s.remote.map(short) })),
+      links: p.links.map((l) => ({ atMs: l.atMs, info: { ...l.info, peerId: short(l.info.peerId) } })),
+    })),
+    chain: { ...r.chain, rows: r.chain.rows.map((row) => ({ ...row, peerId: short(row.peerId) })) },
+  };
 }

@@ -53,8 +53,8 @@ export interface StepRecord {
 
 export type ToTrainAgent =
   | TrainAgentStart
-  /** Train until untilMs (epoch ms), pausing pauseMs between steps; answered by `done`. */
-  | { type: 'run'; untilMs: number; pauseMs: number }
+  /** Train until untilMs (epoch ms) or maxSteps steps, pausing pauseMs between steps; answered by `done`. */
+  | { type: 'run'; untilMs: number; pauseMs: number; maxSteps?: number }
   | { type: 'stop' };
 
 export type FromTrainAgent =

@@ -75,13 +75,18 @@ async function start(msg: TrainAgentStart): Promise<void> {
   send({ type: 'started', peerId: identity.peerId });
 }
 
-/** The step loop: one record per step, until untilMs (or stop). */
-async function run(untilMs: number, pauseMs: number, evalEverySteps: number): Promise<void> {
+/** The step loop: one record per step, until untilMs or maxSteps (or stop). */
+async function run(
+  untilMs: number,
+  maxSteps: number,
+  pauseMs: number,
+  evalEverySteps: number,
+): Promise<void> {
   const p = peer;
   const trainer = p?.runtime;
   if (!p || !trainer) throw new Error('run before start');
   let steps = 0;
-  while (!stopping && Date.now() < untilMs) {
+  while (!stopping && Date.now() < untilMs && steps < maxSteps) {
     const startMs = Date.now();
     const before = { late: trainer.answers.late, failed: trainer.answers.failed };
     const record: StepRecord = {
@@ -135,7 +140,7 @@ async function handle(m: ToTrainAgent): Promise<void> {
       evalEvery = m.evalEverySteps;
       return start(m);
     case 'run':
-      running = run(m.untilMs, m.pauseMs, evalEvery);
+      running = run(m.untilMs, m.maxSteps ?? Number.POSITIVE_INFINITY, m.pauseMs, evalEvery);
       return running;
     case 'stop':
       // The loop ends after its current step; links close before exit, so coturn frees their allocations.

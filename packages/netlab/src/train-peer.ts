@@ -47,9 +47,9 @@ export class TrainPeer {
     return new TrainPeer(agent, reply.peerId);
   }
 
-  /** Trains until untilMs (epoch ms); resolves with the agent's summary. */
-  async run(untilMs: number, pauseMs: number, slackMs: number): Promise<Done> {
-    this.agent.post({ type: 'run', untilMs, pauseMs });
+  /** Trains until untilMs (epoch ms) or maxSteps steps; resolves with the agent's summary. */
+  async run(untilMs: number, pauseMs: number, slackMs: number, maxSteps?: number): Promise<Done> {
+    this.agent.post({ type: 'run', untilMs, pauseMs, ...(maxSteps !== undefined ? { maxSteps } : {}) });
     const done = await this.agent.waitFor(
       (m): m is Done => m.type === 'done',
       Math.max(0, untilMs - Date.now()) + slackMs,

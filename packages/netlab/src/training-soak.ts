@@ -13,6 +13,7 @@ import { type Coturn, startCoturn } from './coturn.js';
 import { NetlabError } from './errors.js';
 import { Lab } from './lab.js';
 import { LabServer } from './lab-server.js';
+import type { NatMode } from './nft.js';
 import type { SoakChainRow, TrainingSoakResult } from './soak-report.js';
 import { buildNatTopology, type NatTopology } from './topology.js';
 import { TrainPeer } from './train-peer.js';
@@ -22,8 +23,13 @@ export interface TrainingSoakOptions {
   durationS: number;
   /** When the cut host goes dark, after training starts. */
   outageAtS: number;
+  /** 0: no outage. */
   outageS: number;
-  /** Nominal round trip between two homes: four forwarder passes of rttMs/4. */
+  /** Each peer stops after this many steps even before durationS is up (default: none). */
+  maxSteps?: number;
+  /** The homes' NAT: with `symmetric` no direct path exists and every link goes through coturn. */
+  nat?: NatMode;
+  /** Nominal round trip between two homes: four forwarder passes of rttMs/4 (0: no forwarder at all). */
   rttMs: number;
   /** Round-trip spread at the extremes (±): each pass draws rttMs/4 ± jitterMs/4. */
   jitterMs: number;
@@ -70,6 +76,8 @@ const FAVOURITES = [
 
 export interface TrainingSoakRun extends TrainingSoakResult {
   options: Omit<TrainingSoakOptions, 'log'>;
+  /** The lab's run id: `Lab.existing(labRunId)` is empty once the soak returned. */
+  labRunId: string;
   /** Lab built, servers up, agents started, links made, uids given: ms. */
   setupMs: number;
   load: { start: number[]; end: number[] };
@@ -111,9 +119,10 @@ function checkOptions(o: TrainingSoakOptions): void {
   if (o.peers < 2 || o.peers > FAVOURITES.length) throw bad(`peers must be 2..${FAVOURITES.length}`);
   if (o.lossPct % 2 !== 0 || o.lossPct < 0)
     throw bad('lossPct must be an even number ≥ 0 (half on each host)');
-  if (o.outageAtS + o.outageS >= o.durationS) throw bad('the outage must end before the run does');
-  if (o.rttMs < 4 || o.jitterMs < 0 || o.jitterMs > o.rttMs)
-    throw bad('need 4 ≤ rttMs and 0 ≤ jitterMs ≤ rttMs');
+  if (o.outageS > 0 && o.outageAtS + o.outageS >= o.durationS)
+    throw bad('the outage must end before the run does');
+  if ((o.rttMs !== 0 && o.rttMs < 4) || o.jitterMs < 0 || o.jitterMs > o.rttMs)
+    throw bad('need rttMs = 0 or ≥ 4, and 0 ≤ jitterMs ≤ rttMs');
 }
 
 function chainRows(
@@ -146,11 +155,11 @@ export async function runTrainingSoak(opts: TrainingSoakOptions): Promise<Traini
     const topo: NatTopology = await buildNatTopology(
       lab,
       Array.from({ length: opts.peers }, (_, i) => ({
-        nat: 'endpoint-independent' as const,
-        shaping: { ...shaping, seed: opts.seed * 100 + i + 1 },
+        nat: opts.nat ?? 'endpoint-independent',
+        ...(opts.rttMs > 0 ? { shaping: { ...shaping, seed: opts.seed * 100 + i + 1 } } : {}),
       })),
     );
-    for (const home of topo.homes) await home.setLoss(opts.lossPct / 2);
+    if (opts.lossPct > 0) for (const home of topo.homes) await home.setLoss(opts.lossPct / 2);
     coturn = await startCoturn(topo.public, { ip: topo.publicIp, secret: TURN_SECRET });
     server = await LabServer.start(topo.public, {
       host: topo.publicIp,
@@ -202,30 +211,35 @@ export async function runTrainingSoak(opts: TrainingSoakOptions): Promise<Traini
 
     const runStartMs = Date.now();
     const runEndMs = runStartMs + opts.durationS * 1000;
-    const runs = peers.map((p) => p.run(runEndMs, opts.stepPauseMs, RUN_SLACK_MS));
+    const runs = peers.map((p) => p.run(runEndMs, opts.stepPauseMs, RUN_SLACK_MS, opts.maxSteps));
     // A run that rejects early (agent died) must not go unhandled while the outage is timed.
     for (const r of runs) r.catch(() => undefined);
-    const cut = topo.homes.at(-1)!;
-    await sleep(runStartMs + opts.outageAtS * 1000 - Date.now());
-    await cut.setOutage(true);
-    const outageStartMs = Date.now();
-    log(`outage of home ${cut.index} begins at ${((outageStartMs - runStartMs) / 1000).toFixed(1)} s`);
-    await sleep(opts.outageS * 1000);
-    await cut.setOutage(false);
-    const outageEndMs = Date.now();
-    log(`outage ends at ${((outageEndMs - runStartMs) / 1000).toFixed(1)} s`);
+    let outage: TrainingSoakResult['outage'] = null;
+    if (opts.outageS > 0) {
+      const cut = topo.homes.at(-1)!;
+      await sleep(runStartMs + opts.outageAtS * 1000 - Date.now());
+      await cut.setOutage(true);
+      const startMs = Date.now();
+      log(`outage of home ${cut.index} begins at ${((startMs - runStartMs) / 1000).toFixed(1)} s`);
+      await sleep(opts.outageS * 1000);
+      await cut.setOutage(false);
+      const endMs = Date.now();
+      log(`outage ends at ${((endMs - runStartMs) / 1000).toFixed(1)} s`);
+      outage = { home: cut.index, peerId: peers.at(-1)!.peerId, startMs, endMs };
+    }
     const done = await Promise.all(runs);
     log(`training done: ${done.map((d) => d.steps).join(', ')} steps`);
     const state = await server.ledgerState();
     const lossDropped = await Promise.all(topo.homes.map((h) => h.lossDropped()));
     return {
       options,
+      labRunId: lab.runId,
       setupMs,
       load: { start: loadStart, end: loadavg() },
       lossDropped,
       runStartMs,
-      runEndMs,
-      outage: { home: cut.index, peerId: peers.at(-1)!.peerId, startMs: outageStartMs, endMs: outageEndMs },
+      runEndMs: Math.min(runEndMs, Date.now()),
+      outage,
       peers: peers.map((p, i) => ({
         peerId: p.peerId,
         home: i + 1,
