@@ -21,6 +21,8 @@ export interface SoakPeerResult {
   uid: number | null;
   steps: StepRecord[];
   links: Array<{ info: LinkInfo; atMs: number }>;
+  /** Its signaling connection's states (epoch ms). */
+  signaling?: Array<{ state: string; atMs: number }>;
   stats: PeerStats | null;
 }
 

@@ -63,6 +63,8 @@ export type FromTrainAgent =
   /** The ledger gave this peer a uid. */
   | { type: 'registered'; uid: number; atMs: number }
   | { type: 'link'; info: LinkInfo; atMs: number }
+  /** The signaling connection changed state (connecting, connected, reconnecting, closed). */
+  | { type: 'signaling'; state: string; atMs: number }
   | { type: 'step'; record: StepRecord }
   | { type: 'done'; steps: number; stats: PeerStats | null; uid: number | null; height: number }
   | { type: 'error'; message: string };

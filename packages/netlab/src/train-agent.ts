@@ -36,6 +36,7 @@ async function start(msg: TrainAgentStart): Promise<void> {
   });
   network = net;
   net.mesh.on('link', (info) => send({ type: 'link', info, atMs: Date.now() }));
+  net.connection.subscribe((state) => send({ type: 'signaling', state, atMs: Date.now() }));
   await net.joined;
   const c = new RemoteChain({
     transport: net.ledger,

@@ -76,6 +76,13 @@ export class TrainPeer {
     return this.agent.events.flatMap((m) => (m.type === 'link' ? [{ info: m.info, atMs: m.atMs }] : []));
   }
 
+  /** The signaling connection's states, with the epoch ms each was entered. */
+  signalingStates(): Array<{ state: string; atMs: number }> {
+    return this.agent.events.flatMap((m) =>
+      m.type === 'signaling' ? [{ state: m.state, atMs: m.atMs }] : [],
+    );
+  }
+
   steps(): StepRecord[] {
     return this.agent.events.flatMap((m) => (m.type === 'step' ? [m.record] : []));
   }

@@ -246,6 +246,7 @@ export async function runTrainingSoak(opts: TrainingSoakOptions): Promise<Traini
         uid: done[i]!.uid,
         steps: p.steps(),
         links: p.linkEvents(),
+        signaling: p.signalingStates(),
         stats: done[i]!.stats,
       })),
       chain: {
