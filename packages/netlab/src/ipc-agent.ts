@@ -47,6 +47,39 @@ export class IpcAgent<In extends object, Out extends { type: string }> {
     return agent;
   }
 
+  /**
+   * Spawns an agent, posts its `start` message and waits for `started` (or
+   * `error`); stops the agent and throws when it does not start. Returns the
+   * agent and the peer id it reported.
+   */
+  static async start<In extends object, Out extends { type: string }>(
+    ns: Namespace,
+    script: string,
+    cwd: string,
+    start: In,
+    timeoutMs: number,
+  ): Promise<{ agent: IpcAgent<In, Out>; peerId: string }> {
+    const agent = await IpcAgent.spawn<In, Out>(
+      ns,
+      script,
+      cwd,
+      Math.max(timeoutMs, IPC_AGENT_START_TIMEOUT_MS),
+    );
+    agent.post(start);
+    const reply = await agent
+      .waitFor((m) => m.type === 'started' || m.type === 'error', timeoutMs)
+      .catch(async (err: unknown) => {
+        await agent.stop();
+        throw err;
+      });
+    const peerId = (reply as { peerId?: unknown }).peerId;
+    if (reply.type !== 'started' || typeof peerId !== 'string') {
+      await agent.stop();
+      throw new NetlabError('command-failed', `agent ${script} did not start: ${JSON.stringify(reply)}`);
+    }
+    return { agent, peerId };
+  }
+
   on(listener: (msg: Out) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

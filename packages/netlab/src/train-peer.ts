@@ -27,24 +27,14 @@ export class TrainPeer {
 
   /** Starts the agent in ns, joins the room, creates and starts the Peer (no step yet). */
   static async start(ns: Namespace, opts: Omit<TrainAgentStart, 'type'>): Promise<TrainPeer> {
-    const agent = await IpcAgent.spawn<ToTrainAgent, FromTrainAgent>(
+    const { agent, peerId } = await IpcAgent.start<ToTrainAgent, FromTrainAgent>(
       ns,
       join(SRC_DIR, 'train-agent.ts'),
       PACKAGE_DIR,
+      { type: 'start', ...opts },
       TRAIN_AGENT_START_TIMEOUT_MS,
     );
-    agent.post({ type: 'start', ...opts });
-    const reply = await agent
-      .waitFor((m) => m.type === 'started' || m.type === 'error', TRAIN_AGENT_START_TIMEOUT_MS)
-      .catch(async (err: unknown) => {
-        await agent.stop();
-        throw err;
-      });
-    if (reply.type !== 'started') {
-      await agent.stop();
-      throw new NetlabError('command-failed', `training agent did not start: ${JSON.stringify(reply)}`);
-    }
-    return new TrainPeer(agent, reply.peerId);
+    return new TrainPeer(agent, peerId);
   }
 
   /** Trains until untilMs (epoch ms) or maxSteps steps; resolves with the agent's summary. */

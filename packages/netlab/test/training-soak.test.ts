@@ -48,7 +48,9 @@ describe.skipIf(unavailable !== null)('training soak, short (network namespaces)
     // the bound asserted here is the outage plus 15 s; the figure is printed either way.
     expect(f.linkBackMs).not.toBeNull();
     if (f.linkBackMs! >= LINK_BACK_WITHIN_MS)
-      console.warn(`issue 18 target missed: link back ${f.linkBackMs} ms after the outage (> ${LINK_BACK_WITHIN_MS})`);
+      console.warn(
+        `issue 18 target missed: link back ${f.linkBackMs} ms after the outage (> ${LINK_BACK_WITHIN_MS})`,
+      );
     expect(f.linkBackMs!).toBeLessThan(result.options.outageS * 1000 + LINK_BACK_WITHIN_MS);
     for (const t of f.tensors) expect(t.growth).toBeLessThanOrEqual(0);
     expect(result.chain.rows.map((r) => r.uid !== null)).toEqual([true, true, true, true]);
