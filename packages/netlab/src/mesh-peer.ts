@@ -75,14 +75,14 @@ export class MeshPeer {
 
   /** Starts a PeerMesh in ns and joins the room; resolves once the server welcomed it. */
   static async start(ns: Namespace, opts: Omit<MeshAgentStart, 'type'>): Promise<MeshPeer> {
-    const { agent, peerId } = await IpcAgent.start<ToMeshAgent, FromMeshAgent>(
+    const start = { type: 'start' as const, ...opts };
+    const started = await IpcAgent.start<ToMeshAgent, FromMeshAgent>(
       ns,
-      join(SRC_DIR, 'mesh-agent.ts'),
-      PACKAGE_DIR,
-      { type: 'start', ...opts },
+      'mesh-agent.ts',
+      start,
       REPLY_TIMEOUT_MS,
     );
-    return new MeshPeer(agent, peerId);
+    return new MeshPeer(started.agent, started.peerId);
   }
 
   /** Every link event the mesh emitted for `peerId`, in order. */

@@ -4,16 +4,12 @@
  * lets it train until a deadline, and reads back its step records and link
  * events.
  */
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { LinkInfo } from '@peerbench/mesh';
 import { NetlabError } from './errors.js';
 import { IpcAgent } from './ipc-agent.js';
 import type { Namespace } from './lab.js';
 import type { FromTrainAgent, StepRecord, ToTrainAgent, TrainAgentStart } from './train-agent-protocol.js';
 
-const SRC_DIR = dirname(fileURLToPath(import.meta.url));
-const PACKAGE_DIR = dirname(SRC_DIR);
 /** tfjs + WASM + the MNIST digits + joining the room: a few seconds each, more with four on two loaded cores. */
 export const TRAIN_AGENT_START_TIMEOUT_MS = 90_000;
 
@@ -27,11 +23,11 @@ export class TrainPeer {
 
   /** Starts the agent in ns, joins the room, creates and starts the Peer (no step yet). */
   static async start(ns: Namespace, opts: Omit<TrainAgentStart, 'type'>): Promise<TrainPeer> {
+    const start = { type: 'start' as const, ...opts };
     const { agent, peerId } = await IpcAgent.start<ToTrainAgent, FromTrainAgent>(
       ns,
-      join(SRC_DIR, 'train-agent.ts'),
-      PACKAGE_DIR,
-      { type: 'start', ...opts },
+      'train-agent.ts',
+      start,
       TRAIN_AGENT_START_TIMEOUT_MS,
     );
     return new TrainPeer(agent, peerId);
