@@ -33,6 +33,7 @@ export {
   Namespace,
   sweepLeftovers,
 } from './lab.js';
+export { LAB_SERVER_START_TIMEOUT_MS, LabServer, type LabServerOptions } from './lab-server.js';
 export type {
   FromMeshAgent,
   FromSignalingAgent,
@@ -52,6 +53,20 @@ export {
   natRouterRuleset,
 } from './nft.js';
 export { DEFAULT_STOP_GRACE_MS, type ExitStatus, LabProcess, type SpawnOptions } from './process.js';
+export { LOSS_SMOOTHING_STEPS, soakSvg } from './soak-plot.js';
+export {
+  evaluateSoak,
+  LINK_BACK_WITHIN_MS,
+  SHORT_PEER_ID_CHARS,
+  type SoakChainRow,
+  type SoakFindings,
+  type SoakPeerResult,
+  soakSummary,
+  TENSOR_WARMUP_SHARE,
+  type TensorTrace,
+  type TrainingSoakResult,
+  withShortPeerIds,
+} from './soak-report.js';
 export {
   buildNatTopology,
   type Home,
@@ -62,4 +77,13 @@ export {
   PUBLIC_SUBNET,
   type Shaping,
 } from './topology.js';
+export type { FromTrainAgent, StepRecord, ToTrainAgent, TrainAgentStart } from './train-agent-protocol.js';
+export { TRAIN_AGENT_START_TIMEOUT_MS, TrainPeer } from './train-peer.js';
+export {
+  DEFAULT_TRAINING_SOAK,
+  MESH_READY_TIMEOUT_MS,
+  runTrainingSoak,
+  type TrainingSoakOptions,
+  type TrainingSoakRun,
+} from './training-soak.js';
 export { AGENT_START_TIMEOUT_MS, pipeSignals, WrtcPeer } from './wrtc-peer.js';

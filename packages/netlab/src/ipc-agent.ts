@@ -4,9 +4,15 @@
  * kept for later assertions, `waitFor` with a bound. The mesh peer and the
  * signaling server of the lab (mesh-peer.ts) are such agents.
  */
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { NetlabError } from './errors.js';
 import type { Namespace } from './lab.js';
 import type { LabProcess } from './process.js';
+
+/** This package's src/ (the agents' scripts) and its folder (where `--import tsx` resolves). */
+const SRC_DIR = dirname(fileURLToPath(import.meta.url));
+const PACKAGE_DIR = dirname(SRC_DIR);
 
 /** Starting node + tsx + the agent's imports takes ~1-2 s on an idle core; the machine may be loaded. */
 export const IPC_AGENT_START_TIMEOUT_MS = 30_000;
@@ -45,6 +51,34 @@ export class IpcAgent<In extends object, Out extends { type: string }> {
       throw new NetlabError('command-failed', `agent ${script} exited at start: ${proc.tail()}`);
     }
     return agent;
+  }
+
+  /**
+   * Spawns one of this package's agents (`script`: a file in src/), posts its
+   * `start` message and waits for `started` (or `error`); stops the agent and
+   * throws when it does not start. Returns the agent and the peer id it reported.
+   */
+  static async start<In extends object, Out extends { type: string }>(
+    ns: Namespace,
+    script: string,
+    start: In,
+    timeoutMs: number,
+  ): Promise<{ agent: IpcAgent<In, Out>; peerId: string }> {
+    const spawnMs = Math.max(timeoutMs, IPC_AGENT_START_TIMEOUT_MS);
+    const agent = await IpcAgent.spawn<In, Out>(ns, join(SRC_DIR, script), PACKAGE_DIR, spawnMs);
+    agent.post(start);
+    const reply = await agent
+      .waitFor((m) => m.type === 'started' || m.type === 'error', timeoutMs)
+      .catch(async (err: unknown) => {
+        await agent.stop();
+        throw err;
+      });
+    const peerId = (reply as { peerId?: unknown }).peerId;
+    if (reply.type !== 'started' || typeof peerId !== 'string') {
+      await agent.stop();
+      throw new NetlabError('command-failed', `agent ${script} did not start: ${JSON.stringify(reply)}`);
+    }
+    return { agent, peerId };
   }
 
   on(listener: (msg: Out) => void): () => void {

@@ -75,18 +75,14 @@ export class MeshPeer {
 
   /** Starts a PeerMesh in ns and joins the room; resolves once the server welcomed it. */
   static async start(ns: Namespace, opts: Omit<MeshAgentStart, 'type'>): Promise<MeshPeer> {
-    const agent = await IpcAgent.spawn<ToMeshAgent, FromMeshAgent>(
+    const start = { type: 'start' as const, ...opts };
+    const started = await IpcAgent.start<ToMeshAgent, FromMeshAgent>(
       ns,
-      join(SRC_DIR, 'mesh-agent.ts'),
-      PACKAGE_DIR,
+      'mesh-agent.ts',
+      start,
+      REPLY_TIMEOUT_MS,
     );
-    agent.post({ type: 'start', ...opts });
-    const reply = await agent.waitFor((m) => m.type === 'started' || m.type === 'error', REPLY_TIMEOUT_MS);
-    if (reply.type !== 'started') {
-      await agent.stop();
-      throw new NetlabError('command-failed', `mesh agent did not start: ${JSON.stringify(reply)}`);
-    }
-    return new MeshPeer(agent, reply.peerId);
+    return new MeshPeer(started.agent, started.peerId);
   }
 
   /** Every link event the mesh emitted for `peerId`, in order. */

@@ -4,18 +4,9 @@
  * channel (reliable, ordered) with echoed probes. Only physical lower bounds
  * on times are asserted (load can only add delay).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  buildNatTopology,
-  type Coturn,
-  type FromAgent,
-  Lab,
-  labUnavailableReason,
-  type NatTopology,
-  pipeSignals,
-  startCoturn,
-  WrtcPeer,
-} from '../src/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type FromAgent, labUnavailableReason, pipeSignals, WrtcPeer } from '../src/index.js';
+import { useNatLab } from './fixtures/nat-lab.js';
 
 const unavailable = labUnavailableReason();
 if (unavailable) console.warn(`netlab fault tests skipped: ${unavailable}`);
@@ -28,28 +19,24 @@ const LOSS_PERCENT = 5;
 const OUTAGE_MS = 3000;
 
 describe.skipIf(unavailable !== null)('faults on the wire (network namespaces)', () => {
-  let lab: Lab;
-  let topo: NatTopology;
-  let a: WrtcPeer;
-  let b: WrtcPeer;
-  let coturn: Coturn;
-
-  beforeAll(async () => {
-    lab = Lab.create();
-    const shaping = { delayMs: DELAY_PER_PASS_MS, jitterMs: JITTER_PER_PASS_MS };
-    topo = await buildNatTopology(lab, [
+  const shaping = { delayMs: DELAY_PER_PASS_MS, jitterMs: JITTER_PER_PASS_MS };
+  // coturn serves as the STUN server only: the homes' private host candidates are unreachable from each other.
+  const nat = useNatLab(
+    [
       { nat: 'endpoint-independent', shaping: { ...shaping, seed: 1 } },
       { nat: 'endpoint-independent', shaping: { ...shaping, seed: 2 } },
-    ]);
-    // Used as the STUN server only: the homes' private host candidates are unreachable from each other.
-    coturn = await startCoturn(topo.public, { ip: topo.publicIp, secret: 'netlab-faults-secret-0123' });
-    [a, b] = await Promise.all([WrtcPeer.start(topo.homes[0]!.host), WrtcPeer.start(topo.homes[1]!.host)]);
-  });
+    ],
+    'netlab-faults-secret-0123',
+  );
+  let a: WrtcPeer;
+  let b: WrtcPeer;
 
-  afterAll(async () => {
-    await Promise.all([a?.close(), b?.close()]);
-    await coturn?.stop();
-    await lab?.destroy();
+  beforeAll(async () => {
+    [a, b] = await Promise.all([
+      WrtcPeer.start(nat.topo.homes[0]!.host),
+      WrtcPeer.start(nat.topo.homes[1]!.host),
+    ]);
+    for (const p of [a, b]) nat.onTeardown(() => p.close());
   });
 
   /** Sends n probes every intervalMs from a; resolves with each probe's RTT once all are echoed. */
@@ -84,8 +71,8 @@ describe.skipIf(unavailable !== null)('faults on the wire (network namespaces)',
 
   it('connects through two NATs and delays every round trip by at least 4 × (delay − jitter)', async () => {
     pipeSignals(a, b);
-    b.open({ iceServers: [{ urls: coturn.stunUrl }] }, false, true);
-    a.open({ iceServers: [{ urls: coturn.stunUrl }] }, true);
+    b.open({ iceServers: [{ urls: nat.coturn.stunUrl }] }, false, true);
+    a.open({ iceServers: [{ urls: nat.coturn.stunUrl }] }, true);
     await a.waitFor((m) => m.type === 'channel-open', 30_000);
     const rtts = await probe(20, 20);
     expect(rtts).toHaveLength(20);
@@ -94,16 +81,16 @@ describe.skipIf(unavailable !== null)('faults on the wire (network namespaces)',
   });
 
   it(`with ${LOSS_PERCENT} % UDP loss nftables drops packets and the reliable channel still delivers everything`, async () => {
-    await topo.homes[0]!.setLoss(LOSS_PERCENT);
+    await nat.topo.homes[0]!.setLoss(LOSS_PERCENT);
     const rtts = await probe(100, 10);
     expect(rtts).toHaveLength(100);
-    expect(await topo.homes[0]!.lossDropped()).toBeGreaterThan(0);
-    await topo.homes[0]!.setLoss(0);
-    expect(await topo.homes[0]!.lossDropped()).toBe(0);
+    expect(await nat.topo.homes[0]!.lossDropped()).toBeGreaterThan(0);
+    await nat.topo.homes[0]!.setLoss(0);
+    expect(await nat.topo.homes[0]!.lossDropped()).toBe(0);
   });
 
   it('a short outage (link down, then up) holds messages back and they all arrive after it', async () => {
-    const home = topo.homes[1]!;
+    const home = nat.topo.homes[1]!;
     const rtts = await probe(40, 100, async () => {
       await new Promise((r) => setTimeout(r, 500));
       await home.setOutage(true);

@@ -6,23 +6,13 @@
  * reports, not raw stats. Needs root, `ip netns`, nftables and coturn.
  */
 import { LINK_CONNECT_DEADLINE_MS, type LinkInfo } from '@peerbench/mesh';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  buildNatTopology,
-  type Coturn,
-  Lab,
-  LabSignaling,
-  labUnavailableReason,
-  MeshPeer,
-  type NatTopology,
-  type SignalingAgentConfig,
-  startCoturn,
-} from '../src/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { LabSignaling, labUnavailableReason, MeshPeer, type SignalingAgentConfig } from '../src/index.js';
+import { NAT_LAB_SETUP_TIMEOUT_MS, useNatLab } from './fixtures/nat-lab.js';
 
 const unavailable = labUnavailableReason();
 if (unavailable) console.warn(`netlab mesh tests skipped: ${unavailable}`);
 
-const SECRET = 'netlab-mesh-secret-0123456789';
 const CONNECT_WAIT_MS = 30_000;
 /** The mesh's deadline plus room for a loaded machine: the bound on "a clear state". */
 const CLEAR_STATE_WAIT_MS = LINK_CONNECT_DEADLINE_MS + 10_000;
@@ -31,60 +21,41 @@ const PORTS = { stunOnly: 8101, turn: 8102, expiredFirst: 8103 } as const;
 const connected = (info: LinkInfo) => info.state === 'connected' && info.type !== null;
 
 describe.skipIf(unavailable !== null)('PeerMesh across NATs (network namespaces)', () => {
-  let lab: Lab;
-  let topo: NatTopology;
-  let coturn: Coturn;
+  const nat = useNatLab(
+    [
+      { nat: 'endpoint-independent' },
+      { nat: 'endpoint-independent' },
+      { nat: 'symmetric' },
+      { nat: 'symmetric' },
+    ],
+    'netlab-mesh-secret-0123456789',
+  );
   const servers: Partial<Record<keyof typeof PORTS, LabSignaling>> = {};
-  const meshes: MeshPeer[] = [];
 
   beforeAll(async () => {
-    lab = Lab.create();
-    topo = await buildNatTopology(lab, [
-      { nat: 'endpoint-independent' },
-      { nat: 'endpoint-independent' },
-      { nat: 'symmetric' },
-      { nat: 'symmetric' },
-    ]);
-    coturn = await startCoturn(topo.public, { ip: topo.publicIp, secret: SECRET });
-    const turn = (turnUrls: string[]): SignalingAgentConfig['turn'] => ({
-      secret: SECRET,
-      stunUrls: [coturn.stunUrl],
-      turnUrls,
-      ttlS: 600,
-    });
+    const host = nat.topo.publicIp;
     const configs: Record<keyof typeof PORTS, SignalingAgentConfig> = {
-      stunOnly: { host: topo.publicIp, port: PORTS.stunOnly, turn: turn([]) },
-      turn: { host: topo.publicIp, port: PORTS.turn, turn: turn([coturn.turnUrl]) },
-      expiredFirst: {
-        host: topo.publicIp,
-        port: PORTS.expiredFirst,
-        turn: turn([coturn.turnUrl]),
-        expiredFirst: true,
-      },
+      stunOnly: { host, port: PORTS.stunOnly, turn: nat.turnRest(false) },
+      turn: { host, port: PORTS.turn, turn: nat.turnRest(true) },
+      expiredFirst: { host, port: PORTS.expiredFirst, turn: nat.turnRest(true), expiredFirst: true },
     };
     await Promise.all(
       (Object.keys(configs) as (keyof typeof PORTS)[]).map(async (k) => {
-        servers[k] = await LabSignaling.start(topo.public, configs[k]);
+        const server = await LabSignaling.start(nat.topo.public, configs[k]);
+        servers[k] = server;
+        nat.onTeardown(() => server.stop(), 'server');
       }),
     );
-  }, 90_000);
-
-  afterAll(async () => {
-    // Meshes first (their links close, coturn frees the allocations), then the servers and coturn.
-    await Promise.all(meshes.map((m) => m.stop()));
-    await Promise.all(Object.values(servers).map((s) => s?.stop()));
-    await coturn?.stop();
-    await lab?.destroy();
-  }, 60_000);
+  }, NAT_LAB_SETUP_TIMEOUT_MS);
 
   async function pair(server: keyof typeof PORTS, homeA: number, homeB: number, room: string) {
     const url = servers[server]!.url;
     const opts = { signalingUrl: url, room, linkReportDebounceMs: 100 };
     const [a, b] = await Promise.all([
-      MeshPeer.start(topo.homes[homeA]!.host, opts),
-      MeshPeer.start(topo.homes[homeB]!.host, opts),
+      MeshPeer.start(nat.topo.homes[homeA]!.host, opts),
+      MeshPeer.start(nat.topo.homes[homeB]!.host, opts),
     ]);
-    meshes.push(a, b);
+    for (const m of [a, b]) nat.onTeardown(() => m.stop());
     return [a, b] as const;
   }
 
@@ -99,7 +70,7 @@ describe.skipIf(unavailable !== null)('PeerMesh across NATs (network namespaces)
       expect(['direct-srflx', 'direct-prflx']).toContain(l.type);
       expect(l.pair?.relayed).toBe(false);
     }
-    expect(la.pair?.remote.address).toBe(topo.homes[1]!.wanIp);
+    expect(la.pair?.remote.address).toBe(nat.topo.homes[1]!.wanIp);
     expect(await a.ping(b.peerId)).toBeGreaterThan(0);
     expect([...a.errors(), ...b.errors()]).toEqual([]);
     console.info(`mesh EIM: ${la.type} / ${lb.type}`);

@@ -2,18 +2,9 @@
  * A 20 s outage of one host under a live mesh link: the link fails during
  * it and is re-established by the mesh itself once the host is back.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  buildNatTopology,
-  type Coturn,
-  Lab,
-  LabSignaling,
-  labUnavailableReason,
-  MeshPeer,
-  type MeshPeer as MeshPeerType,
-  type NatTopology,
-  startCoturn,
-} from '../src/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { LabSignaling, labUnavailableReason, MeshPeer, type MeshPeer as MeshPeerType } from '../src/index.js';
+import { NAT_LAB_SETUP_TIMEOUT_MS, useNatLab } from './fixtures/nat-lab.js';
 
 const unavailable = labUnavailableReason();
 if (unavailable) console.warn(`netlab mesh outage test skipped: ${unavailable}`);
@@ -23,42 +14,34 @@ const OUTAGE_MS = 20_000;
 const BACK_WITHIN_MS = 15_000;
 
 describe.skipIf(unavailable !== null)('PeerMesh through an outage (network namespaces)', () => {
-  let lab: Lab;
-  let topo: NatTopology;
-  let coturn: Coturn;
+  const nat = useNatLab(
+    [{ nat: 'endpoint-independent' }, { nat: 'endpoint-independent' }],
+    'netlab-outage-secret-0123',
+  );
   let signaling: LabSignaling | undefined;
-  const meshes: MeshPeer[] = [];
 
   beforeAll(async () => {
-    lab = Lab.create();
-    topo = await buildNatTopology(lab, [{ nat: 'endpoint-independent' }, { nat: 'endpoint-independent' }]);
-    coturn = await startCoturn(topo.public, { ip: topo.publicIp, secret: 'netlab-outage-secret-0123' });
-    signaling = await LabSignaling.start(topo.public, {
-      host: topo.publicIp,
+    const server = await LabSignaling.start(nat.topo.public, {
+      host: nat.topo.publicIp,
       port: 8111,
-      turn: { secret: 'netlab-outage-secret-0123', stunUrls: [coturn.stunUrl], turnUrls: [], ttlS: 600 },
+      turn: nat.turnRest(false),
     });
-  }, 60_000);
-
-  afterAll(async () => {
-    await Promise.all(meshes.map((m) => m.stop()));
-    await signaling?.stop();
-    await coturn?.stop();
-    await lab?.destroy();
-  }, 60_000);
+    signaling = server;
+    nat.onTeardown(() => server.stop(), 'server');
+  }, NAT_LAB_SETUP_TIMEOUT_MS);
 
   it('a link that dies in a 20 s outage of one host is back within 15 s after the host returns', async () => {
     const opts = { signalingUrl: signaling!.url, room: 'outage' };
     const [a, b] = await Promise.all([
-      MeshPeer.start(topo.homes[0]!.host, opts),
-      MeshPeer.start(topo.homes[1]!.host, opts),
+      MeshPeer.start(nat.topo.homes[0]!.host, opts),
+      MeshPeer.start(nat.topo.homes[1]!.host, opts),
     ]);
-    meshes.push(a, b);
+    for (const m of [a, b]) nat.onTeardown(() => m.stop());
     const up = (l: { state: string; type: string | null }) => l.state === 'connected' && l.type !== null;
     await Promise.all([a.waitForLink(b.peerId, up, 30_000), b.waitForLink(a.peerId, up, 30_000)]);
     expect(await a.ping(b.peerId)).toBeGreaterThan(0);
 
-    const home = topo.homes[1]!;
+    const home = nat.topo.homes[1]!;
     const eventsBefore = a.agent.events.length;
     await home.setOutage(true);
     await new Promise((r) => setTimeout(r, OUTAGE_MS)); // the outage is the thing under test: it lasts 20 s

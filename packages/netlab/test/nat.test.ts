@@ -1,26 +1,29 @@
 /**
  * Real WebRTC (@roamhq/wrtc) between hosts in separate network namespaces,
- * behind the two NAT modes, with coturn on the public segment. Needs root,
- * `ip netns`, nftables and coturn (CI has them: scripts/setup.sh).
+ * behind the two NAT modes, with coturn on the public segment: what the raw
+ * stack does on its own (no mesh: wrtc's own failure, the 401 as an
+ * `icecandidateerror`). Link types are read as the mesh reads them
+ * (`connectionTypeOf` of the selected pair, the function behind
+ * `LinkInfo.type`); what the mesh itself reports is mesh-nat.test.ts. Needs
+ * root, `ip netns`, nftables and coturn (CI has them: scripts/setup.sh).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { issueTurnCredential } from '@peerbench/signaling-server';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AgentConfig } from '../src/agent-protocol.js';
 import {
   buildNatTopology,
-  type Coturn,
+  connectionTypeOf,
   type FromAgent,
   isTurnAuthError,
   Lab,
   labUnavailableReason,
-  type NatTopology,
   pipeSignals,
-  startCoturn,
   sweepLeftovers,
   WrtcPeer,
 } from '../src/index.js';
+import { useNatLab } from './fixtures/nat-lab.js';
 
 const unavailable = labUnavailableReason();
 if (unavailable) console.warn(`netlab NAT tests skipped: ${unavailable}`);
@@ -37,28 +40,26 @@ const isState = (kind: 'ice-state' | 'connection-state', state: string) => (m: F
   m.type === kind && m.state === state;
 
 describe.skipIf(unavailable !== null)('WebRTC across NATs (network namespaces)', () => {
-  let lab: Lab;
-  let topo: NatTopology;
-  let coturn: Coturn;
-  const peers: WrtcPeer[] = [];
+  const nat = useNatLab(
+    [
+      { nat: 'endpoint-independent' },
+      { nat: 'endpoint-independent' },
+      { nat: 'symmetric' },
+      { nat: 'symmetric' },
+    ],
+    SECRET,
+  );
 
-  beforeAll(async () => {
-    lab = Lab.create();
-    topo = await buildNatTopology(lab, [
-      { nat: 'endpoint-independent' },
-      { nat: 'endpoint-independent' },
-      { nat: 'symmetric' },
-      { nat: 'symmetric' },
+  /** Two raw wrtc agents in homes homeA and homeB; closed (before coturn stops) in teardown. */
+  async function agents(homeA: number, homeB: number): Promise<[WrtcPeer, WrtcPeer]> {
+    const [a, b] = await Promise.all([
+      WrtcPeer.start(nat.topo.homes[homeA]!.host),
+      WrtcPeer.start(nat.topo.homes[homeB]!.host),
     ]);
-    coturn = await startCoturn(topo.public, { ip: topo.publicIp, secret: SECRET });
-  });
-
-  afterAll(async () => {
-    // Close connections before coturn exits, or its allocations linger.
-    await Promise.all(peers.map((p) => p.close()));
-    await coturn?.stop();
-    await lab?.destroy();
-  });
+    for (const p of [a, b]) nat.onTeardown(() => p.close());
+    pipeSignals(a, b);
+    return [a, b];
+  }
 
   async function pair(
     homeA: number,
@@ -66,32 +67,28 @@ describe.skipIf(unavailable !== null)('WebRTC across NATs (network namespaces)',
     config: AgentConfig,
     connectTimeoutMs?: number,
   ): Promise<[WrtcPeer, WrtcPeer]> {
-    const [a, b] = await Promise.all([
-      WrtcPeer.start(topo.homes[homeA]!.host),
-      WrtcPeer.start(topo.homes[homeB]!.host),
-    ]);
-    peers.push(a, b);
-    pipeSignals(a, b);
+    const [a, b] = await agents(homeA, homeB);
     b.open(config, false, false, connectTimeoutMs);
     a.open(config, true, false, connectTimeoutMs);
     return [a, b];
   }
 
   const turnServer = (cred: { username: string; credential: string }) => ({
-    urls: coturn.turnUrl,
+    urls: nat.coturn.turnUrl,
     username: cred.username,
     credential: cred.credential,
   });
 
   it.concurrent("endpoint-independent NAT with STUN: connected directly, to the other router's public address", async () => {
-    const [a, b] = await pair(0, 1, { iceServers: [{ urls: coturn.stunUrl }] });
+    const [a, b] = await pair(0, 1, { iceServers: [{ urls: nat.coturn.stunUrl }] });
     await Promise.all([a, b].map((p) => p.waitFor((m) => m.type === 'channel-open', CONNECT_WAIT_MS)));
     const [pa, pb] = await Promise.all([a.selectedPair(), b.selectedPair()]);
-    expect(pa?.relayed).toBe(false);
-    expect(pb?.relayed).toBe(false);
+    // Classified as the mesh classifies its links (LinkInfo.type): a direct path through the NATs' mappings.
+    expect(['direct-srflx', 'direct-prflx']).toContain(pa && connectionTypeOf(pa));
+    expect(['direct-srflx', 'direct-prflx']).toContain(pb && connectionTypeOf(pb));
     // Host addresses are private and in other namespaces: the pair must be the NAT's public mapping.
-    expect(pa?.remote.address).toBe(topo.homes[1]!.wanIp);
-    expect(pb?.remote.address).toBe(topo.homes[0]!.wanIp);
+    expect(pa?.remote.address).toBe(nat.topo.homes[1]!.wanIp);
+    expect(pb?.remote.address).toBe(nat.topo.homes[0]!.wanIp);
     b.send('across two NATs');
     await a.waitFor((m) => m.type === 'message' && m.text === 'across two NATs', CONNECT_WAIT_MS);
     expect([...a.errors(), ...b.errors()]).toEqual([]);
@@ -102,7 +99,7 @@ describe.skipIf(unavailable !== null)('WebRTC across NATs (network namespaces)',
     // wrtc's own ICE failure is not enough: it came after ~19.5 s on both sides in some runs, and
     // in others one side sat in "new"/"checking" for 40 s+ (its STUN checks timing out one by
     // one). A link deadline (what the mesh must add) gives both sides a clear state in time.
-    const [a, b] = await pair(2, 3, { iceServers: [{ urls: coturn.stunUrl }] }, CONNECT_DEADLINE_MS);
+    const [a, b] = await pair(2, 3, { iceServers: [{ urls: nat.coturn.stunUrl }] }, CONNECT_DEADLINE_MS);
     const started = performance.now();
     const ended = (m: FromAgent) => isState('connection-state', 'failed')(m) || m.type === 'connect-timeout';
     const outcomes = await Promise.all([a, b].map((p) => p.waitFor(ended, CLEAR_STATE_WAIT_MS)));
@@ -121,18 +118,13 @@ describe.skipIf(unavailable !== null)('WebRTC across NATs (network namespaces)',
 
   it.concurrent('symmetric NAT with TURN (REST credentials): connected via the relay, messages both ways', async () => {
     const cred = (name: string) => issueTurnCredential(SECRET, name, 600);
-    const [a, b] = await Promise.all([
-      WrtcPeer.start(topo.homes[2]!.host),
-      WrtcPeer.start(topo.homes[3]!.host),
-    ]);
-    peers.push(a, b);
-    pipeSignals(a, b);
-    b.open({ iceServers: [{ urls: coturn.stunUrl }, turnServer(cred('peer-b'))] }, false);
-    a.open({ iceServers: [{ urls: coturn.stunUrl }, turnServer(cred('peer-a'))] }, true);
+    const [a, b] = await agents(2, 3);
+    b.open({ iceServers: [{ urls: nat.coturn.stunUrl }, turnServer(cred('peer-b'))] }, false);
+    a.open({ iceServers: [{ urls: nat.coturn.stunUrl }, turnServer(cred('peer-a'))] }, true);
     await Promise.all([a, b].map((p) => p.waitFor((m) => m.type === 'channel-open', CONNECT_WAIT_MS)));
     const [pa, pb] = await Promise.all([a.selectedPair(), b.selectedPair()]);
-    expect(pa?.relayed).toBe(true);
-    expect(pb?.relayed).toBe(true);
+    expect(pa && connectionTypeOf(pa)).toBe('relay');
+    expect(pb && connectionTypeOf(pb)).toBe('relay');
     a.send('forward');
     b.send('backward');
     await b.waitFor((m) => m.type === 'message' && m.text === 'forward', CONNECT_WAIT_MS);
@@ -150,8 +142,8 @@ describe.skipIf(unavailable !== null)('WebRTC across NATs (network namespaces)',
     ['signed with another secret', () => issueTurnCredential('some-other-secret-0123456789', 'eve', 600)],
   ] as const) {
     it.concurrent(`${label} TURN credentials: coturn refuses them and the peer sees 401 at once`, async () => {
-      const peer = await WrtcPeer.start(topo.homes[2]!.host);
-      peers.push(peer);
+      const peer = await WrtcPeer.start(nat.topo.homes[2]!.host);
+      nat.onTeardown(() => peer.close());
       const started = performance.now();
       // Policy relay: without the 401 the peer would sit in "new" (issue 18's facts).
       peer.open({ iceServers: [turnServer(forge())], iceTransportPolicy: 'relay' }, true);
