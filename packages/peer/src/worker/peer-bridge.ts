@@ -17,10 +17,9 @@ import type { BlockPoint, PeerSnapshot, StepPoint } from '../state.js';
 import {
   type BridgeOptions,
   CallIdSchema,
-  listen,
   type MessagePortLike,
   MessageTextSchema,
-  parseMessage,
+  PortInbox,
 } from './port.js';
 
 /** Snapshots posted per second at most: the UI coalesces to 5/s anyway. */
@@ -147,12 +146,11 @@ export function hostPeer(
   let lastPosted: PeerSnapshot | null = null;
   let lastPostAt = Number.NEGATIVE_INFINITY;
   let timer: ReturnType<typeof setTimeout> | null = null;
-  let stopped = false;
 
   const post = () => {
     if (timer !== null) clearTimeout(timer);
     timer = null;
-    if (stopped) return;
+    if (inbox.closed) return;
     const s = peer.getSnapshot();
     if (s === lastPosted) return;
     const lossHistory = tailAfter(s.lossHistory, lossKey, lastLoss);
@@ -173,54 +171,54 @@ export function hostPeer(
     else if (timer === null) timer = setTimeout(post, wait);
   };
 
+  const inbox = new PortInbox(
+    port,
+    DownSchema,
+    ({ id, cmd }) => {
+      const run = async () => {
+        switch (cmd) {
+          case 'start':
+            return peer.start();
+          case 'stop':
+            return peer.stop();
+          case 'pause':
+            return peer.pause();
+          case 'resume':
+            return peer.resume();
+        }
+      };
+      run().then(
+        () => {
+          post();
+          if (!inbox.closed) port.postMessage({ t: 'cmd-result', id, ok: true }, []);
+        },
+        (err: unknown) => {
+          post();
+          if (!inbox.closed)
+            port.postMessage(
+              {
+                t: 'cmd-result',
+                id,
+                ok: false,
+                message: (err instanceof Error ? err.message : String(err)).slice(0, 2000),
+              },
+              [],
+            );
+        },
+      );
+    },
+    opts,
+  );
   const unsubscribe = peer.subscribe(onSnapshot);
-  const unlisten = listen(port, (data) => {
-    if (stopped) return;
-    const msg = parseMessage(DownSchema, data, (reason) => opts.onInvalid?.(reason));
-    if (!msg) return;
-    const { id, cmd } = msg;
-    const run = async () => {
-      switch (cmd) {
-        case 'start':
-          return peer.start();
-        case 'stop':
-          return peer.stop();
-        case 'pause':
-          return peer.pause();
-        case 'resume':
-          return peer.resume();
-      }
-    };
-    run().then(
-      () => {
-        post();
-        if (!stopped) port.postMessage({ t: 'cmd-result', id, ok: true }, []);
-      },
-      (err: unknown) => {
-        post();
-        if (!stopped)
-          port.postMessage(
-            {
-              t: 'cmd-result',
-              id,
-              ok: false,
-              message: (err instanceof Error ? err.message : String(err)).slice(0, 2000),
-            },
-            [],
-          );
-      },
-    );
-  });
   post();
 
   return {
     stop: () => {
-      if (stopped) return;
+      if (inbox.closed) return;
       post();
-      stopped = true;
+      inbox.close();
       if (timer !== null) clearTimeout(timer);
       unsubscribe();
-      unlisten();
     },
   };
 }
@@ -234,9 +232,7 @@ export class RemotePeer {
     timeoutError: (ms) => new Error(`the worker did not answer within ${ms} ms`),
     abortError: () => new Error('aborted'),
   });
-  private closed = false;
-  private readonly unlisten: () => void;
-  dropped = 0;
+  private readonly inbox: PortInbox<typeof UpSchema>;
 
   constructor(
     private readonly port: MessagePortLike,
@@ -244,7 +240,12 @@ export class RemotePeer {
     private readonly opts: BridgeOptions & { historyLimit?: number } = {},
   ) {
     this.snapshot = initial;
-    this.unlisten = listen(port, (data) => this.onMessage(data));
+    this.inbox = new PortInbox(port, UpSchema, (msg) => this.onMessage(msg), opts);
+  }
+
+  /** Snapshots and answers from the worker dropped because they failed validation. */
+  get dropped(): number {
+    return this.inbox.dropped;
   }
 
   getSnapshot(): PeerSnapshot {
@@ -281,10 +282,8 @@ export class RemotePeer {
 
   /** Stops listening; pending commands fail. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (!this.inbox.close()) return;
     this.pending.rejectAll(new Error('the worker connection was closed'));
-    this.unlisten();
   }
 
   /** Commands waiting for the worker. */
@@ -293,7 +292,7 @@ export class RemotePeer {
   }
 
   private command(cmd: PeerCommand, timeoutMs?: number): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('the worker connection is closed'));
+    if (this.inbox.closed) return Promise.reject(new Error('the worker connection is closed'));
     const call = this.pending.add({ timeoutMs, context: undefined });
     this.port.postMessage({ t: 'cmd', id: call.id, cmd }, []);
     return call.promise;
@@ -304,13 +303,7 @@ export class RemotePeer {
     for (const cb of [...this.listeners]) cb(s);
   }
 
-  private onMessage(data: unknown): void {
-    if (this.closed) return;
-    const msg = parseMessage(UpSchema, data, (reason) => {
-      this.dropped++;
-      this.opts.onInvalid?.(reason);
-    });
-    if (!msg) return;
+  private onMessage(msg: v.InferOutput<typeof UpSchema>): void {
     if (msg.t === 'cmd-result') {
       if (msg.ok) this.pending.resolve(msg.id, undefined);
       else this.pending.reject(msg.id, new Error(msg.message ?? 'the command failed'));
