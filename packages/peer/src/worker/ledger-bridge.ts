@@ -16,13 +16,8 @@
 import type { LedgerTransport } from '@peerbench/mesh';
 import { PendingCalls } from '@peerbench/protocol';
 import * as v from 'valibot';
-import {
-  type BridgeOptions,
-  CallIdSchema,
-  type MessagePortLike,
-  MessageTextSchema,
-  PortInbox,
-} from './port.js';
+import type { BridgeOptions, MessagePortLike } from './port.js';
+import { CallIdSchema, MessageTextSchema, PortInbox } from './port.js';
 
 /** Longest the worker waits for the main thread to answer a transaction. */
 export const LEDGER_TX_BRIDGE_TIMEOUT_MS = 30_000;

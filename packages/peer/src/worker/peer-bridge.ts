@@ -10,17 +10,13 @@
  *    (start/stop/pause/resume/getSnapshot/subscribe) and rebuilds full
  *    snapshots from the deltas. Snapshots are validated on arrival.
  */
+import { Emitter } from '@peerbench/mesh';
 import { PendingCalls } from '@peerbench/protocol';
 import * as v from 'valibot';
 import { appendNewPoints } from '../peer-view.js';
 import type { BlockPoint, PeerSnapshot, StepPoint } from '../state.js';
-import {
-  type BridgeOptions,
-  CallIdSchema,
-  type MessagePortLike,
-  MessageTextSchema,
-  PortInbox,
-} from './port.js';
+import type { BridgeOptions, MessagePortLike } from './port.js';
+import { CallIdSchema, MessageTextSchema, PortInbox } from './port.js';
 
 /** Snapshots posted per second at most: the UI coalesces to 5/s anyway. */
 export const SNAPSHOT_POST_MS = 100;
@@ -226,7 +222,7 @@ export function hostPeer(
 /** Main side: the control surface of a Peer running in a worker. */
 export class RemotePeer {
   private snapshot: PeerSnapshot;
-  private readonly listeners = new Set<(s: PeerSnapshot) => void>();
+  private readonly events = new Emitter<{ snapshot: [PeerSnapshot] }>();
   /** Commands waiting for the worker's answer; only `stop` has a deadline (the worker is terminated after). */
   private readonly pending = new PendingCalls<void>({
     timeoutError: (ms) => new Error(`the worker did not answer within ${ms} ms`),
@@ -253,8 +249,7 @@ export class RemotePeer {
   }
 
   subscribe(cb: (s: PeerSnapshot) => void): () => void {
-    this.listeners.add(cb);
-    return () => this.listeners.delete(cb);
+    return this.events.on('snapshot', cb);
   }
 
   start(): Promise<void> {
@@ -300,7 +295,7 @@ export class RemotePeer {
 
   private publish(s: PeerSnapshot): void {
     this.snapshot = s;
-    for (const cb of [...this.listeners]) cb(s);
+    this.events.emit('snapshot', s);
   }
 
   private onMessage(msg: v.InferOutput<typeof UpSchema>): void {
