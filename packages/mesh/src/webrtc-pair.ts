@@ -43,28 +43,40 @@ export function createWebRtcLinkPair(
         },
       });
     };
-    const a: WebRtcConnection = new WebRtcConnection({
-      remotePeerId: bPeerId,
-      initiator: true,
-      wrtc: opts.wrtc,
-      onSignal: (data) => b.signal(data),
-      onConnect: (link) => {
+    /** One end: its signals go straight to the other end (`other`, made after it). */
+    const end = (
+      remotePeerId: string,
+      initiator: boolean,
+      other: () => WebRtcConnection,
+      onLink: (link: Link) => void,
+    ) =>
+      new WebRtcConnection({
+        remotePeerId,
+        initiator,
+        wrtc: opts.wrtc,
+        onSignal: (data) => other().signal(data),
+        onConnect: (link) => {
+          onLink(link);
+          maybeDone();
+        },
+        onClose: (reason) => fail(reason),
+      });
+    const a: WebRtcConnection = end(
+      bPeerId,
+      true,
+      () => b,
+      (link) => {
         aLink = link;
-        maybeDone();
       },
-      onClose: (reason) => fail(reason),
-    });
-    const b: WebRtcConnection = new WebRtcConnection({
-      remotePeerId: aPeerId,
-      initiator: false,
-      wrtc: opts.wrtc,
-      onSignal: (data) => a.signal(data),
-      onConnect: (link) => {
+    );
+    const b: WebRtcConnection = end(
+      aPeerId,
+      false,
+      () => a,
+      (link) => {
         bLink = link;
-        maybeDone();
       },
-      onClose: (reason) => fail(reason),
-    });
+    );
     const timer = setTimeout(() => fail('timed out connecting'), opts.timeoutMs ?? 15_000);
   });
 }
