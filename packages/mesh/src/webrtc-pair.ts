@@ -19,8 +19,8 @@ export function createWebRtcLinkPair(
   opts: { wrtc?: unknown; timeoutMs?: number } = {},
 ): Promise<WebRtcLinkPair> {
   return new Promise((resolve, reject) => {
-    let aLink: Link | undefined;
-    let bLink: Link | undefined;
+    /** The open links of end a (0) and end b (1). */
+    const links: [Link | undefined, Link | undefined] = [undefined, undefined];
     let settled = false;
     const fail = (reason: string) => {
       if (settled) return;
@@ -31,6 +31,7 @@ export function createWebRtcLinkPair(
       reject(new Error(`WebRTC pair failed: ${reason}`));
     };
     const maybeDone = () => {
+      const [aLink, bLink] = links;
       if (settled || !aLink || !bLink) return;
       settled = true;
       clearTimeout(timer);
@@ -43,40 +44,21 @@ export function createWebRtcLinkPair(
         },
       });
     };
-    /** One end: its signals go straight to the other end (`other`, made after it). */
-    const end = (
-      remotePeerId: string,
-      initiator: boolean,
-      other: () => WebRtcConnection,
-      onLink: (link: Link) => void,
-    ) =>
+    /** End `index` (a initiates); its signals go straight to the other end (made after it, hence `other()`). */
+    const end = (index: 0 | 1, remotePeerId: string, other: () => WebRtcConnection) =>
       new WebRtcConnection({
         remotePeerId,
-        initiator,
+        initiator: index === 0,
         wrtc: opts.wrtc,
         onSignal: (data) => other().signal(data),
         onConnect: (link) => {
-          onLink(link);
+          links[index] = link;
           maybeDone();
         },
         onClose: (reason) => fail(reason),
       });
-    const a: WebRtcConnection = end(
-      bPeerId,
-      true,
-      () => b,
-      (link) => {
-        aLink = link;
-      },
-    );
-    const b: WebRtcConnection = end(
-      aPeerId,
-      false,
-      () => a,
-      (link) => {
-        bLink = link;
-      },
-    );
+    const a: WebRtcConnection = end(0, bPeerId, () => b);
+    const b: WebRtcConnection = end(1, aPeerId, () => a);
     const timer = setTimeout(() => fail('timed out connecting'), opts.timeoutMs ?? 15_000);
   });
 }

@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { isTurnAuthError } from '@peerbench/mesh';
 import { issueTurnCredential } from '@peerbench/signaling-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentConfig } from '../src/agent-protocol.js';
@@ -12,7 +13,6 @@ import {
   buildNatTopology,
   type Coturn,
   type FromAgent,
-  isTurnAuthError,
   Lab,
   labUnavailableReason,
   type NatTopology,
