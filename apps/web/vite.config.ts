@@ -87,8 +87,8 @@ function devProxy() {
 }
 
 export default defineConfig(({ mode }) => {
-  // The e2e build adds two small test pages (mesh and ledger replay) and goes to its own folder,
-  // so the production build never ships them.
+  // The e2e build adds the test page (e2e-pages/harness.html: mesh, ledger replay, training) and
+  // goes to its own folder, so the production build never ships it.
   const e2e = mode === 'e2e';
   const input: Record<string, string> = { main: resolve(here, 'index.html') };
   if (e2e) {

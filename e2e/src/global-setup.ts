@@ -1,6 +1,6 @@
 /**
- * Builds the e2e flavour of apps/web (the app plus the mesh and ledger test
- * pages, into apps/web/dist-e2e) and starts the real signaling server CLI on
+ * Builds the e2e flavour of apps/web (the app plus the test page with its
+ * mesh, ledger and training harnesses, into apps/web/dist-e2e) and starts the real signaling server CLI on
  * 127.0.0.1 and a free port, serving it. Specs read the URL from
  * PEERBENCH_E2E_URL. The returned function is Playwright's teardown.
  */

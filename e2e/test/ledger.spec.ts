@@ -22,7 +22,7 @@ test('a page replays the fixture chain to the same state root as Node', async ({
 
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto('/e2e-pages/ledger.html');
+  await page.goto('/e2e-pages/harness.html?page=ledger');
   await page.waitForFunction(() => window.peerbenchLedger !== undefined);
   const inBrowser = await page.evaluate((c) => window.peerbenchLedger!.replay(c), {
     genesis: chain.genesis,

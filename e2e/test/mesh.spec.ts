@@ -21,7 +21,7 @@ test('three pages form a full mesh and answer forward with the right values', as
   const pages = await Promise.all([0, 1, 2].map(() => openTrackedPage(browser, { width: 800, height: 400 })));
   const ids: string[] = [];
   for (const p of pages) {
-    await p.page.goto('/e2e-pages/mesh.html');
+    await p.page.goto('/e2e-pages/harness.html?page=mesh');
     await p.page.waitForFunction(() => window.peerbenchMesh !== undefined);
     ids.push(
       await p.page.evaluate(([url, r]) => window.peerbenchMesh!.join(url, r), [

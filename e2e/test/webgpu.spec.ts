@@ -156,7 +156,7 @@ test(`${MEMORY_STEPS} steps on WebGPU leave numTensors flat (page harness, two p
   test.setTimeout(120_000 + MEMORY_STEPS * 1000);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto('/e2e-pages/train.html');
+  await page.goto('/e2e-pages/harness.html?page=train');
   await page.waitForFunction(() => window.peerbenchTrain !== undefined);
   const r = await page.evaluate(
     (steps) =>

@@ -3,9 +3,9 @@
  * and dies by SIGKILL: the other instance (in this process) takes the lease
  * once it expired, goes on producing, takes txs, and a page connected to it
  * (RemoteChain, the browser's verification code) follows blocks of both
- * producers without reconnecting. Runs in `pnpm test:isolated` (see
- * vitest.config.ts): it waits on a lease, so it should not share the 2 cores
- * with the whole suite.
+ * producers without reconnecting. It runs in the main vitest run (only the
+ * ledger's own NATS failover test runs apart, in `pnpm test:isolated`), so
+ * its waits allow for a loaded machine.
  */
 import type { ChildProcess } from 'node:child_process';
 import {

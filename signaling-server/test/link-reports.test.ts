@@ -1,34 +1,11 @@
 /** link-report (validated, counted in /metrics, forgotten on leave) and ice-refresh (fresh TURN credentials). */
 import { generateIdentity } from '@peerbench/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  createSignalingServer,
-  iceServersWithTurnCredentials,
-  type SignalingServer,
-  type SignalingServerOptions,
-} from '../src/index.js';
-import { eventually, TestClient } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { iceServersWithTurnCredentials } from '../src/index.js';
+import { eventually } from './helpers.js';
+import { serverFixture } from './server-fixture.js';
 
-const servers: SignalingServer[] = [];
-const clients: TestClient[] = [];
-
-async function startServer(opts: SignalingServerOptions = {}): Promise<SignalingServer> {
-  const server = createSignalingServer({ host: '127.0.0.1', port: 0, ...opts });
-  await server.start();
-  servers.push(server);
-  return server;
-}
-
-async function joined(server: SignalingServer, room: string) {
-  const r = await TestClient.joined(server.url, room);
-  clients.push(r.client);
-  return r;
-}
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.ws.terminate();
-  await Promise.all(servers.splice(0).map((s) => s.stop()));
-});
+const { startServer, joined, connect } = serverFixture();
 
 const OTHER = 'a'.repeat(64);
 const THIRD = 'b'.repeat(64);
@@ -99,8 +76,7 @@ describe('link-report', () => {
 
   it('answers link-report and ice-refresh before a join with not-joined', async () => {
     const server = await startServer();
-    const c = await TestClient.connect(server.url);
-    clients.push(c);
+    const c = await connect(server);
     c.send({ type: 'link-report', links: [] });
     expect(await c.next((m) => m.type === 'error')).toMatchObject({ code: 'not-joined' });
     c.send({ type: 'ice-refresh' });
@@ -121,8 +97,7 @@ describe('ice-refresh', () => {
       iceServersForPeer: (peerId) => iceServersWithTurnCredentials(turn, peerId, now),
     });
     const id = await generateIdentity();
-    const { client, welcome } = await TestClient.joined(server.url, 'ice', id);
-    clients.push(client);
+    const { client, welcome } = await joined(server, 'ice', id);
     now += 3_600_000;
     client.send({ type: 'ice-refresh' });
     const fresh = await client.next((m) => m.type === 'ice-servers');

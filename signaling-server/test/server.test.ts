@@ -1,39 +1,10 @@
 import { CloseCode, generateIdentity, MAX_SIGNALING_MESSAGE_BYTES } from '@peerbench/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  createSignalingServer,
-  HARD_MAX_PAYLOAD_BYTES,
-  type SignalingServer,
-  type SignalingServerOptions,
-} from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { createSignalingServer, HARD_MAX_PAYLOAD_BYTES } from '../src/index.js';
 import { eventually, isSignalFrom, TestClient } from './helpers.js';
+import { serverFixture } from './server-fixture.js';
 
-const servers: SignalingServer[] = [];
-const clients: TestClient[] = [];
-
-async function startServer(opts: SignalingServerOptions = {}): Promise<SignalingServer> {
-  const server = createSignalingServer({ host: '127.0.0.1', port: 0, ...opts });
-  await server.start();
-  servers.push(server);
-  return server;
-}
-
-async function joined(server: SignalingServer, room: string) {
-  const r = await TestClient.joined(server.url, room);
-  clients.push(r.client);
-  return r;
-}
-
-async function connect(server: SignalingServer, autoPong = true) {
-  const c = await TestClient.connect(server.url, { autoPong });
-  clients.push(c);
-  return c;
-}
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.ws.terminate();
-  await Promise.all(servers.splice(0).map((s) => s.stop()));
-});
+const { startServer, joined, connect } = serverFixture();
 
 describe('join handshake', () => {
   it('sends a fresh random challenge to every connection', async () => {
@@ -195,8 +166,7 @@ describe('relay and presence', () => {
   it('drops a client that misses two heartbeats and announces its leave', async () => {
     const server = await startServer({ heartbeatIntervalMs: 40 });
     const { client: alive } = await joined(server, 'hb');
-    const silent = await TestClient.connect(server.url, { autoPong: false });
-    clients.push(silent);
+    const silent = await connect(server, false);
     await silent.join('hb', await generateIdentity());
     const left = await alive.next((m) => m.type === 'peer-left');
     expect(left).toEqual({ type: 'peer-left', peerId: silent.peerId });

@@ -4,7 +4,7 @@
  * is sha256 of the canonical header bytes; the signature covers those bytes.
  */
 
-import { fromHex, type Identity, toHex, verifySignature } from '@peerbench/protocol';
+import { fromHex, type Identity, invalidValueText, toHex, verifySignature } from '@peerbench/protocol';
 import * as v from 'valibot';
 import { ByteWriter, DOMAIN_BLOCK, sha256Hex } from './encoding.js';
 import { LedgerError } from './errors.js';
@@ -80,12 +80,7 @@ export function txRoot(txHashes: readonly string[]): string {
 export function parseBlock(input: unknown): ParsedBlock {
   const r = v.safeParse(BlockJsonSchema, input);
   if (!r.success) {
-    const issue = r.issues[0];
-    const path = issue?.path?.map((p) => String(p.key)).join('.') ?? '';
-    throw new LedgerError(
-      'malformed-block',
-      `invalid block${path ? ` at ${path}` : ''}: ${issue?.message ?? ''}`,
-    );
+    throw new LedgerError('malformed-block', invalidValueText('block', r.issues));
   }
   const b = r.output;
   const txs: ParsedTx[] = [];

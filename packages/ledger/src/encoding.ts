@@ -26,25 +26,24 @@ export class ByteWriter {
     this.view = new DataView(next.buffer);
   }
 
-  u8(v: number): this {
-    this.reserve(1);
-    this.view.setUint8(this.len, v);
-    this.len += 1;
+  /** Writes a fixed-width value of `bytes` bytes at the end (`write` gets its offset). */
+  private fixed(bytes: number, write: (at: number) => void): this {
+    this.reserve(bytes);
+    write(this.len);
+    this.len += bytes;
     return this;
+  }
+
+  u8(v: number): this {
+    return this.fixed(1, (at) => this.view.setUint8(at, v));
   }
 
   u16(v: number): this {
-    this.reserve(2);
-    this.view.setUint16(this.len, v);
-    this.len += 2;
-    return this;
+    return this.fixed(2, (at) => this.view.setUint16(at, v));
   }
 
   u32(v: number): this {
-    this.reserve(4);
-    this.view.setUint32(this.len, v);
-    this.len += 4;
-    return this;
+    return this.fixed(4, (at) => this.view.setUint32(at, v));
   }
 
   /** A non-negative safe integer as 8 bytes (high word, low word). */
@@ -57,10 +56,7 @@ export class ByteWriter {
 
   /** IEEE-754 binary64, big-endian: the exact bits of the number. */
   f64(v: number): this {
-    this.reserve(8);
-    this.view.setFloat64(this.len, v);
-    this.len += 8;
-    return this;
+    return this.fixed(8, (at) => this.view.setFloat64(at, v));
   }
 
   bytes(b: Uint8Array): this {

@@ -13,7 +13,7 @@
  * here (parseTx); checks against the chain (uid, nonce, ε) live in state.ts.
  */
 
-import { fromHex, type Identity, toHex, verifySignature } from '@peerbench/protocol';
+import { fromHex, type Identity, invalidValueText, toHex, verifySignature } from '@peerbench/protocol';
 import * as v from 'valibot';
 import { ByteWriter, DOMAIN_TX, sha256Hex } from './encoding.js';
 import { LedgerError } from './errors.js';
@@ -204,9 +204,7 @@ export function parseTx(input: unknown): ParsedTx {
   }
   const parsed = v.safeParse(TxJsonSchema, value);
   if (!parsed.success) {
-    const issue = parsed.issues[0];
-    const path = issue?.path?.map((p) => String(p.key)).join('.') ?? '';
-    fail('malformed', `invalid tx${path ? ` at ${path}` : ''}: ${issue?.message ?? 'unknown'}`);
+    fail('malformed', invalidValueText('tx', parsed.issues));
   }
   const tx = parsed.output;
   const signature = fromHex(tx.signature);

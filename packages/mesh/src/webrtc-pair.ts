@@ -19,8 +19,8 @@ export function createWebRtcLinkPair(
   opts: { wrtc?: unknown; timeoutMs?: number } = {},
 ): Promise<WebRtcLinkPair> {
   return new Promise((resolve, reject) => {
-    let aLink: Link | undefined;
-    let bLink: Link | undefined;
+    /** The open links of end a (0) and end b (1). */
+    const links: [Link | undefined, Link | undefined] = [undefined, undefined];
     let settled = false;
     const fail = (reason: string) => {
       if (settled) return;
@@ -31,6 +31,7 @@ export function createWebRtcLinkPair(
       reject(new Error(`WebRTC pair failed: ${reason}`));
     };
     const maybeDone = () => {
+      const [aLink, bLink] = links;
       if (settled || !aLink || !bLink) return;
       settled = true;
       clearTimeout(timer);
@@ -43,28 +44,21 @@ export function createWebRtcLinkPair(
         },
       });
     };
-    const a: WebRtcConnection = new WebRtcConnection({
-      remotePeerId: bPeerId,
-      initiator: true,
-      wrtc: opts.wrtc,
-      onSignal: (data) => b.signal(data),
-      onConnect: (link) => {
-        aLink = link;
-        maybeDone();
-      },
-      onClose: (reason) => fail(reason),
-    });
-    const b: WebRtcConnection = new WebRtcConnection({
-      remotePeerId: aPeerId,
-      initiator: false,
-      wrtc: opts.wrtc,
-      onSignal: (data) => a.signal(data),
-      onConnect: (link) => {
-        bLink = link;
-        maybeDone();
-      },
-      onClose: (reason) => fail(reason),
-    });
+    /** End `index` (a initiates); its signals go straight to the other end (made after it, hence `other()`). */
+    const end = (index: 0 | 1, remotePeerId: string, other: () => WebRtcConnection) =>
+      new WebRtcConnection({
+        remotePeerId,
+        initiator: index === 0,
+        wrtc: opts.wrtc,
+        onSignal: (data) => other().signal(data),
+        onConnect: (link) => {
+          links[index] = link;
+          maybeDone();
+        },
+        onClose: (reason) => fail(reason),
+      });
+    const a: WebRtcConnection = end(0, bPeerId, () => b);
+    const b: WebRtcConnection = end(1, aPeerId, () => a);
     const timer = setTimeout(() => fail('timed out connecting'), opts.timeoutMs ?? 15_000);
   });
 }

@@ -2,14 +2,13 @@
  * The mesh with real parts: the real signaling server on 127.0.0.1, real
  * WebRTC (@roamhq/wrtc), real WebSockets (ws), real Ed25519 joins.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { generateIdentity, RpcError, type WireTensor } from '@peerbench/protocol';
 import { createSignalingServer, type SignalingServer } from '@peerbench/signaling-server';
 import wrtc from '@roamhq/wrtc';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { PeerMesh, type WebSocketConstructor } from '../src/index.js';
+import { startChildPeer } from './child-peer.js';
 
 const WS = WebSocket as unknown as WebSocketConstructor;
 const ROOM = 'mesh-it';
@@ -175,30 +174,13 @@ describe('PeerMesh over the real signaling server and real WebRTC', () => {
   }, 30_000);
 
   it('a peer killed mid-request fails the request with peer-gone or timeout', async () => {
-    const child: ChildProcess = spawn(
-      process.execPath,
-      ['--import', 'tsx', fileURLToPath(new URL('./mesh-peer-child.ts', import.meta.url)), server.url, ROOM],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
+    const caller = peers[0]!;
+    const { child, peerId: childId, output } = await startChildPeer(server.url, ROOM, caller);
     try {
-      await vi.waitFor(() => expect(/joined ([0-9a-f]{64})/.test(out), 'child joined').toBe(true), {
-        timeout: 20_000,
-        interval: 20,
-      });
-      const childId = /joined ([0-9a-f]{64})/.exec(out)![1]!;
-      const caller = peers[0]!;
-      await vi.waitFor(() => expect(caller.connectedPeers().includes(childId), 'link to child').toBe(true), {
-        timeout: 20_000,
-        interval: 20,
-      });
       const t0 = Date.now();
       const timeoutMs = 8_000;
       const p = caller.request(childId, 'hang', [tensor(64, 1)], { timeoutMs });
-      await vi.waitFor(() => expect(out.includes('started hang'), 'child handler started').toBe(true), {
+      await vi.waitFor(() => expect(output().includes('started hang'), 'child handler started').toBe(true), {
         timeout: 10_000,
         interval: 20,
       });

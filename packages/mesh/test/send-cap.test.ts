@@ -3,12 +3,11 @@
  * transport never drains (what a remote that reads nothing looks like from
  * here), then a real WebRTC peer in a child process frozen with SIGSTOP.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { generateIdentity, RpcError, type WireTensor } from '@peerbench/protocol';
 import { createSignalingServer } from '@peerbench/signaling-server';
 import wrtc from '@roamhq/wrtc';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
   type Link,
@@ -18,6 +17,7 @@ import {
   SEND_HIGH_WATER_BYTES,
   type WebSocketConstructor,
 } from '../src/index.js';
+import { startChildPeer } from './child-peer.js';
 
 const MiB = 1024 * 1024;
 
@@ -90,31 +90,11 @@ describe('send queue byte cap', () => {
       sendQueueMaxBytes: capBytes,
     });
     await mesh.start();
-    const child: ChildProcess = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        fileURLToPath(new URL('./mesh-peer-child.ts', import.meta.url)),
-        server.url,
-        'send-cap',
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
+    let child: ChildProcess | undefined;
     try {
-      await vi.waitFor(() => expect(/joined ([0-9a-f]{64})/.test(out), 'child joined').toBe(true), {
-        timeout: 20_000,
-        interval: 20,
-      });
-      const childId = /joined ([0-9a-f]{64})/.exec(out)![1]!;
-      await vi.waitFor(() => expect(mesh.connectedPeers()).toContain(childId), {
-        timeout: 20_000,
-        interval: 20,
-      });
+      const far = await startChildPeer(server.url, 'send-cap', mesh);
+      child = far.child;
+      const childId = far.peerId;
       child.kill('SIGSTOP');
       const calls: Promise<string>[] = [];
       let maxQueued = 0;
@@ -148,8 +128,8 @@ describe('send queue byte cap', () => {
         `SIGSTOPped peer: ${accepted.length} of 64 × 1 MiB requests accepted, ${codes.length - accepted.length} refused, queue max ${(maxQueued / MiB).toFixed(1)} MiB (cap ${capBytes / MiB} MiB)`,
       );
     } finally {
-      child.kill('SIGCONT');
-      child.kill('SIGKILL');
+      child?.kill('SIGCONT');
+      child?.kill('SIGKILL');
       await mesh.stop();
       await server.stop();
     }

@@ -3,7 +3,7 @@
  * a SignalingClient given two real (unclustered) servers that moves to the
  * second when the first stops, and back to the first when the second stops.
  * The clustered case (rooms and the ledger shared over NATS, a RemoteChain
- * following across the switch) is signaling-server/test/clustered-client-failover.test.ts.
+ * following across the switch) is clustered-client-failover.test.ts.
  */
 import { generateIdentity } from '@peerbench/protocol';
 import { createSignalingServer, type SignalingServer } from '@peerbench/signaling-server';

@@ -1,16 +1,12 @@
 /** @peerbench/netlab: dev-only. Nothing in the browser bundle imports it. */
 
-/** Moved to @peerbench/mesh (the mesh reports each link's type with them); re-exported for lab code. */
-export {
-  type CandidateSummary,
-  type CandidateType,
-  type ConnectionType,
-  connectionTypeOf,
-  isTurnAuthError,
-  type SelectedPair,
-  type StatsReportLike,
-  selectedPairFromStats,
-} from '@peerbench/mesh';
+/**
+ * The selected-pair types live in @peerbench/mesh (the mesh reports each
+ * link's type with them); re-exported for lab code. Their functions
+ * (`selectedPairFromStats`, `connectionTypeOf`, `isTurnAuthError`) are
+ * imported from @peerbench/mesh.
+ */
+export type { CandidateSummary, CandidateType, ConnectionType, SelectedPair } from '@peerbench/mesh';
 export type { AgentConfig, AgentIceServer, AgentSignal, FromAgent, ToAgent } from './agent-protocol.js';
 export {
   COTURN_START_TIMEOUT_MS,
@@ -34,14 +30,7 @@ export {
   sweepLeftovers,
 } from './lab.js';
 export { LAB_SERVER_START_TIMEOUT_MS, LabServer, type LabServerOptions } from './lab-server.js';
-export type {
-  FromMeshAgent,
-  FromSignalingAgent,
-  MeshAgentStart,
-  SignalingAgentConfig,
-  ToMeshAgent,
-  ToSignalingAgent,
-} from './mesh-agent-protocol.js';
+export type * from './mesh-agent-protocol.js';
 export { LabSignaling, MeshPeer } from './mesh-peer.js';
 export {
   countedPackets,

@@ -8,6 +8,7 @@ import { PeerMesh, type WebSocketConstructor } from '@peerbench/mesh';
 import { generateIdentity } from '@peerbench/protocol';
 import wrtc from '@roamhq/wrtc';
 import WebSocket from 'ws';
+import { exitSoon, serveParent } from './agent-child.js';
 import type { FromMeshAgent, MeshAgentStart, ToMeshAgent } from './mesh-agent-protocol.js';
 
 const send = (msg: FromMeshAgent): void => {
@@ -57,14 +58,9 @@ async function handle(msg: ToMeshAgent): Promise<void> {
     case 'stop':
       // Links closed before exit, so coturn frees their allocations.
       await mesh?.stop();
-      setTimeout(() => process.exit(0), 50);
+      exitSoon(50);
       return;
   }
 }
 
-process.on('message', (raw: unknown) => {
-  // Only our parent holds the IPC channel; it sends ToMeshAgent objects.
-  handle(raw as ToMeshAgent).catch((err: unknown) => send({ type: 'error', message: String(err) }));
-});
-process.on('disconnect', () => process.exit(0));
-send({ type: 'ready' });
+serveParent(handle);

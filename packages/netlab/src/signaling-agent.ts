@@ -9,6 +9,7 @@ import {
   iceServersWithTurnCredentials,
   type SignalingServer,
 } from '@peerbench/signaling-server';
+import { exitSoon, serveParent } from './agent-child.js';
 import type { FromSignalingAgent, SignalingAgentConfig, ToSignalingAgent } from './mesh-agent-protocol.js';
 
 const send = (msg: FromSignalingAgent): void => {
@@ -47,13 +48,9 @@ async function handle(msg: ToSignalingAgent): Promise<void> {
       return;
     case 'stop':
       await server?.stop();
-      setTimeout(() => process.exit(0), 20);
+      exitSoon(20);
       return;
   }
 }
 
-process.on('message', (raw: unknown) => {
-  handle(raw as ToSignalingAgent).catch((err: unknown) => send({ type: 'error', message: String(err) }));
-});
-process.on('disconnect', () => process.exit(0));
-send({ type: 'ready' });
+serveParent(handle);

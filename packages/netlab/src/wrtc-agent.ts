@@ -8,6 +8,7 @@
 
 import { selectedPairFromStats } from '@peerbench/mesh';
 import wrtc from '@roamhq/wrtc';
+import { exitSoon, serveParent } from './agent-child.js';
 import type { AgentSignal, FromAgent, ToAgent } from './agent-protocol.js';
 
 const send = (msg: FromAgent): void => {
@@ -58,13 +59,22 @@ async function open(msg: Extract<ToAgent, { type: 'open' }>): Promise<void> {
   conn.ondatachannel = (e: RTCDataChannelEvent) => wireChannel(e.channel);
   if (msg.initiator) {
     wireChannel(conn.createDataChannel('lab'));
-    const offer = await conn.createOffer();
-    await conn.setLocalDescription(offer);
-    send({
-      type: 'signal',
-      signal: { kind: 'description', description: { type: 'offer', sdp: offer.sdp ?? '' } },
-    });
+    await describeLocal(conn, 'offer', conn.createOffer());
   }
+}
+
+/** Sets our new offer or answer as the local description and sends it to the other agent. */
+async function describeLocal(
+  conn: RTCPeerConnection,
+  type: 'offer' | 'answer',
+  made: Promise<RTCSessionDescriptionInit>,
+): Promise<void> {
+  const description = await made;
+  await conn.setLocalDescription(description);
+  send({
+    type: 'signal',
+    signal: { kind: 'description', description: { type, sdp: description.sdp ?? '' } },
+  });
 }
 
 async function onSignal(signal: AgentSignal): Promise<void> {
@@ -74,14 +84,7 @@ async function onSignal(signal: AgentSignal): Promise<void> {
     return;
   }
   await pc.setRemoteDescription(signal.description);
-  if (signal.description.type === 'offer') {
-    const answer = await pc.createAnswer();
-    await pc.setLocalDescription(answer);
-    send({
-      type: 'signal',
-      signal: { kind: 'description', description: { type: 'answer', sdp: answer.sdp ?? '' } },
-    });
-  }
+  if (signal.description.type === 'offer') await describeLocal(pc, 'answer', pc.createAnswer());
 }
 
 async function handle(msg: ToAgent): Promise<void> {
@@ -95,12 +98,7 @@ async function handle(msg: ToAgent): Promise<void> {
       return;
     case 'restart-ice': {
       if (!pc) return;
-      const offer = await pc.createOffer({ iceRestart: true });
-      await pc.setLocalDescription(offer);
-      send({
-        type: 'signal',
-        signal: { kind: 'description', description: { type: 'offer', sdp: offer.sdp ?? '' } },
-      });
+      await describeLocal(pc, 'offer', pc.createOffer({ iceRestart: true }));
       return;
     }
     case 'stats': {
@@ -113,7 +111,7 @@ async function handle(msg: ToAgent): Promise<void> {
       pc?.close();
       pc = null;
       // Let the close reach the network (and coturn) before exiting.
-      setTimeout(() => process.exit(0), 50);
+      exitSoon(50);
       return;
   }
 }
@@ -121,12 +119,4 @@ async function handle(msg: ToAgent): Promise<void> {
 // One message at a time, in order: a candidate handled while the answer before it is still
 // being applied would fail ("no remote description") and be lost, and with symmetric NATs
 // on both sides nothing else (no peer-reflexive candidate) would make up for it.
-let queue: Promise<void> = Promise.resolve();
-process.on('message', (raw: unknown) => {
-  // Only our parent holds the IPC channel; it sends ToAgent objects.
-  queue = queue
-    .then(() => handle(raw as ToAgent))
-    .catch((err: unknown) => send({ type: 'error', message: String(err) }));
-});
-process.on('disconnect', () => process.exit(0));
-send({ type: 'ready' });
+serveParent(handle, { inOrder: true });

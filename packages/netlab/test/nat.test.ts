@@ -9,6 +9,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { isTurnAuthError } from '@peerbench/mesh';
 import { issueTurnCredential } from '@peerbench/signaling-server';
 import { describe, expect, it } from 'vitest';
 import type { AgentConfig } from '../src/agent-protocol.js';
@@ -16,7 +17,6 @@ import {
   buildNatTopology,
   connectionTypeOf,
   type FromAgent,
-  isTurnAuthError,
   Lab,
   labUnavailableReason,
   pipeSignals,

@@ -29,6 +29,7 @@ import {
   type WireDtype,
   type WireTensor,
 } from './rpc.js';
+import { invalidValueText } from './schema-issues.js';
 
 const IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const textEncoder = new TextEncoder();
@@ -188,9 +189,7 @@ export function decodeRpcHeader(bytes: Uint8Array): { header: RpcHeader; payload
   }
   const result = v.safeParse(RpcHeaderSchema, json);
   if (!result.success) {
-    const issue = result.issues[0];
-    const path = issue?.path?.map((p) => String(p.key)).join('.') ?? '';
-    throw new CodecError('invalid-header', `invalid header${path ? ` at ${path}` : ''}: ${issue?.message}`, {
+    throw new CodecError('invalid-header', invalidValueText('header', result.issues), {
       requestId: idOf(json),
       messageKind: kindOf(json),
     });

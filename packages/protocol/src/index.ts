@@ -9,4 +9,5 @@ export * from './ledger-codes.js';
 export * from './limits.js';
 export * from './pending-calls.js';
 export * from './rpc.js';
+export * from './schema-issues.js';
 export * from './signaling.js';

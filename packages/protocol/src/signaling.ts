@@ -15,6 +15,7 @@
 import * as v from 'valibot';
 import { CodedError } from './errors.js';
 import { LEDGER_SUBMIT_ERROR_CODES } from './ledger-codes.js';
+import { invalidValueText } from './schema-issues.js';
 
 /** Largest signaling message either side accepts, in bytes of UTF-8 JSON. */
 export const MAX_SIGNALING_MESSAGE_BYTES = 64 * 1024;
@@ -220,12 +221,7 @@ function parseWith<T extends v.GenericSchema>(schema: T, raw: string | Uint8Arra
   }
   const result = v.safeParse(schema, json);
   if (!result.success) {
-    const issue = result.issues[0];
-    const path = issue?.path?.map((p) => String(p.key)).join('.') ?? '';
-    throw new SignalingMessageError(
-      'invalid-message',
-      `invalid message${path ? ` at ${path}` : ''}: ${issue?.message ?? 'schema mismatch'}`,
-    );
+    throw new SignalingMessageError('invalid-message', invalidValueText('message', result.issues));
   }
   return result.output;
 }

@@ -16,14 +16,8 @@
 import type { LedgerTransport } from '@peerbench/mesh';
 import { PendingCalls } from '@peerbench/protocol';
 import * as v from 'valibot';
-import {
-  type BridgeOptions,
-  CallIdSchema,
-  listen,
-  type MessagePortLike,
-  MessageTextSchema,
-  parseMessage,
-} from './port.js';
+import type { BridgeOptions, MessagePortLike } from './port.js';
+import { CallIdSchema, MessageTextSchema, PortInbox } from './port.js';
 
 /** Longest the worker waits for the main thread to answer a transaction. */
 export const LEDGER_TX_BRIDGE_TIMEOUT_MS = 30_000;
@@ -69,19 +63,22 @@ export class PortLedgerTransport implements LedgerTransport {
   private readonly subs = new Map<number, (block: unknown) => void>();
   /** Subscription ids (transactions take theirs from the table). */
   private nextSubscriptionId = 1;
-  private closed = false;
-  private readonly unlisten: () => void;
-  dropped = 0;
+  private readonly inbox: PortInbox<typeof DownSchema>;
 
   constructor(
     private readonly port: MessagePortLike,
-    private readonly opts: BridgeOptions = {},
+    opts: BridgeOptions = {},
   ) {
-    this.unlisten = listen(port, (data) => this.onMessage(data));
+    this.inbox = new PortInbox(port, DownSchema, (msg) => this.onMessage(msg), opts);
+  }
+
+  /** Messages from the main thread dropped because they failed validation. */
+  get dropped(): number {
+    return this.inbox.dropped;
   }
 
   sendTx(txJson: unknown): Promise<TxResult> {
-    if (this.closed)
+    if (this.inbox.closed)
       return Promise.resolve({ ok: false, code: 'closed', message: 'the ledger bridge is closed' });
     const call = this.txs.add({ timeoutMs: LEDGER_TX_BRIDGE_TIMEOUT_MS, context: undefined });
     this.port.postMessage({ t: 'tx', id: call.id, tx: txJson }, []);
@@ -93,12 +90,12 @@ export class PortLedgerTransport implements LedgerTransport {
   }
 
   subscribe(fromHeight: number, onBlockJson: (block: unknown) => void): () => void {
-    if (this.closed) return () => {};
+    if (this.inbox.closed) return () => {};
     const id = this.nextSubscriptionId++;
     this.subs.set(id, onBlockJson);
     this.port.postMessage({ t: 'subscribe', id, from: fromHeight }, []);
     return () => {
-      if (!this.subs.delete(id) || this.closed) return;
+      if (!this.subs.delete(id) || this.inbox.closed) return;
       this.port.postMessage({ t: 'unsubscribe', id }, []);
     };
   }
@@ -110,21 +107,13 @@ export class PortLedgerTransport implements LedgerTransport {
 
   /** Answers pending transactions with `closed`, ends subscriptions, tells the main thread. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (!this.inbox.close()) return;
     this.txs.rejectAll(new TxNotAnswered('closed', 'the ledger bridge was closed'));
     this.subs.clear();
     this.port.postMessage({ t: 'close' }, []);
-    this.unlisten();
   }
 
-  private onMessage(data: unknown): void {
-    if (this.closed) return;
-    const msg = parseMessage(DownSchema, data, (reason) => {
-      this.dropped++;
-      this.opts.onInvalid?.(reason);
-    });
-    if (!msg) return;
+  private onMessage(msg: v.InferOutput<typeof DownSchema>): void {
     if (msg.t === 'tx-result') {
       this.txs.resolve(msg.id, msg.result);
       return;
@@ -147,77 +136,72 @@ export function exposeLedgerTransport(
   opts: BridgeOptions = {},
 ): ExposedLedger {
   const subs = new Map<number, () => void>();
-  let stopped = false;
-  let dropped = 0;
   const post = (m: unknown) => {
-    if (!stopped) port.postMessage(m, []);
+    if (!inbox.closed) port.postMessage(m, []);
   };
-  const stop = () => {
-    if (stopped) return;
-    stopped = true;
+  const unsubscribeAll = () => {
     for (const off of subs.values()) off();
     subs.clear();
-    unlisten();
   };
-  const unlisten = listen(port, (data) => {
-    if (stopped) return;
-    const msg = parseMessage(UpSchema, data, (reason) => {
-      dropped++;
-      opts.onInvalid?.(reason);
-    });
-    if (!msg) return;
-    switch (msg.t) {
-      case 'tx':
-        transport.sendTx(msg.tx).then(
-          (result) =>
-            post({
-              t: 'tx-result',
-              id: msg.id,
-              result: {
-                ok: result.ok,
-                ...(result.code !== undefined ? { code: String(result.code).slice(0, 2000) } : {}),
-                ...(result.message !== undefined ? { message: String(result.message).slice(0, 2000) } : {}),
-              },
-            }),
-          (err: unknown) =>
-            post({
-              t: 'tx-result',
-              id: msg.id,
-              result: {
-                ok: false,
-                code: 'transport',
-                message: String((err as Error)?.message ?? err).slice(0, 2000),
-              },
-            }),
-        );
-        return;
-      case 'subscribe': {
-        subs.get(msg.id)?.();
-        const id = msg.id;
-        subs.set(
-          id,
-          transport.subscribe(msg.from, (block) => post({ t: 'block', sub: id, block })),
-        );
-        return;
+  const inbox = new PortInbox(
+    port,
+    UpSchema,
+    (msg) => {
+      switch (msg.t) {
+        case 'tx':
+          transport.sendTx(msg.tx).then(
+            (result) =>
+              post({
+                t: 'tx-result',
+                id: msg.id,
+                result: {
+                  ok: result.ok,
+                  ...(result.code !== undefined ? { code: String(result.code).slice(0, 2000) } : {}),
+                  ...(result.message !== undefined ? { message: String(result.message).slice(0, 2000) } : {}),
+                },
+              }),
+            (err: unknown) =>
+              post({
+                t: 'tx-result',
+                id: msg.id,
+                result: {
+                  ok: false,
+                  code: 'transport',
+                  message: String((err as Error)?.message ?? err).slice(0, 2000),
+                },
+              }),
+          );
+          return;
+        case 'subscribe': {
+          subs.get(msg.id)?.();
+          const id = msg.id;
+          subs.set(
+            id,
+            transport.subscribe(msg.from, (block) => post({ t: 'block', sub: id, block })),
+          );
+          return;
+        }
+        case 'unsubscribe':
+          subs.get(msg.id)?.();
+          subs.delete(msg.id);
+          return;
+        case 'close':
+          // The worker's transport closed (its Peer stopped); a restarted Peer subscribes again on this port.
+          unsubscribeAll();
+          return;
       }
-      case 'unsubscribe':
-        subs.get(msg.id)?.();
-        subs.delete(msg.id);
-        return;
-      case 'close':
-        // The worker's transport closed (its Peer stopped); a restarted Peer subscribes again on this port.
-        for (const off of subs.values()) off();
-        subs.clear();
-        return;
-    }
-  });
+    },
+    opts,
+  );
   return {
-    stop,
+    stop: () => {
+      if (inbox.close()) unsubscribeAll();
+    },
     get subscriptions() {
       return subs.size;
     },
     get dropped() {
-      return dropped;
+      return inbox.dropped;
     },
   };
 }

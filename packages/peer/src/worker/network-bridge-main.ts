@@ -5,16 +5,8 @@
  */
 import { ExpertError, type ExpertNetwork, type WireTensor } from '@peerbench/mesh';
 import { PendingCalls } from '@peerbench/protocol';
-import * as v from 'valibot';
 import { type Down, SERVE_CALL_TIMEOUT_MS, send, type Up, UpSchema } from './network-bridge-wire.js';
-import {
-  type BridgeOptions,
-  checkTensor,
-  errorFields,
-  issuesText,
-  listen,
-  type MessagePortLike,
-} from './port.js';
+import { type BridgeOptions, checkTensor, errorFields, type MessagePortLike, PortInbox } from './port.js';
 
 /** Main side of the bridge, returned by exposeExpertNetwork. */
 export interface ExposedNetwork {
@@ -37,7 +29,6 @@ export function exposeExpertNetwork(
 ): ExposedNetwork {
   let network: ExpertNetwork | null = null;
   let opening = false;
-  let stopped = false;
   let unserve: (() => void) | null = null;
   const offs: Array<() => void> = [];
   const outgoing = new Map<number, AbortController>();
@@ -47,15 +38,9 @@ export function exposeExpertNetwork(
     abortError: () => new ExpertError('cancelled', 'the caller cancelled'),
     onGiveUp: (id) => reply({ t: 'serve-cancel', id }),
   });
-  let dropped = 0;
 
   const reply = (message: Down, tensor?: WireTensor) => {
-    if (!stopped) send(port, message, tensor);
-  };
-
-  const invalid = (reason: string) => {
-    dropped++;
-    opts.onInvalid?.(reason);
+    if (!inbox.closed) send(port, message, tensor);
   };
 
   /** An incoming expert call from a remote peer, handed to the worker. */
@@ -66,7 +51,7 @@ export function exposeExpertNetwork(
     t: WireTensor,
     signal: AbortSignal,
   ): Promise<WireTensor | undefined> => {
-    if (stopped) return Promise.reject(new ExpertError('rejected', 'not serving'));
+    if (inbox.closed) return Promise.reject(new ExpertError('rejected', 'not serving'));
     if (signal.aborted) return Promise.reject(new ExpertError('cancelled', 'aborted'));
     const bad = checkTensor(t);
     if (bad) return Promise.reject(new ExpertError('invalid', bad));
@@ -108,7 +93,7 @@ export function exposeExpertNetwork(
     opening = true;
     try {
       const net = await open();
-      if (stopped) return;
+      if (inbox.closed) return;
       network = net;
       if (net.on) {
         for (const event of ['peer-connected', 'peer-disconnected'] as const)
@@ -185,62 +170,61 @@ export function exposeExpertNetwork(
   };
 
   const stop = () => {
-    if (stopped) return;
+    if (inbox.closed) return;
     reset();
-    stopped = true;
+    inbox.close();
     for (const off of offs.splice(0)) off();
-    unlisten();
   };
 
-  const unlisten = listen(port, (data) => {
-    if (stopped) return;
-    const parsed = v.safeParse(UpSchema, data);
-    if (!parsed.success) {
-      const d = data as { t?: unknown; id?: unknown } | null;
-      const reason = issuesText(parsed.issues);
-      // A malformed answer to an incoming call still settles it.
-      if (d?.t === 'served' && typeof d.id === 'number')
-        incoming.reject(d.id, new ExpertError('invalid', `malformed answer from the worker: ${reason}`));
-      if (d?.t === 'call' && typeof d.id === 'number')
-        reply({ t: 'result', id: d.id, ok: false, code: 'invalid', message: reason.slice(0, 2000) });
-      invalid(reason);
-      return;
-    }
-    const msg = parsed.output;
-    switch (msg.t) {
-      case 'open':
-        void doOpen();
-        return;
-      case 'call':
-        void onCall(msg);
-        return;
-      case 'ping':
-        void onPing(msg.id, msg.peerId);
-        return;
-      case 'cancel':
-        outgoing.get(msg.id)?.abort();
-        outgoing.delete(msg.id);
-        return;
-      case 'serve':
-        if (msg.on) startServing();
-        else stopServing();
-        return;
-      case 'served': {
-        if (!incoming.has(msg.id)) return;
-        if (!msg.ok) {
-          incoming.reject(msg.id, new ExpertError(msg.code, msg.message));
+  const onMalformed = (data: unknown, reason: string) => {
+    const d = data as { t?: unknown; id?: unknown } | null;
+    // A malformed answer to an incoming call still settles it.
+    if (d?.t === 'served' && typeof d.id === 'number')
+      incoming.reject(d.id, new ExpertError('invalid', `malformed answer from the worker: ${reason}`));
+    if (d?.t === 'call' && typeof d.id === 'number')
+      reply({ t: 'result', id: d.id, ok: false, code: 'invalid', message: reason.slice(0, 2000) });
+  };
+
+  const inbox = new PortInbox(
+    port,
+    UpSchema,
+    (msg: Up) => {
+      switch (msg.t) {
+        case 'open':
+          void doOpen();
+          return;
+        case 'call':
+          void onCall(msg);
+          return;
+        case 'ping':
+          void onPing(msg.id, msg.peerId);
+          return;
+        case 'cancel':
+          outgoing.get(msg.id)?.abort();
+          outgoing.delete(msg.id);
+          return;
+        case 'serve':
+          if (msg.on) startServing();
+          else stopServing();
+          return;
+        case 'served': {
+          if (!incoming.has(msg.id)) return;
+          if (!msg.ok) {
+            incoming.reject(msg.id, new ExpertError(msg.code, msg.message));
+            return;
+          }
+          const bad = msg.tensor ? checkTensor(msg.tensor) : null;
+          if (bad) incoming.reject(msg.id, new ExpertError('invalid', `the worker's answer: ${bad}`));
+          else incoming.resolve(msg.id, msg.tensor);
           return;
         }
-        const bad = msg.tensor ? checkTensor(msg.tensor) : null;
-        if (bad) incoming.reject(msg.id, new ExpertError('invalid', `the worker's answer: ${bad}`));
-        else incoming.resolve(msg.id, msg.tensor);
-        return;
+        case 'close':
+          reset();
+          return;
       }
-      case 'close':
-        reset();
-        return;
-    }
-  });
+    },
+    { ...opts, onMalformed },
+  );
 
   return {
     stop,
@@ -248,7 +232,7 @@ export function exposeExpertNetwork(
       return outgoing.size + incoming.size;
     },
     get dropped() {
-      return dropped;
+      return inbox.dropped;
     },
   };
 }

@@ -26,7 +26,6 @@ import {
   type WireTensor,
 } from '@peerbench/mesh';
 import { PendingCalls } from '@peerbench/protocol';
-import * as v from 'valibot';
 import {
   answerOf,
   BRIDGE_TIMEOUT_SLACK_MS,
@@ -36,14 +35,7 @@ import {
   PING_TIMEOUT_MS,
   send,
 } from './network-bridge-wire.js';
-import {
-  type BridgeOptions,
-  checkTensor,
-  errorFields,
-  issuesText,
-  listen,
-  type MessagePortLike,
-} from './port.js';
+import { type BridgeOptions, checkTensor, errorFields, type MessagePortLike, PortInbox } from './port.js';
 
 export { type ExposedNetwork, exposeExpertNetwork } from './network-bridge-main.js';
 export {
@@ -62,16 +54,13 @@ export class PortExpertNetwork implements ExpertNetwork {
   private readonly serving = new Map<number, AbortController>();
   private readonly events = new Emitter<Record<NetworkEvent, [string]>>();
   private handlers: ExpertHandlers | null = null;
-  private closed = false;
-  private readonly unlisten: () => void;
+  private readonly inbox: PortInbox<typeof DownSchema>;
   private opening: { resolve(): void; reject(err: Error): void } | null = null;
-  /** Messages dropped because they failed validation. */
-  dropped = 0;
 
   private constructor(
     private readonly port: MessagePortLike,
     readonly selfId: string,
-    private readonly opts: BridgeOptions,
+    opts: BridgeOptions,
   ) {
     this.pending = new PendingCalls<Answer, CallOp>({
       timeoutError: (ms) => new ExpertError('timeout', `no answer from the main thread within ${ms} ms`),
@@ -79,7 +68,27 @@ export class PortExpertNetwork implements ExpertNetwork {
       // The main thread may still be waiting on the network: tell it to stop.
       onGiveUp: (id) => send(this.port, { t: 'cancel', id }),
     });
-    this.unlisten = listen(port, (data) => this.onMessage(data));
+    this.inbox = new PortInbox(port, DownSchema, (msg) => this.onMessage(msg), {
+      ...opts,
+      // A malformed answer still settles its call, so nothing waits for the timeout.
+      onMalformed: (data, reason) => {
+        const d = data as { t?: unknown; id?: unknown } | null;
+        if (d?.t === 'result' && typeof d.id === 'number')
+          this.pending.reject(
+            d.id,
+            new ExpertError('invalid', `malformed answer from the main thread: ${reason}`),
+          );
+      },
+    });
+  }
+
+  /** Messages from the main thread dropped because they failed validation. */
+  get dropped(): number {
+    return this.inbox.dropped;
+  }
+
+  private get closed(): boolean {
+    return this.inbox.closed;
   }
 
   /**
@@ -156,8 +165,7 @@ export class PortExpertNetwork implements ExpertNetwork {
 
   /** Settles every pending call with 'cancelled', stops serving, tells the main thread and stops listening. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (!this.inbox.close()) return;
     this.opening?.reject(new ExpertError('cancelled', 'the network bridge was closed'));
     this.opening = null;
     this.pending.rejectAll(new ExpertError('cancelled', 'the network bridge was closed'));
@@ -166,7 +174,6 @@ export class PortExpertNetwork implements ExpertNetwork {
     this.handlers = null;
     this.connected.clear();
     send(this.port, { t: 'close' });
-    this.unlisten();
   }
 
   private call(
@@ -210,27 +217,7 @@ export class PortExpertNetwork implements ExpertNetwork {
     return call.promise;
   }
 
-  private invalid(reason: string): void {
-    this.dropped++;
-    this.opts.onInvalid?.(reason);
-  }
-
-  private onMessage(data: unknown): void {
-    if (this.closed) return;
-    const parsed = v.safeParse(DownSchema, data);
-    if (!parsed.success) {
-      // A malformed answer still settles its call, so nothing waits for the timeout.
-      const id = (data as { t?: unknown; id?: unknown } | null)?.id;
-      const reason = issuesText(parsed.issues);
-      if ((data as { t?: unknown })?.t === 'result' && typeof id === 'number')
-        this.pending.reject(
-          id,
-          new ExpertError('invalid', `malformed answer from the main thread: ${reason}`),
-        );
-      this.invalid(reason);
-      return;
-    }
-    const msg: Down = parsed.output;
+  private onMessage(msg: Down): void {
     switch (msg.t) {
       case 'opened':
         for (const p of msg.peers) if (p !== this.selfId) this.connected.add(p);

@@ -10,18 +10,13 @@
  *    (start/stop/pause/resume/getSnapshot/subscribe) and rebuilds full
  *    snapshots from the deltas. Snapshots are validated on arrival.
  */
+import { Emitter } from '@peerbench/mesh';
 import { PendingCalls } from '@peerbench/protocol';
 import * as v from 'valibot';
 import { appendNewPoints } from '../peer-view.js';
 import type { BlockPoint, PeerSnapshot, StepPoint } from '../state.js';
-import {
-  type BridgeOptions,
-  CallIdSchema,
-  listen,
-  type MessagePortLike,
-  MessageTextSchema,
-  parseMessage,
-} from './port.js';
+import type { BridgeOptions, MessagePortLike } from './port.js';
+import { CallIdSchema, MessageTextSchema, PortInbox } from './port.js';
 
 /** Snapshots posted per second at most: the UI coalesces to 5/s anyway. */
 export const SNAPSHOT_POST_MS = 100;
@@ -147,12 +142,11 @@ export function hostPeer(
   let lastPosted: PeerSnapshot | null = null;
   let lastPostAt = Number.NEGATIVE_INFINITY;
   let timer: ReturnType<typeof setTimeout> | null = null;
-  let stopped = false;
 
   const post = () => {
     if (timer !== null) clearTimeout(timer);
     timer = null;
-    if (stopped) return;
+    if (inbox.closed) return;
     const s = peer.getSnapshot();
     if (s === lastPosted) return;
     const lossHistory = tailAfter(s.lossHistory, lossKey, lastLoss);
@@ -173,54 +167,54 @@ export function hostPeer(
     else if (timer === null) timer = setTimeout(post, wait);
   };
 
+  const inbox = new PortInbox(
+    port,
+    DownSchema,
+    ({ id, cmd }) => {
+      const run = async () => {
+        switch (cmd) {
+          case 'start':
+            return peer.start();
+          case 'stop':
+            return peer.stop();
+          case 'pause':
+            return peer.pause();
+          case 'resume':
+            return peer.resume();
+        }
+      };
+      run().then(
+        () => {
+          post();
+          if (!inbox.closed) port.postMessage({ t: 'cmd-result', id, ok: true }, []);
+        },
+        (err: unknown) => {
+          post();
+          if (!inbox.closed)
+            port.postMessage(
+              {
+                t: 'cmd-result',
+                id,
+                ok: false,
+                message: (err instanceof Error ? err.message : String(err)).slice(0, 2000),
+              },
+              [],
+            );
+        },
+      );
+    },
+    opts,
+  );
   const unsubscribe = peer.subscribe(onSnapshot);
-  const unlisten = listen(port, (data) => {
-    if (stopped) return;
-    const msg = parseMessage(DownSchema, data, (reason) => opts.onInvalid?.(reason));
-    if (!msg) return;
-    const { id, cmd } = msg;
-    const run = async () => {
-      switch (cmd) {
-        case 'start':
-          return peer.start();
-        case 'stop':
-          return peer.stop();
-        case 'pause':
-          return peer.pause();
-        case 'resume':
-          return peer.resume();
-      }
-    };
-    run().then(
-      () => {
-        post();
-        if (!stopped) port.postMessage({ t: 'cmd-result', id, ok: true }, []);
-      },
-      (err: unknown) => {
-        post();
-        if (!stopped)
-          port.postMessage(
-            {
-              t: 'cmd-result',
-              id,
-              ok: false,
-              message: (err instanceof Error ? err.message : String(err)).slice(0, 2000),
-            },
-            [],
-          );
-      },
-    );
-  });
   post();
 
   return {
     stop: () => {
-      if (stopped) return;
+      if (inbox.closed) return;
       post();
-      stopped = true;
+      inbox.close();
       if (timer !== null) clearTimeout(timer);
       unsubscribe();
-      unlisten();
     },
   };
 }
@@ -228,15 +222,13 @@ export function hostPeer(
 /** Main side: the control surface of a Peer running in a worker. */
 export class RemotePeer {
   private snapshot: PeerSnapshot;
-  private readonly listeners = new Set<(s: PeerSnapshot) => void>();
+  private readonly events = new Emitter<{ snapshot: [PeerSnapshot] }>();
   /** Commands waiting for the worker's answer; only `stop` has a deadline (the worker is terminated after). */
   private readonly pending = new PendingCalls<void>({
     timeoutError: (ms) => new Error(`the worker did not answer within ${ms} ms`),
     abortError: () => new Error('aborted'),
   });
-  private closed = false;
-  private readonly unlisten: () => void;
-  dropped = 0;
+  private readonly inbox: PortInbox<typeof UpSchema>;
 
   constructor(
     private readonly port: MessagePortLike,
@@ -244,7 +236,12 @@ export class RemotePeer {
     private readonly opts: BridgeOptions & { historyLimit?: number } = {},
   ) {
     this.snapshot = initial;
-    this.unlisten = listen(port, (data) => this.onMessage(data));
+    this.inbox = new PortInbox(port, UpSchema, (msg) => this.onMessage(msg), opts);
+  }
+
+  /** Snapshots and answers from the worker dropped because they failed validation. */
+  get dropped(): number {
+    return this.inbox.dropped;
   }
 
   getSnapshot(): PeerSnapshot {
@@ -252,8 +249,7 @@ export class RemotePeer {
   }
 
   subscribe(cb: (s: PeerSnapshot) => void): () => void {
-    this.listeners.add(cb);
-    return () => this.listeners.delete(cb);
+    return this.events.on('snapshot', cb);
   }
 
   start(): Promise<void> {
@@ -281,10 +277,8 @@ export class RemotePeer {
 
   /** Stops listening; pending commands fail. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (!this.inbox.close()) return;
     this.pending.rejectAll(new Error('the worker connection was closed'));
-    this.unlisten();
   }
 
   /** Commands waiting for the worker. */
@@ -293,7 +287,7 @@ export class RemotePeer {
   }
 
   private command(cmd: PeerCommand, timeoutMs?: number): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('the worker connection is closed'));
+    if (this.inbox.closed) return Promise.reject(new Error('the worker connection is closed'));
     const call = this.pending.add({ timeoutMs, context: undefined });
     this.port.postMessage({ t: 'cmd', id: call.id, cmd }, []);
     return call.promise;
@@ -301,16 +295,10 @@ export class RemotePeer {
 
   private publish(s: PeerSnapshot): void {
     this.snapshot = s;
-    for (const cb of [...this.listeners]) cb(s);
+    this.events.emit('snapshot', s);
   }
 
-  private onMessage(data: unknown): void {
-    if (this.closed) return;
-    const msg = parseMessage(UpSchema, data, (reason) => {
-      this.dropped++;
-      this.opts.onInvalid?.(reason);
-    });
-    if (!msg) return;
+  private onMessage(msg: v.InferOutput<typeof UpSchema>): void {
     if (msg.t === 'cmd-result') {
       if (msg.ok) this.pending.resolve(msg.id, undefined);
       else this.pending.reject(msg.id, new Error(msg.message ?? 'the command failed'));

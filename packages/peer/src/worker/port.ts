@@ -14,6 +14,7 @@ import {
   toExpertError,
   type WireTensor,
 } from '@peerbench/mesh';
+import { issueText } from '@peerbench/protocol';
 import * as v from 'valibot';
 
 /**
@@ -95,25 +96,44 @@ export interface BridgeDrop {
 }
 
 /**
- * `data` as `schema` reads it, or undefined after `drop` was given the
- * reason: the one way a bridge takes in a message from the other side.
+ * The receiving side of a bridge endpoint, the one way a bridge takes in
+ * messages from the other side: each is read with `schema`; a malformed one
+ * is counted in `dropped`, handed to `onMalformed` (so a call it names can
+ * still be settled) and its reason to `onInvalid`; nothing is delivered after
+ * `close()`, which also stops listening.
  */
-export function parseMessage<S extends v.GenericSchema>(
-  schema: S,
-  data: unknown,
-  drop: (reason: string) => void,
-): v.InferOutput<S> | undefined {
-  const parsed = v.safeParse(schema, data);
-  if (parsed.success) return parsed.output;
-  drop(issuesText(parsed.issues));
-  return undefined;
-}
+export class PortInbox<S extends v.GenericSchema> {
+  /** Messages dropped because they failed validation. */
+  dropped = 0;
+  private open = true;
+  private readonly unlisten: () => void;
 
-export function issuesText(
-  issues: readonly { message: string; path?: readonly { key: unknown }[] }[],
-): string {
-  const first = issues[0];
-  if (!first) return 'invalid message';
-  const path = first.path?.map((p) => String(p.key)).join('.') ?? '';
-  return path ? `${path}: ${first.message}` : first.message;
+  constructor(
+    port: MessagePortLike,
+    schema: S,
+    deliver: (msg: v.InferOutput<S>) => void,
+    opts: BridgeOptions & { onMalformed?: (data: unknown, reason: string) => void } = {},
+  ) {
+    this.unlisten = listen(port, (data) => {
+      if (!this.open) return;
+      const parsed = v.safeParse(schema, data);
+      if (parsed.success) return deliver(parsed.output);
+      const reason = issueText(parsed.issues);
+      opts.onMalformed?.(data, reason);
+      this.dropped++;
+      opts.onInvalid?.(reason);
+    });
+  }
+
+  get closed(): boolean {
+    return !this.open;
+  }
+
+  /** Stops delivering and listening; false when it was already closed. */
+  close(): boolean {
+    if (!this.open) return false;
+    this.open = false;
+    this.unlisten();
+    return true;
+  }
 }

@@ -8,18 +8,12 @@
  * registration tx each peer sends over its own signaling socket lands in the
  * one chain that every instance serves block for block.
  *
- * The mesh is imported by path, and @roamhq/wrtc is loaded from
- * packages/mesh's dependencies: packages/mesh depends on this package (dev),
- * not the other way round.
+ * The clustered instances come from the signaling server's test fixtures
+ * (`@peerbench/signaling-server/test-cluster`, a dev dependency).
  */
-import { createRequire } from 'node:module';
 import { createRegisterTx, genesisHash, solveRegistrationWork } from '@peerbench/ledger';
 import { type NatsCluster, startNats } from '@peerbench/ledger/nats-servers';
 import { generateIdentity } from '@peerbench/protocol';
-import { describe, expect, it, onTestFinished, vi } from 'vitest';
-import WebSocket from 'ws';
-import { PeerMesh } from '../../packages/mesh/src/peer-mesh.js';
-import type { WebSocketConstructor } from '../../packages/mesh/src/websocket.js';
 import {
   blockHashAt,
   clusterDir,
@@ -27,12 +21,14 @@ import {
   type Instance,
   instanceArgs,
   startInstance,
-} from './cluster-helpers.js';
+} from '@peerbench/signaling-server/test-cluster';
+import wrtc from '@roamhq/wrtc';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
+import WebSocket from 'ws';
+import { PeerMesh } from '../src/peer-mesh.js';
+import type { WebSocketConstructor } from '../src/websocket.js';
 
 const WS = WebSocket as unknown as WebSocketConstructor;
-const wrtc: unknown = createRequire(new URL('../../packages/mesh/package.json', import.meta.url))(
-  '@roamhq/wrtc',
-);
 const INSTANCES = 3;
 const PEERS = 12;
 const ROOMS = 4;

@@ -8,18 +8,13 @@
  * the last one it received (no replay from genesis, no gap, nothing invalid)
  * through blocks of the new producer.
  *
- * The mesh client is imported by path: packages/mesh depends on this package
- * (dev), not the other way round.
+ * The clustered instances come from the signaling server's test fixtures
+ * (`@peerbench/signaling-server/test-cluster`, a dev dependency).
  */
 import type { ChildProcess } from 'node:child_process';
 import { type LedgerTransport, RemoteChain } from '@peerbench/ledger';
 import { type NatsCluster, startNats } from '@peerbench/ledger/nats-servers';
 import { generateIdentity } from '@peerbench/protocol';
-import { describe, expect, it, onTestFinished, vi } from 'vitest';
-import WebSocket from 'ws';
-import { signalingLedgerTransport } from '../../packages/mesh/src/ledger-channel.js';
-import { SignalingClient } from '../../packages/mesh/src/signaling-client.js';
-import type { WebSocketConstructor } from '../../packages/mesh/src/websocket.js';
 import {
   type ClusterDir,
   clusterDir,
@@ -30,7 +25,12 @@ import {
   LEASE_TTL_MS,
   spawnCli,
   startInstance,
-} from './cluster-helpers.js';
+} from '@peerbench/signaling-server/test-cluster';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
+import WebSocket from 'ws';
+import { signalingLedgerTransport } from '../src/ledger-channel.js';
+import { SignalingClient } from '../src/signaling-client.js';
+import type { WebSocketConstructor } from '../src/websocket.js';
 
 const WS = WebSocket as unknown as WebSocketConstructor;
 const WAIT = { timeout: 30_000, interval: 50 };
