@@ -9,13 +9,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { isTurnAuthError } from '@peerbench/mesh';
+import { connectionTypeOf, isTurnAuthError } from '@peerbench/mesh';
 import { issueTurnCredential } from '@peerbench/signaling-server';
 import { describe, expect, it } from 'vitest';
 import type { AgentConfig } from '../src/agent-protocol.js';
 import {
   buildNatTopology,
-  connectionTypeOf,
   type FromAgent,
   Lab,
   labUnavailableReason,
