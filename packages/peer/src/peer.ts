@@ -155,7 +155,7 @@ export class Peer {
         await restorePeerState(this.opts.storage, trainer, (patch) => this.publish(patch));
 
       this.server = new ExpertServer(
-        trainer.encoder,
+        trainer.served(),
         (caller) => this.heldMask ?? this.masks?.forCaller(this.chain?.uidOf(caller) ?? null) ?? 1,
         { ...DEFAULT_EXPERT_SERVER_OPTIONS, ...this.opts.server },
         undefined,

@@ -61,7 +61,7 @@ export function serveTrainer<N extends ExpertNetwork>(
   trainer: Trainer,
   acceptRemoteGradients = true,
 ) {
-  const server = new ExpertServer(trainer.encoder, () => 1, {
+  const server = new ExpertServer(trainer.served(), () => 1, {
     acceptRemoteGradients,
     remoteGradMaxNorm: 1,
     remoteLearningRate: 0.01,
