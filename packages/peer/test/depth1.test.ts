@@ -2,6 +2,7 @@ import { InMemoryHub } from '@peerbench/mesh';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { GStudent } from '../src/g-student.js';
+import { Peer } from '../src/peer.js';
 import { Trainer } from '../src/trainer.js';
 import { DEFAULT_STEP_OPTIONS, type ModelOptions } from '../src/trainer-options.js';
 import { SMALL_MODEL, serveTrainer, skewedTask, useWasm } from './helpers.js';
@@ -186,5 +187,35 @@ describe('answers at depth 1 (eq 9, f_i(Ĝ(x)))', () => {
       p.server.dispose();
       p.trainer.dispose();
     }
+  });
+});
+
+describe('the Peer publishes live and offline held-out accuracy side by side', () => {
+  it('every evalEverySteps: snapshot.accuracy (live) and snapshot.offlineAccuracy, both in the history point', async () => {
+    const hub = new InMemoryHub();
+    const peers = await Promise.all(
+      [0, 1].map(async (i) =>
+        Peer.create({
+          task: await skewedTask([i * 3, i * 3 + 1], i + 1, 200),
+          network: hub.join(`peer${i}`),
+          model: { ...SMALL_MODEL, maxExperts: 3, seed: i + 1, answerDepth: 1 },
+          backend: false,
+          autoRun: false,
+          evalEverySteps: 4,
+          scoreEverySteps: 0,
+          saveEverySteps: 0,
+          pingEveryMs: 0,
+        }),
+      ),
+    );
+    for (const p of peers) await p.start();
+    for (let s = 0; s < 8; s++) for (const p of peers) await p.step();
+    const snap = peers[0]!.getSnapshot();
+    expect(snap.accuracy).toBeGreaterThan(0);
+    expect(snap.offlineAccuracy).toBeGreaterThan(0);
+    const evaluated = snap.lossHistory.filter((p) => p.accuracy !== undefined);
+    expect(evaluated.map((p) => p.step)).toEqual([4, 8]);
+    for (const p of evaluated) expect(p.offlineAccuracy).toBeGreaterThan(0);
+    for (const p of peers) await p.stop();
   });
 });
