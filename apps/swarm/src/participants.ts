@@ -149,6 +149,7 @@ export async function createParticipant(
       balanceWeight: opts.balance,
       maxExperts: Math.max(2, ctx.slots),
       combine: opts.combine,
+      answerDepth: opts.answerDepth,
       seed: opts.seed * 1000 + dataIndex,
       ...(view < 1 ? { inputView: view } : {}),
       scoring: { removalSource: opts.scoring },
