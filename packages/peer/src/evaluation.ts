@@ -53,10 +53,10 @@ async function readAndDispose(t: tf.Tensor): Promise<Float32Array> {
   }
 }
 
-/** Loss and accuracy on the task's held-out set, offline (stand-ins for the remote experts). */
-export async function evaluateOffline(trainer: Trainer): Promise<EvalResult> {
+/** Loss and accuracy on `data` (default: the task's held-out set), offline (the student for every remote slot). */
+export async function evaluateOffline(trainer: Trainer, data?: Batch): Promise<EvalResult> {
   const task = trainer.task;
-  const ev = task.evalSet();
+  const ev = data ?? task.evalSet();
   const available = trainer.slots.map((p, s) => s === 0 || (p !== null && trainer.standIns.ready(s)));
   const x = tf.tensor2d(ev.x, [ev.size, task.inputSize]);
   const { h, f } = trainer.represent(x);

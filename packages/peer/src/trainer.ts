@@ -386,9 +386,9 @@ export class Trainer {
     return this.calls.settleBackwards();
   }
 
-  /** Loss and accuracy on the task's held-out set, offline: stand-ins for the remote experts (evaluation.ts). */
-  evaluate(): Promise<EvalResult> {
-    return evaluateOffline(this);
+  /** Loss and accuracy on the task's held-out set (or `data`), offline: the student for the remote experts (evaluation.ts). */
+  evaluate(data?: Batch): Promise<EvalResult> {
+    return evaluateOffline(this, data);
   }
 
   /** Loss and accuracy with the live network, optionally one peer ablated (evaluation.ts). Read-only. */
