@@ -4,29 +4,14 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { GStudent } from '../src/g-student.js';
 import { Peer } from '../src/peer.js';
 import { Trainer } from '../src/trainer.js';
-import { DEFAULT_STEP_OPTIONS, type ModelOptions } from '../src/trainer-options.js';
-import { SMALL_MODEL, serveTrainer, skewedTask, useWasm } from './helpers.js';
+import { SMALL_MODEL, skewedTask, trainerSwarm, useWasm } from './helpers.js';
 
 beforeAll(useWasm);
 vi.setConfig({ testTimeout: 120_000 });
 
 /** `n` trainers on one hub answering at `depth`, each serving its f_i. */
-async function network(n: number, depth: 0 | 1, model: Partial<ModelOptions> = {}) {
-  const hub = new InMemoryHub();
-  const peers = [];
-  for (let i = 0; i < n; i++) {
-    const net = hub.join(`p${i}`);
-    const trainer = new Trainer(
-      await skewedTask([i * 3, i * 3 + 1, i * 3 + 2], i + 1, 200),
-      `p${i}`,
-      net,
-      { ...SMALL_MODEL, maxExperts: n + 1, topK: n, seed: i + 1, answerDepth: depth, ...model },
-      { ...DEFAULT_STEP_OPTIONS, batchSize: 16, kMin: n - 1, graceMs: 20, forwardTimeoutMs: 2000 },
-    );
-    peers.push(serveTrainer(net, trainer));
-  }
-  return { hub, peers };
-}
+const network = (n: number, depth: 0 | 1) =>
+  trainerSwarm(n, { model: { answerDepth: depth }, step: { forwardTimeoutMs: 2000 } });
 
 async function round(peers: { trainer: Trainer }[]) {
   for (const p of peers) {
