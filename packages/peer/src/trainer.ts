@@ -14,16 +14,13 @@
  *     Σ_j g_j f_j with `combine: 'sum'`) → head → L_i (cross-entropy), plus
  *     the gate's importance balance; valid answers also train the stand-ins;
  *  5. `backward(∂L_i/∂f_j(x))` to every j that answered;
- *  6. the scorer records gate importance and the removal cost of eq 3 (with
- *     its first-order term) per expert.
+ *  6. the scorer records gate importance and the removal cost of eq 3.
  *
  * Gradients w.r.t. the remote answers come out of the same tape as the
  * weights' gradients: the answers are inputs of the loss like any variable.
- *
- * This file holds the model, the slot table, the step and its tape. Around
- * it: trainer-options.ts (settings and defaults), expert-calls.ts (steps 3
- * and 5: forwards, stand-ins, backwards), combine.ts (G(x) of eq 10),
- * evaluation.ts (held-out loss and accuracy), persistence.ts (the weight set).
+ * Around this file (model, slot table, step, tape): trainer-options.ts,
+ * expert-calls.ts (steps 3, 5), combine.ts (eq 10), composition.ts (eq 9),
+ * g-student.ts (eq 11), evaluation.ts, persistence.ts.
  */
 import type { ExpertNetwork } from '@peerbench/mesh';
 import * as tf from '@tensorflow/tfjs';
@@ -123,20 +120,10 @@ export class Trainer {
       scope,
       ...(seed === undefined ? {} : { seed: seed + 100 }),
     });
+    const ready = () => this.slots.map((p, s) => s > 0 && p !== null && this.standIns.ready(s));
+    const parts = { encoder: this.encoder, gate: this.gate, student: this.standIns, ready };
     this.composition =
-      model.answerDepth === 1
-        ? new Composition(
-            {
-              encoder: this.encoder,
-              gate: this.gate,
-              student: this.standIns,
-              ready: () => this.slots.map((p, s) => s > 0 && p !== null && this.standIns.ready(s)),
-            },
-            model.maxExperts,
-            this.d,
-            scope,
-          )
-        : null;
+      model.answerDepth === 1 ? new Composition(parts, model.maxExperts, this.d, scope) : null;
     this.scorer = new Scorer({ slots: model.maxExperts, ...DEFAULT_SCORER_OPTIONS, ...model.scoring });
     this.slots = new Array<string | null>(model.maxExperts).fill(null);
     this.slots[0] = selfId;
@@ -179,12 +166,8 @@ export class Trainer {
   }
 
   private trainableVariables(): tf.Variable[] {
-    return [
-      ...this.encoder.variables(),
-      ...(this.composition?.variables() ?? []),
-      ...this.gate.variables(),
-      ...this.head.variables(),
-    ];
+    const own = [this.encoder, this.composition, this.gate, this.head];
+    return own.flatMap((part) => part?.variables() ?? []);
   }
 
   /** Gives every newly seen peer a free slot (first come; a full table ignores newcomers). */
