@@ -66,6 +66,8 @@ export interface SwarmOptions {
   temperature: number;
   /** How G(x) joins the chosen experts: concat (one slot per peer, eq 10) or sum. */
   combine: 'concat' | 'sum';
+  /** What every Peer answers: 0 its encoder alone, 1 encoder plus its student of G (eq 9, ModelOptions.answerDepth). */
+  answerDepth: 0 | 1;
   ablate: boolean;
   adversaries: AdversarySpec[];
   churn: ChurnSpec | null;
@@ -174,6 +176,7 @@ export const USAGE = `usage: pnpm swarm [flags]
   --epsilon F          max L2 change of a weight row per block (default 0.1)
   --temperature F      mask temperature relative to mean stake (default 0.1)
   --combine C          G(x) as concat (one slot per peer, eq 10) or sum (default concat)
+  --answer-depth N     0 | 1: answers from the encoder alone, or f_i(Ĝ(x)) with the student of G (default 0)
   --ablate             after training, measure the ideal rank of eq 2 by ablation
   --adversary A        noise:N, copy:N or selfdeal:N (repeatable or comma separated)
   --quality Q          none | views: graded private views of the input, a known usefulness order (default none)
@@ -278,6 +281,9 @@ export function parseArgs(argv: readonly string[], baseDir: string): SwarmOption
   const combine = get('--combine') ?? 'concat';
   if (combine !== 'concat' && combine !== 'sum')
     throw new UsageError(`--combine: expected concat or sum, got '${combine}'`);
+  const answerDepth = get('--answer-depth') ?? '0';
+  if (answerDepth !== '0' && answerDepth !== '1')
+    throw new UsageError(`--answer-depth: expected 0 or 1, got '${answerDepth}'`);
   if (server !== null && transport === 'memory')
     throw new UsageError("--server needs --transport webrtc (peers join the server's room)");
   const room = get('--room') ?? 'swarm';
@@ -355,6 +361,7 @@ export function parseArgs(argv: readonly string[], baseDir: string): SwarmOption
     epsilon: num('--epsilon', get('--epsilon') ?? '0.1', 0, 2),
     temperature: num('--temperature', get('--temperature') ?? '0.1', 1e-6, 100),
     combine,
+    answerDepth: answerDepth === '1' ? 1 : 0,
     ablate: flags.has('--ablate'),
     adversaries,
     churn,

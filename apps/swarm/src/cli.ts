@@ -4,8 +4,10 @@
  * 1 runtime failure, 2 bad flags.
  */
 import events from 'node:events';
+import { join } from 'node:path';
 import { MAX_PEERS, parseArgs, USAGE, UsageError } from './args.js';
 import { describeTrial, initBackend } from './backend.js';
+import { parseChainArgs, runChainExperiment } from './chain.js';
 import { fidelityTable, runFidelity } from './fidelity.js';
 import { writeOutputs } from './output.js';
 import { Swarm } from './swarm.js';
@@ -32,8 +34,29 @@ async function fidelityMain(argv: string[], baseDir: string): Promise<number> {
   return 0;
 }
 
+/** `pnpm swarm chain …`: the A – B – C chain at depth 0 and 1 (chain.ts); writes DIR/chain.json. */
+async function chainMain(argv: string[], baseDir: string): Promise<number> {
+  let opts: ReturnType<typeof parseChainArgs>;
+  try {
+    opts = parseChainArgs(argv, baseDir);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`swarm chain: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  await initBackend();
+  const result = await runChainExperiment(opts, (line) => {
+    if (!opts.quiet) process.stderr.write(`[chain] ${line}\n`);
+  });
+  process.stdout.write(`${JSON.stringify(result.summary, null, 2)}\n${join(opts.out, 'chain.json')}\n`);
+  return 0;
+}
+
 export async function main(argv: string[], baseDir: string): Promise<number> {
   if (argv[0] === 'fidelity') return fidelityMain(argv.slice(1), baseDir);
+  if (argv[0] === 'chain') return chainMain(argv.slice(1), baseDir);
   let opts: ReturnType<typeof parseArgs>;
   try {
     opts = parseArgs(argv, baseDir);

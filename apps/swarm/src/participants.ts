@@ -153,6 +153,7 @@ export async function createParticipant(
       // Bounded neighbourhoods: one slot per link (and self); else one per participant.
       maxExperts: opts.degree !== null ? opts.degree + 1 : Math.max(2, ctx.slots),
       combine: opts.combine,
+      answerDepth: opts.answerDepth,
       seed: opts.seed * 1000 + dataIndex,
       ...(view < 1 ? { inputView: view } : {}),
       scoring: { removalSource: opts.scoring },

@@ -36,6 +36,8 @@ export interface StepRecord {
   /** Held-out loss per participant, on evaluation steps only. */
   heldOutLoss?: (number | null)[];
   heldOutAccuracy?: (number | null)[];
+  /** The same peers' held-out accuracy with the network cut off (the student of G answers for it), beside the live one. */
+  heldOutOfflineAccuracy?: (number | null)[];
   /** B = Σ L_i on held-out data over the honest (incl. copier) peers still running; evaluation steps only. */
   B?: number;
   /** Expert contributions served by a stand-in during this step, summed over peers. */

@@ -269,11 +269,14 @@ export class Swarm {
   private async evaluateAll(step: number, rec: StepRecord | null): Promise<void> {
     const loss: (number | null)[] = this.participants.map(() => null);
     const acc: (number | null)[] = this.participants.map(() => null);
+    const offline: (number | null)[] = this.participants.map(() => null);
     let B = 0;
     for (const p of this.trainers()) {
       const r = await p.peer!.evaluateLive({});
       loss[p.index] = finiteOrNull(r.loss);
       acc[p.index] = finiteOrNull(r.accuracy);
+      const cut = await p.peer!.runtime?.evaluate();
+      offline[p.index] = finiteOrNull(cut?.accuracy);
       if (p.kind === 'honest') B += r.loss;
     }
     const target: StepRecord = rec ?? {
@@ -285,13 +288,16 @@ export class Swarm {
     };
     target.heldOutLoss = loss;
     target.heldOutAccuracy = acc;
+    target.heldOutOfflineAccuracy = offline;
     const b = finiteOrNull(B);
     if (b !== null) target.B = b;
     if (!rec) this.steps.push(target);
     const meanAcc = acc.filter((a): a is number => a !== null);
+    const meanOffline = offline.filter((a): a is number => a !== null);
+    const mean = (v: number[]) => (v.reduce((a, x) => a + x, 0) / Math.max(1, v.length)).toFixed(3);
     const sps = this.trainMs > 0 ? (this.stepsDone / this.trainMs) * 1000 : 0;
     this.say(
-      `step ${step}/${this.opts.steps} B=${B.toFixed(3)} meanAcc=${(meanAcc.reduce((a, v) => a + v, 0) / Math.max(1, meanAcc.length)).toFixed(3)} blocks=${this.blocks.length} ${sps.toFixed(2)} steps/s`,
+      `step ${step}/${this.opts.steps} B=${B.toFixed(3)} meanAcc=${mean(meanAcc)} offline=${mean(meanOffline)} blocks=${this.blocks.length} ${sps.toFixed(2)} steps/s`,
     );
   }
 

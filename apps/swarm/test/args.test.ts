@@ -72,6 +72,8 @@ describe('parseArgs', () => {
       '16',
       '--combine',
       'sum',
+      '--answer-depth',
+      '1',
     );
     expect(o).toMatchObject({
       peers: 4,
@@ -93,6 +95,8 @@ describe('parseArgs', () => {
     expect(o.epsilon).toBe(0.05);
     expect(o.dim).toBe(16);
     expect(o.combine).toBe('sum');
+    expect(o.answerDepth).toBe(1);
+    expect(parse().answerDepth).toBe(0);
   });
 
   it('keeps an absolute --out and accepts a ws server URL', () => {
@@ -142,6 +146,7 @@ describe('parseArgs', () => {
     fails(['--room', 'a room'], /--room: expected/);
     fails(['--dim', '1'], /--dim: 1 is out of range/);
     fails(['--combine', 'max'], /--combine: expected concat or sum/);
+    fails(['--answer-depth', '2'], /--answer-depth: expected 0 or 1/);
   });
 });
 

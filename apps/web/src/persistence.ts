@@ -80,6 +80,7 @@ function cleanSteps(raw: unknown): StepPoint[] {
     if (!isRecord(p) || !finite(p.step) || !finite(p.timeMs) || !finite(p.loss)) continue;
     const point: StepPoint = { step: p.step, timeMs: p.timeMs, loss: p.loss };
     if (finite(p.accuracy)) point.accuracy = p.accuracy;
+    if (finite(p.offlineAccuracy)) point.offlineAccuracy = p.offlineAccuracy;
     out.push(point);
   }
   return out.slice(-MAX_LOSS_POINTS);

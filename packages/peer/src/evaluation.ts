@@ -3,9 +3,11 @@
  * head over G(x)) on held-out data, without gate noise and without changing
  * anything (no weight, score, stand-in or counter; no backward):
  *
- * - `evaluateOffline`: remote experts are represented by their distilled
- *   stand-ins (§1.8: "private data can be validated over the distilled
- *   models" instead of querying the network);
+ * - `evaluateOffline`: the network cut off: every remote slot is the
+ *   student's block for it and, at depth 1, f_i's view of the network is the
+ *   student's too (§1.8: "components can fully disconnect from the network
+ *   using the distilled inputs to validate and inference the models
+ *   offline");
  * - `evaluateLive`: every routed slot is answered by its peer over the live
  *   network, by its stand-in only when the peer is absent, fails, is late or
  *   answers garbage; `ablate` zeroes one peer's f_j in G(x) with the gate
@@ -51,28 +53,27 @@ async function readAndDispose(t: tf.Tensor): Promise<Float32Array> {
   }
 }
 
-/** Loss and accuracy on the task's held-out set, offline (stand-ins for the remote experts). */
-export async function evaluateOffline(trainer: Trainer): Promise<EvalResult> {
+/** Loss and accuracy on `data` (default: the task's held-out set), offline (the student for every remote slot). */
+export async function evaluateOffline(trainer: Trainer, data?: Batch): Promise<EvalResult> {
   const task = trainer.task;
-  const ev = task.evalSet();
+  const ev = data ?? task.evalSet();
   const available = trainer.slots.map((p, s) => s === 0 || (p !== null && trainer.standIns.ready(s)));
   const x = tf.tensor2d(ev.x, [ev.size, task.inputSize]);
-  const h = trainer.encoder.apply(x);
+  const { h, f } = trainer.represent(x);
   try {
     const routing = await trainer.gate.route(h, available, false);
     const sums = tf.tidy(() => {
       const y = tf.tensor2d(ev.y, [ev.size, task.numClasses]);
       const g = trainer.gate.gates(h, routing, availableTensor(available));
-      const contributions = trainer.slots.map((_, s) =>
-        s === 0 ? h : available[s] ? trainer.standIns.predict(s, x) : null,
-      );
+      const standIn = trainer.standIns.blocksOf(x);
+      const contributions = trainer.slots.map((_, s) => (s === 0 ? f : available[s] ? standIn(s) : null));
       const logits = trainer.head.apply(trainer.combine(ev.size, g, contributions));
       return lossAndHits(y, logits);
     });
     const [loss, hits] = await readAndDispose(sums);
     return { loss: loss!, accuracy: hits! / ev.size };
   } finally {
-    tf.dispose([x, h]);
+    tf.dispose([x, h, f]);
   }
 }
 
@@ -95,7 +96,7 @@ export async function evaluateLive(trainer: Trainer, opts: EvaluateLiveOptions =
     const xs = ev.x.subarray(start * inputSize, (start + rows) * inputSize);
     const ys = ev.y.subarray(start * task.numClasses, (start + rows) * task.numClasses);
     const x = tf.tensor2d(xs, [rows, inputSize]);
-    const h = trainer.encoder.apply(x);
+    const { h, f } = trainer.represent(x);
     try {
       const routing = await trainer.gate.route(h, available, false);
       const answers = await trainer.calls.liveAnswers(routing, xs, online, ablated, signal);
@@ -103,15 +104,14 @@ export async function evaluateLive(trainer: Trainer, opts: EvaluateLiveOptions =
       const chunk = tf.tidy(() => {
         const y = tf.tensor2d(ys, [rows, task.numClasses]);
         const g = trainer.gate.gates(h, routing, availableTensor(available));
+        const standIn = trainer.standIns.blocksOf(x);
         const contributions: (tf.Tensor2D | null)[] = trainer.slots.map((_, s) => {
           if (s === ablated) return null;
-          if (s === 0) return h;
+          if (s === 0) return f;
           const answer = answers.get(s);
           if (answer) return tf.tensor2d(scatterRows(answer, d, routing.rowsBySlot[s]!, rows), [rows, d]);
           // Absent, failed or garbage: the stand-in, when it is trained; else nothing.
-          return routing.rowsBySlot[s]!.length > 0 && trainer.standIns.ready(s)
-            ? trainer.standIns.predict(s, x)
-            : null;
+          return routing.rowsBySlot[s]!.length > 0 && trainer.standIns.ready(s) ? standIn(s) : null;
         });
         const logits = trainer.head.apply(trainer.combine(rows, g, contributions));
         return lossAndHits(y, logits);
@@ -121,7 +121,7 @@ export async function evaluateLive(trainer: Trainer, opts: EvaluateLiveOptions =
       lossSum += loss! * rows;
       correct += hits!;
     } finally {
-      tf.dispose([x, h]);
+      tf.dispose([x, h, f]);
     }
   }
   return { loss: lossSum / Math.max(1, ev.size), accuracy: correct / Math.max(1, ev.size) };

@@ -6,16 +6,16 @@
  *   routed to it, in parallel; answers are validated (shape, every value
  *   finite); the step proceeds once k_min answers are in plus a grace period
  *   (or at the forward timeout). Outcomes: ok, invalid, late, failed.
- * - `expertContributions`: per slot, the valid answer, else the distilled
- *   stand-in (never a deeper query: depth 1, Fig 3); valid answers also
- *   train the stand-ins.
+ * - `expertContributions`: per slot, the valid answer, else the student's
+ *   block for it (never a deeper query: depth 1, Fig 3); valid answers also
+ *   train the student of G (g-student.ts).
  * - `sendBackward`: ∂L_i/∂a_j to every j that answered, fire-and-forget.
  * - `liveAnswers`: the read-only forwards of the live evaluation and of the
  *   removal-cost pass.
  */
 import { type ExpertNetwork, invalidTensorReason, type WireDtype, type WireTensor } from '@peerbench/mesh';
 import * as tf from '@tensorflow/tfjs';
-import type { StandIns } from './distillation.js';
+import type { GStudent, SlotAnswer } from './g-student.js';
 import type { Routing } from './gate.js';
 import type { StepOptions } from './trainer-options.js';
 
@@ -106,65 +106,56 @@ export interface ExpertContributions {
   active: number[];
   /** Per active slot its [B, d] input of the loss; entry 0 is the zero tap added to f_i(x). */
   experts: tf.Tensor2D[];
-  /** Slots whose stand-in was fitted this step, and the fits' losses in the same order. */
-  distilled: number[];
-  standInLosses: tf.Scalar[];
+  /** The student's distillation loss of this step (eq 11), when it was fitted. */
+  studentLoss: tf.Scalar | null;
 }
 
 /**
  * Per remote slot: the valid answer of its peer (scattered to its rows of
- * the batch), else the stand-in's prediction when rows were routed to it and
- * it is trained, else nothing. With `distill`, each valid answer also trains
- * that slot's stand-in (§1.8, against the detached answer). Records each
- * slot's source and counts accepted answers and stand-ins. Call inside a
- * tf.tidy: the tensors it makes are the tidy's.
+ * the batch), else the student's block for it (§1.8) when rows were routed
+ * to it and the block is trained, else nothing. With `distill`, the valid
+ * answers also train the student of G (one fit, against the detached
+ * answers). Records each slot's source and counts accepted answers and
+ * stand-ins. Call inside a tf.tidy: the tensors it makes are the tidy's.
  */
 export function expertContributions(args: {
   x: tf.Tensor2D;
-  batchX: Float32Array;
-  inputSize: number;
   d: number;
   slots: number;
   pending: readonly PendingCall[];
   routing: Routing;
-  standIns: StandIns;
+  student: GStudent;
   distill: boolean;
   sources: ExpertSource[];
   answers: AnswerStats;
 }): ExpertContributions {
-  const { x, batchX, inputSize, d, pending, routing, standIns, sources, answers } = args;
+  const { x, d, pending, routing, student, sources, answers } = args;
   const B = x.shape[0];
   const bySlot = new Map(pending.map((p) => [p.slot, p]));
   // Slot 0 is a zero "tap" added to f_i(x), so its gradient is ∂L/∂f_i(x)
   // through G alone; the remote answers and stand-in outputs are constants
   // of the tape.
-  const out: ExpertContributions = {
-    active: [0],
-    experts: [tf.zeros([B, d])],
-    distilled: [],
-    standInLosses: [],
-  };
+  const out: ExpertContributions = { active: [0], experts: [tf.zeros([B, d])], studentLoss: null };
+  // Stand-ins are read before this step's fit: what the student knew when the step began.
+  const standIn = student.blocksOf(x);
+  const learned: SlotAnswer[] = [];
   for (let s = 1; s < args.slots; s++) {
     const p = bySlot.get(s);
     if (p?.outcome === 'ok' && p.answer) {
       sources[s] = 'remote';
       answers.accepted++;
-      const full = scatterRows(p.answer.data, d, p.rows, B);
-      const rowsX = tf.tensor2d(gatherRows(batchX, inputSize, p.rows), [p.rows.length, inputSize]);
-      // §1.8: the stand-in learns what this peer answers (detached).
-      if (args.distill) {
-        out.standInLosses.push(standIns.fit(s, rowsX, tf.tensor2d(p.answer.data, [p.rows.length, d])));
-        out.distilled.push(s);
-      }
+      learned.push({ slot: s, rows: p.rows, data: p.answer.data });
       out.active.push(s);
-      out.experts.push(tf.tensor2d(full, [B, d]));
-    } else if (routing.rowsBySlot[s]!.length > 0 && standIns.ready(s)) {
+      out.experts.push(tf.tensor2d(scatterRows(p.answer.data, d, p.rows, B), [B, d]));
+    } else if (routing.rowsBySlot[s]!.length > 0 && student.ready(s)) {
       sources[s] = 'stand-in';
       answers.standIn++;
       out.active.push(s);
-      out.experts.push(standIns.predict(s, x));
+      out.experts.push(standIn(s));
     }
   }
+  // §1.8, eq 11: the student learns what the network answers (detached).
+  if (args.distill) out.studentLoss = student.fit(x, learned);
   return out;
 }
 

@@ -1,9 +1,11 @@
 /**
  * Peer j as an expert for others (§1.5-1.7). It answers `forward` with its
- * encoder's representation f_j(x), scaled by its competitive mask for the
+ * representation f_j(x), scaled by its competitive mask for the
  * caller (eq 7), and applies the gradient a caller sends back in `backward`
- * to that same encoder. Depth 1 only: the server runs the local encoder and
- * nothing else, it never queries further into the network (§1.8, Fig 3).
+ * to that same function. It never queries further into the network (§1.8,
+ * Fig 3): what it answers with is a `ServedFunction` of local parts only —
+ * the encoder (answerDepth 0) or the encoder composed with the distilled
+ * student of G (answerDepth 1, composition.ts).
  */
 import {
   ExpertError,
@@ -14,7 +16,7 @@ import {
 } from '@peerbench/mesh';
 import * as tf from '@tensorflow/tfjs';
 import { CallerBudget } from './caller-budget.js';
-import type { Mlp } from './model.js';
+import type { ServedFunction } from './composition.js';
 
 export interface ExpertServerOptions {
   /** Apply gradients that callers send back. A trustless peer sets false: backward is refused with 'rejected'. */
@@ -105,7 +107,8 @@ export class ExpertServer implements ExpertHandlers {
   private readonly optimizer: tf.Optimizer;
 
   constructor(
-    private readonly encoder: Mlp,
+    /** f_j: what this peer answers with; callers' gradients update its variables. */
+    private readonly served: ServedFunction,
     /** M_ij for a caller peer id, from the latest block (1 before there is one). */
     private readonly maskFor: (callerPeerId: string) => number,
     private readonly opts: ExpertServerOptions = DEFAULT_EXPERT_SERVER_OPTIONS,
@@ -161,13 +164,13 @@ export class ExpertServer implements ExpertHandlers {
   }
 
   async forward(from: string, requestId: string, x: WireTensor): Promise<WireTensor> {
-    const reason = invalidTensorReason(x, [null, this.encoder.inputSize]);
+    const reason = invalidTensorReason(x, [null, this.served.inputSize]);
     if (reason) this.invalid(`forward input: ${reason}`);
     const rows = x.shape[0]!;
     if (rows === 0 || rows > MAX_FORWARD_ROWS) this.invalid(`forward batch of ${rows} rows`);
     const mask = this.maskFor(from);
     const answer = tf.tidy(() =>
-      tf.mul(this.encoder.apply(tf.tensor2d(x.data, [rows, this.encoder.inputSize])), mask),
+      tf.mul(this.served.apply(tf.tensor2d(x.data, [rows, this.served.inputSize])), mask),
     );
     let out: Float32Array;
     try {
@@ -183,14 +186,14 @@ export class ExpertServer implements ExpertHandlers {
       expiresAt: this.now() + this.opts.savedInputTtlMs,
     });
     this.stats.forwardsServed++;
-    return { shape: [rows, this.encoder.outputSize], data: out };
+    return { shape: [rows, this.served.outputSize], data: out };
   }
 
   async backward(from: string, requestId: string, grad: WireTensor): Promise<void> {
     if (!this.opts.acceptRemoteGradients) this.refuse('this peer does not accept remote gradients');
     const saved = this.budget.take(from, requestId);
     if (!saved) this.invalid(`no saved forward input for request ${requestId}`);
-    const reason = invalidTensorReason(grad, [saved.rows, this.encoder.outputSize]);
+    const reason = invalidTensorReason(grad, [saved.rows, this.served.outputSize]);
     if (reason) this.invalid(`backward gradient: ${reason}`);
     const requireStake = this.opts.requireCallerStake ?? DEFAULT_EXPERT_SERVER_OPTIONS.requireCallerStake;
     const stake = this.stakeOf(from);
@@ -202,13 +205,13 @@ export class ExpertServer implements ExpertHandlers {
       // The caller differentiated its loss w.r.t. the answer a = M·f(x), so
       // ∂L/∂f = M·∂L/∂a. Clip that to bound any single caller's influence.
       const g = clipByNorm(
-        tf.mul(tf.tensor2d(grad.data, [saved.rows, this.encoder.outputSize]), saved.mask),
+        tf.mul(tf.tensor2d(grad.data, [saved.rows, this.served.outputSize]), saved.mask),
         this.opts.remoteGradMaxNorm,
       );
-      const x = tf.tensor2d(saved.x, [saved.rows, this.encoder.inputSize]);
-      const vars = this.encoder.variables();
+      const x = tf.tensor2d(saved.x, [saved.rows, this.served.inputSize]);
+      const vars = this.served.variables();
       const before = vars.map((v) => v.clone());
-      const { grads } = tf.variableGrads(() => tf.sum(tf.mul(this.encoder.apply(x), g)) as tf.Scalar, vars);
+      const { grads } = tf.variableGrads(() => tf.sum(tf.mul(this.served.apply(x), g)) as tf.Scalar, vars);
       this.optimizer.applyGradients(grads);
       // Adam normalises the gradient, so scaling it by the mask changes
       // nothing; scale the update instead: θ ← θ₀ + M·(θ_adam − θ₀).

@@ -94,10 +94,20 @@ export class Mlp {
   }
 
   apply(x: tf.Tensor2D): tf.Tensor2D {
+    return this.run(x, true);
+  }
+
+  /** The output before the last layer's activation (eq 9's composition adds to it before the tanh). */
+  applyPreActivation(x: tf.Tensor2D): tf.Tensor2D {
+    return this.run(x, false);
+  }
+
+  private run(x: tf.Tensor2D, activateLast: boolean): tf.Tensor2D {
     return tf.tidy(() => {
       let h: tf.Tensor2D = this.inputMask ? tf.mul(x, this.inputMask) : x;
       for (let l = 0; l < this.weights.length; l++) {
         h = tf.add(tf.matMul(h, this.weights[l]!), this.biases[l]!);
+        if (!activateLast && l === this.weights.length - 1) break;
         const act = this.spec.activations[l];
         if (act === 'relu') h = tf.relu(h);
         else if (act === 'tanh') h = tf.tanh(h);

@@ -158,7 +158,7 @@ export class Peer {
         await restorePeerState(this.opts.storage, trainer, (patch) => this.publish(patch));
 
       this.server = new ExpertServer(
-        trainer.encoder,
+        trainer.served(),
         (caller) => this.heldMask ?? this.masks?.forCaller(this.chain?.uidOf(caller) ?? null) ?? 1,
         { ...DEFAULT_EXPERT_SERVER_OPTIONS, ...this.opts.server },
         undefined,
@@ -291,10 +291,15 @@ export class Peer {
       this.publish({ validation: { step: result.step, loss: pass.loss, accuracy: pass.accuracy } });
     }
     let accuracy = this.snapshot.accuracy;
+    let offlineAccuracy = this.snapshot.offlineAccuracy;
     if (every > 0 && result.step % every === 0) {
-      const ev = await trainer.evaluate();
-      point.accuracy = ev.accuracy;
-      accuracy = ev.accuracy;
+      // Live (the network answers) and offline (the student answers for it), side by side.
+      const live = this.network ? await trainer.evaluateLive() : null;
+      const offline = await trainer.evaluate();
+      accuracy = live?.accuracy ?? offline.accuracy;
+      offlineAccuracy = offline.accuracy;
+      point.accuracy = accuracy;
+      point.offlineAccuracy = offlineAccuracy;
     }
     this.stats = stepStats(
       this.stats,
@@ -308,6 +313,7 @@ export class Peer {
       step: result.step,
       loss: result.loss,
       accuracy,
+      ...(offlineAccuracy === undefined ? {} : { offlineAccuracy }),
       lossHistory: appendBounded(this.snapshot.lossHistory, point, this.historyLimit()),
       stats: this.stats,
     });

@@ -3,12 +3,19 @@
  * stores themselves are storage.ts: IndexedDB, a directory, memory):
  *
  * - its identity (the Ed25519 secret key), resolved when the Peer is created;
- * - every weight of its trainer (encoder, head, gate, stand-ins) as one
+ * - every weight of its trainer (encoder, head, gate, P, student of G) as one
  *   named set, checked against the model's shapes before it is imported;
  * - its slot table, step count and loss/block histories (`PersistedMeta`).
  */
 import { generateIdentity, type Identity, identityFromSecretKey } from '@peerbench/protocol';
-import { decodeWeights, encodeWeights, exportVariables, type NamedWeights } from './model.js';
+import { COMPOSITION_WEIGHT_NAME } from './composition.js';
+import {
+  decodeWeights,
+  encodeWeights,
+  exportVariables,
+  importVariables,
+  type NamedWeights,
+} from './model.js';
 import type { BlockPoint, PeerSnapshot, StepPoint } from './state.js';
 import { type PeerStorage, STORAGE_KEYS } from './storage.js';
 import type { Trainer } from './trainer.js';
@@ -38,27 +45,33 @@ export async function resolveIdentity(
   return identity;
 }
 
-/** Every weight of `trainer` (encoder, head, gate, stand-ins), read back in one asynchronous transfer. */
+/** Every weight of `trainer` (encoder, head, gate, P at depth 1, student of G), read back in one asynchronous transfer. */
 export async function exportTrainerWeights(trainer: Trainer): Promise<NamedWeights> {
   const names: string[] = [
     ...trainer.encoder.variableNames(),
     ...trainer.head.variableNames(),
     'gate/w_gate',
     'gate/w_noise',
+    ...(trainer.composition ? [COMPOSITION_WEIGHT_NAME] : []),
   ];
-  const vars = [...trainer.encoder.variables(), ...trainer.head.variables(), ...trainer.gate.variables()];
+  const vars = [
+    ...trainer.encoder.variables(),
+    ...trainer.head.variables(),
+    ...trainer.gate.variables(),
+    ...(trainer.composition?.variables() ?? []),
+  ];
   // Both reads are packed now, synchronously: a later step cannot change what is exported.
-  const [own, standIns] = await Promise.all([exportVariables(names, vars), trainer.standIns.exportWeights()]);
-  return { ...own, ...standIns };
+  const [own, student] = await Promise.all([exportVariables(names, vars), trainer.standIns.exportWeights()]);
+  return { ...own, ...student };
 }
 
 /**
- * Why `w` does not fit `trainer`'s model (a missing encoder/gate/head weight,
- * a shape that differs, a stand-in of another shape or for a slot that does
- * not exist), or null when every weight fits.
+ * Why `w` does not fit `trainer`'s model (a missing or unknown weight, a
+ * shape that differs — e.g. per-slot stand-ins saved before the one student
+ * of G, or P saved at another answer depth), or null when every weight fits.
  */
 export function trainerWeightsMismatch(trainer: Trainer, w: NamedWeights): string | null {
-  const expected: Record<string, number[]> = {};
+  const expected: Record<string, number[]> = trainer.standIns.weightShapes();
   for (const m of [trainer.encoder, trainer.head]) {
     const names = m.variableNames();
     m.variables().forEach((v, i) => {
@@ -67,6 +80,7 @@ export function trainerWeightsMismatch(trainer: Trainer, w: NamedWeights): strin
   }
   expected['gate/w_gate'] = trainer.gate.wGate.shape;
   expected['gate/w_noise'] = trainer.gate.wNoise.shape;
+  if (trainer.composition) expected[COMPOSITION_WEIGHT_NAME] = trainer.composition.p.shape;
   const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((x, k) => x === b[k]);
   for (const [name, shape] of Object.entries(expected)) {
     const got = w[name];
@@ -74,29 +88,7 @@ export function trainerWeightsMismatch(trainer: Trainer, w: NamedWeights): strin
     if (!sameShape(got.shape, shape) || got.data.length !== shape.reduce((a, b) => a * b, 1))
       return `${name} is [${got.shape.join(', ')}], the model needs [${shape.join(', ')}]`;
   }
-  const inputSize = trainer.task.inputSize;
-  const hidden = trainer.model.standInHidden;
-  const d = trainer.model.representationSize;
-  const slots = trainer.slots.length;
-  for (const [name, got] of Object.entries(w)) {
-    if (name in expected) continue;
-    const m = /^standin(\d+)\/(w0|b0|w1|b1|steps)$/.exec(name);
-    if (!m) return `unknown weight ${name}`;
-    const slot = Number(m[1]);
-    if (slot < 1 || slot >= slots) return `stand-in for slot ${slot} of ${slots}`;
-    const shape =
-      m[2] === 'w0'
-        ? [inputSize, hidden]
-        : m[2] === 'b0'
-          ? [hidden]
-          : m[2] === 'w1'
-            ? [hidden, d]
-            : m[2] === 'b1'
-              ? [d]
-              : [1];
-    if (!sameShape(got.shape, shape) || got.data.length !== shape.reduce((a, b) => a * b, 1))
-      return `${name} is [${got.shape.join(', ')}], the model needs [${shape.join(', ')}]`;
-  }
+  for (const name of Object.keys(w)) if (!(name in expected)) return `unknown weight ${name}`;
   return null;
 }
 
@@ -106,6 +98,7 @@ export function importTrainerWeights(trainer: Trainer, w: NamedWeights): void {
   trainer.head.importWeights(w);
   trainer.gate.importWeights(w);
   trainer.standIns.importWeights(w);
+  if (trainer.composition) importVariables([COMPOSITION_WEIGHT_NAME], trainer.composition.variables(), w);
 }
 
 /**

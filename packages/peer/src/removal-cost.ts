@@ -61,7 +61,7 @@ export async function measureRemovalCosts(
   const online = trainer.calls.online();
   const available = trainer.availability(online);
   const x = tf.tensor2d(batch.x, [rows, inputSize]);
-  const h = trainer.encoder.apply(x);
+  const { h, f } = trainer.represent(x);
   let noise: { dispose(): void } | null = null;
   try {
     const routing = await trainer.gate.route(h, available, routingMode === 'noisy');
@@ -73,13 +73,14 @@ export async function measureRemovalCosts(
     const losses = tf.tidy(() => {
       const y = tf.tensor2d(batch.y, [rows, trainer.task.numClasses]);
       const g = trainer.gate.gates(h, routing, availableTensor(available));
+      const standIn = trainer.standIns.blocksOf(x);
       const contributions: (tf.Tensor2D | null)[] = trainer.slots.map((_, s) => {
-        if (s === 0) return h;
+        if (s === 0) return f;
         const rs = routing.rowsBySlot[s]!;
         if (rs.length === 0) return null;
         const answer = answers.get(s);
         if (answer) return tf.tensor2d(scatterRows(answer, d, rs, rows), [rows, d]);
-        return trainer.standIns.ready(s) ? trainer.standIns.predict(s, x) : null;
+        return trainer.standIns.ready(s) ? standIn(s) : null;
       });
       const perExample = (parts: ReadonlyArray<tf.Tensor2D | null>): tf.Tensor1D => {
         const logits = trainer.head.apply(trainer.combine(rows, g, parts));
@@ -117,7 +118,7 @@ export async function measureRemovalCosts(
     });
     return { rows, costSums, credited, loss: base / Math.max(1, rows), accuracy: hits / Math.max(1, rows) };
   } finally {
-    tf.dispose([x, h]);
+    tf.dispose([x, h, f]);
     noise?.dispose();
   }
 }

@@ -71,8 +71,10 @@ export interface StepPoint {
   step: number;
   timeMs: number;
   loss: number;
-  /** Accuracy on the held-out set, when it was evaluated at this step. */
+  /** Accuracy on the held-out set with the live network, when it was evaluated at this step. */
   accuracy?: number;
+  /** The same with the network cut off (the student of G for every remote slot), at the same step. */
+  offlineAccuracy?: number;
   /** Loss and accuracy on the validation slice of D_i (never trained on), when it was scored at this step. */
   validationLoss?: number;
   validationAccuracy?: number;
@@ -138,7 +140,14 @@ export interface PeerSnapshot {
   backend: BackendReport | null;
   step: number;
   loss: number | null;
+  /** Held-out accuracy with the live network (`evaluateLive`), every `evalEverySteps`. */
   accuracy: number | null;
+  /**
+   * Held-out accuracy with the network cut off, from the distilled inputs
+   * only (`Trainer.evaluate`, §1.8), measured beside `accuracy`. Absent
+   * before the first evaluation.
+   */
+  offlineAccuracy?: number;
   /** The latest loss/accuracy on the validation slice of D_i (absent before the first scoring pass). */
   validation?: { step: number; loss: number; accuracy: number };
   /** Bounded history (the runtime keeps the latest few thousand points). */

@@ -5,6 +5,7 @@
  */
 import type { WireDtype } from '@peerbench/mesh';
 import type { CombineMode } from './combine.js';
+import type { AnswerDepth } from './composition.js';
 import type { ExpertSource } from './expert-calls.js';
 import type { ScorerOptions } from './scorer.js';
 
@@ -23,13 +24,21 @@ export interface ModelOptions {
   learningRate: number;
   /** Weight of the CV² importance term in the loss (Shazeer et al. use 0.1). */
   balanceWeight: number;
-  /** Hidden width of each distilled stand-in. */
+  /** Hidden width of the one distilled student of G (g-student.ts; it stands in for every remote slot). */
   standInHidden: number;
+  /** Adam learning rate of the student. */
   standInLearningRate: number;
-  /** A stand-in answers only after this many distillation steps. */
+  /** A slot's block of the student answers only after this many distillation steps that saw the slot. */
   standInMinSteps: number;
-  /** Distil the stand-ins on every n-th step only (each fit is a full optimiser step per remote peer). */
+  /** Distil the student on every n-th step only (each fit is one optimiser step). */
   distillEverySteps: number;
+  /**
+   * What this peer answers (eq 9, composition.ts). 0 (default): its encoder
+   * alone. 1: f_i(Ĝ(x)), its encoder plus a learned projection of its
+   * student's view of the network, so an answer carries what it learned from
+   * its own neighbours, at local cost only (never a further remote call).
+   */
+  answerDepth?: AnswerDepth;
   /**
    * How G(x) joins the experts (eq 10). 'concat': [g_0 f_0, …, g_{N−1} f_{N−1}]
    * over the N = maxExperts slots (slot 0 = self; a slot with nothing to give

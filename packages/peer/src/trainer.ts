@@ -14,21 +14,18 @@
  *     Σ_j g_j f_j with `combine: 'sum'`) → head → L_i (cross-entropy), plus
  *     the gate's importance balance; valid answers also train the stand-ins;
  *  5. `backward(∂L_i/∂f_j(x))` to every j that answered;
- *  6. the scorer records gate importance and the removal cost of eq 3 (with
- *     its first-order term) per expert.
+ *  6. the scorer records gate importance and the removal cost of eq 3.
  *
  * Gradients w.r.t. the remote answers come out of the same tape as the
  * weights' gradients: the answers are inputs of the loss like any variable.
- *
- * This file holds the model, the slot table, the step and its tape. Around
- * it: trainer-options.ts (settings and defaults), expert-calls.ts (steps 3
- * and 5: forwards, stand-ins, backwards), combine.ts (G(x) of eq 10),
- * evaluation.ts (held-out loss and accuracy), persistence.ts (the weight set).
+ * Around this file (model, slot table, step, tape): trainer-options.ts,
+ * expert-calls.ts (steps 3, 5), combine.ts (eq 10), composition.ts (eq 9),
+ * g-student.ts (eq 11), evaluation.ts, persistence.ts.
  */
 import type { ExpertNetwork } from '@peerbench/mesh';
 import * as tf from '@tensorflow/tfjs';
 import { type CombineMode, combineExperts } from './combine.js';
-import { StandIns } from './distillation.js';
+import { Composition, type ServedFunction } from './composition.js';
 import { type EvalResult, type EvaluateLiveOptions, evaluateLive, evaluateOffline } from './evaluation.js';
 import {
   type AnswerStats,
@@ -38,6 +35,7 @@ import {
   type PendingCall,
   pendingCalls,
 } from './expert-calls.js';
+import { GStudent } from './g-student.js';
 import { availableTensor, importanceCv2, NoisyTopKGate, type Routing } from './gate.js';
 import { inputViewMask, Mlp, type NamedWeights, uniqueScope } from './model.js';
 import { exportTrainerWeights, importTrainerWeights, trainerWeightsMismatch } from './persistence.js';
@@ -56,7 +54,10 @@ export class Trainer {
   readonly encoder: Mlp;
   readonly head: Mlp;
   readonly gate: NoisyTopKGate;
-  readonly standIns: StandIns;
+  /** The distilled student of G (eq 11, g-student.ts): stands in for missing slots, feeds depth-1 answers. */
+  readonly standIns: GStudent;
+  /** Eq 9 at depth 1 (composition.ts); null when this peer answers at depth 0. */
+  readonly composition: Composition | null;
   readonly scorer: Scorer;
   /** slot → peerId; slot 0 is self. */
   readonly slots: (string | null)[];
@@ -112,15 +113,20 @@ export class Trainer {
       scope,
       ...(seed === undefined ? {} : { noiseSeed: seed + 200 }),
     });
-    this.standIns = new StandIns({
+    this.standIns = new GStudent({
       inputSize: task.inputSize,
       outputSize: this.d,
+      slots: model.maxExperts,
       hidden: model.standInHidden,
       learningRate: model.standInLearningRate,
       minTrainingSteps: model.standInMinSteps,
       scope,
       ...(seed === undefined ? {} : { seed: seed + 100 }),
     });
+    const ready = () => this.slots.map((p, s) => s > 0 && p !== null && this.standIns.ready(s));
+    const parts = { encoder: this.encoder, gate: this.gate, student: this.standIns, ready };
+    this.composition =
+      model.answerDepth === 1 ? new Composition(parts, model.maxExperts, this.d, scope) : null;
     this.scorer = new Scorer({ slots: model.maxExperts, ...DEFAULT_SCORER_OPTIONS, ...model.scoring });
     this.slots = new Array<string | null>(model.maxExperts).fill(null);
     this.slots[0] = selfId;
@@ -147,8 +153,24 @@ export class Trainer {
     return combineExperts(this.combineMode(), this.slots.length, this.d, B, g, contributions);
   }
 
+  /**
+   * f_i(x), the representation this peer serves and puts in slot 0 of its
+   * own G(x), and the gate's context h(x) (eq 9; the same tensor at depth 0).
+   */
+  represent(x: tf.Tensor2D): { h: tf.Tensor2D; f: tf.Tensor2D } {
+    if (this.composition) return this.composition.represent(x);
+    const h = this.encoder.apply(x);
+    return { h, f: h };
+  }
+
+  /** What the expert server answers with and trains from callers' gradients (composition.ts). */
+  served(): ServedFunction {
+    return this.composition?.served() ?? this.encoder;
+  }
+
   private trainableVariables(): tf.Variable[] {
-    return [...this.encoder.variables(), ...this.gate.variables(), ...this.head.variables()];
+    const own = [this.encoder, this.composition, this.gate, this.head];
+    return own.flatMap((part) => part?.variables() ?? []);
   }
 
   /** Gives every newly seen peer a free slot (first come; with `followLinks` the policy picks the links). */
@@ -252,7 +274,7 @@ export class Trainer {
     // The layout of the packed readback, in order: [loss, balance, importance (N)], then these.
     const removalSlots: number[] = [];
     const gradSlots: { slot: number; size: number }[] = [];
-    let distilled: number[] = [];
+    let distilled = false;
 
     const packed = tf.tidy(() => {
       const x = tf.tensor2d(batch.x, [B, this.task.inputSize]);
@@ -262,27 +284,25 @@ export class Trainer {
       // (the others have g = 0 or nothing to give): answers or stand-ins.
       const contributed = expertContributions({
         x,
-        batchX: batch.x,
-        inputSize: this.task.inputSize,
         d,
         slots: N,
         pending,
         routing,
-        standIns: this.standIns,
+        student: this.standIns,
         distill: this.stepCount % Math.max(1, this.model.distillEverySteps) === 0,
         sources,
         answers: this.calls.answers,
       });
-      const { active, experts, standInLosses } = contributed;
-      distilled = contributed.distilled;
+      const { active, experts, studentLoss } = contributed;
+      distilled = studentLoss !== null;
       const vars = this.trainableVariables();
       // What the loss function computes on the way, kept past the tape to be read.
       const seen: { gates?: tf.Tensor2D; ce?: tf.Scalar; balance?: tf.Scalar; selfF?: tf.Tensor2D } = {};
       const lossFn = () => {
-        const h = this.encoder.apply(x);
+        const { h, f } = this.represent(x);
         const g = this.gate.gates(h, routing, avail);
         const contributions: (tf.Tensor2D | null)[] = new Array<tf.Tensor2D | null>(N).fill(null);
-        contributions[0] = tf.add(h, experts[0]!) as tf.Tensor2D;
+        contributions[0] = tf.add(f, experts[0]!) as tf.Tensor2D;
         for (let a = 1; a < active.length; a++) contributions[active[a]!] = experts[a]!;
         const G = this.combine(B, g, contributions);
         const logits = this.head.apply(G);
@@ -292,7 +312,7 @@ export class Trainer {
         seen.gates = tf.keep(g);
         seen.ce = tf.keep(c);
         seen.balance = tf.keep(b);
-        seen.selfF = tf.keep(h);
+        seen.selfF = tf.keep(f);
         return tf.add(c, tf.mul(b, this.model.balanceWeight)) as tf.Scalar;
       };
       const xs = [...vars, ...experts];
@@ -325,7 +345,7 @@ export class Trainer {
             gradReads.push(tf.reshape(tf.gather(dA, rows), [-1]));
           }
         }
-        for (const l of standInLosses) reads.push(tf.reshape(l, [1]));
+        if (studentLoss) reads.push(tf.reshape(studentLoss, [1]));
         return tf.concat([...reads, ...gradReads]);
       } finally {
         // tf.keep'd inside the tape: no tidy frees them.
@@ -349,7 +369,7 @@ export class Trainer {
     const importance = take(N);
     const removal = new Float64Array(N);
     for (const s of removalSlots) removal[s] = removalCost(take(B));
-    for (const s of distilled) this.standIns.recordLoss(s, take(1)[0]!);
+    if (distilled) this.standIns.recordLoss(take(1)[0]!);
     const answerGrads = new Map<number, Float32Array>();
     for (const { slot, size } of gradSlots) answerGrads.set(slot, take(size));
     this.scorer.observe(importance, removal);
@@ -366,9 +386,9 @@ export class Trainer {
     return this.calls.settleBackwards();
   }
 
-  /** Loss and accuracy on the task's held-out set, offline: stand-ins for the remote experts (evaluation.ts). */
-  evaluate(): Promise<EvalResult> {
-    return evaluateOffline(this);
+  /** Loss and accuracy on the task's held-out set (or `data`), offline: the student for the remote experts (evaluation.ts). */
+  evaluate(data?: Batch): Promise<EvalResult> {
+    return evaluateOffline(this, data);
   }
 
   /** Loss and accuracy with the live network, optionally one peer ablated (evaluation.ts). Read-only. */
@@ -376,7 +396,7 @@ export class Trainer {
     return evaluateLive(this, opts);
   }
 
-  /** Every weight (encoder, head, gate, stand-ins), read back in one asynchronous transfer. */
+  /** Every weight (encoder, head, gate, student, P at depth 1), read back in one asynchronous transfer. */
   exportWeights(): Promise<NamedWeights> {
     return exportTrainerWeights(this);
   }
@@ -400,6 +420,7 @@ export class Trainer {
     this.head.dispose();
     this.gate.dispose();
     this.standIns.dispose();
+    this.composition?.dispose();
     this.optimizer.dispose();
   }
 }

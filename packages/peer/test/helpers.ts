@@ -1,11 +1,11 @@
 import { BlockProducer, defaultGenesis, LocalChain, MemoryStore } from '@peerbench/ledger';
-import type { ExpertNetwork } from '@peerbench/mesh';
+import { type ExpertNetwork, InMemoryHub } from '@peerbench/mesh';
 import { generateIdentity } from '@peerbench/protocol';
 import { selectBackend } from '../src/backend.js';
 import { ExpertServer } from '../src/expert-server.js';
 import { loadMnistDigits, MnistTask, skewedClassMix } from '../src/mnist-task.js';
-import type { Trainer } from '../src/trainer.js';
-import type { ModelOptions } from '../src/trainer-options.js';
+import { Trainer } from '../src/trainer.js';
+import { DEFAULT_STEP_OPTIONS, type ModelOptions, type StepOptions } from '../src/trainer-options.js';
 
 let backendReady: Promise<unknown> | undefined;
 /** WASM, as the issue asks for Node (≈5× the pure-JS CPU backend). */
@@ -61,7 +61,7 @@ export function serveTrainer<N extends ExpertNetwork>(
   trainer: Trainer,
   acceptRemoteGradients = true,
 ) {
-  const server = new ExpertServer(trainer.encoder, () => 1, {
+  const server = new ExpertServer(trainer.served(), () => 1, {
     acceptRemoteGradients,
     remoteGradMaxNorm: 1,
     remoteLearningRate: 0.01,
@@ -70,4 +70,36 @@ export function serveTrainer<N extends ExpertNetwork>(
   });
   net.serve(server);
   return { net, trainer, server };
+}
+
+/**
+ * `n` trainers p0…p{n−1} on one in-memory hub, each serving its f_i
+ * (`serveTrainer`); peer i's shard favours digits 3i…3i+2. Slots 1… are the
+ * others; every peer may route to all of them (top-k = n).
+ */
+export async function trainerSwarm(
+  n: number,
+  opts: { model?: Partial<ModelOptions>; step?: Partial<StepOptions>; acceptRemoteGradients?: boolean } = {},
+) {
+  const hub = new InMemoryHub();
+  const peers = [];
+  for (let i = 0; i < n; i++) {
+    const net = hub.join(`p${i}`);
+    const trainer = new Trainer(
+      await skewedTask([i * 3, i * 3 + 1, i * 3 + 2], i + 1, 200),
+      `p${i}`,
+      net,
+      { ...SMALL_MODEL, maxExperts: n + 1, topK: n, seed: i + 1, ...opts.model },
+      {
+        ...DEFAULT_STEP_OPTIONS,
+        batchSize: 16,
+        kMin: n - 1,
+        graceMs: 20,
+        forwardTimeoutMs: 400,
+        ...opts.step,
+      },
+    );
+    peers.push(serveTrainer(net, trainer, opts.acceptRemoteGradients ?? true));
+  }
+  return { hub, peers };
 }

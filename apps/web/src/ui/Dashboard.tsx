@@ -56,6 +56,8 @@ function Header() {
   const step = useAppState((s) => s.snapshot?.step ?? 0);
   const loss = useAppState((s) => s.snapshot?.loss ?? null);
   const validation = useAppState((s) => s.snapshot?.validation ?? null);
+  const heldOut = useAppState((s) => s.snapshot?.accuracy ?? null);
+  const heldOutOffline = useAppState((s) => s.snapshot?.offlineAccuracy ?? null);
   const sources = useAppState(
     useShallow((s) => {
       const r = rankSources(s.snapshot?.network ?? null, s.snapshot?.uid ?? null);
@@ -142,6 +144,15 @@ function Header() {
           label="Validation loss / accuracy"
           value={validation ? `${fmt(validation.loss)} / ${Math.round(validation.accuracy * 100)} %` : '—'}
           testId="validation"
+        />
+        <Stat
+          label="Held-out accuracy live / offline"
+          value={
+            heldOut === null
+              ? '—'
+              : `${Math.round(heldOut * 100)} % / ${heldOutOffline === null ? '—' : `${Math.round(heldOutOffline * 100)} %`}`
+          }
+          testId="held-out"
         />
       </div>
       <p className="hint" data-testid="rank-sources">

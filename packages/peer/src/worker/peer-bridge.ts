@@ -41,7 +41,13 @@ const Num = v.pipe(v.number(), v.finite());
 const NullableNum = v.nullable(Num);
 const Text = v.pipe(v.string(), v.maxLength(4000));
 const ErrorSchema = v.nullable(v.looseObject({ code: Text, message: Text }));
-const StepPointSchema = v.looseObject({ step: Num, timeMs: Num, loss: Num, accuracy: v.optional(Num) });
+const StepPointSchema = v.looseObject({
+  step: Num,
+  timeMs: Num,
+  loss: Num,
+  accuracy: v.optional(Num),
+  offlineAccuracy: v.optional(Num),
+});
 const BlockPointSchema = v.looseObject({ height: Num, timeMs: Num, stake: Num, rank: Num, tau: Num });
 const BackendName = v.picklist(['webgpu', 'webgl', 'wasm', 'cpu']);
 const SnapshotSchema = v.looseObject({
@@ -69,6 +75,7 @@ const SnapshotSchema = v.looseObject({
   step: Num,
   loss: NullableNum,
   accuracy: NullableNum,
+  offlineAccuracy: v.optional(Num),
   lossHistory: v.pipe(v.array(StepPointSchema), v.maxLength(REMOTE_HISTORY_LIMIT * 4)),
   blockHistory: v.pipe(v.array(BlockPointSchema), v.maxLength(REMOTE_HISTORY_LIMIT * 4)),
   peers: v.pipe(

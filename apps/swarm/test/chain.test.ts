@@ -1,0 +1,77 @@
+import { ExpertError, InMemoryHub } from '@peerbench/mesh';
+import { loadMnistDigits } from '@peerbench/peer';
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { initBackend } from '../src/backend.js';
+import { parseChainArgs, rowsOfDigits, runChain, summarizeChain } from '../src/chain.js';
+import { AllowedPairs, restrictedNetwork } from '../src/topology.js';
+
+beforeAll(initBackend);
+vi.setConfig({ testTimeout: 120_000 });
+
+const echo = {
+  forward: async (_from: string, _id: string, x: { shape: number[]; data: Float32Array }) => x,
+  backward: async () => undefined,
+};
+
+describe('the per-pair allow list (topology.ts)', () => {
+  it('hides, refuses and fails calls across a link that is not allowed, in both directions', async () => {
+    const hub = new InMemoryHub();
+    const pairs = new AllowedPairs([
+      ['a', 'b'],
+      ['b', 'c'],
+    ]);
+    const [a, b, c] = ['a', 'b', 'c'].map((id) => restrictedNetwork(hub.join(id), pairs));
+    for (const n of [a!, b!, c!]) n.serve(echo);
+    expect(a!.peers()).toEqual(['b']);
+    expect(b!.peers().sort()).toEqual(['a', 'c']);
+    expect(c!.peers()).toEqual(['b']);
+    const x = { shape: [1, 2], data: Float32Array.of(1, 2) };
+    const opts = { requestId: 'r', timeoutMs: 1000 };
+    expect((await a!.forward('b', x, opts)).data).toEqual(x.data);
+    await expect(a!.forward('c', x, opts)).rejects.toMatchObject({ code: 'peer-gone' });
+    await expect(c!.backward('a', x, opts)).rejects.toBeInstanceOf(ExpertError);
+    // A caller outside the list is refused by the server side too (an unrestricted endpoint on the hub).
+    const outsider = hub.join('d');
+    await expect(outsider.forward('a', x, opts)).rejects.toMatchObject({ code: 'rejected' });
+    expect(() => new AllowedPairs([['a', 'a']])).toThrow(RangeError);
+  });
+});
+
+describe('the chain experiment (chain.ts)', () => {
+  it('keeps the rows of the asked digits and parses its flags', async () => {
+    const y = new Float32Array(3 * 10);
+    [4, 7, 5].forEach((d, r) => {
+      y[r * 10 + d] = 1;
+    });
+    const batch = { x: Float32Array.of(0, 0, 1, 1, 2, 2), y, size: 3 };
+    const kept = rowsOfDigits(batch, [4, 5], 2);
+    expect(kept.size).toBe(2);
+    expect(Array.from(kept.x)).toEqual([0, 0, 2, 2]);
+    expect(parseChainArgs(['--seeds', '2-4', '--steps', '5'], '/b')).toMatchObject({
+      seeds: [2, 3, 4],
+      steps: 5,
+      out: '/b/chain-out',
+    });
+    expect(() => parseChainArgs(['--bogus'], '/b')).toThrow(/unknown flag/);
+    expect(() => parseChainArgs(['--steps', '0'], '/b')).toThrow(/--steps/);
+  });
+
+  it('runs A – B – C at both depths with finite accuracies and leaves no tensor behind', async () => {
+    const digits = await loadMnistDigits();
+    const before = tf.memory().numTensors;
+    const runs = [await runChain(digits, 1, 0, 3), await runChain(digits, 1, 1, 3)];
+    expect(tf.memory().numTensors).toBe(before);
+    for (const r of runs) {
+      for (const v of [r.task, r.target, r.taskOffline, r.targetOffline]) {
+        expect(v).toBeGreaterThanOrEqual(0);
+        expect(v).toBeLessThanOrEqual(1);
+      }
+      // A barely holds the target digits, C holds many.
+      expect(r.targetExamples.A).toBeLessThan(10);
+      expect(r.targetExamples.C).toBeGreaterThan(300);
+    }
+    const summary = summarizeChain({ seeds: [1], steps: 3, out: '/x', quiet: true }, runs).summary;
+    expect(summary.gain.task?.mean).toBeCloseTo(runs[1]!.task - runs[0]!.task, 10);
+  });
+});
