@@ -264,11 +264,16 @@ export function parseServerList(value: string, pageUrl: URL): string[] | null {
  * because without it the link would point at a different network.
  */
 export function shareUrlFor(pageUrl: URL, room: string): string {
+  return networkUrl(pageUrl, room);
+}
+
+/** This page with only `?room=` (when given) and `?server=` kept: the network, not this device's choices. */
+function networkUrl(pageUrl: URL, room: string | null): string {
   const url = new URL(pageUrl.toString());
   url.hash = '';
   const server = url.searchParams.get('server');
   url.search = '';
-  url.searchParams.set('room', room);
+  if (room !== null) url.searchParams.set('room', room);
   if (server) url.searchParams.set('server', server);
   return url.toString();
 }
@@ -291,12 +296,7 @@ export function privateRoomUrl(pageUrl: URL, random: () => number = Math.random)
 
 /** The public network's URL: this page without `?room=`, `?server=` kept. */
 export function publicRoomUrl(pageUrl: URL): string {
-  const url = new URL(pageUrl.toString());
-  url.hash = '';
-  const server = url.searchParams.get('server');
-  url.search = '';
-  if (server) url.searchParams.set('server', server);
-  return url.toString();
+  return networkUrl(pageUrl, null);
 }
 
 /** The page URL with `?room=` set to the room in use, other parameters kept. */
