@@ -4,6 +4,7 @@
  * neighbours with why each holds one of your D places.
  */
 import type { NeighbourEntry, NeighbourReason } from '@peerbench/peer';
+import type { ReactNode } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { standingOf, topRanks } from '../networkStanding.js';
 import { useAppState } from './context.js';
@@ -19,37 +20,43 @@ const REASON_TEXT: Record<NeighbourReason, string> = {
   exploring: 'exploring: being tried out',
 };
 
+const NEIGHBOUR_COLUMNS: {
+  key: string;
+  label: string;
+  num?: boolean;
+  cell: (n: NeighbourEntry) => ReactNode;
+}[] = [
+  { key: 'peer', label: 'Neighbour', cell: (n) => <code title={n.peerId}>{shortId(n.peerId)}</code> },
+  { key: 'why', label: 'Why it is there', cell: (n) => REASON_TEXT[n.reason] },
+  { key: 'since', label: 'Since block', num: true, cell: (n) => n.sinceHeight },
+  { key: 'score', label: 'Your score', num: true, cell: (n) => fmt(n.score) },
+  { key: 'rank', label: 'Rank', num: true, cell: (n) => fmt(n.rank, 4) },
+];
+
 function Neighbours({ entries }: { entries: readonly NeighbourEntry[] }) {
   const paged = usePaged(entries, PEERS_PAGE_SIZE);
+  const numClass = (c: { num?: boolean }) => (c.num ? 'num' : undefined);
   return (
     <>
       <ScrollTable labelledBy="neighbours-title">
         <table data-testid="neighbours">
           <thead>
             <tr>
-              <th scope="col">Neighbour</th>
-              <th scope="col">Why it is there</th>
-              <th scope="col" className="num">
-                Since block
-              </th>
-              <th scope="col" className="num">
-                Your score
-              </th>
-              <th scope="col" className="num">
-                Rank
-              </th>
+              {NEIGHBOUR_COLUMNS.map((c) => (
+                <th key={c.key} scope="col" className={numClass(c)}>
+                  {c.label}
+                </th>
+              ))}
             </tr>
           </thead>
           <tbody>
             {paged.rows.map((n) => (
               <tr key={n.peerId} data-peer-id={n.peerId} data-reason={n.reason}>
-                <td>
-                  <code title={n.peerId}>{shortId(n.peerId)}</code>
-                </td>
-                <td>{REASON_TEXT[n.reason]}</td>
-                <td className="num">{n.sinceHeight}</td>
-                <td className="num">{fmt(n.score)}</td>
-                <td className="num">{fmt(n.rank, 4)}</td>
+                {NEIGHBOUR_COLUMNS.map((c) => (
+                  <td key={c.key} className={numClass(c)}>
+                    {c.cell(n)}
+                  </td>
+                ))}
               </tr>
             ))}
           </tbody>
