@@ -10,9 +10,11 @@
  *     pays for it;
  *   - `peer-joined` goes to every member while the whole room fits in one
  *     sample (then a sample is the full list anyway, and small rooms behave
- *     as they always did); beyond that, to nobody: peers that want new
- *     candidates ask for a fresh sample (the neighbour policy does so when it
- *     explores), so a join costs O(sample) messages, not O(room).
+ *     as they always did); beyond that, to a uniform random sample of
+ *     members (as many as a sample holds): a join costs O(sample) messages,
+ *     not O(room), and a newcomer is still heard of by some members at once
+ *     (they may link to it, or explore it). Everyone else learns of it from
+ *     a fresh sample when it wants new candidates.
  * PresenceBook keeps the "told about" relation of one room, bounded per
  * member (MAX_KNOWN_PEERS_PER_MEMBER, oldest forgotten first).
  */
@@ -96,12 +98,12 @@ export class PresenceBook<C> {
  * A uniform random sample of at most `k` of `members` (reservoir sampling,
  * one pass) and how many there were. O(room) time, O(k) memory.
  */
-export function samplePresence(
-  members: Iterable<PeerInfo>,
+export function samplePresence<T = PeerInfo>(
+  members: Iterable<T>,
   k: number,
   random: () => number = Math.random,
-): { peers: PeerInfo[]; count: number } {
-  const peers: PeerInfo[] = [];
+): { peers: T[]; count: number } {
+  const peers: T[] = [];
   let count = 0;
   for (const p of members) {
     count++;

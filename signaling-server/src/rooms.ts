@@ -198,15 +198,17 @@ export class Rooms<C extends RoomMember<C>> {
   }
 
   /**
-   * Tells the room about a new member while the whole room fits in one
-   * sample (then every member's sample would have held it); a bigger room
-   * is not told (presence.ts says why).
+   * Tells the room about a new member: every member while the whole room
+   * fits in one sample (then every member's sample would have held it),
+   * else a uniform random sample of presenceSampleSize members, so a join
+   * costs O(sample) messages and a newcomer is still heard of (presence.ts).
    */
   protected announceJoin(room: Room<C>, except: C | undefined, peer: PeerInfo, roomSize: number): void {
-    if (roomSize > this.options.presenceSampleSize + 1) return;
+    const k = this.options.presenceSampleSize;
+    const members = [...room.members.values()].filter((m) => m !== except);
+    const told = roomSize <= k + 1 ? members : samplePresence(members, k).peers;
     const text = JSON.stringify({ type: 'peer-joined', peer } satisfies ServerMessage);
-    for (const member of room.members.values()) {
-      if (member === except) continue;
+    for (const member of told) {
       room.presence.tell(member, [peer.peerId]);
       this.host.sendText(member, text);
     }
