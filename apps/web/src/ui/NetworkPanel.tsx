@@ -94,7 +94,7 @@ export function NetworkPanel() {
           <dt>Your percentile</dt>
           <dd data-testid="rank-percentile">
             {standing
-              ? `above ${Math.round(standing.percentile * 100)} % of peers (#${standing.position} of ${standing.of})`
+              ? `above ${Math.round(standing.percentile * 100)} % of the other peers (#${standing.position} of ${standing.of})`
               : '—'}
           </dd>
         </div>
