@@ -36,6 +36,9 @@ export interface NeighbourhoodHost {
   readonly connectDeadlineMs: number;
 }
 
+/** The signaling server's `unknown-peer` message names the peer it could not reach. */
+const UNKNOWN_PEER_MESSAGE = /no peer ([0-9a-f]{64})/;
+
 interface PendingLink {
   readonly done: Promise<boolean>;
   resolve(ok: boolean): void;
@@ -51,6 +54,14 @@ export class MeshNeighbourhood implements Neighbourhood {
   ) {
     if (!Number.isInteger(maxLinks) || maxLinks < 1)
       throw new RangeError(`neighbourhood maxLinks must be a positive integer, got ${maxLinks}`);
+    // The server could not relay to a peer (it left, or never was in the room): that link is refused.
+    host.signaling.on('error', (e) => {
+      const gone = e.code === 'unknown-peer' ? UNKNOWN_PEER_MESSAGE.exec(e.message)?.[1] : undefined;
+      if (gone && this.pending.has(gone)) {
+        this.settle(gone, false);
+        this.host.close(gone, 'not in the room');
+      }
+    });
   }
 
   candidates(): NeighbourhoodCandidates {
@@ -76,6 +87,9 @@ export class MeshNeighbourhood implements Neighbourhood {
     const already = this.pending.get(peerId);
     if (already) return already.done;
     if (state === 'none' && this.host.linkCount() >= this.maxLinks) return Promise.resolve(false);
+    // Only members this peer was told about (samples, joins, whoever signaled it) can be linked.
+    if (state === 'none' && !this.host.signaling.peers().some((p) => p.peerId === peerId))
+      return Promise.resolve(false);
     let resolve!: (ok: boolean) => void;
     const done = new Promise<boolean>((r) => (resolve = r));
     const timer = setTimeout(() => {
