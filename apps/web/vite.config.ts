@@ -82,6 +82,7 @@ function devProxy() {
     '/ws': { target: target.replace(/^http/, 'ws'), ws: true },
     '/ledger': { target },
     '/health': { target },
+    '/config': { target },
     '/metrics': { target },
   };
 }

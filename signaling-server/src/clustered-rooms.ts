@@ -2,9 +2,11 @@
  * Rooms that span signaling server instances (clustered mode): the local
  * rooms of rooms.ts, plus a roster of the members connected to other
  * instances, kept from the presence the instances exchange over a RoomBridge
- * (room-bridge.ts, NATS). To a client nothing changes: its welcome lists the
- * room's members on every instance, it gets peer-joined/peer-left for them,
- * and its signals to them are relayed through the bridge.
+ * (room-bridge.ts, NATS). To a client nothing changes: its welcome and
+ * `sample` answers are drawn from the room's members on every instance (and
+ * `roomSize` counts them all), it gets peer-joined/peer-left for them under
+ * the same rules as for local ones (presence.ts), and its signals to them
+ * are relayed through the bridge.
  *
  *   - join: the room's limit counts remote members; a peer id that joins here
  *     while connected to another instance replaces that connection there
@@ -13,6 +15,9 @@
  *     times per heartbeat period; a remote member not listed for one period
  *     is dropped with peer-left, so a dead instance takes its members'
  *     presence with it within one heartbeat period.
+ *   - alive lists are split into messages of at most MAX_ALIVE_PEERS; a room
+ *     that needs several is marked `partial`, and then a member missing from
+ *     one part is not taken as gone (only the expiry and `leave` remove it).
  *   - maxRooms stays per instance (it bounds this process's memory).
  */
 import {
@@ -23,7 +28,13 @@ import {
 } from '@peerbench/protocol';
 import type { ConnectionHost } from './host.js';
 import { errorMessage } from './host.js';
-import type { BridgedSignal, PresenceMessage, RoomBridge, RoomBridgeHandler } from './room-bridge.js';
+import {
+  type BridgedSignal,
+  MAX_ALIVE_PEERS,
+  type PresenceMessage,
+  type RoomBridge,
+  type RoomBridgeHandler,
+} from './room-bridge.js';
 import { type JoinMessage, type RoomMember, Rooms, type RoomsOptions, type SignalMessage } from './rooms.js';
 
 /** Alive announcements per heartbeat period; a remote member unseen for a whole period is gone. */
@@ -98,6 +109,7 @@ export class ClusteredRooms<C extends RoomMember<C>> extends Rooms<C> implements
     }
     const text = this.relayedSignalText(conn, membership.peerId, data);
     if (text === undefined) return;
+    membership.room.presence.tell(conn, [to]);
     this.bridge.sendSignal(remote.instanceId, {
       room: membership.room.name,
       from: membership.peerId,
@@ -107,14 +119,18 @@ export class ClusteredRooms<C extends RoomMember<C>> extends Rooms<C> implements
     this.host.counters.relayedMessagesTotal++;
   }
 
-  protected override remotePeers(room: string, exceptPeerId: string): PeerInfo[] {
+  protected override *remotePeers(room: string, exceptPeerId: string): Generator<PeerInfo> {
     const members = this.remote.get(room);
-    if (!members) return [];
+    if (!members) return;
     const local = this.rooms.get(room)?.members;
-    const out: PeerInfo[] = [];
     for (const [peerId, m] of members)
-      if (peerId !== exceptPeerId && !local?.has(peerId)) out.push({ peerId, joinedAtMs: m.joinedAtMs });
-    return out;
+      if (peerId !== exceptPeerId && !local?.has(peerId)) yield { peerId, joinedAtMs: m.joinedAtMs };
+  }
+
+  protected override remoteCount(room: string, exceptPeerId: string): number {
+    let n = 0;
+    for (const _ of this.remotePeers(room, exceptPeerId)) n++;
+    return n;
   }
 
   // ---- from the bridge ------------------------------------------------------
@@ -142,6 +158,7 @@ export class ClusteredRooms<C extends RoomMember<C>> extends Rooms<C> implements
       else if (!entry && !this.rooms.get(msg.room)?.members.has(peer.peerId))
         this.remoteJoined(msg.room, peer, msg.i);
     }
+    if (msg.partial) return;
     for (const [peerId, entry] of this.remote.get(msg.room) ?? [])
       if (entry.instanceId === msg.i && !listed.has(peerId)) this.remoteLeft(msg.room, peerId);
   }
@@ -150,6 +167,7 @@ export class ClusteredRooms<C extends RoomMember<C>> extends Rooms<C> implements
     const target = this.rooms.get(msg.room)?.members.get(msg.to);
     // The target left meanwhile: dropped, as a signal to a socket that just closed.
     if (!target?.membership) return;
+    target.membership.room.presence.tell(target, [msg.from]);
     const text = JSON.stringify({ type: 'signal', from: msg.from, data: msg.data } satisfies ServerMessage);
     if (Buffer.byteLength(text) > MAX_SIGNALING_MESSAGE_BYTES) return;
     if (this.host.sendText(target, text)) this.host.counters.relayedMessagesTotal++;
@@ -181,7 +199,7 @@ export class ClusteredRooms<C extends RoomMember<C>> extends Rooms<C> implements
     }
     members.set(peer.peerId, { instanceId, joinedAtMs: peer.joinedAtMs, seenAtMs: this.now() });
     const room = this.rooms.get(roomName);
-    if (room) this.broadcast(room, undefined, { type: 'peer-joined', peer });
+    if (room) this.announceJoin(room, undefined, peer, room.members.size + members.size);
   }
 
   private remoteLeft(roomName: string, peerId: string): void {
@@ -189,7 +207,7 @@ export class ClusteredRooms<C extends RoomMember<C>> extends Rooms<C> implements
     if (!members?.delete(peerId)) return;
     if (members.size === 0) this.remote.delete(roomName);
     const room = this.rooms.get(roomName);
-    if (room) this.broadcast(room, undefined, { type: 'peer-left', peerId });
+    if (room) this.announceLeave(room, peerId);
   }
 
   private announceAll(): void {
@@ -197,7 +215,17 @@ export class ClusteredRooms<C extends RoomMember<C>> extends Rooms<C> implements
       const peers: PeerInfo[] = [];
       for (const [peerId, member] of room.members)
         if (member.membership) peers.push({ peerId, joinedAtMs: member.membership.joinedAtMs });
-      this.bridge.publishPresence({ t: 'alive', room: room.name, peers });
+      if (peers.length <= MAX_ALIVE_PEERS) {
+        this.bridge.publishPresence({ t: 'alive', room: room.name, peers });
+        continue;
+      }
+      for (let i = 0; i < peers.length; i += MAX_ALIVE_PEERS)
+        this.bridge.publishPresence({
+          t: 'alive',
+          room: room.name,
+          peers: peers.slice(i, i + MAX_ALIVE_PEERS),
+          partial: true,
+        });
     }
   }
 

@@ -1,5 +1,5 @@
 /**
- * The server's HTTP side: `/health`, `/metrics`, `/ledger/*` (handed to the
+ * The server's HTTP side: `/health`, `/config`, `/metrics`, `/ledger/*` (handed to the
  * LedgerHook behind the per-address budgets of address-budget.ts) and the
  * built web app.
  * WebSocket upgrades never come here (server.ts takes them).
@@ -52,6 +52,13 @@ export class HttpRoutes {
           rooms: m.rooms,
           peers: m.peers,
           ...ledgerHealth(options.ledger),
+        });
+      }
+      if (pathname === '/config' && (method === 'GET' || method === 'HEAD')) {
+        // What the web app needs before it joins: the room its bare URL joins.
+        return sendJson(res, 200, {
+          publicRoom: options.publicRoom,
+          presenceSampleSize: options.presenceSampleSize,
         });
       }
       if (pathname === '/metrics' && (method === 'GET' || method === 'HEAD')) {

@@ -123,6 +123,9 @@ export class MessageIntake<C extends IncomingConnection<C>> {
         case 'signal':
           this.rooms.relay(conn, msg.to, msg.data);
           return;
+        case 'sample':
+          this.rooms.sample(conn);
+          return;
         case 'ledger-tx':
           this.ledger.submitTx(conn, msg.requestId, msg.tx);
           return;

@@ -5,13 +5,20 @@
  */
 import { readFileSync } from 'node:fs';
 import type { LedgerHook } from '@peerbench/ledger';
-import { CodedError, type IceServer, MAX_SIGNALING_MESSAGE_BYTES } from '@peerbench/protocol';
+import {
+  CodedError,
+  type IceServer,
+  MAX_PRESENCE_SAMPLE_PEERS,
+  MAX_SIGNALING_MESSAGE_BYTES,
+  ROOM_NAME_PATTERN,
+} from '@peerbench/protocol';
 import {
   type AddressBudgetLimits,
   BUDGET_KINDS,
   budgetLimitsProblem,
   DEFAULT_ADDRESS_BUDGET_LIMITS,
 } from './address-budget.js';
+import { DEFAULT_PRESENCE_SAMPLE_SIZE } from './presence.js';
 import type { RoomBridge } from './room-bridge.js';
 
 // ---- defaults (every limit is an option; these are what `start` uses) ------
@@ -29,12 +36,15 @@ export const HEARTBEAT_MISSED_PINGS_BEFORE_DROP = 2;
  */
 export const DEFAULT_MESSAGE_RATE_PER_S = 100;
 export const DEFAULT_MESSAGE_BURST = 300;
-export const DEFAULT_MAX_PEERS_PER_ROOM = 256;
 /**
- * `welcome` lists every other member (~106 bytes each) and must fit in
- * MAX_SIGNALING_MESSAGE_BYTES, which clients enforce: 500 members ≈ 53 KB.
+ * A room is bounded by this and by memory, not by one message: a welcome
+ * carries a sample of at most presenceSampleSize members (presence.ts), so
+ * it stays small however big the room. The default is the connection cap.
  */
-export const MAX_PEERS_PER_ROOM_CEILING = 500;
+export const DEFAULT_MAX_PEERS_PER_ROOM = 10_000;
+export { DEFAULT_PRESENCE_SAMPLE_SIZE };
+/** The room the web app's bare URL joins (told to clients by GET /config). */
+export const DEFAULT_PUBLIC_ROOM = 'public';
 export const DEFAULT_MAX_ROOMS = 1_000;
 /** Generous for a classroom behind one NAT, small enough to stop one host hogging the server. */
 export const DEFAULT_MAX_CONNECTIONS_PER_IP = 64;
@@ -112,6 +122,10 @@ export interface SignalingServerOptions {
   messageRatePerS?: number;
   messageBurst?: number;
   maxPeersPerRoom?: number;
+  /** Members in a welcome or a `sample` answer (1..MAX_PRESENCE_SAMPLE_PEERS). Default DEFAULT_PRESENCE_SAMPLE_SIZE. */
+  presenceSampleSize?: number;
+  /** The operator's public room: what a person joins by opening the bare URL (GET /config says it). */
+  publicRoom?: string;
   maxRooms?: number;
   maxConnectionsPerIp?: number;
   maxConnections?: number;
@@ -195,6 +209,8 @@ export function resolveOptions(opts: SignalingServerOptions = {}): ResolvedSigna
     messageRatePerS: opts.messageRatePerS ?? DEFAULT_MESSAGE_RATE_PER_S,
     messageBurst: opts.messageBurst ?? DEFAULT_MESSAGE_BURST,
     maxPeersPerRoom: opts.maxPeersPerRoom ?? DEFAULT_MAX_PEERS_PER_ROOM,
+    presenceSampleSize: opts.presenceSampleSize ?? DEFAULT_PRESENCE_SAMPLE_SIZE,
+    publicRoom: opts.publicRoom ?? DEFAULT_PUBLIC_ROOM,
     maxRooms: opts.maxRooms ?? DEFAULT_MAX_ROOMS,
     maxConnectionsPerIp: opts.maxConnectionsPerIp ?? DEFAULT_MAX_CONNECTIONS_PER_IP,
     maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
@@ -236,6 +252,7 @@ export function resolveOptions(opts: SignalingServerOptions = {}): ResolvedSigna
     'maxMessageBytes',
     'messageBurst',
     'maxPeersPerRoom',
+    'presenceSampleSize',
     'maxRooms',
     'maxConnectionsPerIp',
     'maxConnections',
@@ -268,11 +285,13 @@ export function resolveOptions(opts: SignalingServerOptions = {}): ResolvedSigna
       'invalid-options',
       `maxMessageBytes cannot exceed the protocol's ${MAX_SIGNALING_MESSAGE_BYTES}: clients would reject the echo`,
     );
-  if (r.maxPeersPerRoom > MAX_PEERS_PER_ROOM_CEILING)
+  if (r.presenceSampleSize > MAX_PRESENCE_SAMPLE_PEERS)
     throw new SignalingServerError(
       'invalid-options',
-      `maxPeersPerRoom cannot exceed ${MAX_PEERS_PER_ROOM_CEILING}: the welcome message would outgrow the protocol's size limit`,
+      `presenceSampleSize cannot exceed the protocol's ${MAX_PRESENCE_SAMPLE_PEERS}: clients would reject the welcome`,
     );
+  if (!ROOM_NAME_PATTERN.test(r.publicRoom))
+    throw new SignalingServerError('invalid-options', 'publicRoom must match [A-Za-z0-9_-]{1,64}');
   return r;
 }
 

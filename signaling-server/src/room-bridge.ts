@@ -5,7 +5,8 @@
  * as on a dropped socket). clustered-rooms.ts decides what they mean.
  *
  *   <prefix>.presence           every instance, every room: join, leave, alive (the
- *                               full list of an instance's members of one room), sync
+ *                               list of an instance's members of one room, in parts
+ *                               of MAX_ALIVE_PEERS when longer), sync
  *   <prefix>.signal.<instance>  signals for members connected to that instance
  *
  * Every message is validated on arrival (another instance is another process
@@ -20,8 +21,9 @@ import {
   SignalDataSchema,
 } from '@peerbench/protocol';
 import * as v from 'valibot';
-import { MAX_PEERS_PER_ROOM_CEILING } from './options.js';
 
+/** Most members in one alive message (~110 bytes each, far below NATS's 1 MB default payload); more go in parts. */
+export const MAX_ALIVE_PEERS = 500;
 /** Instance ids appear in subjects: letters, digits, - and _. */
 export const INSTANCE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 /** Subject prefixes: dot-separated tokens of the same characters. */
@@ -38,7 +40,9 @@ export const PresenceMessageSchema = v.variant('t', [
     t: v.literal('alive'),
     i: InstanceId,
     room: RoomName,
-    peers: v.pipe(v.array(PeerInfoSchema), v.maxLength(MAX_PEERS_PER_ROOM_CEILING)),
+    peers: v.pipe(v.array(PeerInfoSchema), v.maxLength(MAX_ALIVE_PEERS)),
+    /** One part of a list too long for one message: members missing from it are not gone. */
+    partial: v.optional(v.literal(true)),
   }),
   v.strictObject({ t: v.literal('sync'), i: InstanceId }),
 ]);

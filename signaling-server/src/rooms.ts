@@ -1,8 +1,10 @@
 /**
  * Rooms: who is in which room, the signed join, leave, presence
- * (`welcome`/`peer-joined`/`peer-left`) and the SDP/ICE relay between two
- * members of one room. A peer id is in a room at most once: a newer
- * connection that proves the same key replaces the older one.
+ * (`welcome`/`sample`/`peer-joined`/`peer-left`, bounded samples and pushes
+ * only where they matter: presence.ts) and the SDP/ICE relay between two
+ * members of one room (any two: a peer may link to one it was never told
+ * about). A peer id is in a room at most once: a newer connection that
+ * proves the same key replaces the older one.
  */
 import {
   type ClientMessage,
@@ -17,10 +19,13 @@ import {
   verifySignature,
 } from '@peerbench/protocol';
 import { type ConnectionHost, errorMessage } from './host.js';
+import { PresenceBook, samplePresence } from './presence.js';
 
 export interface Room<C> {
   readonly name: string;
   readonly members: Map<string, C>;
+  /** Who was told about whom (peer-left goes to them). */
+  readonly presence: PresenceBook<C>;
 }
 
 export interface Membership<C> {
@@ -45,6 +50,8 @@ export interface RoomsOptions {
   /** Per-peer ICE servers (fresh TURN credentials in every welcome); overrides iceServers. */
   readonly iceServersForPeer?: ((peerId: string) => IceServer[]) | undefined;
   readonly heartbeatIntervalMs: number;
+  /** Most members in a welcome or `sample` answer (presence.ts). */
+  readonly presenceSampleSize: number;
 }
 
 export type JoinMessage = Extract<ClientMessage, { type: 'join' }>;
@@ -114,7 +121,7 @@ export class Rooms<C extends RoomMember<C>> {
       this.host.reject(conn, 'too-many-rooms', `the server is at its ${this.options.maxRooms} rooms`);
       return false;
     }
-    const size = (room?.members.size ?? 0) + this.remotePeers(msg.room, msg.peerId).length;
+    const size = (room?.members.size ?? 0) + this.remoteCount(msg.room, msg.peerId);
     if (!previous && size >= this.options.maxPeersPerRoom) {
       this.host.reject(conn, 'room-full', `room ${msg.room} has ${this.options.maxPeersPerRoom} peers`);
       return false;
@@ -135,30 +142,84 @@ export class Rooms<C extends RoomMember<C>> {
       room = this.rooms.get(msg.room);
     }
     if (!room) {
-      room = { name: msg.room, members: new Map() };
+      room = { name: msg.room, members: new Map(), presence: new PresenceBook() };
       this.rooms.set(msg.room, room);
     }
     const membership: Membership<C> = { room, peerId: msg.peerId, joinedAtMs: Date.now() };
-    const peers: PeerInfo[] = [];
-    for (const [peerId, member] of room.members) {
-      if (member.membership) peers.push({ peerId, joinedAtMs: member.membership.joinedAtMs });
-    }
-    peers.push(...this.remotePeers(msg.room, msg.peerId));
+    const { peers, count } = this.samplePeers(room, msg.peerId);
     room.members.set(msg.peerId, conn);
     conn.membership = membership;
+    room.presence.tell(
+      conn,
+      peers.map((p) => p.peerId),
+    );
     this.host.send(conn, {
       type: 'welcome',
       peerId: msg.peerId,
       room: msg.room,
       peers,
+      roomSize: count + 1,
       iceServers: this.options.iceServersForPeer?.(msg.peerId) ?? [...this.options.iceServers],
       heartbeatIntervalMs: this.options.heartbeatIntervalMs,
     });
-    this.broadcast(room, conn, {
-      type: 'peer-joined',
-      peer: { peerId: msg.peerId, joinedAtMs: membership.joinedAtMs },
-    });
+    this.announceJoin(room, conn, { peerId: msg.peerId, joinedAtMs: membership.joinedAtMs }, count + 1);
     return true;
+  }
+
+  /** Another random sample of the room for a member that asked (`sample`); spends its address's join budget. */
+  sample(conn: C): void {
+    const membership = conn.membership;
+    if (!membership) {
+      this.host.reject(conn, 'not-joined', 'join a room before asking for a sample');
+      return;
+    }
+    if (!this.host.spend(conn, 'join')) {
+      this.host.reject(conn, 'rate-limited', 'this address is over its join/sample budget');
+      return;
+    }
+    const { peers, count } = this.samplePeers(membership.room, membership.peerId);
+    membership.room.presence.tell(
+      conn,
+      peers.map((p) => p.peerId),
+    );
+    this.host.send(conn, { type: 'sample', peers, roomSize: count + 1 });
+  }
+
+  /** A random sample of the room's members (local and, clustered, remote) other than `exceptPeerId`, and their count. */
+  protected samplePeers(room: Room<C>, exceptPeerId: string): { peers: PeerInfo[]; count: number } {
+    const remote = this.remotePeers(room.name, exceptPeerId);
+    function* all(): Generator<PeerInfo> {
+      for (const [peerId, member] of room.members)
+        if (peerId !== exceptPeerId && member.membership)
+          yield { peerId, joinedAtMs: member.membership.joinedAtMs };
+      yield* remote;
+    }
+    return samplePresence(all(), this.options.presenceSampleSize);
+  }
+
+  /**
+   * Tells the room about a new member: every member while the whole room
+   * fits in one sample (then every member's sample would have held it),
+   * else a uniform random sample of presenceSampleSize members, so a join
+   * costs O(sample) messages and a newcomer is still heard of (presence.ts).
+   */
+  protected announceJoin(room: Room<C>, except: C | undefined, peer: PeerInfo, roomSize: number): void {
+    const k = this.options.presenceSampleSize;
+    const members = [...room.members.values()].filter((m) => m !== except);
+    const told = roomSize <= k + 1 ? members : samplePresence(members, k).peers;
+    const text = JSON.stringify({ type: 'peer-joined', peer } satisfies ServerMessage);
+    for (const member of told) {
+      room.presence.tell(member, [peer.peerId]);
+      this.host.sendText(member, text);
+    }
+  }
+
+  /** Tells the members that know `peerId` that it left, and forgets it. */
+  protected announceLeave(room: Room<C>, peerId: string): void {
+    const text = JSON.stringify({ type: 'peer-left', peerId } satisfies ServerMessage);
+    for (const member of room.presence.watchersOf(peerId))
+      if (member.membership?.room === room) this.host.sendText(member, text);
+    room.presence.dropPeer(peerId);
   }
 
   /** Takes `conn` out of its room (if any) and tells the others. */
@@ -168,12 +229,13 @@ export class Rooms<C extends RoomMember<C>> {
     conn.membership = null;
     this.onLeave(conn);
     const { room, peerId } = membership;
+    room.presence.dropMember(conn);
     if (room.members.get(peerId) === conn) room.members.delete(peerId);
     if (room.members.size === 0) {
       if (this.rooms.get(room.name) === room) this.rooms.delete(room.name);
       return;
     }
-    this.broadcast(room, conn, { type: 'peer-left', peerId });
+    this.announceLeave(room, peerId);
   }
 
   /** Relays an offer/answer/candidate to another member of the sender's room. */
@@ -191,12 +253,20 @@ export class Rooms<C extends RoomMember<C>> {
     }
     const text = this.relayedSignalText(conn, membership.peerId, data);
     if (text === undefined) return;
+    // Two peers that signal each other know each other: each hears when the other leaves.
+    membership.room.presence.tell(conn, [to]);
+    membership.room.presence.tell(target, [membership.peerId]);
     if (this.host.sendText(target, text)) this.host.counters.relayedMessagesTotal++;
   }
 
   /** Members of `room` on other instances (none here; see ClusteredRooms), except `peerId`. */
-  protected remotePeers(_room: string, _exceptPeerId: string): PeerInfo[] {
+  protected remotePeers(_room: string, _exceptPeerId: string): Iterable<PeerInfo> {
     return [];
+  }
+
+  /** How many members of `room` are on other instances, except `peerId`. */
+  protected remoteCount(_room: string, _exceptPeerId: string): number {
+    return 0;
   }
 
   /**
@@ -214,10 +284,5 @@ export class Rooms<C extends RoomMember<C>> {
       return undefined;
     }
     return text;
-  }
-
-  protected broadcast(room: Room<C>, except: C | undefined, msg: ServerMessage): void {
-    const text = JSON.stringify(msg);
-    for (const member of room.members.values()) if (member !== except) this.host.sendText(member, text);
   }
 }

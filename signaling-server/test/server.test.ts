@@ -262,7 +262,9 @@ describe('limits', () => {
   });
 
   it('refuses options the protocol cannot carry', () => {
-    expect(() => createSignalingServer({ maxPeersPerRoom: 10_000 })).toThrow(/maxPeersPerRoom/);
+    // A room's size is no longer bound by one message (the welcome is a sample), but the sample is.
+    expect(() => createSignalingServer({ maxPeersPerRoom: 100_000 })).not.toThrow();
+    expect(() => createSignalingServer({ presenceSampleSize: 10_000 })).toThrow(/presenceSampleSize/);
     expect(() => createSignalingServer({ maxMessageBytes: MAX_SIGNALING_MESSAGE_BYTES + 1 })).toThrow();
     expect(() => createSignalingServer({ port: -1 })).toThrow();
   });

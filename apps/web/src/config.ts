@@ -1,6 +1,6 @@
 /**
- * What the page was opened with: the room (from `?room=`, else the last room
- * this browser used, else a fresh one), a forced backend (`?backend=`) and the
+ * What the page was opened with: the room (from `?room=`, else the server's
+ * public room: the bare URL joins the one public network), a forced backend (`?backend=`) and the
  * signaling server (`?server=`, else the page's own origin, because the
  * signaling server is what serves the app).
  */
@@ -10,6 +10,8 @@ import { type CpuLevel, DEFAULT_CPU_LEVEL, parseCpuLevel } from './cpuUse.js';
 export const BACKEND_NAMES: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
 /** Same rule as the signaling protocol's ROOM_NAME_PATTERN (share links carry it). */
 export const ROOM_NAME_RE = /^[A-Za-z0-9_-]{1,64}$/;
+/** The public room when the server does not say (the signaling server's default too). */
+export const DEFAULT_PUBLIC_ROOM = 'public';
 /** Path of the signaling WebSocket on the server that serves the app. */
 export const SIGNALING_PATH = '/ws';
 
@@ -19,8 +21,13 @@ export type TestAdversary = (typeof TEST_ADVERSARIES)[number];
 
 export interface LaunchConfig {
   room: string;
-  /** Where the room came from, so the UI can say "joining the room of your link". */
-  roomSource: 'link' | 'last-used' | 'generated';
+  /**
+   * What the room is: the server's public network (the bare URL, or a link
+   * naming it) or a private room from a link (`?room=`).
+   */
+  roomSource: 'public' | 'link';
+  /** The server's public room (GET /config; DEFAULT_PUBLIC_ROOM when the server did not say). */
+  publicRoom: string;
   forcedBackend: BackendName | null;
   /**
    * Choose the backend by a short trial step on each one (default), or, with
@@ -116,33 +123,25 @@ export function generateRoomName(random: () => number = Math.random): string {
   return `${pick(ADJECTIVES)}-${pick(NOUNS)}-${digits}`;
 }
 
-export function parseLaunchConfig(
-  pageUrl: URL,
-  opts: { lastRoom: string | null; random?: () => number },
-): LaunchConfig {
+/**
+ * The page's launch settings. `publicRoom` is the server's (GET /config);
+ * without it DEFAULT_PUBLIC_ROOM. A bare URL joins it; `?room=` joins that room.
+ */
+export function parseLaunchConfig(pageUrl: URL, opts: { publicRoom?: string | null } = {}): LaunchConfig {
   const params = pageUrl.searchParams;
   const warnings: string[] = [];
 
-  let room: string;
-  let roomSource: LaunchConfig['roomSource'];
+  const publicRoom =
+    opts.publicRoom && ROOM_NAME_RE.test(opts.publicRoom) ? opts.publicRoom : DEFAULT_PUBLIC_ROOM;
+  let room = publicRoom;
   const roomParam = params.get('room');
-  if (roomParam !== null && ROOM_NAME_RE.test(roomParam)) {
-    room = roomParam;
-    roomSource = 'link';
-  } else {
-    if (roomParam !== null) {
-      warnings.push(
-        `The room name in the link ("${roomParam.slice(0, 40)}") is not valid (letters, digits, - and _ only); using another room.`,
-      );
-    }
-    if (opts.lastRoom !== null && ROOM_NAME_RE.test(opts.lastRoom)) {
-      room = opts.lastRoom;
-      roomSource = 'last-used';
-    } else {
-      room = generateRoomName(opts.random);
-      roomSource = 'generated';
-    }
+  if (roomParam !== null && ROOM_NAME_RE.test(roomParam)) room = roomParam;
+  else if (roomParam !== null) {
+    warnings.push(
+      `The room name in the link ("${roomParam.slice(0, 40)}") is not valid (letters, digits, - and _ only); joining the public network instead.`,
+    );
   }
+  const roomSource: LaunchConfig['roomSource'] = room === publicRoom ? 'public' : 'link';
 
   let forcedBackend: BackendName | null = null;
   const backendParam = params.get('backend');
@@ -187,6 +186,7 @@ export function parseLaunchConfig(
   return {
     room,
     roomSource,
+    publicRoom,
     forcedBackend,
     backendTrial,
     serverUrl,
@@ -264,11 +264,16 @@ export function parseServerList(value: string, pageUrl: URL): string[] | null {
  * because without it the link would point at a different network.
  */
 export function shareUrlFor(pageUrl: URL, room: string): string {
+  return networkUrl(pageUrl, room);
+}
+
+/** This page with only `?room=` (when given) and `?server=` kept: the network, not this device's choices. */
+function networkUrl(pageUrl: URL, room: string | null): string {
   const url = new URL(pageUrl.toString());
   url.hash = '';
   const server = url.searchParams.get('server');
   url.search = '';
-  url.searchParams.set('room', room);
+  if (room !== null) url.searchParams.set('room', room);
   if (server) url.searchParams.set('server', server);
   return url.toString();
 }
@@ -278,6 +283,20 @@ export function urlWithCpu(pageUrl: URL, level: CpuLevel): string {
   const url = new URL(pageUrl.toString());
   url.searchParams.set('cpu', level);
   return url.toString();
+}
+
+/**
+ * A new private room's URL (one click from the landing page): this page with
+ * a fresh `?room=`, `?server=` kept. Opening it joins that room, and its share
+ * link carries it as any room's does.
+ */
+export function privateRoomUrl(pageUrl: URL, random: () => number = Math.random): string {
+  return shareUrlFor(pageUrl, generateRoomName(random));
+}
+
+/** The public network's URL: this page without `?room=`, `?server=` kept. */
+export function publicRoomUrl(pageUrl: URL): string {
+  return networkUrl(pageUrl, null);
 }
 
 /** The page URL with `?room=` set to the room in use, other parameters kept. */

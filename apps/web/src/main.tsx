@@ -7,8 +7,9 @@ import { browserProbeEnv } from './backendProbe.js';
 import { parseLaunchConfig, shareUrlFor, urlWithCpu, urlWithRoom } from './config.js';
 import { createPeerFactory } from './peerFactory.js';
 import { markTrainingStarted, startPerfRecorder } from './perf.js';
-import { type KeyValueStore, migrate, STORAGE_KEY } from './persistence.js';
+import type { KeyValueStore } from './persistence.js';
 import { AppRuntime } from './runtime.js';
+import { fetchPublicRoom } from './serverConfig.js';
 import { type AppStore, createAppStore, initialAppState } from './store.js';
 import { App } from './ui/App.js';
 import { AppContext } from './ui/context.js';
@@ -34,15 +35,9 @@ const kv: KeyValueStore = {
 
 async function boot() {
   const pageUrl = new URL(window.location.href);
-  // The last room is read before the store exists, so a link without ?room= rejoins it.
-  let lastRoom: string | null = null;
-  try {
-    const saved = migrate(await kv.get(STORAGE_KEY));
-    if (saved.ok) lastRoom = saved.state.settings.lastRoom;
-  } catch {
-    // Storage unavailable: init() reports it.
-  }
-  const launch = parseLaunchConfig(pageUrl, { lastRoom });
+  // A bare URL joins the server's public room: ask the server its name (checked by parseLaunchConfig).
+  const publicRoom = await fetchPublicRoom(parseLaunchConfig(pageUrl).serverUrl);
+  const launch = parseLaunchConfig(pageUrl, { publicRoom });
   // Loads the Peer's code now (its worker, or with ?worker=0 the main-thread module), so Contribute
   // finds it even if the server goes away meanwhile.
   const peerCodeLoaded = launch.useWorker

@@ -32,14 +32,14 @@ describe('CPU use levels', () => {
 
 describe('?cpu= in the URL', () => {
   it('forces a known level; an unknown one gets the default and a warning; absent means not forced', () => {
-    expect(parseLaunchConfig(u('http://h/?room=r&cpu=balanced'), { lastRoom: null })).toMatchObject({
+    expect(parseLaunchConfig(u('http://h/?room=r&cpu=balanced'))).toMatchObject({
       forcedCpu: 'balanced',
       warnings: [],
     });
-    const bad = parseLaunchConfig(u('http://h/?room=r&cpu=turbo'), { lastRoom: null });
+    const bad = parseLaunchConfig(u('http://h/?room=r&cpu=turbo'));
     expect(bad.forcedCpu).toBe('light');
     expect(bad.warnings.join(' ')).toMatch(/Unknown CPU use "turbo".*using light/);
-    expect(parseLaunchConfig(u('http://h/?room=r'), { lastRoom: null }).forcedCpu).toBeNull();
+    expect(parseLaunchConfig(u('http://h/?room=r')).forcedCpu).toBeNull();
   });
 
   it('is rewritten when the person chooses, and not carried by share links', () => {
@@ -213,7 +213,7 @@ function memoryKv(initial: Record<string, unknown> = {}): KeyValueStore & { map:
 describe('AppRuntime CPU use', () => {
   async function setup(pageUrl: string, stored?: PersistedState, creating?: Promise<void>) {
     const kv = memoryKv(stored ? { [STORAGE_KEY]: stored } : {});
-    const launch = parseLaunchConfig(u(pageUrl), { lastRoom: null });
+    const launch = parseLaunchConfig(u(pageUrl));
     const store = createAppStore(initialAppState(launch, pageUrl));
     const asked: string[] = [];
     let launched: PeerLaunchOptions | null = null;

@@ -19,7 +19,7 @@ import {
 
 const ME = 'a'.repeat(64);
 const OTHER = 'b'.repeat(64);
-const launch = parseLaunchConfig(new URL('http://h/?room=r1'), { lastRoom: null });
+const launch = parseLaunchConfig(new URL('http://h/?room=r1'));
 const base = (): AppState => initialAppState(launch, 'http://h/?room=r1');
 const step = (i: number): StepPoint => ({ step: i, timeMs: 1000 + i, loss: 1 / (i + 1) });
 const block = (h: number, rank = 0.5): BlockPoint => ({

@@ -7,6 +7,7 @@
  */
 import { EXPERT_BACKWARD_METHOD, EXPERT_FORWARD_METHOD } from '@peerbench/protocol';
 import * as v from 'valibot';
+import type { Neighbourhood } from './neighbourhood.js';
 import {
   type BackwardOptions,
   ExpertError,
@@ -50,6 +51,8 @@ export interface MeshLike {
   on(event: NetworkEvent, cb: (peerId: string) => void): unknown;
   off?(event: NetworkEvent, cb: (peerId: string) => void): unknown;
   ping(peerId: string): Promise<number>;
+  /** PeerMesh with the `neighbourhood` option: the links this peer chooses. */
+  readonly neighbourhood?: Neighbourhood | undefined;
 }
 
 /** Request ids are short opaque strings chosen by the caller. */
@@ -58,10 +61,15 @@ const RequestMeta = v.object({
 });
 
 export class MeshExpertNetwork implements ExpertNetwork {
+  /** The mesh's neighbourhood when it has one (bounded links chosen by the neighbour policy). */
+  readonly neighbourhood?: Neighbourhood;
+
   constructor(
     private readonly mesh: MeshLike,
     readonly selfId: string,
-  ) {}
+  ) {
+    if (mesh.neighbourhood) this.neighbourhood = mesh.neighbourhood;
+  }
 
   peers(): string[] {
     return this.mesh.connectedPeers().filter((id) => id !== this.selfId);

@@ -33,3 +33,8 @@ export function signalingClientOptions(opts: PeerMeshOptions): SignalingClientOp
   if (opts.reconnectMaxDelayMs !== undefined) out.reconnectMaxDelayMs = opts.reconnectMaxDelayMs;
   return out;
 }
+
+/** 'open' (usable), 'connecting' (an RTCPeerConnection exists) or 'none'. */
+export function linkStateOf(e: PeerEntry | undefined): 'open' | 'connecting' | 'none' {
+  return e?.session?.isOpen ? 'open' : e?.connection ? 'connecting' : 'none';
+}

@@ -29,6 +29,13 @@ export interface PeerMeshOptions {
   wrtc?: unknown;
   /** Most WebRTC links at once (connecting + connected). */
   maxPeers?: number;
+  /**
+   * Bounded neighbourhood (issue 14): link to nobody on its own; links form
+   * through `PeerMesh.neighbourhood.link(id)`, at most `maxLinks` (which
+   * replaces maxPeers), refused beyond it, never re-formed by the mesh.
+   * Without it the mesh links to every member it hears of, as before.
+   */
+  neighbourhood?: { maxLinks: number };
   /** WebSocket implementation for Node 20 (the `ws` package); browsers use their own. */
   WebSocket?: WebSocketConstructor;
   /** See LINK_CONNECT_DEADLINE_MS. */

@@ -21,6 +21,9 @@
  *   server (link-reporter.ts); a link not open by LINK_CONNECT_DEADLINE_MS is
  *   closed and reported failed on whichever side holds it. A TURN 401 gets
  *   fresh credentials and a retry of unconnected links (turn-refresh.ts).
+ * - With `neighbourhood: { maxLinks }` the mesh links to nobody on its own:
+ *   links form through `neighbourhood.link(id)` (or the other side's), at
+ *   most maxLinks, and one that ends is not re-formed (mesh-neighbourhood.ts).
  */
 import {
   DEFAULT_REQUEST_TIMEOUT_MS,
@@ -35,7 +38,9 @@ import type { Link } from './link.js';
 import { startLinkHeartbeat } from './link-heartbeat.js';
 import { startLinkReporter } from './link-reporter.js';
 import { type LinkInfo, LinkTable, readConnectionType } from './link-status.js';
-import { newPeerEntry, type PeerEntry, signalingClientOptions } from './peer-entry.js';
+import { MeshNeighbourhood, type NeighbourhoodHost } from './mesh-neighbourhood.js';
+import type { Neighbourhood } from './neighbourhood.js';
+import { linkStateOf, newPeerEntry, type PeerEntry, signalingClientOptions } from './peer-entry.js';
 import {
   DEFAULT_MAX_PEERS,
   LINK_CONNECT_DEADLINE_MS,
@@ -66,12 +71,19 @@ export class PeerMesh {
   private readonly unsubscribe: (() => void)[] = [];
   private running = false;
   private turn: TurnCredentialRefresher | undefined;
+  private readonly hood: MeshNeighbourhood | undefined;
 
   constructor(opts: PeerMeshOptions) {
     this.opts = opts;
     this.peerId = opts.identity.peerId;
-    this.maxPeers = opts.maxPeers ?? DEFAULT_MAX_PEERS;
+    this.maxPeers = opts.neighbourhood?.maxLinks ?? opts.maxPeers ?? DEFAULT_MAX_PEERS;
     this.signaling = new SignalingClient(signalingClientOptions(opts));
+    if (opts.neighbourhood) this.hood = new MeshNeighbourhood(this.neighbourhoodHost(), this.maxPeers);
+  }
+
+  /** Present with the `neighbourhood` option: links this peer chooses (neighbourhood.ts). */
+  get neighbourhood(): Neighbourhood | undefined {
+    return this.hood;
   }
 
   on(event: 'peer-connected' | 'peer-disconnected', cb: (peerId: string) => void): () => void;
@@ -118,6 +130,7 @@ export class PeerMesh {
     if (!this.running) return;
     this.running = false;
     for (const u of this.unsubscribe.splice(0)) u();
+    this.hood?.stop();
     for (const id of [...this.entries.keys()]) this.forget(id, 'mesh stopped', 'cancelled');
     await this.signaling.stop();
     this.events.emit('connection', 'closed');
@@ -179,8 +192,20 @@ export class PeerMesh {
 
   private linkCount(): number {
     let n = 0;
-    for (const e of this.entries.values()) if (e.connection) n++;
+    for (const [id, e] of this.entries) if (e.connection || this.hood?.isPending(id)) n++;
     return n;
+  }
+
+  private neighbourhoodHost(): NeighbourhoodHost {
+    return {
+      peerId: this.peerId,
+      signaling: this.signaling,
+      linkCount: () => this.linkCount(),
+      linkState: (id) => linkStateOf(this.entries.get(id)),
+      offer: (id) => this.running && this.connect(id, true),
+      close: (id, reason) => this.forget(id, reason),
+      connectDeadlineMs: this.opts.connectTimeoutMs ?? LINK_CONNECT_DEADLINE_MS,
+    };
   }
 
   private entry(peerId: string): PeerEntry {
@@ -194,7 +219,7 @@ export class PeerMesh {
 
   /** A room member we may link to: offer if we are the lower id, else wait for its offer. */
   private consider(peerId: string): void {
-    if (!this.running || peerId === this.peerId) return;
+    if (!this.running || peerId === this.peerId || this.hood) return;
     const e = this.entry(peerId);
     if (e.connection || e.retryTimer) return;
     if (this.peerId < peerId && this.linkCount() < this.maxPeers) this.connect(peerId, true);
@@ -256,6 +281,7 @@ export class PeerMesh {
         : {}),
     });
     this.linkTable.update(peerId, { state: 'connected', failures: 0, reason: null });
+    this.hood?.opened(peerId);
     const heartbeat = this.opts.linkHeartbeatIntervalMs;
     startLinkHeartbeat(e.session, (why) => e.connection === conn && conn.destroy(why), heartbeat);
     this.events.emit('peer-connected', peerId);
@@ -288,6 +314,11 @@ export class PeerMesh {
       this.events.emit('peer-disconnected', peerId);
     }
     if (!this.running) return;
+    if (this.hood) {
+      // Chosen links are not re-formed by the mesh: the neighbour policy decides.
+      this.forget(peerId, reason);
+      return;
+    }
     const stillMember = this.signaling.peers().some((p) => p.peerId === peerId);
     if (stillMember) {
       const failures = (this.linkTable.get(peerId)?.failures ?? 0) + 1;
@@ -319,6 +350,11 @@ export class PeerMesh {
 
   private onSignal(from: string, data: SignalData): void {
     if (!this.running || from === this.peerId) return;
+    if (this.hood) {
+      if (this.hood.onSignal(from, data)) return;
+      // Trickled candidates and answers for links that are gone are dropped, not kept as entries.
+      if (data.type !== 'offer' && !this.entries.has(from)) return;
+    }
     const e = this.entry(from);
     if (data.type === 'renegotiate') {
       this.onOfferRequested(from, e);
@@ -339,7 +375,8 @@ export class PeerMesh {
           this.events.emit('peer-disconnected', from);
         }
       }
-      if (this.linkCount() >= this.maxPeers) return;
+      // With a neighbourhood, hood.onSignal has already taken or refused it.
+      if (!this.hood && this.linkCount() >= this.maxPeers) return;
       if (e.retryTimer) clearTimeout(e.retryTimer);
       e.retryTimer = undefined;
       this.connect(from, false).signal(data);
@@ -386,6 +423,7 @@ export class PeerMesh {
       session.close(code, reason);
       this.events.emit('peer-disconnected', peerId);
     }
-    if (this.running) this.fill();
+    this.hood?.closed(peerId);
+    if (this.running && !this.hood) this.fill();
   }
 }

@@ -45,7 +45,10 @@ export type SignalingState = 'idle' | 'connecting' | 'connected' | 'reconnecting
 export interface Welcome {
   peerId: string;
   room: string;
+  /** A random sample of the other members (all of them in a small room). */
   peers: PeerInfo[];
+  /** Members of the room, this peer included. */
+  roomSize: number;
   iceServers: IceServer[];
   heartbeatIntervalMs: number;
 }
@@ -53,6 +56,8 @@ export interface Welcome {
 export type SignalingEvents = {
   state: [SignalingState];
   welcome: [Welcome];
+  /** A fresh sample of the room (the answer to `requestSample`). */
+  sample: [{ peers: PeerInfo[]; roomSize: number }];
   'peer-joined': [PeerInfo];
   'peer-left': [string];
   signal: [{ from: string; data: SignalData }];
@@ -96,6 +101,7 @@ export class SignalingClient {
   private readonly members = new Map<string, PeerInfo>();
   private welcome: Welcome | undefined;
   private readonly ledger: LedgerChannel;
+  private _roomSize: number | null = null;
   private started: { resolve(): void; reject(e: Error): void } | undefined;
 
   constructor(opts: SignalingClientOptions) {
@@ -125,6 +131,31 @@ export class SignalingClient {
   /** Room members other than this peer, as last told by the server. */
   peers(): PeerInfo[] {
     return [...this.members.values()];
+  }
+
+  /** Members of the room (this peer included) as of the latest welcome or sample; null before joining. */
+  get roomSize(): number | null {
+    return this._roomSize;
+  }
+
+  /**
+   * Asks the server for another random sample of the room; resolves with the
+   * members now known (the sample added to what this client knew) when it
+   * comes, or at once with what is known when not connected or refused.
+   */
+  requestSample(timeoutMs = LEDGER_TX_TIMEOUT_MS): Promise<PeerInfo[]> {
+    if (!this.send({ type: 'sample' })) return Promise.resolve(this.peers());
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        offSample();
+        offError();
+        resolve(this.peers());
+      };
+      const timer = setTimeout(done, timeoutMs);
+      const offSample = this.on('sample', done);
+      const offError = this.on('error', (e) => e.code === 'rate-limited' && done());
+    });
   }
 
   /** ICE servers from the latest welcome or `ice-servers` answer (empty before). */
@@ -301,10 +332,12 @@ export class SignalingClient {
         return;
       }
       case 'welcome': {
+        this._roomSize = msg.roomSize ?? msg.peers.length + 1;
         this.welcome = {
           peerId: msg.peerId,
           room: msg.room,
           peers: msg.peers,
+          roomSize: this._roomSize,
           iceServers: msg.iceServers,
           heartbeatIntervalMs: msg.heartbeatIntervalMs,
         };
@@ -320,11 +353,19 @@ export class SignalingClient {
       }
       case 'peer-joined':
         if (msg.peer.peerId === this.peerId) return;
+        if (!this.members.has(msg.peer.peerId) && this._roomSize !== null) this._roomSize++;
         this.members.set(msg.peer.peerId, msg.peer);
         this.events.emit('peer-joined', msg.peer);
         return;
+      case 'sample':
+        this._roomSize = msg.roomSize;
+        for (const p of msg.peers) if (p.peerId !== this.peerId) this.members.set(p.peerId, p);
+        this.events.emit('sample', { peers: msg.peers, roomSize: msg.roomSize });
+        return;
       case 'peer-left':
-        this.members.delete(msg.peerId);
+        // Exact in a small room; in a big one the next sample corrects it.
+        if (this.members.delete(msg.peerId) && this._roomSize !== null)
+          this._roomSize = Math.max(1, this._roomSize - 1);
         this.events.emit('peer-left', msg.peerId);
         return;
       case 'signal':

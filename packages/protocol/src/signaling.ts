@@ -9,8 +9,15 @@
  *   server → `challenge {nonce}` on connect
  *   client → `join {room, peerId, signature}` where signature is the Ed25519
  *            signature by peerId's key of `joinChallengeBytes(room, nonce)`
- *   server → `welcome {peerId, room, peers, iceServers, heartbeatIntervalMs}`
+ *   server → `welcome {peerId, room, peers, roomSize, iceServers, heartbeatIntervalMs}`
  * Heartbeats are WebSocket ping/pong frames (browsers answer them natively).
+ *
+ * Presence is a bounded random sample, not the room's full list: `peers` in
+ * a welcome holds at most the server's sample size (≤ MAX_PRESENCE_SAMPLE_PEERS)
+ * of the other members, `roomSize` says how many there are, and a joined
+ * client asks for another sample with `sample` (answered by `sample`).
+ * `peer-joined` / `peer-left` are pushed only to members that were told
+ * about that peer (see the signaling server's README, "Presence").
  */
 import * as v from 'valibot';
 import { CodedError } from './errors.js';
@@ -24,6 +31,11 @@ export const MAX_ROOM_NAME_CHARS = 64;
 export const ROOM_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export const PEER_ID_PATTERN = /^[0-9a-f]{64}$/;
 export const NONCE_PATTERN = /^[0-9a-f]{32,128}$/;
+/**
+ * Most members in one presence sample (welcome or sample answer): ~106 bytes
+ * each, so 256 of them stay far below MAX_SIGNALING_MESSAGE_BYTES.
+ */
+export const MAX_PRESENCE_SAMPLE_PEERS = 256;
 const MAX_SDP_CHARS = 32 * 1024;
 const MAX_CANDIDATE_CHARS = 2048;
 
@@ -47,6 +59,7 @@ export type SignalingErrorCode = (typeof SIGNALING_ERROR_CODES)[number];
 const PeerId = v.pipe(v.string(), v.regex(PEER_ID_PATTERN, 'peer id must be 64 lowercase hex chars'));
 const RoomName = v.pipe(v.string(), v.regex(ROOM_NAME_PATTERN, 'room must match [A-Za-z0-9_-]{1,64}'));
 const Hex = (maxChars: number) => v.pipe(v.string(), v.maxLength(maxChars), v.regex(/^[0-9a-f]*$/));
+const RoomSize = v.pipe(v.number(), v.integer(), v.minValue(1));
 const RequestId = v.pipe(v.string(), v.minLength(1), v.maxLength(64));
 
 /**
@@ -68,6 +81,13 @@ export const SignalDataSchema = v.union([
     }),
   }),
   v.strictObject({ type: v.literal('renegotiate'), renegotiate: v.literal(true) }),
+  /**
+   * Bounded neighbourhoods (PeerMesh with `neighbourhood`): the other side
+   * will not hold this link (it is at its maxLinks, or does not want it), or
+   * closed it on purpose (`unlink`) and it must not be re-formed. Never
+   * passed to simple-peer.
+   */
+  v.strictObject({ type: v.literal('link-refused'), reason: v.picklist(['full', 'unlinked']) }),
   v.strictObject({
     type: v.literal('transceiverRequest'),
     transceiverRequest: v.strictObject({
@@ -154,6 +174,8 @@ export const ClientMessageSchema = v.variant('type', [
   }),
   /** Fresh ICE servers, please (a TURN server refused the credentials with 401); answered by `ice-servers`. */
   v.strictObject({ type: v.literal('ice-refresh') }),
+  /** Another random sample of the room's members, please; answered by `sample` (spends the join budget). */
+  v.strictObject({ type: v.literal('sample') }),
 ]);
 export type ClientMessage = v.InferOutput<typeof ClientMessageSchema>;
 
@@ -165,8 +187,14 @@ export const ServerMessageSchema = v.variant('type', [
     type: v.literal('welcome'),
     peerId: PeerId,
     room: RoomName,
-    /** The other members of the room, not including the joining peer. */
-    peers: v.array(PeerInfoSchema),
+    /** A random sample of the other members (all of them when the room is small), not the joining peer. */
+    peers: v.pipe(v.array(PeerInfoSchema), v.maxLength(MAX_PRESENCE_SAMPLE_PEERS)),
+    /**
+     * Members of the room, the joining peer included (on every instance, in
+     * clustered mode). Absent from servers that predate sampling (then
+     * `peers` was the full list).
+     */
+    roomSize: v.optional(RoomSize),
     iceServers: v.pipe(v.array(IceServerSchema), v.maxLength(MAX_ICE_SERVERS)),
     heartbeatIntervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)),
   }),
@@ -190,6 +218,12 @@ export const ServerMessageSchema = v.variant('type', [
   }),
   /** A block in the ledger's JSON form, verified by the peer's light client. */
   v.strictObject({ type: v.literal('ledger-block'), block: v.unknown() }),
+  /** The answer to `sample`: another random sample of the other members, and the room's size. */
+  v.strictObject({
+    type: v.literal('sample'),
+    peers: v.pipe(v.array(PeerInfoSchema), v.maxLength(MAX_PRESENCE_SAMPLE_PEERS)),
+    roomSize: RoomSize,
+  }),
   /** The answer to `ice-refresh`: what a new welcome would carry (fresh TURN credentials). */
   v.strictObject({
     type: v.literal('ice-servers'),

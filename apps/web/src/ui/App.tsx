@@ -5,6 +5,7 @@ import { Landing } from './Landing.js';
 export function App() {
   const phase = useAppState((s) => s.phase);
   const room = useAppState((s) => s.launch.room);
+  const isPublic = useAppState((s) => s.launch.roomSource === 'public');
   const peerId = useAppState((s) => s.peerId);
   return (
     <>
@@ -14,7 +15,7 @@ export function App() {
       <header className="topbar">
         <span className="brand">peerbench</span>
         <span className="topbar-room">
-          room <code>{room}</code>
+          {isPublic ? 'public network' : 'private room'} <code>{room}</code>
         </span>
         {peerId ? (
           <span className="topbar-id" title={peerId} data-testid="peer-id">

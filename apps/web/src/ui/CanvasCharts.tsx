@@ -1,22 +1,22 @@
 /**
- * The network's ranks (bars) and the weight matrix W (heatmap), drawn on
- * canvases from the latest block. Like the line charts they subscribe to the
- * store directly and redraw only when a new block's view arrives.
+ * The network's top ranks (bars) and the weight matrix W over your
+ * neighbourhood (heatmap), drawn on canvases from the latest block. Like the
+ * line charts they subscribe to the store directly and redraw only when a new
+ * block's view arrives. In a network of hundreds both stay readable: the bars
+ * are the top TOP_RANK_BARS and yours, the heatmap you and your neighbours.
  */
 import type { NetworkView } from '@peerbench/peer';
-import { useEffect, useRef } from 'react';
+import { type ReactNode, useEffect, useRef } from 'react';
+import { MAX_HEATMAP_PEERS, neighbourhoodUids, subWeights, topRanks } from '../networkStanding.js';
 import { countChartDraw } from '../perf.js';
-import { denseWeights } from '../store.js';
+import type { AppState } from '../store.js';
 import { useApp, useAppState } from './context.js';
 import { cssVar, fmt, onSchemeChange } from './format.js';
 
-type Draw = (
-  ctx: CanvasRenderingContext2D,
-  w: number,
-  h: number,
-  net: NetworkView,
-  selfUid: number | null,
-) => void;
+type Draw = (ctx: CanvasRenderingContext2D, w: number, h: number, net: NetworkView, state: AppState) => void;
+
+/** Bars in the ranks chart: the top ones (and yours after them when you are not among them). */
+export const TOP_RANK_BARS = 24;
 
 function useNetworkCanvas(draw: Draw, height: (width: number, net: NetworkView | null) => number) {
   const { store } = useApp();
@@ -46,7 +46,7 @@ function useNetworkCanvas(draw: Draw, height: (width: number, net: NetworkView |
         ctx.font = '13px system-ui, sans-serif';
         ctx.fillText('Waiting for the first block…', 8, 20);
       } else {
-        draw(ctx, cssWidth, cssHeight, net, s.snapshot?.uid ?? null);
+        draw(ctx, cssWidth, cssHeight, net, s);
       }
       countChartDraw();
     };
@@ -75,11 +75,11 @@ function useNetworkCanvas(draw: Draw, height: (width: number, net: NetworkView |
   return canvas;
 }
 
-const drawRanks: Draw = (ctx, w, h, net, selfUid) => {
-  const peers = net.peers;
+const drawRanks: Draw = (ctx, w, h, net, state) => {
+  const peers = topRanks(net, state.snapshot?.uid ?? null, TOP_RANK_BARS);
   const n = peers.length;
   const maxRank = Math.max(...peers.map((p) => p.rank), 1e-12);
-  const mean = peers.reduce((a, p) => a + p.rank, 0) / n;
+  const mean = net.peers.reduce((a, p) => a + p.rank, 0) / Math.max(1, net.peers.length);
   const left = 8;
   const bottom = 22;
   const top = 8;
@@ -93,11 +93,11 @@ const drawRanks: Draw = (ctx, w, h, net, selfUid) => {
     const p = peers[i]!;
     const bh = (p.rank / maxRank) * plotH;
     const x = left + slot * i + (slot - barW) / 2;
-    ctx.fillStyle = p.uid === selfUid ? cssVar('--accent', '#e0662d') : cssVar('--bar', '#4c8bf5');
+    ctx.fillStyle = p.isSelf ? cssVar('--accent', '#e0662d') : cssVar('--bar', '#4c8bf5');
     ctx.fillRect(x, top + plotH - bh, barW, bh);
     if (slot >= 14) {
       ctx.fillStyle = text;
-      ctx.fillText(p.uid === selfUid ? 'you' : String(p.uid), x + barW / 2, h - 6);
+      ctx.fillText(p.isSelf ? 'you' : String(p.uid), x + barW / 2, h - 6);
     }
   }
   // Uniform ranks would all sit on this line; distance from it is what scoring changed.
@@ -111,9 +111,17 @@ const drawRanks: Draw = (ctx, w, h, net, selfUid) => {
   ctx.setLineDash([]);
 };
 
-const drawHeatmap: Draw = (ctx, w, h, net, selfUid) => {
-  const n = net.peers.length;
-  const dense = denseWeights(net.weights, n);
+/** The uids the heatmap shows for this state: you, then your neighbours. */
+function heatmapUids(net: NetworkView, s: AppState): number[] {
+  const known = s.snapshot?.peers.filter((p) => !p.isSelf).map((p) => p.peerId) ?? [];
+  return neighbourhoodUids(net, s.snapshot?.uid ?? null, s.snapshot?.neighbourhood, known);
+}
+
+const drawHeatmap: Draw = (ctx, w, h, net, state) => {
+  const uids = heatmapUids(net, state);
+  const n = uids.length;
+  if (n === 0) return;
+  const dense = subWeights(net, uids);
   const label = 22;
   const cell = Math.max(1, Math.floor(Math.min(w - label, h - label) / n));
   const max = Math.max(...dense, 1e-12);
@@ -134,15 +142,16 @@ const drawHeatmap: Draw = (ctx, w, h, net, selfUid) => {
   ctx.textAlign = 'center';
   if (cell >= 12) {
     for (let k = 0; k < n; k++) {
-      const uid = net.peers[k]?.uid ?? k;
+      const uid = uids[k] ?? k;
       ctx.fillText(String(uid), label + k * cell + cell / 2, 14);
       ctx.fillText(String(uid), 10, label + k * cell + cell / 2 + 4);
     }
   }
-  if (selfUid !== null && selfUid < n) {
+  // You are row 0 when registered.
+  if (uids[0] === state.snapshot?.uid) {
     ctx.strokeStyle = cssVar('--accent', '#e0662d');
     ctx.lineWidth = 2;
-    ctx.strokeRect(label + 1, label + selfUid * cell + 1, n * cell - 2, cell - 2);
+    ctx.strokeRect(label + 1, label + 1, n * cell - 2, cell - 2);
   }
 };
 
@@ -150,50 +159,65 @@ const ranksHeight = () => 180;
 const heatHeight = (width: number, net: NetworkView | null) =>
   net ? Math.min(320, Math.max(120, width)) : 60;
 
-/** One-sentence text alternative of the latest block for screen readers. */
-function useNetworkSummary(): string {
+/** One-sentence text alternative of the bars for screen readers. */
+function useRanksSummary(): string {
   return useAppState((s) => {
     const net = s.snapshot?.network;
     if (!net || net.peers.length === 0) return 'No block yet.';
-    const ranks = net.peers.map((p) => `uid ${p.uid}: ${fmt(p.rank)}`).join(', ');
-    return `Block ${net.height}, ${net.peers.length} peers. Ranks ${ranks}.`;
+    const shown = topRanks(net, s.snapshot?.uid ?? null, TOP_RANK_BARS);
+    const ranks = shown.map((p) => `${p.isSelf ? 'you' : `uid ${p.uid}`}: ${fmt(p.rank)}`).join(', ');
+    return `Block ${net.height}, ${net.peers.length} peers. Highest ranks ${ranks}.`;
   });
 }
 
-export function RanksChart() {
-  const canvas = useNetworkCanvas(drawRanks, ranksHeight);
-  const summary = useNetworkSummary();
+/** A chart card: title, hint, and the canvas with its text alternative. */
+function CanvasCard(props: {
+  title: string;
+  hint: ReactNode;
+  testId: string;
+  canvas: React.RefObject<HTMLCanvasElement | null>;
+  label: string;
+}) {
   return (
-    <section className="card chart" data-testid="chart-network-ranks">
+    <section className="card chart" data-testid={props.testId}>
       <header className="chart-head">
-        <h3>Network ranks</h3>
+        <h3>{props.title}</h3>
       </header>
-      <p className="hint">
-        Rank R of every peer in the latest block (yours highlighted); the dashed line is what equal ranks
-        would be.
-      </p>
+      <p className="hint">{props.hint}</p>
       <div className="canvas-host">
-        <canvas ref={canvas} role="img" aria-label={summary} />
+        <canvas ref={props.canvas} role="img" aria-label={props.label} />
       </div>
     </section>
   );
 }
 
+export function RanksChart() {
+  const canvas = useNetworkCanvas(drawRanks, ranksHeight);
+  const summary = useRanksSummary();
+  return (
+    <CanvasCard
+      title="Network ranks"
+      hint={`Rank R of the ${TOP_RANK_BARS} highest-ranked peers in the latest block, and yours (highlighted); the dashed line is what equal ranks would be.`}
+      testId="chart-network-ranks"
+      canvas={canvas}
+      label={summary}
+    />
+  );
+}
+
 export function WeightsHeatmap() {
   const canvas = useNetworkCanvas(drawHeatmap, heatHeight);
-  const n = useAppState((s) => s.snapshot?.network?.peers.length ?? 0);
+  const n = useAppState((s) => {
+    const net = s.snapshot?.network;
+    return net ? heatmapUids(net, s).length : 0;
+  });
   return (
-    <section className="card chart" data-testid="chart-weights">
-      <header className="chart-head">
-        <h3>Weights W</h3>
-      </header>
-      <p className="hint">
-        Row i is how peer i scores every peer j (each row sums to 1); darker is more weight. Your row is
-        outlined.
-      </p>
-      <div className="canvas-host">
-        <canvas ref={canvas} role="img" aria-label={`Weight matrix of ${n} peers`} />
-      </div>
-    </section>
+    <CanvasCard
+      title="Weights W in your neighbourhood"
+      hint={`Row i is how peer i scores peer j, for you (first row, outlined) and your neighbours (at most ${MAX_HEATMAP_PEERS - 1}); darker is more weight.`}
+      testId="chart-weights"
+      canvas={canvas}
+      label={`Weight matrix of you and ${Math.max(0, n - 1)} neighbours`}
+    />
   );
 }

@@ -7,6 +7,7 @@ import { CpuUse } from './CpuUse.js';
 import { useApp, useAppState } from './context.js';
 import { fmt } from './format.js';
 import { LineChart } from './LineChart.js';
+import { NetworkPanel } from './NetworkPanel.js';
 import { Notices } from './Notices.js';
 import { PeersTable } from './PeersTable.js';
 import { SharePanel } from './SharePanel.js';
@@ -36,6 +37,26 @@ const blockX = (p: BlockPoint) => p.height;
 const stakeY = (p: BlockPoint) => p.stake;
 const rankY = (p: BlockPoint) => p.rank;
 const fmt4 = (v: number) => fmt(v, 4);
+
+/** The per-block line charts: stake and rank. */
+const BLOCK_CHARTS = [
+  {
+    title: 'Your stake per block',
+    hint: 'Stake S grows each block by inflation in proportion to your rank.',
+    y: stakeY,
+    yLabel: 'stake',
+    colorVar: '--line-stake',
+    testId: 'chart-stake',
+  },
+  {
+    title: 'Your rank per block',
+    hint: 'Rank R: how much the stake-weighted network values your model.',
+    y: rankY,
+    yLabel: 'rank',
+    colorVar: '--line-rank',
+    testId: 'chart-rank',
+  },
+] as const;
 
 function Stat({ label, value, testId }: { label: string; value: string; testId: string }) {
   return (
@@ -208,6 +229,7 @@ export function Dashboard() {
     <main className="dashboard">
       <Header />
       <Notices showFallback />
+      <NetworkPanel />
       <div className="charts">
         <LineChart
           title="Your training loss"
@@ -221,30 +243,16 @@ export function Dashboard() {
           colorVar="--line-loss"
           testId="chart-loss"
         />
-        <LineChart
-          title="Your stake per block"
-          hint="Stake S grows each block by inflation in proportion to your rank."
-          select={selectBlocks}
-          x={blockX}
-          y={stakeY}
-          xLabel="block"
-          yLabel="stake"
-          colorVar="--line-stake"
-          testId="chart-stake"
-          formatLast={fmt4}
-        />
-        <LineChart
-          title="Your rank per block"
-          hint="Rank R: how much the stake-weighted network values your model."
-          select={selectBlocks}
-          x={blockX}
-          y={rankY}
-          xLabel="block"
-          yLabel="rank"
-          colorVar="--line-rank"
-          testId="chart-rank"
-          formatLast={fmt4}
-        />
+        {BLOCK_CHARTS.map((c) => (
+          <LineChart
+            key={c.testId}
+            {...c}
+            select={selectBlocks}
+            x={blockX}
+            xLabel="block"
+            formatLast={fmt4}
+          />
+        ))}
         <RanksChart />
         <WeightsHeatmap />
       </div>

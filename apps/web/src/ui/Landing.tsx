@@ -1,14 +1,28 @@
 import { backendLabel, describeBackend } from '../backendProbe.js';
+import { privateRoomUrl, publicRoomUrl } from '../config.js';
 import { CpuUse } from './CpuUse.js';
 import { useApp, useAppState } from './context.js';
 import { Notices } from './Notices.js';
 import { SharePanel } from './SharePanel.js';
 
 const ROOM_SOURCE_TEXT = {
-  link: 'from your link',
-  'last-used': 'the room you used last time',
-  generated: 'a new room, just for you and whoever you share it with',
+  public: 'the public network: everyone who opens this site without a room link trains here together',
+  link: 'a private room from your link: only people with the link join it',
 } as const;
+
+/** One click to the other kind of room: a new private room from the public network, or back. */
+function RoomSwitch({ roomSource }: { roomSource: 'public' | 'link' }) {
+  const here = new URL(window.location.href);
+  return roomSource === 'public' ? (
+    <a href={privateRoomUrl(here)} data-testid="private-room">
+      Start a private room instead
+    </a>
+  ) : (
+    <a href={publicRoomUrl(here)} data-testid="public-room">
+      Join the public network instead
+    </a>
+  );
+}
 
 export function Landing() {
   const { runtime } = useApp();
@@ -41,7 +55,11 @@ export function Landing() {
             <dt>Room</dt>
             <dd>
               <code data-testid="room">{room}</code>{' '}
-              <span className="hint">({ROOM_SOURCE_TEXT[roomSource]})</span>
+              <span className="hint" data-testid="room-kind">
+                ({ROOM_SOURCE_TEXT[roomSource]})
+              </span>
+              <br />
+              <RoomSwitch roomSource={roomSource} />
             </dd>
           </div>
           <div>

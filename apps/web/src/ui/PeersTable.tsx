@@ -1,7 +1,32 @@
 import type { PeerRow } from '@peerbench/peer';
+import type React from 'react';
 import { linkLabel } from '../links.js';
 import { useAppState } from './context.js';
 import { fmt, fmtPercent, shortId } from './format.js';
+import { Pager, ScrollTable, usePaged } from './Pager.js';
+
+/** Rows per page: a network of hundreds stays readable, 3 tabs fit on one page. */
+export const PEERS_PAGE_SIZE = 10;
+
+const COLUMNS: { key: string; label: React.ReactNode; num?: boolean }[] = [
+  { key: 'peer', label: 'Peer' },
+  { key: 'uid', label: 'uid' },
+  { key: 'status', label: 'Status' },
+  { key: 'link', label: 'Link' },
+  { key: 'latency', label: 'Latency', num: true },
+  { key: 'gate', label: 'Gate', num: true },
+  {
+    key: 'w',
+    label: (
+      <>
+        w<sub>ij</sub>
+      </>
+    ),
+    num: true,
+  },
+  { key: 'stake', label: 'Stake', num: true },
+  { key: 'rank', label: 'Rank', num: true },
+];
 
 function sortRows(rows: readonly PeerRow[]): PeerRow[] {
   return [...rows].sort(
@@ -21,8 +46,9 @@ function LinkCell({ view }: { view: Parameters<typeof linkLabel>[0] }) {
 export function PeersTable() {
   const rows = useAppState((s) => s.snapshot?.peers ?? null);
   const links = useAppState((s) => s.links);
+  const paged = usePaged(rows ? sortRows(rows) : [], PEERS_PAGE_SIZE);
   if (!rows) return null;
-  const sorted = sortRows(rows);
+  const sorted = paged.rows;
   return (
     <section className="card" aria-labelledby="peers-title" data-testid="peers">
       <h2 id="peers-title">Peers</h2>
@@ -31,29 +57,15 @@ export function PeersTable() {
         ledger for it. Stake and rank come from the latest block. Link: how your WebRTC connection to that
         peer travels (direct, or through the TURN relay when your networks cannot reach each other).
       </p>
-      <div className="table-scroll">
+      <ScrollTable labelledBy="peers-title">
         <table>
           <thead>
             <tr>
-              <th scope="col">Peer</th>
-              <th scope="col">uid</th>
-              <th scope="col">Status</th>
-              <th scope="col">Link</th>
-              <th scope="col" className="num">
-                Latency
-              </th>
-              <th scope="col" className="num">
-                Gate
-              </th>
-              <th scope="col" className="num">
-                w<sub>ij</sub>
-              </th>
-              <th scope="col" className="num">
-                Stake
-              </th>
-              <th scope="col" className="num">
-                Rank
-              </th>
+              {COLUMNS.map((c) => (
+                <th key={c.key} scope="col" className={c.num ? 'num' : undefined}>
+                  {c.label}
+                </th>
+              ))}
             </tr>
           </thead>
           <tbody>
@@ -88,7 +100,8 @@ export function PeersTable() {
             )}
           </tbody>
         </table>
-      </div>
+      </ScrollTable>
+      <Pager {...paged} label="Peers" />
     </section>
   );
 }
