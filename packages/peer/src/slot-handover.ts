@@ -12,8 +12,9 @@
  *   (rows s·d … (s+1)·d of its first layer) and its moments: zeroed, the
  *   head learns the newcomer's representation space from nothing (it was
  *   fitted to another peer's space);
- * - its distilled stand-in (a student trained on the old holder's answers):
- *   disposed, with its optimiser;
+ * - its block of the student of G (g-student.ts, trained on the old holder's
+ *   answers): marked not ready, so no stand-in or depth-1 answer uses it
+ *   until it has been trained on the new holder's answers;
  * - its score state (gate importance EMA, removal costs of the window).
  *
  * The caller budget is per caller, not per slot: the expert server forgets
@@ -21,7 +22,7 @@
  * calls `ExpertServer.forgetCaller`).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { StandIns } from './distillation.js';
+import type { GStudent } from './g-student.js';
 import type { NoisyTopKGate } from './gate.js';
 import type { Mlp } from './model.js';
 import type { Scorer } from './scorer.js';
@@ -29,7 +30,7 @@ import type { Scorer } from './scorer.js';
 export interface SlotState {
   gate: NoisyTopKGate;
   head: Mlp;
-  standIns: StandIns;
+  standIns: GStudent;
   scorer: Scorer;
   optimizer: tf.Optimizer;
   /** Representation width d. */
