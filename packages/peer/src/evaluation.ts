@@ -126,3 +126,17 @@ export async function evaluateLive(trainer: Trainer, opts: EvaluateLiveOptions =
   }
   return { loss: lossSum / Math.max(1, ev.size), accuracy: correct / Math.max(1, ev.size) };
 }
+
+/**
+ * Held-out accuracy live (the network answers; null without a network) and
+ * offline (the student of G answers for it), side by side (issue 16);
+ * `accuracy` is the live figure when there is one.
+ */
+export async function liveAndOfflineAccuracy(
+  trainer: Trainer,
+  networked: boolean,
+): Promise<{ accuracy: number; offlineAccuracy: number }> {
+  const live = networked ? await evaluateLive(trainer) : null;
+  const offline = await evaluateOffline(trainer);
+  return { accuracy: live?.accuracy ?? offline.accuracy, offlineAccuracy: offline.accuracy };
+}

@@ -20,7 +20,7 @@ import { selectBackend } from './backend.js';
 import { selectBackendByTrial, trainerTrialWorkload } from './backend-trial.js';
 import type { ChainClient, ChainState } from './chain.js';
 import { MaskTable } from './competitive-mask.js';
-import type { EvalResult, EvaluateLiveOptions } from './evaluation.js';
+import { type EvalResult, type EvaluateLiveOptions, liveAndOfflineAccuracy } from './evaluation.js';
 import { DEFAULT_EXPERT_SERVER_OPTIONS, ExpertServer } from './expert-server.js';
 import { NeighbourhoodRunner } from './neighbourhood-runner.js';
 import type { Factory, PeerOptions } from './peer-options.js';
@@ -293,13 +293,8 @@ export class Peer {
     let accuracy = this.snapshot.accuracy;
     let offlineAccuracy = this.snapshot.offlineAccuracy;
     if (every > 0 && result.step % every === 0) {
-      // Live (the network answers) and offline (the student answers for it), side by side.
-      const live = this.network ? await trainer.evaluateLive() : null;
-      const offline = await trainer.evaluate();
-      accuracy = live?.accuracy ?? offline.accuracy;
-      offlineAccuracy = offline.accuracy;
-      point.accuracy = accuracy;
-      point.offlineAccuracy = offlineAccuracy;
+      ({ accuracy, offlineAccuracy } = await liveAndOfflineAccuracy(trainer, this.network !== null));
+      Object.assign(point, { accuracy, offlineAccuracy });
     }
     this.stats = stepStats(
       this.stats,

@@ -19,13 +19,14 @@
  * Gradients w.r.t. the remote answers come out of the same tape as the
  * weights' gradients: the answers are inputs of the loss like any variable.
  * Around this file (model, slot table, step, tape): trainer-options.ts,
- * expert-calls.ts (steps 3, 5), combine.ts (eq 10), composition.ts (eq 9),
+ * trainer-parts.ts (the model), expert-calls.ts (steps 3, 5), combine.ts
+ * (eq 10), composition.ts (eq 9),
  * g-student.ts (eq 11), evaluation.ts, persistence.ts.
  */
 import type { ExpertNetwork } from '@peerbench/mesh';
 import * as tf from '@tensorflow/tfjs';
 import { type CombineMode, combineExperts } from './combine.js';
-import { Composition, type ServedFunction } from './composition.js';
+import type { Composition, ServedFunction } from './composition.js';
 import { type EvalResult, type EvaluateLiveOptions, evaluateLive, evaluateOffline } from './evaluation.js';
 import {
   type AnswerStats,
@@ -35,9 +36,9 @@ import {
   type PendingCall,
   pendingCalls,
 } from './expert-calls.js';
-import { GStudent } from './g-student.js';
-import { availableTensor, importanceCv2, NoisyTopKGate, type Routing } from './gate.js';
-import { inputViewMask, Mlp, type NamedWeights, uniqueScope } from './model.js';
+import type { GStudent } from './g-student.js';
+import { availableTensor, importanceCv2, type NoisyTopKGate, type Routing } from './gate.js';
+import { type Mlp, type NamedWeights, uniqueScope } from './model.js';
 import { exportTrainerWeights, importTrainerWeights, trainerWeightsMismatch } from './persistence.js';
 import { DEFAULT_SCORER_OPTIONS, removalCost, Scorer } from './scorer.js';
 import { resetSlotState } from './slot-handover.js';
@@ -49,6 +50,7 @@ import {
   type StepOptions,
   type StepResult,
 } from './trainer-options.js';
+import { buildComposition, buildTrainerParts } from './trainer-parts.js';
 
 export class Trainer {
   readonly encoder: Mlp;
@@ -78,59 +80,16 @@ export class Trainer {
   ) {
     const scope = uniqueScope();
     this.d = model.representationSize;
-    const seed = model.seed;
-    // tanh keeps every representation in [-1, 1]: answers from different peers share one scale.
-    const view = model.inputView;
-    this.encoder = new Mlp(
-      'encoder',
-      {
-        sizes: [task.inputSize, model.encoderHidden, this.d],
-        activations: ['relu', 'tanh'],
-        ...(view !== undefined && view < 1
-          ? { inputMask: inputViewMask(task.inputSize, view, (seed ?? 0) + 300) }
-          : {}),
-      },
-      seed,
-      scope,
-    );
-    this.head = new Mlp(
-      'head',
-      {
-        sizes: [
-          this.combineMode() === 'concat' ? model.maxExperts * this.d : this.d,
-          model.headHidden,
-          task.numClasses,
-        ],
-        activations: ['relu', 'linear'],
-      },
-      seed === undefined ? undefined : seed + 1,
-      scope,
-    );
-    this.gate = new NoisyTopKGate({
-      inputSize: this.d,
-      slots: model.maxExperts,
-      k: model.topK,
-      scope,
-      ...(seed === undefined ? {} : { noiseSeed: seed + 200 }),
-    });
-    this.standIns = new GStudent({
-      inputSize: task.inputSize,
-      outputSize: this.d,
-      slots: model.maxExperts,
-      hidden: model.standInHidden,
-      learningRate: model.standInLearningRate,
-      minTrainingSteps: model.standInMinSteps,
-      scope,
-      ...(seed === undefined ? {} : { seed: seed + 100 }),
-    });
-    const ready = () => this.slots.map((p, s) => s > 0 && p !== null && this.standIns.ready(s));
-    const parts = { encoder: this.encoder, gate: this.gate, student: this.standIns, ready };
-    this.composition =
-      model.answerDepth === 1 ? new Composition(parts, model.maxExperts, this.d, scope) : null;
+    const parts = buildTrainerParts(task, model, this.combineMode(), scope);
+    this.encoder = parts.encoder;
+    this.head = parts.head;
+    this.gate = parts.gate;
+    this.standIns = parts.student;
+    this.optimizer = parts.optimizer;
     this.scorer = new Scorer({ slots: model.maxExperts, ...DEFAULT_SCORER_OPTIONS, ...model.scoring });
     this.slots = new Array<string | null>(model.maxExperts).fill(null);
     this.slots[0] = selfId;
-    this.optimizer = tf.train.adam(model.learningRate);
+    this.composition = buildComposition(parts, model, this.slots, scope);
     this.calls = new ExpertCalls(network, this.slots, task.inputSize, this.d, () => this.stepOptions);
   }
 
