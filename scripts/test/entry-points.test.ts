@@ -29,6 +29,7 @@ const ENTRY_POINTS = new Set([
   'pnpm --filter @peerbench/ledger bench',
   'pnpm --filter @peerbench/ledger bench:durable',
   'pnpm --filter @peerbench/ledger fixture',
+  'pnpm --filter @peerbench/netlab soak:train',
   'npx tsx src/cli.ts',
   'npx tsx src/compare.ts',
   // The test runner itself: CI runs it.
@@ -275,6 +276,11 @@ describe('README entry points', () => {
 
   it('pnpm --filter @peerbench/ledger bench:durable --help answers without killing anything', T, async () => {
     const r = await run('pnpm', ['--silent', '--filter', '@peerbench/ledger', 'bench:durable', '--help']);
+    expect(r.stdout).toContain('usage:');
+  });
+
+  it('pnpm --filter @peerbench/netlab soak:train --help answers without building a lab', T, async () => {
+    const r = await run('pnpm', ['--silent', '--filter', '@peerbench/netlab', 'soak:train', '--', '--help']);
     expect(r.stdout).toContain('usage:');
   });
 

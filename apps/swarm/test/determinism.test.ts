@@ -10,14 +10,17 @@ import type { SwarmRecord } from '../src/record.js';
 function withoutTimes(record: SwarmRecord): string {
   const r = structuredClone(record) as unknown as {
     createdAt?: string;
-    steps: Array<{ ms?: number }>;
+    steps: Array<{ ms?: number; cpuMs?: number }>;
     summary: Record<string, unknown>;
     backend?: { chosen: string } | string;
   };
   delete r.createdAt;
   // The backend trial's step times are wall times; which backend won is kept.
   if (r.backend && typeof r.backend === 'object') r.backend = r.backend.chosen;
-  for (const s of r.steps) delete s.ms;
+  for (const s of r.steps) {
+    delete s.ms;
+    delete s.cpuMs; // CPU time of the step: measured, like ms
+  }
   for (const k of ['wallSeconds', 'stepsPerSecond', 'networkShare', 'servingShare']) delete r.summary[k];
   return JSON.stringify(r);
 }

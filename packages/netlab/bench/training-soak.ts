@@ -39,8 +39,17 @@ const { values } = parseArgs({
     'step-pause-ms': { type: 'string', default: String(D.stepPauseMs) },
     out: { type: 'string', default: 'bench-results/nat-training-soak.json' },
     svg: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
   },
 });
+if (values.help) {
+  console.log(`usage: pnpm --filter @peerbench/netlab soak:train -- [--minutes ${D.durationS / 60}] [--outage-at-s ${D.outageAtS}]
+  [--outage-s ${D.outageS}] [--rtt-ms ${D.rttMs}] [--jitter-ms ${D.jitterMs}] [--loss-pct ${D.lossPct}] [--peers ${D.peers}]
+  [--seed ${D.seed}] [--block-interval-ms ${D.blockIntervalMs}] [--step-pause-ms ${D.stepPauseMs}]
+  [--out bench-results/nat-training-soak.json] [--svg FILE]
+Runs the training soak of issue 18 in network namespaces (needs root); exits 1 when a target is missed.`);
+  process.exit(0);
+}
 const unavailable = labUnavailableReason();
 if (unavailable) {
   console.error(`soak:train: ${unavailable}`);

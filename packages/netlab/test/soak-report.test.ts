@@ -78,6 +78,16 @@ describe('evaluateSoak', () => {
     expect(f.violations).toHaveLength(5);
   });
 
+  it('a stand-in outside the outage for an answer that was only late is reported, not a violation; with a failed call it is one', () => {
+    const a = steps(A, B);
+    a[50] = { ...a[50]!, standIns: [B], remote: [], late: 1 };
+    a[52] = { ...a[52]!, standIns: [B], remote: [], late: 1, failedCalls: 1 };
+    const f = evaluateSoak(soak({ a }));
+    expect(f.standInsLate).toEqual([{ caller: A, callee: B, step: 51, atS: 50 }]);
+    expect(f.standInsOutside).toEqual([{ caller: A, callee: B, step: 53, atS: 52 }]);
+    expect(f.violations).toEqual(['1 stand-in answers outside the outage']);
+  });
+
   it('a link back later than 15 s, or never, misses the target', () => {
     expect(evaluateSoak(soak({ a: steps(A, B, 46_000) })).violations).toEqual([
       'the link came back 16500 ms after the outage (> 15000)',
