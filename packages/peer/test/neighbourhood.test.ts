@@ -5,7 +5,7 @@
  */
 import { InMemoryHub } from '@peerbench/mesh';
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { CallerBudget } from '../src/caller-budget.js';
 import { LedgerChainClient } from '../src/ledger-chain.js';
 import { noiseHandlers } from '../src/noise-adversary.js';
@@ -151,16 +151,25 @@ describe('Peers choosing their neighbours (in-memory hub, D = 2, real ledger)', 
         }),
       );
     for (const p of peers) await p.start();
-    for (let t = 0; t < 20 && peers.some((p) => p.getSnapshot().uid === null); t++) {
-      await new Promise((r) => setTimeout(r, 20));
-      await producer.produceBlock();
-    }
+    // Blocks until every registration has landed (each peer sends its own when it starts).
+    await vi.waitFor(
+      async () => {
+        await producer.produceBlock();
+        expect(peers.every((p) => p.getSnapshot().uid !== null)).toBe(true);
+      },
+      { timeout: 10_000, interval: 20 },
+    );
+    /** A block, and every peer has taken it in (its policy ran on it). */
+    const nextBlock = async () => {
+      const { block } = await producer.produceBlock();
+      await vi.waitFor(() =>
+        expect(peers.every((p) => p.getSnapshot().network?.height === block.height)).toBe(true),
+      );
+    };
     const tried = new Set<string>();
     for (let block = 0; block < 6; block++) {
       for (let s = 0; s < 2; s++) for (const p of peers) await p.step();
-      await new Promise((r) => setTimeout(r, 10));
-      await producer.produceBlock();
-      await new Promise((r) => setTimeout(r, 10));
+      await nextBlock();
       for (const p of peers) {
         const net = hub.endpoint(p.peerId)!;
         const linked = net.peers();
