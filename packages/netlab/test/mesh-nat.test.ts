@@ -6,7 +6,7 @@
  * reports, not raw stats. Needs root, `ip netns`, nftables and coturn.
  */
 import { LINK_CONNECT_DEADLINE_MS, type LinkInfo } from '@peerbench/mesh';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { LabSignaling, labUnavailableReason, MeshPeer, type SignalingAgentConfig } from '../src/index.js';
 import { NAT_LAB_SETUP_TIMEOUT_MS, useNatLab } from './fixtures/nat-lab.js';
 
@@ -19,6 +19,12 @@ const CLEAR_STATE_WAIT_MS = LINK_CONNECT_DEADLINE_MS + 10_000;
 const PORTS = { stunOnly: 8101, turn: 8102, expiredFirst: 8103 } as const;
 
 const connected = (info: LinkInfo) => info.state === 'connected' && info.type !== null;
+/** Each end's link to the other once it is connected with a known type. */
+const bothConnected = (a: MeshPeer, b: MeshPeer) =>
+  Promise.all([
+    a.waitForLink(b.peerId, connected, CONNECT_WAIT_MS),
+    b.waitForLink(a.peerId, connected, CONNECT_WAIT_MS),
+  ]);
 
 describe.skipIf(unavailable !== null)('PeerMesh across NATs (network namespaces)', () => {
   const nat = useNatLab(
@@ -61,10 +67,7 @@ describe.skipIf(unavailable !== null)('PeerMesh across NATs (network namespaces)
 
   it.concurrent('endpoint-independent NAT with STUN: each side reports a direct link through the NATs', async () => {
     const [a, b] = await pair('stunOnly', 0, 1, 'eim');
-    const [la, lb] = await Promise.all([
-      a.waitForLink(b.peerId, connected, CONNECT_WAIT_MS),
-      b.waitForLink(a.peerId, connected, CONNECT_WAIT_MS),
-    ]);
+    const [la, lb] = await bothConnected(a, b);
     for (const l of [la, lb]) {
       // Host candidates are private addresses in other namespaces: the path is the NATs' public mapping.
       expect(['direct-srflx', 'direct-prflx']).toContain(l.type);
@@ -100,21 +103,17 @@ describe.skipIf(unavailable !== null)('PeerMesh across NATs (network namespaces)
 
   it.concurrent('symmetric NAT with TURN: both sides report a relayed link, RPCs cross it both ways, the server counts it', async () => {
     const [a, b] = await pair('turn', 2, 3, 'sym-turn');
-    const [la, lb] = await Promise.all([
-      a.waitForLink(b.peerId, connected, CONNECT_WAIT_MS),
-      b.waitForLink(a.peerId, connected, CONNECT_WAIT_MS),
-    ]);
+    const [la, lb] = await bothConnected(a, b);
     expect(la.type).toBe('relay');
     expect(lb.type).toBe('relay');
     expect(await a.ping(b.peerId)).toBeGreaterThan(0);
     expect(await b.ping(a.peerId)).toBeGreaterThan(0);
     const server = servers.turn!;
-    let metrics = await server.metrics();
-    for (let i = 0; i < 50 && metrics.links.connectedByType.relay < 2; i++) {
-      await new Promise((r) => setTimeout(r, 100)); // polling the agent: the reports are debounced 100 ms
-      metrics = await server.metrics();
-    }
-    expect(metrics.links.connectedByType.relay).toBe(2);
+    // The link reports are debounced 100 ms: poll the server's metrics until both ends are counted.
+    await vi.waitFor(async () => expect((await server.metrics()).links.connectedByType.relay).toBe(2), {
+      timeout: 5_000,
+      interval: 100,
+    });
     // Valid credentials: no refresh was asked for.
     expect(a.agent.events.some((m) => m.type === 'ice-servers')).toBe(false);
     console.info(
@@ -124,10 +123,7 @@ describe.skipIf(unavailable !== null)('PeerMesh across NATs (network namespaces)
 
   it.concurrent('expired TURN credentials in the welcome: the 401 brings fresh ones and the link comes up relayed before the deadline', async () => {
     const [a, b] = await pair('expiredFirst', 2, 3, 'sym-expired');
-    const [la, lb] = await Promise.all([
-      a.waitForLink(b.peerId, connected, CONNECT_WAIT_MS),
-      b.waitForLink(a.peerId, connected, CONNECT_WAIT_MS),
-    ]);
+    const [la, lb] = await bothConnected(a, b);
     expect(la.type).toBe('relay');
     expect(lb.type).toBe('relay');
     // The offering side (lower id) was refused, asked for fresh credentials, and got them.
