@@ -82,6 +82,9 @@ export function rowDistance(a: Float64Array, b: Float64Array): number {
   return Math.sqrt(sq);
 }
 
+/** Passes of Michelot's pivoting per entry of the row before it stops at the current θ. */
+const PIVOT_MAX_PASSES_PER_ENTRY = 4;
+
 /**
  * Same projection as `projectToSimplex`, by Michelot's (1986) pivoting
  * instead of a sort: θ starts at (Σx − 1)/n and is recomputed over the
@@ -99,7 +102,12 @@ export function projectToSimplexPivot(row: Float64Array, out?: Float64Array, n =
   if (!Number.isFinite(sum)) throw new RangeError('row has a non-finite entry');
   let count = n;
   let theta = (sum - 1) / n;
-  for (;;) {
+  // In exact arithmetic the count only falls, so at most n passes. Rounding
+  // can make it rise by one and fall back, which without a bound cycled
+  // forever (the likely cause of a CI run stuck at 100 % CPU in this package's
+  // fast-check tests); the bound ends such a
+  // cycle at the current θ and leaves every terminating case bit for bit as it was.
+  for (let pass = 0; pass < PIVOT_MAX_PASSES_PER_ENTRY * n + 4; pass++) {
     let s = 0;
     let c = 0;
     for (let j = 0; j < n; j++) {
