@@ -5,6 +5,7 @@
  */
 import { ExpertError, type ExpertNetwork, type WireTensor } from '@peerbench/mesh';
 import { PendingCalls } from '@peerbench/protocol';
+import { neighbourhoodInfo, serveNeighbourhood } from './neighbourhood-bridge.js';
 import { type Down, SERVE_CALL_TIMEOUT_MS, send, type Up, UpSchema } from './network-bridge-wire.js';
 import { type BridgeOptions, checkTensor, errorFields, type MessagePortLike, PortInbox } from './port.js';
 
@@ -42,6 +43,13 @@ export function exposeExpertNetwork(
   const reply = (message: Down, tensor?: WireTensor) => {
     if (!inbox.closed) send(port, message, tensor);
   };
+  /** The worker's link, unlink and sample requests, on the network's Neighbourhood (when it has one). */
+  const hood = serveNeighbourhood(() => network?.neighbourhood ?? null, reply);
+  const opened = (net: ExpertNetwork): Down => ({
+    t: 'opened',
+    peers: net.peers(),
+    ...(net.neighbourhood ? { neighbourhood: neighbourhoodInfo(net.neighbourhood) } : {}),
+  });
 
   /** An incoming expert call from a remote peer, handed to the worker. */
   const intoWorker = (
@@ -87,7 +95,7 @@ export function exposeExpertNetwork(
 
   const doOpen = async () => {
     if (opening || network) {
-      if (network) reply({ t: 'opened', peers: network.peers() });
+      if (network) reply(opened(network));
       return;
     }
     opening = true;
@@ -97,9 +105,15 @@ export function exposeExpertNetwork(
       network = net;
       if (net.on) {
         for (const event of ['peer-connected', 'peer-disconnected'] as const)
-          offs.push(net.on(event, (peerId) => reply({ t: 'peer', event, peerId })));
+          offs.push(
+            net.on(event, (peerId) => {
+              reply({ t: 'peer', event, peerId });
+              // Whoever linked to us (or left) changes the members the worker may pick from.
+              hood.push();
+            }),
+          );
       }
-      reply({ t: 'opened', peers: net.peers() });
+      reply(opened(net));
     } catch (err) {
       reply({ t: 'open-failed', message: (err instanceof Error ? err.message : String(err)).slice(0, 2000) });
     } finally {
@@ -220,6 +234,11 @@ export function exposeExpertNetwork(
         }
         case 'close':
           reset();
+          return;
+        case 'link':
+        case 'unlink':
+        case 'sample':
+          hood.onMessage(msg);
           return;
       }
     },

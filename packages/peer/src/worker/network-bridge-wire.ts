@@ -27,10 +27,31 @@ export const BRIDGE_TIMEOUT_SLACK_MS = 1000;
 export const SERVE_CALL_TIMEOUT_MS = 30_000;
 /** Longest the worker waits for a ping answer. */
 export const PING_TIMEOUT_MS = 10_000;
+/**
+ * Longest the worker waits for the answer to a neighbourhood `link` (the
+ * main thread's Neighbourhood settles within its own connect deadline,
+ * 15 s for the mesh; this only guarantees the worker never waits forever).
+ */
+export const LINK_BRIDGE_TIMEOUT_MS = 60_000;
+/** Longest the worker waits for a fresh sample of members. */
+export const SAMPLE_BRIDGE_TIMEOUT_MS = 20_000;
+/** Most member ids one message may carry (the server's samples are far smaller). */
+export const MAX_BRIDGE_CANDIDATES = 10_000;
+/** Highest D the bridge accepts (a bound for the check, far above any useful degree). */
+export const MAX_BRIDGE_LINKS = 1024;
 
 const WireDtypeSchema = v.picklist(WIRE_DTYPES);
 const OpSchema = v.picklist(['forward', 'backward']);
 const NetworkEventSchema = v.picklist(['peer-connected', 'peer-disconnected']);
+const PeerIdsSchema = v.pipe(v.array(IdSchema), v.maxLength(MAX_BRIDGE_CANDIDATES));
+const RoomSizeSchema = v.nullable(v.pipe(v.number(), v.integer(), v.minValue(0)));
+/** The main thread's Neighbourhood as the worker first sees it (in `opened`). */
+export const NeighbourhoodInfoSchema = v.object({
+  maxLinks: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_BRIDGE_LINKS)),
+  peerIds: PeerIdsSchema,
+  roomSize: RoomSizeSchema,
+});
+export type NeighbourhoodInfo = v.InferOutput<typeof NeighbourhoodInfoSchema>;
 
 /** Worker → main. */
 export const UpSchema = v.variant('t', [
@@ -62,12 +83,21 @@ export const UpSchema = v.variant('t', [
     message: MessageTextSchema,
   }),
   v.object({ t: v.literal('close') }),
+  // The Neighbourhood contract (packages/mesh neighbourhood.ts), worker → main.
+  v.object({ t: v.literal('link'), id: CallIdSchema, peerId: IdSchema }),
+  v.object({ t: v.literal('unlink'), peerId: IdSchema }),
+  v.object({ t: v.literal('sample'), id: CallIdSchema }),
 ]);
 export type Up = v.InferOutput<typeof UpSchema>;
 
 /** Main → worker. */
 export const DownSchema = v.variant('t', [
-  v.object({ t: v.literal('opened'), peers: v.pipe(v.array(IdSchema), v.maxLength(10_000)) }),
+  v.object({
+    t: v.literal('opened'),
+    peers: PeerIdsSchema,
+    /** Present when the main thread's network chooses its links (bounded neighbourhoods). */
+    neighbourhood: v.optional(NeighbourhoodInfoSchema),
+  }),
   v.object({ t: v.literal('open-failed'), message: MessageTextSchema }),
   v.object({
     t: v.literal('result'),
@@ -93,6 +123,15 @@ export const DownSchema = v.variant('t', [
     tensor: TensorSchema,
   }),
   v.object({ t: v.literal('serve-cancel'), id: CallIdSchema }),
+  // Answers of the Neighbourhood contract, main → worker.
+  v.object({ t: v.literal('linked'), id: CallIdSchema, ok: v.boolean() }),
+  /** Members the worker may link to: the answer to `sample` (id), or news (id null). */
+  v.object({
+    t: v.literal('candidates'),
+    id: v.nullable(CallIdSchema),
+    peerIds: PeerIdsSchema,
+    roomSize: RoomSizeSchema,
+  }),
 ]);
 export type Down = v.InferOutput<typeof DownSchema>;
 

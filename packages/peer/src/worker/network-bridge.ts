@@ -22,10 +22,12 @@ import {
   type ExpertHandlers,
   type ExpertNetwork,
   type ForwardOptions,
+  type Neighbourhood,
   type NetworkEvent,
   type WireTensor,
 } from '@peerbench/mesh';
 import { PendingCalls } from '@peerbench/protocol';
+import { PortNeighbourhood } from './neighbourhood-bridge.js';
 import {
   answerOf,
   BRIDGE_TIMEOUT_SLACK_MS,
@@ -37,10 +39,13 @@ import {
 } from './network-bridge-wire.js';
 import { type BridgeOptions, checkTensor, errorFields, type MessagePortLike, PortInbox } from './port.js';
 
+export { PortNeighbourhood } from './neighbourhood-bridge.js';
 export { type ExposedNetwork, exposeExpertNetwork } from './network-bridge-main.js';
 export {
   BRIDGE_TIMEOUT_SLACK_MS,
+  LINK_BRIDGE_TIMEOUT_MS,
   PING_TIMEOUT_MS,
+  SAMPLE_BRIDGE_TIMEOUT_MS,
   SERVE_CALL_TIMEOUT_MS,
 } from './network-bridge-wire.js';
 export type { BridgeOptions } from './port.js';
@@ -56,6 +61,7 @@ export class PortExpertNetwork implements ExpertNetwork {
   private handlers: ExpertHandlers | null = null;
   private readonly inbox: PortInbox<typeof DownSchema>;
   private opening: { resolve(): void; reject(err: Error): void } | null = null;
+  private hood: PortNeighbourhood | undefined;
 
   private constructor(
     private readonly port: MessagePortLike,
@@ -129,6 +135,15 @@ export class PortExpertNetwork implements ExpertNetwork {
     return [...this.connected];
   }
 
+  /**
+   * Present when the main thread's network chooses its links (bounded
+   * neighbourhoods, issue 14): the same contract, across the port
+   * (neighbourhood-bridge.ts). Known once `connect` resolved.
+   */
+  get neighbourhood(): Neighbourhood | undefined {
+    return this.hood;
+  }
+
   /** Calls waiting for the main thread, and incoming calls being served (0 after close). */
   get pendingCount(): number {
     return this.pending.size + this.serving.size;
@@ -169,6 +184,7 @@ export class PortExpertNetwork implements ExpertNetwork {
     this.opening?.reject(new ExpertError('cancelled', 'the network bridge was closed'));
     this.opening = null;
     this.pending.rejectAll(new ExpertError('cancelled', 'the network bridge was closed'));
+    this.hood?.close();
     for (const ac of this.serving.values()) ac.abort();
     this.serving.clear();
     this.handlers = null;
@@ -221,6 +237,8 @@ export class PortExpertNetwork implements ExpertNetwork {
     switch (msg.t) {
       case 'opened':
         for (const p of msg.peers) if (p !== this.selfId) this.connected.add(p);
+        if (msg.neighbourhood && !this.hood)
+          this.hood = new PortNeighbourhood(msg.neighbourhood, this.selfId, (m) => send(this.port, m));
         this.opening?.resolve();
         this.opening = null;
         return;
@@ -250,6 +268,10 @@ export class PortExpertNetwork implements ExpertNetwork {
         return;
       case 'serve-cancel':
         this.serving.get(msg.id)?.abort();
+        return;
+      case 'linked':
+      case 'candidates':
+        this.hood?.receive(msg);
         return;
     }
   }

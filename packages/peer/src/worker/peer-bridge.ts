@@ -104,6 +104,25 @@ const SnapshotSchema = v.looseObject({
     }),
   ),
   stats: v.optional(v.looseObject({})),
+  neighbourhood: v.optional(
+    v.looseObject({
+      maxLinks: Num,
+      networkSize: NullableNum,
+      neighbours: v.pipe(
+        v.array(
+          v.looseObject({
+            peerId: Text,
+            reason: v.picklist(['kept', 'exploring']),
+            sinceHeight: Num,
+            score: NullableNum,
+            rank: NullableNum,
+          }),
+        ),
+        v.maxLength(10_000),
+      ),
+      triedCount: Num,
+    }),
+  ),
 });
 
 const UpSchema = v.variant('t', [
