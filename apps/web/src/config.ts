@@ -15,6 +15,15 @@ export const DEFAULT_PUBLIC_ROOM = 'public';
 /** Path of the signaling WebSocket on the server that serves the app. */
 export const SIGNALING_PATH = '/ws';
 
+/**
+ * D: most WebRTC links (and gate slots for other peers) a peer keeps when the
+ * server does not say and the link has no `?degree=` (issue 14: bounded
+ * neighbourhoods; the swarm's default too).
+ */
+export const DEFAULT_DEGREE = 8;
+/** Largest D a link may ask for (each link is a gate slot of the model: D + 1 slots in all). */
+export const MAX_DEGREE = 32;
+
 /** TEST ONLY: the adversaries a tab can be made to play (`?adversary=`). */
 export const TEST_ADVERSARIES = ['noise'] as const;
 export type TestAdversary = (typeof TEST_ADVERSARIES)[number];
@@ -51,6 +60,15 @@ export interface LaunchConfig {
   useWorker: boolean;
   /** `?cpu=light|balanced|full`: the CPU use for this page, over the saved choice (null: not in the URL or not valid). */
   forcedCpu: CpuLevel | null;
+  /**
+   * D (issue 14): this peer keeps WebRTC links to at most this many others,
+   * chosen by the neighbour policy once per block, and has as many gate
+   * slots for them. `?degree=N` (1..MAX_DEGREE), else the server's (GET
+   * /config `degree`), else DEFAULT_DEGREE.
+   */
+  degree: number;
+  /** Where `degree` came from. */
+  degreeSource: 'link' | 'server' | 'default';
   /**
    * TEST ONLY. `?adversary=noise` makes this tab a noise peer: it trains and
    * scores like any other, but answers every other peer's expert calls with
@@ -127,7 +145,10 @@ export function generateRoomName(random: () => number = Math.random): string {
  * The page's launch settings. `publicRoom` is the server's (GET /config);
  * without it DEFAULT_PUBLIC_ROOM. A bare URL joins it; `?room=` joins that room.
  */
-export function parseLaunchConfig(pageUrl: URL, opts: { publicRoom?: string | null } = {}): LaunchConfig {
+export function parseLaunchConfig(
+  pageUrl: URL,
+  opts: { publicRoom?: string | null; degree?: number | null } = {},
+): LaunchConfig {
   const params = pageUrl.searchParams;
   const warnings: string[] = [];
 
@@ -183,6 +204,7 @@ export function parseLaunchConfig(pageUrl: URL, opts: { publicRoom?: string | nu
     }
   }
   const testAdversary = parseTestAdversary(params.get('adversary'), warnings);
+  const { degree, degreeSource } = parseDegree(params.get('degree'), opts.degree ?? null, warnings);
   return {
     room,
     roomSource,
@@ -194,8 +216,31 @@ export function parseLaunchConfig(pageUrl: URL, opts: { publicRoom?: string | nu
     useWorker,
     forcedCpu,
     testAdversary,
+    degree,
+    degreeSource,
     warnings,
   };
+}
+
+const isDegree = (d: number) => Number.isInteger(d) && d >= 1 && d <= MAX_DEGREE;
+
+/** `?degree=N` over the server's D over DEFAULT_DEGREE; a bad value in the link is ignored with a warning. */
+function parseDegree(
+  value: string | null,
+  server: number | null,
+  warnings: string[],
+): Pick<LaunchConfig, 'degree' | 'degreeSource'> {
+  const fallback: Pick<LaunchConfig, 'degree' | 'degreeSource'> =
+    server !== null && isDegree(server)
+      ? { degree: server, degreeSource: 'server' }
+      : { degree: DEFAULT_DEGREE, degreeSource: 'default' };
+  if (value === null || value === '') return fallback;
+  const d = /^\d{1,3}$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+  if (isDegree(d)) return { degree: d, degreeSource: 'link' };
+  warnings.push(
+    `The number of links in the link ("degree=${value.slice(0, 20)}") is not a whole number from 1 to ${MAX_DEGREE}; keeping at most ${fallback.degree}.`,
+  );
+  return fallback;
 }
 
 /** TEST ONLY: `?adversary=`; an unknown value is ignored with a warning, a known one is announced. */

@@ -9,7 +9,7 @@ import { createPeerFactory } from './peerFactory.js';
 import { markTrainingStarted, startPerfRecorder } from './perf.js';
 import type { KeyValueStore } from './persistence.js';
 import { AppRuntime } from './runtime.js';
-import { fetchPublicRoom } from './serverConfig.js';
+import { fetchServerConfig } from './serverConfig.js';
 import { type AppStore, createAppStore, initialAppState } from './store.js';
 import { App } from './ui/App.js';
 import { AppContext } from './ui/context.js';
@@ -35,9 +35,9 @@ const kv: KeyValueStore = {
 
 async function boot() {
   const pageUrl = new URL(window.location.href);
-  // A bare URL joins the server's public room: ask the server its name (checked by parseLaunchConfig).
-  const publicRoom = await fetchPublicRoom(parseLaunchConfig(pageUrl).serverUrl);
-  const launch = parseLaunchConfig(pageUrl, { publicRoom });
+  // A bare URL joins the server's public room: ask the server its name and D (checked by parseLaunchConfig).
+  const server = await fetchServerConfig(parseLaunchConfig(pageUrl).serverUrl);
+  const launch = parseLaunchConfig(pageUrl, server);
   // Loads the Peer's code now (its worker, or with ?worker=0 the main-thread module), so Contribute
   // finds it even if the server goes away meanwhile.
   const peerCodeLoaded = launch.useWorker

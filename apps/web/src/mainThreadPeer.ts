@@ -27,6 +27,8 @@ export const createMainThreadPeer: PeerFactory = async (options: PeerLaunchOptio
     signalingUrl: options.serverUrls ?? serverUrl,
     room: options.room,
     identity,
+    // Bounded neighbourhood: the mesh links only where the Peer's neighbour policy asks, at most D.
+    mesh: { neighbourhood: { maxLinks: options.degree } },
   });
   let chain: RemoteChain | null = null;
   let peer: Peer;
@@ -39,6 +41,7 @@ export const createMainThreadPeer: PeerFactory = async (options: PeerLaunchOptio
         backendTrial: options.backendTrial,
         wasmPaths: options.wasmPaths,
         thread: 'main',
+        degree: options.degree,
         testAdversary: options.testAdversary ?? null,
         network: async () => {
           await network.joined;

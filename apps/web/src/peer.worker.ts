@@ -75,6 +75,7 @@ async function init(
       backendTrial: msg.backendTrial,
       wasmPaths: msg.wasmPaths,
       thread: 'worker',
+      degree: msg.degree,
       testAdversary: msg.testAdversary,
       // The page opens the mesh (waiting, with retries, until the server answers).
       network: async (id) => {

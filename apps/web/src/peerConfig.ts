@@ -84,6 +84,8 @@ export interface AppPeerSettings {
   /** URL prefix where tfjs-backend-wasm's .wasm files are served. */
   wasmPaths: string;
   thread: PeerThread;
+  /** D: most links, chosen by the neighbour policy; the model gets one gate slot per link (and self). */
+  degree: number;
   network: (id: Identity) => Promise<ExpertNetwork>;
   chain: (id: Identity) => Promise<ChainClient>;
   /** TEST ONLY (`?adversary=noise`): answer the others with noise; null: honest. */
@@ -111,6 +113,9 @@ export function appPeerOptions(s: AppPeerSettings): PeerOptions {
             withNoiseAnswers(await s.network(id), DEFAULT_MODEL_OPTIONS.representationSize, seedOf(id.peerId))
         : s.network,
     chain: s.chain,
+    // One gate slot per neighbour and one for self (the swarm's rule with --degree); a model saved
+    // with another slot count is not restored (persistence.ts checks the shapes) and starts afresh.
+    model: { maxExperts: s.degree + 1 },
     stepIntervalMs: cadence.stepIntervalMs,
     step: { batchSize: cadence.batchSize },
     evalEverySteps: cadence.evalEverySteps,

@@ -58,6 +58,8 @@ export interface PeerLaunchOptions {
   wasmPaths: string;
   /** The "CPU use" level to start at (the worker's loop; the main thread keeps its fixed pause). */
   cpu: CpuLevel;
+  /** D: most WebRTC links this peer keeps (bounded neighbourhood, chosen once per block by the neighbour policy). */
+  degree: number;
   /** TEST ONLY (`?adversary=`): serve the others noise instead of this Peer's expert. Absent or null: honest. */
   testAdversary?: TestAdversary | null;
   /** Tells the person something about how the Peer was started (e.g. the worker fell back to the page). */
@@ -160,6 +162,7 @@ export class AppRuntime {
         backendTrial: launch.backendTrial,
         wasmPaths: this.deps.wasmPaths,
         cpu: store.getState().cpu.level,
+        degree: launch.degree,
         testAdversary: launch.testAdversary,
         notify: (note) => store.setState((s) => ({ notes: [...s.notes, note] })),
       });

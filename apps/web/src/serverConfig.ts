@@ -1,6 +1,7 @@
 /**
  * What the signaling server tells the page before it joins (GET /config):
- * the operator's public room, which the bare URL joins. A server that does
+ * the operator's public room, which the bare URL joins, and optionally its
+ * D (most links per peer; `?degree=` overrides it). A server that does
  * not answer in time (or an older one without /config) leaves the page on
  * DEFAULT_PUBLIC_ROOM, the server's own default.
  */
@@ -15,20 +16,31 @@ function httpOrigin(signalingUrl: string): string {
   return url.origin;
 }
 
-/** The server's public room, or null when it did not say (unreachable, slow, no /config, bad answer). */
-export async function fetchPublicRoom(
+/** What GET /config said; a field is null when the server did not say it (or said nonsense). */
+export interface ServerConfig {
+  publicRoom: string | null;
+  /** The operator's D (most links per peer), when the server sets one. */
+  degree: number | null;
+}
+
+/** The server's /config, or nulls when it did not answer (unreachable, slow, no /config, bad answer). */
+export async function fetchServerConfig(
   signalingUrl: string,
   timeoutMs = SERVER_CONFIG_TIMEOUT_MS,
-): Promise<string | null> {
+): Promise<ServerConfig> {
   try {
     const res = await fetch(`${httpOrigin(signalingUrl)}/config`, {
       cache: 'no-store',
       signal: AbortSignal.timeout(timeoutMs),
     });
-    if (!res.ok) return null;
-    const body = (await res.json()) as { publicRoom?: unknown };
-    return typeof body.publicRoom === 'string' ? body.publicRoom : null;
+    if (!res.ok) return { publicRoom: null, degree: null };
+    const body = (await res.json()) as { publicRoom?: unknown; degree?: unknown } | null;
+    return {
+      publicRoom: typeof body?.publicRoom === 'string' ? body.publicRoom : null,
+      // Range-checked by parseLaunchConfig.
+      degree: typeof body?.degree === 'number' ? body.degree : null,
+    };
   } catch {
-    return null;
+    return { publicRoom: null, degree: null };
   }
 }

@@ -118,6 +118,8 @@ export async function createWorkerPeer(options: PeerLaunchOptions): Promise<Peer
     signalingUrl: options.serverUrls ?? serverUrl,
     room: options.room,
     identity,
+    // Bounded neighbourhood: the mesh links only where the worker's neighbour policy asks, at most D.
+    mesh: { neighbourhood: { maxLinks: options.degree } },
   });
   const channels = {
     control: new MessageChannel(),
@@ -202,6 +204,7 @@ export async function createWorkerPeer(options: PeerLaunchOptions): Promise<Peer
     backendTrial: options.backendTrial,
     wasmPaths: new URL(options.wasmPaths, window.location.href).toString(),
     cpu: options.cpu,
+    degree: options.degree,
     testAdversary: options.testAdversary ?? null,
   };
   const ports = PORT_ORDER.map((name) => channels[name].port2);

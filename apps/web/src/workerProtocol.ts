@@ -7,7 +7,7 @@
  * like any other boundary.
  */
 import type { BackendName } from '@peerbench/peer';
-import { MAX_SERVER_URLS, TEST_ADVERSARIES, type TestAdversary } from './config.js';
+import { MAX_DEGREE, MAX_SERVER_URLS, TEST_ADVERSARIES, type TestAdversary } from './config.js';
 import { type CpuLevel, DEFAULT_CPU_LEVEL, parseCpuLevel, shownValue } from './cpuUse.js';
 
 export const BACKEND_VALUES: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
@@ -29,6 +29,8 @@ export interface InitMessage {
   wasmPaths: string;
   /** The "CPU use" level the worker's loop starts at. */
   cpu: CpuLevel;
+  /** D: most links (and remote gate slots) of the Peer (its network's neighbourhood has the same bound). */
+  degree: number;
   /** TEST ONLY (`?adversary=`): null for an honest peer. */
   testAdversary: TestAdversary | null;
 }
@@ -81,11 +83,15 @@ export function parseInit(data: unknown): InitMessage | string {
   if (typeof m.backendTrial !== 'boolean') return 'bad backendTrial';
   const cpu = parseCpuLevel(m.cpu);
   if (cpu === null) return 'bad cpu level';
+  const degree = m.degree;
+  if (typeof degree !== 'number' || !Number.isInteger(degree) || degree < 1 || degree > MAX_DEGREE)
+    return 'bad degree';
   const adversary = m.testAdversary ?? null;
   if (adversary !== null && !(TEST_ADVERSARIES as readonly unknown[]).includes(adversary))
     return 'bad testAdversary';
   return {
     cpu,
+    degree,
     testAdversary: adversary as TestAdversary | null,
     t: 'init',
     secretKey: m.secretKey,

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
+  DEFAULT_DEGREE,
   DEFAULT_PUBLIC_ROOM,
   generateRoomName,
+  MAX_DEGREE,
   MAX_SERVER_URLS,
   parseLaunchConfig,
   privateRoomUrl,
@@ -108,6 +110,36 @@ describe('?adversary= (test only)', () => {
 
   it('is never carried by share links', () => {
     expect(shareUrlFor(u('http://h/?room=r&adversary=noise'), 'r')).toBe('http://h/?room=r');
+  });
+});
+
+describe('?degree= (D, the most links a peer keeps)', () => {
+  it('is the link’s over the server’s over the default, and a bad value is ignored with a warning', () => {
+    expect(parseLaunchConfig(u('http://h/'))).toMatchObject({
+      degree: DEFAULT_DEGREE,
+      degreeSource: 'default',
+    });
+    expect(parseLaunchConfig(u('http://h/'), { degree: 5 })).toMatchObject({
+      degree: 5,
+      degreeSource: 'server',
+    });
+    expect(parseLaunchConfig(u('http://h/?degree=3'), { degree: 5 })).toMatchObject({
+      degree: 3,
+      degreeSource: 'link',
+      warnings: [],
+    });
+    expect(parseLaunchConfig(u(`http://h/?degree=${MAX_DEGREE}`)).degree).toBe(MAX_DEGREE);
+    for (const bad of ['0', String(MAX_DEGREE + 1), '2.5', 'many', '-3']) {
+      const c = parseLaunchConfig(u(`http://h/?degree=${bad}`), { degree: 5 });
+      expect(c, bad).toMatchObject({ degree: 5, degreeSource: 'server' });
+      expect(c.warnings.join(' '), bad).toMatch(/not a whole number from 1 to 32; keeping at most 5/);
+    }
+    // A server that says nonsense does not count.
+    expect(parseLaunchConfig(u('http://h/'), { degree: 0 })).toMatchObject({ degree: DEFAULT_DEGREE });
+  });
+
+  it('is this device’s choice: share links do not carry it', () => {
+    expect(shareUrlFor(u('http://h/?room=r&degree=3'), 'r')).toBe('http://h/?room=r');
   });
 });
 

@@ -57,6 +57,7 @@ describe('worker protocol: cpu', () => {
     wasmPaths: '/w/',
     backend: null,
     backendTrial: true,
+    degree: 8,
   };
   it('the init message must carry a valid level', () => {
     expect(parseInit({ ...init, cpu: 'full' })).toMatchObject({ cpu: 'full' });
@@ -77,6 +78,10 @@ describe('worker protocol: cpu', () => {
       testAdversary: 'noise',
     });
     expect(parseInit({ ...init, cpu: 'light', testAdversary: 'evil' })).toBe('bad testAdversary');
+    // D crosses to the worker checked like the rest: a whole number from 1 to MAX_DEGREE.
+    expect(parseInit({ ...init, cpu: 'light', degree: 3 })).toMatchObject({ degree: 3 });
+    for (const degree of [0, 33, 2.5, '3', undefined])
+      expect(parseInit({ ...init, cpu: 'light', degree })).toBe('bad degree');
     expect(parseInit({ ...init, cpu: 'light', testAdversary: 1 })).toBe('bad testAdversary');
   });
 

@@ -11,6 +11,12 @@ const ROOM_SOURCE_TEXT = {
 } as const;
 
 /** One click to the other kind of room: a new private room from the public network, or back. */
+const DEGREE_SOURCE_TEXT = {
+  link: 'set by ?degree= in the address',
+  server: "the server's setting; ?degree= in the address changes it",
+  default: 'the default; ?degree= in the address changes it',
+} as const;
+
 function RoomSwitch({ roomSource }: { roomSource: 'public' | 'link' }) {
   const here = new URL(window.location.href);
   return roomSource === 'public' ? (
@@ -30,6 +36,8 @@ export function Landing() {
   const roomSource = useAppState((s) => s.launch.roomSource);
   const probe = useAppState((s) => s.probe);
   const useWorker = useAppState((s) => s.launch.useWorker);
+  const degree = useAppState((s) => s.launch.degree);
+  const degreeSource = useAppState((s) => s.launch.degreeSource);
   const blocked = useAppState((s) => s.appError?.code === 'webrtc-blocked');
   const ready = useAppState((s) => s.phase === 'landing' && s.peerId !== null);
   return (
@@ -60,6 +68,16 @@ export function Landing() {
               </span>
               <br />
               <RoomSwitch roomSource={roomSource} />
+            </dd>
+          </div>
+          <div>
+            <dt>Links</dt>
+            <dd data-testid="degree">
+              at most <strong>{degree}</strong> other peers at a time{' '}
+              <span className="hint">
+                ({DEGREE_SOURCE_TEXT[degreeSource]}): each block your tab keeps the ones that help it most and
+                tries someone new in place of the least useful.
+              </span>
             </dd>
           </div>
           <div>
