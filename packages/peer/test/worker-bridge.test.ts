@@ -15,21 +15,10 @@ import type { PeerSnapshot } from '../src/state.js';
 import { exposeLedgerTransport, PortLedgerTransport } from '../src/worker/ledger-bridge.js';
 import { exposeExpertNetwork, PortExpertNetwork } from '../src/worker/network-bridge.js';
 import { hostPeer, RemotePeer } from '../src/worker/peer-bridge.js';
-import type { MessagePortLike } from '../src/worker/port.js';
 import { SMALL_MODEL, skewedTask } from './helpers.js';
+import { channel, closeChannels } from './message-channels.js';
 
-const channels: MessageChannel[] = [];
-function channel(): { main: MessagePortLike; worker: MessagePortLike } {
-  const ch = new MessageChannel();
-  channels.push(ch);
-  return { main: ch.port1 as unknown as MessagePortLike, worker: ch.port2 as unknown as MessagePortLike };
-}
-afterEach(() => {
-  for (const ch of channels.splice(0)) {
-    ch.port1.close();
-    ch.port2.close();
-  }
-});
+afterEach(closeChannels);
 
 const opts = (requestId: string, timeoutMs = 2000) => ({ requestId, timeoutMs });
 

@@ -10,15 +10,9 @@ import { InMemoryHub } from '@peerbench/mesh';
 import { describeNeighbourhoodCompliance } from '@peerbench/mesh/neighbourhood-compliance';
 import { afterAll } from 'vitest';
 import { type ExposedNetwork, exposeExpertNetwork, PortExpertNetwork } from '../src/worker/network-bridge.js';
-import type { MessagePortLike } from '../src/worker/port.js';
+import { channel, closeChannels } from './message-channels.js';
 
-const channels: MessageChannel[] = [];
-afterAll(() => {
-  for (const ch of channels.splice(0)) {
-    ch.port1.close();
-    ch.port2.close();
-  }
-});
+afterAll(closeChannels);
 
 describeNeighbourhoodCompliance('worker port', () => {
   let hub: InMemoryHub | null = null;
@@ -28,11 +22,10 @@ describeNeighbourhoodCompliance('worker port', () => {
       hub = new InMemoryHub({ maxLinks });
       const nets: PortExpertNetwork[] = [];
       for (let i = 0; i < count; i++) {
-        const ch = new MessageChannel();
-        channels.push(ch);
+        const { main, worker } = channel();
         const id = `p${i}`;
-        const exposed = exposeExpertNetwork(ch.port1 as unknown as MessagePortLike, () => hub!.join(id));
-        const net = await PortExpertNetwork.connect(ch.port2 as unknown as MessagePortLike, id);
+        const exposed = exposeExpertNetwork(main, () => hub!.join(id));
+        const net = await PortExpertNetwork.connect(worker, id);
         ends.push({ net, exposed });
         nets.push(net);
       }

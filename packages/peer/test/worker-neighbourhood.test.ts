@@ -9,19 +9,9 @@ import { InMemoryHub } from '@peerbench/mesh';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { exposeExpertNetwork, PortExpertNetwork } from '../src/worker/network-bridge.js';
 import { listen, type MessagePortLike } from '../src/worker/port.js';
+import { channel, closeChannels } from './message-channels.js';
 
-const channels: MessageChannel[] = [];
-function channel(): { main: MessagePortLike; worker: MessagePortLike } {
-  const ch = new MessageChannel();
-  channels.push(ch);
-  return { main: ch.port1 as unknown as MessagePortLike, worker: ch.port2 as unknown as MessagePortLike };
-}
-afterEach(() => {
-  for (const ch of channels.splice(0)) {
-    ch.port1.close();
-    ch.port2.close();
-  }
-});
+afterEach(closeChannels);
 
 /** A main thread the test plays by hand: answers `open` with `opened`, records the rest. */
 function handMain(main: MessagePortLike, opened: Record<string, unknown>) {

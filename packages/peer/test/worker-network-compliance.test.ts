@@ -8,25 +8,18 @@ import { InMemoryHub } from '@peerbench/mesh';
 import { describeExpertNetworkCompliance } from '@peerbench/mesh/compliance';
 import { afterAll } from 'vitest';
 import { exposeExpertNetwork, PortExpertNetwork } from '../src/worker/network-bridge.js';
-import type { MessagePortLike } from '../src/worker/port.js';
+import { channel, closeChannels } from './message-channels.js';
 
-const channels: MessageChannel[] = [];
-afterAll(() => {
-  for (const ch of channels.splice(0)) {
-    ch.port1.close();
-    ch.port2.close();
-  }
-});
+afterAll(closeChannels);
 
 describeExpertNetworkCompliance('worker port', () => {
   const hub = new InMemoryHub();
   const ends = new Map<string, { net: PortExpertNetwork; stop(): void }>();
   return {
     async join(id) {
-      const ch = new MessageChannel();
-      channels.push(ch);
-      const exposed = exposeExpertNetwork(ch.port1 as unknown as MessagePortLike, () => hub.join(id));
-      const net = await PortExpertNetwork.connect(ch.port2 as unknown as MessagePortLike, id);
+      const { main, worker } = channel();
+      const exposed = exposeExpertNetwork(main, () => hub.join(id));
+      const net = await PortExpertNetwork.connect(worker, id);
       ends.set(id, { net, stop: () => exposed.stop() });
       return net;
     },
