@@ -97,10 +97,17 @@ export class SignalingKeepalive {
   private arm(ms: number, reason: string): void {
     this.clearDeadline();
     const timer = setTimeout(() => {
-      this.deadline = undefined;
-      if (this.stopped) return;
-      this.stop();
-      this.hooks.onDead(reason);
+      // Confirmed one turn later: after an event loop stalled past the deadline (a long
+      // synchronous step), timers run before pending socket reads, and the answer may be
+      // waiting in those. heard() in between clears this second timer too.
+      const confirm = setTimeout(() => {
+        this.deadline = undefined;
+        if (this.stopped) return;
+        this.stop();
+        this.hooks.onDead(reason);
+      }, 0);
+      (confirm as { unref?: () => void }).unref?.();
+      this.deadline = confirm;
     }, ms);
     // The socket keeps a Node process alive while it is open; the keepalive need not.
     (timer as { unref?: () => void }).unref?.();
