@@ -114,9 +114,12 @@ describe('signaling keepalive', () => {
     await a.c.start();
     const before = server.metrics().messagesReceivedTotal;
     // 25 more pings answered (one every 20 ms, each waits for its pong) and nothing else sent.
-    await vi.waitFor(() => expect(server.metrics().messagesReceivedTotal - before).toBeGreaterThanOrEqual(25), {
-      timeout: 10_000,
-    });
+    await vi.waitFor(
+      () => expect(server.metrics().messagesReceivedTotal - before).toBeGreaterThanOrEqual(25),
+      {
+        timeout: 10_000,
+      },
+    );
     expect(a.errors).toEqual([]);
     expect(a.states).toEqual(['connecting', 'connected']);
     expect(server.metrics().rejectedMessagesTotal['rate-limited']).toBe(0);
