@@ -132,6 +132,11 @@ export class MessageIntake<C extends IncomingConnection<C>> {
         case 'ledger-subscribe':
           this.ledger.subscribe(conn, msg.fromHeight);
           return;
+        case 'ping':
+          // The client's keepalive (protocol SIGNALING_PING_INTERVAL_MS): answered at once,
+          // joined or not. Counted by the rate limits above like any message.
+          this.host.send(conn, { type: 'pong', seq: msg.seq });
+          return;
         case 'link-report':
         case 'ice-refresh':
           this.links.handle(conn, msg);

@@ -79,6 +79,7 @@ export {
 } from './send-queue.js';
 export { parseServerUrls, ServerUrlError, ServerUrlRotation, type ServerUrls } from './server-urls.js';
 export {
+  CLOSE_KEEPALIVE_TIMEOUT,
   RECONNECT_INITIAL_DELAY_MS,
   RECONNECT_MAX_DELAY_MS,
   SignalingClient,
@@ -87,6 +88,7 @@ export {
   type SignalingState,
   type Welcome,
 } from './signaling-client.js';
+export { type KeepaliveHooks, type KeepaliveTimings, SignalingKeepalive } from './signaling-keepalive.js';
 export { TURN_REFRESH_MIN_INTERVAL_MS, TurnCredentialRefresher } from './turn-refresh.js';
 export {
   DATA_CHANNEL_LABEL,

@@ -31,6 +31,7 @@ export function signalingClientOptions(opts: PeerMeshOptions): SignalingClientOp
   if (opts.WebSocket) out.WebSocket = opts.WebSocket;
   if (opts.reconnectInitialDelayMs !== undefined) out.reconnectInitialDelayMs = opts.reconnectInitialDelayMs;
   if (opts.reconnectMaxDelayMs !== undefined) out.reconnectMaxDelayMs = opts.reconnectMaxDelayMs;
+  if (opts.signalingKeepalive !== undefined) out.keepalive = opts.signalingKeepalive;
   return out;
 }
 

@@ -2,6 +2,7 @@
 import type { Identity } from '@peerbench/protocol';
 import type { LinkInfo } from './link-status.js';
 import type { ServerUrls } from './server-urls.js';
+import type { KeepaliveTimings } from './signaling-keepalive.js';
 import type { WebSocketConstructor } from './websocket.js';
 
 export const DEFAULT_MAX_PEERS = 16;
@@ -42,6 +43,8 @@ export interface PeerMeshOptions {
   connectTimeoutMs?: number;
   reconnectInitialDelayMs?: number;
   reconnectMaxDelayMs?: number;
+  /** The signaling socket's liveness check (SignalingClientOptions.keepalive). */
+  signalingKeepalive?: KeepaliveTimings | false;
   /** See PEER_LEFT_PROBE_TIMEOUT_MS. */
   peerLeftProbeTimeoutMs?: number;
   /** See LINK_REPORT_DEBOUNCE_MS and TURN_REFRESH_MIN_INTERVAL_MS. */

@@ -49,7 +49,7 @@ import {
   type PeerMeshEvents,
   type PeerMeshOptions,
 } from './peer-mesh-options.js';
-import { askForOffer, scheduleReoffer } from './relink.js';
+import { askForOffer, restartStalledLink, scheduleReoffer } from './relink.js';
 import { type HandlerContext, type RequestOptions, type RpcHandler, RpcSession } from './rpc-session.js';
 import { SignalingClient, type SignalingState } from './signaling-client.js';
 import { TurnCredentialRefresher } from './turn-refresh.js';
@@ -108,7 +108,12 @@ export class PeerMesh {
     this.unsubscribe.push(
       s.on('state', (st) => this.onSignalingState(st)),
       s.on('welcome', (w) => {
-        for (const p of w.peers) this.consider(p.peerId);
+        for (const p of w.peers) {
+          // A rejoin: links half-made over the old socket start over now (relink.ts).
+          const e = this.entries.get(p.peerId);
+          if (!this.hood && restartStalledLink(e)) this.relink(p.peerId, e, true);
+          else this.consider(p.peerId);
+        }
       }),
       s.on('peer-joined', (p) => this.consider(p.peerId)),
       s.on('peer-left', (id) => this.onPeerLeft(id)),
@@ -327,6 +332,11 @@ export class PeerMesh {
     } else {
       this.linkTable.remove(peerId, reason);
     }
+    this.relink(peerId, e, stillMember);
+  }
+
+  /** After a link to `peerId` ended (or was reset): make a new one if it is still a member (relink.ts). */
+  private relink(peerId: string, e: PeerEntry, stillMember: boolean): void {
     if (stillMember && this.peerId < peerId) {
       scheduleReoffer(e, () => {
         if (this.entries.get(peerId) === e && !e.connection) this.consider(peerId);

@@ -1,15 +1,16 @@
 /**
  * Client side of the signaling protocol (packages/protocol/src/signaling.ts):
- * one WebSocket to the server, the signed join handshake, reconnects with
- * exponential backoff and jitter, presence, signal relay, and the ledger
- * channel (ledger-channel.ts: txs in, blocks out). Everything received is validated with
- * `parseServerMessage`; a bad message is reported as an 'error' event and
- * dropped, never thrown.
+ * one WebSocket to the server, the signed join handshake, signal relay, and
+ * the parts in their own files: reconnects with exponential backoff and
+ * jitter (signaling-reconnect.ts), the socket's liveness check
+ * (signaling-keepalive.ts), presence (signaling-presence.ts) and the ledger
+ * channel (ledger-channel.ts: txs in, blocks out). Everything received is
+ * validated with `parseServerMessage`; a bad message is reported as an
+ * 'error' event and dropped, never thrown.
  */
 import {
   type ClientMessage,
   type IceServer,
-  type Identity,
   joinChallengeBytes,
   type LinkReportEntry,
   type PeerInfo,
@@ -21,72 +22,22 @@ import {
 } from '@peerbench/protocol';
 import { Emitter } from './emitter.js';
 import { LEDGER_TX_TIMEOUT_MS, LedgerChannel, type LedgerTxResult } from './ledger-channel.js';
-import { ServerUrlRotation, type ServerUrls } from './server-urls.js';
+import { ServerUrlRotation } from './server-urls.js';
 import {
-  backoffDelayMs,
-  messageText,
-  type WebSocketConstructor,
-  type WebSocketLike,
-  WS_OPEN,
-} from './websocket.js';
+  CLOSE_KEEPALIVE_TIMEOUT,
+  CLOSE_POLICY_VIOLATION,
+  CLOSE_REPLACED,
+  type SignalingClientOptions,
+  type SignalingEvents,
+  type SignalingState,
+  type Welcome,
+} from './signaling-client-options.js';
+import { SignalingKeepalive } from './signaling-keepalive.js';
+import { RoomPresence } from './signaling-presence.js';
+import { ReconnectSchedule } from './signaling-reconnect.js';
+import { messageText, type WebSocketConstructor, type WebSocketLike, WS_OPEN } from './websocket.js';
 
-/** Server close code: a newer connection with the same identity took this one's place. */
-export const CLOSE_REPLACED = 4000;
-/** Server close code: too many invalid or rate-limited messages. */
-export const CLOSE_POLICY_VIOLATION = 1008;
-/** After a 1008 close, reconnect as if this many attempts had failed already. */
-const POLICY_CLOSE_BACKOFF_ATTEMPT = 5;
-
-/** First reconnect delay; doubles per failed attempt up to RECONNECT_MAX_DELAY_MS. */
-export const RECONNECT_INITIAL_DELAY_MS = 250;
-export const RECONNECT_MAX_DELAY_MS = 10_000;
-export type SignalingState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
-
-export interface Welcome {
-  peerId: string;
-  room: string;
-  /** A random sample of the other members (all of them in a small room). */
-  peers: PeerInfo[];
-  /** Members of the room, this peer included. */
-  roomSize: number;
-  iceServers: IceServer[];
-  heartbeatIntervalMs: number;
-}
-
-export type SignalingEvents = {
-  state: [SignalingState];
-  welcome: [Welcome];
-  /** A fresh sample of the room (the answer to `requestSample`). */
-  sample: [{ peers: PeerInfo[]; roomSize: number }];
-  'peer-joined': [PeerInfo];
-  'peer-left': [string];
-  signal: [{ from: string; data: SignalData }];
-  'ledger-block': [unknown];
-  'ledger-tx-result': [{ requestId: string } & LedgerTxResult];
-  /** Fresh ICE servers (the answer to `refreshIceServers`); `iceServers()` returns them from now on. */
-  'ice-servers': [IceServer[]];
-  error: [{ code: string; message: string }];
-};
-
-export interface SignalingClientOptions {
-  /**
-   * The server, or clustered instances of one network (a list, or one
-   * comma-separated string): the client starts on the first and, whenever its
-   * connection drops or cannot be opened, tries the next one (round robin,
-   * with the reconnect backoff), rejoins its room there and renews its ledger
-   * subscription from the block after the last one it received.
-   */
-  url: ServerUrls;
-  room: string;
-  identity: Identity;
-  /** WebSocket implementation; default the global one (browsers, Node ≥ 22). In Node 20 pass `ws`'s. */
-  WebSocket?: WebSocketConstructor;
-  reconnectInitialDelayMs?: number;
-  reconnectMaxDelayMs?: number;
-  ledgerTxTimeoutMs?: number;
-  /** Random source for jitter, injectable for tests. */
-  random?: () => number;
-}
+export * from './signaling-client-options.js';
 
 export class SignalingClient {
   readonly peerId: string;
@@ -94,20 +45,21 @@ export class SignalingClient {
   private readonly events = new Emitter<SignalingEvents>();
   private readonly WS: WebSocketConstructor;
   private readonly servers: ServerUrlRotation;
+  private readonly reconnects: ReconnectSchedule;
   private ws: WebSocketLike | undefined;
+  private keepalive: SignalingKeepalive | undefined;
   private _state: SignalingState = 'idle';
-  private attempt = 0;
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private readonly members = new Map<string, PeerInfo>();
+  private readonly presence: RoomPresence;
   private welcome: Welcome | undefined;
   private readonly ledger: LedgerChannel;
-  private _roomSize: number | null = null;
   private started: { resolve(): void; reject(e: Error): void } | undefined;
 
   constructor(opts: SignalingClientOptions) {
     this.opts = opts;
     this.servers = new ServerUrlRotation(opts.url);
+    this.reconnects = new ReconnectSchedule(this.servers, opts);
     this.peerId = opts.identity.peerId;
+    this.presence = new RoomPresence(this.peerId);
     const WS = opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!WS) throw new TypeError('no WebSocket implementation: pass the `ws` package as opts.WebSocket');
     this.WS = WS;
@@ -130,12 +82,12 @@ export class SignalingClient {
 
   /** Room members other than this peer, as last told by the server. */
   peers(): PeerInfo[] {
-    return [...this.members.values()];
+    return this.presence.peers();
   }
 
   /** Members of the room (this peer included) as of the latest welcome or sample; null before joining. */
   get roomSize(): number | null {
-    return this._roomSize;
+    return this.presence.roomSize;
   }
 
   /**
@@ -182,22 +134,16 @@ export class SignalingClient {
     if (this._state !== 'idle' && this._state !== 'closed') return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.started = { resolve, reject };
-      this.attempt = 0;
+      this.reconnects.reset();
       this.connect('connecting');
     });
   }
 
   async stop(): Promise<void> {
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
+    this.reconnects.cancel();
     this.setState('closed');
-    const ws = this.ws;
-    this.ws = undefined;
+    const ws = this.detach();
     if (ws) {
-      ws.onclose = null;
-      ws.onmessage = null;
-      ws.onerror = null;
-      ws.onopen = null;
       try {
         if (ws.readyState === WS_OPEN) ws.send(JSON.stringify({ type: 'leave' } satisfies ClientMessage));
         ws.close(1000, 'client stopped');
@@ -206,7 +152,7 @@ export class SignalingClient {
       }
     }
     this.ledger.stop();
-    this.members.clear();
+    this.presence.clear();
     this.started?.reject(new Error('signaling client stopped before joining'));
     this.started = undefined;
   }
@@ -232,7 +178,13 @@ export class SignalingClient {
 
   private send(msg: ClientMessage): boolean {
     const ws = this.ws;
-    if (!ws || ws.readyState !== WS_OPEN || this._state !== 'connected') return false;
+    if (!ws || this._state !== 'connected') return false;
+    return this.sendOnSocket(ws, msg);
+  }
+
+  /** Sends on `ws` if it is open, joined or not (the join itself and keepalive pings). */
+  private sendOnSocket(ws: WebSocketLike, msg: ClientMessage): boolean {
+    if (ws.readyState !== WS_OPEN) return false;
     try {
       ws.send(JSON.stringify(msg));
       return true;
@@ -247,6 +199,38 @@ export class SignalingClient {
     this.events.emit('state', s);
   }
 
+  /** Stops watching the current socket and returns it (its handlers gone; errors swallowed). */
+  private detach(): WebSocketLike | undefined {
+    this.keepalive?.stop();
+    this.keepalive = undefined;
+    const ws = this.ws;
+    this.ws = undefined;
+    if (ws) {
+      ws.onclose = null;
+      ws.onmessage = null;
+      ws.onopen = null;
+      // A no-op, not null: `ws` emits 'error' when a socket still connecting is closed,
+      // and an EventEmitter with no 'error' listener throws.
+      ws.onerror = () => {};
+    }
+    return ws;
+  }
+
+  /** The keepalive heard nothing in time: drop the socket without a handshake and open a new one. */
+  private onDead(ws: WebSocketLike, reason: string): void {
+    if (this.ws !== ws) return;
+    this.detach();
+    try {
+      const terminate = (ws as { terminate?: () => void }).terminate;
+      if (typeof terminate === 'function') terminate.call(ws);
+      else ws.close(CLOSE_KEEPALIVE_TIMEOUT, 'keepalive timeout');
+    } catch {
+      // Already gone.
+    }
+    this.events.emit('error', { code: 'keepalive-timeout', message: `signaling socket dead: ${reason}` });
+    this.scheduleReconnect();
+  }
+
   private connect(state: 'connecting' | 'reconnecting'): void {
     this.setState(state);
     let ws: WebSocketLike;
@@ -258,8 +242,18 @@ export class SignalingClient {
       return;
     }
     this.ws = ws;
+    if (this.opts.keepalive !== false) {
+      this.keepalive = new SignalingKeepalive(
+        {
+          sendPing: (seq) => this.sendOnSocket(ws, { type: 'ping', seq }),
+          onDead: (reason) => this.onDead(ws, reason),
+        },
+        this.opts.keepalive,
+      );
+    }
     ws.onmessage = (ev) => {
       if (this.ws !== ws) return;
+      this.keepalive?.heard();
       this.onMessage(ws, ev.data).catch((e: unknown) => {
         this.events.emit('error', {
           code: 'internal',
@@ -269,7 +263,7 @@ export class SignalingClient {
     };
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
-      this.ws = undefined;
+      this.detach();
       if (ev.code === CLOSE_REPLACED) {
         // The same identity joined this room on a newer connection (another
         // tab or process). Reconnecting would evict it in turn, forever.
@@ -283,8 +277,7 @@ export class SignalingClient {
         return;
       }
       // Closed for abuse: come back slowly, not in a tight loop.
-      if (ev.code === CLOSE_POLICY_VIOLATION)
-        this.attempt = Math.max(this.attempt, POLICY_CLOSE_BACKOFF_ATTEMPT);
+      if (ev.code === CLOSE_POLICY_VIOLATION) this.reconnects.slowDown();
       this.scheduleReconnect();
     };
     // 'error' is always followed by 'close'; the reconnect happens there.
@@ -294,18 +287,9 @@ export class SignalingClient {
   private scheduleReconnect(): void {
     if (this._state === 'closed') return;
     this.setState('reconnecting');
-    // This server dropped us or cannot be reached: the next attempt goes to the next one.
-    this.servers.advance();
-    const delay = backoffDelayMs(
-      this.attempt++,
-      this.opts.reconnectInitialDelayMs ?? RECONNECT_INITIAL_DELAY_MS,
-      this.opts.reconnectMaxDelayMs ?? RECONNECT_MAX_DELAY_MS,
-      this.opts.random ?? Math.random,
-    );
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
+    this.reconnects.schedule(() => {
       if (this._state !== 'closed') this.connect('reconnecting');
-    }, delay);
+    });
   }
 
   private async onMessage(ws: WebSocketLike, raw: unknown): Promise<void> {
@@ -320,30 +304,25 @@ export class SignalingClient {
     switch (msg.type) {
       case 'challenge': {
         const signature = await this.opts.identity.sign(joinChallengeBytes(this.opts.room, msg.nonce));
-        if (this.ws !== ws || ws.readyState !== WS_OPEN) return;
-        ws.send(
-          JSON.stringify({
-            type: 'join',
-            room: this.opts.room,
-            peerId: this.peerId,
-            signature: toHex(signature),
-          } satisfies ClientMessage),
-        );
+        if (this.ws !== ws) return;
+        this.sendOnSocket(ws, {
+          type: 'join',
+          room: this.opts.room,
+          peerId: this.peerId,
+          signature: toHex(signature),
+        });
         return;
       }
       case 'welcome': {
-        this._roomSize = msg.roomSize ?? msg.peers.length + 1;
         this.welcome = {
           peerId: msg.peerId,
           room: msg.room,
           peers: msg.peers,
-          roomSize: this._roomSize,
+          roomSize: this.presence.welcomed(msg.peers, msg.roomSize),
           iceServers: msg.iceServers,
           heartbeatIntervalMs: msg.heartbeatIntervalMs,
         };
-        this.members.clear();
-        for (const p of msg.peers) if (p.peerId !== this.peerId) this.members.set(p.peerId, p);
-        this.attempt = 0;
+        this.reconnects.reset();
         this.setState('connected');
         this.ledger.resubscribe();
         this.events.emit('welcome', this.welcome);
@@ -352,28 +331,21 @@ export class SignalingClient {
         return;
       }
       case 'peer-joined':
-        if (msg.peer.peerId === this.peerId) return;
-        if (!this.members.has(msg.peer.peerId) && this._roomSize !== null) this._roomSize++;
-        this.members.set(msg.peer.peerId, msg.peer);
-        this.events.emit('peer-joined', msg.peer);
+        if (this.presence.joined(msg.peer)) this.events.emit('peer-joined', msg.peer);
         return;
       case 'sample':
-        this._roomSize = msg.roomSize;
-        for (const p of msg.peers) if (p.peerId !== this.peerId) this.members.set(p.peerId, p);
+        this.presence.sampled(msg.peers, msg.roomSize);
         this.events.emit('sample', { peers: msg.peers, roomSize: msg.roomSize });
         return;
       case 'peer-left':
-        // Exact in a small room; in a big one the next sample corrects it.
-        if (this.members.delete(msg.peerId) && this._roomSize !== null)
-          this._roomSize = Math.max(1, this._roomSize - 1);
+        this.presence.left(msg.peerId);
         this.events.emit('peer-left', msg.peerId);
         return;
+      case 'pong':
+        // The keepalive already counted it (any message proves the socket alive).
+        return;
       case 'signal':
-        if (!this.members.has(msg.from)) {
-          // The server only relays within a room; a signal from a peer we have not heard of
-          // yet can race its peer-joined. Accept it and record the member.
-          this.members.set(msg.from, { peerId: msg.from, joinedAtMs: Date.now() });
-        }
+        this.presence.signalFrom(msg.from);
         this.events.emit('signal', { from: msg.from, data: msg.data });
         return;
       case 'error': {

@@ -10,7 +10,15 @@
  *   client → `join {room, peerId, signature}` where signature is the Ed25519
  *            signature by peerId's key of `joinChallengeBytes(room, nonce)`
  *   server → `welcome {peerId, room, peers, roomSize, iceServers, heartbeatIntervalMs}`
- * Heartbeats are WebSocket ping/pong frames (browsers answer them natively).
+ * Heartbeats, server side: WebSocket ping/pong frames (browsers answer them
+ * natively). Client side: a browser cannot see or send those frames, so the
+ * client checks its socket with `ping {seq}` messages, answered `pong {seq}`
+ * at once (before or after joining); a client that hears nothing from the
+ * server for SIGNALING_PONG_TIMEOUT_MS after a ping treats the socket as dead
+ * and opens a new one. Without this a client whose network dropped for a
+ * while kept a socket that looked open while TCP backed off its
+ * retransmissions: measured in packages/netlab, offers waited up to the
+ * outage's length after the network came back.
  *
  * Presence is a bounded random sample, not the room's full list: `peers` in
  * a welcome holds at most the server's sample size (≤ MAX_PRESENCE_SAMPLE_PEERS)
@@ -37,6 +45,24 @@ export const NONCE_PATTERN = /^[0-9a-f]{32,128}$/;
  */
 export const MAX_PRESENCE_SAMPLE_PEERS = 256;
 const MAX_SDP_CHARS = 32 * 1024;
+
+/**
+ * The signaling client sends `ping` after this long (and then every this
+ * long) on an open socket. One every 4 s is 0.25 messages/s, far below any
+ * rate limit the server applies (100/s per connection by default).
+ */
+export const SIGNALING_PING_INTERVAL_MS = 4_000;
+/**
+ * After a `ping`, the client waits this long for a `pong` (or any other
+ * server message) before it closes the socket and reconnects. A socket
+ * being opened gets the same deadline for the server's first message (its
+ * `challenge`), plus the time to connect: SIGNALING_CONNECT_TIMEOUT_MS.
+ */
+export const SIGNALING_PONG_TIMEOUT_MS = 4_000;
+/** A new socket that has heard nothing from the server (not even `challenge`) this long after it was made is given up. */
+export const SIGNALING_CONNECT_TIMEOUT_MS = 5_000;
+/** `ping`/`pong` sequence numbers are u32; the client wraps around. */
+export const MAX_SIGNALING_PING_SEQ = 0xffff_ffff;
 const MAX_CANDIDATE_CHARS = 2048;
 
 export const SIGNALING_ERROR_CODES = [
@@ -61,6 +87,12 @@ const RoomName = v.pipe(v.string(), v.regex(ROOM_NAME_PATTERN, 'room must match 
 const Hex = (maxChars: number) => v.pipe(v.string(), v.maxLength(maxChars), v.regex(/^[0-9a-f]*$/));
 const RoomSize = v.pipe(v.number(), v.integer(), v.minValue(1));
 const RequestId = v.pipe(v.string(), v.minLength(1), v.maxLength(64));
+const PingSeq = v.pipe(
+  v.number('seq must be a number'),
+  v.integer('seq must be an integer'),
+  v.minValue(0, 'seq must be >= 0'),
+  v.maxValue(MAX_SIGNALING_PING_SEQ, `seq must be <= ${MAX_SIGNALING_PING_SEQ}`),
+);
 
 /**
  * What simple-peer emits on 'signal' and accepts in `signal()`: an SDP
@@ -176,6 +208,8 @@ export const ClientMessageSchema = v.variant('type', [
   v.strictObject({ type: v.literal('ice-refresh') }),
   /** Another random sample of the room's members, please; answered by `sample` (spends the join budget). */
   v.strictObject({ type: v.literal('sample') }),
+  /** Is this socket alive? Answered `pong` with the same seq, joined or not (see SIGNALING_PING_INTERVAL_MS). */
+  v.strictObject({ type: v.literal('ping'), seq: PingSeq }),
 ]);
 export type ClientMessage = v.InferOutput<typeof ClientMessageSchema>;
 
@@ -229,6 +263,8 @@ export const ServerMessageSchema = v.variant('type', [
     type: v.literal('ice-servers'),
     iceServers: v.pipe(v.array(IceServerSchema), v.maxLength(MAX_ICE_SERVERS)),
   }),
+  /** The answer to `ping`: the same seq. */
+  v.strictObject({ type: v.literal('pong'), seq: PingSeq }),
 ]);
 export type ServerMessage = v.InferOutput<typeof ServerMessageSchema>;
 
