@@ -45,7 +45,14 @@ export interface NeighbourPolicyOptions {
   maxLinks: number;
   /** K: a neighbour that stays the lowest for this many consecutive blocks is released (while someone is untried). */
   dropAfterBlocks: number;
-  /** Blocks a new neighbour is held before it can be released (it needs time to be scored). */
+  /**
+   * Blocks a new neighbour is held before it can be released. A link needs
+   * time before it earns: the caller's gate and head must learn the new
+   * expert (in the 36-peer swarm a link earns ~1/15 of a settled link's
+   * weight 5 blocks in, ~1/3 after 15), so one judged after 3 blocks is
+   * judged at its weakest and newcomers, whose links are all young, kept
+   * being released (docs/results/swarm-newcomers.md).
+   */
   trialBlocks: number;
   /** Weight of the ledger's R against this peer's own w_ij in a neighbour's merit, in [0, 1]. */
   rankShare: number;
@@ -55,7 +62,12 @@ export interface NeighbourPolicyOptions {
   refusedCooldownBlocks: number;
   /** An untried candidate offered this many times without a link counts as tried (it stays full). */
   maxOffers: number;
-  /** Merit floor as a share of the even share 1/neighbours, in [0, 1): below it a neighbour earns (almost) nothing. */
+  /**
+   * Merit floor as a share of the even share 1/neighbours, in [0, 1): below
+   * it a neighbour earns (almost) nothing. Low on purpose: a noise peer's
+   * merit sits ~100× below a young honest link's, and a floor at 1/4 of the
+   * even share also released young honest links (swarm-newcomers.md).
+   */
   meritFloor: number;
   /** Consecutive blocks below the floor (past the trial) after which a neighbour is released. */
   floorBlocks: number;
@@ -69,12 +81,12 @@ export interface NeighbourPolicyOptions {
 
 export const DEFAULT_NEIGHBOUR_POLICY_OPTIONS: Omit<NeighbourPolicyOptions, 'maxLinks'> = {
   dropAfterBlocks: 3,
-  trialBlocks: 3,
+  trialBlocks: 10,
   rankShare: 0.5,
   candidatesPerPlace: 3,
   refusedCooldownBlocks: 2,
   maxOffers: 3,
-  meritFloor: 0.25,
+  meritFloor: 0.05,
   floorBlocks: 4,
   releasedCooldownBlocks: 10,
   maxCooldownBlocks: 80,
