@@ -1,17 +1,24 @@
 /**
  * A gate slot that changes hands (issue 14): when the neighbour policy lets
  * one peer go and another take its place, nothing this peer learned about the
- * old holder may be credited to, or shape the routing of, the new one. The
- * slot's state is:
+ * old holder may be credited to, or shape the routing of, the new one, and
+ * the new holder starts where every expert started when the network began
+ * (all on equal terms), not behind them. The slot's state is:
  *
- * - its gate column (w_gate[:, s], w_noise[:, s]) and the optimiser's Adam
- *   moments of that column: zeroed, so the gate starts the newcomer where it
- *   starts every expert (Shazeer et al.'s zero init) instead of at the old
- *   holder's learned preference;
+ * - its gate column (w_gate[:, s], w_noise[:, s]): set to the mean of the
+ *   columns of the other remote slots in use, and the optimiser's Adam
+ *   moments of that column zeroed. At the start every column is zero, i.e.
+ *   equal to the mean of all columns (Shazeer et al.'s zero init: every
+ *   expert starts equal); a zero column among learned ones is not equal: the
+ *   gate then scores the newcomer below everyone it learned to like and
+ *   rarely routes to it, so it never gets the chance to show its worth
+ *   (docs/results/swarm-newcomers.md measured links made after the start
+ *   earning ~1/10 of the weight of the first ones);
  * - in 'concat' mode, the head's block of input weights that reads slot s
- *   (rows s·d … (s+1)·d of its first layer) and its moments: zeroed, the
- *   head learns the newcomer's representation space from nothing (it was
- *   fitted to another peer's space);
+ *   (rows s·d … (s+1)·d of its first layer): drawn afresh from the layer's
+ *   Glorot-normal init (as every block was at construction), moments zeroed.
+ *   A zero block would make the head blind to the newcomer and give its gate
+ *   column no gradient (∂L/∂g_s goes through that block);
  * - its block of the student of G (g-student.ts, trained on the old holder's
  *   answers): marked not ready, so no stand-in or depth-1 answer uses it
  *   until it has been trained on the new holder's answers;
@@ -55,32 +62,67 @@ function momentsOf(optimizer: tf.Optimizer, v: tf.Variable): tf.Variable[] {
   return out;
 }
 
-/** Multiplies `v` and its moments by a 0/1 mask of its shape (the zeros reset those entries). */
-function zeroWhere(v: tf.Variable, optimizer: tf.Optimizer, mask: () => tf.Tensor): void {
+/** What a fresh start of a slot needs besides the slot state. */
+export interface FreshStart {
+  /** The other remote slots in use now (their mean column is where the new holder's starts). */
+  peers: readonly number[];
+  /** Seed of the head block's fresh Glorot-normal draw (a seeded run stays reproducible). */
+  seed: number;
+}
+
+/** Writes `value` (shape of `v`) into the entries of `v` where `mask` is 1, and zeroes their moments. */
+function overwriteWhere(
+  v: tf.Variable,
+  optimizer: tf.Optimizer,
+  mask: () => tf.Tensor,
+  value: () => tf.Tensor,
+): void {
   tf.tidy(() => {
-    const keep = mask();
-    for (const t of [v, ...momentsOf(optimizer, v)]) t.assign(tf.mul(t, keep));
+    const m = mask();
+    const keep = tf.sub(1, m);
+    for (const t of momentsOf(optimizer, v)) t.assign(tf.mul(t, keep));
+    v.assign(tf.add(tf.mul(v, keep), tf.mul(value(), m)));
   });
 }
 
-/** Resets everything slot `slot` learned about its previous holder (see the file comment). */
-export function resetSlotState(state: SlotState, slot: number): void {
+/**
+ * Resets everything slot `slot` learned about its previous holder (see the
+ * file comment). Without `fresh` the slot is zeroed (gate column and head
+ * block), the state of a slot nobody ever held.
+ */
+export function resetSlotState(state: SlotState, slot: number, fresh?: FreshStart): void {
   const { gate, head, d, optimizer } = state;
   const columns = gate.slots;
   const columnMask = () => {
-    const keep = new Float32Array(columns).fill(1);
-    keep[slot] = 0;
-    return tf.tensor2d(keep, [1, columns]);
+    const m = new Float32Array(columns);
+    m[slot] = 1;
+    return tf.tensor2d(m, [1, columns]);
   };
-  zeroWhere(gate.wGate, optimizer, columnMask);
-  zeroWhere(gate.wNoise, optimizer, columnMask);
+  const others = (fresh?.peers ?? []).filter((p) => p !== slot && p > 0 && p < columns);
+  for (const v of [gate.wGate, gate.wNoise])
+    overwriteWhere(v, optimizer, columnMask, () => {
+      if (others.length === 0) return tf.zerosLike(v);
+      const pick = new Float32Array(columns);
+      for (const p of others) pick[p] = 1 / others.length;
+      // Mean column, broadcast over every column (only slot s is written).
+      return tf.matMul(v, tf.tensor2d(pick, [columns, 1]));
+    });
   const w0 = head.weights[0];
   if (state.combine === 'concat' && w0 && w0.shape[0] === columns * d) {
-    zeroWhere(w0, optimizer, () => {
-      const keep = new Float32Array(columns * d).fill(1);
-      keep.fill(0, slot * d, (slot + 1) * d);
-      return tf.tensor2d(keep, [columns * d, 1]);
-    });
+    const [fanIn, fanOut] = w0.shape as [number, number];
+    overwriteWhere(
+      w0,
+      optimizer,
+      () => {
+        const m = new Float32Array(columns * d);
+        m.fill(1, slot * d, (slot + 1) * d);
+        return tf.tensor2d(m, [columns * d, 1]);
+      },
+      () =>
+        fresh
+          ? tf.randomNormal([fanIn, fanOut], 0, Math.sqrt(2 / (fanIn + fanOut)), 'float32', fresh.seed)
+          : tf.zerosLike(w0),
+    );
   }
   state.standIns.drop(slot);
   state.scorer.resetSlot(slot);

@@ -70,6 +70,8 @@ export class Trainer {
   readonly calls: ExpertCalls;
   private readonly optimizer: tf.Optimizer;
   private readonly d: number;
+  /** Slots handed over so far (seeds each fresh head block differently). */
+  private handovers = 0;
 
   constructor(
     readonly task: Task,
@@ -152,10 +154,19 @@ export class Trainer {
     }
   }
 
-  /** Forgets what slot `slot` learned about its holder (slot-handover.ts): gate column, head block, stand-in, scores. */
+  /**
+   * Forgets what slot `slot` learned about its holder and gives the next one
+   * a fresh start (slot-handover.ts): gate column at the mean of the other
+   * remote slots in use, head block redrawn, stand-in and scores reset.
+   */
   resetSlot(slot: number): void {
     const { gate, head, standIns, scorer, optimizer, d } = this;
-    resetSlotState({ gate, head, standIns, scorer, optimizer, d, combine: this.combineMode() }, slot);
+    const peers = this.slots.flatMap((id, s) => (s > 0 && s !== slot && id !== null ? [s] : []));
+    const seed = (this.model.seed ?? 0) + 1000 + 7919 * ++this.handovers + slot;
+    resetSlotState({ gate, head, standIns, scorer, optimizer, d, combine: this.combineMode() }, slot, {
+      peers,
+      seed,
+    });
   }
 
   /** Slots the gate may choose: self, reachable peers, and absent peers whose stand-in is trained. */
