@@ -32,14 +32,7 @@ import { ATTACKER, BYSTANDER, log, sleep, summary, TARGET_ADDRESS } from './abus
 import { flood, runFlooders } from './abuse-flood.js';
 import { startServerChild } from './server-process.js';
 
-const { writeResult } = benchEntry({
-  command: 'pnpm --filter @peerbench/signaling-server bench:abuse',
-  measures:
-    'half-open upgrades and reconnecting flooders on 127.0.0.1, with and without the per-address budgets → $PEERBENCH_BENCH_DIR/signaling-abuse.json',
-  tag: 'abuse bench',
-  /** Everything is bounded; this kills the run whatever happens. */
-  hardTimeoutMs: 240_000,
-});
+const { writeResult } = benchEntry(import.meta.url, { hardTimeoutMs: 240_000 });
 
 const HALF_OPEN_TOTAL = 20_000;
 /** Lifted limits hold every socket for 60 s: fewer, all at once, within this process's descriptors. */

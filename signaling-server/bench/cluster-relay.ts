@@ -21,12 +21,7 @@ import { benchEntry } from '@peerbench/protocol/bench-entry';
 import { TestClient } from '../test/helpers.js';
 import { type ServerChild, startServerChild } from './server-process.js';
 
-const { writeResult } = benchEntry({
-  command: 'pnpm --filter @peerbench/signaling-server bench:cluster',
-  measures:
-    'signal relay latency between two instances over a 3-node NATS cluster vs within one instance → $PEERBENCH_BENCH_DIR/signaling-cluster-relay.json',
-  tag: 'cluster-relay bench',
-});
+const { writeResult } = benchEntry(import.meta.url);
 
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 20);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 150);

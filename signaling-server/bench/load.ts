@@ -23,14 +23,7 @@ import { benchEntry } from '@peerbench/protocol/bench-entry';
 import { round } from './load-clients.js';
 import { runDeployment } from './load-deployment.js';
 
-const { log, writeResult } = benchEntry({
-  command: 'pnpm --filter @peerbench/signaling-server bench',
-  measures:
-    '2,000 WebSocket clients in 100 rooms on one server, then 3 × 2,000 over 3 instances on a 3-node NATS cluster (BENCH_CLUSTER=0: skip), on 127.0.0.1: idle, paced and saturated relay latency and RSS per instance → $PEERBENCH_BENCH_DIR/signaling-server.json, signaling-cluster-load.json',
-  tag: 'signaling bench',
-  /** The whole run is killed after this, whatever happens. */
-  hardTimeoutMs: 600_000,
-});
+const { log, writeResult } = benchEntry(import.meta.url, { hardTimeoutMs: 600_000 });
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 2_000);
 const ROOMS = Number(process.env.BENCH_ROOMS ?? 100);

@@ -16,13 +16,7 @@ import WebSocket from 'ws';
 import { DEFAULT_PRESENCE_SAMPLE_SIZE } from '../src/presence.js';
 import { serverRssBytes, startServerChild } from './server-process.js';
 
-const { log, writeResult } = benchEntry({
-  command: 'pnpm --filter @peerbench/signaling-server bench:room',
-  measures:
-    '2,000 members join one room on 127.0.0.1: join-to-welcome p99, welcome bytes, presence fan-out, server RSS → $PEERBENCH_BENCH_DIR/signaling-one-room.json',
-  tag: 'one-room bench',
-  hardTimeoutMs: 180_000,
-});
+const { log, writeResult } = benchEntry(import.meta.url, { hardTimeoutMs: 180_000 });
 
 const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 2_000);
 const CONCURRENCY = 100;

@@ -18,12 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { benchEntry } from '@peerbench/protocol/bench-entry';
 import { chainTxHashes } from '../test/fixtures/chain-tx-hashes.js';
 
-const { log, writeResult } = benchEntry({
-  command: 'pnpm --filter @peerbench/ledger bench:durable [--kills N] [--rate R] [--only-throughput]',
-  measures:
-    'kill -9 × N of the embedded ledger under R tx/s (durable mempool vs hidden), admission throughput before/after → $PEERBENCH_BENCH_DIR/durable-ack.json',
-  tag: 'durable-ack',
-});
+const { log, writeResult } = benchEntry(import.meta.url);
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(name);

@@ -31,12 +31,7 @@ import {
 } from '../src/index.js';
 import { SqliteStore } from '../src/sqlite-store.js';
 
-const { log, writeResult } = benchEntry({
-  command: 'pnpm --filter @peerbench/ledger bench',
-  measures:
-    'block validation/production at 4,096 txs, Ed25519 verify rate (WebCrypto vs noble), light-client replay of 1,000 blocks → $PEERBENCH_BENCH_DIR/ledger.json',
-  tag: 'ledger bench',
-});
+const { log, writeResult } = benchEntry(import.meta.url);
 
 const PEERS = 4096;
 const ENTRIES = 32;

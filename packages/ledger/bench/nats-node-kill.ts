@@ -25,12 +25,7 @@ import { defaultGenesis } from '../src/index.js';
 import { type ClusteredLedger, DEFAULT_LEASE_TTL_MS, openClusteredLedger } from '../src/nats/index.js';
 import { startNats } from '../src/nats/servers.js';
 
-const { log, writeResult } = benchEntry({
-  command: 'pnpm --filter @peerbench/ledger bench:nats-node-kill',
-  measures:
-    'block production pause after kill -9 of one NATS node of three, by what the node led → $PEERBENCH_BENCH_DIR/nats-node-kill.json',
-  tag: 'nats-node-kill',
-});
+const { log, writeResult } = benchEntry(import.meta.url);
 
 const BLOCK_INTERVAL_MS = Number(process.env.BENCH_BLOCK_INTERVAL_MS ?? 500);
 const LEASE_TTL_MS = Number(process.env.BENCH_LEASE_TTL_MS ?? DEFAULT_LEASE_TTL_MS);

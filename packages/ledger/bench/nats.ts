@@ -18,12 +18,7 @@ import { createRegisterTx, defaultGenesis, genesisHash } from '../src/index.js';
 import { type ClusterEvent, type ClusteredLedger, openClusteredLedger } from '../src/nats/index.js';
 import { startNats } from '../src/nats/servers.js';
 
-const { log, writeResult } = benchEntry({
-  command: 'pnpm --filter @peerbench/ledger bench:nats',
-  measures:
-    'a 3-node JetStream cluster on loopback (needs nats-server): register-tx throughput at rising concurrency, producer failover time vs lease TTL + one block → $PEERBENCH_BENCH_DIR/nats-ledger.json',
-  tag: 'nats-ledger bench',
-});
+const { log, writeResult } = benchEntry(import.meta.url);
 
 const BLOCK_INTERVAL_MS = 500;
 const LEASE_TTL_MS = 2000;

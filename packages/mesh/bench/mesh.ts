@@ -27,12 +27,7 @@ import {
 } from '../src/send-queue.js';
 import { createWebRtcLinkPair } from '../src/webrtc-pair.js';
 
-const { log, writeResult } = benchEntry({
-  command: 'pnpm --filter @peerbench/mesh bench',
-  measures:
-    'RPC vs raw RTCDataChannel throughput and latency over real WebRTC → $PEERBENCH_BENCH_DIR/mesh.json',
-  tag: 'mesh bench',
-});
+const { log, writeResult } = benchEntry(import.meta.url);
 
 const MIB = 1024 * 1024;
 const TENSOR_BYTES = MIB;

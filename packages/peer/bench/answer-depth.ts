@@ -25,12 +25,7 @@ import { loadMnistDigits, MnistTask, skewedClassMix } from '../src/mnist-task.js
 import { Trainer } from '../src/trainer.js';
 import { DEFAULT_MODEL_OPTIONS, DEFAULT_STEP_OPTIONS } from '../src/trainer-options.js';
 
-const { log, writeResult } = benchEntry({
-  command: 'pnpm --filter @peerbench/peer bench:depth',
-  measures:
-    'serving a forward and a networked step at answer depth 0 vs 1 → $PEERBENCH_BENCH_DIR/peer-answer-depth.json',
-  tag: 'depth bench',
-});
+const { log, writeResult } = benchEntry(import.meta.url);
 
 const TRAIN_ROUNDS = 30;
 const MEASURED = Number(process.env.PEER_BENCH_STEPS ?? 100);

@@ -26,12 +26,7 @@ import { loadMnistDigits, MnistTask, skewedClassMix } from '../src/mnist-task.js
 import { Trainer } from '../src/trainer.js';
 import { DEFAULT_MODEL_OPTIONS, DEFAULT_STEP_OPTIONS, type ModelOptions } from '../src/trainer-options.js';
 
-const { log, writeResult } = benchEntry({
-  command: 'pnpm --filter @peerbench/peer bench',
-  measures:
-    'a training step with k = 2 remote experts vs isolated, fp32 vs fp16 RPC bytes, evaluation offline vs live → $PEERBENCH_BENCH_DIR/peer.json',
-  tag: 'peer bench',
-});
+const { log, writeResult } = benchEntry(import.meta.url);
 
 const WARMUP_STEPS = 10;
 const MEASURED_STEPS = Number(process.env.PEER_BENCH_STEPS ?? 60);

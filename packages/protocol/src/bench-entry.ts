@@ -5,18 +5,17 @@
  * runs (the README entry-point test asks every documented bench), one log
  * prefix, and one place for the JSON results
  * ($PEERBENCH_BENCH_DIR, default <repo>/bench-results).
+ *
+ * The usage is not written a second time: the command is the package.json
+ * script that runs the file (`pnpm --filter <package> <script>`), and the
+ * description is the file's leading doc comment, so neither can drift from
+ * what runs.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface BenchEntryOptions {
-  /** The documented command, e.g. `pnpm --filter @peerbench/ledger bench`. */
-  command: string;
-  /** One line: what it measures, side by side with what, and the files it writes. */
-  measures: string;
-  /** The prefix of its log lines on stderr, e.g. `ledger bench`. */
-  tag: string;
   /**
    * Whatever happens, the process exits with code 2 after this long (an
    * unref'd timer, so it never keeps a finished run alive).
@@ -27,7 +26,7 @@ export interface BenchEntryOptions {
 export interface BenchEntry {
   /** Where results go: $PEERBENCH_BENCH_DIR, default <repo>/bench-results. */
   readonly outDir: string;
-  /** A line on stderr with the bench's tag (stdout stays free for data). */
+  /** A line on stderr prefixed with the bench's command name (stdout stays free for data). */
   log(message: string): void;
   /** Writes `result` as indented JSON to outDir/fileName (creating outDir), logs and returns the path. */
   writeResult(fileName: string, result: unknown): string;
@@ -35,23 +34,68 @@ export interface BenchEntry {
 
 export const BENCH_RESULTS_DIR_DEFAULT = fileURLToPath(new URL('../../../bench-results', import.meta.url));
 
-/** The usage text `--help` prints: the command, then what it measures. */
-export function benchUsage(options: Pick<BenchEntryOptions, 'command' | 'measures'>): string {
-  return `usage: ${options.command}\n  ${options.measures}`;
+interface BenchScript {
+  /** How the README documents it: `pnpm --filter <package> <script>`, else `npx tsx <path>`. */
+  command: string;
+  /** `<package without scope> <script>`, else the file name: the log prefix. */
+  tag: string;
+}
+
+/** The package.json script that runs `file` (`tsx <path>`, possibly one of several joined by &&). */
+function benchScriptOf(file: string): BenchScript {
+  for (let dir = dirname(file); dir !== dirname(dir); dir = dirname(dir)) {
+    const pkgPath = join(dir, 'package.json');
+    if (!existsSync(pkgPath)) continue;
+    const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as {
+      name?: string;
+      scripts?: Record<string, string>;
+    };
+    const path = relative(dir, file);
+    for (const [script, line] of Object.entries(pkg.scripts ?? {}))
+      if (line.split('&&').some((part) => part.trim() === `tsx ${path}`))
+        return {
+          command: `pnpm --filter ${pkg.name} ${script}`,
+          tag: `${pkg.name?.replace(/^@[^/]+\//, '')} ${script}`,
+        };
+    return { command: `npx tsx ${path}`, tag: path };
+  }
+  return { command: `npx tsx ${file}`, tag: file };
+}
+
+/** The text of the file's first doc comment, without its `*` margins. */
+function leadingDocComment(file: string): string {
+  const m = /\/\*\*([\s\S]*?)\*\//.exec(readFileSync(file, 'utf8'));
+  if (!m?.[1]) return '';
+  return m[1]
+    .split('\n')
+    .map((line) => line.replace(/^\s*\* ?/, ''))
+    .join('\n')
+    .trim();
+}
+
+/** What `--help` prints: `usage: <command>`, then the file's doc comment, indented. */
+export function benchUsage(moduleUrl: string): string {
+  const file = fileURLToPath(moduleUrl);
+  const doc = leadingDocComment(file)
+    .split('\n')
+    .map((line) => (line ? `  ${line}` : ''))
+    .join('\n');
+  return `usage: ${benchScriptOf(file).command}\n${doc}`;
 }
 
 /**
- * Call first, at the top level of a bench script: with `--help` in argv it
- * prints the usage and exits 0 here.
+ * Call first, at the top level of a bench script, with its `import.meta.url`:
+ * with `--help` in argv it prints the usage and exits 0 here.
  */
-export function benchEntry(options: BenchEntryOptions): BenchEntry {
+export function benchEntry(moduleUrl: string, options: BenchEntryOptions = {}): BenchEntry {
   if (process.argv.includes('--help')) {
-    console.log(benchUsage(options));
+    console.log(benchUsage(moduleUrl));
     process.exit(0);
   }
+  const { tag } = benchScriptOf(fileURLToPath(moduleUrl));
   const outDir = process.env.PEERBENCH_BENCH_DIR ?? BENCH_RESULTS_DIR_DEFAULT;
   const log = (message: string): void => {
-    process.stderr.write(`[${options.tag}] ${message}\n`);
+    process.stderr.write(`[${tag}] ${message}\n`);
   };
   if (options.hardTimeoutMs !== undefined) {
     const hardTimeoutMs = options.hardTimeoutMs;
