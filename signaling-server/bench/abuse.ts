@@ -17,29 +17,22 @@
  * lifted ("lifted": the server before issue 15; the half-open one also with
  * Node's 60 s header timeout and fewer sockets, to stay inside this process's
  * descriptor limit). Everything is bounded in count and time
- * (HARD_TIMEOUT_MS kills the run).
+ * (a hard timeout kills the run).
  *
  * The flood scenario is in abuse-flood.ts; the server child in server-process.ts.
  *
  * Writes $PEERBENCH_BENCH_DIR/signaling-abuse.json (default <repo>/bench-results).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { benchEntry } from '@peerbench/protocol/bench-entry';
 import type { SignalingServerOptions } from '../src/index.js';
 import { ATTACKER, BYSTANDER, log, sleep, summary, TARGET_ADDRESS } from './abuse-common.js';
 import { flood, runFlooders } from './abuse-flood.js';
 import { startServerChild } from './server-process.js';
 
-if (process.argv.includes('--help')) {
-  console.log(
-    'usage: pnpm --filter @peerbench/signaling-server bench:abuse\n  half-open upgrades and reconnecting flooders on 127.0.0.1, with and without the per-address budgets → $PEERBENCH_BENCH_DIR/signaling-abuse.json',
-  );
-  process.exit(0);
-}
+const { writeResult } = benchEntry(import.meta.url, { hardTimeoutMs: 240_000 });
 
 const HALF_OPEN_TOTAL = 20_000;
 /** Lifted limits hold every socket for 60 s: fewer, all at once, within this process's descriptors. */
@@ -47,16 +40,12 @@ const HALF_OPEN_TOTAL_LIFTED = 4_000;
 const HALF_OPEN_OUTSTANDING = 1_000;
 const HEALTH_POLL_MS = 50;
 const HEALTH_TIMEOUT_MS = 2_000;
-const HARD_TIMEOUT_MS = 240_000;
 const LIFTED = { ratePerS: 1_000_000, burst: 1_000_000 };
 const LIFTED_OPTIONS: SignalingServerOptions = {
   maxPendingSocketsPerIp: 1_000_000,
   maxOpenSockets: 1_000_000,
   addressBudgets: { connection: LIFTED, message: LIFTED, join: LIFTED, tx: LIFTED },
 };
-
-const here = fileURLToPath(new URL('.', import.meta.url));
-const outDir = process.env.PEERBENCH_BENCH_DIR ?? join(here, '..', '..', 'bench-results');
 
 function get(url: string, localAddress: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -168,12 +157,6 @@ if (process.argv.includes('--flooders')) {
   process.exit(0);
 }
 
-const hard = setTimeout(() => {
-  log(`hard timeout after ${HARD_TIMEOUT_MS} ms`);
-  process.exit(2);
-}, HARD_TIMEOUT_MS);
-hard.unref();
-
 const loadBefore = loadavg();
 const halfOpenRuns = [
   await halfOpen('budgets (defaults)', {}, HALF_OPEN_TOTAL, false),
@@ -200,8 +183,5 @@ const result = {
   halfOpen: halfOpenRuns,
   flood: floodRuns,
 };
-mkdirSync(outDir, { recursive: true });
-const outFile = join(outDir, 'signaling-abuse.json');
-writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);
-log(`wrote ${outFile}`);
+writeResult('signaling-abuse.json', result);
 process.exit(0);

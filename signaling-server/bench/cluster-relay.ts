@@ -13,30 +13,20 @@
  * as lost). One clock: the clients are all in this process.
  */
 import { execSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { startNats } from '@peerbench/ledger/nats-servers';
 import { parseServerMessage } from '@peerbench/protocol';
+import { benchEntry } from '@peerbench/protocol/bench-entry';
 import { TestClient } from '../test/helpers.js';
 import { type ServerChild, startServerChild } from './server-process.js';
 
-if (process.argv.includes('--help')) {
-  console.log(
-    'usage: pnpm --filter @peerbench/signaling-server bench:cluster\n  signal relay latency between two instances over a 3-node NATS cluster vs within one instance → $PEERBENCH_BENCH_DIR/signaling-cluster-relay.json',
-  );
-  process.exit(0);
-}
+const { writeResult } = benchEntry(import.meta.url);
 
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 20);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 150);
 const ROUND_TIMEOUT_MS = 2000;
 const WARMUP_ROUNDS = 10;
-
-const here = dirname(fileURLToPath(import.meta.url));
-const outDir = process.env.PEERBENCH_BENCH_DIR ?? join(here, '..', '..', 'bench-results');
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -147,8 +137,7 @@ async function main(): Promise<void> {
       ratioP50: Math.round((across.p50Ms / within.p50Ms) * 100) / 100,
       ratioP99: Math.round((across.p99Ms / within.p99Ms) * 100) / 100,
     };
-    mkdirSync(outDir, { recursive: true });
-    writeFileSync(join(outDir, 'signaling-cluster-relay.json'), `${JSON.stringify(result, null, 2)}\n`);
+    writeResult('signaling-cluster-relay.json', result);
     console.log(JSON.stringify(result, null, 2));
   } finally {
     for (const c of clients) c.ws.terminate();

@@ -18,20 +18,12 @@
  * (the single deployment) and signaling-cluster-load.json (both).
  */
 import { execSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { benchEntry } from '@peerbench/protocol/bench-entry';
 import { round } from './load-clients.js';
 import { runDeployment } from './load-deployment.js';
 
-// `--help` answers without running the benchmark (the README entry-point test runs it).
-if (process.argv.includes('--help')) {
-  console.log(
-    'usage: pnpm --filter @peerbench/signaling-server bench\n  2,000 WebSocket clients in 100 rooms on one server, then 3 × 2,000 over 3 instances on a 3-node NATS cluster (BENCH_CLUSTER=0: skip), on 127.0.0.1: idle, paced and saturated relay latency and RSS per instance → $PEERBENCH_BENCH_DIR/signaling-server.json, signaling-cluster-load.json',
-  );
-  process.exit(0);
-}
+const { log, writeResult } = benchEntry(import.meta.url, { hardTimeoutMs: 600_000 });
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 2_000);
 const ROOMS = Number(process.env.BENCH_ROOMS ?? 100);
@@ -47,14 +39,8 @@ const PACED_DURATION_MS = 5_000;
 /** The phase the p99 target is judged on. */
 const TARGET_PACED_RATE_MSGS_PER_S = 1_000;
 const SATURATED_DURATION_MS = 8_000;
-/** The whole run is killed after this, whatever happens. */
-const HARD_TIMEOUT_MS = 600_000;
 const TARGET_P99_MS = 50;
 const TARGET_RSS_MIB = 300;
-
-const here = fileURLToPath(new URL('.', import.meta.url));
-const outDir = process.env.PEERBENCH_BENCH_DIR ?? join(here, '..', '..', 'bench-results');
-const log = (s: string) => process.stderr.write(`[signaling bench] ${s}\n`);
 
 type Deployment = Awaited<ReturnType<typeof runDeployment>>;
 
@@ -71,11 +57,6 @@ function targets(d: Deployment) {
 }
 
 async function main(): Promise<void> {
-  const hardTimer = setTimeout(() => {
-    log(`hard timeout of ${HARD_TIMEOUT_MS} ms reached; aborting`);
-    process.exit(2);
-  }, HARD_TIMEOUT_MS);
-  hardTimer.unref();
   const common = {
     pacedRatesMsgsPerS: PACED_RATES_MSGS_PER_S,
     pacedDurationMs: PACED_DURATION_MS,
@@ -126,8 +107,7 @@ async function main(): Promise<void> {
     },
     targets: targets(single),
   };
-  mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, 'signaling-server.json'), `${JSON.stringify(singleResult, null, 2)}\n`);
+  writeResult('signaling-server.json', singleResult);
   if (cluster) {
     const p99At = (d: Deployment, rate: number) => d.paced.find((p) => p.offeredMsgsPerS === rate)?.p99Ms;
     const both = {
@@ -150,9 +130,7 @@ async function main(): Promise<void> {
             : Number.NaN,
       },
     };
-    const file = join(outDir, 'signaling-cluster-load.json');
-    writeFileSync(file, `${JSON.stringify(both, null, 2)}\n`);
-    log(`wrote ${file}`);
+    writeResult('signaling-cluster-load.json', both);
     process.stdout.write(`${JSON.stringify(both, null, 2)}\n`);
   } else process.stdout.write(`${JSON.stringify(singleResult, null, 2)}\n`);
 }

@@ -9,34 +9,22 @@
  *   - server RSS (idle, joined, peak) and the load average.
  * Writes $PEERBENCH_BENCH_DIR/signaling-one-room.json (default <repo>/bench-results).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { generateIdentity, type Identity, joinChallengeBytes, toHex } from '@peerbench/protocol';
+import { benchEntry } from '@peerbench/protocol/bench-entry';
 import WebSocket from 'ws';
 import { DEFAULT_PRESENCE_SAMPLE_SIZE } from '../src/presence.js';
 import { serverRssBytes, startServerChild } from './server-process.js';
 
-if (process.argv.includes('--help')) {
-  console.log(
-    'usage: pnpm --filter @peerbench/signaling-server bench:room\n  2,000 members join one room on 127.0.0.1: join-to-welcome p99, welcome bytes, presence fan-out, server RSS → $PEERBENCH_BENCH_DIR/signaling-one-room.json',
-  );
-  process.exit(0);
-}
+const { log, writeResult } = benchEntry(import.meta.url, { hardTimeoutMs: 180_000 });
 
 const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 2_000);
 const CONCURRENCY = 100;
 const SAMPLES = 500;
-const HARD_TIMEOUT_MS = 180_000;
 const RSS_SAMPLE_MS = 250;
 const ROOM = 'public';
 const MIB = 1024 * 1024;
 const LIFTED = { ratePerS: 1_000_000, burst: 1_000_000 };
-
-const here = fileURLToPath(new URL('.', import.meta.url));
-const outDir = process.env.PEERBENCH_BENCH_DIR ?? join(here, '..', '..', 'bench-results');
-const log = (s: string) => process.stderr.write(`[one-room bench] ${s}\n`);
 
 interface Member {
   ws: WebSocket;
@@ -106,10 +94,6 @@ function joinOne(url: string, identity: Identity): Promise<Member> {
 }
 
 async function main(): Promise<void> {
-  setTimeout(() => {
-    log('hard timeout; aborting');
-    process.exit(2);
-  }, HARD_TIMEOUT_MS).unref();
   const server = await startServerChild({
     maxConnectionsPerIp: 10_000,
     maxConnections: 10_000,
@@ -170,8 +154,7 @@ async function main(): Promise<void> {
       machine: { cpus: cpus().length, loadavg1Before: load1Before, loadavgAfter: loadavg() },
       note: 'machine shared with other jobs; clients and server on one 2-core host',
     };
-    mkdirSync(outDir, { recursive: true });
-    writeFileSync(join(outDir, 'signaling-one-room.json'), `${JSON.stringify(result, null, 2)}\n`);
+    writeResult('signaling-one-room.json', result);
     console.log(JSON.stringify(result, null, 2));
     for (const m of members) m.ws.terminate();
   } finally {

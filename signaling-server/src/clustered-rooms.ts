@@ -20,14 +20,8 @@
  *     one part is not taken as gone (only the expiry and `leave` remove it).
  *   - maxRooms stays per instance (it bounds this process's memory).
  */
-import {
-  CloseCode,
-  MAX_SIGNALING_MESSAGE_BYTES,
-  type PeerInfo,
-  type ServerMessage,
-} from '@peerbench/protocol';
+import { MAX_SIGNALING_MESSAGE_BYTES, type PeerInfo, type ServerMessage } from '@peerbench/protocol';
 import type { ConnectionHost } from './host.js';
-import { errorMessage } from './host.js';
 import {
   type BridgedSignal,
   MAX_ALIVE_PEERS,
@@ -183,15 +177,8 @@ export class ClusteredRooms<C extends RoomMember<C>> extends Rooms<C> implements
 
   private remoteJoined(roomName: string, peer: PeerInfo, instanceId: string): void {
     const local = this.rooms.get(roomName)?.members.get(peer.peerId);
-    if (local) {
-      // The same key proved itself to another instance just now: that connection wins, as locally.
-      this.host.send(
-        local,
-        errorMessage('duplicate-peer', 'this peer id joined the room on another connection'),
-      );
-      this.leave(local);
-      local.socket.close(CloseCode.replaced, 'replaced');
-    }
+    // The same key proved itself to another instance just now: that connection wins, as locally.
+    if (local) this.replaced(local);
     let members = this.remote.get(roomName);
     if (!members) {
       members = new Map();

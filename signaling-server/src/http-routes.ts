@@ -5,7 +5,7 @@
  * WebSocket upgrades never come here (server.ts takes them).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { HttpErrorCode, LedgerSubmitErrorCode } from '@peerbench/protocol';
+import { HTTP_ERROR_STATUS, type HttpErrorCode, type LedgerSubmitErrorCode } from '@peerbench/protocol';
 import type { AddressBudgets } from './address-budget.js';
 import { ledgerHealth, renderLedgerPrometheus } from './ledger-status.js';
 import type { SignalingMetrics } from './metrics.js';
@@ -74,7 +74,7 @@ export class HttpRoutes {
         if (method === 'POST' && !originAllowed(req.headers.origin, req.headers.host, options)) {
           req.resume();
           counters.forbiddenOriginTotal++;
-          return sendError(res, 403, 'forbidden-origin');
+          return sendError(res, 'forbidden-origin');
         }
         const limited = this.rateLimit(req, pathname === '/ledger/tx' && method === 'POST');
         if (limited !== undefined) {
@@ -89,27 +89,27 @@ export class HttpRoutes {
           });
         }
         const ledger = options.ledger;
-        if (!ledger) return sendError(res, 503, 'ledger-unavailable');
+        if (!ledger) return sendError(res, 'ledger-unavailable');
         // The answer's size (headers and body, as handed to the socket) against the address's byte budget.
         const bytesBefore = req.socket.bytesWritten;
         const answered = await ledger.handleHttp(req, res);
         const sentBytes = req.socket.bytesWritten - bytesBefore;
         if (sentBytes > 0)
           this.ctx.budgets.charge(clientIp(req, options.trustProxy), 'ledger-read-bytes', sentBytes);
-        if (!answered && !res.headersSent) sendError(res, 404, 'not-found');
+        if (!answered && !res.headersSent) sendError(res, 'not-found');
         return;
       }
       const staticFiles = this.ctx.staticFiles;
       if (staticFiles && (method === 'GET' || method === 'HEAD')) {
         const result = await staticFiles.serve(pathname, req, res);
         if (result === 'served') return;
-        if (result === 'bad-request') return sendError(res, 400, 'bad-request');
-        if (result === 'forbidden') return sendError(res, 403, 'forbidden');
+        if (result === 'bad-request') return sendError(res, 'bad-request');
+        if (result === 'forbidden') return sendError(res, 'forbidden');
       }
-      sendError(res, 404, 'not-found');
+      sendError(res, 'not-found');
     } catch (err) {
       options.log?.(`http handler failed: ${(err as Error).message}`);
-      if (!res.headersSent) sendError(res, 500, 'internal');
+      if (!res.headersSent) sendError(res, 'internal');
       else res.destroy();
     }
   }
@@ -131,8 +131,8 @@ export class HttpRoutes {
   }
 }
 
-function sendError(res: ServerResponse, status: number, error: HttpErrorCode): void {
-  sendJson(res, status, { error });
+function sendError(res: ServerResponse, error: HttpErrorCode): void {
+  sendJson(res, HTTP_ERROR_STATUS[error], { error });
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -131,12 +131,7 @@ export class Rooms<C extends RoomMember<C>> {
       // socket is most likely a half-dead one from before a reconnect that
       // the heartbeat has not caught yet. Keeping the old one would lock the
       // real owner out for up to three heartbeat intervals.
-      this.host.send(
-        previous,
-        errorMessage('duplicate-peer', 'this peer id joined the room on another connection'),
-      );
-      this.leave(previous);
-      previous.socket.close(CloseCode.replaced, 'replaced');
+      this.replaced(previous);
       // If it was the room's only member, leave() removed the room: look it
       // up again, or the newcomer would land in a room nobody can find.
       room = this.rooms.get(msg.room);
@@ -236,6 +231,20 @@ export class Rooms<C extends RoomMember<C>> {
       return;
     }
     this.announceLeave(room, peerId);
+  }
+
+  /**
+   * The same peer id proved its key on another connection (here or on another
+   * instance): the newer one wins. The old one is told why, leaves its room
+   * and is closed with `replaced`.
+   */
+  protected replaced(previous: C): void {
+    this.host.send(
+      previous,
+      errorMessage('duplicate-peer', 'this peer id joined the room on another connection'),
+    );
+    this.leave(previous);
+    previous.socket.close(CloseCode.replaced, 'replaced');
   }
 
   /** Relays an offer/answer/candidate to another member of the sender's room. */

@@ -11,19 +11,14 @@
  * Usage: pnpm --filter @peerbench/ledger bench:durable [--kills N] [--rate R] [--only-throughput]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchEntry } from '@peerbench/protocol/bench-entry';
 import { chainTxHashes } from '../test/fixtures/chain-tx-hashes.js';
 
-// `--help` answers without running anything (the README entry-point test runs it).
-if (process.argv.includes('--help')) {
-  console.log(
-    'usage: pnpm --filter @peerbench/ledger bench:durable [--kills N] [--rate R] [--only-throughput]\n  kill -9 × N of the embedded ledger under R tx/s (durable mempool vs hidden), admission throughput before/after → $PEERBENCH_BENCH_DIR/durable-ack.json',
-  );
-  process.exit(0);
-}
+const { log, writeResult } = benchEntry(import.meta.url);
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(name);
@@ -38,9 +33,7 @@ const SEED = 15;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '../../..');
-const outDir = process.env.PEERBENCH_BENCH_DIR ?? join(repoRoot, 'bench-results');
 const child = join(here, '../test/fixtures/durable-child.ts');
-const log = (m: string) => process.stderr.write(`[durable-ack] ${m}\n`);
 
 function mulberry32(seed: number) {
   let a = seed >>> 0;
@@ -222,8 +215,7 @@ const result = {
   },
   before: { acked: sum(beforeRounds, 'acked'), missing: sum(beforeRounds, 'missing'), rounds: beforeRounds },
 };
-mkdirSync(outDir, { recursive: true });
-writeFileSync(join(outDir, 'durable-ack.json'), `${JSON.stringify(result, null, 2)}\n`);
+writeResult('durable-ack.json', result);
 console.log(
   JSON.stringify(
     {

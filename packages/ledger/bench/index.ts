@@ -8,12 +8,12 @@
  *  3. Light-client replay of 1,000 blocks (signatures included).
  */
 
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as noble from '@noble/ed25519';
 import { type Identity, identityFromSecretKey, verifySignature } from '@peerbench/protocol';
+import { benchEntry } from '@peerbench/protocol/bench-entry';
 import {
   BlockProducer,
   boundedRowToward,
@@ -31,13 +31,7 @@ import {
 } from '../src/index.js';
 import { SqliteStore } from '../src/sqlite-store.js';
 
-// `--help` answers without running the benchmark (the README entry-point test runs it).
-if (process.argv.includes('--help')) {
-  console.log(
-    'usage: pnpm --filter @peerbench/ledger bench\n  block validation/production at 4,096 txs, Ed25519 verify rate (WebCrypto vs noble), light-client replay of 1,000 blocks → $PEERBENCH_BENCH_DIR/ledger.json',
-  );
-  process.exit(0);
-}
+const { log, writeResult } = benchEntry(import.meta.url);
 
 const PEERS = 4096;
 const ENTRIES = 32;
@@ -47,9 +41,6 @@ const REPLAY_PEERS = 256;
 const REPLAY_TXS_PER_BLOCK = 16;
 const SIG_SAMPLES = 2000;
 
-const here = dirname(fileURLToPath(import.meta.url));
-const outDir = process.env.PEERBENCH_BENCH_DIR ?? join(here, '../../../bench-results');
-const log = (m: string) => process.stderr.write(`[ledger bench] ${m}\n`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
@@ -248,8 +239,5 @@ const result = {
   signatures: await signatureBench(),
   lightClientReplay: await replayBench(),
 };
-mkdirSync(outDir, { recursive: true });
-const out = join(outDir, 'ledger.json');
-writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
-log(`wrote ${out}`);
+writeResult('ledger.json', result);
 process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

@@ -16,23 +16,16 @@
  * when the block and lease streams have a leader again (polled every 100 ms),
  * and the instances' lease and produce events.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { identityFromSecretKey } from '@peerbench/protocol';
+import { benchEntry } from '@peerbench/protocol/bench-entry';
 import { defaultGenesis } from '../src/index.js';
 import { type ClusteredLedger, DEFAULT_LEASE_TTL_MS, openClusteredLedger } from '../src/nats/index.js';
 import { startNats } from '../src/nats/servers.js';
 
-if (process.argv.includes('--help')) {
-  console.log(
-    'usage: pnpm --filter @peerbench/ledger bench:nats-node-kill\n  block production pause after kill -9 of one NATS node of three, by what the node led → $PEERBENCH_BENCH_DIR/nats-node-kill.json',
-  );
-  process.exit(0);
-}
+const { log, writeResult } = benchEntry(import.meta.url);
 
 const BLOCK_INTERVAL_MS = Number(process.env.BENCH_BLOCK_INTERVAL_MS ?? 500);
 const LEASE_TTL_MS = Number(process.env.BENCH_LEASE_TTL_MS ?? DEFAULT_LEASE_TTL_MS);
@@ -47,9 +40,6 @@ const RECOVERY_TIMEOUT_MS = 30_000;
 const POLL_MS = 100;
 const AFTER_RECOVERY_BLOCKS = 4;
 
-const here = dirname(fileURLToPath(import.meta.url));
-const outDir = process.env.PEERBENCH_BENCH_DIR ?? join(here, '../../../bench-results');
-const log = (m: string) => process.stderr.write(`[nats-node-kill] ${m}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function trial(role: Role, n: number) {
@@ -167,9 +157,7 @@ async function main(): Promise<void> {
     loadAverage1m: { before: loadBefore, after: loadavg()[0] ?? 0 },
     trials,
   };
-  mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, 'nats-node-kill.json'), `${JSON.stringify(result, null, 2)}\n`);
-  log(`wrote ${join(outDir, 'nats-node-kill.json')}`);
+  writeResult('nats-node-kill.json', result);
 }
 
 await main();

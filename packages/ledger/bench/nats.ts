@@ -11,14 +11,14 @@
  *     lease (a crash); time until every survivor applied a block of the new
  *     producer. Compared with lease TTL + one block interval.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type Identity, identityFromSecretKey } from '@peerbench/protocol';
+import { benchEntry } from '@peerbench/protocol/bench-entry';
 import { createRegisterTx, defaultGenesis, genesisHash } from '../src/index.js';
 import { type ClusterEvent, type ClusteredLedger, openClusteredLedger } from '../src/nats/index.js';
 import { startNats } from '../src/nats/servers.js';
+
+const { log, writeResult } = benchEntry(import.meta.url);
 
 const BLOCK_INTERVAL_MS = 500;
 const LEASE_TTL_MS = 2000;
@@ -27,9 +27,6 @@ const STAGE_TXS = 2500;
 const STAGE_MAX_MS = 6000;
 const FAILOVERS = 3;
 
-const here = dirname(fileURLToPath(import.meta.url));
-const outDir = process.env.PEERBENCH_BENCH_DIR ?? join(here, '../../../bench-results');
-const log = (m: string) => process.stderr.write(`[nats-ledger bench] ${m}\n`);
 const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : 0);
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
@@ -177,9 +174,7 @@ async function main(): Promise<void> {
       commonHeightAtEnd: top,
       sameBlockAtCommonHeight: headHashes.size === 1,
     };
-    mkdirSync(outDir, { recursive: true });
-    writeFileSync(join(outDir, 'nats-ledger.json'), `${JSON.stringify(result, null, 2)}\n`);
-    log(`wrote ${join(outDir, 'nats-ledger.json')}`);
+    writeResult('nats-ledger.json', result);
   } finally {
     await Promise.all(ledgers.map((l) => l.stop().catch(() => undefined)));
     await cluster.stop();

@@ -18,7 +18,11 @@
  *   GET  /ledger/genesis                → GenesisConfig (what a RemoteChain needs)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { LedgerHttpErrorCode, LedgerSubmitResult } from '@peerbench/protocol';
+import {
+  LEDGER_HTTP_ERROR_STATUS,
+  type LedgerHttpErrorCode,
+  type LedgerSubmitResult,
+} from '@peerbench/protocol';
 import type { BlockJson } from './block.js';
 import type { GenesisConfig } from './genesis.js';
 import type { LedgerStateView } from './state.js';
@@ -97,8 +101,8 @@ export interface LedgerHookSource {
   status?(): LedgerStatus;
 }
 
-function sendError(res: ServerResponse, status: number, code: LedgerHttpErrorCode, message: string): void {
-  send(res, status, { ok: false, code, message });
+function sendError(res: ServerResponse, code: LedgerHttpErrorCode, message: string): void {
+  send(res, LEDGER_HTTP_ERROR_STATUS[code], { ok: false, code, message });
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
@@ -227,19 +231,19 @@ export function createLedgerHook(producer: LedgerHookSource, options: LedgerHook
       try {
         if (route === 'tx') {
           if (req.method !== 'POST') {
-            sendError(res, 405, 'method-not-allowed', 'POST a tx as JSON');
+            sendError(res, 'method-not-allowed', 'POST a tx as JSON');
             return true;
           }
           const body = await readBody(req, MAX_HTTP_BODY_BYTES);
           if (body === undefined) {
-            sendError(res, 413, 'too-large', `body exceeds ${MAX_HTTP_BODY_BYTES} bytes`);
+            sendError(res, 'too-large', `body exceeds ${MAX_HTTP_BODY_BYTES} bytes`);
             return true;
           }
           let tx: unknown;
           try {
             tx = JSON.parse(body);
           } catch {
-            sendError(res, 400, 'malformed', 'body is not JSON');
+            sendError(res, 'malformed', 'body is not JSON');
             return true;
           }
           const r = await submitTx(tx);
@@ -247,7 +251,7 @@ export function createLedgerHook(producer: LedgerHookSource, options: LedgerHook
           return true;
         }
         if (req.method !== 'GET' && req.method !== 'HEAD') {
-          sendError(res, 405, 'method-not-allowed', 'use GET');
+          sendError(res, 'method-not-allowed', 'use GET');
           return true;
         }
         if (route === 'head') {
@@ -264,7 +268,7 @@ export function createLedgerHook(producer: LedgerHookSource, options: LedgerHook
           const from = intParam(url.searchParams.get('from'), 1);
           const limit = intParam(url.searchParams.get('limit'), MAX_BLOCKS_PER_PAGE);
           if (from === undefined || limit === undefined) {
-            sendError(res, 400, 'malformed', 'from and limit must be non-negative integers');
+            sendError(res, 'malformed', 'from and limit must be non-negative integers');
             return true;
           }
           sendText(res, 200, await blocksPage(from, limit));
@@ -278,7 +282,7 @@ export function createLedgerHook(producer: LedgerHookSource, options: LedgerHook
           const from = intParam(url.searchParams.get('from'), 0);
           const limit = intParam(url.searchParams.get('limit'), MAX_STATE_PAGE_UIDS);
           if (from === undefined || limit === undefined) {
-            sendError(res, 400, 'malformed', 'from and limit must be non-negative integers');
+            sendError(res, 'malformed', 'from and limit must be non-negative integers');
             return true;
           }
           send(res, 200, statePage(producer.state(), from, limit));
@@ -292,10 +296,10 @@ export function createLedgerHook(producer: LedgerHookSource, options: LedgerHook
           send(res, 200, producer.genesis);
           return true;
         }
-        sendError(res, 404, 'not-found', `no route /ledger/${route}`);
+        sendError(res, 'not-found', `no route /ledger/${route}`);
         return true;
       } catch (e) {
-        if (!res.headersSent) sendError(res, 500, 'internal', e instanceof Error ? e.message : String(e));
+        if (!res.headersSent) sendError(res, 'internal', e instanceof Error ? e.message : String(e));
         return true;
       }
     },

@@ -13,10 +13,9 @@
  * Writes $PEERBENCH_BENCH_DIR/mesh.json (default <repo>/bench-results/mesh.json).
  * Run: pnpm --filter @peerbench/mesh bench (or npx tsx packages/mesh/bench/mesh.ts)
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
 import { MAX_FRAME_BYTES, type WireTensor } from '@peerbench/protocol';
+import { benchEntry } from '@peerbench/protocol/bench-entry';
 import wrtc from '@roamhq/wrtc';
 import type { Link } from '../src/link.js';
 import { RpcSession } from '../src/rpc-session.js';
@@ -28,13 +27,7 @@ import {
 } from '../src/send-queue.js';
 import { createWebRtcLinkPair } from '../src/webrtc-pair.js';
 
-// `--help` answers without running the benchmark (the README entry-point test runs it).
-if (process.argv.includes('--help')) {
-  console.log(
-    'usage: npx tsx packages/peer/bench/mesh.ts\n  RPC vs raw RTCDataChannel throughput and latency over real WebRTC → $PEERBENCH_BENCH_DIR/mesh.json',
-  );
-  process.exit(0);
-}
+const { log, writeResult } = benchEntry(import.meta.url);
 
 const MIB = 1024 * 1024;
 const TENSOR_BYTES = MIB;
@@ -42,8 +35,6 @@ const TENSORS_PER_ROUND = Number(process.env.MESH_BENCH_TENSORS ?? 24);
 const ROUNDS = Number(process.env.MESH_BENCH_ROUNDS ?? 6);
 const PINGS = Number(process.env.MESH_BENCH_PINGS ?? 200);
 const RPC_IN_FLIGHT = 4;
-
-const log = (s: string) => process.stderr.write(`[mesh bench] ${s}\n`);
 
 function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -196,17 +187,12 @@ async function main(): Promise<void> {
       p50WithinLimit: rpcP50 <= 1.2 * rawP50 + 1,
     },
   };
-  const dir =
-    process.env.PEERBENCH_BENCH_DIR ?? join(new URL('../../..', import.meta.url).pathname, 'bench-results');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, 'mesh.json');
-  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   log(
     `raw ${rawThroughputMiBps.toFixed(1)} MiB/s vs rpc ${rpcThroughputMiBps.toFixed(1)} MiB/s ` +
       `(${(100 * result.ratios.throughputRpcOverRaw).toFixed(0)}%); ping p50 raw ${rawP50.toFixed(3)} ms vs rpc ${rpcP50.toFixed(3)} ms ` +
       `(limit ${result.ratios.p50LimitMs.toFixed(3)} ms)`,
   );
-  log(`wrote ${file}`);
+  writeResult('mesh.json', result);
   process.exit(0);
 }
 

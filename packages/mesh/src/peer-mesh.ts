@@ -24,11 +24,11 @@
  * - With `neighbourhood: { maxLinks }` the mesh links to nobody on its own:
  *   links form through `neighbourhood.link(id)` (or the other side's), at
  *   most maxLinks, and one that ends is not re-formed (mesh-neighbourhood.ts).
+ * - Per-peer bookkeeping (entries, ending a link and its session): peer-table.ts.
  */
 import {
   DEFAULT_REQUEST_TIMEOUT_MS,
   ReassemblyBudget,
-  RpcError,
   type SignalData,
   type WireTensor,
 } from '@peerbench/protocol';
@@ -40,7 +40,7 @@ import { startLinkReporter } from './link-reporter.js';
 import { type LinkInfo, LinkTable, readConnectionType } from './link-status.js';
 import { MeshNeighbourhood, type NeighbourhoodHost } from './mesh-neighbourhood.js';
 import type { Neighbourhood } from './neighbourhood.js';
-import { linkStateOf, newPeerEntry, type PeerEntry, signalingClientOptions } from './peer-entry.js';
+import { linkStateOf, type PeerEntry, signalingClientOptions } from './peer-entry.js';
 import {
   DEFAULT_MAX_PEERS,
   LINK_CONNECT_DEADLINE_MS,
@@ -49,6 +49,7 @@ import {
   type PeerMeshEvents,
   type PeerMeshOptions,
 } from './peer-mesh-options.js';
+import { PeerTable } from './peer-table.js';
 import { askForOffer, restartStalledLink, scheduleReoffer } from './relink.js';
 import { type HandlerContext, type RequestOptions, type RpcHandler, RpcSession } from './rpc-session.js';
 import { SignalingClient, type SignalingState } from './signaling-client.js';
@@ -66,7 +67,7 @@ export class PeerMesh {
   private readonly handlers = new Map<string, RpcHandler>();
   /** One budget for the partial messages of every link: many links cannot add up to unbounded memory. */
   private readonly reassemblyBudget = new ReassemblyBudget();
-  private readonly entries = new Map<string, PeerEntry>();
+  private readonly peers = new PeerTable((id) => this.events.emit('peer-disconnected', id));
   private readonly linkTable = new LinkTable();
   private readonly unsubscribe: (() => void)[] = [];
   private running = false;
@@ -110,7 +111,7 @@ export class PeerMesh {
       s.on('welcome', (w) => {
         for (const p of w.peers) {
           // A rejoin: links half-made over the old socket start over now (relink.ts).
-          const e = this.entries.get(p.peerId);
+          const e = this.peers.get(p.peerId);
           if (!this.hood && restartStalledLink(e)) this.relink(p.peerId, e, true);
           else this.consider(p.peerId);
         }
@@ -136,16 +137,14 @@ export class PeerMesh {
     this.running = false;
     for (const u of this.unsubscribe.splice(0)) u();
     this.hood?.stop();
-    for (const id of [...this.entries.keys()]) this.forget(id, 'mesh stopped', 'cancelled');
+    for (const id of this.peers.ids()) this.forget(id, 'mesh stopped', 'cancelled');
     await this.signaling.stop();
     this.events.emit('connection', 'closed');
   }
 
   /** Peers with an open data channel. */
   connectedPeers(): string[] {
-    const out: string[] = [];
-    for (const [id, e] of this.entries) if (e.session?.isOpen) out.push(id);
-    return out;
+    return this.peers.connectedPeers();
   }
 
   handle(
@@ -155,26 +154,19 @@ export class PeerMesh {
     this.handlers.set(method, handler);
   }
 
-  request(
+  /** Rejects with RpcError `peer-gone` when no data channel to `peerId` is open. */
+  async request(
     peerId: string,
     method: string,
     tensors: WireTensor[],
     opts: RequestOptions = {},
   ): Promise<WireTensor[]> {
-    const session = this.entries.get(peerId)?.session;
-    if (!session?.isOpen) {
-      return Promise.reject(new RpcError('peer-gone', `not connected to ${peerId.slice(0, 8)}`));
-    }
-    return session.request(method, tensors, opts);
+    return this.peers.openSession(peerId).request(method, tensors, opts);
   }
 
   /** Round-trip time in ms over the data channel. */
-  ping(peerId: string, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): Promise<number> {
-    const session = this.entries.get(peerId)?.session;
-    if (!session?.isOpen) {
-      return Promise.reject(new RpcError('peer-gone', `not connected to ${peerId.slice(0, 8)}`));
-    }
-    return session.ping(timeoutMs);
+  async ping(peerId: string, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): Promise<number> {
+    return this.peers.openSession(peerId).ping(timeoutMs);
   }
 
   /** Fresh-credential requests this mesh sent after TURN 401s. */
@@ -184,7 +176,7 @@ export class PeerMesh {
 
   /** Per-peer RPC counters (invalid frames etc.) and the bytes in its send queue, for dashboards and tests. */
   linkStats(peerId: string): (RpcSession['stats'] & { queuedBytes: number }) | undefined {
-    const session = this.entries.get(peerId)?.session;
+    const session = this.peers.get(peerId)?.session;
     return session && { ...session.stats, queuedBytes: session.queuedBytes };
   }
 
@@ -196,9 +188,8 @@ export class PeerMesh {
   }
 
   private linkCount(): number {
-    let n = 0;
-    for (const [id, e] of this.entries) if (e.connection || this.hood?.isPending(id)) n++;
-    return n;
+    const hood = this.hood;
+    return this.peers.linkCount(hood && ((id) => hood.isPending(id)));
   }
 
   private neighbourhoodHost(): NeighbourhoodHost {
@@ -206,26 +197,17 @@ export class PeerMesh {
       peerId: this.peerId,
       signaling: this.signaling,
       linkCount: () => this.linkCount(),
-      linkState: (id) => linkStateOf(this.entries.get(id)),
+      linkState: (id) => linkStateOf(this.peers.get(id)),
       offer: (id) => this.running && this.connect(id, true),
       close: (id, reason) => this.forget(id, reason),
       connectDeadlineMs: this.opts.connectTimeoutMs ?? LINK_CONNECT_DEADLINE_MS,
     };
   }
 
-  private entry(peerId: string): PeerEntry {
-    let e = this.entries.get(peerId);
-    if (!e) {
-      e = newPeerEntry();
-      this.entries.set(peerId, e);
-    }
-    return e;
-  }
-
   /** A room member we may link to: offer if we are the lower id, else wait for its offer. */
   private consider(peerId: string): void {
     if (!this.running || peerId === this.peerId || this.hood) return;
-    const e = this.entry(peerId);
+    const e = this.peers.ensure(peerId);
     if (e.connection || e.retryTimer) return;
     if (this.peerId < peerId && this.linkCount() < this.maxPeers) this.connect(peerId, true);
   }
@@ -236,7 +218,7 @@ export class PeerMesh {
   }
 
   private connect(peerId: string, initiator: boolean): WebRtcConnection {
-    const e = this.entry(peerId);
+    const e = this.peers.ensure(peerId);
     const conn: WebRtcConnection = new WebRtcConnection({
       remotePeerId: peerId,
       initiator,
@@ -270,7 +252,7 @@ export class PeerMesh {
   }
 
   private onLinkOpen(peerId: string, conn: WebRtcConnection, link: Link): void {
-    const e = this.entries.get(peerId);
+    const e = this.peers.get(peerId);
     if (!e || e.connection !== conn || !this.running) {
       conn.destroy('stale connection');
       return;
@@ -294,30 +276,24 @@ export class PeerMesh {
   }
 
   private readConnectionType(peerId: string, conn: WebRtcConnection): Promise<void> {
-    const current = () => this.running && this.entries.get(peerId)?.connection === conn;
+    const current = () => this.running && this.peers.get(peerId)?.connection === conn;
     return readConnectionType(this.linkTable, peerId, conn, current);
   }
 
   /** Fresh ICE servers came: links we offer that a TURN server refused start over with them. */
   private retryTurnRefused(): void {
-    for (const [peerId, e] of this.entries) {
+    for (const [peerId, e] of this.peers) {
       if (e.connection && !e.session && e.turnRefused && this.peerId < peerId)
         e.connection.destroy('TURN refused the credentials (401): retrying with fresh ones');
     }
   }
 
   private onLinkClosed(peerId: string, conn: WebRtcConnection, reason: string): void {
-    const e = this.entries.get(peerId);
+    const e = this.peers.get(peerId);
     if (!e || e.connection !== conn) return;
     if (e.connectTimer) clearTimeout(e.connectTimer);
     e.connectTimer = undefined;
-    e.connection = undefined;
-    const session = e.session;
-    e.session = undefined;
-    if (session) {
-      session.close('peer-gone', reason);
-      this.events.emit('peer-disconnected', peerId);
-    }
+    this.peers.endLink(peerId, e, reason, { linkClosed: true });
     if (!this.running) return;
     if (this.hood) {
       // Chosen links are not re-formed by the mesh: the neighbour policy decides.
@@ -339,14 +315,14 @@ export class PeerMesh {
   private relink(peerId: string, e: PeerEntry, stillMember: boolean): void {
     if (stillMember && this.peerId < peerId) {
       scheduleReoffer(e, () => {
-        if (this.entries.get(peerId) === e && !e.connection) this.consider(peerId);
+        if (this.peers.get(peerId) === e && !e.connection) this.consider(peerId);
       });
     } else if (stillMember) {
       const intervalMs = this.opts.connectTimeoutMs ?? LINK_CONNECT_DEADLINE_MS;
-      const stillWanted = () => this.running && this.entries.get(peerId) === e && !e.connection;
+      const stillWanted = () => this.running && this.peers.get(peerId) === e && !e.connection;
       askForOffer(this.signaling, peerId, e, intervalMs, stillWanted);
     } else {
-      this.entries.delete(peerId);
+      this.peers.delete(peerId);
     }
     this.fill();
   }
@@ -363,9 +339,9 @@ export class PeerMesh {
     if (this.hood) {
       if (this.hood.onSignal(from, data)) return;
       // Trickled candidates and answers for links that are gone are dropped, not kept as entries.
-      if (data.type !== 'offer' && !this.entries.has(from)) return;
+      if (data.type !== 'offer' && !this.peers.has(from)) return;
     }
-    const e = this.entry(from);
+    const e = this.peers.ensure(from);
     if (data.type === 'renegotiate') {
       this.onOfferRequested(from, e);
       return;
@@ -373,18 +349,8 @@ export class PeerMesh {
     if (data.type === 'offer') {
       // Glare rule: only the lower id offers. A higher id's offer is ignored.
       if (from > this.peerId) return;
-      if (e.connection) {
-        // The initiator started over (its side dropped or restarted): replace ours.
-        const old = e.connection;
-        e.connection = undefined;
-        const session = e.session;
-        e.session = undefined;
-        old.destroy('replaced by a new offer');
-        if (session) {
-          session.close('peer-gone', 'replaced by a new offer');
-          this.events.emit('peer-disconnected', from);
-        }
-      }
+      // The initiator started over (its side dropped or restarted): replace ours.
+      if (e.connection) this.peers.endLink(from, e, 'replaced by a new offer');
       // With a neighbourhood, hood.onSignal has already taken or refused it.
       if (!this.hood && this.linkCount() >= this.maxPeers) return;
       if (e.retryTimer) clearTimeout(e.retryTimer);
@@ -397,7 +363,7 @@ export class PeerMesh {
 
   /** The server says `peerId` left: keep its link only if the link itself still answers. */
   private onPeerLeft(peerId: string): void {
-    const e = this.entries.get(peerId);
+    const e = this.peers.get(peerId);
     const session = e?.session;
     if (!e || !session?.isOpen) {
       this.forget(peerId, 'peer left the room');
@@ -410,7 +376,7 @@ export class PeerMesh {
         // If the channel closes later, onLinkClosed forgets it (not a member).
       },
       () => {
-        const now = this.entries.get(peerId);
+        const now = this.peers.get(peerId);
         const rejoined = this.signaling.peers().some((p) => p.peerId === peerId);
         if (now === e && e.session === session && !rejoined) this.forget(peerId, 'peer left the room');
       },
@@ -419,20 +385,10 @@ export class PeerMesh {
 
   /** Ends the link to `peerId` and forgets it (it left the room, or the mesh stops). */
   private forget(peerId: string, reason: string, code: 'peer-gone' | 'cancelled' = 'peer-gone'): void {
-    const e = this.entries.get(peerId);
+    const e = this.peers.take(peerId);
     if (!e) return;
-    this.entries.delete(peerId);
     this.linkTable.remove(peerId, reason);
-    if (e.retryTimer) clearTimeout(e.retryTimer);
-    if (e.connectTimer) clearTimeout(e.connectTimer);
-    const session = e.session;
-    e.session = undefined;
-    e.connection?.destroy(reason);
-    e.connection = undefined;
-    if (session) {
-      session.close(code, reason);
-      this.events.emit('peer-disconnected', peerId);
-    }
+    this.peers.endLink(peerId, e, reason, { code });
     this.hood?.closed(peerId);
     if (this.running && !this.hood) this.fill();
   }

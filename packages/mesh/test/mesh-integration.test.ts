@@ -114,9 +114,9 @@ describe('PeerMesh over the real signaling server and real WebRTC', () => {
     ];
     // Drop the link from the answerer's side: the offerer must notice and offer again.
     const internals = higher as unknown as {
-      entries: Map<string, { connection?: { destroy(r: string): void } }>;
+      peers: { get(id: string): { connection?: { destroy(r: string): void } } | undefined };
     };
-    internals.entries.get(lower.peerId)!.connection!.destroy('test: channel dropped');
+    internals.peers.get(lower.peerId)!.connection!.destroy('test: channel dropped');
     await vi.waitFor(
       () => expect(seen.join(',') === 'down,up', 'link dropped and re-established').toBe(true),
       { timeout: 20_000, interval: 20 },

@@ -91,6 +91,8 @@ describe('PeerMesh neighbourhood', () => {
     const a = await mesh('full', lo!);
     const c = await mesh('full', hi!);
     expect(await hood(a).link(b.peerId)).toBe(true);
+    // link() resolves when a's end opens; b's end opens a moment later (under load, after c's refusal below).
+    await vi.waitFor(() => expect(b.connectedPeers()).toEqual([a.peerId]), WAIT);
     // c (higher than b) asks b for an offer: refused.
     expect(await hood(c).link(b.peerId)).toBe(false);
     // b itself is at its cap: its own link() says no without asking.

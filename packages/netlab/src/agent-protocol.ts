@@ -1,5 +1,6 @@
 /** Messages between the test process and a wrtc agent (src/wrtc-agent.ts) over Node IPC. */
 import type { SelectedPair } from '@peerbench/mesh';
+import type { AgentLifecycleMessage } from './agent-child.js';
 
 export interface AgentIceServer {
   urls: string | string[];
@@ -35,7 +36,7 @@ export type ToAgent =
   | { type: 'close' };
 
 export type FromAgent =
-  | { type: 'ready' }
+  | AgentLifecycleMessage
   | { type: 'signal'; signal: AgentSignal }
   | { type: 'ice-state'; state: string; atMs: number }
   | { type: 'connection-state'; state: string; atMs: number }
@@ -44,5 +45,4 @@ export type FromAgent =
   | { type: 'channel-open'; atMs: number }
   | { type: 'channel-close'; atMs: number }
   | { type: 'message'; text: string; atMs: number }
-  | { type: 'stats'; requestId: number; selected: SelectedPair | null }
-  | { type: 'error'; message: string };
+  | { type: 'stats'; requestId: number; selected: SelectedPair | null };

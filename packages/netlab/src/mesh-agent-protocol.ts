@@ -1,6 +1,6 @@
 /** Messages between the test process and the lab's mesh agents (mesh-agent.ts, signaling-agent.ts). */
-import type { LinkInfo } from '@peerbench/mesh';
 import type { SignalingMetrics } from '@peerbench/signaling-server';
+import type { AgentLifecycleMessage, AgentStop, PeerAgentMessage } from './agent-child.js';
 
 export interface MeshAgentStart {
   type: 'start';
@@ -15,18 +15,14 @@ export type ToMeshAgent =
   | MeshAgentStart
   /** Round trip over the data channel (an RPC both ways); answered by `pong`. */
   | { type: 'ping'; requestId: number; peerId: string }
-  | { type: 'stop' };
+  | AgentStop;
 
 export type FromMeshAgent =
-  | { type: 'ready' }
-  | { type: 'started'; peerId: string }
-  | { type: 'link'; info: LinkInfo; atMs: number }
-  /** The mesh's signaling connection changed state (connecting, connected, reconnecting, closed). */
-  | { type: 'signaling'; state: string; atMs: number }
+  | AgentLifecycleMessage
+  | PeerAgentMessage
   /** Fresh ICE servers arrived (after a TURN 401); `turnRefreshes` requests were sent so far. */
   | { type: 'ice-servers'; usernames: string[]; turnRefreshes: number; atMs: number }
-  | { type: 'pong'; requestId: number; rttMs: number | null; error?: string }
-  | { type: 'error'; message: string };
+  | { type: 'pong'; requestId: number; rttMs: number | null; error?: string };
 
 export interface SignalingAgentConfig {
   host: string;
@@ -44,10 +40,9 @@ export interface SignalingAgentConfig {
 export type ToSignalingAgent =
   | { type: 'start'; config: SignalingAgentConfig }
   | { type: 'metrics' }
-  | { type: 'stop' };
+  | AgentStop;
 
 export type FromSignalingAgent =
-  | { type: 'ready' }
+  | AgentLifecycleMessage
   | { type: 'listening'; url: string }
-  | { type: 'metrics'; metrics: SignalingMetrics }
-  | { type: 'error'; message: string };
+  | { type: 'metrics'; metrics: SignalingMetrics };

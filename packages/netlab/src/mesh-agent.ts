@@ -8,7 +8,7 @@ import { PeerMesh, type WebSocketConstructor } from '@peerbench/mesh';
 import { generateIdentity } from '@peerbench/protocol';
 import wrtc from '@roamhq/wrtc';
 import WebSocket from 'ws';
-import { exitSoon, serveParent } from './agent-child.js';
+import { type AgentStop, serveParent } from './agent-child.js';
 import type { FromMeshAgent, MeshAgentStart, ToMeshAgent } from './mesh-agent-protocol.js';
 
 const send = (msg: FromMeshAgent): void => {
@@ -42,7 +42,7 @@ async function start(msg: MeshAgentStart): Promise<void> {
   send({ type: 'started', peerId: m.peerId });
 }
 
-async function handle(msg: ToMeshAgent): Promise<void> {
+async function handle(msg: Exclude<ToMeshAgent, AgentStop>): Promise<void> {
   switch (msg.type) {
     case 'start':
       return start(msg);
@@ -55,12 +55,8 @@ async function handle(msg: ToMeshAgent): Promise<void> {
       }
       return;
     }
-    case 'stop':
-      // Links closed before exit, so coturn frees their allocations.
-      await mesh?.stop();
-      exitSoon(50);
-      return;
   }
 }
 
-serveParent(handle);
+// Links closed before exit, so coturn frees their allocations.
+serveParent(handle, { stop: { run: async () => mesh?.stop(), exitGraceMs: 50 } });

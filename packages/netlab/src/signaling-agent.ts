@@ -9,7 +9,7 @@ import {
   iceServersWithTurnCredentials,
   type SignalingServer,
 } from '@peerbench/signaling-server';
-import { exitSoon, serveParent } from './agent-child.js';
+import { type AgentStop, serveParent } from './agent-child.js';
 import type { FromSignalingAgent, SignalingAgentConfig, ToSignalingAgent } from './mesh-agent-protocol.js';
 
 const send = (msg: FromSignalingAgent): void => {
@@ -39,18 +39,14 @@ async function start(config: SignalingAgentConfig): Promise<void> {
   send({ type: 'listening', url: server.url });
 }
 
-async function handle(msg: ToSignalingAgent): Promise<void> {
+async function handle(msg: Exclude<ToSignalingAgent, AgentStop>): Promise<void> {
   switch (msg.type) {
     case 'start':
       return start(msg.config);
     case 'metrics':
       if (server) send({ type: 'metrics', metrics: server.metrics() });
       return;
-    case 'stop':
-      await server?.stop();
-      exitSoon(20);
-      return;
   }
 }
 
-serveParent(handle);
+serveParent(handle, { stop: { run: async () => server?.stop(), exitGraceMs: 20 } });

@@ -5,8 +5,8 @@
  * signaling socket, RemoteChain), inside a lab host. The agent runs the
  * training loop itself so that every step is recorded and sent back.
  */
-import type { LinkInfo } from '@peerbench/mesh';
 import type { ModelOptions, PeerStats, StepOptions } from '@peerbench/peer';
+import type { AgentLifecycleMessage, AgentStop, PeerAgentMessage } from './agent-child.js';
 
 export interface TrainAgentStart {
   type: 'start';
@@ -55,16 +55,12 @@ export type ToTrainAgent =
   | TrainAgentStart
   /** Train until untilMs (epoch ms) or maxSteps steps, pausing pauseMs between steps; answered by `done`. */
   | { type: 'run'; untilMs: number; pauseMs: number; maxSteps?: number }
-  | { type: 'stop' };
+  | AgentStop;
 
 export type FromTrainAgent =
-  | { type: 'ready' }
-  | { type: 'started'; peerId: string }
+  | AgentLifecycleMessage
+  | PeerAgentMessage
   /** The ledger gave this peer a uid. */
   | { type: 'registered'; uid: number; atMs: number }
-  | { type: 'link'; info: LinkInfo; atMs: number }
-  /** The signaling connection changed state (connecting, connected, reconnecting, closed). */
-  | { type: 'signaling'; state: string; atMs: number }
   | { type: 'step'; record: StepRecord }
-  | { type: 'done'; steps: number; stats: PeerStats | null; uid: number | null; height: number }
-  | { type: 'error'; message: string };
+  | { type: 'done'; steps: number; stats: PeerStats | null; uid: number | null; height: number };

@@ -14,6 +14,7 @@ import { LedgerChainClient, MnistTask, Peer, skewedClassMix } from '@peerbench/p
 import { generateIdentity } from '@peerbench/protocol';
 import wrtc from '@roamhq/wrtc';
 import WebSocket from 'ws';
+import { type AgentStop, serveParent } from './agent-child.js';
 import type { FromTrainAgent, StepRecord, ToTrainAgent, TrainAgentStart } from './train-agent-protocol.js';
 
 const send = (msg: FromTrainAgent): void => {
@@ -135,7 +136,7 @@ async function run(
 let evalEvery = 0;
 let running: Promise<void> | null = null;
 
-async function handle(m: ToTrainAgent): Promise<void> {
+async function handle(m: Exclude<ToTrainAgent, AgentStop>): Promise<void> {
   switch (m.type) {
     case 'start':
       evalEvery = m.evalEverySteps;
@@ -143,21 +144,16 @@ async function handle(m: ToTrainAgent): Promise<void> {
     case 'run':
       running = run(m.untilMs, m.maxSteps ?? Number.POSITIVE_INFINITY, m.pauseMs, evalEvery);
       return running;
-    case 'stop':
-      // The loop ends after its current step; links close before exit, so coturn frees their allocations.
-      stopping = true;
-      await running?.catch(() => undefined);
-      await peer?.stop();
-      chain?.stop();
-      await network?.stop();
-      setTimeout(() => process.exit(0), 50);
-      return;
   }
 }
 
-process.on('message', (raw: unknown) => {
-  // Only our parent holds the IPC channel; it sends ToTrainAgent objects.
-  handle(raw as ToTrainAgent).catch((err: unknown) => send({ type: 'error', message: String(err) }));
-});
-process.on('disconnect', () => process.exit(0));
-send({ type: 'ready' });
+/** The loop ends after its current step; links close before exit, so coturn frees their allocations. */
+async function stop(): Promise<void> {
+  stopping = true;
+  await running?.catch(() => undefined);
+  await peer?.stop();
+  chain?.stop();
+  await network?.stop();
+}
+
+serveParent(handle, { stop: { run: stop, exitGraceMs: 50 } });

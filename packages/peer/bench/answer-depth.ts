@@ -15,10 +15,9 @@
  * load average: the machine is shared. Writes
  * $PEERBENCH_BENCH_DIR/peer-answer-depth.json (default <repo>/bench-results/).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
 import { InMemoryHub } from '@peerbench/mesh';
+import { benchEntry } from '@peerbench/protocol/bench-entry';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend.js';
 import { ExpertServer } from '../src/expert-server.js';
@@ -26,17 +25,11 @@ import { loadMnistDigits, MnistTask, skewedClassMix } from '../src/mnist-task.js
 import { Trainer } from '../src/trainer.js';
 import { DEFAULT_MODEL_OPTIONS, DEFAULT_STEP_OPTIONS } from '../src/trainer-options.js';
 
-if (process.argv.includes('--help')) {
-  console.log(
-    'usage: pnpm --filter @peerbench/peer bench:depth\n  serving a forward and a networked step at answer depth 0 vs 1 → $PEERBENCH_BENCH_DIR/peer-answer-depth.json',
-  );
-  process.exit(0);
-}
+const { log, writeResult } = benchEntry(import.meta.url);
 
 const TRAIN_ROUNDS = 30;
 const MEASURED = Number(process.env.PEER_BENCH_STEPS ?? 100);
 const SERVE_ROWS = 32;
-const log = (msg: string) => process.stderr.write(`[depth bench] ${msg}\n`);
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 
 async function network(depth: 0 | 1) {
@@ -118,13 +111,10 @@ async function main() {
     p.server.dispose();
     p.trainer.dispose();
   }
-  const dir = process.env.PEERBENCH_BENCH_DIR ?? join(import.meta.dirname, '..', '..', '..', 'bench-results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'peer-answer-depth.json'), `${JSON.stringify(result, null, 2)}\n`);
   log(
     `serve ${d0.serveMedianMs.toFixed(2)} → ${d1.serveMedianMs.toFixed(2)} ms (${result.serveRatio.toFixed(2)}×), step ${d0.stepMedianMs.toFixed(1)} → ${d1.stepMedianMs.toFixed(1)} ms (${result.stepRatio.toFixed(2)}×); tensors left ${tf.memory().numTensors}`,
   );
-  log(`wrote ${join(dir, 'peer-answer-depth.json')}`);
+  writeResult('peer-answer-depth.json', result);
   process.exit(0);
 }
 

@@ -16,10 +16,9 @@
  * experts' compute is serialised with A's: across machines it would overlap.
  * Writes $PEERBENCH_BENCH_DIR/peer.json (default <repo>/bench-results/peer.json).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { ExpertNetwork, WireDtype } from '@peerbench/mesh';
 import { InMemoryHub, MeshExpertNetwork } from '@peerbench/mesh';
+import { benchEntry } from '@peerbench/protocol/bench-entry';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend.js';
 import { ExpertServer } from '../src/expert-server.js';
@@ -27,20 +26,13 @@ import { loadMnistDigits, MnistTask, skewedClassMix } from '../src/mnist-task.js
 import { Trainer } from '../src/trainer.js';
 import { DEFAULT_MODEL_OPTIONS, DEFAULT_STEP_OPTIONS, type ModelOptions } from '../src/trainer-options.js';
 
-// `--help` answers without running the benchmark (the README entry-point test runs it).
-if (process.argv.includes('--help')) {
-  console.log(
-    'usage: pnpm --filter @peerbench/peer bench\n  a training step with k = 2 remote experts vs isolated, fp32 vs fp16 RPC bytes, evaluation offline vs live → $PEERBENCH_BENCH_DIR/peer.json',
-  );
-  process.exit(0);
-}
+const { log, writeResult } = benchEntry(import.meta.url);
 
 const WARMUP_STEPS = 10;
 const MEASURED_STEPS = Number(process.env.PEER_BENCH_STEPS ?? 60);
 const BATCH = 32;
 const MODEL: ModelOptions = { ...DEFAULT_MODEL_OPTIONS, maxExperts: 3, topK: 3, seed: 1 };
 
-const log = (msg: string) => process.stderr.write(`[peer bench] ${msg}\n`);
 const median = (a: number[]) => {
   const s = [...a].sort((x, y) => x - y);
   return s[Math.floor(s.length / 2)]!;
@@ -56,6 +48,16 @@ async function task(favourites: number[], seed: number): Promise<MnistTask> {
 }
 
 const serveMs = { value: 0 };
+
+/** Runs one served call and adds its time to serveMs. */
+async function timedServing<T>(serve: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  try {
+    return await serve();
+  } finally {
+    serveMs.value += performance.now() - t0;
+  }
+}
 
 interface Samples {
   total: number[];
@@ -103,22 +105,8 @@ async function networked(nets: ExpertNetwork[]): Promise<Setup> {
     // Time spent serving, to separate the caller's own cost from the experts'
     // compute that only shares this thread because all peers share this process.
     net.serve({
-      forward: async (from, rid, x) => {
-        const t0 = performance.now();
-        try {
-          return await server.forward(from, rid, x);
-        } finally {
-          serveMs.value += performance.now() - t0;
-        }
-      },
-      backward: async (from, rid, g) => {
-        const t0 = performance.now();
-        try {
-          return await server.backward(from, rid, g);
-        } finally {
-          serveMs.value += performance.now() - t0;
-        }
-      },
+      forward: (from, rid, x) => timedServing(() => server.forward(from, rid, x)),
+      backward: (from, rid, g) => timedServing(() => server.backward(from, rid, g)),
     });
     servers.push({ trainer, server });
   }
@@ -310,10 +298,7 @@ async function main() {
   webrtc?.dispose();
   await closeWebrtc?.();
   result.tensorsAtEnd = tf.memory().numTensors;
-  const dir = process.env.PEERBENCH_BENCH_DIR ?? join(import.meta.dirname, '..', '..', '..', 'bench-results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'peer.json'), `${JSON.stringify(result, null, 2)}\n`);
-  log(`wrote ${join(dir, 'peer.json')}`);
+  writeResult('peer.json', result);
   process.exit(0);
 }
 

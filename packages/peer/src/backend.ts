@@ -16,6 +16,7 @@
  * Without them the WASM backend would fetch from a CDN, which we never do.
  */
 import * as tf from '@tensorflow/tfjs';
+import { nodeImport, packageRequire } from './node-import.js';
 import type { BackendAttempt, BackendName, BackendReport } from './state.js';
 
 export const BACKEND_NAMES: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
@@ -61,13 +62,8 @@ export function isNodeRuntime(): boolean {
 
 /** The dist folder of @tensorflow/tfjs-backend-wasm as a path prefix, in Node. */
 export async function nodeWasmDir(): Promise<string> {
-  const moduleSpecifier = 'node:module';
-  const pathSpecifier = 'node:path';
-  const { createRequire } = (await import(
-    /* @vite-ignore */ moduleSpecifier
-  )) as typeof import('node:module');
-  const path = (await import(/* @vite-ignore */ pathSpecifier)) as typeof import('node:path');
-  const require = createRequire(import.meta.url);
+  const path = await nodeImport<typeof import('node:path')>('node:path');
+  const require = await packageRequire();
   const pkg = require.resolve('@tensorflow/tfjs-backend-wasm/package.json');
   return `${path.join(path.dirname(pkg), 'dist')}${path.sep}`;
 }

@@ -15,16 +15,14 @@ import {
   rowFromPairs,
   solveRegistrationWork,
 } from '@peerbench/ledger';
-import type { Identity } from '@peerbench/protocol';
+import { CodedError, type Identity, type LedgerSubmitErrorCode } from '@peerbench/protocol';
 import type { ChainClient, ChainState } from './chain.js';
 
-export class ChainError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = 'ChainError';
-    this.code = code;
-  }
+/** A tx the chain refused (its submit code), or set-weights before this peer has a uid. */
+export type ChainErrorCode = LedgerSubmitErrorCode | 'not-registered';
+
+export class ChainError extends CodedError<ChainErrorCode> {
+  override readonly name = 'ChainError';
 }
 
 export function chainStateFromLedger(view: LedgerStateView): ChainState {

@@ -6,6 +6,7 @@
  * learned is worth something to it.
  */
 import { createRng, type Rng } from '@peerbench/mechanism';
+import { nodeImport, packageRequire } from './node-import.js';
 import type { Batch, Task } from './task.js';
 
 export const MNIST_PIXELS = 784;
@@ -48,14 +49,8 @@ export function loadMnistDigits(): Promise<MnistDigits> {
 }
 
 async function loadNode(): Promise<MnistDigits> {
-  // Variable specifiers keep bundlers from trying to resolve Node built-ins.
-  const moduleSpecifier = 'node:module';
-  const fsSpecifier = 'node:fs/promises';
-  const { createRequire } = (await import(
-    /* @vite-ignore */ moduleSpecifier
-  )) as typeof import('node:module');
-  const fs = (await import(/* @vite-ignore */ fsSpecifier)) as typeof import('node:fs/promises');
-  const require = createRequire(import.meta.url);
+  const fs = await nodeImport<typeof import('node:fs/promises')>('node:fs/promises');
+  const require = await packageRequire();
   return Promise.all(
     Array.from({ length: MNIST_CLASSES }, async (_, c) => {
       const file = require.resolve(`mnist/src/digits/${c}.json`);
