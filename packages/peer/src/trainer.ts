@@ -25,8 +25,10 @@
  */
 import type { ExpertNetwork } from '@peerbench/mesh';
 import * as tf from '@tensorflow/tfjs';
+import { CallerInputs } from './caller-inputs.js';
 import { type CombineMode, combineExperts } from './combine.js';
 import type { Composition, ServedFunction } from './composition.js';
+import { DistillationQueries } from './distillation-queries.js';
 import { type EvalResult, type EvaluateLiveOptions, evaluateLive, evaluateOffline } from './evaluation.js';
 import {
   type AnswerStats,
@@ -68,6 +70,9 @@ export class Trainer {
   followLinks = false;
   /** The forwards and backwards to remote experts over the slot table, and their counters. */
   readonly calls: ExpertCalls;
+  /** Callers' training inputs (the ExpertServer fills it) and the distillation queries drawn from them (issue 16). */
+  readonly callerInputs: CallerInputs;
+  readonly distillation: DistillationQueries;
   private readonly optimizer: tf.Optimizer;
   private readonly d: number;
 
@@ -91,6 +96,8 @@ export class Trainer {
     this.slots[0] = selfId;
     this.composition = buildComposition(parts, model, this.slots, scope);
     this.calls = new ExpertCalls(network, this.slots, task.inputSize, this.d, () => this.stepOptions);
+    this.callerInputs = new CallerInputs(task.inputSize);
+    this.distillation = new DistillationQueries(this.callerInputs, () => this.model.callerDistillRows ?? 0);
   }
 
   setNetwork(network: ExpertNetwork | null): void {
@@ -194,6 +201,13 @@ export class Trainer {
       routing.noise?.dispose();
     }
     this.calls.sendBackward(pending, result.answerGrads);
+    if (this.stepCount % Math.max(1, this.model.distillEverySteps) === 0)
+      await this.distillation.run({
+        calls: this.calls,
+        slots: this.slots,
+        student: this.standIns,
+        inputSize: this.task.inputSize,
+      });
     this.stepCount++;
     return {
       step: this.stepCount,
