@@ -42,7 +42,7 @@ describe('CallerInputs: the bounded ring of callers’ training inputs', () => {
     const served = {
       inputSize: 4,
       outputSize: 2,
-      apply: (x: tf.Tensor2D) => tf.matMul(x, w),
+      apply: (x: tf.Tensor2D) => tf.matMul(x, w) as tf.Tensor2D,
       variables: () => [w],
     };
     const buf = new CallerInputs(4);
