@@ -94,7 +94,9 @@ function ofDigits(batch: Batch, digits: number[]): Batch {
     digits.includes(batch.y.subarray(r * 10, (r + 1) * 10).indexOf(1)),
   );
   const x = new Float32Array(keep.length * 784);
-  keep.forEach((r, i) => x.set(batch.x.subarray(r * 784, (r + 1) * 784), i * 784));
+  keep.forEach((r, i) => {
+    x.set(batch.x.subarray(r * 784, (r + 1) * 784), i * 784);
+  });
   return { x, y: new Float32Array(keep.length * 10), size: keep.length };
 }
 
