@@ -21,7 +21,8 @@
  * Around this file (model, slot table, step, tape): trainer-options.ts,
  * trainer-parts.ts (the model), expert-calls.ts (steps 3, 5), combine.ts
  * (eq 10), composition.ts (eq 9),
- * g-student.ts (eq 11), evaluation.ts, persistence.ts.
+ * g-student.ts (eq 11), distillation-queries.ts (the student also learns on
+ * callers' inputs), evaluation.ts, persistence.ts.
  */
 import type { ExpertNetwork } from '@peerbench/mesh';
 import * as tf from '@tensorflow/tfjs';
