@@ -8,7 +8,12 @@
  * - a training step of peer A with two remote experts B and C (in-memory hub,
  *   top-k 3 so both are asked for every row), all three at depth 0 vs all at
  *   depth 1, interleaved step by step (the experts' serving is in the step:
- *   one process).
+ *   one process);
+ * - the step cost of the distillation queries (distillation-queries.ts):
+ *   the same depth-1 step with the queries off (`callerDistillRows` 0), also
+ *   interleaved; a query round runs every `distillEverySteps` (2) steps, so
+ *   the mean step carries its amortised cost and the distillation steps
+ *   alone carry it whole.
  *
  * The default model of packages/peer (d = 64, encoder 784-128-64, student
  * hidden 64) with maxExperts 3 (so the student has 2 blocks). Records the
@@ -32,7 +37,15 @@ const MEASURED = Number(process.env.PEER_BENCH_STEPS ?? 100);
 const SERVE_ROWS = 32;
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 
-async function network(depth: 0 | 1) {
+type Config = 'depth0' | 'depth1' | 'depth1NoQueries';
+const CONFIGS: Record<Config, { depth: 0 | 1; callerDistillRows: number }> = {
+  depth0: { depth: 0, callerDistillRows: DEFAULT_MODEL_OPTIONS.callerDistillRows ?? 0 },
+  depth1: { depth: 1, callerDistillRows: DEFAULT_MODEL_OPTIONS.callerDistillRows ?? 0 },
+  depth1NoQueries: { depth: 1, callerDistillRows: 0 },
+};
+const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / Math.max(1, a.length);
+
+async function network({ depth, callerDistillRows }: (typeof CONFIGS)[Config]) {
   const hub = new InMemoryHub();
   const digits = await loadMnistDigits();
   const peers = [];
@@ -48,10 +61,24 @@ async function network(depth: 0 | 1) {
       task,
       `p${i}`,
       net,
-      { ...DEFAULT_MODEL_OPTIONS, maxExperts: 3, topK: 3, seed: i + 1, answerDepth: depth },
+      {
+        ...DEFAULT_MODEL_OPTIONS,
+        maxExperts: 3,
+        topK: 3,
+        seed: i + 1,
+        answerDepth: depth,
+        callerDistillRows,
+      },
       { ...DEFAULT_STEP_OPTIONS, kMin: 2 },
     );
-    const server = new ExpertServer(trainer.served(), () => 1);
+    const server = new ExpertServer(
+      trainer.served(),
+      () => 1,
+      undefined,
+      undefined,
+      undefined,
+      trainer.callerInputs,
+    );
     net.serve(server);
     peers.push({ trainer, server });
   }
@@ -61,37 +88,48 @@ async function network(depth: 0 | 1) {
 async function main() {
   const backend = await selectBackend({ force: 'wasm' });
   const loadAtStart = loadavg();
-  const nets = { 0: await network(0), 1: await network(1) };
-  for (const depth of [0, 1] as const)
+  const names = Object.keys(CONFIGS) as Config[];
+  const nets = {} as Record<Config, Awaited<ReturnType<typeof network>>>;
+  for (const name of names) nets[name] = await network(CONFIGS[name]);
+  for (const name of names)
     for (let r = 0; r < TRAIN_ROUNDS; r++)
-      for (const p of nets[depth]) {
+      for (const p of nets[name]) {
         await p.trainer.step();
         await p.trainer.settleBackwards();
       }
-  const ready = nets[1][1]!.trainer.standIns;
+  const ready = nets.depth1[1]!.trainer.standIns;
   log(`depth-1 student ready for slots 1, 2: ${ready.ready(1)}, ${ready.ready(2)}`);
   const x = {
     shape: [SERVE_ROWS, 784],
-    data: nets[0][0]!.trainer.task.evalSet().x.slice(0, SERVE_ROWS * 784),
+    data: nets.depth0[0]!.trainer.task.evalSet().x.slice(0, SERVE_ROWS * 784),
   };
-  const serve: Record<0 | 1, number[]> = { 0: [], 1: [] };
-  const step: Record<0 | 1, number[]> = { 0: [], 1: [] };
+  const serve = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<Config, number[]>;
+  const step = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<Config, number[]>;
+  const distillStep = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<Config, number[]>;
   for (let i = 0; i < MEASURED; i++)
-    for (const depth of i % 2 === 0 ? ([0, 1] as const) : ([1, 0] as const)) {
+    for (const name of names.map((_, j) => names[(i + j) % names.length]!)) {
       const t0 = performance.now();
-      await nets[depth][1]!.server.forward('p0', `bench-${depth}-${i}`, x);
-      serve[depth].push(performance.now() - t0);
+      await nets[name][1]!.server.forward('p0', `bench-${name}-${i}`, x);
+      serve[name].push(performance.now() - t0);
+      const a = nets[name][0]!.trainer;
+      const distills = a.stepCount % Math.max(1, a.model.distillEverySteps) === 0;
       const t1 = performance.now();
-      await nets[depth][0]!.trainer.step();
-      step[depth].push(performance.now() - t1);
-      await nets[depth][0]!.trainer.settleBackwards();
+      await a.step();
+      const ms = performance.now() - t1;
+      step[name].push(ms);
+      if (distills) distillStep[name].push(ms);
+      await a.settleBackwards();
     }
-  const figures = (depth: 0 | 1) => ({
-    serveMedianMs: median(serve[depth]),
-    stepMedianMs: median(step[depth]),
+  const figures = (name: Config) => ({
+    serveMedianMs: median(serve[name]),
+    stepMedianMs: median(step[name]),
+    stepMeanMs: mean(step[name]),
+    distillationStepMedianMs: median(distillStep[name]),
+    queries: { ...nets[name][0]!.trainer.distillation.stats },
   });
-  const d0 = figures(0);
-  const d1 = figures(1);
+  const d0 = figures('depth0');
+  const d1 = figures('depth1');
+  const d1n = figures('depth1NoQueries');
   const result = {
     createdAt: new Date().toISOString(),
     backend: backend.chosen,
@@ -100,19 +138,23 @@ async function main() {
     model: 'DEFAULT_MODEL_OPTIONS, maxExperts 3, topK 3 (student of G: 2 blocks of d = 64, hidden 64)',
     serveRows: SERVE_ROWS,
     measured: MEASURED,
+    callerDistillRows: CONFIGS.depth1.callerDistillRows,
     depth0: d0,
     depth1: d1,
+    depth1NoQueries: d1n,
     serveRatio: d1.serveMedianMs / d0.serveMedianMs,
     stepRatio: d1.stepMedianMs / d0.stepMedianMs,
+    queryStepMeanRatio: d1.stepMeanMs / d1n.stepMeanMs,
+    queryDistillationStepRatio: d1.distillationStepMedianMs / d1n.distillationStepMedianMs,
     targetServeRatio: 2,
-    note: 'One process: the step includes B and C serving A (their depth-1 answers included). Interleaved call by call.',
+    note: 'One process: the step includes B and C serving A (their depth-1 answers and the answers to the distillation queries included). Interleaved call by call, rotating the order.',
   };
-  for (const p of [...nets[0], ...nets[1]]) {
+  for (const p of names.flatMap((n) => nets[n])) {
     p.server.dispose();
     p.trainer.dispose();
   }
   log(
-    `serve ${d0.serveMedianMs.toFixed(2)} → ${d1.serveMedianMs.toFixed(2)} ms (${result.serveRatio.toFixed(2)}×), step ${d0.stepMedianMs.toFixed(1)} → ${d1.stepMedianMs.toFixed(1)} ms (${result.stepRatio.toFixed(2)}×); tensors left ${tf.memory().numTensors}`,
+    `serve ${d0.serveMedianMs.toFixed(2)} → ${d1.serveMedianMs.toFixed(2)} ms (${result.serveRatio.toFixed(2)}×), step ${d0.stepMedianMs.toFixed(1)} → ${d1.stepMedianMs.toFixed(1)} ms (${result.stepRatio.toFixed(2)}×); queries: mean step ${d1n.stepMeanMs.toFixed(1)} → ${d1.stepMeanMs.toFixed(1)} ms (${result.queryStepMeanRatio.toFixed(2)}×), distillation steps ${result.queryDistillationStepRatio.toFixed(2)}×; tensors left ${tf.memory().numTensors}`,
   );
   writeResult('peer-answer-depth.json', result);
   process.exit(0);

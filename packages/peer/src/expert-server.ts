@@ -16,6 +16,7 @@ import {
 } from '@peerbench/mesh';
 import * as tf from '@tensorflow/tfjs';
 import { CallerBudget } from './caller-budget.js';
+import type { CallerInputSink } from './caller-inputs.js';
 import type { ServedFunction } from './composition.js';
 
 export interface ExpertServerOptions {
@@ -115,6 +116,8 @@ export class ExpertServer implements ExpertHandlers {
     private readonly now: () => number = () => Date.now(),
     /** A caller's stake on the ledger (null: no ledger, or not known yet). */
     private readonly stakeOf: (callerPeerId: string) => number | null = () => null,
+    /** Keeps the inputs of the training forwards whose backward was accepted (caller-inputs.ts; issue 16). */
+    private readonly inputSink: CallerInputSink | null = null,
   ) {
     const d = DEFAULT_EXPERT_SERVER_OPTIONS;
     this.budget = new CallerBudget(
@@ -201,6 +204,7 @@ export class ExpertServer implements ExpertHandlers {
       this.refuse('gradients from callers without stake are refused');
     if (!this.budget.tryBackward(from))
       this.refuse('this caller has spent its backward steps for this block');
+    this.inputSink?.add(from, saved.x, saved.rows);
     tf.tidy(() => {
       // The caller differentiated its loss w.r.t. the answer a = M·f(x), so
       // ∂L/∂f = M·∂L/∂a. Clip that to bound any single caller's influence.

@@ -163,6 +163,7 @@ export class Peer {
         { ...DEFAULT_EXPERT_SERVER_OPTIONS, ...this.opts.server },
         undefined,
         (caller) => this.stakeOf(caller),
+        trainer.callerInputs,
       );
       if (this.network) {
         this.cleanups.push(this.network.serve(this.server));

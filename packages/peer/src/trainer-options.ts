@@ -33,6 +33,13 @@ export interface ModelOptions {
   /** Distil the student on every n-th step only (each fit is one optimiser step). */
   distillEverySteps: number;
   /**
+   * Rows of callers' training inputs sent to every online neighbour as
+   * distillation queries on each distillation step (forward only; one more
+   * fit of the student; distillation-queries.ts). 0 or undefined: the student
+   * learns from this peer's own batches only.
+   */
+  callerDistillRows?: number;
+  /**
    * What this peer answers (eq 9, composition.ts). 0 (default): its encoder
    * alone. 1: f_i(Ĝ(x)), its encoder plus a learned projection of its
    * student's view of the network, so an answer carries what it learned from
@@ -88,6 +95,7 @@ export const DEFAULT_MODEL_OPTIONS: ModelOptions = {
   standInLearningRate: 0.003,
   standInMinSteps: 5,
   distillEverySteps: 2,
+  callerDistillRows: 16,
   combine: 'concat',
 };
 

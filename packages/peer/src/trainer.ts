@@ -21,12 +21,15 @@
  * Around this file (model, slot table, step, tape): trainer-options.ts,
  * trainer-parts.ts (the model), expert-calls.ts (steps 3, 5), combine.ts
  * (eq 10), composition.ts (eq 9),
- * g-student.ts (eq 11), evaluation.ts, persistence.ts.
+ * g-student.ts (eq 11), distillation-queries.ts (the student also learns on
+ * callers' inputs), evaluation.ts, persistence.ts.
  */
 import type { ExpertNetwork } from '@peerbench/mesh';
 import * as tf from '@tensorflow/tfjs';
+import { CallerInputs } from './caller-inputs.js';
 import { type CombineMode, combineExperts } from './combine.js';
 import type { Composition, ServedFunction } from './composition.js';
+import { DistillationQueries } from './distillation-queries.js';
 import { type EvalResult, type EvaluateLiveOptions, evaluateLive, evaluateOffline } from './evaluation.js';
 import {
   type AnswerStats,
@@ -68,6 +71,9 @@ export class Trainer {
   followLinks = false;
   /** The forwards and backwards to remote experts over the slot table, and their counters. */
   readonly calls: ExpertCalls;
+  /** Callers' training inputs (the ExpertServer fills it) and the distillation queries drawn from them (issue 16). */
+  readonly callerInputs: CallerInputs;
+  readonly distillation: DistillationQueries;
   private readonly optimizer: tf.Optimizer;
   private readonly d: number;
   /** Slots handed over so far (seeds each fresh head block differently). */
@@ -93,6 +99,8 @@ export class Trainer {
     this.slots[0] = selfId;
     this.composition = buildComposition(parts, model, this.slots, scope);
     this.calls = new ExpertCalls(network, this.slots, task.inputSize, this.d, () => this.stepOptions);
+    this.callerInputs = new CallerInputs(task.inputSize);
+    this.distillation = new DistillationQueries(this.callerInputs, () => this.model.callerDistillRows ?? 0);
   }
 
   setNetwork(network: ExpertNetwork | null): void {
@@ -205,6 +213,13 @@ export class Trainer {
       routing.noise?.dispose();
     }
     this.calls.sendBackward(pending, result.answerGrads);
+    if (this.stepCount % Math.max(1, this.model.distillEverySteps) === 0)
+      await this.distillation.run({
+        calls: this.calls,
+        slots: this.slots,
+        student: this.standIns,
+        inputSize: this.task.inputSize,
+      });
     this.stepCount++;
     return {
       step: this.stepCount,

@@ -11,7 +11,11 @@ vi.setConfig({ testTimeout: 120_000 });
 
 /** `n` trainers on one hub answering at `depth`, each serving its f_i. */
 const network = (n: number, depth: 0 | 1) =>
-  trainerSwarm(n, { model: { answerDepth: depth }, step: { forwardTimeoutMs: 2000 } });
+  trainerSwarm(n, {
+    // Distillation queries on callers' inputs on (issue 16): the memory test covers their buffer too.
+    model: { answerDepth: depth, callerDistillRows: 8 },
+    step: { forwardTimeoutMs: 2000 },
+  });
 
 async function round(peers: { trainer: Trainer }[]) {
   for (const p of peers) {

@@ -61,13 +61,20 @@ export function serveTrainer<N extends ExpertNetwork>(
   trainer: Trainer,
   acceptRemoteGradients = true,
 ) {
-  const server = new ExpertServer(trainer.served(), () => 1, {
-    acceptRemoteGradients,
-    remoteGradMaxNorm: 1,
-    remoteLearningRate: 0.01,
-    savedInputTtlMs: 10_000,
-    maxSavedInputs: 64,
-  });
+  const server = new ExpertServer(
+    trainer.served(),
+    () => 1,
+    {
+      acceptRemoteGradients,
+      remoteGradMaxNorm: 1,
+      remoteLearningRate: 0.01,
+      savedInputTtlMs: 10_000,
+      maxSavedInputs: 64,
+    },
+    undefined,
+    undefined,
+    trainer.callerInputs,
+  );
   net.serve(server);
   return { net, trainer, server };
 }
