@@ -156,7 +156,6 @@ export class Peer {
       this.trainer = trainer;
       if (this.opts.storage)
         await restorePeerState(this.opts.storage, trainer, (patch) => this.publish(patch));
-
       this.server = new ExpertServer(
         trainer.served(),
         (caller) => this.heldMask ?? this.masks?.forCaller(this.chain?.uidOf(caller) ?? null) ?? 1,

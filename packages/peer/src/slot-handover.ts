@@ -127,3 +127,38 @@ export function resetSlotState(state: SlotState, slot: number, fresh?: FreshStar
   state.standIns.drop(slot);
   state.scorer.resetSlot(slot);
 }
+
+/** What the trainer does when a slot's holder leaves it, and when a new holder takes it. */
+export interface SlotHooks {
+  release(slot: number): void;
+  take(slot: number): void;
+}
+
+/**
+ * Gives every newly seen peer a free slot, first come (slot 0 is this peer's
+ * own). With `followLinks` (the neighbour policy picks the links), a holder
+ * that is no longer online gives its slot up first, so the slot can change
+ * hands; without it a full table keeps its holders.
+ */
+export function assignSlots(
+  slots: (string | null)[],
+  online: readonly string[],
+  followLinks: boolean,
+  hooks: SlotHooks,
+): void {
+  if (followLinks)
+    for (let s = 1; s < slots.length; s++) {
+      const peerId = slots[s];
+      if (peerId && !online.includes(peerId)) {
+        slots[s] = null;
+        hooks.release(s);
+      }
+    }
+  for (const peerId of online) {
+    if (slots.includes(peerId)) continue;
+    const free = slots.indexOf(null);
+    if (free < 0) return;
+    slots[free] = peerId;
+    hooks.take(free);
+  }
+}

@@ -44,7 +44,7 @@ import { availableTensor, importanceCv2, type NoisyTopKGate, type Routing } from
 import { type Mlp, type NamedWeights, uniqueScope } from './model.js';
 import { exportTrainerWeights, importTrainerWeights, trainerWeightsMismatch } from './persistence.js';
 import { DEFAULT_SCORER_OPTIONS, removalCost, Scorer } from './scorer.js';
-import { resetSlotState } from './slot-handover.js';
+import { assignSlots, resetSlotState } from './slot-handover.js';
 import type { Batch, Task } from './task.js';
 import {
   DEFAULT_MODEL_OPTIONS,
@@ -142,26 +142,6 @@ export class Trainer {
     return own.flatMap((part) => part?.variables() ?? []);
   }
 
-  /** Gives every newly seen peer a free slot (first come; with `followLinks` the policy picks the links). */
-  private assignSlots(online: string[]): void {
-    if (this.followLinks)
-      for (let s = 1; s < this.slots.length; s++) {
-        const peerId = this.slots[s];
-        if (peerId && !online.includes(peerId)) {
-          this.slots[s] = null;
-          this.resetSlot(s);
-        }
-      }
-    for (const peerId of online) {
-      if (this.slots.includes(peerId)) continue;
-      const free = this.slots.indexOf(null);
-      if (free < 0) return;
-      this.slots[free] = peerId;
-      this.standIns.drop(free);
-      this.scorer.resetSlot(free);
-    }
-  }
-
   /**
    * Forgets what slot `slot` learned about its holder and gives the next one
    * a fresh start (slot-handover.ts): gate column at the mean of the other
@@ -192,7 +172,14 @@ export class Trainer {
     const batch = this.task.nextBatch(this.stepOptions.batchSize);
     const B = batch.size;
     const online = this.calls.online();
-    this.assignSlots([...online]);
+    // Newly seen peers take free slots; with followLinks, unlinked holders leave theirs (slot-handover.ts).
+    assignSlots(this.slots, [...online], this.followLinks, {
+      release: (slot) => this.resetSlot(slot),
+      take: (slot) => {
+        this.standIns.drop(slot);
+        this.scorer.resetSlot(slot);
+      },
+    });
     const available = this.availability(online);
 
     // Routing is decided outside the tape so the RPCs can go out now.
