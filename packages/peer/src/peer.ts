@@ -38,13 +38,7 @@ import { resolveIdentity, restorePeerState, savePeerState } from './persistence.
 import { scoreOnValidation, ValidationCycle } from './removal-cost.js';
 import { initialSnapshot, type PeerSnapshot, type PeerStats, type StepPoint } from './state.js';
 import { Trainer } from './trainer.js';
-import {
-  DEFAULT_MODEL_OPTIONS,
-  DEFAULT_STEP_OPTIONS,
-  type ModelOptions,
-  type StepOptions,
-  type StepResult,
-} from './trainer-options.js';
+import { type StepResult, withTrainerDefaults } from './trainer-options.js';
 import { WeightSubmission } from './weight-submission.js';
 
 export type { PeerOptions, TargetRowContext } from './peer-options.js';
@@ -131,8 +125,7 @@ export class Peer {
     this.publish({ status: 'starting', error: null });
     try {
       const task = typeof this.opts.task === 'function' ? await this.opts.task() : this.opts.task;
-      const model: ModelOptions = { ...DEFAULT_MODEL_OPTIONS, ...this.opts.model };
-      const step: StepOptions = { ...DEFAULT_STEP_OPTIONS, ...this.opts.step };
+      const { model, step } = withTrainerDefaults(this.opts.model, this.opts.step);
       const backend = this.opts.backend;
       const trial = this.opts.backendTrial;
       if (backend !== false && trial && !backend?.force) {

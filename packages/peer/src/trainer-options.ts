@@ -108,6 +108,14 @@ export const DEFAULT_STEP_OPTIONS: StepOptions = {
   wireDtype: 'fp32',
 };
 
+/** A trainer's options from partial ones: every field not given takes its default above. */
+export function withTrainerDefaults(
+  model: Partial<ModelOptions> = {},
+  step: Partial<StepOptions> = {},
+): { model: ModelOptions; step: StepOptions } {
+  return { model: { ...DEFAULT_MODEL_OPTIONS, ...model }, step: { ...DEFAULT_STEP_OPTIONS, ...step } };
+}
+
 export interface StepResult {
   step: number;
   /** Cross-entropy L_i of this batch. */
