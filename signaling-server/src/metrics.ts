@@ -108,6 +108,39 @@ export function snapshotMetrics(counters: SignalingCounters, gauges: Gauges): Si
 
 const PREFIX = 'peerbench_signaling_';
 
+/** Fields of SignalingMetrics that are one plain number. */
+type NumberField = {
+  [K in keyof SignalingMetrics]: SignalingMetrics[K] extends number ? K : never;
+}[keyof SignalingMetrics];
+
+/** The counters with one unlabelled sample: Prometheus name (after PREFIX), help, field. */
+const PLAIN_COUNTERS: readonly (readonly [string, string, NumberField])[] = [
+  ['connections_accepted_total', 'WebSocket connections accepted.', 'connectionsAcceptedTotal'],
+  ['messages_received_total', 'Messages received from clients, valid or not.', 'messagesReceivedTotal'],
+  ['relayed_messages_total', 'Signal messages relayed between peers.', 'relayedMessagesTotal'],
+  ['abuse_closes_total', 'Connections closed with 1008 for abuse.', 'abuseClosesTotal'],
+  ['heartbeat_drops_total', 'Connections dropped for missed heartbeats.', 'heartbeatDropsTotal'],
+  [
+    'slow_consumer_closes_total',
+    'Connections closed for not reading their messages.',
+    'slowConsumerClosesTotal',
+  ],
+  ['ledger_blocks_sent_total', 'Ledger blocks sent to subscribers.', 'ledgerBlocksSentTotal'],
+  ['http_rate_limited_total', '/ledger HTTP requests refused with 429.', 'httpRateLimitedTotal'],
+  ['forbidden_origin_total', 'Joins and txs refused for their Origin.', 'forbiddenOriginTotal'],
+  [
+    'ledger_blocks_sent_in_parts_total',
+    'Blocks sent in parts (over one message).',
+    'ledgerBlocksSentInPartsTotal',
+  ],
+  [
+    'ledger_blocks_oversized_total',
+    'Blocks too large for one message and not splittable.',
+    'ledgerBlocksOversizedTotal',
+  ],
+  ['upgrade_timeouts_total', 'Sockets closed for incomplete request headers.', 'upgradeTimeoutsTotal'],
+];
+
 /** Prometheus text exposition format 0.0.4. */
 export function renderPrometheus(m: SignalingMetrics, rssBytes: number): string {
   const lines: string[] = [];
@@ -115,11 +148,14 @@ export function renderPrometheus(m: SignalingMetrics, rssBytes: number): string 
     lines.push(`# HELP ${PREFIX}${name} ${help}`, `# TYPE ${PREFIX}${name} ${type}`);
     for (const [labels, value] of samples) lines.push(`${PREFIX}${name}${labels} ${value}`);
   };
-  /** A counter with one unlabelled sample. */
-  const counter = (name: string, help: string, value: number) => metric(name, 'counter', help, [['', value]]);
   metric('connections', 'gauge', 'Open WebSocket connections.', [['', m.connections]]);
   metric('rooms', 'gauge', 'Rooms with at least one peer.', [['', m.rooms]]);
   metric('peers', 'gauge', 'Joined peers over all rooms.', [['', m.peers]]);
+  metric('open_sockets', 'gauge', 'Open TCP sockets (pending, HTTP, WebSocket).', [['', m.openSockets]]);
+  metric('pending_sockets', 'gauge', 'Sockets waiting for their first complete request headers.', [
+    ['', m.pendingSockets],
+  ]);
+  metric('uptime_seconds', 'gauge', 'Seconds since the server started.', [['', m.uptimeSeconds]]);
   metric(
     'reported_links',
     'gauge',
@@ -135,47 +171,17 @@ export function renderPrometheus(m: SignalingMetrics, rssBytes: number): string 
       m.links.connectedByType[type],
     ]),
   );
-  counter('connections_accepted_total', 'WebSocket connections accepted.', m.connectionsAcceptedTotal);
-  counter(
-    'messages_received_total',
-    'Messages received from clients, valid or not.',
-    m.messagesReceivedTotal,
-  );
-  counter('relayed_messages_total', 'Signal messages relayed between peers.', m.relayedMessagesTotal);
+  for (const [name, help, field] of PLAIN_COUNTERS) metric(name, 'counter', help, [['', m[field]]]);
   metric(
     'rejected_messages_total',
     'counter',
     'Messages answered with an error, by error code.',
     SIGNALING_ERROR_CODES.map((code) => [`{code="${code}"}`, m.rejectedMessagesTotal[code]]),
   );
-  counter('abuse_closes_total', 'Connections closed with 1008 for abuse.', m.abuseClosesTotal);
-  counter('heartbeat_drops_total', 'Connections dropped for missed heartbeats.', m.heartbeatDropsTotal);
-  counter(
-    'slow_consumer_closes_total',
-    'Connections closed for not reading their messages.',
-    m.slowConsumerClosesTotal,
-  );
   metric('ledger_txs_total', 'counter', 'Ledger transactions submitted, by result.', [
     ['{result="accepted"}', m.ledgerTxsTotal.accepted],
     ['{result="rejected"}', m.ledgerTxsTotal.rejected],
     ['{result="failed"}', m.ledgerTxsTotal.failed],
-  ]);
-  counter('ledger_blocks_sent_total', 'Ledger blocks sent to subscribers.', m.ledgerBlocksSentTotal);
-  counter('http_rate_limited_total', '/ledger HTTP requests refused with 429.', m.httpRateLimitedTotal);
-  counter('forbidden_origin_total', 'Joins and txs refused for their Origin.', m.forbiddenOriginTotal);
-  counter(
-    'ledger_blocks_sent_in_parts_total',
-    'Blocks sent in parts (over one message).',
-    m.ledgerBlocksSentInPartsTotal,
-  );
-  counter(
-    'ledger_blocks_oversized_total',
-    'Blocks too large for one message and not splittable.',
-    m.ledgerBlocksOversizedTotal,
-  );
-  metric('open_sockets', 'gauge', 'Open TCP sockets (pending, HTTP, WebSocket).', [['', m.openSockets]]);
-  metric('pending_sockets', 'gauge', 'Sockets waiting for their first complete request headers.', [
-    ['', m.pendingSockets],
   ]);
   metric(
     'sockets_refused_total',
@@ -186,8 +192,6 @@ export function renderPrometheus(m: SignalingMetrics, rssBytes: number): string 
       ['{limit="address"}', m.socketsRefusedTotal.address],
     ],
   );
-  counter('upgrade_timeouts_total', 'Sockets closed for incomplete request headers.', m.upgradeTimeoutsTotal);
-  metric('uptime_seconds', 'gauge', 'Seconds since the server started.', [['', m.uptimeSeconds]]);
   lines.push(
     '# HELP process_resident_memory_bytes Resident memory size in bytes.',
     '# TYPE process_resident_memory_bytes gauge',
