@@ -113,32 +113,23 @@ type NumberField = {
   [K in keyof SignalingMetrics]: SignalingMetrics[K] extends number ? K : never;
 }[keyof SignalingMetrics];
 
-/** The counters with one unlabelled sample: Prometheus name (after PREFIX), help, field. */
+/** The counters with one unlabelled sample: Prometheus name (after PREFIX, before `_total`), help, field. */
 const PLAIN_COUNTERS: readonly (readonly [string, string, NumberField])[] = [
-  ['connections_accepted_total', 'WebSocket connections accepted.', 'connectionsAcceptedTotal'],
-  ['messages_received_total', 'Messages received from clients, valid or not.', 'messagesReceivedTotal'],
-  ['relayed_messages_total', 'Signal messages relayed between peers.', 'relayedMessagesTotal'],
-  ['abuse_closes_total', 'Connections closed with 1008 for abuse.', 'abuseClosesTotal'],
-  ['heartbeat_drops_total', 'Connections dropped for missed heartbeats.', 'heartbeatDropsTotal'],
-  [
-    'slow_consumer_closes_total',
-    'Connections closed for not reading their messages.',
-    'slowConsumerClosesTotal',
-  ],
-  ['ledger_blocks_sent_total', 'Ledger blocks sent to subscribers.', 'ledgerBlocksSentTotal'],
-  ['http_rate_limited_total', '/ledger HTTP requests refused with 429.', 'httpRateLimitedTotal'],
-  ['forbidden_origin_total', 'Joins and txs refused for their Origin.', 'forbiddenOriginTotal'],
-  [
-    'ledger_blocks_sent_in_parts_total',
-    'Blocks sent in parts (over one message).',
-    'ledgerBlocksSentInPartsTotal',
-  ],
-  [
-    'ledger_blocks_oversized_total',
-    'Blocks too large for one message and not splittable.',
-    'ledgerBlocksOversizedTotal',
-  ],
-  ['upgrade_timeouts_total', 'Sockets closed for incomplete request headers.', 'upgradeTimeoutsTotal'],
+  // Traffic.
+  ['connections_accepted', 'WebSocket connections accepted.', 'connectionsAcceptedTotal'],
+  ['messages_received', 'Messages received from clients, valid or not.', 'messagesReceivedTotal'],
+  ['relayed_messages', 'Signal messages relayed between peers.', 'relayedMessagesTotal'],
+  // Connections closed or refused.
+  ['abuse_closes', 'Connections closed with 1008 for abuse.', 'abuseClosesTotal'],
+  ['heartbeat_drops', 'Connections dropped for missed heartbeats.', 'heartbeatDropsTotal'],
+  ['slow_consumer_closes', 'Connections closed for not reading their messages.', 'slowConsumerClosesTotal'],
+  ['upgrade_timeouts', 'Sockets closed for incomplete request headers.', 'upgradeTimeoutsTotal'],
+  ['forbidden_origin', 'Joins and txs refused for their Origin.', 'forbiddenOriginTotal'],
+  // The ledger's traffic.
+  ['ledger_blocks_sent', 'Ledger blocks sent to subscribers.', 'ledgerBlocksSentTotal'],
+  ['ledger_blocks_sent_in_parts', 'Blocks sent in parts (over one message).', 'ledgerBlocksSentInPartsTotal'],
+  ['ledger_blocks_oversized', 'Blocks over one message, not splittable.', 'ledgerBlocksOversizedTotal'],
+  ['http_rate_limited', '/ledger HTTP requests refused with 429.', 'httpRateLimitedTotal'],
 ];
 
 /** Prometheus text exposition format 0.0.4. */
@@ -171,7 +162,8 @@ export function renderPrometheus(m: SignalingMetrics, rssBytes: number): string 
       m.links.connectedByType[type],
     ]),
   );
-  for (const [name, help, field] of PLAIN_COUNTERS) metric(name, 'counter', help, [['', m[field]]]);
+  for (const [name, help, field] of PLAIN_COUNTERS)
+    metric(`${name}_total`, 'counter', help, [['', m[field]]]);
   metric(
     'rejected_messages_total',
     'counter',
