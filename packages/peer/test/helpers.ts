@@ -2,7 +2,7 @@ import { BlockProducer, defaultGenesis, LocalChain, MemoryStore } from '@peerben
 import { type ExpertNetwork, InMemoryHub } from '@peerbench/mesh';
 import { generateIdentity } from '@peerbench/protocol';
 import { selectBackend } from '../src/backend.js';
-import { ExpertServer } from '../src/expert-server.js';
+import { ExpertServer, type ExpertServerOptions } from '../src/expert-server.js';
 import { loadMnistDigits, MnistTask, skewedClassMix } from '../src/mnist-task.js';
 import { Trainer } from '../src/trainer.js';
 import { DEFAULT_STEP_OPTIONS, type ModelOptions, type StepOptions } from '../src/trainer-options.js';
@@ -60,6 +60,7 @@ export function serveTrainer<N extends ExpertNetwork>(
   net: N,
   trainer: Trainer,
   acceptRemoteGradients = true,
+  serverOptions: Partial<ExpertServerOptions> = {},
 ) {
   const server = new ExpertServer(
     trainer.served(),
@@ -70,6 +71,7 @@ export function serveTrainer<N extends ExpertNetwork>(
       remoteLearningRate: 0.01,
       savedInputTtlMs: 10_000,
       maxSavedInputs: 64,
+      ...serverOptions,
     },
     undefined,
     undefined,
@@ -86,7 +88,12 @@ export function serveTrainer<N extends ExpertNetwork>(
  */
 export async function trainerSwarm(
   n: number,
-  opts: { model?: Partial<ModelOptions>; step?: Partial<StepOptions>; acceptRemoteGradients?: boolean } = {},
+  opts: {
+    model?: Partial<ModelOptions>;
+    step?: Partial<StepOptions>;
+    acceptRemoteGradients?: boolean;
+    server?: Partial<ExpertServerOptions>;
+  } = {},
 ) {
   const hub = new InMemoryHub();
   const peers = [];
@@ -106,7 +113,7 @@ export async function trainerSwarm(
         ...opts.step,
       },
     );
-    peers.push(serveTrainer(net, trainer, opts.acceptRemoteGradients ?? true));
+    peers.push(serveTrainer(net, trainer, opts.acceptRemoteGradients ?? true, opts.server));
   }
   return { hub, peers };
 }
