@@ -111,9 +111,13 @@ export class MeshNeighbourhood implements Neighbourhood {
     this.host.close(peerId, 'unlinked');
   }
 
-  /** A link request this peer made and has not seen answered. */
-  isPending(peerId: string): boolean {
-    return this.pending.has(peerId);
+  /**
+   * Link requests this peer made and has not seen answered. They hold a
+   * place: a request to a lower id has no connection until that side's offer
+   * comes, and an unasked offer taken meanwhile would make one link too many.
+   */
+  pendingIds(): IterableIterator<string> {
+    return this.pending.keys();
   }
 
   /** The mesh: the link to `peerId` opened. */

@@ -188,8 +188,7 @@ export class PeerMesh {
   }
 
   private linkCount(): number {
-    const hood = this.hood;
-    return this.peers.linkCount(hood && ((id) => hood.isPending(id)));
+    return this.peers.linkCount(this.hood?.pendingIds());
   }
 
   private neighbourhoodHost(): NeighbourhoodHost {

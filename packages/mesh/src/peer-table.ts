@@ -54,11 +54,15 @@ export class PeerTable {
     return out;
   }
 
-  /** Entries holding a connection, or counted by `alsoCount` (a neighbourhood's pending links). */
-  linkCount(alsoCount: (peerId: string) => boolean = () => false): number {
-    let n = 0;
-    for (const [id, e] of this.entries) if (e.connection || alsoCount(id)) n++;
-    return n;
+  /**
+   * Peers holding a place: entries with a connection, and `alsoCount` (a
+   * neighbourhood's pending link requests, which have no entry until the
+   * other side's offer arrives), each peer once.
+   */
+  linkCount(alsoCount: Iterable<string> = []): number {
+    const ids = new Set(alsoCount);
+    for (const [id, e] of this.entries) if (e.connection) ids.add(id);
+    return ids.size;
   }
 
   /** The open RPC session to `peerId`; RpcError `peer-gone` when there is none. */

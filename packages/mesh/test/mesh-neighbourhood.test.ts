@@ -11,7 +11,7 @@ import { createSignalingServer, type SignalingServer } from '@peerbench/signalin
 import wrtc from '@roamhq/wrtc';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { MeshExpertNetwork, PeerMesh, type WebSocketConstructor } from '../src/index.js';
+import { MeshExpertNetwork, PeerMesh, SignalingClient, type WebSocketConstructor } from '../src/index.js';
 
 const WS = WebSocket as unknown as WebSocketConstructor;
 /** Long, so a refusal that waited for the deadline would time the test out instead of passing. */
@@ -106,6 +106,33 @@ describe('PeerMesh neighbourhood', () => {
     }
     expect(b.connectedPeers()).toEqual([a.peerId]);
     expect(c.links()).toEqual([]);
+  }, 60_000);
+
+  it('a request waiting for its answer holds a place: an unasked offer meanwhile is refused', async () => {
+    const [silentId, lowerId, fullId] = await sortedIdentities(3);
+    // The lowest id is a bare signaling client: it never answers b's request for an offer.
+    const silent = new SignalingClient({
+      url: server.url,
+      room: 'pending',
+      identity: silentId!,
+      WebSocket: WS,
+    });
+    await silent.start();
+    try {
+      const b = await mesh('pending', fullId!, 1);
+      const a = await mesh('pending', lowerId!);
+      await vi.waitFor(() => expect(b.signaling.peers().map((p) => p.peerId)).toContain(silent.peerId), WAIT);
+      // b (maxLinks 1) asks the silent peer for an offer; the request stays pending (deadline 120 s).
+      const asked = hood(b).link(silent.peerId);
+      // a (lower than b) offers unasked while b's one place is promised: refused at once.
+      expect(await hood(a).link(b.peerId)).toBe(false);
+      expect(b.links()).toEqual([]);
+      expect(a.links()).toEqual([]);
+      await b.stop();
+      expect(await asked).toBe(false);
+    } finally {
+      await silent.stop();
+    }
   }, 60_000);
 
   it('unlink closes both ends and nothing re-forms it; link() can form it again', async () => {
