@@ -12,7 +12,6 @@ import {
   joinNetwork,
   type LedgerTransport,
   type NetworkSession,
-  type WebSocketConstructor,
 } from '@peerbench/mesh';
 import type { Identity } from '@peerbench/protocol';
 import wrtc from '@roamhq/wrtc';
@@ -79,7 +78,7 @@ export class WebRtcTransport implements SwarmTransport {
       room: this.room,
       identity,
       wrtc,
-      WebSocket: WebSocket as unknown as WebSocketConstructor,
+      WebSocket,
     });
     await session.joined;
     this.sessions.set(identity.peerId, session);

@@ -4,15 +4,22 @@
  * client and the mesh's link retries.
  */
 
+/**
+ * An event handler property, checked like a method (bivariantly), so that
+ * the browser's and `ws`'s handlers, which take richer event types than the
+ * members read here, fit without a cast.
+ */
+type Handler<E> = { bivarianceHack(ev: E): void }['bivarianceHack'] | null;
+
 /** The WebSocket members used here: the browser's and the `ws` package's both fit. */
 export interface WebSocketLike {
   readonly readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  onopen: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
+  onopen: Handler<unknown>;
+  onmessage: Handler<{ data: unknown }>;
+  onclose: Handler<{ code: number; reason: string }>;
+  onerror: Handler<unknown>;
 }
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 

@@ -30,9 +30,8 @@ import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import WebSocket from 'ws';
 import { signalingLedgerTransport } from '../src/ledger-channel.js';
 import { SignalingClient } from '../src/signaling-client.js';
-import type { WebSocketConstructor } from '../src/websocket.js';
 
-const WS = WebSocket as unknown as WebSocketConstructor;
+const WS = WebSocket;
 const WAIT = { timeout: 30_000, interval: 50 };
 /** Issue 17's target: the peers of a dead instance are back within this. */
 const BACK_WITHIN_MS = 10_000;

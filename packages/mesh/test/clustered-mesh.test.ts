@@ -26,9 +26,8 @@ import wrtc from '@roamhq/wrtc';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import WebSocket from 'ws';
 import { PeerMesh } from '../src/peer-mesh.js';
-import type { WebSocketConstructor } from '../src/websocket.js';
 
-const WS = WebSocket as unknown as WebSocketConstructor;
+const WS = WebSocket;
 const INSTANCES = 3;
 const PEERS = 12;
 const ROOMS = 4;

@@ -7,10 +7,10 @@ import { createSignalingServer, type SignalingServer } from '@peerbench/signalin
 import wrtc from '@roamhq/wrtc';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { PeerMesh, type WebSocketConstructor } from '../src/index.js';
+import { PeerMesh } from '../src/index.js';
 import { startChildPeer } from './child-peer.js';
 
-const WS = WebSocket as unknown as WebSocketConstructor;
+const WS = WebSocket;
 const ROOM = 'mesh-it';
 
 function tensor(n: number, seed: number): WireTensor {

@@ -9,9 +9,9 @@ import { createSignalingServer, type SignalingServer } from '@peerbench/signalin
 import wrtc from '@roamhq/wrtc';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { type LinkInfo, PeerMesh, type PeerMeshOptions, type WebSocketConstructor } from '../src/index.js';
+import { type LinkInfo, PeerMesh, type PeerMeshOptions } from '../src/index.js';
 
-const WS = WebSocket as unknown as WebSocketConstructor;
+const WS = WebSocket;
 
 /**
  * A WebSocket that never lets an ICE candidate out (trickled, or inside an
@@ -113,7 +113,7 @@ describe('PeerMesh link status', () => {
   it('a link that cannot be made is closed at the deadline and reported failed, with the reason, on both sides', async () => {
     const deadlineMs = 1_500;
     const opts = {
-      WebSocket: CandidateDroppingWebSocket as unknown as WebSocketConstructor,
+      WebSocket: CandidateDroppingWebSocket,
       connectTimeoutMs: deadlineMs,
     };
     const a = await mesh('links-fail', opts);

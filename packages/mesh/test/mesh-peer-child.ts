@@ -9,7 +9,6 @@ import { generateIdentity } from '@peerbench/protocol';
 import wrtc from '@roamhq/wrtc';
 import WebSocket from 'ws';
 import { PeerMesh } from '../src/index.js';
-import type { WebSocketConstructor } from '../src/websocket.js';
 
 const [url, room] = process.argv.slice(2);
 if (!url || !room) throw new Error('usage: mesh-peer-child <url> <room>');
@@ -19,7 +18,7 @@ const mesh = new PeerMesh({
   room,
   identity,
   wrtc,
-  WebSocket: WebSocket as unknown as WebSocketConstructor,
+  WebSocket: WebSocket,
 });
 mesh.handle('hang', () => {
   process.stdout.write('started hang\n');

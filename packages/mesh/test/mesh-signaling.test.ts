@@ -16,9 +16,9 @@ import {
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { SignalingClient } from '../src/signaling-client.js';
-import { backoffDelayMs, type WebSocketConstructor } from '../src/websocket.js';
+import { backoffDelayMs } from '../src/websocket.js';
 
-const WS = WebSocket as unknown as WebSocketConstructor;
+const WS = WebSocket;
 const NONCE = '0123456789abcdef0123456789abcdef';
 const OTHER = 'c'.repeat(64);
 

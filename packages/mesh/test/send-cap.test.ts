@@ -9,14 +9,7 @@ import { createSignalingServer } from '@peerbench/signaling-server';
 import wrtc from '@roamhq/wrtc';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import {
-  type Link,
-  type LinkListener,
-  PeerMesh,
-  RpcSession,
-  SEND_HIGH_WATER_BYTES,
-  type WebSocketConstructor,
-} from '../src/index.js';
+import { type Link, type LinkListener, PeerMesh, RpcSession, SEND_HIGH_WATER_BYTES } from '../src/index.js';
 import { startChildPeer } from './child-peer.js';
 
 const MiB = 1024 * 1024;
@@ -86,7 +79,7 @@ describe('send queue byte cap', () => {
       room: 'send-cap',
       identity: await generateIdentity(),
       wrtc,
-      WebSocket: WebSocket as unknown as WebSocketConstructor,
+      WebSocket: WebSocket,
       sendQueueMaxBytes: capBytes,
     });
     await mesh.start();

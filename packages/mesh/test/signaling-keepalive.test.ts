@@ -11,12 +11,12 @@ import { createSignalingServer, type SignalingServer } from '@peerbench/signalin
 import wrtc from '@roamhq/wrtc';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { PeerMesh, type SignalingState, type WebSocketConstructor } from '../src/index.js';
+import { PeerMesh, type SignalingState } from '../src/index.js';
 import { SignalingClient } from '../src/signaling-client.js';
 import { SignalingKeepalive } from '../src/signaling-keepalive.js';
 import { BlackholeProxy } from './blackhole-proxy.js';
 
-const WS = WebSocket as unknown as WebSocketConstructor;
+const WS = WebSocket;
 /** Fast enough for a test, slow enough for a loaded 2-core machine not to miss a pong. */
 const FAST = { pingIntervalMs: 100, pongTimeoutMs: 1_000, connectTimeoutMs: 2_000 };
 /** Bounds for vi.waitFor: far above FAST's deadlines, far below anything TCP would do by itself. */

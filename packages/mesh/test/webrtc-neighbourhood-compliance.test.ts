@@ -8,7 +8,7 @@ import { generateIdentity } from '@peerbench/protocol';
 import { createSignalingServer } from '@peerbench/signaling-server';
 import wrtc from '@roamhq/wrtc';
 import WebSocket from 'ws';
-import { MeshExpertNetwork, PeerMesh, type WebSocketConstructor } from '../src/index.js';
+import { MeshExpertNetwork, PeerMesh } from '../src/index.js';
 import { describeNeighbourhoodCompliance } from './neighbourhood-compliance.js';
 
 describeNeighbourhoodCompliance('PeerMesh over WebRTC', () => {
@@ -25,7 +25,7 @@ describeNeighbourhoodCompliance('PeerMesh over WebRTC', () => {
           room,
           identity: await generateIdentity(),
           wrtc,
-          WebSocket: WebSocket as unknown as WebSocketConstructor,
+          WebSocket: WebSocket,
           neighbourhood: { maxLinks },
         });
         meshes.push(m);

@@ -4,7 +4,7 @@
  * signaling server and reports every link event of the mesh (state,
  * connection type, failures) and every fresh-credentials answer.
  */
-import { PeerMesh, type WebSocketConstructor } from '@peerbench/mesh';
+import { PeerMesh } from '@peerbench/mesh';
 import { generateIdentity } from '@peerbench/protocol';
 import wrtc from '@roamhq/wrtc';
 import WebSocket from 'ws';
@@ -23,7 +23,7 @@ async function start(msg: MeshAgentStart): Promise<void> {
     room: msg.room,
     identity: await generateIdentity(),
     wrtc,
-    WebSocket: WebSocket as unknown as WebSocketConstructor,
+    WebSocket: WebSocket,
     ...(msg.connectTimeoutMs !== undefined ? { connectTimeoutMs: msg.connectTimeoutMs } : {}),
     ...(msg.linkReportDebounceMs !== undefined ? { linkReportDebounceMs: msg.linkReportDebounceMs } : {}),
   });

@@ -9,7 +9,7 @@
  * link event of its mesh.
  */
 import { parseGenesis, RemoteChain } from '@peerbench/ledger';
-import { fetchGenesis, joinNetwork, type NetworkSession, type WebSocketConstructor } from '@peerbench/mesh';
+import { fetchGenesis, joinNetwork, type NetworkSession } from '@peerbench/mesh';
 import { LedgerChainClient, MnistTask, Peer, skewedClassMix } from '@peerbench/peer';
 import { generateIdentity } from '@peerbench/protocol';
 import wrtc from '@roamhq/wrtc';
@@ -33,7 +33,7 @@ async function start(msg: TrainAgentStart): Promise<void> {
     room: msg.room,
     identity,
     wrtc,
-    WebSocket: WebSocket as unknown as WebSocketConstructor,
+    WebSocket: WebSocket,
   });
   network = net;
   net.mesh.on('link', (info) => send({ type: 'link', info, atMs: Date.now() }));

@@ -6,7 +6,7 @@
  * to the others, set-weights txs land in blocks and ranks leave uniform.
  */
 
-import { MeshExpertNetwork, PeerMesh, type WebSocketConstructor } from '@peerbench/mesh';
+import { MeshExpertNetwork, PeerMesh } from '@peerbench/mesh';
 import { generateIdentity, type Identity } from '@peerbench/protocol';
 import { createSignalingServer, type SignalingServer } from '@peerbench/signaling-server';
 import wrtc from '@roamhq/wrtc';
@@ -54,7 +54,7 @@ describe('3 peers over real WebRTC and the real signaling server, real ledger', 
               room: 'peer-it',
               identity: id,
               wrtc,
-              WebSocket: WebSocket as unknown as WebSocketConstructor,
+              WebSocket: WebSocket,
             });
             await mesh.start();
             meshes.push(mesh);
