@@ -11,6 +11,7 @@
  * sweeps every namespace whose owning pid is no longer alive.
  */
 import { randomBytes } from 'node:crypto';
+import { cleanUpOnExit, pidAlive } from '@peerbench/protocol/exit-cleanup';
 import { NetlabError } from './errors.js';
 import { inNs, type RunResult, run, runSyncQuiet, succeeds } from './exec.js';
 import { LabProcess, type SpawnOptions } from './process.js';
@@ -40,15 +41,6 @@ export function labToolsMissingReason(): string | null {
     return '`python3` is missing: apt-get install python3-minimal (scripts/setup.sh does)';
   }
   return null;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function listNamespaces(): string[] {
@@ -89,26 +81,6 @@ export function sweepLeftovers(prefix: string = DEFAULT_LAB_PREFIX): string[] {
     removed.push(ns);
   }
   return removed;
-}
-
-/** Labs of this process not yet destroyed, for the exit handlers. */
-const liveLabs = new Set<Lab>();
-let exitHandlersInstalled = false;
-
-function installExitHandlers(): void {
-  if (exitHandlersInstalled) return;
-  exitHandlersInstalled = true;
-  process.on('exit', () => {
-    for (const lab of liveLabs) lab.destroySync();
-  });
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const onSignal = () => {
-      for (const lab of liveLabs) lab.destroySync();
-      process.removeListener(signal, onSignal);
-      process.kill(process.pid, signal);
-    };
-    process.on(signal, onSignal);
-  }
 }
 
 const LABEL_PATTERN = /^[a-z][a-z0-9]{0,11}$/;
@@ -167,6 +139,8 @@ export class Lab {
   private readonly namespaces = new Map<string, Namespace>();
   private readonly processes = new Set<LabProcess>();
   private destroyed = false;
+  /** Takes back the exit/signal clean-up registered for this lab (`cleanUpOnExit`). */
+  private forgetCleanup: () => void = () => {};
 
   private constructor(prefix: string) {
     this.prefix = prefix;
@@ -181,8 +155,7 @@ export class Lab {
     if (reason) throw new NetlabError('unavailable', reason);
     sweepLeftovers(prefix);
     const lab = new Lab(prefix);
-    installExitHandlers();
-    liveLabs.add(lab);
+    lab.forgetCleanup = cleanUpOnExit(() => lab.destroySync());
     return lab;
   }
 
@@ -249,7 +222,7 @@ export class Lab {
     for (const p of this.processes) p.kill('SIGKILL');
     for (const ns of this.namespaces.values()) removeNamespaceSync(ns.name);
     this.namespaces.clear();
-    liveLabs.delete(this);
+    this.forgetCleanup();
   }
 
   /** Namespace names that exist right now and belong to this lab (for leak checks). */

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { cleanUpOnExit, pidAlive } from '@peerbench/protocol/exit-cleanup';
 
 export const DEFAULT_NATS_READY_TIMEOUT_MS = 15_000;
 const STOP_GRACE_MS = 5_000;
@@ -53,34 +54,6 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
-}
-
-const live = new Set<ChildProcess>();
-const liveDirs = new Set<string>();
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const child of live) {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
-  });
-}
-
-/** Whether a process with this pid exists (EPERM: it exists, not ours). */
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
@@ -155,9 +128,8 @@ export class NatsServerProcess {
       const routes = spec.cluster.routes.map((p) => `nats://127.0.0.1:${p}`).join(',');
       if (routes) args.push('--routes', routes);
     }
-    installExitHook();
     this.child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    live.add(this.child);
+    const forgetCleanup = cleanUpOnExit(() => this.child.kill('SIGKILL'));
     let partial = '';
     this.child.stderr?.setEncoding('utf8');
     this.child.stderr?.on('data', (chunk: string) => {
@@ -171,12 +143,12 @@ export class NatsServerProcess {
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code) => {
         this.exitCode = code;
-        live.delete(this.child);
+        forgetCleanup();
         resolve(code);
       });
       this.child.once('error', () => {
         this.exitCode = -1;
-        live.delete(this.child);
+        forgetCleanup();
         resolve(-1);
       });
     });
@@ -264,7 +236,7 @@ export async function startNats(options: StartNatsOptions = {}): Promise<NatsClu
   const timeoutMs = options.readyTimeoutMs ?? DEFAULT_NATS_READY_TIMEOUT_MS;
   sweepStaleNats();
   const root = mkdtempSync(join(tmpdir(), `peerbench-nats-${process.pid}-`));
-  liveDirs.add(root);
+  const forgetRoot = cleanUpOnExit(() => rmSync(root, { recursive: true, force: true }));
   const nodes: NatsServerProcess[] = [];
   let stopped = false;
   const stop = async () => {
@@ -272,7 +244,7 @@ export async function startNats(options: StartNatsOptions = {}): Promise<NatsClu
     stopped = true;
     await Promise.all(nodes.map((n) => n.terminate()));
     rmSync(root, { recursive: true, force: true });
-    liveDirs.delete(root);
+    forgetRoot();
   };
   try {
     const clientPorts: number[] = [];
