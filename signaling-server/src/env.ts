@@ -38,7 +38,7 @@ export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../.data/ledger', impo
 export const CLI_USAGE = `usage: pnpm --filter @peerbench/signaling-server start [--] [flags]   (or: tsx src/cli.ts [flags])
 flags: [--help] [--host HOST] [--port PORT] [--static DIR]
   [--max-connections-per-ip N] [--max-connections N] [--max-rooms N] [--max-peers-per-room N]
-  [--public-room NAME] [--presence-sample-size N]
+  [--public-room NAME] [--presence-sample-size N] [--degree N]
   [--heartbeat-interval-ms MS] [--trust-proxy] [--allowed-origins ORIGIN,...]
   [--address-budgets KIND=RATE/BURST,...] [--upgrade-timeout-ms MS] [--max-open-sockets N]
   [--data-dir DIR | --memory-ledger] [--block-interval-ms MS]
@@ -53,7 +53,7 @@ env: PEERBENCH_HOST PEERBENCH_PORT PEERBENCH_STATIC_DIR PEERBENCH_DATA_DIR PEERB
      PEERBENCH_ALLOWED_ORIGINS PEERBENCH_NATS_URL PEERBENCH_GENESIS_FILE PEERBENCH_KEY_FILE
      PEERBENCH_NATS_REPLICAS PEERBENCH_LEASE_TTL_MS PEERBENCH_INSTANCE_ID
      PEERBENCH_ADDRESS_BUDGETS PEERBENCH_UPGRADE_TIMEOUT_MS PEERBENCH_MAX_OPEN_SOCKETS
-     PEERBENCH_PUBLIC_ROOM PEERBENCH_PRESENCE_SAMPLE_SIZE
+     PEERBENCH_PUBLIC_ROOM PEERBENCH_PRESENCE_SAMPLE_SIZE PEERBENCH_DEGREE
 budget kinds: connection message tx join ledger-read ledger-read-bytes (rates per second).
 --nats (clustered mode) needs --genesis and its own --data-dir (or --memory-ledger); see the README.
 flags win over env; relative paths are read from the directory the command was started in.`;
@@ -219,6 +219,7 @@ function parseCli(
       'max-peers-per-room': { type: 'string' },
       'public-room': { type: 'string' },
       'presence-sample-size': { type: 'string' },
+      degree: { type: 'string' },
       'heartbeat-interval-ms': { type: 'string' },
       'trust-proxy': { type: 'boolean' },
       'allowed-origins': { type: 'string' },
@@ -313,6 +314,7 @@ function parseCli(
     integer('max-peers-per-room', values['max-peers-per-room'] ?? env.PEERBENCH_MAX_PEERS_PER_ROOM),
   );
   set('publicRoom', values['public-room'] ?? (env.PEERBENCH_PUBLIC_ROOM || undefined));
+  set('degree', integer('degree', values.degree ?? env.PEERBENCH_DEGREE));
   set(
     'presenceSampleSize',
     integer('presence-sample-size', values['presence-sample-size'] ?? env.PEERBENCH_PRESENCE_SAMPLE_SIZE),

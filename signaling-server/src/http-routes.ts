@@ -55,10 +55,11 @@ export class HttpRoutes {
         });
       }
       if (pathname === '/config' && (method === 'GET' || method === 'HEAD')) {
-        // What the web app needs before it joins: the room its bare URL joins.
+        // What the web app needs before it joins: the room its bare URL joins, and D when the operator sets it.
         return sendJson(res, 200, {
           publicRoom: options.publicRoom,
           presenceSampleSize: options.presenceSampleSize,
+          ...(options.degree !== undefined ? { degree: options.degree } : {}),
         });
       }
       if (pathname === '/metrics' && (method === 'GET' || method === 'HEAD')) {

@@ -8,6 +8,7 @@ import type { LedgerHook } from '@peerbench/ledger';
 import {
   CodedError,
   type IceServer,
+  MAX_NEIGHBOURHOOD_DEGREE,
   MAX_PRESENCE_SAMPLE_PEERS,
   MAX_SIGNALING_MESSAGE_BYTES,
   ROOM_NAME_PATTERN,
@@ -126,6 +127,11 @@ export interface SignalingServerOptions {
   presenceSampleSize?: number;
   /** The operator's public room: what a person joins by opening the bare URL (GET /config says it). */
   publicRoom?: string;
+  /**
+   * The operator's D: most WebRTC links each page keeps (1..MAX_NEIGHBOURHOOD_DEGREE),
+   * announced in GET /config; a page's `?degree=` still wins. Absent: the page's own default.
+   */
+  degree?: number;
   maxRooms?: number;
   maxConnectionsPerIp?: number;
   maxConnections?: number;
@@ -187,10 +193,13 @@ export interface SignalingServerOptions {
 export type ResolvedSignalingServerOptions = Required<
   Omit<
     SignalingServerOptions,
-    'staticDir' | 'ledger' | 'log' | 'iceServersForPeer' | 'roomBridge' | 'addressBudgets'
+    'staticDir' | 'ledger' | 'log' | 'iceServersForPeer' | 'roomBridge' | 'addressBudgets' | 'degree'
   >
 > &
-  Pick<SignalingServerOptions, 'staticDir' | 'ledger' | 'log' | 'iceServersForPeer' | 'roomBridge'> & {
+  Pick<
+    SignalingServerOptions,
+    'staticDir' | 'ledger' | 'log' | 'iceServersForPeer' | 'roomBridge' | 'degree'
+  > & {
     /** Every kind filled in (defaults, then ledgerHttp*, ledgerTxHttp*, then addressBudgets). */
     addressBudgets: AddressBudgetLimits;
   };
@@ -292,6 +301,14 @@ export function resolveOptions(opts: SignalingServerOptions = {}): ResolvedSigna
     );
   if (!ROOM_NAME_PATTERN.test(r.publicRoom))
     throw new SignalingServerError('invalid-options', 'publicRoom must match [A-Za-z0-9_-]{1,64}');
+  if (opts.degree !== undefined) {
+    if (!Number.isInteger(opts.degree) || opts.degree < 1 || opts.degree > MAX_NEIGHBOURHOOD_DEGREE)
+      throw new SignalingServerError(
+        'invalid-options',
+        `degree must be a whole number from 1 to ${MAX_NEIGHBOURHOOD_DEGREE}, got ${opts.degree}`,
+      );
+    r.degree = opts.degree;
+  }
   return r;
 }
 

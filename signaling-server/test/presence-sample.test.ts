@@ -154,6 +154,17 @@ describe('presence samples', () => {
     );
     expect(() => createSignalingServer({ publicRoom: 'not a room!' })).toThrow(/publicRoom/);
   });
+
+  it("GET /config announces the operator's D when set; an out-of-range D is refused at start-up", async () => {
+    const s = await server({ degree: 3 });
+    expect(await (await fetch(`${s.httpUrl}/config`)).json()).toEqual({
+      publicRoom: 'public',
+      presenceSampleSize: 32,
+      degree: 3,
+    });
+    for (const degree of [0, 33, 2.5, Number.NaN])
+      expect(() => createSignalingServer({ degree })).toThrow(/degree must be a whole number from 1 to 32/);
+  });
 });
 
 describe('sampling across clustered instances', () => {

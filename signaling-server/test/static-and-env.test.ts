@@ -116,8 +116,9 @@ describe('static web app', () => {
 describe('options from flags and env', () => {
   it('reads host, port, limits and ICE servers, flags winning over env', () => {
     const opts = optionsFromEnv(
-      ['--port', '9000', '--max-connections-per-ip', '5000', '--static', '/srv/web'],
+      ['--port', '9000', '--max-connections-per-ip', '5000', '--static', '/srv/web', '--degree', '3'],
       {
+        PEERBENCH_DEGREE: '6',
         PEERBENCH_HOST: '0.0.0.0',
         PEERBENCH_PORT: '1234',
         PEERBENCH_MAX_ROOMS: '7',
@@ -131,6 +132,7 @@ describe('options from flags and env', () => {
     expect(opts).toMatchObject({
       host: '0.0.0.0',
       port: 9000,
+      degree: 3,
       maxConnectionsPerIp: 5000,
       maxRooms: 7,
       staticDir: '/srv/web',

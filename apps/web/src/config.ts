@@ -5,6 +5,7 @@
  * signaling server is what serves the app).
  */
 import type { BackendName } from '@peerbench/peer';
+import { MAX_NEIGHBOURHOOD_DEGREE } from '@peerbench/protocol';
 import { type CpuLevel, DEFAULT_CPU_LEVEL, parseCpuLevel } from './cpuUse.js';
 
 export const BACKEND_NAMES: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
@@ -22,7 +23,7 @@ export const SIGNALING_PATH = '/ws';
  */
 export const DEFAULT_DEGREE = 8;
 /** Largest D a link may ask for (each link is a gate slot of the model: D + 1 slots in all). */
-export const MAX_DEGREE = 32;
+export const MAX_DEGREE = MAX_NEIGHBOURHOOD_DEGREE;
 
 /** TEST ONLY: the adversaries a tab can be made to play (`?adversary=`). */
 export const TEST_ADVERSARIES = ['noise'] as const;

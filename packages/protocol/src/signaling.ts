@@ -44,6 +44,12 @@ export const NONCE_PATTERN = /^[0-9a-f]{32,128}$/;
  * each, so 256 of them stay far below MAX_SIGNALING_MESSAGE_BYTES.
  */
 export const MAX_PRESENCE_SAMPLE_PEERS = 256;
+/**
+ * Largest D (most WebRTC links a peer keeps in a bounded neighbourhood) a
+ * server may announce or a page may ask for: each link is a gate slot of the
+ * peer's model, D + 1 slots in all.
+ */
+export const MAX_NEIGHBOURHOOD_DEGREE = 32;
 const MAX_SDP_CHARS = 32 * 1024;
 
 /**
