@@ -10,12 +10,20 @@
  * once at depth 1 (f_i(Ĝ(x)): B's answer carries what B's student of G
  * learned from C). A's held-out accuracy, on its task and on the target
  * digits alone, live and offline, per seed, with means and 95 % intervals
- * of the paired difference.
+ * of the paired difference. Flags vary A's count of target digits (still a
+ * handful) and how P of a depth-1 answer starts (composition.ts).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InMemoryHub } from '@peerbench/mesh';
-import { type Batch, loadMnistDigits, type MnistDigits, MnistTask, Peer } from '@peerbench/peer';
+import {
+  type Batch,
+  type CompositionInit,
+  loadMnistDigits,
+  type MnistDigits,
+  MnistTask,
+  Peer,
+} from '@peerbench/peer';
 import { UsageError } from './args.js';
 import { type Interval, meanInterval } from './fidelity.js';
 import { SWARM_MODEL, swarmIdentity } from './participants.js';
@@ -25,7 +33,20 @@ import { AllowedPairs, restrictedNetwork } from './topology.js';
 export const CHAIN_TASK_DIGITS = [0, 1, 2, 3, 4, 5];
 export const CHAIN_TARGET_DIGITS = [4, 5];
 
-export interface ChainOptions {
+/** What varies between chain set-ups (flags; defaults are session 1's set-up). */
+export interface ChainSetup {
+  /** Examples of the target digits (together) in A's 200: a handful. Default 6. */
+  aTarget: number;
+  /** How P of a depth-1 answer starts (composition.ts). Default 'zero'. */
+  pInit: CompositionInit;
+}
+
+export const DEFAULT_CHAIN_SETUP: ChainSetup = { aTarget: 6, pInit: 'zero' };
+
+/** At most this many target-digit examples in A's shard still count as "a handful" here. */
+export const CHAIN_MAX_A_TARGET = 24;
+
+export interface ChainOptions extends ChainSetup {
   seeds: number[];
   steps: number;
   out: string;
@@ -48,10 +69,24 @@ export interface ChainRun {
 const few = (w: number, digits: number[], rest: number) =>
   Array.from({ length: 10 }, (_, c) => (CHAIN_TARGET_DIGITS.includes(c) ? w : digits.includes(c) ? 1 : rest));
 
-/** Shard size and class mix of A, B and C (see the file comment). */
+const A_SIZE = 200;
+
+/** A's class mix with `aTarget` examples of the target digits (split evenly) among its 200 of digits 0-5. */
+export function chainMixA(aTarget: number): number[] {
+  const other = CHAIN_TASK_DIGITS.length - CHAIN_TARGET_DIGITS.length;
+  return Array.from({ length: 10 }, (_, c) =>
+    CHAIN_TARGET_DIGITS.includes(c)
+      ? aTarget / CHAIN_TARGET_DIGITS.length
+      : CHAIN_TASK_DIGITS.includes(c)
+        ? (A_SIZE - aTarget) / other
+        : 0,
+  );
+}
+
+/** Shard size and class mix of A, B and C (see the file comment; A's with the default set-up). */
 export const CHAIN_SHARDS = {
-  // ≈ 3 examples of each target digit among 200 of digits 0-5.
-  A: { size: 200, mix: few(0.062, CHAIN_TASK_DIGITS, 0) },
+  // 3 examples of each target digit among 200 of digits 0-5.
+  A: { size: A_SIZE, mix: chainMixA(DEFAULT_CHAIN_SETUP.aTarget) },
   // ≈ 3 of each target digit among 300 of every digit.
   B: { size: 300, mix: few(0.1, CHAIN_TASK_DIGITS, 1) },
   // 80 % of 400 on the target digits.
@@ -81,6 +116,7 @@ export async function runChain(
   seed: number,
   depth: 0 | 1,
   steps: number,
+  setup: ChainSetup = DEFAULT_CHAIN_SETUP,
 ): Promise<ChainRun> {
   const t0 = performance.now();
   const hub = new InMemoryHub();
@@ -99,7 +135,7 @@ export async function runChain(
       const task = await MnistTask.create({
         digits,
         shardSize: shard.size,
-        classMix: [...shard.mix],
+        classMix: i === 0 ? chainMixA(setup.aTarget) : [...shard.mix],
         evalPerClass: 50,
         validationSize: 10,
         seed: seed * 100 + i,
@@ -126,6 +162,7 @@ export async function runChain(
           learningRate: 0.002,
           seed: seed * 1000 + i,
           answerDepth: depth,
+          compositionInit: setup.pInit,
         },
         // Every answer comes at once in memory: wait for all (a seeded run does not depend on load).
         step: { kMin: Number.MAX_SAFE_INTEGER },
@@ -185,7 +222,7 @@ export function summarizeChain(opts: ChainOptions, runs: ChainRun[]): ChainResul
   const table = (f: (m: (typeof METRICS)[number]) => Interval | null) =>
     Object.fromEntries(METRICS.map((m) => [m, f(m)])) as Record<(typeof METRICS)[number], Interval | null>;
   return {
-    options: { seeds: opts.seeds, steps: opts.steps },
+    options: { seeds: opts.seeds, steps: opts.steps, aTarget: opts.aTarget, pInit: opts.pInit },
     runs,
     summary: {
       depth0: table((m) => of(at(0), m)),
@@ -195,15 +232,18 @@ export function summarizeChain(opts: ChainOptions, runs: ChainRun[]): ChainResul
   };
 }
 
-/** `pnpm swarm chain --seeds 1-3 --steps 300 --out DIR [--quiet]`. */
+/** `pnpm swarm chain --seeds 1-3 --steps 300 [--a-target N] [--p-init zero|identity] --out DIR [--quiet]`. */
 export function parseChainArgs(argv: readonly string[], baseDir: string): ChainOptions {
   const value = (flag: string) => {
     const i = argv.indexOf(flag);
     return i < 0 ? undefined : argv[i + 1];
   };
+  const flags = ['--seeds', '--steps', '--a-target', '--p-init', '--out', '--quiet'];
   for (const arg of argv)
-    if (arg.startsWith('--') && !['--seeds', '--steps', '--out', '--quiet'].includes(arg))
-      throw new UsageError(`chain: unknown flag ${arg} (--seeds A-B|LIST, --steps N, --out DIR, --quiet)`);
+    if (arg.startsWith('--') && !flags.includes(arg))
+      throw new UsageError(
+        `chain: unknown flag ${arg} (--seeds A-B|LIST, --steps N, --a-target N, --p-init zero|identity, --out DIR, --quiet)`,
+      );
   const seedsRaw = value('--seeds') ?? '1-3';
   const range = /^(\d+)-(\d+)$/.exec(seedsRaw);
   const seeds = range
@@ -214,9 +254,19 @@ export function parseChainArgs(argv: readonly string[], baseDir: string): ChainO
   const steps = Number(value('--steps') ?? '300');
   if (!Number.isInteger(steps) || steps < 1 || steps > 100_000)
     throw new UsageError(`--steps: expected 1..100000, got '${value('--steps')}'`);
+  const aTarget = Number(value('--a-target') ?? DEFAULT_CHAIN_SETUP.aTarget);
+  if (!Number.isInteger(aTarget) || aTarget < 2 || aTarget > CHAIN_MAX_A_TARGET)
+    throw new UsageError(
+      `--a-target: expected 2..${CHAIN_MAX_A_TARGET} (a handful), got '${value('--a-target')}'`,
+    );
+  const pInit = value('--p-init') ?? DEFAULT_CHAIN_SETUP.pInit;
+  if (pInit !== 'zero' && pInit !== 'identity')
+    throw new UsageError(`--p-init: expected zero or identity, got '${pInit}'`);
   return {
     seeds,
     steps,
+    aTarget,
+    pInit,
     out: resolve(baseDir, value('--out') ?? 'chain-out'),
     quiet: argv.includes('--quiet'),
   };
@@ -231,7 +281,7 @@ export async function runChainExperiment(
   const runs: ChainRun[] = [];
   for (const seed of opts.seeds)
     for (const depth of [0, 1] as const) {
-      const run = await runChain(digits, seed, depth, opts.steps);
+      const run = await runChain(digits, seed, depth, opts.steps, opts);
       runs.push(run);
       log(
         `seed ${seed} depth ${depth}: A task ${run.task.toFixed(3)} target ${run.target.toFixed(3)} (offline ${run.taskOffline.toFixed(3)} / ${run.targetOffline.toFixed(3)}), target examples A ${run.targetExamples.A} B ${run.targetExamples.B} C ${run.targetExamples.C}, ${run.wallSeconds.toFixed(0)} s`,

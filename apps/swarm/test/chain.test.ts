@@ -1,9 +1,16 @@
 import { ExpertError, InMemoryHub } from '@peerbench/mesh';
-import { loadMnistDigits } from '@peerbench/peer';
+import { classCounts, loadMnistDigits } from '@peerbench/peer';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../src/backend.js';
-import { parseChainArgs, rowsOfDigits, runChain, summarizeChain } from '../src/chain.js';
+import {
+  chainMixA,
+  DEFAULT_CHAIN_SETUP,
+  parseChainArgs,
+  rowsOfDigits,
+  runChain,
+  summarizeChain,
+} from '../src/chain.js';
 import { AllowedPairs, restrictedNetwork } from '../src/topology.js';
 
 beforeAll(initBackend);
@@ -53,6 +60,16 @@ describe('the chain experiment (chain.ts)', () => {
       steps: 5,
       out: '/b/chain-out',
     });
+    expect(parseChainArgs([], '/b')).toMatchObject({ aTarget: 6, pInit: 'zero' });
+    expect(parseChainArgs(['--a-target', '12', '--p-init', 'identity'], '/b')).toMatchObject({
+      aTarget: 12,
+      pInit: 'identity',
+    });
+    expect(() => parseChainArgs(['--a-target', '40'], '/b')).toThrow(/a handful/);
+    expect(() => parseChainArgs(['--p-init', 'ones'], '/b')).toThrow(/--p-init/);
+    // The default is session 1's shard of A exactly (3 + 3 target digits); 12 splits evenly.
+    expect(classCounts(chainMixA(6), 200)).toEqual([49, 49, 48, 48, 3, 3, 0, 0, 0, 0]);
+    expect(classCounts(chainMixA(12), 200)).toEqual([47, 47, 47, 47, 6, 6, 0, 0, 0, 0]);
     expect(() => parseChainArgs(['--bogus'], '/b')).toThrow(/unknown flag/);
     expect(() => parseChainArgs(['--steps', '0'], '/b')).toThrow(/--steps/);
   });
@@ -61,7 +78,10 @@ describe('the chain experiment (chain.ts)', () => {
     const digits = await loadMnistDigits();
     const before = tf.memory().numTensors;
     const runs = [await runChain(digits, 1, 0, 3), await runChain(digits, 1, 1, 3)];
+    // With P started at the identity and two handfuls of target digits at A, too.
+    const identity = await runChain(digits, 1, 1, 3, { aTarget: 12, pInit: 'identity' });
     expect(tf.memory().numTensors).toBe(before);
+    expect(identity.targetExamples.A).toBe(12);
     for (const r of runs) {
       for (const v of [r.task, r.target, r.taskOffline, r.targetOffline]) {
         expect(v).toBeGreaterThanOrEqual(0);
@@ -71,7 +91,10 @@ describe('the chain experiment (chain.ts)', () => {
       expect(r.targetExamples.A).toBeLessThan(10);
       expect(r.targetExamples.C).toBeGreaterThan(300);
     }
-    const summary = summarizeChain({ seeds: [1], steps: 3, out: '/x', quiet: true }, runs).summary;
+    const summary = summarizeChain(
+      { seeds: [1], steps: 3, out: '/x', quiet: true, ...DEFAULT_CHAIN_SETUP },
+      runs,
+    ).summary;
     expect(summary.gain.task?.mean).toBeCloseTo(runs[1]!.task - runs[0]!.task, 10);
   });
 });

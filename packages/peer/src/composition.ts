@@ -12,8 +12,14 @@
  * remote slot j (g-student.ts; zero until that block is trained), g(x) the
  * gate's clean softmax over self and the slots whose block is trained (dense:
  * the student is local, there is no bandwidth for top-k to save), P a
- * [(N−1)·d, d] projection that starts at zero (so a fresh depth-1 peer answers
- * exactly as at depth 0). Ĝ is a constant of every tape (stopGradient): the
+ * [(N−1)·d, d] projection. P starts at zero by default (`'zero'`: a fresh
+ * depth-1 peer answers exactly as at depth 0, and the network's part grows
+ * only as far as the peer's own loss and its callers' gradients pull it), or
+ * at one identity block per slot (`'identity'`: f_i = tanh(e_i + Σ_j g_j f̂_j),
+ * so an answer carries the student's view from the first trained block on;
+ * Σ_j g_j ≤ 1, so it adds at most one d-wide answer's worth). Either way a
+ * block is zero until the student has trained it, so the very first answers
+ * are the encoder's. Ĝ is a constant of every tape (stopGradient): the
  * student learns only by distillation and the gate only from the local loss;
  * e_i and P are trained end to end by the peer's own loss (f_i is slot 0 of
  * its G(x)) and by the gradients its callers send back.
@@ -30,6 +36,9 @@ import { scoped } from './model.js';
 
 /** How deep an answer reaches: 0 = the encoder alone, 1 = encoder plus the student of G (eq 9 at depth 1). */
 export type AnswerDepth = 0 | 1;
+
+/** How P starts (see the file comment). */
+export type CompositionInit = 'zero' | 'identity';
 
 /** Logical name of P in a saved weight set. */
 export const COMPOSITION_WEIGHT_NAME = 'compose/p';
@@ -70,10 +79,13 @@ export class Composition {
     slots: number,
     d: number,
     scope?: string,
+    init: CompositionInit = 'zero',
   ) {
-    this.p = tf.tidy(() =>
-      tf.variable(tf.zeros([Math.max(1, slots - 1) * d, d]), true, scoped(scope, COMPOSITION_WEIGHT_NAME)),
-    );
+    this.p = tf.tidy(() => {
+      const blocks = Math.max(1, slots - 1);
+      const start = init === 'identity' ? tf.tile(tf.eye(d), [blocks, 1]) : tf.zeros([blocks * d, d]);
+      return tf.variable(start, true, scoped(scope, COMPOSITION_WEIGHT_NAME));
+    });
   }
 
   variables(): tf.Variable[] {

@@ -5,7 +5,7 @@
  */
 import type { WireDtype } from '@peerbench/mesh';
 import type { CombineMode } from './combine.js';
-import type { AnswerDepth } from './composition.js';
+import type { AnswerDepth, CompositionInit } from './composition.js';
 import type { ExpertSource } from './expert-calls.js';
 import type { ScorerOptions } from './scorer.js';
 
@@ -46,6 +46,12 @@ export interface ModelOptions {
    * its own neighbours, at local cost only (never a further remote call).
    */
   answerDepth?: AnswerDepth;
+  /**
+   * How the projection P of a depth-1 answer starts (composition.ts): 'zero'
+   * (default; a fresh peer answers as at depth 0) or 'identity' (one identity
+   * block per remote slot: the answer carries the student's view from the start).
+   */
+  compositionInit?: CompositionInit;
   /**
    * How G(x) joins the experts (eq 10). 'concat': [g_0 f_0, …, g_{N−1} f_{N−1}]
    * over the N = maxExperts slots (slot 0 = self; a slot with nothing to give

@@ -88,5 +88,6 @@ export function buildComposition(
     model.maxExperts,
     model.representationSize,
     scope,
+    model.compositionInit ?? 'zero',
   );
 }
