@@ -101,6 +101,8 @@ export interface SwarmOptions {
   newcomers: NewcomerSpec | null;
   /** The one value every competitive mask is held at while the ablation ideal is measured (independent of W). */
   ablationMask: number;
+  /** Gate exploration of slots that just got a holder (ModelOptions.youngSlots); unset fields: the trainer's defaults. */
+  youngSlots: { share?: number; steps?: number };
 }
 
 /**
@@ -192,6 +194,8 @@ export const USAGE = `usage: pnpm swarm [flags]
   --churn N@STEP       stop N honest peers at STEP
   --degree D           bounded neighbourhoods: at most D links and D+1 gate slots per peer, chosen by the neighbour policy (memory transport)
   --newcomers G,N@STEP G good peers (median shard) and N noise peers join at STEP (e.g. 2,2@200)
+  --young-share F      share of training rows routed to a slot that just got a holder, 0 = off (default 0.5)
+  --young-steps N      training steps that exploration lasts, decaying linearly (default 50)
   --quiet              no progress lines
   --help               this text`;
 
@@ -378,5 +382,13 @@ export function parseArgs(argv: readonly string[], baseDir: string): SwarmOption
     ablationMask: num('--ablation-mask', get('--ablation-mask') ?? String(DEFAULT_ABLATION_MASK), 0.001, 1),
     degree,
     newcomers,
+    youngSlots: {
+      ...(get('--young-share') !== undefined
+        ? { share: num('--young-share', get('--young-share')!, 0, 1) }
+        : {}),
+      ...(get('--young-steps') !== undefined
+        ? { steps: int('--young-steps', get('--young-steps')!, 0, 100_000) }
+        : {}),
+    },
   };
 }

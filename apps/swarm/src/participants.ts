@@ -157,6 +157,7 @@ export async function createParticipant(
       seed: opts.seed * 1000 + dataIndex,
       ...(view < 1 ? { inputView: view } : {}),
       scoring: { removalSource: opts.scoring },
+      youngSlots: opts.youngSlots,
     },
     step: {
       batchSize: opts.batch,

@@ -24,6 +24,17 @@ const fails = (argv: string[], message: RegExp) => {
 };
 
 describe('parseArgs', () => {
+  it('--young-share and --young-steps set the gate exploration of young slots; unset leaves the trainer defaults', () => {
+    expect(parse().youngSlots).toEqual({});
+    expect(parse('--young-share', '0').youngSlots).toEqual({ share: 0 });
+    expect(parse('--young-share', '0.25', '--young-steps', '100').youngSlots).toEqual({
+      share: 0.25,
+      steps: 100,
+    });
+    fails(['--young-share', '1.5'], /--young-share/);
+    fails(['--young-steps', '-1'], /--young-steps/);
+  });
+
   it('has defaults that run an 8-peer shared swarm with graded shards', () => {
     const o = parse();
     expect(o).toMatchObject({

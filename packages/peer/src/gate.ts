@@ -17,6 +17,7 @@
 import { createRng, type Rng } from '@peerbench/mechanism';
 import * as tf from '@tensorflow/tfjs';
 import { exportVariables, importVariables, type NamedWeights, scoped } from './model.js';
+import { type Exploration, forceYoungRows } from './young-slots.js';
 
 /** Logit given to slots that must not be chosen; exp() of it is exactly 0. */
 const MASKED_LOGIT = -1e9;
@@ -86,8 +87,16 @@ export class NoisyTopKGate {
    * outside the tape. The chosen indices are read back asynchronously: a
    * synchronous read stalls a GPU pipeline, and on tfjs-webgpu it goes
    * through a canvas that can lose the device (issue 19).
+   *
+   * `explore` (training steps only, young-slots.ts): young slots are routed a
+   * share of the rows on top of the gate's choice; every row keeps k experts.
    */
-  async route(h: tf.Tensor2D, available: boolean[], training: boolean): Promise<Routing> {
+  async route(
+    h: tf.Tensor2D,
+    available: boolean[],
+    training: boolean,
+    explore?: Exploration,
+  ): Promise<Routing> {
     const batch = h.shape[0];
     const nAvailable = available.filter(Boolean).length;
     if (nAvailable === 0) throw new RangeError('no expert slot is available');
@@ -99,6 +108,7 @@ export class NoisyTopKGate {
       const idx = await indices.data();
       for (let b = 0; b < batch; b++)
         for (let r = 0; r < k; r++) chosen[b * this.slots + idx[b * k + r]!] = 1;
+      if (explore) forceYoungRows(chosen, idx, batch, k, available, explore);
     } catch (err) {
       noise?.dispose();
       throw err;

@@ -8,6 +8,7 @@ import type { CombineMode } from './combine.js';
 import type { AnswerDepth, CompositionInit } from './composition.js';
 import type { ExpertSource } from './expert-calls.js';
 import type { ScorerOptions } from './scorer.js';
+import type { YoungSlotOptions } from './young-slots.js';
 
 export interface ModelOptions {
   /** Network-wide representation width d of f_i(x) (every peer must agree). */
@@ -74,6 +75,12 @@ export interface ModelOptions {
   inputView?: number;
   /** Scorer settings (removal source, window, gate-importance share); see scorer.ts. */
   scoring?: Partial<Omit<ScorerOptions, 'slots'>>;
+  /**
+   * Training-only exploration of slots that just got a holder (young-slots.ts):
+   * steps it lasts and the share of rows at first. Undefined: its defaults;
+   * `{ share: 0 }`: off (the plain gate of Shazeer et al.).
+   */
+  youngSlots?: Partial<YoungSlotOptions>;
 }
 
 export interface StepOptions {

@@ -22,7 +22,7 @@
  * trainer-parts.ts (the model), expert-calls.ts (steps 3, 5), combine.ts
  * (eq 10), composition.ts (eq 9),
  * g-student.ts (eq 11), distillation-queries.ts (the student also learns on
- * callers' inputs), evaluation.ts, persistence.ts.
+ * callers' inputs), young-slots.ts (exploration of new holders), evaluation.ts, persistence.ts.
  */
 import type { ExpertNetwork } from '@peerbench/mesh';
 import * as tf from '@tensorflow/tfjs';
@@ -54,6 +54,7 @@ import {
   type StepResult,
 } from './trainer-options.js';
 import { buildComposition, buildTrainerParts } from './trainer-parts.js';
+import { YoungSlots } from './young-slots.js';
 
 export class Trainer {
   readonly encoder: Mlp;
@@ -74,6 +75,8 @@ export class Trainer {
   /** Callers' training inputs (the ExpertServer fills it) and the distillation queries drawn from them (issue 16). */
   readonly callerInputs: CallerInputs;
   readonly distillation: DistillationQueries;
+  /** Slots that just got a holder, routed a share of the training rows (young-slots.ts). */
+  readonly young: YoungSlots;
   private readonly optimizer: tf.Optimizer;
   private readonly d: number;
   /** Slots handed over so far (seeds each fresh head block differently). */
@@ -101,6 +104,8 @@ export class Trainer {
     this.calls = new ExpertCalls(network, this.slots, task.inputSize, this.d, () => this.stepOptions);
     this.callerInputs = new CallerInputs(task.inputSize);
     this.distillation = new DistillationQueries(this.callerInputs, () => this.model.callerDistillRows ?? 0);
+    const youngSeed = model.seed === undefined ? undefined : model.seed + 4099;
+    this.young = new YoungSlots(model.maxExperts, model.youngSlots, youngSeed);
   }
 
   setNetwork(network: ExpertNetwork | null): void {
@@ -143,18 +148,16 @@ export class Trainer {
   }
 
   /**
-   * Forgets what slot `slot` learned about its holder and gives the next one
-   * a fresh start (slot-handover.ts): gate column at the mean of the other
-   * remote slots in use, head block redrawn, stand-in and scores reset.
+   * Forgets what slot `slot` learned about its holder and gives the next one a fresh start
+   * (slot-handover.ts): gate column at the mean of the other remote slots', head block redrawn.
    */
   resetSlot(slot: number): void {
     const { gate, head, standIns, scorer, optimizer, d } = this;
     const peers = this.slots.flatMap((id, s) => (s > 0 && s !== slot && id !== null ? [s] : []));
     const seed = (this.model.seed ?? 0) + 1000 + 7919 * ++this.handovers + slot;
-    resetSlotState({ gate, head, standIns, scorer, optimizer, d, combine: this.combineMode() }, slot, {
-      peers,
-      seed,
-    });
+    const state = { gate, head, standIns, scorer, optimizer, d, combine: this.combineMode() };
+    resetSlotState(state, slot, { peers, seed });
+    this.young.released(slot);
   }
 
   /** Slots the gate may choose: self, reachable peers, and absent peers whose stand-in is trained. */
@@ -178,6 +181,7 @@ export class Trainer {
       take: (slot) => {
         this.standIns.drop(slot);
         this.scorer.resetSlot(slot);
+        this.young.taken(slot, this.stepCount);
       },
     });
     const available = this.availability(online);
@@ -186,7 +190,7 @@ export class Trainer {
     const hRoute = tf.tidy(() => this.encoder.apply(tf.tensor2d(batch.x, [B, this.task.inputSize])));
     let routing: Routing;
     try {
-      routing = await this.gate.route(hRoute, available, true);
+      routing = await this.gate.route(hRoute, available, true, this.young.exploration(this.stepCount));
     } finally {
       hRoute.dispose();
     }
@@ -348,12 +352,7 @@ export class Trainer {
     return { loss: loss!, balance: balance!, sources, answerGrads };
   }
 
-  /**
-   * Resolves when every backward sent so far has been answered or has failed.
-   * The step never waits for them (§1.6: a caller does not block on its
-   * experts' updates); a lockstep swarm does, so a seeded run does not depend
-   * on when the machine gets round to applying them.
-   */
+  /** Every backward sent so far answered or failed (§1.6: the step never waits; a lockstep swarm does). */
   settleBackwards(): Promise<void> {
     return this.calls.settleBackwards();
   }

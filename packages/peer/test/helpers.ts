@@ -40,6 +40,16 @@ export const SMALL_MODEL: ModelOptions = {
   combine: 'concat',
 };
 
+/** Small batches that wait for every answer (no grace): the steps do not depend on the machine's load. */
+export const LOCKSTEP: StepOptions = {
+  batchSize: 16,
+  kMin: 99,
+  graceMs: 0,
+  forwardTimeoutMs: 2000,
+  backwardTimeoutMs: 2000,
+  wireDtype: 'fp32',
+};
+
 /** The real ledger in process: a block producer on a memory store, blocks produced on demand. */
 export async function localLedger(epsilon = 0.25) {
   const producerId = await generateIdentity();

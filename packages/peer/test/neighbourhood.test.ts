@@ -11,8 +11,7 @@ import { LedgerChainClient } from '../src/ledger-chain.js';
 import { noiseHandlers } from '../src/noise-adversary.js';
 import { Peer } from '../src/peer.js';
 import { Trainer } from '../src/trainer.js';
-import type { StepOptions } from '../src/trainer-options.js';
-import { localLedger, SMALL_MODEL, skewedTask, useWasm } from './helpers.js';
+import { LOCKSTEP, localLedger, SMALL_MODEL, skewedTask, useWasm } from './helpers.js';
 
 beforeAll(async () => {
   await useWasm();
@@ -25,15 +24,7 @@ const column = async (v: tf.Variable, slot: number) => {
   return out;
 };
 
-/** Wait for every answer (no grace): the steps do not depend on the machine's load. */
-const STEP: StepOptions = {
-  batchSize: 16,
-  kMin: 99,
-  graceMs: 0,
-  forwardTimeoutMs: 2000,
-  backwardTimeoutMs: 2000,
-  wireDtype: 'fp32',
-};
+const STEP = LOCKSTEP;
 
 describe('a slot that changes hands', () => {
   it('a fresh start: gate column at the mean of the others, head block redrawn, Adam moments, stand-in and scores reset, other slots untouched', async () => {
