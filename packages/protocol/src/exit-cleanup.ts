@@ -4,7 +4,9 @@
  * when SIGINT, SIGTERM or SIGHUP stops it: Node runs no `exit` listeners for
  * a signal it dies of, so each of those runs the clean-ups and then raises
  * the signal again (the process still ends by it). A SIGKILL runs nothing:
- * the users sweep what an earlier run left behind at start.
+ * the users sweep what an earlier run left behind at start. When the process
+ * has its own listener for the signal (a CLI's graceful shutdown), the
+ * re-raised signal goes to that listener and the process ends when it says.
  *
  * Node only (`process`), so it is a subpath export,
  * `@peerbench/protocol/exit-cleanup`, never part of the browser-safe index.
