@@ -161,6 +161,10 @@ export class ProducerSession {
         }
       }
     } finally {
+      // However the term ended (stop, or a lease that lapsed), the reader ends with it: it
+      // loops until the signal aborts, so a term whose lease lapsed never finished, and the
+      // instance stayed "producer" with no block behind it (the failover test on a quiet machine).
+      this.abort.abort();
       messages?.stop();
       for (const w of [...this.roomWaiters]) w();
       await reading.catch(() => undefined);
