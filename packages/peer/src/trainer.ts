@@ -173,6 +173,8 @@ export class Trainer {
   async step(): Promise<StepResult> {
     const t0 = performance.now();
     const batch = this.task.nextBatch(this.stepOptions.batchSize);
+    // Every distillEverySteps-th step also trains the student: on its answers here and on callers' inputs.
+    const distill = this.stepCount % Math.max(1, this.model.distillEverySteps) === 0;
     const B = batch.size;
     const online = this.calls.online();
     // Newly seen peers take free slots; with followLinks, unlinked holders leave theirs (slot-handover.ts).
@@ -199,12 +201,12 @@ export class Trainer {
     let result: Awaited<ReturnType<Trainer['learn']>>;
     try {
       await this.calls.collect(pending, batch.x);
-      result = await this.learn(batch, routing, available, pending);
+      result = await this.learn(batch, routing, available, pending, distill);
     } finally {
       routing.noise?.dispose();
     }
     this.calls.sendBackward(pending, result.answerGrads);
-    if (this.stepCount % Math.max(1, this.model.distillEverySteps) === 0)
+    if (distill)
       await this.distillation.run({
         calls: this.calls,
         slots: this.slots,
@@ -235,6 +237,7 @@ export class Trainer {
     routing: Routing,
     available: boolean[],
     pending: PendingCall[],
+    distill: boolean,
   ): Promise<{
     loss: number;
     balance: number;
@@ -265,7 +268,7 @@ export class Trainer {
         pending,
         routing,
         student: this.standIns,
-        distill: this.stepCount % Math.max(1, this.model.distillEverySteps) === 0,
+        distill,
         sources,
         answers: this.calls.answers,
       });
