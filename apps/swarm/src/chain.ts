@@ -11,7 +11,10 @@
  * learned from C). A's held-out accuracy, on its task and on the target
  * digits alone, live and offline, per seed, with means and 95 % intervals
  * of the paired difference. Flags vary A's count of target digits (still a
- * handful) and how P of a depth-1 answer starts (composition.ts).
+ * handful) and how P of a depth-1 answer starts (composition.ts), and set up
+ * two controls: the triangle (A – C linked too: what C's own answers can
+ * teach A's head at most) and frozen remote gradients (C cannot shape B's
+ * encoder, so C's knowledge can reach A only through B's depth-1 answer).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -39,9 +42,39 @@ export interface ChainSetup {
   aTarget: number;
   /** How P of a depth-1 answer starts (composition.ts). Default 'zero'. */
   pInit: CompositionInit;
+  /**
+   * 'chain' (default): A – B – C, A and C never linked. 'triangle': A – C linked
+   * too, the ceiling of what C's own answers can teach A's head (a control, not
+   * the experiment).
+   */
+  topology: 'chain' | 'triangle';
+  /**
+   * 'on' (default): callers' gradients train the expert they call (Adam, the
+   * Peer's default). 'frozen': every backward is accepted and its input kept
+   * for the student of G (caller-inputs.ts), but the step is SGD at rate 0, so
+   * no caller moves anyone's weights. Then C's knowledge cannot reach A
+   * through B's encoder, only through B's depth-1 answer (a control that
+   * separates the two paths).
+   */
+  remoteGradients: 'on' | 'frozen';
 }
 
-export const DEFAULT_CHAIN_SETUP: ChainSetup = { aTarget: 6, pInit: 'zero' };
+export const DEFAULT_CHAIN_SETUP: ChainSetup = {
+  aTarget: 6,
+  pInit: 'zero',
+  topology: 'chain',
+  remoteGradients: 'on',
+};
+
+/** The expert-server options of a chain peer for `remoteGradients`. */
+export function chainServerOptions(remoteGradients: ChainSetup['remoteGradients']) {
+  return {
+    // No ledger here, so no blocks to refill the callers' backward budget: without this it
+    // would refill every 2 s and refuse most of A's gradients (the swarm's 16 per 10-step block never binds).
+    maxBackwardsPerCallerPerBlock: Number.MAX_SAFE_INTEGER,
+    ...(remoteGradients === 'frozen' ? { remoteOptimizer: 'sgd' as const, remoteLearningRate: 0 } : {}),
+  };
+}
 
 /** At most this many target-digit examples in A's shard still count as "a handful" here. */
 export const CHAIN_MAX_A_TARGET = 24;
@@ -63,6 +96,10 @@ export interface ChainRun {
   targetOffline: number;
   /** Examples of the target digits (together) in A's, B's and C's shards. */
   targetExamples: { A: number; B: number; C: number };
+  /** How many peers A could link with (1 in the chain, 2 in the triangle). */
+  aLinks: number;
+  /** Callers' backwards B applied (at rate 0 with frozen remote gradients). */
+  backwardsAtB: number;
   wallSeconds: number;
 }
 
@@ -126,6 +163,7 @@ export async function runChain(
   const pairs = new AllowedPairs([
     [a, b],
     [b, c],
+    ...(setup.topology === 'triangle' ? [[a, c] as const] : []),
   ]);
   const peers: Peer[] = [];
   const tasks: MnistTask[] = [];
@@ -151,9 +189,7 @@ export async function runChain(
         saveEverySteps: 0,
         scoreEverySteps: 0,
         pingEveryMs: 0,
-        // No ledger here, so no blocks to refill the callers' backward budget: without this it
-        // would refill every 2 s and refuse most of A's gradients (the swarm's 16 per 10-step block never binds).
-        server: { maxBackwardsPerCallerPerBlock: Number.MAX_SAFE_INTEGER },
+        server: chainServerOptions(setup.remoteGradients),
         model: {
           ...SWARM_MODEL,
           representationSize: 32,
@@ -189,6 +225,8 @@ export async function runChain(
       taskOffline: (await trainer.evaluate(heldOut)).accuracy,
       targetOffline: (await trainer.evaluate(target)).accuracy,
       targetExamples: { A: count(tasks[0]!), B: count(tasks[1]!), C: count(tasks[2]!) },
+      aLinks: [b, c].filter((id) => pairs.allows(a, id)).length,
+      backwardsAtB: peers[1]!.expertServer?.stats.backwardsApplied ?? 0,
       wallSeconds: (performance.now() - t0) / 1000,
     };
   } finally {
@@ -222,7 +260,14 @@ export function summarizeChain(opts: ChainOptions, runs: ChainRun[]): ChainResul
   const table = (f: (m: (typeof METRICS)[number]) => Interval | null) =>
     Object.fromEntries(METRICS.map((m) => [m, f(m)])) as Record<(typeof METRICS)[number], Interval | null>;
   return {
-    options: { seeds: opts.seeds, steps: opts.steps, aTarget: opts.aTarget, pInit: opts.pInit },
+    options: {
+      seeds: opts.seeds,
+      steps: opts.steps,
+      aTarget: opts.aTarget,
+      pInit: opts.pInit,
+      topology: opts.topology,
+      remoteGradients: opts.remoteGradients,
+    },
     runs,
     summary: {
       depth0: table((m) => of(at(0), m)),
@@ -232,17 +277,29 @@ export function summarizeChain(opts: ChainOptions, runs: ChainRun[]): ChainResul
   };
 }
 
-/** `pnpm swarm chain --seeds 1-3 --steps 300 [--a-target N] [--p-init zero|identity] --out DIR [--quiet]`. */
+/**
+ * `pnpm swarm chain --seeds 1-3 --steps 300 [--a-target N] [--p-init zero|identity]
+ *  [--topology chain|triangle] [--remote-grads on|frozen] --out DIR [--quiet]`.
+ */
 export function parseChainArgs(argv: readonly string[], baseDir: string): ChainOptions {
   const value = (flag: string) => {
     const i = argv.indexOf(flag);
     return i < 0 ? undefined : argv[i + 1];
   };
-  const flags = ['--seeds', '--steps', '--a-target', '--p-init', '--out', '--quiet'];
+  const flags = [
+    '--seeds',
+    '--steps',
+    '--a-target',
+    '--p-init',
+    '--topology',
+    '--remote-grads',
+    '--out',
+    '--quiet',
+  ];
   for (const arg of argv)
     if (arg.startsWith('--') && !flags.includes(arg))
       throw new UsageError(
-        `chain: unknown flag ${arg} (--seeds A-B|LIST, --steps N, --a-target N, --p-init zero|identity, --out DIR, --quiet)`,
+        `chain: unknown flag ${arg} (--seeds A-B|LIST, --steps N, --a-target N, --p-init zero|identity, --topology chain|triangle, --remote-grads on|frozen, --out DIR, --quiet)`,
       );
   const seedsRaw = value('--seeds') ?? '1-3';
   const range = /^(\d+)-(\d+)$/.exec(seedsRaw);
@@ -262,11 +319,19 @@ export function parseChainArgs(argv: readonly string[], baseDir: string): ChainO
   const pInit = value('--p-init') ?? DEFAULT_CHAIN_SETUP.pInit;
   if (pInit !== 'zero' && pInit !== 'identity')
     throw new UsageError(`--p-init: expected zero or identity, got '${pInit}'`);
+  const topology = value('--topology') ?? DEFAULT_CHAIN_SETUP.topology;
+  if (topology !== 'chain' && topology !== 'triangle')
+    throw new UsageError(`--topology: expected chain or triangle, got '${topology}'`);
+  const remoteGradients = value('--remote-grads') ?? DEFAULT_CHAIN_SETUP.remoteGradients;
+  if (remoteGradients !== 'on' && remoteGradients !== 'frozen')
+    throw new UsageError(`--remote-grads: expected on or frozen, got '${remoteGradients}'`);
   return {
     seeds,
     steps,
     aTarget,
     pInit,
+    topology,
+    remoteGradients,
     out: resolve(baseDir, value('--out') ?? 'chain-out'),
     quiet: argv.includes('--quiet'),
   };

@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../src/backend.js';
 import {
   chainMixA,
+  chainServerOptions,
   DEFAULT_CHAIN_SETUP,
   parseChainArgs,
   rowsOfDigits,
@@ -67,6 +68,13 @@ describe('the chain experiment (chain.ts)', () => {
     });
     expect(() => parseChainArgs(['--a-target', '40'], '/b')).toThrow(/a handful/);
     expect(() => parseChainArgs(['--p-init', 'ones'], '/b')).toThrow(/--p-init/);
+    expect(parseChainArgs([], '/b')).toMatchObject({ topology: 'chain', remoteGradients: 'on' });
+    expect(parseChainArgs(['--topology', 'triangle', '--remote-grads', 'frozen'], '/b')).toMatchObject({
+      topology: 'triangle',
+      remoteGradients: 'frozen',
+    });
+    expect(() => parseChainArgs(['--topology', 'ring'], '/b')).toThrow(/--topology/);
+    expect(() => parseChainArgs(['--remote-grads', 'off'], '/b')).toThrow(/--remote-grads/);
     // The default is session 1's shard of A exactly (3 + 3 target digits); 12 splits evenly.
     expect(classCounts(chainMixA(6), 200)).toEqual([49, 49, 48, 48, 3, 3, 0, 0, 0, 0]);
     expect(classCounts(chainMixA(12), 200)).toEqual([47, 47, 47, 47, 6, 6, 0, 0, 0, 0]);
@@ -79,9 +87,21 @@ describe('the chain experiment (chain.ts)', () => {
     const before = tf.memory().numTensors;
     const runs = [await runChain(digits, 1, 0, 3), await runChain(digits, 1, 1, 3)];
     // With P started at the identity and two handfuls of target digits at A, too.
-    const identity = await runChain(digits, 1, 1, 3, { aTarget: 12, pInit: 'identity' });
+    const identity = await runChain(digits, 1, 1, 3, {
+      ...DEFAULT_CHAIN_SETUP,
+      aTarget: 12,
+      pInit: 'identity',
+    });
+    // The controls: A – C linked too, and callers' gradients accepted but frozen.
+    const triangle = await runChain(digits, 1, 0, 3, { ...DEFAULT_CHAIN_SETUP, topology: 'triangle' });
+    const frozen = await runChain(digits, 1, 0, 3, { ...DEFAULT_CHAIN_SETUP, remoteGradients: 'frozen' });
     expect(tf.memory().numTensors).toBe(before);
     expect(identity.targetExamples.A).toBe(12);
+    expect([runs[0]!.aLinks, triangle.aLinks, frozen.aLinks]).toEqual([1, 2, 1]);
+    // Frozen: B still takes its callers' backwards (their inputs feed its student of G), at rate 0.
+    expect(frozen.backwardsAtB).toBeGreaterThan(0);
+    expect(chainServerOptions('frozen')).toMatchObject({ remoteOptimizer: 'sgd', remoteLearningRate: 0 });
+    expect(chainServerOptions('on')).not.toHaveProperty('remoteLearningRate');
     for (const r of runs) {
       for (const v of [r.task, r.target, r.taskOffline, r.targetOffline]) {
         expect(v).toBeGreaterThanOrEqual(0);

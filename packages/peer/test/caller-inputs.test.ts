@@ -74,6 +74,33 @@ describe('CallerInputs: the bounded ring of callers’ training inputs', () => {
     server.dispose();
     w.dispose();
   });
+
+  it('SGD at rate 0 accepts a backward and keeps its input but moves no weight (the chain control "frozen")', async () => {
+    const w = tf.variable(tf.ones([4, 2]));
+    const served = {
+      inputSize: 4,
+      outputSize: 2,
+      apply: (x: tf.Tensor2D) => tf.matMul(x, w) as tf.Tensor2D,
+      variables: () => [w],
+    };
+    const buf = new CallerInputs(4);
+    const opts = {
+      acceptRemoteGradients: true,
+      remoteGradMaxNorm: 1,
+      remoteOptimizer: 'sgd' as const,
+      remoteLearningRate: 0,
+      savedInputTtlMs: 10_000,
+      maxSavedInputs: 64,
+    };
+    const server = new ExpertServer(served, () => 1, opts, undefined, undefined, buf);
+    await server.forward('caller', 'r1', { shape: [2, 4], data: rowsOf(2, 4, 1) });
+    await server.backward('caller', 'r1', { shape: [2, 2], data: Float32Array.of(1, -1, 0.5, 2) });
+    expect(server.stats.backwardsApplied).toBe(1);
+    expect(buf.rows).toBe(2);
+    expect(Array.from(w.dataSync())).toEqual(Array(8).fill(1));
+    server.dispose();
+    w.dispose();
+  });
 });
 
 /** Relative L2 error of `trainer`'s student block for `slot` against `expert`'s real answer, on `data`. */
