@@ -68,6 +68,8 @@ export interface SwarmOptions {
   combine: 'concat' | 'sum';
   /** What every Peer answers: 0 its encoder alone, 1 encoder plus its student of G (eq 9, ModelOptions.answerDepth). */
   answerDepth: 0 | 1;
+  /** How P of a depth-1 answer starts (ModelOptions.compositionInit). */
+  pInit: 'zero' | 'identity';
   ablate: boolean;
   adversaries: AdversarySpec[];
   churn: ChurnSpec | null;
@@ -179,6 +181,7 @@ export const USAGE = `usage: pnpm swarm [flags]
   --temperature F      mask temperature relative to mean stake (default 0.1)
   --combine C          G(x) as concat (one slot per peer, eq 10) or sum (default concat)
   --answer-depth N     0 | 1: answers from the encoder alone, or f_i(Ĝ(x)) with the student of G (default 0)
+  --p-init P           zero | identity: how P of a depth-1 answer starts (default identity)
   --ablate             after training, measure the ideal rank of eq 2 by ablation
   --adversary A        noise:N, copy:N or selfdeal:N (repeatable or comma separated)
   --quality Q          none | views: graded private views of the input, a known usefulness order (default none)
@@ -231,6 +234,12 @@ export function parseChurn(raw: string): ChurnSpec {
   return { count: Number(m[1]), atStep: Number(m[2]) };
 }
 
+/** `raw` if it is `a` or `b`, else a usage error naming the flag. */
+function either<A extends string, B extends string>(flag: string, raw: string, a: A, b: B): A | B {
+  if (raw !== a && raw !== b) throw new UsageError(`${flag}: expected ${a} or ${b}, got '${raw}'`);
+  return raw as A | B;
+}
+
 const BOOLEAN_FLAGS = new Set(['--embedded', '--ablate', '--quiet', '--help']);
 
 /**
@@ -271,23 +280,17 @@ export function parseArgs(argv: readonly string[], baseDir: string): SwarmOption
   const peers = int('--peers', get('--peers') ?? '8', 2, MAX_PEERS);
   const steps = int('--steps', get('--steps') ?? '500', 1, 1_000_000);
   const k = int('--k', get('--k') ?? '2', 1, MAX_PEERS);
-  const mode = get('--mode') ?? 'shared';
-  if (mode !== 'shared' && mode !== 'isolated')
-    throw new UsageError(`--mode: expected shared or isolated, got '${mode}'`);
+  const mode = either('--mode', get('--mode') ?? 'shared', 'shared', 'isolated');
   const server = get('--server') ?? null;
   if (server !== null && flags.has('--embedded'))
     throw new UsageError('--embedded and --server exclude each other');
   if (server !== null && !/^wss?:\/\/[^\s/]+/.test(server))
     throw new UsageError(`--server: expected a ws:// or wss:// URL, got '${server}'`);
-  const transport = get('--transport') ?? (server !== null ? 'webrtc' : 'memory');
-  if (transport !== 'memory' && transport !== 'webrtc')
-    throw new UsageError(`--transport: expected memory or webrtc, got '${transport}'`);
-  const combine = get('--combine') ?? 'concat';
-  if (combine !== 'concat' && combine !== 'sum')
-    throw new UsageError(`--combine: expected concat or sum, got '${combine}'`);
-  const answerDepth = get('--answer-depth') ?? '0';
-  if (answerDepth !== '0' && answerDepth !== '1')
-    throw new UsageError(`--answer-depth: expected 0 or 1, got '${answerDepth}'`);
+  const viaServer = server !== null ? 'webrtc' : 'memory';
+  const transport = either('--transport', get('--transport') ?? viaServer, 'memory', 'webrtc');
+  const combine = either('--combine', get('--combine') ?? 'concat', 'concat', 'sum');
+  const answerDepth = either('--answer-depth', get('--answer-depth') ?? '0', '0', '1');
+  const pInit = either('--p-init', get('--p-init') ?? 'identity', 'zero', 'identity');
   if (server !== null && transport === 'memory')
     throw new UsageError("--server needs --transport webrtc (peers join the server's room)");
   const room = get('--room') ?? 'swarm';
@@ -366,6 +369,7 @@ export function parseArgs(argv: readonly string[], baseDir: string): SwarmOption
     temperature: num('--temperature', get('--temperature') ?? '0.1', 1e-6, 100),
     combine,
     answerDepth: answerDepth === '1' ? 1 : 0,
+    pInit,
     ablate: flags.has('--ablate'),
     adversaries,
     churn,

@@ -154,6 +154,7 @@ export async function createParticipant(
       maxExperts: opts.degree !== null ? opts.degree + 1 : Math.max(2, ctx.slots),
       combine: opts.combine,
       answerDepth: opts.answerDepth,
+      compositionInit: opts.pInit,
       seed: opts.seed * 1000 + dataIndex,
       ...(view < 1 ? { inputView: view } : {}),
       scoring: { removalSource: opts.scoring },

@@ -108,6 +108,8 @@ describe('parseArgs', () => {
     expect(o.combine).toBe('sum');
     expect(o.answerDepth).toBe(1);
     expect(parse().answerDepth).toBe(0);
+    expect(parse().pInit).toBe('identity');
+    expect(parse('--p-init', 'zero').pInit).toBe('zero');
   });
 
   it('keeps an absolute --out and accepts a ws server URL', () => {
@@ -158,6 +160,7 @@ describe('parseArgs', () => {
     fails(['--dim', '1'], /--dim: 1 is out of range/);
     fails(['--combine', 'max'], /--combine: expected concat or sum/);
     fails(['--answer-depth', '2'], /--answer-depth: expected 0 or 1/);
+    fails(['--p-init', 'ones'], /--p-init: expected zero or identity/);
   });
 });
 

@@ -48,9 +48,10 @@ export interface ModelOptions {
    */
   answerDepth?: AnswerDepth;
   /**
-   * How the projection P of a depth-1 answer starts (composition.ts): 'zero'
-   * (default; a fresh peer answers as at depth 0) or 'identity' (one identity
-   * block per remote slot: the answer carries the student's view from the start).
+   * How the projection P of a depth-1 answer starts (composition.ts):
+   * 'identity' (default; one identity block per remote slot: the answer carries
+   * the student's view from its first trained block) or 'zero' (a fresh peer
+   * answers as at depth 0 until callers' gradients move P).
    */
   compositionInit?: CompositionInit;
   /**
