@@ -181,7 +181,7 @@ export const USAGE = `usage: pnpm swarm [flags]
   --temperature F      mask temperature relative to mean stake (default 0.1)
   --combine C          G(x) as concat (one slot per peer, eq 10) or sum (default concat)
   --answer-depth N     0 | 1: answers from the encoder alone, or f_i(Ĝ(x)) with the student of G (default 0)
-  --p-init P           zero | identity: how P of a depth-1 answer starts (default identity)
+  --p-init P           zero | identity: how P of a depth-1 answer starts (default zero)
   --ablate             after training, measure the ideal rank of eq 2 by ablation
   --adversary A        noise:N, copy:N or selfdeal:N (repeatable or comma separated)
   --quality Q          none | views: graded private views of the input, a known usefulness order (default none)
@@ -290,7 +290,7 @@ export function parseArgs(argv: readonly string[], baseDir: string): SwarmOption
   const transport = either('--transport', get('--transport') ?? viaServer, 'memory', 'webrtc');
   const combine = either('--combine', get('--combine') ?? 'concat', 'concat', 'sum');
   const answerDepth = either('--answer-depth', get('--answer-depth') ?? '0', '0', '1');
-  const pInit = either('--p-init', get('--p-init') ?? 'identity', 'zero', 'identity');
+  const pInit = either('--p-init', get('--p-init') ?? 'zero', 'zero', 'identity');
   if (server !== null && transport === 'memory')
     throw new UsageError("--server needs --transport webrtc (peers join the server's room)");
   const room = get('--room') ?? 'swarm';

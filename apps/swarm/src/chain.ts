@@ -36,11 +36,11 @@ import { AllowedPairs, restrictedNetwork } from './topology.js';
 export const CHAIN_TASK_DIGITS = [0, 1, 2, 3, 4, 5];
 export const CHAIN_TARGET_DIGITS = [4, 5];
 
-/** What varies between chain set-ups (flags; defaults: session 1's set-up, P started at the identity). */
+/** What varies between chain set-ups (flags; defaults are session 1's set-up). */
 export interface ChainSetup {
   /** Examples of the target digits (together) in A's 200: a handful. Default 6. */
   aTarget: number;
-  /** How P of a depth-1 answer starts (composition.ts). Default 'identity', the Peer's default. */
+  /** How P of a depth-1 answer starts (composition.ts). Default 'zero', the Peer's default. */
   pInit: CompositionInit;
   /**
    * 'chain' (default): A – B – C, A and C never linked. 'triangle': A – C linked
@@ -61,7 +61,7 @@ export interface ChainSetup {
 
 export const DEFAULT_CHAIN_SETUP: ChainSetup = {
   aTarget: 6,
-  pInit: 'identity',
+  pInit: 'zero',
   topology: 'chain',
   remoteGradients: 'on',
 };

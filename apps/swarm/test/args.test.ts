@@ -108,8 +108,8 @@ describe('parseArgs', () => {
     expect(o.combine).toBe('sum');
     expect(o.answerDepth).toBe(1);
     expect(parse().answerDepth).toBe(0);
-    expect(parse().pInit).toBe('identity');
-    expect(parse('--p-init', 'zero').pInit).toBe('zero');
+    expect(parse().pInit).toBe('zero');
+    expect(parse('--p-init', 'identity').pInit).toBe('identity');
   });
 
   it('keeps an absolute --out and accepts a ws server URL', () => {

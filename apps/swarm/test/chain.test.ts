@@ -61,10 +61,10 @@ describe('the chain experiment (chain.ts)', () => {
       steps: 5,
       out: '/b/chain-out',
     });
-    expect(parseChainArgs([], '/b')).toMatchObject({ aTarget: 6, pInit: 'identity' });
-    expect(parseChainArgs(['--a-target', '12', '--p-init', 'zero'], '/b')).toMatchObject({
+    expect(parseChainArgs([], '/b')).toMatchObject({ aTarget: 6, pInit: 'zero' });
+    expect(parseChainArgs(['--a-target', '12', '--p-init', 'identity'], '/b')).toMatchObject({
       aTarget: 12,
-      pInit: 'zero',
+      pInit: 'identity',
     });
     expect(() => parseChainArgs(['--a-target', '40'], '/b')).toThrow(/a handful/);
     expect(() => parseChainArgs(['--p-init', 'ones'], '/b')).toThrow(/--p-init/);
@@ -86,13 +86,17 @@ describe('the chain experiment (chain.ts)', () => {
     const digits = await loadMnistDigits();
     const before = tf.memory().numTensors;
     const runs = [await runChain(digits, 1, 0, 3), await runChain(digits, 1, 1, 3)];
-    // With P started at zero and two handfuls of target digits at A, too.
-    const zero = await runChain(digits, 1, 1, 3, { ...DEFAULT_CHAIN_SETUP, aTarget: 12, pInit: 'zero' });
+    // With P started at the identity and two handfuls of target digits at A, too.
+    const identity = await runChain(digits, 1, 1, 3, {
+      ...DEFAULT_CHAIN_SETUP,
+      aTarget: 12,
+      pInit: 'identity',
+    });
     // The controls: A – C linked too, and callers' gradients accepted but frozen.
     const triangle = await runChain(digits, 1, 0, 3, { ...DEFAULT_CHAIN_SETUP, topology: 'triangle' });
     const frozen = await runChain(digits, 1, 0, 3, { ...DEFAULT_CHAIN_SETUP, remoteGradients: 'frozen' });
     expect(tf.memory().numTensors).toBe(before);
-    expect(zero.targetExamples.A).toBe(12);
+    expect(identity.targetExamples.A).toBe(12);
     expect([runs[0]!.aLinks, triangle.aLinks, frozen.aLinks]).toEqual([1, 2, 1]);
     // Frozen: B still takes its callers' backwards (their inputs feed its student of G), at rate 0.
     expect(frozen.backwardsAtB).toBeGreaterThan(0);

@@ -48,10 +48,12 @@ export interface ModelOptions {
    */
   answerDepth?: AnswerDepth;
   /**
-   * How the projection P of a depth-1 answer starts (composition.ts):
-   * 'identity' (default; one identity block per remote slot: the answer carries
-   * the student's view from its first trained block) or 'zero' (a fresh peer
-   * answers as at depth 0 until callers' gradients move P).
+   * How the projection P of a depth-1 answer starts (composition.ts): 'zero'
+   * (default; a fresh peer answers as at depth 0 until gradients move P) or
+   * 'identity' (one identity block per remote slot: the answer carries the
+   * student's view from its first trained block). Measured trade-off in
+   * docs/results/depth1.md: identity carries a little more along the chain
+   * (not significant over 20 seeds) and lowers ranking fidelity.
    */
   compositionInit?: CompositionInit;
   /**

@@ -88,6 +88,6 @@ export function buildComposition(
     model.maxExperts,
     model.representationSize,
     scope,
-    model.compositionInit ?? 'identity',
+    model.compositionInit ?? 'zero',
   );
 }
