@@ -14,6 +14,18 @@ vi.setConfig({ testTimeout: 180_000 });
 const rowsOf = (rows: number, w: number, first: number) =>
   Float32Array.from({ length: rows * w }, (_, i) => first + Math.floor(i / w));
 
+/** A 4 → 2 linear served function with all weights 1. */
+function linearServed() {
+  const w = tf.variable(tf.ones([4, 2]));
+  const served = {
+    inputSize: 4,
+    outputSize: 2,
+    apply: (x: tf.Tensor2D) => tf.matMul(x, w) as tf.Tensor2D,
+    variables: () => [w],
+  };
+  return { w, served };
+}
+
 describe('CallerInputs: the bounded ring of callers’ training inputs', () => {
   it('keeps at most rowsPerCaller rows per caller (newest), at most maxCallers callers, and refuses malformed rows', () => {
     const buf = new CallerInputs(3, 4, 2);
@@ -38,13 +50,7 @@ describe('CallerInputs: the bounded ring of callers’ training inputs', () => {
   });
 
   it('the expert keeps a caller’s input only when it accepts that caller’s backward (evaluation forwards and refused backwards are never kept)', async () => {
-    const w = tf.variable(tf.ones([4, 2]));
-    const served = {
-      inputSize: 4,
-      outputSize: 2,
-      apply: (x: tf.Tensor2D) => tf.matMul(x, w) as tf.Tensor2D,
-      variables: () => [w],
-    };
+    const { w, served } = linearServed();
     const buf = new CallerInputs(4);
     const server = new ExpertServer(
       served,
@@ -76,13 +82,7 @@ describe('CallerInputs: the bounded ring of callers’ training inputs', () => {
   });
 
   it('SGD at rate 0 accepts a backward and keeps its input but moves no weight (the chain control "frozen")', async () => {
-    const w = tf.variable(tf.ones([4, 2]));
-    const served = {
-      inputSize: 4,
-      outputSize: 2,
-      apply: (x: tf.Tensor2D) => tf.matMul(x, w) as tf.Tensor2D,
-      variables: () => [w],
-    };
+    const { w, served } = linearServed();
     const buf = new CallerInputs(4);
     const opts = {
       acceptRemoteGradients: true,
