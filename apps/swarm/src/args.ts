@@ -235,7 +235,7 @@ export function parseChurn(raw: string): ChurnSpec {
 }
 
 /** `raw` if it is `a` or `b`, else a usage error naming the flag. */
-function either<A extends string, B extends string>(flag: string, raw: string, a: A, b: B): A | B {
+export function either<A extends string, B extends string>(flag: string, raw: string, a: A, b: B): A | B {
   if (raw !== a && raw !== b) throw new UsageError(`${flag}: expected ${a} or ${b}, got '${raw}'`);
   return raw as A | B;
 }

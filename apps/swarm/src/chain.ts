@@ -27,7 +27,7 @@ import {
   MnistTask,
   Peer,
 } from '@peerbench/peer';
-import { UsageError } from './args.js';
+import { either, UsageError } from './args.js';
 import { type Interval, meanInterval } from './fidelity.js';
 import { SWARM_MODEL, swarmIdentity } from './participants.js';
 import { AllowedPairs, restrictedNetwork } from './topology.js';
@@ -316,15 +316,15 @@ export function parseChainArgs(argv: readonly string[], baseDir: string): ChainO
     throw new UsageError(
       `--a-target: expected 2..${CHAIN_MAX_A_TARGET} (a handful), got '${value('--a-target')}'`,
     );
-  const pInit = value('--p-init') ?? DEFAULT_CHAIN_SETUP.pInit;
-  if (pInit !== 'zero' && pInit !== 'identity')
-    throw new UsageError(`--p-init: expected zero or identity, got '${pInit}'`);
-  const topology = value('--topology') ?? DEFAULT_CHAIN_SETUP.topology;
-  if (topology !== 'chain' && topology !== 'triangle')
-    throw new UsageError(`--topology: expected chain or triangle, got '${topology}'`);
-  const remoteGradients = value('--remote-grads') ?? DEFAULT_CHAIN_SETUP.remoteGradients;
-  if (remoteGradients !== 'on' && remoteGradients !== 'frozen')
-    throw new UsageError(`--remote-grads: expected on or frozen, got '${remoteGradients}'`);
+  const d = DEFAULT_CHAIN_SETUP;
+  const pInit = either('--p-init', value('--p-init') ?? d.pInit, 'zero', 'identity');
+  const topology = either('--topology', value('--topology') ?? d.topology, 'chain', 'triangle');
+  const remoteGradients = either(
+    '--remote-grads',
+    value('--remote-grads') ?? d.remoteGradients,
+    'on',
+    'frozen',
+  );
   return {
     seeds,
     steps,

@@ -24,14 +24,12 @@ const column = async (v: tf.Variable, slot: number) => {
   return out;
 };
 
-const STEP = LOCKSTEP;
-
 describe('a slot that changes hands', () => {
   it('a fresh start: gate column at the mean of the others, head block redrawn, Adam moments, stand-in and scores reset, other slots untouched', async () => {
     const hub = new InMemoryHub({ maxLinks: 3 });
     const net = hub.join('a');
     for (const id of ['b', 'c']) hub.join(id).serve(noiseHandlers(SMALL_MODEL.representationSize, 3));
-    const trainer = new Trainer(await skewedTask([1, 2], 1, 120), 'a', net, SMALL_MODEL, STEP);
+    const trainer = new Trainer(await skewedTask([1, 2], 1, 120), 'a', net, SMALL_MODEL, LOCKSTEP);
     trainer.followLinks = true;
     await net.neighbourhood!.link('b');
     await net.neighbourhood!.link('c');
@@ -82,7 +80,7 @@ describe('a slot that changes hands', () => {
     const net = hub.join('a');
     const others = ['b', 'c', 'd'];
     for (const id of others) hub.join(id).serve(noiseHandlers(SMALL_MODEL.representationSize, 5));
-    const trainer = new Trainer(await skewedTask([3, 4], 2, 120), 'a', net, SMALL_MODEL, STEP);
+    const trainer = new Trainer(await skewedTask([3, 4], 2, 120), 'a', net, SMALL_MODEL, LOCKSTEP);
     trainer.followLinks = true;
     const counts: number[] = [];
     for (let round = 0; round < 24; round++) {

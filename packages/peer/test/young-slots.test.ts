@@ -17,8 +17,6 @@ import { LOCKSTEP, SMALL_MODEL, skewedTask, useWasm } from './helpers.js';
 
 beforeAll(useWasm);
 
-const STEP = LOCKSTEP;
-
 describe('YoungSlots', () => {
   it('a taken slot explores share·(1 − t/steps), 0 from `steps` on, again from the full share when it changes hands', () => {
     const young = new YoungSlots(4, { steps: 10, share: 0.4 }, 1);
@@ -154,7 +152,7 @@ describe('a trainer exploring its young slots', () => {
     const net = hub.join('a');
     for (const id of ['b', 'c', 'd']) hub.join(id).serve(noiseHandlers(SMALL_MODEL.representationSize, 3));
     const model = { ...SMALL_MODEL, seed: 5, youngSlots: { steps: 6, share: 0.5 } };
-    const trainer = new Trainer(await skewedTask([1, 2], 1, 120), 'a', net, model, STEP);
+    const trainer = new Trainer(await skewedTask([1, 2], 1, 120), 'a', net, model, LOCKSTEP);
     trainer.followLinks = true;
     await net.neighbourhood!.link('b');
     await net.neighbourhood!.link('c');
