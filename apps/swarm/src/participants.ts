@@ -27,12 +27,17 @@ import { TimedNetwork } from './timing.js';
 /**
  * Model sizes the swarm gives every Peer (the rest comes from flags): small
  * enough that 16 peers train in one process on 2 cores, the same shapes the
- * sharing/fidelity results were measured with.
+ * sharing/fidelity results were measured with. The student of G predicts
+ * every remote block at once ((slots − 1)·d outputs, 224 at 8 peers and
+ * d = 32): at hidden 32 it was the bottleneck of offline accuracy (8 peers,
+ * 500 steps, balance 0.5: offline ÷ live 0.85-0.92 at 32, 0.97-0.98 at 96,
+ * docs/results/gate-balance.md). At depth 0 it changes nothing live: no
+ * stand-in answers, so B is the same to the last digit.
  */
 export const SWARM_MODEL: Pick<ModelOptions, 'encoderHidden' | 'headHidden' | 'standInHidden'> = {
   encoderHidden: 64,
   headHidden: 32,
-  standInHidden: 32,
+  standInHidden: 96,
 };
 
 export interface Participant {
