@@ -30,7 +30,7 @@ import { TimedNetwork } from './timing.js';
  * sharing/fidelity results were measured with. The student of G predicts
  * every remote block at once ((slots − 1)·d outputs, 224 at 8 peers and
  * d = 32): at hidden 32 it was the bottleneck of offline accuracy (8 peers,
- * 500 steps, balance 0.5: offline ÷ live 0.85-0.92 at 32, 0.97-0.98 at 96,
+ * 500 steps, balance 0.5: offline ÷ live 0.85-0.92 at 32, 0.97-0.99 at 96,
  * docs/results/gate-balance.md). At depth 0 it changes nothing live: no
  * stand-in answers, so B is the same to the last digit.
  */
