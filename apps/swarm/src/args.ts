@@ -4,6 +4,7 @@
  * stderr and exit code 2.
  */
 import { isAbsolute, resolve } from 'node:path';
+import { DEFAULT_MODEL_OPTIONS } from '@peerbench/peer';
 import { type NewcomerSpec, parseNewcomers } from './newcomers.js';
 
 export type SwarmMode = 'shared' | 'isolated';
@@ -175,7 +176,7 @@ export const USAGE = `usage: pnpm swarm [flags]
   --eval-size N        balanced held-out examples, 10..1000 (default 500)
   --lr F               Adam learning rate (default 0.002)
   --dim N              representation width d of f_i(x) (default 32)
-  --balance F          weight of the gate's importance-balance term CV² (default 0.5)
+  --balance F          weight of the gate's importance-balance term CV² (default ${DEFAULT_MODEL_OPTIONS.balanceWeight})
   --tau F              inflation per block (default 0.1)
   --epsilon F          max L2 change of a weight row per block (default 0.1)
   --temperature F      mask temperature relative to mean stake (default 0.1)
@@ -363,7 +364,7 @@ export function parseArgs(argv: readonly string[], baseDir: string): SwarmOption
     evalSize: int('--eval-size', get('--eval-size') ?? '500', 10, 1000),
     learningRate: num('--lr', get('--lr') ?? '0.002', 1e-6, 1),
     dim: int('--dim', get('--dim') ?? '32', 2, 512),
-    balance: num('--balance', get('--balance') ?? '0.5', 0, 10),
+    balance: num('--balance', get('--balance') ?? String(DEFAULT_MODEL_OPTIONS.balanceWeight), 0, 10),
     tau: num('--tau', get('--tau') ?? '0.1', 0, 100),
     epsilon: num('--epsilon', get('--epsilon') ?? '0.1', 0, 2),
     temperature: num('--temperature', get('--temperature') ?? '0.1', 1e-6, 100),
