@@ -8,7 +8,7 @@
  * neighbour's features for the inputs a caller actually sends, and offline
  * the student covers more than this peer's own data.
  *
- * Cost, per distillation step (every `distillEverySteps`-th step): at most
+ * Cost, per query round (every `distillQueryEverySteps`-th step): at most
  * `callerDistillRows` rows, sent to every remote slot whose peer is online
  * (one forward each, ≤ MAX_FORWARD_ROWS rows; no backward), and one more
  * optimiser step of the student. Answers are validated like every live
@@ -16,7 +16,6 @@
  * A slot that changed hands while the queries were out is not fitted (the
  * answer is the old peer's).
  */
-import * as tf from '@tensorflow/tfjs';
 import type { CallerInputs } from './caller-inputs.js';
 import type { ExpertCalls } from './expert-calls.js';
 import type { GStudent, SlotAnswer } from './g-student.js';
@@ -41,7 +40,6 @@ export interface DistillationQueryParts {
   /** slot → peerId (slot 0 = self), changed in place by the trainer. */
   slots: ReadonlyArray<string | null>;
   student: GStudent;
-  inputSize: number;
 }
 
 export class DistillationQueries {
@@ -61,7 +59,7 @@ export class DistillationQueries {
 
   /** One round of queries and one fit of the student; resolves without fitting when there is nothing to ask or no answer. */
   async run(parts: DistillationQueryParts): Promise<void> {
-    const { calls, slots, student, inputSize } = parts;
+    const { calls, slots, student } = parts;
     const n = Math.floor(this.rowsPerStep());
     if (!(n > 0)) return;
     const online = calls.online();
@@ -86,13 +84,8 @@ export class DistillationQueries {
       if (slots[slot] === asked[slot]) learned.push({ slot, rows: all, data });
     if (learned.length === 0) return;
     this.stats.answers += learned.length;
-    const x = tf.tensor2d(batch.x, [batch.rows, inputSize]);
-    let loss: tf.Scalar | null;
-    try {
-      loss = student.fit(x, learned);
-    } finally {
-      x.dispose();
-    }
+    student.remember(batch.x, learned);
+    const loss = student.fit();
     if (!loss) return;
     try {
       this.stats.lastLoss = (await loss.data())[0]!;

@@ -120,6 +120,8 @@ export interface ExpertContributions {
  */
 export function expertContributions(args: {
   x: tf.Tensor2D;
+  /** x's values (rows × inputSize), for the student's memory. */
+  xData: Float32Array;
   d: number;
   slots: number;
   pending: readonly PendingCall[];
@@ -155,7 +157,9 @@ export function expertContributions(args: {
     }
   }
   // §1.8, eq 11: the student learns what the network answers (detached).
-  if (args.distill) out.studentLoss = student.fit(x, learned);
+  // Every step's answers are remembered; a distillation step fits on them (and replays older ones).
+  student.remember(args.xData, learned);
+  if (args.distill) out.studentLoss = student.fit();
   return out;
 }
 

@@ -27,6 +27,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { exportVariables, Mlp, type NamedWeights } from './model.js';
+import { StudentReplay } from './student-replay.js';
 
 export interface GStudentOptions {
   inputSize: number;
@@ -38,6 +39,10 @@ export interface GStudentOptions {
   learningRate: number;
   /** A slot's block answers only after this many distillation steps that saw the slot (an untrained one would inject noise). */
   minTrainingSteps: number;
+  /** Answered rows the replay memory keeps (student-replay.ts); 0 keeps none: a fit sees only the fresh rows. */
+  replayCapacity?: number;
+  /** Older rows replayed beside the fresh ones in each fit. */
+  replayRows?: number;
   seed?: number;
   /** Process-unique variable scope (see Mlp). */
   scope?: string;
@@ -50,6 +55,9 @@ export interface SlotAnswer {
   data: Float32Array;
 }
 
+/** Rows the memory holds at least: the fresh rows of one fit are never cut below this (a batch per step, plus queries). */
+export const FRESH_ROWS_MAX = 256;
+
 /** Logical name of the student's weights in a saved weight set. */
 export const G_STUDENT_NAME = 'gstudent';
 
@@ -60,6 +68,9 @@ export class GStudent {
   private readonly slotSteps: Float32Array;
   private latestLoss: number | null = null;
   private readonly d: number;
+  private readonly replay: StudentReplay;
+  /** Slots with answers remembered since the latest fit. */
+  private readonly freshSlots = new Set<number>();
 
   constructor(private readonly opts: GStudentOptions) {
     this.d = opts.outputSize;
@@ -74,6 +85,13 @@ export class GStudent {
     );
     this.optimizer = tf.train.adam(opts.learningRate);
     this.slotSteps = new Float32Array(opts.slots);
+    this.replay = new StudentReplay({
+      capacity: Math.max(opts.replayCapacity ?? 0, FRESH_ROWS_MAX),
+      inputSize: opts.inputSize,
+      width: Math.max(1, opts.slots - 1) * this.d,
+      d: this.d,
+      ...(opts.seed === undefined ? {} : { seed: opts.seed + 7 }),
+    });
   }
 
   get slots(): number {
@@ -127,38 +145,41 @@ export class GStudent {
   }
 
   /**
-   * One distillation step on the batch x towards the detached answers: block
-   * j of the rows each answer covers, nothing else. Returns the masked MSE
-   * before the step as a scalar the caller owns (read it with the rest of its
-   * step, then `recordLoss`), or null when there is nothing to learn from.
+   * Keeps the detached answers of one batch (xData: its rows × inputSize) for
+   * the next `fit`: block j of the rows each answer covers, nothing else.
    */
-  fit(x: tf.Tensor2D, answers: readonly SlotAnswer[]): tf.Scalar | null {
+  remember(xData: Float32Array, answers: readonly SlotAnswer[]): void {
     const useful = answers.filter((a) => a.rows.length > 0 && a.slot > 0 && a.slot < this.opts.slots);
-    if (useful.length === 0) return null;
-    const B = x.shape[0];
+    if (useful.length === 0) return;
+    // Without a memory only the latest batch is fitted (the ring holds just it).
+    this.replay.add(xData, useful);
+    for (const a of useful) this.freshSlots.add(a.slot);
+  }
+
+  /**
+   * One distillation step: the rows remembered since the previous fit plus
+   * up to `replayRows` older ones (student-replay.ts), each block pulled
+   * towards its answers (masked MSE). Returns the loss before the step as a
+   * scalar the caller owns (read it with the rest of its step, then
+   * `recordLoss`), or null when nothing new was remembered.
+   */
+  fit(): tf.Scalar | null {
+    const batch = this.replay.batch((this.opts.replayCapacity ?? 0) > 0 ? (this.opts.replayRows ?? 0) : 0);
+    if (!batch || batch.count === 0) return null;
     const width = (this.opts.slots - 1) * this.d;
-    const target = new Float32Array(B * width);
-    const weight = new Float32Array(B * width);
-    for (const a of useful) {
-      const offset = (a.slot - 1) * this.d;
-      a.rows.forEach((r, i) => {
-        const at = r * width + offset;
-        target.set(a.data.subarray(i * this.d, (i + 1) * this.d), at);
-        weight.fill(1, at, at + this.d);
-      });
-    }
-    const count = useful.reduce((n, a) => n + a.rows.length * this.d, 0);
     const loss = tf.tidy(() => {
-      const t = tf.tensor2d(target, [B, width]);
-      const w = tf.tensor2d(weight, [B, width]);
+      const x = tf.tensor2d(batch.x, [batch.rows, this.opts.inputSize]);
+      const t = tf.tensor2d(batch.target, [batch.rows, width]);
+      const w = tf.tensor2d(batch.weight, [batch.rows, width]);
       const { value, grads } = tf.variableGrads(
-        () => tf.div(tf.sum(tf.mul(w, tf.square(tf.sub(this.net.apply(x), t)))), count) as tf.Scalar,
+        () => tf.div(tf.sum(tf.mul(w, tf.square(tf.sub(this.net.apply(x), t)))), batch.count) as tf.Scalar,
         this.net.variables(),
       );
       this.optimizer.applyGradients(grads);
       return value;
     });
-    for (const a of useful) this.slotSteps[a.slot]!++;
+    for (const slot of this.freshSlots) this.slotSteps[slot]!++;
+    this.freshSlots.clear();
     return loss;
   }
 
@@ -169,7 +190,11 @@ export class GStudent {
 
   /** Forgets what slot's block learned to stand for (the slot was given to another peer): not ready until retrained. */
   drop(slot: number): void {
-    if (slot > 0 && slot < this.opts.slots) this.slotSteps[slot] = 0;
+    if (slot > 0 && slot < this.opts.slots) {
+      this.slotSteps[slot] = 0;
+      this.replay.drop(slot);
+      this.freshSlots.delete(slot);
+    }
   }
 
   /** The student's weights and per-slot step counts, read in one transfer. */

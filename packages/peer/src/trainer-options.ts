@@ -38,15 +38,21 @@ export interface ModelOptions {
   standInLearningRate: number;
   /** A slot's block of the student answers only after this many distillation steps that saw the slot. */
   standInMinSteps: number;
-  /** Distil the student on every n-th step only (each fit is one optimiser step). */
+  /** Answered rows the student's replay memory keeps (student-replay.ts); 0 or undefined: none. */
+  studentReplayRows?: number;
+  /** Older rows replayed beside the fresh ones in each fit of the student. */
+  studentReplaySample?: number;
+  /** Fit the student on every n-th step only (each fit is one optimiser step; answers of every step are remembered). */
   distillEverySteps: number;
   /**
    * Rows of callers' training inputs sent to every online neighbour as
-   * distillation queries on each distillation step (forward only; one more
-   * fit of the student; distillation-queries.ts). 0 or undefined: the student
-   * learns from this peer's own batches only.
+   * distillation queries on every `distillQueryEverySteps`-th step (forward
+   * only; one more fit of the student; distillation-queries.ts). 0 or
+   * undefined: the student learns from this peer's own batches only.
    */
   callerDistillRows?: number;
+  /** Send the distillation queries on every n-th step only (they cost the neighbours a forward each); default distillEverySteps. */
+  distillQueryEverySteps?: number;
   /**
    * What this peer answers (eq 9, composition.ts). 0 (default): its encoder
    * alone. 1: f_i(Ĝ(x)), its encoder plus a learned projection of its
@@ -117,8 +123,11 @@ export const DEFAULT_MODEL_OPTIONS: ModelOptions = {
   standInHidden: 64,
   standInLearningRate: 0.003,
   standInMinSteps: 5,
-  distillEverySteps: 2,
+  distillEverySteps: 1,
   callerDistillRows: 16,
+  distillQueryEverySteps: 2,
+  studentReplayRows: 512,
+  studentReplaySample: 128,
   combine: 'concat',
 };
 

@@ -67,6 +67,8 @@ export function buildTrainerParts(
     hidden: model.standInHidden,
     learningRate: model.standInLearningRate,
     minTrainingSteps: model.standInMinSteps,
+    replayCapacity: model.studentReplayRows ?? 0,
+    replayRows: model.studentReplaySample ?? 0,
     scope,
     ...(seed === undefined ? {} : { seed: seed + 100 }),
   });

@@ -21,8 +21,8 @@
  * Around this file (model, slot table, step, tape): trainer-options.ts,
  * trainer-parts.ts (the model), expert-calls.ts (steps 3, 5), combine.ts
  * (eq 10), composition.ts (eq 9),
- * g-student.ts (eq 11), distillation-queries.ts (the student also learns on
- * callers' inputs), young-slots.ts (exploration of new holders), evaluation.ts, persistence.ts.
+ * g-student.ts (eq 11) and student-replay.ts, distillation-queries.ts (the
+ * student also learns on callers' inputs), young-slots.ts, evaluation.ts, persistence.ts.
  */
 import type { ExpertNetwork } from '@peerbench/mesh';
 import * as tf from '@tensorflow/tfjs';
@@ -173,8 +173,9 @@ export class Trainer {
   async step(): Promise<StepResult> {
     const t0 = performance.now();
     const batch = this.task.nextBatch(this.stepOptions.batchSize);
-    // Every distillEverySteps-th step also trains the student: on its answers here and on callers' inputs.
-    const distill = this.stepCount % Math.max(1, this.model.distillEverySteps) === 0;
+    const every = (n: number) => this.stepCount % Math.max(1, n) === 0; // fit the student / query neighbours
+    const distill = every(this.model.distillEverySteps);
+    const query = every(this.model.distillQueryEverySteps ?? this.model.distillEverySteps);
     const B = batch.size;
     const online = this.calls.online();
     // Newly seen peers take free slots; with followLinks, unlinked holders leave theirs (slot-handover.ts).
@@ -206,13 +207,7 @@ export class Trainer {
       routing.noise?.dispose();
     }
     this.calls.sendBackward(pending, result.answerGrads);
-    if (distill)
-      await this.distillation.run({
-        calls: this.calls,
-        slots: this.slots,
-        student: this.standIns,
-        inputSize: this.task.inputSize,
-      });
+    if (query) await this.distillation.run({ calls: this.calls, slots: this.slots, student: this.standIns });
     this.stepCount++;
     return {
       step: this.stepCount,
@@ -263,6 +258,7 @@ export class Trainer {
       // (the others have g = 0 or nothing to give): answers or stand-ins.
       const contributed = expertContributions({
         x,
+        xData: batch.x,
         d,
         slots: N,
         pending,

@@ -60,7 +60,12 @@ describe('how P of a depth-1 answer starts (composition.ts)', () => {
     expect(served(zero.composition, x)).toEqual(encoderOnly(zero.encoder));
     // Train slot 1's block of both students towards a fixed answer.
     const answer = { slot: 1, rows: [0, 1, 2, 3], data: new Float32Array(4 * D).fill(0.8) };
-    for (const s of [id.student, zero.student]) for (let i = 0; i < 5; i++) s.fit(x, [answer])?.dispose();
+    const xData = x.dataSync() as Float32Array;
+    for (const s of [id.student, zero.student])
+      for (let i = 0; i < 5; i++) {
+        s.remember(xData, [answer]);
+        s.fit()?.dispose();
+      }
     expect(id.student.ready(1)).toBe(true);
     // 'zero' still answers as its encoder; 'identity' adds the gated blocks, exactly.
     expect(served(zero.composition, x)).toEqual(encoderOnly(zero.encoder));

@@ -41,21 +41,25 @@ describe('the student of G (eq 11)', () => {
       seed: 1,
     });
     const x = tf.randomUniform([4, 6], 0, 1, 'float32', 2) as tf.Tensor2D;
+    const xData = x.dataSync() as Float32Array;
     // Slot 1 answered rows 0 and 2 with a fixed pattern; slot 2 never answered.
     const answer = { slot: 1, rows: [0, 2], data: Float32Array.of(0.5, -0.5, 0.5, -0.5) };
     const losses: number[] = [];
     // The first fit creates Adam's moments; from then on nothing may be left behind.
-    student.fit(x, [answer])!.dispose();
+    student.remember(xData, [answer]);
+    student.fit()!.dispose();
     const before = tf.memory().numTensors;
     for (let s = 0; s < 150; s++) {
-      const l = student.fit(x, [answer]);
+      student.remember(xData, [answer]);
+      const l = student.fit();
       losses.push(l!.dataSync()[0]!);
       l!.dispose();
     }
     expect(losses.at(-1)!).toBeLessThan(losses[0]! / 10);
     expect(student.ready(1)).toBe(true);
     expect(student.ready(2)).toBe(false);
-    expect(student.fit(x, [])).toBeNull();
+    student.remember(xData, []);
+    expect(student.fit()).toBeNull();
     const block = student.predict(1, x);
     const v = block.dataSync();
     expect(v[0]).toBeCloseTo(0.5, 1);

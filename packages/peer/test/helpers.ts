@@ -37,6 +37,9 @@ export const SMALL_MODEL: ModelOptions = {
   standInLearningRate: 0.003,
   standInMinSteps: 3,
   distillEverySteps: 1,
+  // The student's replay memory on, as by default (smaller: the batches are 16 rows).
+  studentReplayRows: 128,
+  studentReplaySample: 32,
   combine: 'concat',
 };
 
