@@ -11,9 +11,13 @@
  *   one process);
  * - the step cost of the distillation queries (distillation-queries.ts):
  *   the same depth-1 step with the queries off (`callerDistillRows` 0), also
- *   interleaved; a query round runs every `distillEverySteps` (2) steps, so
+ *   interleaved; a query round runs every `distillQueryEverySteps` (2) steps, so
  *   the mean step carries its amortised cost and the distillation steps
- *   alone carry it whole.
+ *   alone carry it whole;
+ * - the step cost of the student's schedule (g-student.ts, student-replay.ts):
+ *   today's default, a fit on every step replaying older answers, against
+ *   the schedule before it (a fit every 2nd step on the fresh rows alone),
+ *   both at depth 0, interleaved.
  *
  * The default model of packages/peer (d = 64, encoder 784-128-64, student
  * hidden 64) with maxExperts 3 (so the student has 2 blocks). Records the
@@ -37,15 +41,27 @@ const MEASURED = Number(process.env.PEER_BENCH_STEPS ?? 100);
 const SERVE_ROWS = 32;
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 
-type Config = 'depth0' | 'depth1' | 'depth1NoQueries';
-const CONFIGS: Record<Config, { depth: 0 | 1; callerDistillRows: number }> = {
+type Config = 'depth0' | 'depth1' | 'depth1NoQueries' | 'depth0NoReplay';
+interface ConfigOptions {
+  depth: 0 | 1;
+  callerDistillRows: number;
+  /** Model options beside the defaults (the student's schedule and memory). */
+  student?: Partial<typeof DEFAULT_MODEL_OPTIONS>;
+}
+const CONFIGS: Record<Config, ConfigOptions> = {
   depth0: { depth: 0, callerDistillRows: DEFAULT_MODEL_OPTIONS.callerDistillRows ?? 0 },
   depth1: { depth: 1, callerDistillRows: DEFAULT_MODEL_OPTIONS.callerDistillRows ?? 0 },
   depth1NoQueries: { depth: 1, callerDistillRows: 0 },
+  // The student's schedule before its replay memory: a fit every 2nd step, on the fresh rows alone.
+  depth0NoReplay: {
+    depth: 0,
+    callerDistillRows: DEFAULT_MODEL_OPTIONS.callerDistillRows ?? 0,
+    student: { distillEverySteps: 2, studentReplayRows: 0, studentReplaySample: 0 },
+  },
 };
 const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / Math.max(1, a.length);
 
-async function network({ depth, callerDistillRows }: (typeof CONFIGS)[Config]) {
+async function network({ depth, callerDistillRows, student }: ConfigOptions) {
   const hub = new InMemoryHub();
   const digits = await loadMnistDigits();
   const peers = [];
@@ -68,6 +84,7 @@ async function network({ depth, callerDistillRows }: (typeof CONFIGS)[Config]) {
         seed: i + 1,
         answerDepth: depth,
         callerDistillRows,
+        ...student,
       },
       { ...DEFAULT_STEP_OPTIONS, kMin: 2 },
     );
@@ -112,7 +129,8 @@ async function main() {
       await nets[name][1]!.server.forward('p0', `bench-${name}-${i}`, x);
       serve[name].push(performance.now() - t0);
       const a = nets[name][0]!.trainer;
-      const distills = a.stepCount % Math.max(1, a.model.distillEverySteps) === 0;
+      const distills =
+        a.stepCount % Math.max(1, a.model.distillQueryEverySteps ?? a.model.distillEverySteps) === 0;
       const t1 = performance.now();
       await a.step();
       const ms = performance.now() - t1;
@@ -130,6 +148,7 @@ async function main() {
   const d0 = figures('depth0');
   const d1 = figures('depth1');
   const d1n = figures('depth1NoQueries');
+  const d0old = figures('depth0NoReplay');
   const result = {
     createdAt: new Date().toISOString(),
     backend: backend.chosen,
@@ -142,10 +161,12 @@ async function main() {
     depth0: d0,
     depth1: d1,
     depth1NoQueries: d1n,
+    depth0NoReplay: d0old,
     serveRatio: d1.serveMedianMs / d0.serveMedianMs,
     stepRatio: d1.stepMedianMs / d0.stepMedianMs,
     queryStepMeanRatio: d1.stepMeanMs / d1n.stepMeanMs,
     queryDistillationStepRatio: d1.distillationStepMedianMs / d1n.distillationStepMedianMs,
+    replayStepMeanRatio: d0.stepMeanMs / d0old.stepMeanMs,
     targetServeRatio: 2,
     note: 'One process: the step includes B and C serving A (their depth-1 answers and the answers to the distillation queries included). Interleaved call by call, rotating the order.',
   };
@@ -154,7 +175,7 @@ async function main() {
     p.trainer.dispose();
   }
   log(
-    `serve ${d0.serveMedianMs.toFixed(2)} → ${d1.serveMedianMs.toFixed(2)} ms (${result.serveRatio.toFixed(2)}×), step ${d0.stepMedianMs.toFixed(1)} → ${d1.stepMedianMs.toFixed(1)} ms (${result.stepRatio.toFixed(2)}×); queries: mean step ${d1n.stepMeanMs.toFixed(1)} → ${d1.stepMeanMs.toFixed(1)} ms (${result.queryStepMeanRatio.toFixed(2)}×), distillation steps ${result.queryDistillationStepRatio.toFixed(2)}×; tensors left ${tf.memory().numTensors}`,
+    `serve ${d0.serveMedianMs.toFixed(2)} → ${d1.serveMedianMs.toFixed(2)} ms (${result.serveRatio.toFixed(2)}×), step ${d0.stepMedianMs.toFixed(1)} → ${d1.stepMedianMs.toFixed(1)} ms (${result.stepRatio.toFixed(2)}×); queries: mean step ${d1n.stepMeanMs.toFixed(1)} → ${d1.stepMeanMs.toFixed(1)} ms (${result.queryStepMeanRatio.toFixed(2)}×), distillation steps ${result.queryDistillationStepRatio.toFixed(2)}×; student's replay: mean step ${d0old.stepMeanMs.toFixed(1)} → ${d0.stepMeanMs.toFixed(1)} ms (${result.replayStepMeanRatio.toFixed(2)}×); tensors left ${tf.memory().numTensors}`,
   );
   writeResult('peer-answer-depth.json', result);
   process.exit(0);
