@@ -55,8 +55,8 @@ export interface SlotAnswer {
   data: Float32Array;
 }
 
-/** Rows the memory holds at least: the fresh rows of one fit are never cut below this (a batch per step, plus queries). */
-export const FRESH_ROWS_MAX = 256;
+/** Rows the memory holds at least, replay or not: room for the fresh rows of one fit (a batch per step, plus queries). */
+export const MIN_MEMORY_ROWS = 256;
 
 /** Logical name of the student's weights in a saved weight set. */
 export const G_STUDENT_NAME = 'gstudent';
@@ -86,7 +86,7 @@ export class GStudent {
     this.optimizer = tf.train.adam(opts.learningRate);
     this.slotSteps = new Float32Array(opts.slots);
     this.replay = new StudentReplay({
-      capacity: Math.max(opts.replayCapacity ?? 0, FRESH_ROWS_MAX),
+      capacity: Math.max(opts.replayCapacity ?? 0, MIN_MEMORY_ROWS),
       inputSize: opts.inputSize,
       width: Math.max(1, opts.slots - 1) * this.d,
       d: this.d,
@@ -151,7 +151,7 @@ export class GStudent {
   remember(xData: Float32Array, answers: readonly SlotAnswer[]): void {
     const useful = answers.filter((a) => a.rows.length > 0 && a.slot > 0 && a.slot < this.opts.slots);
     if (useful.length === 0) return;
-    // Without a memory only the latest batch is fitted (the ring holds just it).
+    // Without replay (replayCapacity 0) a fit still sees every row remembered since the previous one.
     this.replay.add(xData, useful);
     for (const a of useful) this.freshSlots.add(a.slot);
   }
