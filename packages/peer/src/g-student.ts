@@ -8,7 +8,8 @@
  * (the caller's loss never flows into it): on every distillation step, block
  * j is pulled towards the answer f_j(x) of the rows that were routed to j and
  * answered validly (masked mean squared error), the other blocks are left
- * alone.
+ * alone; those rows are the ones remembered since the previous step plus a
+ * sample of older ones (student-replay.ts).
  *
  * Why MSE on the blocks and not the KL through the head of eq 11: the student
  * is used three ways — as the stand-in for a missing neighbour's block of G
@@ -69,6 +70,8 @@ export class GStudent {
   private latestLoss: number | null = null;
   private readonly d: number;
   private readonly replay: StudentReplay;
+  /** Older rows each fit replays (0 without a memory). */
+  private readonly replayRows: number;
   /** Slots with answers remembered since the latest fit. */
   private readonly freshSlots = new Set<number>();
 
@@ -85,6 +88,7 @@ export class GStudent {
     );
     this.optimizer = tf.train.adam(opts.learningRate);
     this.slotSteps = new Float32Array(opts.slots);
+    this.replayRows = (opts.replayCapacity ?? 0) > 0 ? (opts.replayRows ?? 0) : 0;
     this.replay = new StudentReplay({
       capacity: Math.max(opts.replayCapacity ?? 0, MIN_MEMORY_ROWS),
       inputSize: opts.inputSize,
@@ -164,7 +168,7 @@ export class GStudent {
    * `recordLoss`), or null when nothing new was remembered.
    */
   fit(): tf.Scalar | null {
-    const batch = this.replay.batch((this.opts.replayCapacity ?? 0) > 0 ? (this.opts.replayRows ?? 0) : 0);
+    const batch = this.replay.batch(this.replayRows);
     if (!batch || batch.count === 0) return null;
     const width = (this.opts.slots - 1) * this.d;
     const loss = tf.tidy(() => {

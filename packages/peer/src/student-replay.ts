@@ -118,7 +118,7 @@ export class StudentReplay {
       for (let i = 0; i < take; i++) {
         const j = i + this.rng.int(older - i);
         [ages[i], ages[j]] = [ages[j]!, ages[i]!];
-        picked.push((this.written - 1 - ages[i]! + capacity * 2) % capacity);
+        picked.push((this.written - 1 - ages[i]!) % capacity);
       }
     }
     const rows = picked.length;
